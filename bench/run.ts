@@ -1,0 +1,208 @@
+// `npm run bench`: Plinth against a bare node:http + driver baseline, in the same run, on loopback,
+// with the load coming from a separate process (bench/load.ts). Results are ratios to the baseline, so
+// they mean something on any machine; absolute req/s only describe this machine at this moment.
+// Exits non-zero when setup, the pre-load check, or any request under load fails.
+//
+// Flags: --duration S (10)  --connections N (10)  --warmup S (2)  --records N (1000)
+//        --only get,list,create  --json (results JSON on stdout instead of the table)  --keep (keep data)
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LoadResult } from './load.ts';
+import { SCENARIOS, type Scenario, seed, type Target, verify } from './scenarios.ts';
+import { type RunningServer, startPlinthSqlite, startSqliteBaseline } from './servers.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const TMP = join(ROOT, '.bench-tmp');
+
+/** A baseline and Plinth on the same engine. A PostgreSQL pair goes here when it exists. */
+interface EnginePair {
+  engine: string;
+  baseline: (runDir: string) => Promise<RunningServer>;
+  plinth: (runDir: string) => Promise<RunningServer>;
+}
+
+const ENGINES: EnginePair[] = [
+  { engine: 'sqlite', baseline: startSqliteBaseline, plinth: startPlinthSqlite },
+];
+
+/** One measured row of the report. Ratios are Plinth / baseline, null on the baseline's own rows. */
+export interface Row extends LoadResult {
+  engine: string;
+  scenario: string;
+  server: string;
+  rpsRatio: number | null;
+  p99Ratio: number | null;
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    records: { type: 'string', default: '1000' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const log = (msg: string) => console.error(`bench: ${msg}`);
+let interrupted = false;
+
+/** Runs bench/load.ts in its own process and parses its one JSON line. */
+function load(target: Target, s: Scenario, duration: number): Promise<LoadResult> {
+  const args = [join(ROOT, 'bench', 'load.ts'), '--url', target.server.baseUrl + s.path(target)];
+  args.push('--method', s.method, '--connections', flags.connections, '--duration', String(duration));
+  if (s.body !== undefined) args.push('--body', s.body, '--content-type', 'application/json');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`);
+        resolve(JSON.parse(line) as LoadResult);
+      } catch (e) {
+        reject(new Error(`load process failed (${(e as Error).message}): ${err || out}`));
+      }
+    });
+  });
+}
+
+/** Starts, seeds and checks one engine's pair, then loads each scenario: baseline first, then Plinth. */
+async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario[], rows: Row[]) {
+  const servers: RunningServer[] = [];
+  try {
+    log(`${pair.engine}: starting baseline and Plinth`);
+    servers.push(await pair.baseline(runDir));
+    servers.push(await pair.plinth(runDir));
+    const records = Number(flags.records);
+    const targets: Target[] = [];
+    for (const server of servers) {
+      log(`${pair.engine}: seeding ${records} records into ${server.name}`);
+      targets.push({ server, recordId: await seed(server, records), seeded: records });
+    }
+    const problems = (await Promise.all(targets.map(verify))).flat();
+    if (problems.length) throw new Error(`pre-load check failed:\n  ${problems.join('\n  ')}`);
+    for (const s of scenarios) {
+      if (interrupted) throw new Error('interrupted');
+      // targets[0] is the baseline (ENGINES pairs start it first): later rows are ratios to it.
+      let base: LoadResult | undefined;
+      for (const target of targets) {
+        const name = target.server.name;
+        log(`${pair.engine} ${s.name} ${name}: warm-up ${flags.warmup}s, then ${flags.duration}s`);
+        if (Number(flags.warmup) > 0) await load(target, s, Number(flags.warmup));
+        const r = await load(target, s, Number(flags.duration));
+        base ??= r;
+        const isBase = r === base;
+        rows.push({
+          engine: pair.engine,
+          scenario: s.name,
+          server: name,
+          ...r,
+          rpsRatio: isBase ? null : r.rps / base.rps,
+          p99Ratio: isBase ? null : r.p99 / base.p99,
+        });
+      }
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+function table(rows: Row[]): string {
+  const head = [
+    'scenario',
+    'server',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'req/s ratio',
+    'p99 ratio',
+    'non-2xx',
+    'errors',
+  ];
+  const ratio = (x: number | null) => (x === null ? '—' : x.toFixed(2));
+  const body = rows.map((r) => [
+    `${r.engine} ${r.scenario}`,
+    r.server,
+    r.rps.toFixed(0),
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    ratio(r.rpsRatio),
+    ratio(r.p99Ratio),
+    String(r.non2xx),
+    String(r.errors + r.timeouts),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...body.map(fmt)].join('\n');
+}
+
+/** Where Plinth stands against the targets in docs/benchmarks.md. Informative: it never fails the run. */
+function targets(rows: Row[]): string {
+  return rows
+    .filter((r) => r.rpsRatio !== null)
+    .map((r) => {
+      const now = r.scenario === 'create' || r.rpsRatio! >= 0.6 ? 'ok' : 'BELOW 0.60';
+      const spec = r.rpsRatio! >= 0.7 && r.p99Ratio! <= 2 ? 'met' : 'not yet';
+      const gate = r.scenario === 'create' ? 'no current gate' : `current target (≥ 0.60): ${now}`;
+      return `${r.engine} ${r.scenario}: ${gate}; SPEC goal (≥ 0.70, p99 ≤ 2×): ${spec}`;
+    })
+    .join('\n');
+}
+
+async function main(): Promise<number> {
+  const only = flags.only?.split(',').map((s) => s.trim());
+  const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
+  if (!scenarios.length) {
+    log(`--only matched no scenario (have: ${SCENARIOS.map((s) => s.name).join(', ')})`);
+    return 2;
+  }
+  const runDir = join(TMP, `run-${process.pid}-${Date.now()}`);
+  mkdirSync(runDir, { recursive: true });
+  // Ctrl-C: stop after the current load, still stopping the children and removing the data.
+  process.once('SIGINT', () => {
+    interrupted = true;
+    log('interrupted; cleaning up');
+  });
+  const rows: Row[] = [];
+  let failure: unknown;
+  try {
+    for (const pair of ENGINES) await benchEngine(pair, runDir, scenarios, rows);
+  } catch (err) {
+    failure = err;
+  } finally {
+    if (flags.keep) log(`kept ${runDir}`);
+    else rmSync(runDir, { recursive: true, force: true });
+  }
+  const loadFailures = rows.filter((r) => r.non2xx || r.errors || r.timeouts);
+  const result = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    connections: Number(flags.connections),
+    duration: Number(flags.duration),
+    records: Number(flags.records),
+    rows,
+    error: failure ? String((failure as Error).message ?? failure) : null,
+  };
+  writeFileSync(join(TMP, 'last.json'), `${JSON.stringify(result, null, 2)}\n`);
+  if (flags.json) console.log(JSON.stringify(result));
+  else if (rows.length) console.log(table(rows));
+  if (!flags.json) console.log(targets(rows));
+  for (const r of loadFailures) {
+    const counts = `non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}`;
+    log(`FAIL ${r.engine} ${r.scenario} ${r.server}: ${counts}, statuses ${JSON.stringify(r.statusCodes)}`);
+  }
+  if (failure) log(`FAIL ${(failure as Error).stack ?? failure}`);
+  return failure || loadFailures.length ? 1 : 0;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,226 @@
+// Starting, readying and stopping the servers under test, each as its own child process so that the
+// load generator, the baseline and Plinth never share an event loop. Each engine gets a pair: a bare
+// baseline and Plinth on the same engine (see ENGINES in run.ts); only SQLite exists for now, a
+// PostgreSQL pair adds a `startPostgresBaseline` and a `startPlinthPostgres` here.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..');
+// process.execPath is the Node that runs this script (the project's Node 24 under `npm run bench`),
+// so children get the same runtime: type stripping and node:sqlite are needed by all of them.
+const NODE = process.execPath;
+// Plinth is measured with its defaults (synchronous=FULL, as the baseline): drop PLINTH_* settings
+// the shell may carry, e.g. PLINTH_SQLITE_SYNCHRONOUS=NORMAL would make the comparison unfair.
+const BENCH_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PLINTH_')));
+const SUPERUSER = { email: 'bench@example.com', password: 'benchpass123' };
+
+/** A server under test: where to send requests, and how to stop it. */
+export interface RunningServer {
+  name: string;
+  baseUrl: string;
+  logPath: string;
+  /** Extra request headers needed for setup calls (Plinth: the superuser token); none for the baseline. */
+  adminHeaders: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/** Result of one JSON HTTP call; `json` is undefined when the body was not JSON. */
+export interface ApiResponse {
+  status: number;
+  json: unknown;
+  text: string;
+}
+
+/** One JSON request. Setup and verification go through this; the load itself is autocannon's. */
+export async function api(
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse> {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
+
+/** Asks the OS for a free loopback port (tiny race until the child binds it; fine for a bench). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Last lines of a child's log, for error messages: a failed bench should say why. */
+export function logTail(logPath: string, lines = 20): string {
+  try {
+    return readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Spawns a Node child with stdout/stderr going to a log file (a file, not a pipe: no backpressure). */
+function spawnNode(args: string[], logPath: string): ChildProcess {
+  const fd = openSync(logPath, 'a');
+  const child = spawn(NODE, args, { cwd: ROOT, env: BENCH_ENV, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  return child;
+}
+
+/** Runs a Node command to completion (e.g. `plinth superuser upsert`); throws on non-zero exit. */
+async function runNode(args: string[], logPath: string): Promise<void> {
+  const child = spawnNode(args, logPath);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}:\n${logTail(logPath)}`);
+}
+
+/** Stops a child: SIGTERM for a clean shutdown, SIGKILL if it lingers. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Polls GET /api/health until 200; fails fast if the child dies, so a crash is not a 20 s timeout. */
+async function waitReady(child: ChildProcess, baseUrl: string, logPath: string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(
+        `server exited (${child.exitCode ?? child.signalCode}) before ready:\n${logTail(logPath)}`,
+      );
+    }
+    try {
+      if ((await fetch(`${baseUrl}/api/health`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stopChild(child);
+  throw new Error(`server not ready at ${baseUrl} after 20 s:\n${logTail(logPath)}`);
+}
+
+async function startChild(
+  name: string,
+  args: string[],
+  port: number,
+  logPath: string,
+): Promise<RunningServer> {
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const child = spawnNode(args, logPath);
+  await waitReady(child, baseUrl, logPath);
+  return { name, baseUrl, logPath, adminHeaders: {}, stop: () => stopChild(child) };
+}
+
+/**
+ * The bare node:http + node:sqlite server (bench/baseline-sqlite.ts); its table already exists.
+ * Data goes to `runDir/baseline/`, output to `runDir/baseline.log`.
+ */
+export async function startSqliteBaseline(runDir: string): Promise<RunningServer> {
+  const dir = join(runDir, 'baseline');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const script = join(ROOT, 'bench', 'baseline-sqlite.ts');
+  const args = [script, '--port', String(port), '--dir', dir];
+  return startChild('baseline', args, port, join(runDir, 'baseline.log'));
+}
+
+/**
+ * Plinth on SQLite, set up only through its CLI and HTTP API (as a user would): a superuser, then the
+ * `posts` collection with public list/view/create rules and the same index as the baseline.
+ * Data goes to `runDir/plinth/`, output to `runDir/plinth.log`.
+ */
+export async function startPlinthSqlite(runDir: string): Promise<RunningServer> {
+  const dir = join(runDir, 'plinth');
+  mkdirSync(dir, { recursive: true });
+  const plinth = join(ROOT, 'bin', 'plinth.js');
+  const logPath = join(runDir, 'plinth.log');
+  await runNode([plinth, 'superuser', 'upsert', SUPERUSER.email, SUPERUSER.password, '--dir', dir], logPath);
+  const port = await freePort();
+  const args = [plinth, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir];
+  const server = await startChild('plinth', args, port, logPath);
+  try {
+    await setUpPlinth(server);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
+}
+
+async function setUpPlinth(server: RunningServer): Promise<void> {
+  const auth = await api(server.baseUrl, 'POST', '/api/collections/_superusers/auth-with-password', {
+    identity: SUPERUSER.email,
+    password: SUPERUSER.password,
+  });
+  const token = (auth.json as { token?: unknown } | undefined)?.token;
+  if (auth.status !== 200 || typeof token !== 'string') {
+    throw new Error(`superuser auth failed: ${auth.status} ${auth.text.slice(0, 300)}`);
+  }
+  server.adminHeaders = { authorization: token };
+  const created = await api(
+    server.baseUrl,
+    'POST',
+    '/api/collections',
+    POSTS_COLLECTION,
+    server.adminHeaders,
+  );
+  if (created.status !== 200) {
+    throw new Error(`creating the posts collection failed: ${created.status} ${created.text.slice(0, 300)}`);
+  }
+  // Rate limits are on by default (SPEC: safe by default) and would turn a one-client load test into
+  // 429s. Turn them off if the settings endpoint exists; if not, any 429 shows up as non-2xx anyway.
+  const settings = await api(
+    server.baseUrl,
+    'PATCH',
+    '/api/settings',
+    { rateLimits: { enabled: false } },
+    server.adminHeaders,
+  );
+  if (settings.status !== 200) {
+    console.error(
+      `bench: note: PATCH /api/settings (rate limits off) answered ${settings.status}; left as is`,
+    );
+  }
+}
+
+/** The collection the benchmark reads and writes; mirrors the baseline's table and index. */
+const POSTS_COLLECTION = {
+  name: 'posts',
+  type: 'base',
+  listRule: '',
+  viewRule: '',
+  createRule: '',
+  fields: [
+    { name: 'title', type: 'text' },
+    { name: 'n', type: 'number' },
+    { name: 'created', type: 'autodate', onCreate: true, onUpdate: false },
+    { name: 'updated', type: 'autodate', onCreate: true, onUpdate: true },
+  ],
+  indexes: ['CREATE INDEX idx_posts_created ON posts (created)'],
+};

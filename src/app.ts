@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import { type AuthService, createAuthService, createPasswords, loadSigningKeys } from './auth/index.ts';
+import type { Config } from './config/index.ts';
+import { createDatabase, type Database, runMigrations } from './db/index.ts';
+import { buildServer } from './http/index.ts';
+import type { Logger } from './log/index.ts';
+import { createRecordService, type RecordService } from './records/index.ts';
+import { type CollectionStore, createCollectionStore, SYSTEM_MIGRATIONS } from './schema/index.ts';
+
+/** A wired Plinth: every service, the HTTP server, and one way to shut it all down. */
+export interface App {
+  config: Config;
+  db: Database;
+  collections: CollectionStore;
+  records: RecordService;
+  auth: AuthService;
+  server: FastifyInstance;
+  /** Stops accepting requests, lets in-flight ones finish, then closes the database. */
+  close(): Promise<void>;
+}
+
+/** The composition root: the one place that builds and connects the layers. */
+export async function createApp(config: Config, log: Logger): Promise<App> {
+  const db = createDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    sqliteSynchronous: config.sqliteSynchronous,
+    log,
+  });
+  try {
+    await runMigrations(db, SYSTEM_MIGRATIONS);
+    const collections = await createCollectionStore(db);
+    await collections.reload();
+    const passwords = createPasswords();
+    const records = createRecordService({ db, collections, passwords });
+    const keys = await loadSigningKeys(config.dataDir);
+    const auth = createAuthService({ collections, records, passwords, keys });
+    const server = await buildServer({ config, collections, records, auth }, log);
+    let closing: Promise<void> | undefined;
+    return {
+      config,
+      db,
+      collections,
+      records,
+      auth,
+      server,
+      close() {
+        closing ??= server.close().then(() => db.close());
+        return closing;
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}

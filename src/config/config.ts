@@ -1,0 +1,117 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+/** Boot configuration: what the process needs before it can open the database. */
+export interface Config {
+  /** host:port to listen on. */
+  host: string;
+  port: number;
+  /** Data directory (SQLite files, keys, uploads). */
+  dataDir: string;
+  /** Database URL; empty means embedded SQLite in the data directory. */
+  databaseUrl: string;
+  /** SQLite `synchronous` pragma: FULL survives power loss, NORMAL only process crashes. */
+  sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** Largest accepted request body in bytes. */
+  bodyLimit: number;
+  /** CORS allowed origins; `*` allows any origin without credentials. */
+  origins: string[];
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Public URL of the app, used in printed and emailed links. */
+  appUrl: string;
+}
+
+/** Raw settings from one source, before validation; every key optional. */
+export type ConfigInput = Partial<Record<keyof Config, unknown>> & {
+  http?: unknown;
+  dir?: unknown;
+  db?: unknown;
+};
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * Builds the config from defaults < config file < `PLINTH_*` env < CLI flags, and validates it once,
+ * listing every problem. The only reader of process.env in the codebase.
+ */
+export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = readConfigFile(String(flags['config' as keyof ConfigInput] ?? env.PLINTH_CONFIG ?? ''));
+  const fromEnv: ConfigInput = {
+    http: env.PLINTH_HTTP,
+    dir: env.PLINTH_DIR,
+    db: env.PLINTH_DB,
+    sqliteSynchronous: env.PLINTH_SQLITE_SYNCHRONOUS,
+    bodyLimit: env.PLINTH_BODY_LIMIT,
+    origins: env.PLINTH_ORIGINS,
+    logLevel: env.PLINTH_LOG_LEVEL,
+    appUrl: env.PLINTH_APP_URL,
+  };
+  const merged: ConfigInput = { ...file };
+  for (const source of [fromEnv, flags]) {
+    for (const [k, v] of Object.entries(source))
+      if (v !== undefined && v !== '') (merged as Record<string, unknown>)[k] = v;
+  }
+  return validate(merged);
+}
+
+function readConfigFile(path: string): ConfigInput {
+  const file = path || 'plinth.config.json';
+  if (!existsSync(file)) {
+    if (path) throw new ConfigError([`config file ${path} does not exist`]);
+    return {};
+  }
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as ConfigInput;
+  } catch (err) {
+    throw new ConfigError([`config file ${file} is not valid JSON: ${(err as Error).message}`]);
+  }
+}
+
+function validate(input: ConfigInput): Config {
+  const problems: string[] = [];
+  const [host, port] = parseHostPort(String(input.http ?? '127.0.0.1:8090'), problems);
+  const sync = String(input.sqliteSynchronous ?? 'FULL').toUpperCase();
+  if (sync !== 'FULL' && sync !== 'NORMAL')
+    problems.push(`sqliteSynchronous must be FULL or NORMAL, got ${sync}`);
+  const bodyLimit = Number(input.bodyLimit ?? 32 * 1024 * 1024);
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1024)
+    problems.push('bodyLimit must be a whole number of bytes ≥ 1024');
+  const logLevel = String(input.logLevel ?? 'info');
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  const db = String(input.db ?? input.databaseUrl ?? '');
+  if (db && !/^(postgres|postgresql|mysql|mariadb|sqlite):/.test(db))
+    problems.push(`db must be a postgres://, mysql:// or sqlite: URL`);
+  const origins = Array.isArray(input.origins)
+    ? input.origins.map(String)
+    : String(input.origins ?? '*').split(',');
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    host,
+    port,
+    dataDir: resolve(String(input.dir ?? input.dataDir ?? './plinth_data')),
+    databaseUrl: db,
+    sqliteSynchronous: sync as Config['sqliteSynchronous'],
+    bodyLimit,
+    origins: origins.map((o) => o.trim()).filter(Boolean),
+    logLevel: logLevel as Config['logLevel'],
+    appUrl: String(input.appUrl ?? `http://${host}:${port}`).replace(/\/+$/, ''),
+  };
+}
+
+function parseHostPort(text: string, problems: string[]): [string, number] {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(text.trim());
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65535) {
+    problems.push(`http must be HOST:PORT, got ${text}`);
+    return ['127.0.0.1', 8090];
+  }
+  return [m[1] || '127.0.0.1', port];
+}

@@ -1,0 +1,2 @@
+export type { Config, ConfigInput } from './config.ts';
+export { ConfigError, loadConfig } from './config.ts';

@@ -1,0 +1,66 @@
+import type { ErrorData } from '../errors/index.ts';
+
+/**
+ * How a field is stored. The schema layer maps field types to these; each dialect maps them to its
+ * column types. Every kind but `json` is NOT NULL with a zero default (PocketBase's storage model).
+ */
+export type ColumnKind = 'id' | 'text' | 'number' | 'bool' | 'json' | 'jsonArray' | 'jsonObject';
+
+export interface ColumnSpec {
+  name: string;
+  kind: ColumnKind;
+}
+
+export interface IndexSpec {
+  name: string;
+  table: string;
+  unique: boolean;
+  columns: Array<{ name: string; nocase?: boolean; desc?: boolean }>;
+  /** Optional partial-index condition, as `column op literal` terms joined by AND. */
+  where?: Array<{ column: string; op: '=' | '!=' | '<>'; value: string | number }>;
+}
+
+/** A database error turned into field errors, or the kind of failure for retry decisions. */
+export interface TranslatedError {
+  kind: 'unique' | 'notNull' | 'tooLong' | 'retry' | 'other';
+  /** Column names involved, when the engine reports them. */
+  columns: string[];
+}
+
+/**
+ * The seam between the SQL engines: everything engine-specific that is not plain query building.
+ * One implementation per engine in `dialects/`.
+ */
+export interface SqlDialect {
+  readonly name: 'sqlite' | 'postgres' | 'mysql';
+  quote(identifier: string): string;
+  columnSql(column: ColumnSpec): string;
+  createTableSql(table: string, columns: ColumnSpec[]): string[];
+  renameTableSql(from: string, to: string): string[];
+  dropTableSql(table: string): string[];
+  addColumnSql(table: string, column: ColumnSpec): string[];
+  dropColumnSql(table: string, column: string): string[];
+  renameColumnSql(table: string, from: string, to: string): string[];
+  /** Converts stored values when a field switches between one value and a list. */
+  convertColumnSql(table: string, column: string, from: ColumnKind, to: ColumnKind): string[];
+  createIndexSql(index: IndexSpec): string[];
+  dropIndexSql(name: string, table: string): string[];
+  /** SQL for a random sort key. */
+  randomSql(): string;
+  /** SQL for the physical insertion order (`@rowid`); the engines issue maps it per engine. */
+  rowidSql(): string;
+  /** A condition true when the JSON array in `column` holds the bound parameter (one `?`). */
+  jsonArrayContainsSql(column: string): string;
+  /** Lists the names of user tables that exist now (to detect clashes). */
+  listTablesSql(): string;
+  /** Reads engine-specific representations back into JS values (e.g. 0/1 → boolean). */
+  decodeBool(value: unknown): boolean;
+  translateError(err: unknown): TranslatedError | undefined;
+}
+
+/** Helper for dialects: field errors for a unique violation on known columns. */
+export function uniqueErrorData(columns: string[]): ErrorData {
+  const data: ErrorData = {};
+  for (const c of columns) data[c] = { code: 'validation_not_unique', message: 'Value must be unique.' };
+  return data;
+}

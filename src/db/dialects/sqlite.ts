@@ -1,0 +1,80 @@
+import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
+
+const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
+  id: 'TEXT PRIMARY KEY NOT NULL',
+  text: "TEXT DEFAULT '' NOT NULL",
+  number: 'NUMERIC DEFAULT 0 NOT NULL',
+  bool: 'BOOLEAN DEFAULT FALSE NOT NULL',
+  json: 'JSON DEFAULT NULL',
+  jsonArray: "JSON DEFAULT '[]' NOT NULL",
+  jsonObject: `JSON DEFAULT '{"lon":0,"lat":0}' NOT NULL`,
+};
+
+function quote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+function literal(value: string | number): string {
+  return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
+}
+
+/** SQLite: DDL is transactional, so a failed table sync rolls back whole. */
+export const sqliteDialect: SqlDialect = {
+  name: 'sqlite',
+  quote,
+  columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
+  createTableSql: (table, columns) => [
+    `CREATE TABLE ${quote(table)} (${columns.map((c) => sqliteDialect.columnSql(c)).join(', ')})`,
+  ],
+  renameTableSql: (from, to) => [`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`],
+  dropTableSql: (table) => [`DROP TABLE IF EXISTS ${quote(table)}`],
+  addColumnSql: (table, c) => [`ALTER TABLE ${quote(table)} ADD COLUMN ${sqliteDialect.columnSql(c)}`],
+  dropColumnSql: (table, column) => [`ALTER TABLE ${quote(table)} DROP COLUMN ${quote(column)}`],
+  renameColumnSql: (table, from, to) => [
+    `ALTER TABLE ${quote(table)} RENAME COLUMN ${quote(from)} TO ${quote(to)}`,
+  ],
+  convertColumnSql(table, column, from, to) {
+    const t = quote(table);
+    const c = quote(column);
+    // Column types are loose in SQLite: only the values change, the declared type may stay.
+    if (from === 'text' && to === 'jsonArray') {
+      return [`UPDATE ${t} SET ${c} = CASE WHEN ${c} = '' THEN '[]' ELSE json_array(${c}) END`];
+    }
+    if (from === 'jsonArray' && to === 'text') {
+      return [`UPDATE ${t} SET ${c} = COALESCE(json_extract(${c}, '$[#-1]'), '')`];
+    }
+    return [];
+  },
+  createIndexSql(index: IndexSpec) {
+    const cols = index.columns
+      .map((c) => `${quote(c.name)}${c.nocase ? ' COLLATE NOCASE' : ''}${c.desc ? ' DESC' : ''}`)
+      .join(', ');
+    const where = index.where?.length
+      ? ` WHERE ${index.where.map((w) => `${quote(w.column)} ${w.op} ${literal(w.value)}`).join(' AND ')}`
+      : '';
+    return [
+      `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${quote(index.name)} ON ${quote(index.table)} (${cols})${where}`,
+    ];
+  },
+  dropIndexSql: (name) => [`DROP INDEX IF EXISTS ${quote(name)}`],
+  randomSql: () => 'RANDOM()',
+  rowidSql: () => '_rowid_',
+  jsonArrayContainsSql: (column) =>
+    `EXISTS (SELECT 1 FROM json_each(${quote(column)}) WHERE json_each.value = ?)`,
+  listTablesSql: () =>
+    "SELECT name FROM sqlite_master WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%'",
+  decodeBool: (v) => v === 1 || v === true || v === '1' || v === 1n,
+  translateError(err: unknown): TranslatedError | undefined {
+    if (!(err instanceof Error) || (err as { code?: string }).code !== 'ERR_SQLITE_ERROR') return undefined;
+    const errcode = (err as { errcode?: number }).errcode ?? 0;
+    const columnsOf = (msg: string) =>
+      (/constraint failed: (.+)$/.exec(msg)?.[1] ?? '')
+        .split(',')
+        .map((s) => s.trim().split('.').pop() ?? '')
+        .filter(Boolean);
+    if (errcode === 2067 || errcode === 1555) return { kind: 'unique', columns: columnsOf(err.message) };
+    if (errcode === 1299) return { kind: 'notNull', columns: columnsOf(err.message) };
+    if (errcode === 5 || errcode === 6 || (errcode & 0xff) === 5) return { kind: 'retry', columns: [] };
+    return { kind: 'other', columns: [] };
+  },
+};

@@ -1,0 +1,6 @@
+export type { AnyDb, AnyTrx, Database, DatabaseOptions, Executor } from './database.ts';
+export { createDatabase } from './database.ts';
+export type { ColumnKind, ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from './dialect.ts';
+export { uniqueErrorData } from './dialect.ts';
+export type { Migration } from './migrations.ts';
+export { runMigrations } from './migrations.ts';

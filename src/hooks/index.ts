@@ -1,0 +1,2 @@
+export type { HookHandler } from './hook.ts';
+export { Hook } from './hook.ts';

@@ -1,0 +1,39 @@
+import type { FastifyRequest } from 'fastify';
+import type { AuthService } from '../auth/index.ts';
+import type { Config } from '../config/index.ts';
+import { ApiError, unauthorized } from '../errors/index.ts';
+import type { AuthContext, RecordService } from '../records/index.ts';
+import type { CollectionStore } from '../schema/index.ts';
+
+/** What the route plugins need; made once in app.ts. */
+export interface HttpDeps {
+  config: Config;
+  collections: CollectionStore;
+  records: RecordService;
+  auth: AuthService;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext;
+  }
+}
+
+/** PocketBase's superuser guard: 401 for guests, 403 for other auth records. */
+export function requireSuperuser(request: FastifyRequest): void {
+  if (request.auth.isSuperuser) return;
+  if (!request.auth.record) throw unauthorized('The request requires valid superuser authorization token.');
+  throw new ApiError(403, 'The authorized record is not allowed to perform this action.');
+}
+
+/** One query value as a string (a repeated key takes its first value). */
+export function queryString(query: unknown, key: string): string | undefined {
+  const value = (query as Record<string, unknown> | undefined)?.[key];
+  const first = Array.isArray(value) ? value[0] : value;
+  return typeof first === 'string' ? first : undefined;
+}
+
+export function queryBool(query: unknown, key: string): boolean {
+  const v = queryString(query, key);
+  return v === '1' || v === 'true';
+}

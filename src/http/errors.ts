@@ -1,0 +1,37 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ApiError } from '../errors/index.ts';
+
+/** Fastify's own 4xx errors (bad JSON, wrong content type, too large) in PocketBase's error shape. */
+function fromFastify(err: FastifyError): ApiError | undefined {
+  const status = err.statusCode ?? 0;
+  if (status < 400 || status >= 500) return undefined;
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'Unsupported Content-Type; send application/json.');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'Request entity too large.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError(400, 'The request body is empty; expected JSON.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError(400, 'Invalid JSON body.');
+    default:
+      if (err instanceof SyntaxError || /JSON/i.test(err.message))
+        return new ApiError(400, 'Invalid JSON body.');
+      if (status === 413) return new ApiError(413);
+      return new ApiError(status);
+  }
+}
+
+/**
+ * Every error leaves as PocketBase's JSON. Unknown errors are a generic 500 whose cause is logged with the
+ * request id and never sent: no stack traces, no SQL.
+ */
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const api = err instanceof ApiError ? err : fromFastify(err);
+    if (api) return reply.code(api.status).send(api.toJSON());
+    request.log.error({ err }, 'unhandled error');
+    return reply.code(500).send(new ApiError(500).toJSON());
+  });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send(new ApiError(404).toJSON()));
+}

@@ -1,0 +1,2 @@
+export type { HttpDeps } from './context.ts';
+export { buildServer } from './server.ts';

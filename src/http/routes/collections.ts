@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import { badRequest } from '../../errors/index.ts';
+import { isPlainObject } from '../../lib/index.ts';
+import { type Collection, collectionToJson } from '../../schema/index.ts';
+import { type HttpDeps, queryBool, queryString, requireSuperuser } from '../context.ts';
+
+type Params = { collection: string };
+
+const SORTABLE = new Set(['id', 'name', 'type', 'system', 'created', 'updated']);
+
+/** Sorts collections by `sort=-created,name` over the keys PocketBase allows for this list. */
+function sortCollections(list: Collection[], sort: string | undefined): Collection[] {
+  const keys = (sort ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const key of keys) {
+    if (!SORTABLE.has(key.replace(/^[-+]/, '')))
+      throw badRequest(`Invalid sort field ${JSON.stringify(key.slice(0, 100))}.`);
+  }
+  return [...list].sort((a, b) => {
+    for (const key of keys) {
+      const name = key.replace(/^[-+]/, '') as keyof Collection;
+      const dir = key.startsWith('-') ? -1 : 1;
+      const x = String(a[name]);
+      const y = String(b[name]);
+      if (x !== y) return x < y ? -dir : dir;
+    }
+    return 0;
+  });
+}
+
+/** The collections API: superusers only. */
+export async function collectionRoutes(app: FastifyInstance, { collections }: HttpDeps): Promise<void> {
+  app.addHook('onRequest', async (request) => requireSuperuser(request));
+
+  app.get('/api/collections', async (request) => {
+    const q = request.query;
+    if (queryString(q, 'filter')) throw badRequest('Filtering is not supported yet.');
+    const page = Number(queryString(q, 'page') ?? 1);
+    const perPageRaw = Number(queryString(q, 'perPage') ?? 30);
+    if (!Number.isInteger(page) || !Number.isInteger(perPageRaw))
+      throw badRequest('Invalid page or perPage value.');
+    const perPage = Math.min(perPageRaw > 0 ? perPageRaw : 30, 1000);
+    const all = sortCollections(collections.list(), queryString(q, 'sort'));
+    const start = (Math.max(1, page) - 1) * perPage;
+    const skipTotal = queryBool(q, 'skipTotal');
+    return {
+      page: Math.max(1, page),
+      perPage,
+      totalItems: skipTotal ? -1 : all.length,
+      totalPages: skipTotal ? -1 : Math.ceil(all.length / perPage),
+      items: all.slice(start, start + perPage).map(collectionToJson),
+    };
+  });
+
+  app.post('/api/collections', async (request) => collectionToJson(await collections.create(request.body)));
+
+  app.put('/api/collections/import', async (request, reply) => {
+    const body = request.body;
+    if (!isPlainObject(body)) throw badRequest('Invalid request body.');
+    await collections.importCollections(body.collections, body.deleteMissing === true);
+    return reply.code(204).send();
+  });
+
+  app.get<{ Params: Params }>('/api/collections/:collection', async (request) =>
+    collectionToJson(collections.get(request.params.collection)),
+  );
+
+  app.patch<{ Params: Params }>('/api/collections/:collection', async (request) =>
+    collectionToJson(await collections.update(request.params.collection, request.body)),
+  );
+
+  app.delete<{ Params: Params }>('/api/collections/:collection', async (request, reply) => {
+    await collections.remove(request.params.collection);
+    return reply.code(204).send();
+  });
+}

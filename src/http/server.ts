@@ -1,0 +1,47 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from '../log/index.ts';
+import { GUEST } from '../records/index.ts';
+import { installJsonBodies } from './body.ts';
+import type { HttpDeps } from './context.ts';
+import { installErrorHandling } from './errors.ts';
+import { requestId } from './request-id.ts';
+import { RequestLogController } from './request-log.ts';
+import { authRoutes } from './routes/auth.ts';
+import { collectionRoutes } from './routes/collections.ts';
+import { healthRoutes } from './routes/health.ts';
+import { installerRoutes } from './routes/installer.ts';
+import { recordRoutes } from './routes/records.ts';
+import { installSecurity } from './security.ts';
+
+/** Builds the Fastify server with every plugin and route; does not listen. */
+export async function buildServer(deps: HttpDeps, log: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: log,
+    logController: new RequestLogController(),
+    genReqId: requestId,
+    bodyLimit: deps.config.bodyLimit,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 500 },
+    requestTimeout: 5 * 60_000,
+    connectionTimeout: 0,
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('auth', null as never);
+  app.addHook('onRequest', async (request) => {
+    const header = request.headers.authorization;
+    request.auth = header ? await deps.auth.authenticate(header) : GUEST;
+  });
+
+  installErrorHandling(app);
+  installJsonBodies(app);
+  await installSecurity(app, deps.config.origins);
+  await app.register(healthRoutes);
+  await app.register(collectionRoutes, deps);
+  await app.register(recordRoutes, deps);
+  await app.register(authRoutes, deps);
+  await app.register(installerRoutes, deps);
+  return app;
+}

@@ -1,0 +1,25 @@
+/** PocketBase's datetime text form: `2006-01-02 15:04:05.000Z` (UTC). */
+export function formatDate(d: Date): string {
+  return d.toISOString().replace('T', ' ');
+}
+
+export function nowString(): string {
+  return formatDate(new Date());
+}
+
+/**
+ * Parses the date forms clients send (ISO 8601, PocketBase's space-separated form, epoch is not
+ * accepted) into PocketBase's text form. Returns undefined for anything that is not a date.
+ */
+export function normalizeDate(value: unknown): string | undefined {
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : formatDate(value);
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (!/^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(text))
+    return undefined;
+  let iso = text.replace(' ', 'T');
+  if (iso.length === 10) iso += 'T00:00:00';
+  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(iso)) iso += 'Z';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? undefined : formatDate(d);
+}

@@ -1,0 +1,2 @@
+export type { Logger } from './logger.ts';
+export { createLogger, REDACT_PATHS } from './logger.ts';

@@ -1,0 +1,2 @@
+export type { SortKey } from './sort.ts';
+export { parseSort } from './sort.ts';

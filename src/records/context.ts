@@ -1,0 +1,34 @@
+import type { Database } from '../db/index.ts';
+import type { Collection, CollectionStore } from '../schema/index.ts';
+import type { RecordHooks } from './hooks.ts';
+import { type PreparedCollection, prepareCollection } from './prepared.ts';
+import type { PasswordHasher } from './types.ts';
+
+/** What the record use cases share: their dependencies and the per-collection prepared SQL. */
+export interface RecordsContext {
+  db: Database;
+  collections: CollectionStore;
+  passwords: PasswordHasher;
+  hooks: RecordHooks;
+  prepared(collection: Collection): PreparedCollection;
+}
+
+export function createRecordsContext(deps: Omit<RecordsContext, 'prepared'>): RecordsContext {
+  // Keyed by the collection object: the store replaces the object on every change, so a stale entry
+  // can never be used, and the change hook frees it.
+  let cache = new WeakMap<Collection, PreparedCollection>();
+  deps.collections.changed.bind(() => {
+    cache = new WeakMap();
+  });
+  return {
+    ...deps,
+    prepared(collection) {
+      let p = cache.get(collection);
+      if (!p) {
+        p = prepareCollection(deps.db, collection);
+        cache.set(collection, p);
+      }
+      return p;
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import type { Database } from '../db/index.ts';
+import type { Collection, CollectionStore } from '../schema/index.ts';
+import { createRecordsContext } from './context.ts';
+import { deleteRecord } from './delete.ts';
+import { createRecordHooks, type RecordHooks } from './hooks.ts';
+import { findRecord, listRecords, viewRecord } from './read.ts';
+import type { AuthContext, ListQuery, ListResult, PasswordHasher, RecordValues } from './types.ts';
+import { createRecord, updateRecord } from './write.ts';
+
+export { allows, canManage, requireRule, ruleOf } from './access.ts';
+export type { RecordHooks } from './hooks.ts';
+export { isOwner } from './serialize.ts';
+export type {
+  AuthContext,
+  ListQuery,
+  ListResult,
+  PasswordHasher,
+  RecordEvent,
+  RecordValues,
+} from './types.ts';
+export { GUEST } from './types.ts';
+export { newTokenKey } from './write.ts';
+
+/** The record use cases, each taking the collection, its input and who asks. */
+export interface RecordService {
+  readonly hooks: RecordHooks;
+  list(
+    collection: Collection,
+    query: ListQuery,
+    auth: AuthContext,
+  ): Promise<ListResult<Record<string, unknown>>>;
+  view(collection: Collection, id: string, auth: AuthContext): Promise<Record<string, unknown>>;
+  create(collection: Collection, body: unknown, auth: AuthContext): Promise<Record<string, unknown>>;
+  update(
+    collection: Collection,
+    id: string,
+    body: unknown,
+    auth: AuthContext,
+  ): Promise<Record<string, unknown>>;
+  remove(collection: Collection, id: string, auth: AuthContext): Promise<void>;
+  /** Stored values (incl. hidden fields and hashes) for other layers, e.g. auth; no access checks. */
+  find(collection: Collection, id: string): Promise<RecordValues | undefined>;
+  /** Finds one record by a field value (auth identities); no access checks. */
+  findBy(
+    collection: Collection,
+    field: string,
+    value: string,
+    caseInsensitive?: boolean,
+  ): Promise<RecordValues | undefined>;
+  /** The record JSON the given caller may see. */
+  toJson(collection: Collection, values: RecordValues, auth: AuthContext): Record<string, unknown>;
+}
+
+export function createRecordService(deps: {
+  db: Database;
+  collections: CollectionStore;
+  passwords: PasswordHasher;
+}): RecordService {
+  const hooks = createRecordHooks();
+  const ctx = createRecordsContext({ ...deps, hooks });
+  return {
+    hooks,
+    list: (c, q, a) => listRecords(ctx, c, q, a),
+    view: (c, id, a) => viewRecord(ctx, c, id, a),
+    create: (c, body, a) => createRecord(ctx, c, body, a),
+    update: (c, id, body, a) => updateRecord(ctx, c, id, body, a),
+    remove: (c, id, a) => deleteRecord(ctx, c, id, a),
+    find: (c, id) => findRecord(ctx, deps.db.kysely, c, id),
+    async findBy(c, field, value, caseInsensitive = false) {
+      if (!c.fields.some((f) => f.name === field)) return undefined;
+      const q = deps.db.dialect.quote;
+      const where = caseInsensitive ? `LOWER(${q(field)}) = LOWER(?)` : `${q(field)} = ?`;
+      const rows = await deps.db.run<Record<string, unknown>>(
+        deps.db.kysely,
+        `SELECT * FROM ${q(c.name)} WHERE ${where} LIMIT 1`,
+        [value],
+      );
+      return rows[0] ? ctx.prepared(c).shape.fromRow(rows[0]) : undefined;
+    },
+    toJson: (c, values, a) => ctx.prepared(c).shape.toJson(values, a),
+  };
+}

@@ -1,0 +1,44 @@
+import type { Collection } from '../schema/index.ts';
+
+/** A record's values in canonical form, keyed by field name (plus nothing else). */
+export type RecordValues = Record<string, unknown>;
+
+/** Who is asking. Made by the HTTP layer from the token; `record` is the auth record's stored values. */
+export interface AuthContext {
+  collection: Collection | null;
+  record: RecordValues | null;
+  isSuperuser: boolean;
+}
+
+export const GUEST: AuthContext = Object.freeze({ collection: null, record: null, isSuperuser: false });
+
+export interface ListQuery {
+  page?: number;
+  perPage?: number;
+  sort?: string;
+  filter?: string;
+  skipTotal?: boolean;
+}
+
+export interface ListResult<T> {
+  page: number;
+  perPage: number;
+  totalItems: number;
+  totalPages: number;
+  items: T[];
+}
+
+/** Password hashing, supplied by the auth layer (records cannot import it). */
+export interface PasswordHasher {
+  hash(plain: string): Promise<string>;
+  verify(hash: string, plain: string): Promise<boolean>;
+}
+
+export interface RecordEvent {
+  collection: Collection;
+  /** The record as it will be (create/update) or was (delete) stored. */
+  record: RecordValues;
+  /** Stored values before an update. */
+  original?: RecordValues;
+  auth: AuthContext;
+}

@@ -1,0 +1,165 @@
+import type { FieldError } from '../../errors/index.ts';
+import { checkNonNegativeInt, checkPattern, checkStringList, compiledPattern } from './options.ts';
+import { blank, type FieldDef, type FieldType, invalid } from './types.ts';
+
+/** Text longer than this needs an explicit `max`: keeps rows and indexes sane. */
+const DEFAULT_TEXT_MAX = 5000;
+
+function asString(value: unknown): { value: unknown } | { error: FieldError } {
+  if (value === null || value === undefined) return { value: '' };
+  if (typeof value === 'string') return { value };
+  if (typeof value === 'number' || typeof value === 'boolean') return { value: String(value) };
+  return { error: invalid('Must be a string.') };
+}
+
+const stringBase = {
+  column: () => 'text' as const,
+  zero: () => '',
+  normalize: (_f: FieldDef, v: unknown) => asString(v),
+  toDb: (_f: FieldDef, v: unknown) => v,
+  fromDb: (_f: FieldDef, raw: unknown) => (raw === null || raw === undefined ? '' : String(raw)),
+  isMulti: () => false,
+};
+
+function lengthError(field: FieldDef, text: string, fallbackMax: number): FieldError | undefined {
+  const len = [...text].length;
+  const min = Number(field.min ?? 0);
+  const max = Number(field.max ?? 0) || fallbackMax;
+  if (min > 0 && len < min) {
+    return {
+      code: 'validation_min_text_constraint',
+      message: `Must be at least ${min} character(s).`,
+      params: { min },
+    };
+  }
+  if (len > max) {
+    return {
+      code: 'validation_max_text_constraint',
+      message: `Must be less than ${max} character(s).`,
+      params: { max },
+    };
+  }
+  return undefined;
+}
+
+export const textField: FieldType = {
+  ...stringBase,
+  type: 'text',
+  defaults: () => ({ autogeneratePattern: '', max: 0, min: 0, pattern: '', primaryKey: false }),
+  checkOptions(field) {
+    const errors = checkNonNegativeInt({}, field, 'min');
+    checkNonNegativeInt(errors, field, 'max');
+    checkPattern(errors, field, 'pattern');
+    return checkPattern(errors, field, 'autogeneratePattern');
+  },
+  validate(field, value) {
+    const text = value as string;
+    if (text === '') return field.required ? blank() : undefined;
+    const err = lengthError(field, text, DEFAULT_TEXT_MAX);
+    if (err) return err;
+    if (field.pattern && !compiledPattern(String(field.pattern)).test(text)) {
+      return { code: 'validation_invalid_format', message: 'Invalid value format.' };
+    }
+    return undefined;
+  },
+};
+
+export const editorField: FieldType = {
+  ...stringBase,
+  type: 'editor',
+  defaults: () => ({ convertURLs: false, maxSize: 0 }),
+  checkOptions: (field) => checkNonNegativeInt({}, field, 'maxSize'),
+  validate(field, value) {
+    const text = value as string;
+    if (text === '') return field.required ? blank() : undefined;
+    const max = Number(field.maxSize || 5 * 1024 * 1024);
+    if (Buffer.byteLength(text) > max) {
+      return {
+        code: 'validation_max_size_constraint',
+        message: `Must be less than ${max} bytes.`,
+        params: { maxSize: max },
+      };
+    }
+    return undefined;
+  },
+};
+
+// A pragmatic address check (RFC 5322 in full accepts far more than mail systems deliver).
+const EMAIL_RE =
+  /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;
+
+function domainError(field: FieldDef, domain: string): FieldError | undefined {
+  const only = (field.onlyDomains as string[] | null) ?? [];
+  const except = (field.exceptDomains as string[] | null) ?? [];
+  const d = domain.toLowerCase();
+  if (only.length && !only.some((x) => x.toLowerCase() === d)) {
+    return { code: 'validation_email_domain_not_allowed', message: 'Domain is not allowed.' };
+  }
+  if (except.some((x) => x.toLowerCase() === d)) {
+    return { code: 'validation_email_domain_not_allowed', message: 'Domain is not allowed.' };
+  }
+  return undefined;
+}
+
+export const emailField: FieldType = {
+  ...stringBase,
+  type: 'email',
+  defaults: () => ({ exceptDomains: null, onlyDomains: null }),
+  checkOptions: (field) => checkStringList(checkStringList({}, field, 'exceptDomains'), field, 'onlyDomains'),
+  normalize: (_f, v) => {
+    const r = asString(v);
+    return 'value' in r ? { value: (r.value as string).trim() } : r;
+  },
+  validate(field, value) {
+    const text = value as string;
+    if (text === '') return field.required ? blank() : undefined;
+    if (text.length > 255 || !EMAIL_RE.test(text))
+      return { code: 'validation_is_email', message: 'Must be a valid email address.' };
+    return domainError(field, text.slice(text.lastIndexOf('@') + 1));
+  },
+};
+
+export const urlField: FieldType = {
+  ...stringBase,
+  type: 'url',
+  defaults: () => ({ exceptDomains: null, onlyDomains: null }),
+  checkOptions: (field) => checkStringList(checkStringList({}, field, 'exceptDomains'), field, 'onlyDomains'),
+  validate(field, value) {
+    const text = value as string;
+    if (text === '') return field.required ? blank() : undefined;
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return { code: 'validation_is_url', message: 'Must be a valid url.' };
+    }
+    if (text.length > 2048 || !/^[a-z][a-z0-9+.-]*:$/.test(url.protocol) || !url.hostname) {
+      return { code: 'validation_is_url', message: 'Must be a valid url.' };
+    }
+    return domainError(field, url.hostname);
+  },
+};
+
+/** Holds an argon2id hash; never serialized. Hashing happens in the records layer (it is async). */
+export const passwordField: FieldType = {
+  ...stringBase,
+  type: 'password',
+  defaults: () => ({ cost: 0, max: 0, min: 8, pattern: '' }),
+  checkOptions(field) {
+    const errors = checkNonNegativeInt({}, field, 'min');
+    checkNonNegativeInt(errors, field, 'max');
+    checkNonNegativeInt(errors, field, 'cost');
+    return checkPattern(errors, field, 'pattern');
+  },
+  validate(field, value) {
+    const text = value as string;
+    if (text === '') return field.required ? blank() : undefined;
+    // Bounded so that a huge password cannot make hashing expensive.
+    const err = lengthError(field, text, Math.min(Number(field.max || 256), 256));
+    if (err) return err;
+    if (field.pattern && !compiledPattern(String(field.pattern)).test(text)) {
+      return { code: 'validation_invalid_format', message: 'Invalid value format.' };
+    }
+    return undefined;
+  },
+};

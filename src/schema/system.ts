@@ -1,0 +1,114 @@
+import { sql } from 'kysely';
+import type { Migration } from '../db/index.ts';
+import { nowString } from '../lib/index.ts';
+import { type Collection, collectionToRow } from './collection.ts';
+import {
+  authSystemFields,
+  authSystemIndexes,
+  autodateFields,
+  defaultAuthOptions,
+  field,
+  idField,
+  SUPERUSERS_ID,
+  USERS_ID,
+} from './defaults.ts';
+import { formatIndex, parseIndex } from './indexes.ts';
+import { applyTableSync, planTableSync } from './sync.ts';
+
+function canonical(indexes: string[], table: string): string[] {
+  return indexes.map((text) => {
+    const spec = parseIndex(text, table);
+    if (typeof spec === 'string') throw new Error(`bad system index ${text}: ${spec}`);
+    return formatIndex(spec);
+  });
+}
+
+function authCollection(
+  id: string,
+  name: string,
+  { fields = [], ...extra }: Partial<Collection>,
+  isSuperusers: boolean,
+): Collection {
+  const now = nowString();
+  const options = defaultAuthOptions(isSuperusers);
+  return {
+    id,
+    name,
+    type: 'auth',
+    system: isSuperusers,
+    fields: [idField(), ...authSystemFields(), ...fields, ...autodateFields()],
+    indexes: canonical(authSystemIndexes(name, id), name),
+    listRule: null,
+    viewRule: null,
+    createRule: null,
+    updateRule: null,
+    deleteRule: null,
+    ...extra,
+    options,
+    created: now,
+    updated: now,
+  } as Collection;
+}
+
+/** `_superusers` (system) and the default `users` collection PocketBase apps expect. */
+export function systemCollections(): Collection[] {
+  const superusers = authCollection(SUPERUSERS_ID, '_superusers', {}, true);
+  const ownerRule = 'id = @request.auth.id';
+  const users = authCollection(
+    USERS_ID,
+    'users',
+    {
+      fields: [
+        field('text', 'name', { id: 'text1579384326', max: 255 }),
+        field('file', 'avatar', {
+          id: 'file376926767',
+          maxSelect: 1,
+          maxSize: 0,
+          protected: false,
+          thumbs: null,
+          mimeTypes: ['image/jpeg', 'image/png', 'image/svg+xml', 'image/gif', 'image/webp'],
+        }),
+      ],
+      listRule: ownerRule,
+      viewRule: ownerRule,
+      createRule: '',
+      updateRule: ownerRule,
+      deleteRule: ownerRule,
+    },
+    false,
+  );
+  return [superusers, users];
+}
+
+/** The schema's own migrations: system tables, then the system collections. */
+export const SYSTEM_MIGRATIONS: Migration[] = [
+  {
+    name: '0001_system_tables',
+    async up(trx, db) {
+      const q = db.dialect.quote;
+      const text = (n: string) => `${q(n)} TEXT DEFAULT '' NOT NULL`;
+      await sql
+        .raw(
+          `CREATE TABLE ${q('_collections')} (${q('id')} VARCHAR(100) PRIMARY KEY NOT NULL, ${q('name')} VARCHAR(255) NOT NULL, ${text('type')}, ${q('system')} BOOLEAN DEFAULT FALSE NOT NULL, ${text('fields')}, ${text('indexes')}, ${q('listRule')} TEXT NULL, ${q('viewRule')} TEXT NULL, ${q('createRule')} TEXT NULL, ${q('updateRule')} TEXT NULL, ${q('deleteRule')} TEXT NULL, ${text('options')}, ${text('created')}, ${text('updated')})`,
+        )
+        .execute(trx);
+      await sql
+        .raw(`CREATE UNIQUE INDEX ${q('idx__collections_name')} ON ${q('_collections')} (${q('name')})`)
+        .execute(trx);
+      await sql
+        .raw(
+          `CREATE TABLE ${q('_params')} (${q('id')} VARCHAR(100) PRIMARY KEY NOT NULL, ${text('value')}, ${text('created')}, ${text('updated')})`,
+        )
+        .execute(trx);
+    },
+  },
+  {
+    name: '0002_system_collections',
+    async up(trx, db) {
+      for (const c of systemCollections()) {
+        await trx.insertInto('_collections').values(collectionToRow(c)).execute();
+        await applyTableSync(trx, planTableSync(db.dialect, undefined, c));
+      }
+    },
+  },
+];

@@ -1,0 +1,212 @@
+import type { ErrorData } from '../errors/index.ts';
+import { isPlainObject, nowString, prefixedNumericId } from '../lib/index.ts';
+import { AUTH_RULE_NAMES, type Collection, type CollectionType, RULE_NAMES } from './collection.ts';
+import {
+  AUTH_OPTION_KEYS,
+  authSystemFields,
+  authSystemIndexes,
+  defaultAuthOptions,
+  idField,
+} from './defaults.ts';
+import type { OptionsContext } from './fields/index.ts';
+import { formatIndex, parseIndex } from './indexes.ts';
+import { NAME_RE, normalizeFields } from './validate-fields.ts';
+
+export interface ValidationContext extends OptionsContext {
+  /** The collection holding this name (case-insensitive), if any. */
+  findByName(name: string): Collection | undefined;
+  findById(id: string): Collection | undefined;
+  /** True if a table or view of that name exists that is not a collection's. */
+  isForeignTable(name: string): boolean;
+}
+
+const MAX_RULE_LENGTH = 10_000;
+
+/**
+ * Merges client input into a collection (a new one when `existing` is undefined) and validates the
+ * result. Returns the collection, or the field errors keyed as PocketBase keys them.
+ */
+export function buildCollection(
+  input: Record<string, unknown>,
+  existing: Collection | undefined,
+  ctx: ValidationContext,
+): { collection: Collection } | { errors: ErrorData } {
+  const errors: ErrorData = {};
+  const type = (existing?.type ?? (input.type === undefined ? 'base' : input.type)) as CollectionType;
+  if (existing && input.type !== undefined && input.type !== existing.type) {
+    errors.type = {
+      code: 'validation_collection_type_change',
+      message: 'The collection type cannot be changed.',
+    };
+  } else if (type !== 'base' && type !== 'auth') {
+    errors.type = {
+      code: 'validation_invalid_value',
+      message: type === 'view' ? 'View collections are not supported yet.' : 'Must be base or auth.',
+    };
+  }
+
+  const id =
+    existing?.id ?? (input.id === undefined || input.id === '' ? prefixedNumericId('pbc_') : input.id);
+  if (typeof id !== 'string' || !/^\w{1,100}$/.test(id))
+    errors.id = {
+      code: 'validation_invalid_value',
+      message: 'Ids may contain only letters, digits and _ (up to 100).',
+    };
+  else if (!existing && ctx.findById(id))
+    errors.id = { code: 'validation_not_unique', message: 'Value must be unique.' };
+
+  const name = input.name === undefined ? existing?.name : input.name;
+  if (typeof name !== 'string' || name === '')
+    errors.name = { code: 'validation_required', message: 'Cannot be blank.' };
+  else if (!NAME_RE.test(name) || name.length > 255)
+    errors.name = {
+      code: 'validation_invalid_name',
+      message: 'Names may contain only letters, digits and _ (up to 255).',
+    };
+  else if (existing?.system && name !== existing.name)
+    errors.name = {
+      code: 'validation_system_collection_change',
+      message: 'System collections cannot be renamed.',
+    };
+  else if (name.startsWith('_') && !existing?.system)
+    errors.name = {
+      code: 'validation_invalid_name',
+      message: 'Names starting with _ are reserved for system collections.',
+    };
+  else if (ctx.findByName(name) && ctx.findByName(name)?.id !== existing?.id)
+    errors.name = {
+      code: 'validation_collection_name_exists',
+      message: 'Collection name must be unique (case insensitive).',
+    };
+  else if (ctx.isForeignTable(name) && name.toLowerCase() !== existing?.name.toLowerCase())
+    errors.name = {
+      code: 'validation_collection_name_exists',
+      message: 'A table with this name already exists in the database.',
+    };
+
+  const previousFields = existing?.fields ?? [idField(), ...(type === 'auth' ? authSystemFields() : [])];
+  // A relation may point at the collection being created (a tree of categories, say).
+  const fieldCtx = { collectionExists: (target: string) => target === id || ctx.collectionExists(target) };
+  const fields =
+    input.fields === undefined
+      ? previousFields
+      : normalizeFields(input.fields, previousFields, fieldCtx, errors);
+
+  const rules: Record<string, string | null> = {};
+  for (const key of [...RULE_NAMES, ...(type === 'auth' ? AUTH_RULE_NAMES : [])]) {
+    const fallback = existing ? ruleOf(existing, key) : key === 'authRule' ? '' : null;
+    const value = input[key] === undefined ? fallback : input[key];
+    if (value !== null && (typeof value !== 'string' || value.length > MAX_RULE_LENGTH)) {
+      errors[key] = { code: 'validation_invalid_rule', message: 'Must be null or a rule expression.' };
+    } else rules[key] = value;
+  }
+
+  const options = type === 'auth' ? authOptions(input, existing, errors) : {};
+  if (type === 'auth') {
+    options.authRule = rules.authRule;
+    options.manageRule = rules.manageRule;
+  }
+
+  const indexes = input.indexes === undefined ? (existing?.indexes ?? []) : input.indexes;
+  const tableName = typeof name === 'string' ? name : '';
+  const canonicalIndexes = checkIndexes(
+    indexes,
+    tableName,
+    fields.map((f) => f.name),
+    errors,
+  );
+  if (type === 'auth' && !existing) {
+    for (const sys of authSystemIndexes(tableName, String(id))) {
+      const spec = parseIndex(sys, tableName);
+      if (typeof spec !== 'string' && !canonicalIndexes.some((i) => i.includes(`\`${spec.name}\``)))
+        canonicalIndexes.push(formatIndex(spec));
+    }
+  }
+
+  if (Object.keys(errors).length) return { errors };
+  const now = nowString();
+  return {
+    collection: {
+      id: id as string,
+      name: name as string,
+      type,
+      system: existing?.system ?? false,
+      fields,
+      indexes: canonicalIndexes,
+      listRule: rules.listRule ?? null,
+      viewRule: rules.viewRule ?? null,
+      createRule: rules.createRule ?? null,
+      updateRule: rules.updateRule ?? null,
+      deleteRule: rules.deleteRule ?? null,
+      options,
+      created: existing?.created ?? now,
+      updated: now,
+    },
+  };
+}
+
+function ruleOf(c: Collection, key: string): string | null {
+  if (key === 'authRule' || key === 'manageRule')
+    return (c.options[key] as string | null | undefined) ?? (key === 'authRule' ? '' : null);
+  return c[key as (typeof RULE_NAMES)[number]];
+}
+
+/** Known auth options, merged over the existing ones (or the defaults); unknown keys are ignored. */
+function authOptions(
+  input: Record<string, unknown>,
+  existing: Collection | undefined,
+  errors: ErrorData,
+): Record<string, unknown> {
+  const base = existing?.options ?? defaultAuthOptions();
+  const out: Record<string, unknown> = {};
+  for (const key of AUTH_OPTION_KEYS) {
+    if (key === 'authRule' || key === 'manageRule') continue;
+    const value = input[key];
+    if (value === undefined) out[key] = base[key];
+    else if (!isPlainObject(value))
+      errors[key] = { code: 'validation_invalid_value', message: 'Must be an object.' };
+    else out[key] = { ...(base[key] as object), ...value };
+  }
+  return out;
+}
+
+/** Parses each index, checks its columns exist and its name is unique; returns canonical statements. */
+function checkIndexes(indexes: unknown, table: string, fieldNames: string[], errors: ErrorData): string[] {
+  if (!Array.isArray(indexes) || indexes.length > 100) {
+    errors.indexes = {
+      code: 'validation_invalid_value',
+      message: 'Must be a list of at most 100 index definitions.',
+    };
+    return [];
+  }
+  const out: string[] = [];
+  const indexErrors: ErrorData = {};
+  const names = new Set<string>();
+  indexes.forEach((text, i) => {
+    const spec = typeof text === 'string' ? parseIndex(text, table) : 'must be a string';
+    if (typeof spec === 'string') {
+      indexErrors[String(i)] = {
+        code: 'validation_invalid_index_expression',
+        message: `Invalid index: ${spec}.`,
+      };
+      return;
+    }
+    const missing = [...spec.columns.map((c) => c.name), ...(spec.where ?? []).map((w) => w.column)].find(
+      (c) => !fieldNames.includes(c),
+    );
+    if (missing)
+      indexErrors[String(i)] = {
+        code: 'validation_invalid_index_column',
+        message: `Unknown column ${missing}.`,
+      };
+    else if (names.has(spec.name.toLowerCase()))
+      indexErrors[String(i)] = {
+        code: 'validation_duplicated_index_name',
+        message: 'Duplicated index name.',
+      };
+    else out.push(formatIndex(spec));
+    names.add(spec.name.toLowerCase());
+  });
+  if (Object.keys(indexErrors).length) errors.indexes = indexErrors;
+  return out;
+}
