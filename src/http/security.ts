@@ -20,5 +20,7 @@ export async function installSecurity(app: FastifyInstance, origins: string[]): 
     reply.header('referrer-policy', 'strict-origin-when-cross-origin');
     reply.header('x-request-id', request.id);
     if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+    // While shutting down, in-flight responses close their connection so that the drain ends with them.
+    if (!app.server.listening) reply.header('connection', 'close');
   });
 }
