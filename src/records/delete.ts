@@ -8,7 +8,7 @@ import { findReferencing, referencesTo } from './relations.ts';
 import type { AuthContext, RecordEvent } from './types.ts';
 
 /** Cascades deeper than this are refused rather than risking a runaway delete. */
-const MAX_CASCADE_DEPTH = 32;
+const MAX_CASCADE_DEPTH = 1000;
 
 /** `DELETE /records/:id`: removes the record and fixes up or cascades to the records that point at it. */
 export async function deleteRecord(

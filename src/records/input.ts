@@ -87,31 +87,24 @@ function applyModifier(
 ) {
   const t = fieldType(field.type);
   if (field.type === 'number') {
-    if (op === 'prepend')
-      return { code: 'validation_invalid_modifier', message: 'Numbers take field+ or field-.' };
+    // Like any unknown key, a modifier a field does not take is ignored (PocketBase does the same).
+    if (op === 'prepend') return undefined;
     const r = t.normalize(field, raw);
     if ('error' in r) return invalidNumber;
     const current = Number(values[field.name] ?? 0);
     values[field.name] = op === 'append' ? current + (r.value as number) : current - (r.value as number);
     return undefined;
   }
-  if (!['select', 'relation', 'file'].includes(field.type)) {
-    return { code: 'validation_invalid_modifier', message: 'This field does not take modifiers.' };
-  }
+  if (!['select', 'relation', 'file'].includes(field.type)) return undefined;
   const r = t.normalize({ ...field, maxSelect: 1000 }, raw);
   if ('error' in r) return r.error;
   const items = r.value as string[];
-  if (t.isMulti(field)) {
-    const current = (values[field.name] as string[]) ?? [];
-    if (op === 'remove') values[field.name] = current.filter((v) => !items.includes(v));
-    else {
-      const fresh = items.filter((v) => !current.includes(v));
-      values[field.name] = op === 'append' ? [...current, ...fresh] : [...fresh, ...current];
-    }
-    return undefined;
-  }
-  const current = values[field.name] as string;
-  if (op === 'remove') values[field.name] = items.includes(current) ? '' : current;
-  else values[field.name] = items.at(-1) ?? current;
+  // As PocketBase does: join old and new in order, keep first occurrences; a single value keeps the last.
+  const current = ([] as string[]).concat((values[field.name] as string | string[]) || []).filter(Boolean);
+  const next =
+    op === 'remove'
+      ? current.filter((v) => !items.includes(v))
+      : [...new Set(op === 'append' ? [...current, ...items] : [...items, ...current])];
+  values[field.name] = t.isMulti(field) ? next : (next.at(-1) ?? '');
   return undefined;
 }
