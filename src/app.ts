@@ -45,7 +45,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       auth,
       server,
       close() {
-        closing ??= server.close().then(() => db.close());
+        closing ??= server
+          .close()
+          .then(() => db.close())
+          .finally(() => log.flush());
         return closing;
       },
     };

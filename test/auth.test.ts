@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import { SUPERUSER, startServer, type TestServer } from './helpers/server.ts';
 
 describe('password auth and tokens', () => {
@@ -9,7 +16,9 @@ describe('password auth and tokens', () => {
   before(async () => {
     server = await startServer();
     const pb = server.client();
-    await pb.collection('users').create({ email: 'ann@example.com', password: 'ann-password', passwordConfirm: 'ann-password' });
+    await pb
+      .collection('users')
+      .create({ email: 'ann@example.com', password: 'ann-password', passwordConfirm: 'ann-password' });
     userToken = (await pb.collection('users').authWithPassword('ann@example.com', 'ann-password')).token;
   });
   after(() => server.close());
@@ -42,7 +51,11 @@ describe('password auth and tokens', () => {
   });
 
   it('rejects non-string credentials with field errors', async () => {
-    for (const body of [{ identity: { $ne: '' }, password: 'x' }, { identity: 'ann@example.com', password: ['x'] }, {}]) {
+    for (const body of [
+      { identity: { $ne: '' }, password: 'x' },
+      { identity: 'ann@example.com', password: ['x'] },
+      {},
+    ]) {
       const res = await server.request('POST', '/api/collections/users/auth-with-password', { body });
       assert.equal(res.status, 400);
       assert.equal(typeof res.body.data, 'object');
@@ -65,13 +78,29 @@ describe('password auth and tokens', () => {
     const claims = decodeJwt(userToken);
     const other = await generateKeyPair('EdDSA', { crv: 'Ed25519' });
     const header = decodeProtectedHeader(userToken);
-    const forged = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'EdDSA', kid: header.kid }).sign(other.privateKey);
-    const expired = await new SignJWT({ ...claims, exp: 1 }).setProtectedHeader({ alg: 'EdDSA', kid: header.kid }).sign(other.privateKey);
+    const forged = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: 'EdDSA', kid: header.kid })
+      .sign(other.privateKey);
+    const expired = await new SignJWT({ ...claims, exp: 1 })
+      .setProtectedHeader({ alg: 'EdDSA', kid: header.kid })
+      .sign(other.privateKey);
     const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${p}.`;
     const hs = `${Buffer.from(JSON.stringify({ alg: 'HS256', kid: header.kid })).toString('base64url')}.${p}.${s}`;
-    const superClaims = Buffer.from(JSON.stringify({ ...claims, collectionId: 'pbc_3142635823' })).toString('base64url');
+    const superClaims = Buffer.from(JSON.stringify({ ...claims, collectionId: 'pbc_3142635823' })).toString(
+      'base64url',
+    );
     const swapped = `${h}.${superClaims}.${s}`;
-    for (const token of [forged, expired, none, hs, swapped, `${h}.${p}.${s.slice(0, -4)}AAAA`, 'garbage', 'a.b.c', 'x'.repeat(10_000)]) {
+    for (const token of [
+      forged,
+      expired,
+      none,
+      hs,
+      swapped,
+      `${h}.${p}.${s.slice(0, -4)}AAAA`,
+      'garbage',
+      'a.b.c',
+      'x'.repeat(10_000),
+    ]) {
       const refresh = await server.request('POST', '/api/collections/users/auth-refresh', { token });
       assert.equal(refresh.status, 401, token.slice(0, 40));
       const admin = await server.request('GET', '/api/collections', { token });
@@ -87,15 +116,21 @@ describe('password auth and tokens', () => {
   });
 
   it('refuses a token of one auth collection on another collection’s refresh', async () => {
-    const res = await server.request('POST', '/api/collections/_superusers/auth-refresh', { token: userToken });
+    const res = await server.request('POST', '/api/collections/_superusers/auth-refresh', {
+      token: userToken,
+    });
     assert.equal(res.status, 403);
   });
 
   it('retires every token of a user when the password changes', async () => {
     const pb = server.client();
-    const u = await pb.collection('users').create({ email: 'bob@example.com', password: 'bob-password', passwordConfirm: 'bob-password' });
+    const u = await pb
+      .collection('users')
+      .create({ email: 'bob@example.com', password: 'bob-password', passwordConfirm: 'bob-password' });
     const old = (await pb.collection('users').authWithPassword('bob@example.com', 'bob-password')).token;
-    await server.admin.collection('users').update(u.id, { password: 'bob-new-password', passwordConfirm: 'bob-new-password' });
+    await server.admin
+      .collection('users')
+      .update(u.id, { password: 'bob-new-password', passwordConfirm: 'bob-new-password' });
     const refresh = await server.request('POST', '/api/collections/users/auth-refresh', { token: old });
     assert.equal(refresh.status, 401);
     const login = await server.request('POST', '/api/collections/users/auth-with-password', {

@@ -77,12 +77,32 @@ describe('the plinth command', () => {
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(body),
         });
-      assert.equal((await install({ token: 'forged', email: 'a@example.com', password: 'pw-123456789', passwordConfirm: 'pw-123456789' })).status, 401);
-      const ok = await install({ token, email: 'first@example.com', password: 'pw-123456789', passwordConfirm: 'pw-123456789' });
+      assert.equal(
+        (
+          await install({
+            token: 'forged',
+            email: 'a@example.com',
+            password: 'pw-123456789',
+            passwordConfirm: 'pw-123456789',
+          })
+        ).status,
+        401,
+      );
+      const ok = await install({
+        token,
+        email: 'first@example.com',
+        password: 'pw-123456789',
+        passwordConfirm: 'pw-123456789',
+      });
       assert.equal(ok.status, 200);
       const body = (await ok.json()) as { token: string; record: { email: string } };
       assert.equal(body.record.email, 'first@example.com');
-      const again = await install({ token, email: 'second@example.com', password: 'pw-123456789', passwordConfirm: 'pw-123456789' });
+      const again = await install({
+        token,
+        email: 'second@example.com',
+        password: 'pw-123456789',
+        passwordConfirm: 'pw-123456789',
+      });
       assert.equal(again.status, 400);
     } finally {
       server.child.kill('SIGTERM');

@@ -49,7 +49,9 @@ describe('the pocketbase JS SDK against Plinth', () => {
     assert.ok(list.items.some((c) => c.name === 'sdk_notes'));
     const full = await pb.collections.getFullList();
     assert.ok(full.some((c) => c.name === '_superusers'));
-    const updated = await pb.collections.update('sdk_notes', { fields: [...created.fields, { name: 'body', type: 'editor' }] });
+    const updated = await pb.collections.update('sdk_notes', {
+      fields: [...created.fields, { name: 'body', type: 'editor' }],
+    });
     assert.ok(updated.fields.some((f: { name: string }) => f.name === 'body'));
     await pb.collections.delete('sdk_notes');
     await assert.rejects(pb.collections.getOne('sdk_notes'), (e: ClientResponseError) => e.status === 404);

@@ -13,7 +13,14 @@ describe('loadConfig', () => {
   });
 
   it('lets env override defaults and flags override env', () => {
-    const c = loadConfig({ http: '0.0.0.0:9000' }, { PLINTH_HTTP: '127.0.0.1:7000', PLINTH_SQLITE_SYNCHRONOUS: 'normal', PLINTH_ORIGINS: 'https://a.example,https://b.example' });
+    const c = loadConfig(
+      { http: '0.0.0.0:9000' },
+      {
+        PLINTH_HTTP: '127.0.0.1:7000',
+        PLINTH_SQLITE_SYNCHRONOUS: 'normal',
+        PLINTH_ORIGINS: 'https://a.example,https://b.example',
+      },
+    );
     assert.equal(c.port, 9000);
     assert.equal(c.host, '0.0.0.0');
     assert.equal(c.sqliteSynchronous, 'NORMAL');

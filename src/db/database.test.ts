@@ -11,11 +11,19 @@ import { runMigrations } from './migrations.ts';
 const dir = mkdtempSync(join(tmpdir(), 'plinth-db-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const open = (sync: 'FULL' | 'NORMAL', name: string) =>
-  createDatabase({ url: `sqlite:${join(dir, name)}`, dataDir: dir, sqliteSynchronous: sync, log: createLogger('silent') });
+  createDatabase({
+    url: `sqlite:${join(dir, name)}`,
+    dataDir: dir,
+    sqliteSynchronous: sync,
+    log: createLogger('silent'),
+  });
 
 describe('the SQLite database', () => {
   it('runs in WAL mode with synchronous=FULL by default and NORMAL when asked', async () => {
-    for (const [sync, expected] of [['FULL', 2], ['NORMAL', 1]] as const) {
+    for (const [sync, expected] of [
+      ['FULL', 2],
+      ['NORMAL', 1],
+    ] as const) {
       const db = open(sync, `${sync}.db`);
       const [mode] = await db.run<{ journal_mode: string }>(db.kysely, 'PRAGMA journal_mode', []);
       const [s] = await db.run<{ synchronous: number }>(db.kysely, 'PRAGMA synchronous', []);
@@ -54,9 +62,15 @@ describe('the SQLite database', () => {
     const db = open('FULL', 'err.db');
     await sql.raw('CREATE TABLE u (a TEXT NOT NULL, b TEXT UNIQUE)').execute(db.kysely);
     await sql.raw("INSERT INTO u VALUES ('1', 'x')").execute(db.kysely);
-    const unique = await sql.raw("INSERT INTO u VALUES ('2', 'x')").execute(db.kysely).catch((e) => e);
+    const unique = await sql
+      .raw("INSERT INTO u VALUES ('2', 'x')")
+      .execute(db.kysely)
+      .catch((e) => e);
     assert.deepEqual(db.dialect.translateError(unique), { kind: 'unique', columns: ['b'] });
-    const notNull = await sql.raw("INSERT INTO u VALUES (NULL, 'y')").execute(db.kysely).catch((e) => e);
+    const notNull = await sql
+      .raw("INSERT INTO u VALUES (NULL, 'y')")
+      .execute(db.kysely)
+      .catch((e) => e);
     assert.deepEqual(db.dialect.translateError(notNull), { kind: 'notNull', columns: ['a'] });
     assert.equal(db.dialect.translateError(new Error('other')), undefined);
     await db.close();
@@ -64,7 +78,13 @@ describe('the SQLite database', () => {
 
   it('refuses engines that are not wired yet with a clear message', () => {
     assert.throws(
-      () => createDatabase({ url: 'postgres://x', dataDir: dir, sqliteSynchronous: 'FULL', log: createLogger('silent') }),
+      () =>
+        createDatabase({
+          url: 'postgres://x',
+          dataDir: dir,
+          sqliteSynchronous: 'FULL',
+          log: createLogger('silent'),
+        }),
       /not supported yet/,
     );
   });

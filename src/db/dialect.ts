@@ -51,7 +51,7 @@ export interface SqlDialect {
   rowidSql(): string;
   /** A condition true when the JSON array in `column` holds the bound parameter (one `?`). */
   jsonArrayContainsSql(column: string): string;
-  /** Lists the names of user tables that exist now (to detect clashes). */
+  /** Lists the names of user tables, views and indexes that exist now (one namespace: to detect clashes). */
   listTablesSql(): string;
   /** Reads engine-specific representations back into JS values (e.g. 0/1 → boolean). */
   decodeBool(value: unknown): boolean;

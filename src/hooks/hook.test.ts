@@ -5,15 +5,21 @@ import { Hook } from './hook.ts';
 describe('Hook', () => {
   it('runs handlers by priority around the action', async () => {
     const hook = new Hook<{ log: string[] }>();
-    hook.bind(async (e, next) => {
-      e.log.push('b');
-      await next();
-      e.log.push('b-after');
-    }, { priority: 2 });
-    hook.bind(async (e, next) => {
-      e.log.push('a');
-      await next();
-    }, { priority: 1 });
+    hook.bind(
+      async (e, next) => {
+        e.log.push('b');
+        await next();
+        e.log.push('b-after');
+      },
+      { priority: 2 },
+    );
+    hook.bind(
+      async (e, next) => {
+        e.log.push('a');
+        await next();
+      },
+      { priority: 1 },
+    );
     const event = { log: [] as string[] };
     await hook.trigger(event, (e) => {
       e.log.push('action');
@@ -41,6 +47,9 @@ describe('Hook', () => {
     hook.bind(() => {
       throw new Error('no');
     });
-    await assert.rejects(hook.trigger({}, () => {}), /no/);
+    await assert.rejects(
+      hook.trigger({}, () => {}),
+      /no/,
+    );
   });
 });

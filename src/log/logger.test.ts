@@ -13,7 +13,13 @@ describe('logger', () => {
       },
     });
     const log = createLogger('info', sink);
-    log.info({ req: { headers: { authorization: 'Bearer secret-token', cookie: 'a=b' } }, body: { password: 'hunter2', token: 'tkn' } }, 'x');
+    log.info(
+      {
+        req: { headers: { authorization: 'Bearer secret-token', cookie: 'a=b' } },
+        body: { password: 'hunter2', token: 'tkn' },
+      },
+      'x',
+    );
     const text = lines.join('');
     for (const secret of ['secret-token', 'a=b', 'hunter2', 'tkn']) assert.ok(!text.includes(secret), secret);
     assert.match(text, /\[redacted\]/);

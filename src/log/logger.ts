@@ -15,8 +15,12 @@ export const REDACT_PATHS = [
   '*.secret',
 ];
 
-/** The root logger; modules take `log.child({ module })`. `destination` is for tests. */
+/**
+ * The root logger; modules take `log.child({ module })`. `destination` is for tests. Standard output is
+ * written asynchronously: lines logged while a write is in flight go out together in the next one, so a
+ * busy server does not block on one write per request (call `log.flush()` before exiting).
+ */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }

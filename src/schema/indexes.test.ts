@@ -4,7 +4,10 @@ import { formatIndex, parseIndex } from './indexes.ts';
 
 describe('index definitions', () => {
   it('parses unique, collated, descending and partial indexes and renders them canonically', () => {
-    const spec = parseIndex("CREATE UNIQUE INDEX IF NOT EXISTS `idx_a` ON posts (`email` COLLATE NOCASE, \"n\" DESC) WHERE email != ''", 'posts');
+    const spec = parseIndex(
+      'CREATE UNIQUE INDEX IF NOT EXISTS `idx_a` ON posts (`email` COLLATE NOCASE, "n" DESC) WHERE email != \'\'',
+      'posts',
+    );
     assert.notEqual(typeof spec, 'string');
     if (typeof spec === 'string') return;
     assert.equal(spec.unique, true);
@@ -13,7 +16,10 @@ describe('index definitions', () => {
       { name: 'n', nocase: false, desc: true },
     ]);
     assert.deepEqual(spec.where, [{ column: 'email', op: '!=', value: '' }]);
-    assert.equal(formatIndex(spec), "CREATE UNIQUE INDEX `idx_a` ON `posts` (`email` COLLATE NOCASE, `n` DESC) WHERE `email` != ''");
+    assert.equal(
+      formatIndex(spec),
+      "CREATE UNIQUE INDEX `idx_a` ON `posts` (`email` COLLATE NOCASE, `n` DESC) WHERE `email` != ''",
+    );
   });
 
   it('renames the table to the collection it belongs to', () => {

@@ -42,6 +42,7 @@ export function parseIndex(sql: string, table: string): IndexSpec | string {
   if (word('IF') && !(word('NOT') && word('EXISTS'))) return 'expected IF NOT EXISTS';
   const name = ident();
   if (!name) return 'missing or invalid index name';
+  if (/^sqlite_/i.test(name)) return 'index names starting with sqlite_ are reserved';
   if (!word('ON') || !ident()) return 'missing ON table';
   if (!punct('(')) return 'missing column list';
   const columns: IndexSpec['columns'] = [];

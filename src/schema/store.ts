@@ -59,7 +59,8 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
 
   async function foreignTables(trx: AnyTrx): Promise<Set<string>> {
     const rows = await db.run<{ name: string }>(trx, db.dialect.listTablesSql(), []);
-    const known = new Set([...byName.keys(), '_collections', '_migrations', '_params']);
+    const known = new Set(byName.keys());
+    for (const c of byId.values()) for (const name of indexNamesOf(c)) known.add(name.toLowerCase());
     return new Set(rows.map((r) => r.name.toLowerCase()).filter((n) => !known.has(n)));
   }
 
@@ -86,7 +87,7 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
         existing ? 'Failed to update collection.' : 'Failed to create collection.',
         result.errors,
       );
-    const clash = indexNameClash(result.collection, pool);
+    const clash = indexNameClash(result.collection, pool, ctx.isForeignTable);
     if (clash) throw badRequest('Failed to save collection.', clash);
     return result.collection;
   }
@@ -172,13 +173,20 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     list: unknown[],
     deleteMissing: boolean,
   ): Promise<CollectionChange[]> {
-    // Every imported collection counts as existing, so relations may point at each other in any order.
-    const pool = new Map(byId);
+    // Every imported collection counts as existing, so relations may point at each other in any order;
+    // with deleteMissing, the collections to delete are gone already (their names are free again).
+    const incoming = new Set<string>();
     for (const item of list) {
-      if (isPlainObject(item) && typeof item.id === 'string' && !pool.has(item.id))
-        pool.set(item.id, { id: item.id, name: String(item.name ?? '') } as Collection);
+      if (!isPlainObject(item)) continue;
+      const id = item.id ? String(item.id) : byName.get(String(item.name ?? '').toLowerCase())?.id;
+      if (id) incoming.add(id);
     }
-    const ctx = context(pool, await foreignTables(trx));
+    const pool = new Map(byId);
+    if (deleteMissing) for (const c of byId.values()) if (!c.system && !incoming.has(c.id)) pool.delete(c.id);
+    const ctx = {
+      ...context(pool, await foreignTables(trx)),
+      collectionExists: (id: string) => pool.has(id) || incoming.has(id),
+    };
     const changes: CollectionChange[] = [];
     const errors: ErrorData = {};
     const seen = new Set<string>();
@@ -206,6 +214,16 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     if (deleteMissing) {
       for (const c of byId.values()) if (!seen.has(c.id) && !c.system) changes.push({ before: c });
     }
+    for (const { before, after } of changes) {
+      const referrer = !after && before ? referencedBy(before, [...pool.values()]) : undefined;
+      if (referrer)
+        throw badRequest('Failed to import collections.', {
+          collections: {
+            code: 'collections_import_failure',
+            message: `${before!.name} is referenced by a relation field of ${referrer}.`,
+          },
+        });
+    }
     // Deletes first (frees names), then creates/updates in the given order.
     for (const ch of changes.filter((c) => !c.after)) await persist(trx, ch.before, undefined);
     for (const ch of changes.filter((c) => c.after)) await persist(trx, ch.before, ch.after);
@@ -221,25 +239,53 @@ function referencedBy(target: Collection, all: Collection[]): string | undefined
   return undefined;
 }
 
-/** Index names are global in SQLite and PostgreSQL schemas: refuse one another collection already uses. */
-function indexNameClash(c: Collection, pool: Map<string, Collection>): ErrorData | undefined {
+function indexNamesOf(c: Collection): string[] {
+  return (c.indexes ?? []).flatMap((text) => {
+    const spec = parseIndex(text, c.name);
+    return typeof spec === 'string' ? [] : [spec.name];
+  });
+}
+
+/**
+ * Tables and indexes share one namespace in SQLite and PostgreSQL schemas: an index name must not be
+ * another collection's index, a collection or a foreign table, and a collection must not be named like
+ * another collection's index.
+ */
+function indexNameClash(
+  c: Collection,
+  pool: Map<string, Collection>,
+  isForeignTable: (name: string) => boolean,
+): ErrorData | undefined {
   const taken = new Set<string>();
+  const tables = new Set([c.name.toLowerCase()]);
   for (const other of pool.values()) {
-    if (other.id === c.id || !other.indexes) continue;
-    for (const text of other.indexes) {
-      const spec = parseIndex(text, other.name);
-      if (typeof spec !== 'string') taken.add(spec.name.toLowerCase());
-    }
+    if (other.id === c.id) continue;
+    tables.add(other.name.toLowerCase());
+    for (const name of indexNamesOf(other)) taken.add(name.toLowerCase());
   }
   const errors: ErrorData = {};
+  if (taken.has(c.name.toLowerCase()))
+    errors.name = {
+      code: 'validation_collection_name_exists',
+      message: 'Another collection has an index with this name.',
+    };
+  const indexErrors: ErrorData = {};
   c.indexes.forEach((text, i) => {
     const spec = parseIndex(text, c.name);
-    if (typeof spec !== 'string' && taken.has(spec.name.toLowerCase())) {
-      errors[String(i)] = {
+    if (typeof spec === 'string') return;
+    const name = spec.name.toLowerCase();
+    if (taken.has(name)) {
+      indexErrors[String(i)] = {
         code: 'validation_duplicated_index_name',
         message: 'Another collection has an index with this name.',
       };
+    } else if (tables.has(name) || isForeignTable(name)) {
+      indexErrors[String(i)] = {
+        code: 'validation_duplicated_index_name',
+        message: 'A table has this name.',
+      };
     }
   });
-  return Object.keys(errors).length ? { indexes: errors } : undefined;
+  if (Object.keys(indexErrors).length) errors.indexes = indexErrors;
+  return Object.keys(errors).length ? errors : undefined;
 }

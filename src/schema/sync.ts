@@ -41,7 +41,11 @@ export function planTableSync(
   const changedIndexes = before.name !== after.name || before.indexes.join('\n') !== after.indexes.join('\n');
   if (changedIndexes)
     for (const name of indexNames(before)) steps.push(...dialect.dropIndexSql(name, before.name));
-  if (before.name !== after.name) steps.push(...dialect.renameTableSql(before.name, after.name));
+  if (before.name.toLowerCase() === after.name.toLowerCase() && before.name !== after.name) {
+    // SQLite refuses a rename that only changes case: go through a temporary name.
+    steps.push(...dialect.renameTableSql(before.name, `_tmp_${after.id}`));
+    steps.push(...dialect.renameTableSql(`_tmp_${after.id}`, after.name));
+  } else if (before.name !== after.name) steps.push(...dialect.renameTableSql(before.name, after.name));
   const table = after.name;
 
   const afterById = new Map(after.fields.map((f) => [f.id, f]));

@@ -73,6 +73,8 @@ export function buildCollection(
       code: 'validation_invalid_name',
       message: 'Names starting with _ are reserved for system collections.',
     };
+  else if (/^sqlite_/i.test(name))
+    errors.name = { code: 'validation_invalid_name', message: 'Names starting with sqlite_ are reserved.' };
   else if (ctx.findByName(name) && ctx.findByName(name)?.id !== existing?.id)
     errors.name = {
       code: 'validation_collection_name_exists',
@@ -101,7 +103,8 @@ export function buildCollection(
     } else rules[key] = value;
   }
 
-  const options = type === 'auth' ? authOptions(input, existing, errors) : {};
+  const fieldNames = fields.map((f) => f.name);
+  const options = type === 'auth' ? authOptions(input, existing, fieldNames, errors) : {};
   if (type === 'auth') {
     options.authRule = rules.authRule;
     options.manageRule = rules.manageRule;
@@ -109,12 +112,7 @@ export function buildCollection(
 
   const indexes = input.indexes === undefined ? (existing?.indexes ?? []) : input.indexes;
   const tableName = typeof name === 'string' ? name : '';
-  const canonicalIndexes = checkIndexes(
-    indexes,
-    tableName,
-    fields.map((f) => f.name),
-    errors,
-  );
+  const canonicalIndexes = checkIndexes(indexes, tableName, fieldNames, errors);
   if (type === 'auth' && !existing) {
     for (const sys of authSystemIndexes(tableName, String(id))) {
       const spec = parseIndex(sys, tableName);
@@ -151,10 +149,14 @@ function ruleOf(c: Collection, key: string): string | null {
   return c[key as (typeof RULE_NAMES)[number]];
 }
 
+/** Longest token lifetime an auth option may set (seconds). */
+const MAX_TOKEN_DURATION = 10 * 365 * 86400;
+
 /** Known auth options, merged over the existing ones (or the defaults); unknown keys are ignored. */
 function authOptions(
   input: Record<string, unknown>,
   existing: Collection | undefined,
+  fieldNames: string[],
   errors: ErrorData,
 ): Record<string, unknown> {
   const base = existing?.options ?? defaultAuthOptions();
@@ -165,9 +167,49 @@ function authOptions(
     if (value === undefined) out[key] = base[key];
     else if (!isPlainObject(value))
       errors[key] = { code: 'validation_invalid_value', message: 'Must be an object.' };
-    else out[key] = { ...(base[key] as object), ...value };
+    else {
+      const optionErrors = checkAuthOption(value, fieldNames);
+      if (Object.keys(optionErrors).length) errors[key] = optionErrors;
+      else out[key] = { ...(base[key] as object), ...value };
+    }
   }
   return out;
+}
+
+/** Type checks for the option keys the auth code reads (`enabled`, `duration`, `identityFields`, `length`). */
+function checkAuthOption(value: Record<string, unknown>, fieldNames: string[]): ErrorData {
+  const errors: ErrorData = {};
+  const { enabled, duration, identityFields, length } = value;
+  if (enabled !== undefined && typeof enabled !== 'boolean')
+    errors.enabled = { code: 'validation_invalid_value', message: 'Must be a boolean.' };
+  if (
+    duration !== undefined &&
+    !(Number.isInteger(duration) && (duration as number) > 0 && (duration as number) <= MAX_TOKEN_DURATION)
+  )
+    errors.duration = {
+      code: 'validation_invalid_value',
+      message: `Must be a whole number of seconds between 1 and ${MAX_TOKEN_DURATION}.`,
+    };
+  if (
+    identityFields !== undefined &&
+    !(
+      Array.isArray(identityFields) &&
+      identityFields.every((f) => typeof f === 'string' && fieldNames.includes(f))
+    )
+  )
+    errors.identityFields = {
+      code: 'validation_invalid_value',
+      message: "Must be a list of the collection's field names.",
+    };
+  if (
+    length !== undefined &&
+    !(Number.isInteger(length) && (length as number) > 0 && (length as number) <= 255)
+  )
+    errors.length = {
+      code: 'validation_invalid_value',
+      message: 'Must be a whole number between 1 and 255.',
+    };
+  return errors;
 }
 
 /** Parses each index, checks its columns exist and its name is unique; returns canonical statements. */

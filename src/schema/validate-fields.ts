@@ -10,8 +10,15 @@ const RESERVED_FIELD_NAMES = new Set([
   'collectionname',
   'passwordconfirm',
   'oldpassword',
+  '__proto__',
 ]);
 const COMMON_KEYS = new Set(['id', 'name', 'type', 'system', 'hidden', 'presentable', 'required', 'help']);
+/** Flags PocketBase enforces on these system fields, whatever the client sends (records rely on them). */
+const LOCKED_FLAGS: Record<string, Partial<FieldDef>> = {
+  id: { hidden: false, required: true, primaryKey: true },
+  password: { hidden: true, required: true },
+  tokenKey: { hidden: true, required: true },
+};
 
 /**
  * Turns a client's `fields` list into field definitions, matching existing fields by id (then by name)
@@ -117,7 +124,14 @@ function normalizeOne(
     if (FORBIDDEN_KEYS.has(key) || COMMON_KEYS.has(key)) continue;
     field[key] = key in raw ? raw[key] : (old?.[key] ?? defaults[key]);
   }
+  if (old?.system && Object.hasOwn(LOCKED_FLAGS, old.name)) Object.assign(field, LOCKED_FLAGS[old.name]);
   const optionErrors = fieldType.checkOptions(field, ctx);
+  // Stored ids point into the old target: a relation cannot be moved to another collection.
+  if (old?.type === 'relation' && old.collectionId !== field.collectionId)
+    optionErrors.collectionId = {
+      code: 'validation_field_relation_change',
+      message: 'The relation collection cannot be changed.',
+    };
   if (Object.keys(optionErrors).length) return { errors: optionErrors };
   return { field };
 }

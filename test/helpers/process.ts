@@ -11,13 +11,18 @@ export function freePort(): Promise<number> {
     const s = createServer();
     s.listen(0, '127.0.0.1', () => {
       const address = s.address();
-      s.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      s.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
 
 /** Runs `plinth ARGS` with the same Node binary as the tests; resolves with its exit code and output. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
     let stdout = '';
@@ -29,7 +34,9 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 }
 
 /** Starts `plinth serve` as a child process and waits until it answers /api/health. */
-export async function spawnServe(args: string[]): Promise<{ child: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
+export async function spawnServe(
+  args: string[],
+): Promise<{ child: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--log-level', 'warn', ...args], { cwd: ROOT });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -19,7 +19,11 @@ export interface TestServer {
   /** A fresh SDK client with no auth. */
   client(): PocketBase;
   /** Raw fetch against the server; `token` sets Authorization. */
-  request(method: string, path: string, options?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  request(
+    method: string,
+    path: string,
+    options?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 

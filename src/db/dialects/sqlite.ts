@@ -62,7 +62,7 @@ export const sqliteDialect: SqlDialect = {
   jsonArrayContainsSql: (column) =>
     `EXISTS (SELECT 1 FROM json_each(${quote(column)}) WHERE json_each.value = ?)`,
   listTablesSql: () =>
-    "SELECT name FROM sqlite_master WHERE type IN ('table','view') AND name NOT LIKE 'sqlite_%'",
+    "SELECT name FROM sqlite_master WHERE type IN ('table','view','index') AND name NOT LIKE 'sqlite_%'",
   decodeBool: (v) => v === 1 || v === true || v === '1' || v === 1n,
   translateError(err: unknown): TranslatedError | undefined {
     if (!(err instanceof Error) || (err as { code?: string }).code !== 'ERR_SQLITE_ERROR') return undefined;
