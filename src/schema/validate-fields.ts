@@ -107,6 +107,10 @@ function normalizeOne(
     (typeof raw.id === 'string' && /^\w{1,100}$/.test(raw.id) ? raw.id : prefixedNumericId(type || 'field'));
   if (seenIds.has(id)) errors.id = { code: 'validation_duplicated_id', message: 'Duplicated field id.' };
   seenIds.add(id);
+  for (const flag of ['hidden', 'presentable', 'required'] as const) {
+    if (raw[flag] !== undefined && typeof raw[flag] !== 'boolean')
+      errors[flag] = { code: 'validation_invalid_value', message: 'Must be a boolean.' };
+  }
   if (!fieldType || Object.keys(errors).length) return { errors };
 
   const field: FieldDef = {
@@ -125,7 +129,7 @@ function normalizeOne(
     field[key] = key in raw ? raw[key] : (old?.[key] ?? defaults[key]);
   }
   if (old?.system && Object.hasOwn(LOCKED_FLAGS, old.name)) Object.assign(field, LOCKED_FLAGS[old.name]);
-  const optionErrors = fieldType.checkOptions(field, ctx);
+  const optionErrors = checkRanges(field, fieldType.checkOptions(field, ctx));
   // Stored ids point into the old target: a relation cannot be moved to another collection.
   if (old?.type === 'relation' && old.collectionId !== field.collectionId)
     optionErrors.collectionId = {
@@ -134,4 +138,20 @@ function normalizeOne(
     };
   if (Object.keys(optionErrors).length) return { errors: optionErrors };
   return { field };
+}
+
+/** A lower bound above its upper bound would make every record unsavable. */
+function checkRanges(field: FieldDef, errors: ErrorData): ErrorData {
+  for (const [lo, hi] of [
+    ['min', 'max'],
+    ['minSelect', 'maxSelect'],
+  ] as const) {
+    const min = field[lo];
+    const max = field[hi];
+    if (errors[lo] || errors[hi] || typeof min !== 'number' || typeof max !== 'number') continue;
+    // A zero max means "no limit" for text and selects, but is a real bound for numbers.
+    const unbounded = max === 0 && field.type !== 'number';
+    if (!unbounded && min > max) errors[hi] = { code: 'validation_invalid_range', message: `Must not be less than ${lo}.` };
+  }
+  return errors;
 }

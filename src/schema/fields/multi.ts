@@ -84,6 +84,8 @@ export const selectField = listField(
     const errors = checkNonNegativeInt({}, field, 'maxSelect');
     checkStringList(errors, field, 'values');
     if (!Array.isArray(field.values) || field.values.length === 0) errors.values = blank();
+    else if (new Set(field.values).size !== field.values.length)
+      errors.values = { code: 'validation_duplicated_values', message: 'Values must be unique.' };
     return errors;
   },
   (field, item) =>
