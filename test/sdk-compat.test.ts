@@ -98,6 +98,23 @@ describe('the pocketbase JS SDK against Plinth', () => {
     await assert.rejects(posts.getOne(first.id), (e: ClientResponseError) => e.status === 404);
   });
 
+  it('truncates a collection, fixing up the records that point at it', async () => {
+    const pb = server.admin;
+    const tags = await pb.collections.create({ name: 'sdk_tags', fields: [{ name: 'label', type: 'text' }] });
+    await pb.collections.create({
+      name: 'sdk_items',
+      fields: [{ name: 'tags', type: 'relation', collectionId: tags.id, maxSelect: 5 }],
+    });
+    const a = await pb.collection('sdk_tags').create({ label: 'a' });
+    const b = await pb.collection('sdk_tags').create({ label: 'b' });
+    const item = await pb.collection('sdk_items').create({ tags: [a.id, b.id] });
+    assert.equal(await pb.collections.truncate('sdk_tags'), true);
+    assert.equal((await pb.collection('sdk_tags').getList(1, 10)).totalItems, 0);
+    assert.deepEqual((await pb.collection('sdk_items').getOne(item.id)).tags, []);
+    const guest = await server.request('DELETE', '/api/collections/sdk_items/truncate');
+    assert.equal(guest.status, 401);
+  });
+
   it('signs a user up, in and refreshes, as an app would', async () => {
     const pb = server.client();
     const user = await pb.collection('users').create({

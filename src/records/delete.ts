@@ -27,6 +27,25 @@ export async function deleteRecord(
   for (const event of deleted) await ctx.hooks.afterDelete.trigger(event);
 }
 
+/**
+ * `DELETE /api/collections/:c/truncate`: deletes every record one by one in one transaction, so that
+ * relations are fixed up and cascades and hooks run as for single deletes. Superusers only (the route checks).
+ */
+export async function truncateRecords(
+  ctx: RecordsContext,
+  collection: Collection,
+  auth: AuthContext,
+): Promise<void> {
+  const deleted: RecordEvent[] = [];
+  const q = ctx.db.dialect.quote;
+  await ctx.db.transaction(async (trx) => {
+    const rows = await ctx.db.run<{ id: string }>(trx, `SELECT ${q('id')} FROM ${q(collection.name)}`, []);
+    for (const row of rows)
+      await deleteWithReferences(ctx, trx, collection, String(row.id), auth, deleted, 0);
+  });
+  for (const event of deleted) await ctx.hooks.afterDelete.trigger(event);
+}
+
 async function deleteWithReferences(
   ctx: RecordsContext,
   trx: AnyTrx,

@@ -1,7 +1,7 @@
 import type { Database } from '../db/index.ts';
 import type { Collection, CollectionStore } from '../schema/index.ts';
 import { createRecordsContext } from './context.ts';
-import { deleteRecord } from './delete.ts';
+import { deleteRecord, truncateRecords } from './delete.ts';
 import { createRecordHooks, type RecordHooks } from './hooks.ts';
 import { findRecord, listRecords, viewRecord } from './read.ts';
 import type { AuthContext, ListQuery, ListResult, PasswordHasher, RecordValues } from './types.ts';
@@ -38,6 +38,8 @@ export interface RecordService {
     auth: AuthContext,
   ): Promise<Record<string, unknown>>;
   remove(collection: Collection, id: string, auth: AuthContext): Promise<void>;
+  /** Deletes every record of the collection (cascades included), in one transaction. */
+  truncate(collection: Collection, auth: AuthContext): Promise<void>;
   /** Stored values (incl. hidden fields and hashes) for other layers, e.g. auth; no access checks. */
   find(collection: Collection, id: string): Promise<RecordValues | undefined>;
   /** Finds one record by a field value (auth identities); no access checks. */
@@ -65,6 +67,7 @@ export function createRecordService(deps: {
     create: (c, body, a) => createRecord(ctx, c, body, a),
     update: (c, id, body, a) => updateRecord(ctx, c, id, body, a),
     remove: (c, id, a) => deleteRecord(ctx, c, id, a),
+    truncate: (c, a) => truncateRecords(ctx, c, a),
     find: (c, id) => findRecord(ctx, deps.db.kysely, c, id),
     async findBy(c, field, value, caseInsensitive = false) {
       if (!c.fields.some((f) => f.name === field)) return undefined;

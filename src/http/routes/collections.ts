@@ -31,7 +31,10 @@ function sortCollections(list: Collection[], sort: string | undefined): Collecti
 }
 
 /** The collections API: superusers only. */
-export async function collectionRoutes(app: FastifyInstance, { collections }: HttpDeps): Promise<void> {
+export async function collectionRoutes(
+  app: FastifyInstance,
+  { collections, records }: HttpDeps,
+): Promise<void> {
   app.addHook('onRequest', async (request) => requireSuperuser(request));
 
   app.get('/api/collections', async (request) => {
@@ -73,6 +76,11 @@ export async function collectionRoutes(app: FastifyInstance, { collections }: Ht
 
   app.delete<{ Params: Params }>('/api/collections/:collection', async (request, reply) => {
     await collections.remove(request.params.collection);
+    return reply.code(204).send();
+  });
+
+  app.delete<{ Params: Params }>('/api/collections/:collection/truncate', async (request, reply) => {
+    await records.truncate(collections.get(request.params.collection), request.auth);
     return reply.code(204).send();
   });
 }
