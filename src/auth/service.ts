@@ -102,7 +102,7 @@ export function createAuthService(deps: {
       const claims = await verifyToken(keys, token, 'auth');
       if (!claims) return GUEST;
       const collection = collections.find(claims.collectionId);
-      if (!collection || collection.type !== 'auth' || collection.id !== claims.collectionId) return GUEST;
+      if (collection?.type !== 'auth' || collection.id !== claims.collectionId) return GUEST;
       const record = await records.find(collection, claims.id);
       if (!record || claims.tk !== tokenKeyFingerprint(String(record.tokenKey))) return GUEST;
       return { collection, record, isSuperuser: collection.id === SUPERUSERS_ID };

@@ -1,14 +1,47 @@
 import type { FastifyInstance } from 'fastify';
+import { badRequest } from '../errors/index.ts';
+
+/** Deeper JSON would overflow recursive code downstream (JSON.stringify); SQLite's JSON stops at 1000. */
+const MAX_JSON_DEPTH = 500;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** True if arrays/objects nest deeper than `max` (brackets inside strings do not count). */
+function nestsDeeperThan(text: string, max: number): boolean {
+  if (text.length <= max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
 
 /**
  * JSON bodies with Fastify's prototype-poisoning checks, except that an empty body is no body: the
  * pocketbase SDK sends `Content-Type: application/json` with nothing on auth-refresh and deletes.
+ * Bodies must be valid UTF-8 (never silently patched with U+FFFD) and nest at most MAX_JSON_DEPTH deep.
  */
 export function installJsonBodies(app: FastifyInstance): void {
   const strict = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
-    return strict(request, body as string, done);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+    let body: string;
+    try {
+      body = utf8.decode(raw as Buffer);
+    } catch {
+      return done(badRequest('Invalid JSON body: not valid UTF-8.'), undefined);
+    }
+    if (body.trim() === '') return done(null, undefined);
+    if (nestsDeeperThan(body, MAX_JSON_DEPTH))
+      return done(badRequest(`Invalid JSON body: nested deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
+    return strict(request, body, done);
   });
 }

@@ -1,5 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors/index.ts';
+import { applySecurityHeaders } from './security.ts';
 
 /** Fastify's own 4xx errors (bad JSON, wrong content type, too large) in PocketBase's error shape. */
 function fromFastify(err: FastifyError): ApiError | undefined {
@@ -14,12 +15,27 @@ function fromFastify(err: FastifyError): ApiError | undefined {
       return new ApiError(400, 'The request body is empty; expected JSON.');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new ApiError(400, 'Invalid JSON body.');
+    case 'FST_ERR_BAD_URL':
+      return new ApiError(400, 'Malformed URL.');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ApiError(414, 'A path segment is too long.');
     default:
       if (err instanceof SyntaxError || /JSON/i.test(err.message))
         return new ApiError(400, 'Invalid JSON body.');
       if (status === 413) return new ApiError(413);
       return new ApiError(status);
   }
+}
+
+/**
+ * Errors Fastify's router raises before any route or hook runs (a malformed or overlong URL): the same
+ * error JSON, not Fastify's own body that echoes the path. Passed as the `frameworkErrors` option.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const api = fromFastify(err) ?? new ApiError(500);
+  // No hooks run on this path, so the onSend security headers are added here.
+  applySecurityHeaders(request, reply);
+  reply.code(api.status).send(api.toJSON());
 }
 
 /**

@@ -1,5 +1,18 @@
 import cors from '@fastify/cors';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+const STATIC_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'SAMEORIGIN',
+  'referrer-policy': 'strict-origin-when-cross-origin',
+};
+
+/** The headers every response carries, including the few Fastify sends without running hooks. */
+export function applySecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  reply.headers(STATIC_HEADERS);
+  reply.header('x-request-id', request.id);
+  if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+}
 
 /**
  * Headers every response carries. The API answers JSON only, so it may deny framing, sniffing and
@@ -13,14 +26,13 @@ export async function installSecurity(app: FastifyInstance, origins: string[]): 
     credentials: !anyOrigin,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     maxAge: 86400,
+    // An OPTIONS without Origin gets an empty 204, as in PocketBase, not a plain-text 400.
+    strictPreflight: false,
   });
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('x-frame-options', 'SAMEORIGIN');
-    reply.header('referrer-policy', 'strict-origin-when-cross-origin');
-    reply.header('x-request-id', request.id);
-    if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  app.addHook('onSend', (request, reply, payload, done) => {
+    applySecurityHeaders(request, reply);
     // While shutting down, in-flight responses close their connection so that the drain ends with them.
     if (!app.server.listening) reply.header('connection', 'close');
+    done(null, payload);
   });
 }

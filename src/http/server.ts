@@ -3,7 +3,7 @@ import type { Logger } from '../log/index.ts';
 import { GUEST } from '../records/index.ts';
 import { installJsonBodies } from './body.ts';
 import type { HttpDeps } from './context.ts';
-import { installErrorHandling } from './errors.ts';
+import { frameworkErrors, installErrorHandling } from './errors.ts';
 import { requestId } from './request-id.ts';
 import { RequestLogController } from './request-log.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -25,6 +25,7 @@ export async function buildServer(deps: HttpDeps, log: Logger): Promise<FastifyI
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     routerOptions: { maxParamLength: 500 },
+    frameworkErrors,
     requestTimeout: 5 * 60_000,
     connectionTimeout: 0,
   }) as unknown as FastifyInstance;

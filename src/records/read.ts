@@ -12,7 +12,7 @@ const MAX_PER_PAGE = 1000;
 function positiveInt(value: unknown, fallback: number, name: string): number {
   if (value === undefined || value === '' || value === null) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n)) throw badRequest(`Invalid ${name} value.`);
+  if (!Number.isSafeInteger(n)) throw badRequest(`Invalid ${name} value.`);
   return n;
 }
 

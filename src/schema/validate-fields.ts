@@ -151,7 +151,8 @@ function checkRanges(field: FieldDef, errors: ErrorData): ErrorData {
     if (errors[lo] || errors[hi] || typeof min !== 'number' || typeof max !== 'number') continue;
     // A zero max means "no limit" for text and selects, but is a real bound for numbers.
     const unbounded = max === 0 && field.type !== 'number';
-    if (!unbounded && min > max) errors[hi] = { code: 'validation_invalid_range', message: `Must not be less than ${lo}.` };
+    if (!unbounded && min > max)
+      errors[hi] = { code: 'validation_invalid_range', message: `Must not be less than ${lo}.` };
   }
   return errors;
 }

@@ -23,6 +23,7 @@ export interface TestServer {
     method: string,
     path: string,
     options?: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> },
+    // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies.
   ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }

@@ -42,7 +42,7 @@ export async function collectionRoutes(
     if (queryString(q, 'filter')) throw badRequest('Filtering is not supported yet.');
     const page = Number(queryString(q, 'page') ?? 1);
     const perPageRaw = Number(queryString(q, 'perPage') ?? 30);
-    if (!Number.isInteger(page) || !Number.isInteger(perPageRaw))
+    if (!Number.isSafeInteger(page) || !Number.isSafeInteger(perPageRaw))
       throw badRequest('Invalid page or perPage value.');
     const perPage = Math.min(perPageRaw > 0 ? perPageRaw : 30, 1000);
     const all = sortCollections(collections.list(), queryString(q, 'sort'));
