@@ -3,7 +3,7 @@
 // they mean something on any machine; absolute req/s only describe this machine at this moment.
 // Exits non-zero when setup, the pre-load check, or any request under load fails.
 //
-// Flags: --duration S (10)  --connections N (10)  --warmup S (2)  --records N (1000)
+// Flags: --duration S (10)  --connections N (10)  --warmup S (2)  --rounds N (3)  --records N (1000)
 //        --only get,list,create  --json (results JSON on stdout instead of the table)  --keep (keep data)
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +42,7 @@ const { values: flags } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     records: { type: 'string', default: '1000' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -91,19 +92,28 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
     if (problems.length) throw new Error(`pre-load check failed:\n  ${problems.join('\n  ')}`);
     for (const s of scenarios) {
       if (interrupted) throw new Error('interrupted');
+      // Several rounds, alternating which server goes first, so that drift in the machine's state
+      // (page cache, other load, fsync times) falls on both sides; each row is the per-server median.
+      const results = new Map<Target, LoadResult[]>(targets.map((t) => [t, []]));
+      for (let round = 0; round < Number(flags.rounds); round++) {
+        const order = round % 2 === 0 ? targets : [...targets].reverse();
+        for (const target of order) {
+          log(
+            `${pair.engine} ${s.name} ${target.server.name} round ${round + 1}: warm-up ${flags.warmup}s, then ${flags.duration}s`,
+          );
+          if (Number(flags.warmup) > 0) await load(target, s, Number(flags.warmup));
+          results.get(target)!.push(await load(target, s, Number(flags.duration)));
+        }
+      }
       // targets[0] is the baseline (ENGINES pairs start it first): later rows are ratios to it.
-      let base: LoadResult | undefined;
+      const base = medianOf(results.get(targets[0]!)!);
       for (const target of targets) {
-        const name = target.server.name;
-        log(`${pair.engine} ${s.name} ${name}: warm-up ${flags.warmup}s, then ${flags.duration}s`);
-        if (Number(flags.warmup) > 0) await load(target, s, Number(flags.warmup));
-        const r = await load(target, s, Number(flags.duration));
-        base ??= r;
-        const isBase = r === base;
+        const r = medianOf(results.get(target)!);
+        const isBase = target === targets[0];
         rows.push({
           engine: pair.engine,
           scenario: s.name,
-          server: name,
+          server: target.server.name,
           ...r,
           rpsRatio: isBase ? null : r.rps / base.rps,
           p99Ratio: isBase ? null : r.p99 / base.p99,
@@ -113,6 +123,30 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The median of each figure over the rounds; failure counts are summed (any failure fails the run). */
+function medianOf(runs: LoadResult[]): LoadResult {
+  const statusCodes: Record<string, number> = {};
+  for (const r of runs)
+    for (const [k, v] of Object.entries(r.statusCodes)) statusCodes[k] = (statusCodes[k] ?? 0) + v;
+  const sum = (k: 'requests' | 'non2xx' | 'errors' | 'timeouts') => runs.reduce((n, r) => n + r[k], 0);
+  return {
+    requests: sum('requests'),
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    non2xx: sum('non2xx'),
+    errors: sum('errors'),
+    timeouts: sum('timeouts'),
+    statusCodes,
+  };
 }
 
 function table(rows: Row[]): string {
@@ -189,6 +223,7 @@ async function main(): Promise<number> {
     cpuModel: cpus()[0]?.model,
     connections: Number(flags.connections),
     duration: Number(flags.duration),
+    rounds: Number(flags.rounds),
     records: Number(flags.records),
     rows,
     error: failure ? String((failure as Error).message ?? failure) : null,
