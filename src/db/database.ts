@@ -39,18 +39,22 @@ export function createDatabase(options: DatabaseOptions): Database {
   }
   mkdirSync(options.dataDir, { recursive: true });
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(options.dataDir, 'data.db');
-  const kysely = new Kysely({
-    dialect: new NodeSqliteDialect(() => openSqlite(file, options.sqliteSynchronous)),
-  });
-  return wrap(kysely, sqliteDialect);
+  const dialect = new NodeSqliteDialect(() => openSqlite(file, options.sqliteSynchronous));
+  const kysely = new Kysely({ dialect });
+  return wrap(kysely, sqliteDialect, (sql, params) => dialect.driver?.runNow(sql, params)?.rows);
 }
 
-function wrap(kysely: AnyDb, dialect: SqlDialect): Database {
+/** A synchronous shortcut for one statement outside transactions; undefined when it cannot run now. */
+type RunNow = (sql: string, params: readonly unknown[]) => unknown[] | undefined;
+
+function wrap(kysely: AnyDb, dialect: SqlDialect, runNow?: RunNow): Database {
   return {
     kysely,
     dialect,
     transaction: (fn) => kysely.transaction().execute(fn),
     async run<R>(executor: Executor, sql: string, params: readonly unknown[]) {
+      const now = executor === kysely ? runNow?.(sql, params) : undefined;
+      if (now) return now as R[];
       const result = await executor.executeQuery<R>(CompiledQuery.raw(sql, params as unknown[]));
       return result.rows;
     },

@@ -23,11 +23,14 @@ type SqliteValue = null | number | bigint | string | Uint8Array;
  */
 export class NodeSqliteDialect implements Dialect {
   readonly #open: () => DatabaseSync;
+  /** The driver Kysely made, for the synchronous fast path (`runNow`). */
+  driver?: NodeSqliteDriver;
   constructor(open: () => DatabaseSync) {
     this.#open = open;
   }
   createDriver(): Driver {
-    return new NodeSqliteDriver(this.#open);
+    this.driver = new NodeSqliteDriver(this.#open);
+    return this.driver;
   }
   createQueryCompiler(): QueryCompiler {
     return new SqliteQueryCompiler();
@@ -52,12 +55,14 @@ export function openSqlite(path: string, synchronous: 'FULL' | 'NORMAL'): Databa
   return db;
 }
 
-class NodeSqliteDriver implements Driver {
+export class NodeSqliteDriver implements Driver {
   readonly #open: () => DatabaseSync;
   #db?: DatabaseSync;
   #connection?: NodeSqliteConnection;
   #lock: Promise<void> = Promise.resolve();
   #unlock?: () => void;
+  /** Acquirers holding or waiting for the connection. */
+  #users = 0;
 
   constructor(open: () => DatabaseSync) {
     this.#open = open;
@@ -68,7 +73,18 @@ class NodeSqliteDriver implements Driver {
     this.#connection = new NodeSqliteConnection(this.#db);
   }
 
+  /**
+   * Runs one statement at once when nobody holds or awaits the connection, else returns undefined. A
+   * statement runs synchronously, so with the connection free nothing can interleave with it: this skips
+   * the mutex and Kysely's executor on the hot read path.
+   */
+  runNow<R>(sql: string, params: readonly unknown[]): QueryResult<R> | undefined {
+    if (this.#users > 0 || !this.#connection) return undefined;
+    return this.#connection.executeSync<R>(sql, params);
+  }
+
   async acquireConnection(): Promise<DatabaseConnection> {
+    this.#users++;
     const previous = this.#lock;
     let release!: () => void;
     this.#lock = new Promise<void>((resolve) => {
@@ -82,6 +98,7 @@ class NodeSqliteDriver implements Driver {
   async releaseConnection(): Promise<void> {
     const unlock = this.#unlock;
     this.#unlock = undefined;
+    this.#users--;
     unlock?.();
   }
 
@@ -135,8 +152,12 @@ class NodeSqliteConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const { stmt, reader } = this.#prepare(query.sql);
-    const params = query.parameters.map(toSqliteValue);
+    return this.executeSync(query.sql, query.parameters);
+  }
+
+  executeSync<R>(sql: string, parameters: readonly unknown[]): QueryResult<R> {
+    const { stmt, reader } = this.#prepare(sql);
+    const params = parameters.map(toSqliteValue);
     if (reader) return { rows: stmt.all(...params) as R[] };
     const { changes, lastInsertRowid } = stmt.run(...params);
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };

@@ -46,7 +46,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const api = err instanceof ApiError ? err : fromFastify(err);
     if (api) return reply.code(api.status).send(api.toJSON());
-    request.log.error({ err }, 'unhandled error');
+    request.log.error({ err, reqId: request.id }, 'unhandled error');
     return reply.code(500).send(new ApiError(500).toJSON());
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(new ApiError(404).toJSON()));
