@@ -25,7 +25,7 @@ const FLUSH_INTERVAL_MS = 200;
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
-  if (destination) return pino(options, destination);
+  if (destination || level === 'silent') return pino(options, destination);
   const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   setInterval(() => stdout.flush(), FLUSH_INTERVAL_MS).unref();
   return pino(options, stdout);
