@@ -1297,3 +1297,20 @@ describe('unique indexes', () => {
     assert.equal(err.response.data.slug.code, 'validation_not_unique');
   });
 });
+
+describe('file fields before uploads exist', () => {
+  test('refuses file names a JSON body makes up, on create, update and through modifiers', async () => {
+    const c = await makeCollection([
+      { name: 'doc', type: 'file' },
+      { name: 'docs', type: 'file', maxSelect: 3 },
+    ]);
+    assertError(await create(c.name, { doc: '../../etc/passwd' }), 400, 'doc', 'validation_unknown_file');
+    assertError(await create(c.name, { docs: ['a.txt'] }), 400, 'docs', 'validation_unknown_file');
+    const rec = ok(await create(c.name, {}));
+    assert.equal(rec.doc, '');
+    assert.deepEqual(rec.docs, []);
+    assertError(await update(c.name, rec.id, { 'docs+': 'x.png' }), 400, 'docs', 'validation_unknown_file');
+    // Clearing is always allowed.
+    ok(await update(c.name, rec.id, { doc: '', docs: [] }));
+  });
+});

@@ -58,6 +58,10 @@ export function applyInput(
       const err = applyModifier(field, values, op, body[key]);
       if (err) errors[name] = err;
     }
+    if (field.type === 'file' && !errors[name]) {
+      const err = keepsOnlyStoredFiles(base[name], values[name]);
+      if (err) errors[name] = err;
+    }
   }
 
   for (const field of collection.fields) {
@@ -107,4 +111,18 @@ function applyModifier(
       : [...new Set(op === 'append' ? [...current, ...items] : [...items, ...current])];
   values[field.name] = t.isMulti(field) ? next : (next.at(-1) ?? '');
   return undefined;
+}
+
+/**
+ * A JSON body may only keep, reorder or drop a file field's stored file names: a name it makes up would
+ * later be served as if it were an uploaded file. Uploads come as multipart with the files release.
+ */
+function keepsOnlyStoredFiles(before: unknown, after: unknown) {
+  const stored = new Set(([] as string[]).concat((before as string | string[]) || []));
+  const names = ([] as string[]).concat((after as string | string[]) || []).filter(Boolean);
+  if (names.every((n) => stored.has(n))) return undefined;
+  return {
+    code: 'validation_unknown_file',
+    message: 'Only files stored on this record can be kept; uploads arrive with file support.',
+  };
 }
