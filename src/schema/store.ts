@@ -1,4 +1,4 @@
-import type { AnyTrx, Database } from '../db/index.ts';
+import type { AnyTrx, Database, Executor } from '../db/index.ts';
 import { ApiError, badRequest, type ErrorData, notFound } from '../errors/index.ts';
 import { Hook } from '../hooks/index.ts';
 import { isPlainObject } from '../lib/index.ts';
@@ -41,8 +41,8 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     byName = new Map(all.map((c) => [c.name.toLowerCase(), c]));
   }
 
-  async function reload() {
-    const rows = (await db.kysely
+  async function reload(executor: Executor = db.kysely) {
+    const rows = (await executor
       .selectFrom('_collections')
       .selectAll()
       .orderBy('created')
@@ -113,9 +113,23 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     }
   }
 
+  /**
+   * Runs a schema change in one transaction. The cache is refreshed inside it, so the next change (they
+   * queue on the connection) starts from this one's result; if anything fails, it is re-read from what
+   * was committed.
+   */
   async function mutate(changes: (trx: AnyTrx) => Promise<CollectionChange[]>): Promise<CollectionChange[]> {
-    const done = await db.transaction(changes);
-    await reload();
+    let done: CollectionChange[];
+    try {
+      done = await db.transaction(async (trx) => {
+        const result = await changes(trx);
+        await reload(trx);
+        return result;
+      });
+    } catch (err) {
+      await reload();
+      throw err;
+    }
     for (const change of done) await changed.trigger(change);
     return done;
   }
@@ -134,8 +148,9 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
       return change!.after!;
     },
     async update(idOrName, input) {
-      const before = get(idOrName);
+      get(idOrName);
       const [change] = await mutate(async (trx) => {
+        const before = get(idOrName);
         const ctx = context(byId, await foreignTables(trx));
         const after = validate(input, before, ctx, byId);
         await persist(trx, before, after);
@@ -144,14 +159,15 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
       return change!.after!;
     },
     async remove(idOrName) {
-      const before = get(idOrName);
-      if (before.system) throw badRequest('System collections cannot be deleted.');
-      const referrer = referencedBy(before, [...byId.values()]);
-      if (referrer)
-        throw badRequest(
-          `The collection is referenced by a relation field of ${referrer}; remove that field first.`,
-        );
+      get(idOrName);
       await mutate(async (trx) => {
+        const before = get(idOrName);
+        if (before.system) throw badRequest('System collections cannot be deleted.');
+        const referrer = referencedBy(before, [...byId.values()]);
+        if (referrer)
+          throw badRequest(
+            `The collection is referenced by a relation field of ${referrer}; remove that field first.`,
+          );
         await persist(trx, before, undefined);
         return [{ before }];
       });
