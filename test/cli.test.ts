@@ -22,6 +22,9 @@ describe('the plinth command', () => {
     const help = await runCli(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /plinth serve/);
+    const version = await runCli(['--version']);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^plinth \d+\.\d+\.\d+/);
     const unknown = await runCli(['frobnicate']);
     assert.equal(unknown.code, 2);
   });

@@ -34,13 +34,13 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const { values, positionals } = parsed;
-  if (values.help || positionals.length === 0) {
-    process.stdout.write(HELP);
-    return positionals.length === 0 && !values.help ? 2 : 0;
-  }
   if (values.version) {
     process.stdout.write('plinth 0.1.0\n');
     return 0;
+  }
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(HELP);
+    return positionals.length === 0 && !values.help ? 2 : 0;
   }
   const [command, ...rest] = positionals;
   const flags: ConfigInput & { config?: string } = {
