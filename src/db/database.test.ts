@@ -76,16 +76,16 @@ describe('the SQLite database', () => {
     await db.close();
   });
 
-  it('refuses engines that are not wired yet with a clear message', () => {
+  it('refuses an unknown URL scheme with a clear message', () => {
     assert.throws(
       () =>
         createDatabase({
-          url: 'postgres://x',
+          url: 'oracle://x',
           dataDir: dir,
           sqliteSynchronous: 'FULL',
           log: createLogger('silent'),
         }),
-      /not supported yet/,
+      /unsupported database URL scheme oracle/,
     );
   });
 });

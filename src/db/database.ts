@@ -1,9 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CompiledQuery, Kysely, type Transaction } from 'kysely';
+import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, type Transaction } from 'kysely';
 import type { Logger } from '../log/index.ts';
 import type { SqlDialect } from './dialect.ts';
+import { mysqlDialect } from './dialects/mysql.ts';
+import { postgresDialect } from './dialects/postgres.ts';
 import { sqliteDialect } from './dialects/sqlite.ts';
+import { mysqlPool, postgresPool } from './pools.ts';
 import { NodeSqliteDialect, openSqlite } from './sqlite-driver.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: tables are defined at run time by collections.
@@ -31,12 +34,15 @@ export interface DatabaseOptions {
   log: Logger;
 }
 
-/** Opens the configured engine. PostgreSQL and MySQL arrive with the engines issue. */
+/** Opens the configured engine: embedded SQLite by default, PostgreSQL or MySQL/MariaDB by URL. */
 export function createDatabase(options: DatabaseOptions): Database {
   const url = options.url;
-  if (url && !url.startsWith('sqlite:')) {
-    throw new Error(`database engine of ${url.split(':')[0]} is not supported yet; only embedded SQLite is`);
-  }
+  if (/^postgres(ql)?:/.test(url))
+    return wrap(new Kysely({ dialect: new PostgresDialect({ pool: postgresPool(url) }) }), postgresDialect);
+  if (/^(mysql|mariadb):/.test(url))
+    return wrap(new Kysely({ dialect: new MysqlDialect({ pool: mysqlPool(url) }) }), mysqlDialect);
+  if (url && !url.startsWith('sqlite:'))
+    throw new Error(`unsupported database URL scheme ${url.split(':')[0]}`);
   mkdirSync(options.dataDir, { recursive: true });
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(options.dataDir, 'data.db');
   const dialect = new NodeSqliteDialect(() => openSqlite(file, options.sqliteSynchronous));
@@ -48,16 +54,39 @@ export function createDatabase(options: DatabaseOptions): Database {
 type RunNow = (sql: string, params: readonly unknown[]) => unknown[] | undefined;
 
 function wrap(kysely: AnyDb, dialect: SqlDialect, runNow?: RunNow): Database {
+  // Hot-path SQL is the same few strings over and over: convert each once.
+  const nativeCache = new Map<string, string>();
+  const native = (sql: string) => {
+    let out = nativeCache.get(sql);
+    if (out === undefined) {
+      out = dialect.nativeSql(sql);
+      if (nativeCache.size >= 1000) nativeCache.clear();
+      nativeCache.set(sql, out);
+    }
+    return out;
+  };
   return {
     kysely,
     dialect,
-    transaction: (fn) => kysely.transaction().execute(fn),
+    transaction: (fn) => withRetries(dialect, () => kysely.transaction().execute(fn)),
     async run<R>(executor: Executor, sql: string, params: readonly unknown[]) {
       const now = executor === kysely ? runNow?.(sql, params) : undefined;
       if (now) return now as R[];
-      const result = await executor.executeQuery<R>(CompiledQuery.raw(sql, params as unknown[]));
+      const result = await executor.executeQuery<R>(CompiledQuery.raw(native(sql), params as unknown[]));
       return result.rows;
     },
     close: () => kysely.destroy(),
   };
+}
+
+/** Serialization failures and deadlocks are the engine asking for a retry: up to 3 more attempts. */
+async function withRetries<T>(dialect: SqlDialect, attempt: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (i >= 3 || dialect.translateError(err)?.kind !== 'retry') throw err;
+      await new Promise((r) => setTimeout(r, 5 * 2 ** i + Math.random() * 10));
+    }
+  }
 }

@@ -34,6 +34,8 @@ export interface TranslatedError {
 export interface SqlDialect {
   readonly name: 'sqlite' | 'postgres' | 'mysql';
   quote(identifier: string): string;
+  /** Turns SQL written with `?` placeholders into the engine's own (PostgreSQL: `$1, $2...`). */
+  nativeSql(sql: string): string;
   columnSql(column: ColumnSpec): string;
   createTableSql(table: string, columns: ColumnSpec[]): string[];
   renameTableSql(from: string, to: string): string[];
@@ -63,4 +65,24 @@ export function uniqueErrorData(columns: string[]): ErrorData {
   const data: ErrorData = {};
   for (const c of columns) data[c] = { code: 'validation_not_unique', message: 'Value must be unique.' };
   return data;
+}
+
+/**
+ * `?` placeholders → `$1, $2...`, skipping quoted strings and identifiers. Plinth's hand-written SQL uses
+ * `?` everywhere; PostgreSQL wants numbered ones.
+ */
+export function numberPlaceholders(sql: string): string {
+  let out = '';
+  let n = 0;
+  let quote: string | undefined;
+  for (const ch of sql) {
+    if (quote) {
+      if (ch === quote) quote = undefined;
+      out += ch;
+    } else if (ch === "'" || ch === '"' || ch === '`') {
+      quote = ch;
+      out += ch;
+    } else out += ch === '?' ? `$${++n}` : ch;
+  }
+  return out;
 }

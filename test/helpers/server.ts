@@ -5,6 +5,9 @@ import PocketBase from 'pocketbase';
 import { type App, createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log/index.ts';
+import { createTestDatabase } from './databases.ts';
+
+export { TEST_ENGINE } from './databases.ts';
 
 export const SUPERUSER = { email: 'root@example.com', password: 'root-password-1' };
 
@@ -34,7 +37,11 @@ export interface TestServer {
  */
 export async function startServer(options: { flags?: Record<string, unknown> } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'plinth-test-'));
-  const config = loadConfig({ dir: dataDir, http: '127.0.0.1:0', logLevel: 'silent', ...options.flags }, {});
+  const database = await createTestDatabase();
+  const config = loadConfig(
+    { dir: dataDir, http: '127.0.0.1:0', logLevel: 'silent', db: database.url, ...options.flags },
+    {},
+  );
   const app = await createApp(config, createLogger('silent'));
   await app.auth.upsertSuperuser(SUPERUSER.email, SUPERUSER.password);
   await app.server.listen({ host: '127.0.0.1', port: 0 });
@@ -77,6 +84,7 @@ export async function startServer(options: { flags?: Record<string, unknown> } =
     },
     async close() {
       await app.close();
+      await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,103 @@
+import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
+import { numberPlaceholders } from '../dialect.ts';
+
+const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
+  id: 'TEXT PRIMARY KEY NOT NULL',
+  text: "TEXT DEFAULT '' NOT NULL",
+  // Double precision, so values come back as JS numbers (NUMERIC would come back as strings).
+  number: 'DOUBLE PRECISION DEFAULT 0 NOT NULL',
+  bool: 'BOOLEAN DEFAULT FALSE NOT NULL',
+  json: 'JSONB DEFAULT NULL',
+  jsonArray: "JSONB DEFAULT '[]'::jsonb NOT NULL",
+  jsonObject: `JSONB DEFAULT '{"lon":0,"lat":0}'::jsonb NOT NULL`,
+};
+
+function quote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+function literal(value: string | number): string {
+  return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
+}
+
+/** PostgreSQL: DDL is transactional, so a failed table sync rolls back whole. */
+export const postgresDialect: SqlDialect = {
+  name: 'postgres',
+  quote,
+  nativeSql: numberPlaceholders,
+  columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
+  createTableSql: (table, columns) => [
+    `CREATE TABLE ${quote(table)} (${columns.map((c) => postgresDialect.columnSql(c)).join(', ')}, "_rowid" BIGSERIAL NOT NULL)`,
+  ],
+  renameTableSql: (from, to) => [`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`],
+  dropTableSql: (table) => [`DROP TABLE IF EXISTS ${quote(table)}`],
+  addColumnSql: (table, c) => [`ALTER TABLE ${quote(table)} ADD COLUMN ${postgresDialect.columnSql(c)}`],
+  dropColumnSql: (table, column) => [`ALTER TABLE ${quote(table)} DROP COLUMN ${quote(column)}`],
+  renameColumnSql: (table, from, to) => [
+    `ALTER TABLE ${quote(table)} RENAME COLUMN ${quote(from)} TO ${quote(to)}`,
+  ],
+  convertColumnSql(table, column, from, to) {
+    const t = quote(table);
+    const c = quote(column);
+    if (from === 'text' && to === 'jsonArray') {
+      return [
+        `ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE JSONB USING (CASE WHEN ${c} = '' THEN '[]'::jsonb ELSE jsonb_build_array(${c}) END)`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT '[]'::jsonb`,
+      ];
+    }
+    if (from === 'jsonArray' && to === 'text') {
+      return [
+        `ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE TEXT USING COALESCE(${c} ->> -1, '')`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ''`,
+      ];
+    }
+    return [];
+  },
+  createIndexSql(index: IndexSpec) {
+    // COLLATE NOCASE becomes an index on LOWER(col): the same case-insensitive uniqueness as SQLite's.
+    const cols = index.columns
+      .map((c) => `${c.nocase ? `LOWER(${quote(c.name)})` : quote(c.name)}${c.desc ? ' DESC' : ''}`)
+      .join(', ');
+    const where = index.where?.length
+      ? ` WHERE ${index.where.map((w) => `${quote(w.column)} ${w.op} ${literal(w.value)}`).join(' AND ')}`
+      : '';
+    return [
+      `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${quote(index.name)} ON ${quote(index.table)} (${cols})${where}`,
+    ];
+  },
+  dropIndexSql: (name) => [`DROP INDEX IF EXISTS ${quote(name)}`],
+  randomSql: () => 'RANDOM()',
+  rowidSql: () => quote('_rowid'),
+  jsonArrayContainsSql: (column) => `${quote(column)} @> jsonb_build_array(CAST(? AS TEXT))`,
+  listTablesSql: () =>
+    'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() UNION SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() UNION SELECT sequencename AS name FROM pg_sequences WHERE schemaname = current_schema()',
+  decodeBool: (v) => v === true || v === 't' || v === 1,
+  translateError(err: unknown): TranslatedError | undefined {
+    const e = err as { code?: unknown; detail?: unknown; column?: unknown };
+    if (!(err instanceof Error) || typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code))
+      return undefined;
+    if (e.code === '23505') {
+      // detail: Key (a, b)=(x, y) already exists. / Key (lower(email))=(x) already exists.
+      const cols = /Key \((.+?)\)=/.exec(String(e.detail ?? ''))?.[1] ?? '';
+      return {
+        kind: 'unique',
+        columns: cols
+          .split(',')
+          .map((c) =>
+            c
+              .trim()
+              .replace(/^lower\((.+)\)$/i, '$1')
+              .replaceAll('"', ''),
+          )
+          .filter(Boolean),
+      };
+    }
+    if (e.code === '23502')
+      return { kind: 'notNull', columns: typeof e.column === 'string' ? [e.column] : [] };
+    if (e.code === '22001') return { kind: 'tooLong', columns: [] };
+    if (e.code === '40001' || e.code === '40P01') return { kind: 'retry', columns: [] };
+    return { kind: 'other', columns: [] };
+  },
+};

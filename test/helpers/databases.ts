@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
+
+/** The engine a test run targets: `PLINTH_TEST_DB` = sqlite (default), postgres or mysql. */
+export const TEST_ENGINE = (process.env.PLINTH_TEST_DB ?? 'sqlite') as 'sqlite' | 'postgres' | 'mysql';
+
+const PG_ADMIN = process.env.PLINTH_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const MYSQL_ADMIN = process.env.PLINTH_TEST_MYSQL ?? 'mysql://root@127.0.0.1:3306/';
+
+export interface TestDatabase {
+  /** The URL to pass as `db`; empty for embedded SQLite. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, empty database on the test engine, dropped again by `drop()`. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `plinth_t_${randomBytes(6).toString('hex')}`;
+  if (TEST_ENGINE === 'postgres') {
+    await pgAdmin(`CREATE DATABASE "${name}"`);
+    const url = new URL(PG_ADMIN);
+    url.pathname = `/${name}`;
+    return { url: url.toString(), drop: () => pgAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+  }
+  if (TEST_ENGINE === 'mysql') {
+    await mysqlAdmin(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    const url = new URL(MYSQL_ADMIN);
+    url.pathname = `/${name}`;
+    return { url: url.toString(), drop: () => mysqlAdmin(`DROP DATABASE IF EXISTS \`${name}\``) };
+  }
+  return { url: '', drop: async () => {} };
+}
+
+async function pgAdmin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+async function mysqlAdmin(sql: string): Promise<void> {
+  const conn = await mysql.createConnection(MYSQL_ADMIN);
+  try {
+    await conn.query(sql);
+  } finally {
+    await conn.end();
+  }
+}
