@@ -5,7 +5,12 @@ import { createDatabase, type Database, runMigrations } from './db/index.ts';
 import { buildServer } from './http/index.ts';
 import type { Logger } from './log/index.ts';
 import { createRecordService, type RecordService } from './records/index.ts';
-import { type CollectionStore, createCollectionStore, SYSTEM_MIGRATIONS } from './schema/index.ts';
+import {
+  type CollectionStore,
+  checkForeignTables,
+  createCollectionStore,
+  SYSTEM_MIGRATIONS,
+} from './schema/index.ts';
 
 /** A wired Plinth: every service, the HTTP server, and one way to shut it all down. */
 export interface App {
@@ -28,6 +33,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     log,
   });
   try {
+    await checkForeignTables(db);
     await runMigrations(db, SYSTEM_MIGRATIONS);
     const collections = await createCollectionStore(db);
     await collections.reload();

@@ -40,6 +40,20 @@ describe('the plinth command', { skip: sqliteOnly }, () => {
     assert.match(res.stderr, /logLevel must be one of/);
   });
 
+  it('refuses, with a clear message and exit 1, a database holding tables it would create', async () => {
+    const dir = dataDir();
+    const db = new DatabaseSync(join(dir, 'data.db'));
+    db.exec('CREATE TABLE _collections (x INT)');
+    db.close();
+    const res = await runCli(['serve', '--dir', dir, '--http', '127.0.0.1:0']);
+    assert.equal(res.code, 1);
+    assert.match(
+      res.stderr,
+      /^plinth: the database already holds tables Plinth would create \(_collections\)/,
+    );
+    assert.doesNotMatch(res.stderr, /\n\s+at /);
+  });
+
   it('creates and updates a superuser with `superuser upsert`, who can then sign in', async () => {
     const dir = dataDir();
     const created = await runCli(['superuser', 'upsert', 'ops@example.com', 'first-password', '--dir', dir]);

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../app.ts';
 import { ConfigError, type ConfigInput, loadConfig } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
+import { ForeignTablesError } from '../schema/index.ts';
 import { serve } from './serve.ts';
 import { superuser } from './superuser.ts';
 
@@ -66,8 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command ${command}\n\n${HELP}`);
     return 2;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
+    if (err instanceof ConfigError || err instanceof ForeignTablesError) {
+      process.stderr.write(`plinth: ${err.message}\n`);
       return 1;
     }
     throw err;

@@ -5,4 +5,4 @@ export type { FieldDef, FieldType } from './fields/index.ts';
 export { FIELD_TYPES, fieldType } from './fields/index.ts';
 export type { CollectionChange, CollectionStore } from './store.ts';
 export { createCollectionStore } from './store.ts';
-export { SYSTEM_MIGRATIONS } from './system.ts';
+export { checkForeignTables, ForeignTablesError, SYSTEM_MIGRATIONS } from './system.ts';

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Migration } from '../db/index.ts';
+import type { Database, Migration } from '../db/index.ts';
 import { nowString } from '../lib/index.ts';
 import { type Collection, collectionToRow } from './collection.ts';
 import {
@@ -112,3 +112,35 @@ export const SYSTEM_MIGRATIONS: Migration[] = [
     },
   },
 ];
+
+/** A database Plinth cannot take over: it holds tables of its own under names Plinth needs. */
+export class ForeignTablesError extends Error {
+  readonly tables: string[];
+  constructor(tables: string[]) {
+    super(
+      `the database already holds tables Plinth would create (${tables.join(', ')}) and no Plinth migration history: refusing to touch it. Point Plinth at an empty database (or schema), or at one Plinth created.`,
+    );
+    this.tables = tables;
+  }
+}
+
+/**
+ * On a database Plinth has not set up yet (no `_migrations`), refuses to start if any name it would create
+ * is taken — so it never writes into, or fails half-way over, another application's tables.
+ */
+export async function checkForeignTables(db: Database): Promise<void> {
+  const names = new Set(
+    (await db.run<{ name: string }>(db.kysely, db.dialect.listTablesSql(), [])).map((r) => String(r.name)),
+  );
+  if (names.has('_migrations')) return;
+  const needed = ['_collections', '_params', 'idx__collections_name'];
+  for (const c of systemCollections()) {
+    needed.push(c.name);
+    for (const text of c.indexes) {
+      const spec = parseIndex(text, c.name);
+      if (typeof spec !== 'string') needed.push(spec.name);
+    }
+  }
+  const taken = needed.filter((n) => names.has(n) || names.has(n.toLowerCase()));
+  if (taken.length) throw new ForeignTablesError(taken);
+}
