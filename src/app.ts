@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type AuthService, createAuthService, createPasswords, loadSigningKeys } from './auth/index.ts';
+import { type Bus, createMemoryBus } from './bus/index.ts';
 import type { Config } from './config/index.ts';
 import { createDatabase, type Database, runMigrations } from './db/index.ts';
 import { buildServer } from './http/index.ts';
@@ -19,6 +20,8 @@ export interface App {
   collections: CollectionStore;
   records: RecordService;
   auth: AuthService;
+  /** Cross-node events; in memory on one node (the cluster issue adds Redis behind the same interface). */
+  bus: Bus;
   server: FastifyInstance;
   /** Stops accepting requests, lets in-flight ones finish, then closes the database. */
   close(): Promise<void>;
@@ -41,6 +44,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const records = createRecordService({ db, collections, passwords });
     const keys = await loadSigningKeys(config.dataDir);
     const auth = createAuthService({ collections, records, passwords, keys });
+    const bus = createMemoryBus((err, topic) => log.error({ err, topic }, 'bus handler failed'));
     const server = await buildServer({ config, collections, records, auth }, log);
     let closing: Promise<void> | undefined;
     return {
@@ -49,10 +53,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       collections,
       records,
       auth,
+      bus,
       server,
       close() {
         closing ??= server
           .close()
+          .then(() => bus.close())
           .then(() => db.close())
           .finally(() => log.flush());
         return closing;

@@ -1,0 +1,54 @@
+/** A message handler; it runs after `publish` returns, never inside it. */
+export type BusHandler = (message: unknown) => void;
+
+/**
+ * Cross-node events: schema-cache invalidation, realtime fan-out, session revocation. One node uses the
+ * in-memory bus; a cluster puts Redis (or PostgreSQL LISTEN/NOTIFY) behind the same interface.
+ */
+export interface Bus {
+  /** Sends `message` (JSON-serializable) to every subscriber of `topic`, on every node. */
+  publish(topic: string, message: unknown): Promise<void>;
+  /** Returns the function that unsubscribes. */
+  subscribe(topic: string, handler: BusHandler): () => void;
+  close(): Promise<void>;
+}
+
+/**
+ * The single-node bus. Messages go through JSON and are delivered asynchronously, exactly as a networked
+ * bus would deliver them, so code that works on it works on Redis too: no shared object references, no
+ * re-entrant handlers. A throwing handler is reported through `onError` and does not stop the others.
+ */
+export function createMemoryBus(onError: (err: unknown, topic: string) => void = () => {}): Bus {
+  const topics = new Map<string, Set<BusHandler>>();
+  let closed = false;
+  return {
+    async publish(topic, message) {
+      if (closed) throw new Error('the bus is closed');
+      const text = JSON.stringify(message ?? null);
+      const handlers = topics.get(topic);
+      if (!handlers?.size) return;
+      for (const handler of [...handlers]) {
+        setImmediate(() => {
+          try {
+            handler(JSON.parse(text));
+          } catch (err) {
+            onError(err, topic);
+          }
+        });
+      }
+    },
+    subscribe(topic, handler) {
+      let set = topics.get(topic);
+      if (!set) topics.set(topic, (set = new Set()));
+      set.add(handler);
+      return () => {
+        set.delete(handler);
+        if (!set.size) topics.delete(topic);
+      };
+    },
+    async close() {
+      closed = true;
+      topics.clear();
+    },
+  };
+}

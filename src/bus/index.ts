@@ -1,0 +1,2 @@
+export type { Bus, BusHandler } from './bus.ts';
+export { createMemoryBus } from './bus.ts';
