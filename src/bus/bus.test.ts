@@ -19,7 +19,7 @@ describe('the in-memory bus', () => {
       ['first', { n: 1 }],
       ['second', { n: 1 }],
     ]);
-    assert.notEqual((got[0] as [string, unknown])[1], message);
+    assert.notEqual((got[0] as unknown as [string, unknown])[1], message);
   });
 
   it('unsubscribes, isolates a throwing handler, and refuses to publish once closed', async () => {
