@@ -12,13 +12,15 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 
+// The constants and small helpers below are shared with bench/baseline-postgres.ts, so that both
+// baselines answer with the same bytes and do the same HTTP work.
 const COLLECTION_ID = 'pbc_bench';
 const COLLECTION_NAME = 'posts';
-const PER_PAGE = 20;
+export const PER_PAGE = 20;
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-const RECORDS_PATH = '/api/collections/posts/records';
+export const RECORDS_PATH = '/api/collections/posts/records';
 
-interface PostRow {
+export interface PostRow {
   id: string;
   title: string;
   n: number;
@@ -65,7 +67,7 @@ export function openBaselineDb(dir: string): DatabaseSync {
 }
 
 /** Record JSON in PocketBase's shape and key order. */
-function toRecord(row: PostRow) {
+export function toRecord(row: PostRow) {
   return {
     collectionId: COLLECTION_ID,
     collectionName: COLLECTION_NAME,
@@ -77,13 +79,13 @@ function toRecord(row: PostRow) {
   };
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function send(res: ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
   res.end(json);
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

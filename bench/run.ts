@@ -4,7 +4,10 @@
 // Exits non-zero when setup, the pre-load check, or any request under load fails.
 //
 // Flags: --duration S (10)  --connections N (10)  --warmup S (2)  --rounds N (3)  --records N (1000)
-//        --only get,list,create  --json (results JSON on stdout instead of the table)  --keep (keep data)
+//        --engines sqlite,postgres (both)  --only get,list,create
+//        --json (results JSON on stdout instead of the table)  --keep (keep data and databases)
+// PostgreSQL: databases are created and dropped through PLINTH_BENCH_PG
+// (default postgres://postgres@127.0.0.1:5432/postgres).
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -12,12 +15,21 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
 import { SCENARIOS, type Scenario, seed, type Target, verify } from './scenarios.ts';
-import { type RunningServer, startPlinthSqlite, startSqliteBaseline } from './servers.ts';
+import {
+  dropBenchDatabases,
+  PG_ADMIN_URL,
+  pendingBenchDatabases,
+  type RunningServer,
+  startPlinthPostgres,
+  startPlinthSqlite,
+  startPostgresBaseline,
+  startSqliteBaseline,
+} from './servers.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TMP = join(ROOT, '.bench-tmp');
 
-/** A baseline and Plinth on the same engine. A PostgreSQL pair goes here when it exists. */
+/** A baseline and Plinth on the same engine; the baseline starts first (its rows are the reference). */
 interface EnginePair {
   engine: string;
   baseline: (runDir: string) => Promise<RunningServer>;
@@ -26,6 +38,7 @@ interface EnginePair {
 
 const ENGINES: EnginePair[] = [
   { engine: 'sqlite', baseline: startSqliteBaseline, plinth: startPlinthSqlite },
+  { engine: 'postgres', baseline: startPostgresBaseline, plinth: startPlinthPostgres },
 ];
 
 /** One measured row of the report. Ratios are Plinth / baseline, null on the baseline's own rows. */
@@ -44,6 +57,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
     records: { type: 'string', default: '1000' },
+    engines: { type: 'string', default: ENGINES.map((e) => e.engine).join(',') },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -63,10 +77,11 @@ function load(target: Target, s: Scenario, duration: number): Promise<LoadResult
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
   return new Promise((resolve, reject) => {
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
+      if (interrupted && code !== 0) return reject(new Error('interrupted'));
       const line = out.trim().split('\n').pop() ?? '';
       try {
-        if (code !== 0) throw new Error(`exit ${code}`);
+        if (code !== 0) throw new Error(`exit ${code ?? signal}`);
         resolve(JSON.parse(line) as LoadResult);
       } catch (e) {
         reject(new Error(`load process failed (${(e as Error).message}): ${err || out}`));
@@ -98,6 +113,7 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
       for (let round = 0; round < Number(flags.rounds); round++) {
         const order = round % 2 === 0 ? targets : [...targets].reverse();
         for (const target of order) {
+          if (interrupted) throw new Error('interrupted');
           log(
             `${pair.engine} ${s.name} ${target.server.name} round ${round + 1}: warm-up ${flags.warmup}s, then ${flags.duration}s`,
           );
@@ -198,22 +214,49 @@ async function main(): Promise<number> {
     log(`--only matched no scenario (have: ${SCENARIOS.map((s) => s.name).join(', ')})`);
     return 2;
   }
+  const wanted = flags.engines.split(',').map((s) => s.trim());
+  const engines = ENGINES.filter((e) => wanted.includes(e.engine));
+  const unknown = wanted.filter((w) => !ENGINES.some((e) => e.engine === w));
+  if (!engines.length || unknown.length) {
+    log(`--engines: unknown or none (have: ${ENGINES.map((e) => e.engine).join(', ')})`);
+    return 2;
+  }
   const runDir = join(TMP, `run-${process.pid}-${Date.now()}`);
   mkdirSync(runDir, { recursive: true });
-  // Ctrl-C: stop after the current load, still stopping the children and removing the data.
+  // Ctrl-C: stop after the current load (the terminal's SIGINT usually ends the children at once),
+  // still stopping the servers, dropping the databases and removing the data. A second Ctrl-C quits
+  // at once, naming the databases left behind.
   process.once('SIGINT', () => {
     interrupted = true;
-    log('interrupted; cleaning up');
+    log('interrupted; cleaning up (Ctrl-C again to quit without cleaning up)');
+    process.once('SIGINT', () => {
+      const left = pendingBenchDatabases();
+      if (left.length) log(`left behind on ${PG_ADMIN_URL}: ${left.join(', ')}`);
+      process.exit(130);
+    });
   });
   const rows: Row[] = [];
   let failure: unknown;
   try {
-    for (const pair of ENGINES) await benchEngine(pair, runDir, scenarios, rows);
+    for (const pair of engines) {
+      if (interrupted) throw new Error('interrupted');
+      await benchEngine(pair, runDir, scenarios, rows);
+    }
   } catch (err) {
     failure = err;
   } finally {
-    if (flags.keep) log(`kept ${runDir}`);
-    else rmSync(runDir, { recursive: true, force: true });
+    if (flags.keep) {
+      log(`kept ${runDir}`);
+      const kept = pendingBenchDatabases();
+      if (kept.length) log(`kept databases on ${PG_ADMIN_URL}: ${kept.join(', ')}`);
+    } else {
+      rmSync(runDir, { recursive: true, force: true });
+      const left = await dropBenchDatabases();
+      if (left.length) {
+        log(`could not drop ${left.join(', ')}; drop them by hand`);
+        failure ??= new Error('databases left behind');
+      }
+    }
   }
   const loadFailures = rows.filter((r) => r.non2xx || r.errors || r.timeouts);
   const result = {
@@ -225,6 +268,7 @@ async function main(): Promise<number> {
     duration: Number(flags.duration),
     rounds: Number(flags.rounds),
     records: Number(flags.records),
+    engines: engines.map((e) => e.engine),
     rows,
     error: failure ? String((failure as Error).message ?? failure) : null,
   };

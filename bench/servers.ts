@@ -1,11 +1,13 @@
 // Starting, readying and stopping the servers under test, each as its own child process so that the
 // load generator, the baseline and Plinth never share an event loop. Each engine gets a pair: a bare
-// baseline and Plinth on the same engine (see ENGINES in run.ts); only SQLite exists for now, a
-// PostgreSQL pair adds a `startPostgresBaseline` and a `startPlinthPostgres` here.
+// baseline and Plinth on the same engine (see ENGINES in run.ts): SQLite (one data directory each)
+// and PostgreSQL (one fresh database each, created here and dropped by `dropBenchDatabases`).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import pg from 'pg';
 
 const ROOT = join(import.meta.dirname, '..');
 // process.execPath is the Node that runs this script (the project's Node 24 under `npm run bench`),
@@ -15,6 +17,8 @@ const NODE = process.execPath;
 // the shell may carry, e.g. PLINTH_SQLITE_SYNCHRONOUS=NORMAL would make the comparison unfair.
 const BENCH_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PLINTH_')));
 const SUPERUSER = { email: 'bench@example.com', password: 'benchpass123' };
+/** Where the bench creates and drops its PostgreSQL databases: the maintenance database of a server. */
+export const PG_ADMIN_URL = process.env.PLINTH_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A server under test: where to send requests, and how to stop it. */
 export interface RunningServer {
@@ -151,18 +155,93 @@ export async function startSqliteBaseline(runDir: string): Promise<RunningServer
 }
 
 /**
+ * The bare node:http + pg server (bench/baseline-postgres.ts) on a fresh database created here; it
+ * creates its own table. Output goes to `runDir/baseline-postgres.log`.
+ */
+export async function startPostgresBaseline(runDir: string): Promise<RunningServer> {
+  const url = await createBenchDatabase('baseline');
+  const port = await freePort();
+  const script = join(ROOT, 'bench', 'baseline-postgres.ts');
+  const args = [script, '--port', String(port), '--url', url];
+  return startChild('baseline', args, port, join(runDir, 'baseline-postgres.log'));
+}
+
+/** The databases this process created and has not dropped yet, by name. */
+const benchDatabases = new Set<string>();
+
+/** Names of the databases not dropped yet (to tell the user what to drop if the bench is killed). */
+export function pendingBenchDatabases(): string[] {
+  return [...benchDatabases];
+}
+
+async function pgAdmin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates an empty database `plinth_bench_<role>_<pid>_<random>` and returns its URL. */
+async function createBenchDatabase(role: string): Promise<string> {
+  const name = `plinth_bench_${role}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  try {
+    await pgAdmin(`CREATE DATABASE "${name}"`);
+  } catch (err) {
+    throw new Error(`cannot create database ${name} via ${PG_ADMIN_URL}: ${(err as Error).message}`);
+  }
+  benchDatabases.add(name);
+  const url = new URL(PG_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * Drops every database this process created (after the servers using them have stopped; FORCE ends
+ * any connection left over). Returns the names it could not drop, after trying them all.
+ */
+export async function dropBenchDatabases(): Promise<string[]> {
+  const failed: string[] = [];
+  for (const name of [...benchDatabases]) {
+    try {
+      await pgAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      benchDatabases.delete(name);
+    } catch (err) {
+      console.error(`bench: dropping database ${name} failed: ${(err as Error).message}`);
+      failed.push(name);
+    }
+  }
+  return failed;
+}
+
+/**
  * Plinth on SQLite, set up only through its CLI and HTTP API (as a user would): a superuser, then the
  * `posts` collection with public list/view/create rules and the same index as the baseline.
  * Data goes to `runDir/plinth/`, output to `runDir/plinth.log`.
  */
-export async function startPlinthSqlite(runDir: string): Promise<RunningServer> {
-  const dir = join(runDir, 'plinth');
+export function startPlinthSqlite(runDir: string): Promise<RunningServer> {
+  return startPlinth(join(runDir, 'plinth'), [], join(runDir, 'plinth.log'));
+}
+
+/**
+ * Plinth on PostgreSQL: as {@link startPlinthSqlite}, with `--db` pointing at a fresh database created
+ * here (`runDir/plinth-postgres/` still holds its keys; output goes to `runDir/plinth-postgres.log`).
+ */
+export async function startPlinthPostgres(runDir: string): Promise<RunningServer> {
+  const url = await createBenchDatabase('plinth');
+  return startPlinth(join(runDir, 'plinth-postgres'), ['--db', url], join(runDir, 'plinth-postgres.log'));
+}
+
+/** `plinth superuser upsert`, `plinth serve`, then the collection and settings through the HTTP API. */
+async function startPlinth(dir: string, dbArgs: string[], logPath: string): Promise<RunningServer> {
   mkdirSync(dir, { recursive: true });
   const plinth = join(ROOT, 'bin', 'plinth.js');
-  const logPath = join(runDir, 'plinth.log');
-  await runNode([plinth, 'superuser', 'upsert', SUPERUSER.email, SUPERUSER.password, '--dir', dir], logPath);
+  const upsert = [plinth, 'superuser', 'upsert', SUPERUSER.email, SUPERUSER.password, '--dir', dir];
+  await runNode([...upsert, ...dbArgs], logPath);
   const port = await freePort();
-  const args = [plinth, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir];
+  const args = [plinth, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir, ...dbArgs];
   const server = await startChild('plinth', args, port, logPath);
   try {
     await setUpPlinth(server);
