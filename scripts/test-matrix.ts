@@ -3,7 +3,7 @@
 // PLINTH_TEST_ENGINES=sqlite,postgres,mysql picks the engines; extra arguments go to `node --test`.
 import { spawn } from 'node:child_process';
 
-const ENGINES = (process.env.PLINTH_TEST_ENGINES ?? 'sqlite')
+const ENGINES = (process.env.PLINTH_TEST_ENGINES ?? 'sqlite,postgres,mysql')
   .split(',')
   .map((e) => e.trim())
   .filter(Boolean);

@@ -94,3 +94,44 @@ describe('concurrent schema changes', () => {
     assert.ok(values.includes('kept'), JSON.stringify(list.body.items[0]));
   });
 });
+
+describe('names every engine can hold', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+  });
+  after(() => server.close());
+
+  const create = (body: Record<string, unknown>) =>
+    server.request('POST', '/api/collections', { token: server.adminToken, body });
+
+  it('accepts names of 63 characters and refuses 64, for collections, fields and indexes', async () => {
+    const n63 = `c${'x'.repeat(62)}`;
+    const ok = await create({ name: n63, fields: [{ name: `f${'y'.repeat(62)}`, type: 'text' }] });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const longCollection = await create({ name: `c${'x'.repeat(63)}` });
+    assert.equal(longCollection.status, 400);
+    assert.equal(longCollection.body.data.name.code, 'validation_invalid_name');
+    const longField = await create({
+      name: 'long_field',
+      fields: [{ name: `f${'y'.repeat(63)}`, type: 'text' }],
+    });
+    assert.equal(longField.status, 400);
+    const longIndex = await create({
+      name: 'long_index',
+      fields: [{ name: 'a', type: 'text' }],
+      indexes: [`CREATE INDEX i${'z'.repeat(63)} ON long_index (a)`],
+    });
+    assert.equal(longIndex.status, 400);
+    const longId = await create({ id: 'x'.repeat(51), name: 'long_id' });
+    assert.equal(longId.status, 400);
+  });
+
+  it('keeps names starting with _ for Plinth’s own columns', async () => {
+    for (const name of ['_rowid', '_idx_x', '_private']) {
+      const res = await create({ name: `under_${name.slice(1)}`, fields: [{ name, type: 'text' }] });
+      assert.equal(res.status, 400, name);
+      assert.equal(res.body.data.fields['0'].name.code, 'validation_reserved_name');
+    }
+  });
+});

@@ -27,7 +27,11 @@ async function startOver(tables: string[]) {
   };
   try {
     const app = await createApp(config, log);
-    return { result: 'started' as const, close: async () => (await app.close(), await cleanup()) };
+    const close = async () => {
+      await app.close();
+      await cleanup();
+    };
+    return { result: 'started' as const, close };
   } catch (err) {
     await cleanup();
     return { result: err, close: async () => {} };

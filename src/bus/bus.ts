@@ -38,8 +38,8 @@ export function createMemoryBus(onError: (err: unknown, topic: string) => void =
       }
     },
     subscribe(topic, handler) {
-      let set = topics.get(topic);
-      if (!set) topics.set(topic, (set = new Set()));
+      const set = topics.get(topic) ?? new Set<BusHandler>();
+      topics.set(topic, set);
       set.add(handler);
       return () => {
         set.delete(handler);

@@ -21,10 +21,18 @@ export interface Database {
   readonly kysely: AnyDb;
   readonly dialect: SqlDialect;
   /** Runs `fn` in one transaction; everything it does commits or nothing does. */
-  transaction<T>(fn: (trx: AnyTrx) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (trx: AnyTrx) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Runs SQL that was compiled once at start-up (hot paths), with fresh parameters. */
   run<R>(executor: Executor, sql: string, params: readonly unknown[]): Promise<R[]>;
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /**
+   * Takes the schema lock first (`SqlDialect.schemaLockSql`): the transaction runs alone among those that
+   * take it, on every connection, process and node, so it may read the schema and change it safely.
+   */
+  schemaLock?: boolean;
 }
 
 export interface DatabaseOptions {
@@ -68,7 +76,10 @@ function wrap(kysely: AnyDb, dialect: SqlDialect, runNow?: RunNow): Database {
   return {
     kysely,
     dialect,
-    transaction: (fn) => withRetries(dialect, () => kysely.transaction().execute(fn)),
+    transaction: (fn, options) =>
+      withRetries(dialect, () =>
+        options?.schemaLock ? lockedTransaction(kysely, dialect, fn) : kysely.transaction().execute(fn),
+      ),
     async run<R>(executor: Executor, sql: string, params: readonly unknown[]) {
       const now = executor === kysely ? runNow?.(sql, params) : undefined;
       if (now) return now as R[];
@@ -77,6 +88,35 @@ function wrap(kysely: AnyDb, dialect: SqlDialect, runNow?: RunNow): Database {
     },
     close: () => kysely.destroy(),
   };
+}
+
+/** A transaction that holds the schema lock, on one connection so that a session-scoped lock can be released. */
+async function lockedTransaction<T>(
+  kysely: AnyDb,
+  dialect: SqlDialect,
+  fn: (trx: AnyTrx) => Promise<T>,
+): Promise<T> {
+  const lock = dialect.schemaLockSql();
+  if (!lock) return kysely.transaction().execute(fn);
+  return kysely.connection().execute(async (conn) => {
+    let failed = false;
+    try {
+      return await conn.transaction().execute(async (trx) => {
+        const [row] = (await trx.executeQuery<{ locked: unknown }>(CompiledQuery.raw(lock.lock))).rows;
+        if (!row?.locked) throw new Error('timed out waiting for the schema lock');
+        return fn(trx);
+      });
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      // After a failure the connection may be gone (which frees the lock too): keep the first error.
+      if (lock.unlock)
+        await conn.executeQuery(CompiledQuery.raw(lock.unlock)).catch((err) => {
+          if (!failed) throw err;
+        });
+    }
+  });
 }
 
 /** Serialization failures and deadlocks are the engine asking for a retry: up to 3 more attempts. */

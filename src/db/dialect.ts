@@ -15,7 +15,8 @@ export interface IndexSpec {
   name: string;
   table: string;
   unique: boolean;
-  columns: Array<{ name: string; nocase?: boolean; desc?: boolean }>;
+  /** `kind` is how the column is stored, when the schema layer knows it (MySQL indexes by kind). */
+  columns: Array<{ name: string; nocase?: boolean; desc?: boolean; kind?: ColumnKind }>;
   /** Optional partial-index condition, as `column op literal` terms joined by AND. */
   where?: Array<{ column: string; op: '=' | '!=' | '<>'; value: string | number }>;
 }
@@ -25,6 +26,8 @@ export interface TranslatedError {
   kind: 'unique' | 'notNull' | 'tooLong' | 'retry' | 'other';
   /** Column names involved, when the engine reports them. */
   columns: string[];
+  /** The violated index, when the engine names it instead of its columns (MySQL): callers map it back. */
+  index?: string;
 }
 
 /**
@@ -33,6 +36,11 @@ export interface TranslatedError {
  */
 export interface SqlDialect {
   readonly name: 'sqlite' | 'postgres' | 'mysql';
+  /**
+   * False where DDL commits as it runs (MySQL/MariaDB): a failed schema change cannot be rolled back
+   * there, so the schema layer checks what it can before any DDL and undoes the steps that ran.
+   */
+  readonly transactionalDdl: boolean;
   quote(identifier: string): string;
   /** Turns SQL written with `?` placeholders into the engine's own (PostgreSQL: `$1, $2...`). */
   nativeSql(sql: string): string;
@@ -46,7 +54,12 @@ export interface SqlDialect {
   /** Converts stored values when a field switches between one value and a list. */
   convertColumnSql(table: string, column: string, from: ColumnKind, to: ColumnKind): string[];
   createIndexSql(index: IndexSpec): string[];
-  dropIndexSql(name: string, table: string): string[];
+  dropIndexSql(index: IndexSpec): string[];
+  /**
+   * `expr` with only the ASCII letters A-Z lowered (SQLite's NOCASE): the one case folding every engine
+   * can do identically, used by case-insensitive unique indexes and lookups (emails). `é` ≠ `e`, `É` ≠ `é`.
+   */
+  foldCaseSql(expr: string): string;
   /** SQL for a random sort key. */
   randomSql(): string;
   /** SQL for the physical insertion order (`@rowid`); the engines issue maps it per engine. */
@@ -55,6 +68,19 @@ export interface SqlDialect {
   jsonArrayContainsSql(column: string): string;
   /** Lists the names of user tables, views and indexes that exist now (one namespace: to detect clashes). */
   listTablesSql(): string;
+  /**
+   * Serializes schema changes across connections, processes and nodes. `lock` runs first in the
+   * transaction and answers one row whose `locked` is true once the lock is held; `unlock`, for a lock
+   * that outlives transactions (MySQL's `GET_LOCK`, which survives the implicit commits of its DDL), runs
+   * on the same connection after the transaction ends. Undefined where one connection writes anyway (SQLite).
+   */
+  schemaLockSql(): { lock: string; unlock?: string } | undefined;
+  /**
+   * What to append to a `SELECT` inside a transaction to lock the rows it reads until the end of the
+   * transaction: `update` for rows about to be rewritten from what was read (read-modify-write),
+   * `share` for rows that must not change or vanish (relation targets). Empty where writes are serialized.
+   */
+  lockingSelectSuffix(mode: 'update' | 'share'): string;
   /** Reads engine-specific representations back into JS values (e.g. 0/1 → boolean). */
   decodeBool(value: unknown): boolean;
   translateError(err: unknown): TranslatedError | undefined;

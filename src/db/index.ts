@@ -1,4 +1,4 @@
-export type { AnyDb, AnyTrx, Database, DatabaseOptions, Executor } from './database.ts';
+export type { AnyDb, AnyTrx, Database, DatabaseOptions, Executor, TransactionOptions } from './database.ts';
 export { createDatabase } from './database.ts';
 export type { ColumnKind, ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from './dialect.ts';
 export { uniqueErrorData } from './dialect.ts';

@@ -1,5 +1,5 @@
 export { safeEqual } from './compare.ts';
 export { newRecordId, prefixedNumericId, randomSecret, randomString } from './id.ts';
-export { FORBIDDEN_KEYS, isPlainObject, parseJsonOr } from './json.ts';
+export { containsNul, FORBIDDEN_KEYS, isPlainObject, parseJsonOr } from './json.ts';
 export { createSemaphore } from './semaphore.ts';
 export { formatDate, normalizeDate, nowString } from './time.ts';

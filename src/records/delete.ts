@@ -20,7 +20,7 @@ export async function deleteRecord(
   requireRule(collection, 'deleteRule', auth);
   const deleted: RecordEvent[] = [];
   await ctx.db.transaction(async (trx) => {
-    const values = await findRecord(ctx, trx, collection, id);
+    const values = await findRecord(ctx, trx, collection, id, true);
     if (!values) throw notFound();
     await deleteWithReferences(ctx, trx, collection, id, auth, deleted, 0);
   });
@@ -56,7 +56,7 @@ async function deleteWithReferences(
   depth: number,
 ): Promise<void> {
   if (depth > MAX_CASCADE_DEPTH) throw badRequest('The delete cascades too deep.');
-  const values = await findRecord(ctx, trx, collection, id);
+  const values = await findRecord(ctx, trx, collection, id, true);
   if (!values) return;
   const event: RecordEvent = { collection, record: values, auth };
   await ctx.hooks.delete.trigger(event, async () => {

@@ -70,9 +70,11 @@ export function createRecordService(deps: {
     truncate: (c, a) => truncateRecords(ctx, c, a),
     find: (c, id) => findRecord(ctx, deps.db.kysely, c, id),
     async findBy(c, field, value, caseInsensitive = false) {
-      if (!c.fields.some((f) => f.name === field)) return undefined;
+      // No stored value holds U+0000 (fields refuse it), and PostgreSQL cannot even be asked about one.
+      if (!c.fields.some((f) => f.name === field) || value.includes('\u0000')) return undefined;
       const q = deps.db.dialect.quote;
-      const where = caseInsensitive ? `LOWER(${q(field)}) = LOWER(?)` : `${q(field)} = ?`;
+      const fold = deps.db.dialect.foldCaseSql;
+      const where = caseInsensitive ? `${fold(q(field))} = ${fold('?')}` : `${q(field)} = ?`;
       const rows = await deps.db.run<Record<string, unknown>>(
         deps.db.kysely,
         `SELECT * FROM ${q(c.name)} WHERE ${where} LIMIT 1`,

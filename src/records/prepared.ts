@@ -7,6 +7,8 @@ import { createShape, type RecordShape } from './serialize.ts';
 export interface PreparedCollection {
   shape: RecordShape;
   selectById: string;
+  /** `selectById` locking the row until the transaction ends, for read-modify-write inside one. */
+  selectByIdForUpdate: string;
   insert: { sql: string; columns: string[] };
   update: { sql: string; columns: string[] };
   deleteById: string;
@@ -27,6 +29,7 @@ export function prepareCollection(db: Database, collection: Collection): Prepare
   return {
     shape: createShape(collection),
     selectById: `SELECT * FROM ${table} WHERE ${q('id')} = ? LIMIT 1`,
+    selectByIdForUpdate: `SELECT * FROM ${table} WHERE ${q('id')} = ? LIMIT 1${db.dialect.lockingSelectSuffix('update')}`,
     insert: {
       sql: `INSERT INTO ${table} (${columns.map(q).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
       columns,

@@ -1,5 +1,6 @@
 import type { Executor } from '../db/index.ts';
 import { badRequest, notFound } from '../errors/index.ts';
+import { containsNul } from '../lib/index.ts';
 import { parseSort } from '../query/index.ts';
 import type { Collection } from '../schema/index.ts';
 import { requireRule } from './access.ts';
@@ -24,6 +25,8 @@ export async function listRecords(
   auth: AuthContext,
 ): Promise<ListResult<Record<string, unknown>>> {
   requireRule(collection, 'listRule', auth);
+  if (containsNul(query.filter) || containsNul(query.sort))
+    throw badRequest('The filter and sort must not contain the NUL character (U+0000).');
   if (query.filter && query.filter.trim() !== '') throw badRequest('Filtering is not supported yet.');
   const page = Math.max(1, positiveInt(query.page, 1, 'page'));
   let perPage = positiveInt(query.perPage, DEFAULT_PER_PAGE, 'perPage');
@@ -49,16 +52,22 @@ export async function listRecords(
   };
 }
 
-/** Stored values of one record, or undefined. No access check: for use cases that do their own. */
+/**
+ * Stored values of one record, or undefined. No access check: for use cases that do their own. `forUpdate`
+ * (inside a transaction) locks the row until it ends, so that what is written back from it loses nothing.
+ * No id holds U+0000 (ids are checked on create), and PostgreSQL cannot even be asked about one.
+ */
 export async function findRecord(
   ctx: RecordsContext,
   executor: Executor,
   collection: Collection,
   id: string,
+  forUpdate = false,
 ): Promise<RecordValues | undefined> {
-  if (typeof id !== 'string' || id === '' || id.length > 255) return undefined;
+  if (typeof id !== 'string' || id === '' || id.length > 255 || id.includes('\u0000')) return undefined;
   const p = ctx.prepared(collection);
-  const [row] = await ctx.db.run<Record<string, unknown>>(executor, p.selectById, [id]);
+  const sql = forUpdate ? p.selectByIdForUpdate : p.selectById;
+  const [row] = await ctx.db.run<Record<string, unknown>>(executor, sql, [id]);
   return row ? p.shape.fromRow(row) : undefined;
 }
 

@@ -1,9 +1,14 @@
+import { sql } from 'kysely';
 import type { Database, Executor } from '../db/index.ts';
 import { badRequest, type ErrorData } from '../errors/index.ts';
 import { type Collection, type CollectionStore, fieldType } from '../schema/index.ts';
 import type { RecordValues } from './types.ts';
 
-/** Adds an error for each touched relation field whose ids do not all exist in the target collection. */
+/**
+ * Adds an error for each touched relation field whose ids do not all exist in the target collection. Inside
+ * a transaction, `lockSuffix` (the dialect's share lock) keeps the targets from being deleted before it ends,
+ * so that a concurrent delete either sees the new reference or makes this check fail.
+ */
 export async function checkRelations(
   trx: Executor,
   collections: CollectionStore,
@@ -11,6 +16,7 @@ export async function checkRelations(
   values: RecordValues,
   touched: Set<string>,
   errors: ErrorData,
+  lockSuffix = '',
 ): Promise<void> {
   for (const field of collection.fields) {
     if (field.type !== 'relation' || !touched.has(field.name) || errors[field.name]) continue;
@@ -18,7 +24,12 @@ export async function checkRelations(
     if (ids.length === 0) continue;
     const target = collections.find(String(field.collectionId));
     const found = target
-      ? await trx.selectFrom(target.name).select('id').where('id', 'in', ids).execute()
+      ? await trx
+          .selectFrom(target.name)
+          .select('id')
+          .where('id', 'in', ids)
+          .$if(lockSuffix !== '', (qb) => qb.modifyEnd(sql.raw(lockSuffix)))
+          .execute()
       : [];
     if (found.length !== ids.length) {
       errors[field.name] = {
@@ -55,7 +66,7 @@ export function referencesTo(collections: CollectionStore, target: Collection): 
   return out;
 }
 
-/** Rows of `ref.collection` whose relation field holds `id`. */
+/** Rows of `ref.collection` whose relation field holds `id`, locked for the fix-up that rewrites them. */
 export async function findReferencing(
   db: Database,
   trx: Executor,
@@ -64,7 +75,8 @@ export async function findReferencing(
 ): Promise<Record<string, unknown>[]> {
   const q = db.dialect.quote;
   const where = ref.multi ? db.dialect.jsonArrayContainsSql(ref.field) : `${q(ref.field)} = ?`;
-  return db.run(trx, `SELECT * FROM ${q(ref.collection.name)} WHERE ${where}`, [id]);
+  const lock = db.dialect.lockingSelectSuffix('update');
+  return db.run(trx, `SELECT * FROM ${q(ref.collection.name)} WHERE ${where}${lock}`, [id]);
 }
 
 export function referenceBlocked(ref: Reference): never {

@@ -1,6 +1,6 @@
 import { badRequest, type ErrorData, fieldError } from '../errors/index.ts';
 import { nowString, randomString } from '../lib/index.ts';
-import { type Collection, fieldType } from '../schema/index.ts';
+import { type Collection, fieldType, indexColumns } from '../schema/index.ts';
 import { canManage } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import type { InputResult } from './input.ts';
@@ -35,11 +35,22 @@ export function paramsFor(collection: Collection, columns: string[], values: Rec
 }
 
 /** Database failures a client caused (a duplicate value) become field errors; the rest propagate. */
-export function translateWriteError(ctx: RecordsContext, err: unknown, message: string): never {
+export function translateWriteError(
+  ctx: RecordsContext,
+  collection: Collection,
+  err: unknown,
+  message: string,
+): never {
   const t = ctx.db.dialect.translateError(err);
   if (t?.kind === 'unique') {
     const data: ErrorData = {};
-    for (const c of t.columns.length ? t.columns : ['id'])
+    // Where the engine names the index instead (MySQL), the collection's definition knows its columns.
+    const columns = t.columns.length
+      ? t.columns
+      : t.index
+        ? indexColumns(collection.indexes, t.index)
+        : undefined;
+    for (const c of columns?.length ? columns : ['id'])
       data[c] = fieldError('validation_not_unique', 'Value must be unique.');
     throw badRequest(message, data);
   }

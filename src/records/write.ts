@@ -21,6 +21,8 @@ import {
 
 export { newTokenKey };
 
+const shareLock = (ctx: RecordsContext) => ctx.db.dialect.lockingSelectSuffix('share');
+
 /**
  * `POST /records`. Everything is validated before the transaction (all field errors at once) and slow work
  * (hashing) happens outside it; inside, relations are re-checked and the insert runs with the create hooks.
@@ -46,14 +48,22 @@ export async function createRecord(
 
   const values = await ctx.db.transaction(async (trx) => {
     const errors = {};
-    await checkRelations(trx, ctx.collections, collection, input.values, input.touched, errors);
+    await checkRelations(
+      trx,
+      ctx.collections,
+      collection,
+      input.values,
+      input.touched,
+      errors,
+      shareLock(ctx),
+    );
     if (hasErrors(errors)) throw badRequest('Failed to create record.', errors);
     const event = { collection, record: input.values, auth };
     await ctx.hooks.create.trigger(event, async (e) => {
       try {
         await ctx.db.run(trx, p.insert.sql, paramsFor(collection, p.insert.columns, e.record));
       } catch (err) {
-        translateWriteError(ctx, err, 'Failed to create record.');
+        translateWriteError(ctx, collection, err, 'Failed to create record.');
       }
     });
     return event.record;
@@ -87,7 +97,7 @@ export async function updateRecord(
   const p = ctx.prepared(collection);
 
   const values = await ctx.db.transaction(async (trx) => {
-    const original = await findRecord(ctx, trx, collection, id);
+    const original = await findRecord(ctx, trx, collection, id, true);
     if (!original) throw notFound();
     const input = applyInput(collection, body, original);
     checkAuthFields(collection, body, input, original, auth);
@@ -98,7 +108,15 @@ export async function updateRecord(
         message: 'Missing or invalid old password.',
       };
     }
-    await checkRelations(trx, ctx.collections, collection, input.values, input.touched, input.errors);
+    await checkRelations(
+      trx,
+      ctx.collections,
+      collection,
+      input.values,
+      input.touched,
+      input.errors,
+      shareLock(ctx),
+    );
     if (hasErrors(input.errors)) throw badRequest('Failed to update record.', input.errors);
     Object.assign(input.values, hashed);
     setAutodates(collection, input.values, false);
@@ -107,7 +125,7 @@ export async function updateRecord(
       try {
         await ctx.db.run(trx, p.update.sql, [...paramsFor(collection, p.update.columns, e.record), id]);
       } catch (err) {
-        translateWriteError(ctx, err, 'Failed to update record.');
+        translateWriteError(ctx, collection, err, 'Failed to update record.');
       }
     });
     return event.record;

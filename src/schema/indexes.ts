@@ -21,7 +21,7 @@ export function parseIndex(sql: string, table: string): IndexSpec | string {
   };
   const ident = (): string | undefined => {
     const t = tokens[i];
-    if (t && (t.kind === 'word' || t.kind === 'quoted') && /^\w{1,100}$/.test(t.text)) {
+    if (t && (t.kind === 'word' || t.kind === 'quoted') && /^\w{1,63}$/.test(t.text)) {
       i++;
       return t.text;
     }
@@ -81,6 +81,19 @@ export function parseIndex(sql: string, table: string): IndexSpec | string {
   punct(';');
   if (i !== tokens.length) return 'unexpected text after the index definition';
   return { name, table, unique, columns, ...(where.length ? { where } : {}) };
+}
+
+/**
+ * The columns of the index named `name` among a collection's `indexes`: for engines that report a violated
+ * unique index by its name rather than by its columns (MySQL).
+ */
+export function indexColumns(indexes: readonly string[], name: string): string[] | undefined {
+  for (const text of indexes) {
+    const spec = parseIndex(text, '');
+    if (typeof spec !== 'string' && spec.name.toLowerCase() === name.toLowerCase())
+      return spec.columns.map((c) => c.name);
+  }
+  return undefined;
 }
 
 /** The canonical text of an index, as stored in the collection. */

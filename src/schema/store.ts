@@ -1,10 +1,18 @@
 import type { AnyTrx, Database, Executor } from '../db/index.ts';
 import { ApiError, badRequest, type ErrorData, notFound } from '../errors/index.ts';
 import { Hook } from '../hooks/index.ts';
-import { isPlainObject } from '../lib/index.ts';
+import { createSemaphore, isPlainObject } from '../lib/index.ts';
 import { type Collection, type CollectionRow, collectionFromRow, collectionToRow } from './collection.ts';
 import { parseIndex } from './indexes.ts';
-import { applyTableSync, planTableSync } from './sync.ts';
+import {
+  applyTableSync,
+  findViolatedIndex,
+  finishSync,
+  newSyncLog,
+  planTableSync,
+  type SyncLog,
+  undoSync,
+} from './sync.ts';
 import { buildCollection, type ValidationContext } from './validate-collection.ts';
 
 export interface CollectionChange {
@@ -31,36 +39,63 @@ export interface CollectionStore {
   readonly changed: Hook<CollectionChange>;
 }
 
+/** Every definition, by id and by lower-cased name: the cache, or what a schema change read in its transaction. */
+interface Schema {
+  byId: Map<string, Collection>;
+  byName: Map<string, Collection>;
+}
+
+function schemaOf(all: Collection[]): Schema {
+  return {
+    byId: new Map(all.map((c) => [c.id, c])),
+    byName: new Map(all.map((c) => [c.name.toLowerCase(), c])),
+  };
+}
+
+function findIn(s: Schema, idOrName: string): Collection | undefined {
+  return s.byId.get(idOrName) ?? s.byName.get(idOrName.toLowerCase());
+}
+
+function getIn(s: Schema, idOrName: string): Collection {
+  const c = findIn(s, idOrName);
+  if (!c) throw notFound('Missing collection context.');
+  return c;
+}
+
 export async function createCollectionStore(db: Database): Promise<CollectionStore> {
-  let byId = new Map<string, Collection>();
-  let byName = new Map<string, Collection>();
+  let cache = schemaOf([]);
   const changed = new Hook<CollectionChange>();
+  // Schema changes of this process queue here (in call order, holding no connection while they wait);
+  // the database's schema lock serializes them with other processes and nodes.
+  const serial = createSemaphore(1);
+  let reads = 0;
+  let published = 0;
 
-  function index(all: Collection[]) {
-    byId = new Map(all.map((c) => [c.id, c]));
-    byName = new Map(all.map((c) => [c.name.toLowerCase(), c]));
-  }
-
-  async function reload(executor: Executor = db.kysely) {
+  async function readSchema(executor: Executor): Promise<Schema> {
     const rows = (await executor
       .selectFrom('_collections')
       .selectAll()
       .orderBy('created')
       .execute()) as CollectionRow[];
-    index(rows.map(collectionFromRow));
+    return schemaOf(rows.map(collectionFromRow));
   }
 
-  const find = (idOrName: string) => byId.get(idOrName) ?? byName.get(idOrName.toLowerCase());
-  const get = (idOrName: string) => {
-    const c = find(idOrName);
-    if (!c) throw notFound('Missing collection context.');
-    return c;
-  };
+  /** Re-reads the committed definitions into the cache; a read overtaken by a later one is dropped. */
+  async function reload() {
+    const ticket = ++reads;
+    const fresh = await readSchema(db.kysely);
+    if (ticket < published) return;
+    published = ticket;
+    cache = fresh;
+  }
 
-  async function foreignTables(trx: AnyTrx): Promise<Set<string>> {
+  const find = (idOrName: string) => findIn(cache, idOrName);
+  const get = (idOrName: string) => getIn(cache, idOrName);
+
+  async function foreignTables(trx: AnyTrx, s: Schema): Promise<Set<string>> {
     const rows = await db.run<{ name: string }>(trx, db.dialect.listTablesSql(), []);
-    const known = new Set(byName.keys());
-    for (const c of byId.values()) for (const name of indexNamesOf(c)) known.add(name.toLowerCase());
+    const known = new Set(s.byName.keys());
+    for (const c of s.byId.values()) for (const name of indexNamesOf(c)) known.add(name.toLowerCase());
     return new Set(rows.map((r) => r.name.toLowerCase()).filter((n) => !known.has(n)));
   }
 
@@ -92,83 +127,117 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     return result.collection;
   }
 
-  /** Writes the definition and syncs the table, in the caller's transaction. */
-  async function persist(trx: AnyTrx, before: Collection | undefined, after: Collection | undefined) {
-    if (after && before)
-      await trx.updateTable('_collections').set(collectionToRow(after)).where('id', '=', before.id).execute();
-    else if (after) await trx.insertInto('_collections').values(collectionToRow(after)).execute();
-    else if (before) await trx.deleteFrom('_collections').where('id', '=', before.id).execute();
+  /**
+   * Writes the definition and syncs the table, in the caller's transaction; `log` records how to undo
+   * both where DDL commits as it runs (MySQL), which also checks new unique indexes before any DDL.
+   */
+  async function persist(
+    trx: AnyTrx,
+    before: Collection | undefined,
+    after: Collection | undefined,
+    log: SyncLog,
+  ) {
+    const duplicates = () =>
+      badRequest('Failed to save collection.', {
+        indexes: {
+          code: 'validation_invalid_index',
+          message: 'A unique index cannot be created: existing records have duplicate values.',
+        },
+      });
+    if (
+      before &&
+      after &&
+      !db.dialect.transactionalDdl &&
+      (await findViolatedIndex(trx, db.dialect, before, after))
+    )
+      throw duplicates();
+    const rows = () => trx.updateTable('_collections');
+    if (after && before) {
+      await rows().set(collectionToRow(after)).where('id', '=', before.id).execute();
+      log.undo.push(() => rows().set(collectionToRow(before)).where('id', '=', before.id).execute());
+    } else if (after) {
+      await trx.insertInto('_collections').values(collectionToRow(after)).execute();
+      log.undo.push(() => trx.deleteFrom('_collections').where('id', '=', after.id).execute());
+    } else if (before) {
+      await trx.deleteFrom('_collections').where('id', '=', before.id).execute();
+      log.undo.push(() => trx.insertInto('_collections').values(collectionToRow(before)).execute());
+    }
     try {
-      await applyTableSync(trx, planTableSync(db.dialect, before, after));
+      await applyTableSync(trx, planTableSync(db.dialect, before, after), log);
     } catch (err) {
-      const t = db.dialect.translateError(err);
-      if (t?.kind === 'unique')
-        throw badRequest('Failed to save collection.', {
-          indexes: {
-            code: 'validation_invalid_index',
-            message: 'A unique index cannot be created: existing records have duplicate values.',
-          },
-        });
+      if (db.dialect.translateError(err)?.kind === 'unique') throw duplicates();
       throw err;
     }
   }
 
   /**
-   * Runs a schema change in one transaction. The cache is refreshed inside it, so the next change (they
-   * queue on the connection) starts from this one's result; if anything fails, it is re-read from what
-   * was committed.
+   * Runs a schema change in one transaction holding the schema lock. It validates against the definitions
+   * read inside that transaction, so it always starts from the latest committed schema (whoever wrote it);
+   * the cache is re-read once the transaction has ended, committed or not (MySQL's DDL commits as it goes).
    */
-  async function mutate(changes: (trx: AnyTrx) => Promise<CollectionChange[]>): Promise<CollectionChange[]> {
-    let done: CollectionChange[];
-    try {
-      done = await db.transaction(async (trx) => {
-        const result = await changes(trx);
-        await reload(trx);
-        return result;
-      });
-    } catch (err) {
-      await reload();
-      throw err;
-    }
+  async function mutate(
+    changes: (trx: AnyTrx, s: Schema, log: SyncLog) => Promise<CollectionChange[]>,
+  ): Promise<CollectionChange[]> {
+    const done = await serial(async () => {
+      try {
+        return await db.transaction(
+          async (trx) => {
+            const log = newSyncLog();
+            try {
+              const result = await changes(trx, await readSchema(trx), log);
+              await finishSync(trx, log);
+              return result;
+            } catch (err) {
+              // Elsewhere the rollback undoes it all; MySQL committed each DDL statement as it ran.
+              if (!db.dialect.transactionalDdl) await undoSync(log, err);
+              throw err;
+            }
+          },
+          { schemaLock: true },
+        );
+      } finally {
+        await reload();
+      }
+    });
     for (const change of done) await changed.trigger(change);
     return done;
   }
 
   return {
-    list: () => [...byId.values()],
+    list: () => [...cache.byId.values()],
     find,
     get,
     async create(input) {
-      const [change] = await mutate(async (trx) => {
-        const ctx = context(byId, await foreignTables(trx));
-        const after = validate(input, undefined, ctx, byId);
-        await persist(trx, undefined, after);
+      const [change] = await mutate(async (trx, s, log) => {
+        const ctx = context(s.byId, await foreignTables(trx, s));
+        const after = validate(input, undefined, ctx, s.byId);
+        await persist(trx, undefined, after, log);
         return [{ after }];
       });
       return change!.after!;
     },
     async update(idOrName, input) {
       get(idOrName);
-      const [change] = await mutate(async (trx) => {
-        const before = get(idOrName);
-        const ctx = context(byId, await foreignTables(trx));
-        const after = validate(input, before, ctx, byId);
-        await persist(trx, before, after);
+      const [change] = await mutate(async (trx, s, log) => {
+        const before = getIn(s, idOrName);
+        const ctx = context(s.byId, await foreignTables(trx, s));
+        const after = validate(input, before, ctx, s.byId);
+        await persist(trx, before, after, log);
         return [{ before, after }];
       });
       return change!.after!;
     },
     async remove(idOrName) {
       get(idOrName);
-      await mutate(async (trx) => {
-        const before = get(idOrName);
+      await mutate(async (trx, s, log) => {
+        const before = getIn(s, idOrName);
         if (before.system) throw badRequest('System collections cannot be deleted.');
-        const referrer = referencedBy(before, [...byId.values()]);
+        const referrer = referencedBy(before, [...s.byId.values()]);
         if (referrer)
           throw badRequest(
             `The collection is referenced by a relation field of ${referrer}; remove that field first.`,
           );
-        await persist(trx, before, undefined);
+        await persist(trx, before, undefined, log);
         return [{ before }];
       });
     },
@@ -178,7 +247,7 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
           collections: { code: 'validation_required', message: 'Must be a non-empty list of collections.' },
         });
       }
-      await mutate(async (trx) => importAll(trx, collections, deleteMissing));
+      await mutate(async (trx, s, log) => importAll(trx, s, log, collections, deleteMissing));
     },
     reload,
     changed,
@@ -186,6 +255,8 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
 
   async function importAll(
     trx: AnyTrx,
+    s: Schema,
+    log: SyncLog,
     list: unknown[],
     deleteMissing: boolean,
   ): Promise<CollectionChange[]> {
@@ -194,13 +265,14 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     const incoming = new Set<string>();
     for (const item of list) {
       if (!isPlainObject(item)) continue;
-      const id = item.id ? String(item.id) : byName.get(String(item.name ?? '').toLowerCase())?.id;
+      const id = item.id ? String(item.id) : s.byName.get(String(item.name ?? '').toLowerCase())?.id;
       if (id) incoming.add(id);
     }
-    const pool = new Map(byId);
-    if (deleteMissing) for (const c of byId.values()) if (!c.system && !incoming.has(c.id)) pool.delete(c.id);
+    const pool = new Map(s.byId);
+    if (deleteMissing)
+      for (const c of s.byId.values()) if (!c.system && !incoming.has(c.id)) pool.delete(c.id);
     const ctx = {
-      ...context(pool, await foreignTables(trx)),
+      ...context(pool, await foreignTables(trx, s)),
       collectionExists: (id: string) => pool.has(id) || incoming.has(id),
     };
     const changes: CollectionChange[] = [];
@@ -208,8 +280,8 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     const seen = new Set<string>();
     for (const [i, item] of list.entries()) {
       const existing = isPlainObject(item)
-        ? (byId.get(String(item.id ?? '')) ??
-          (item.id ? undefined : byName.get(String(item.name ?? '').toLowerCase())))
+        ? (s.byId.get(String(item.id ?? '')) ??
+          (item.id ? undefined : s.byName.get(String(item.name ?? '').toLowerCase())))
         : undefined;
       try {
         const after = validate(item, existing, ctx, pool);
@@ -228,7 +300,7 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     if (Object.keys(errors).length)
       throw badRequest('Failed to import collections.', { collections: errors });
     if (deleteMissing) {
-      for (const c of byId.values()) if (!seen.has(c.id) && !c.system) changes.push({ before: c });
+      for (const c of s.byId.values()) if (!seen.has(c.id) && !c.system) changes.push({ before: c });
     }
     for (const { before, after } of changes) {
       const referrer = !after && before ? referencedBy(before, [...pool.values()]) : undefined;
@@ -241,8 +313,8 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
         });
     }
     // Deletes first (frees names), then creates/updates in the given order.
-    for (const ch of changes.filter((c) => !c.after)) await persist(trx, ch.before, undefined);
-    for (const ch of changes.filter((c) => c.after)) await persist(trx, ch.before, ch.after);
+    for (const ch of changes.filter((c) => !c.after)) await persist(trx, ch.before, undefined, log);
+    for (const ch of changes.filter((c) => c.after)) await persist(trx, ch.before, ch.after, log);
     return changes;
   }
 }

@@ -1,5 +1,5 @@
 import type { ErrorData } from '../errors/index.ts';
-import { isPlainObject, nowString, prefixedNumericId } from '../lib/index.ts';
+import { containsNul, isPlainObject, nowString, prefixedNumericId } from '../lib/index.ts';
 import { AUTH_RULE_NAMES, type Collection, type CollectionType, RULE_NAMES } from './collection.ts';
 import {
   AUTH_OPTION_KEYS,
@@ -10,7 +10,7 @@ import {
 } from './defaults.ts';
 import type { OptionsContext } from './fields/index.ts';
 import { formatIndex, parseIndex } from './indexes.ts';
-import { NAME_RE, normalizeFields } from './validate-fields.ts';
+import { MAX_NAME_LENGTH, NAME_RE, normalizeFields } from './validate-fields.ts';
 
 export interface ValidationContext extends OptionsContext {
   /** The collection holding this name (case-insensitive), if any. */
@@ -32,6 +32,13 @@ export function buildCollection(
   ctx: ValidationContext,
 ): { collection: Collection } | { errors: ErrorData } {
   const errors: ErrorData = {};
+  // Definitions hold no U+0000 anywhere: rules, select values and index literals would reach the database.
+  for (const [key, value] of Object.entries(input))
+    if (containsNul(value))
+      errors[key] = {
+        code: 'validation_invalid_value',
+        message: 'Must not contain the NUL character (U+0000).',
+      };
   const type = (existing?.type ?? (input.type === undefined ? 'base' : input.type)) as CollectionType;
   if (existing && input.type !== undefined && input.type !== existing.type) {
     errors.type = {
@@ -47,10 +54,11 @@ export function buildCollection(
 
   const id =
     existing?.id ?? (input.id === undefined || input.id === '' ? prefixedNumericId('pbc_') : input.id);
-  if (typeof id !== 'string' || !/^\w{1,100}$/.test(id))
+  // Up to 50, so that the system index names built from it (`idx_tokenKey_<id>`) stay within 63.
+  if (typeof id !== 'string' || !/^\w{1,50}$/.test(id))
     errors.id = {
       code: 'validation_invalid_value',
-      message: 'Ids may contain only letters, digits and _ (up to 100).',
+      message: 'Ids may contain only letters, digits and _ (up to 50).',
     };
   else if (!existing && ctx.findById(id))
     errors.id = { code: 'validation_not_unique', message: 'Value must be unique.' };
@@ -58,10 +66,10 @@ export function buildCollection(
   const name = input.name === undefined ? existing?.name : input.name;
   if (typeof name !== 'string' || name === '')
     errors.name = { code: 'validation_required', message: 'Cannot be blank.' };
-  else if (!NAME_RE.test(name) || name.length > 255)
+  else if (!NAME_RE.test(name) || name.length > MAX_NAME_LENGTH)
     errors.name = {
       code: 'validation_invalid_name',
-      message: 'Names may contain only letters, digits and _ (up to 255).',
+      message: `Names may contain only letters, digits and _ (up to ${MAX_NAME_LENGTH}).`,
     };
   else if (existing?.system && name !== existing.name)
     errors.name = {

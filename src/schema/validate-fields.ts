@@ -3,6 +3,8 @@ import { FORBIDDEN_KEYS, isPlainObject, prefixedNumericId } from '../lib/index.t
 import { FIELD_TYPES, type FieldDef, type OptionsContext } from './fields/index.ts';
 
 export const NAME_RE = /^\w+$/;
+/** PostgreSQL truncates identifiers past 63 bytes and MySQL refuses past 64: one limit for every engine. */
+export const MAX_NAME_LENGTH = 63;
 /** Names that would collide with record JSON keys or auth body keys. */
 const RESERVED_FIELD_NAMES = new Set([
   'expand',
@@ -83,10 +85,15 @@ function normalizeOne(
   const fieldType = FIELD_TYPES.get(type);
   if (!fieldType) errors.type = { code: 'validation_invalid_field_type', message: 'Unknown field type.' };
   if (!name) errors.name = { code: 'validation_required', message: 'Cannot be blank.' };
-  else if (!NAME_RE.test(name) || name.length > 100)
+  else if (!NAME_RE.test(name) || name.length > MAX_NAME_LENGTH)
     errors.name = {
       code: 'validation_invalid_name',
-      message: 'Field names may contain only letters, digits and _ (up to 100).',
+      message: `Field names may contain only letters, digits and _ (up to ${MAX_NAME_LENGTH}).`,
+    };
+  else if (name.startsWith('_') && !old?.system)
+    errors.name = {
+      code: 'validation_reserved_name',
+      message: 'Names starting with _ are reserved for Plinth.',
     };
   else if (name.includes('_via_'))
     errors.name = { code: 'validation_invalid_name', message: 'Field names cannot contain _via_.' };

@@ -1,37 +1,65 @@
 import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
+import { type MysqlSqlHelpers, mysqlCreateIndexSql, mysqlDropIndexSql } from './mysql-indexes.ts';
 
-// First version, to be completed by the engines work: see the notes on issue 3.
+/**
+ * Binary and NO PAD: `=`, GROUP BY and unique keys compare code points exactly, trailing spaces included,
+ * as on SQLite and PostgreSQL (`utf8mb4_bin` is PAD SPACE: 'a' = 'a ' there).
+ */
+const COLLATION = 'utf8mb4_nopad_bin';
+
+// JSON kinds are LONGTEXT, not JSON: MariaDB's JSON is LONGTEXT plus a JSON_VALID check that refuses
+// documents nested deeper than 32 levels, which SQLite and PostgreSQL store. Plinth writes only JSON it
+// serialized itself, and MariaDB's JSON functions read LONGTEXT the same.
 const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
   id: 'VARCHAR(255) PRIMARY KEY NOT NULL',
   text: "LONGTEXT DEFAULT '' NOT NULL",
   number: 'DOUBLE DEFAULT 0 NOT NULL',
   bool: 'BOOLEAN DEFAULT FALSE NOT NULL',
-  json: 'JSON DEFAULT NULL',
-  jsonArray: "JSON DEFAULT ('[]') NOT NULL",
-  jsonObject: `JSON DEFAULT ('{"lon":0,"lat":0}') NOT NULL`,
+  json: 'LONGTEXT DEFAULT NULL',
+  jsonArray: "LONGTEXT DEFAULT '[]' NOT NULL",
+  jsonObject: `LONGTEXT DEFAULT '{"lon":0,"lat":0}' NOT NULL`,
 };
+
+const ASCII_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
 function quote(identifier: string): string {
   return `\`${identifier.replaceAll('`', '``')}\``;
 }
 
+/** A literal that reads the same whatever the server's sql_mode (a backslash is an escape unless NO_BACKSLASH_ESCAPES). */
 function literal(value: string | number): string {
-  return typeof value === 'number'
-    ? String(value)
-    : `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+  if (typeof value === 'number') return String(value);
+  if (value.includes('\\')) return `_utf8mb4 X'${Buffer.from(value).toString('hex')}'`;
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** LOWER would fold every letter (É too); nested REPLACEs (always case-sensitive) fold A-Z only. */
+function foldCaseSql(expr: string): string {
+  let out = expr;
+  for (const c of ASCII_UPPER) out = `REPLACE(${out}, '${c}', '${c.toLowerCase()}')`;
+  return out;
+}
+
+const helpers: MysqlSqlHelpers = { quote, literal, foldCaseSql };
+
+/** `Duplicate entry 'x' for key 'name'` (MySQL 8 writes `'table.name'`): the key's name. */
+function duplicateKey(message: string): string | undefined {
+  return /for key '(?:[^']*\.)?([^'.]+)'$/.exec(message)?.[1];
 }
 
 /**
- * MySQL/MariaDB. Tables use utf8mb4 with a binary collation, so that `=` compares exactly as on SQLite and
- * PostgreSQL (no accent- or case-insensitive matches). DDL is not transactional here.
+ * MySQL/MariaDB (MariaDB 10.6+ is what Plinth runs and tests; see docs/decisions/0005-mysql.md). Tables use
+ * utf8mb4 with a binary NO PAD collation. DDL is not transactional: each statement commits on its own,
+ * so the schema layer undoes a failed change itself.
  */
 export const mysqlDialect: SqlDialect = {
   name: 'mysql',
+  transactionalDdl: false,
   quote,
   nativeSql: (sql) => sql,
   columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
   createTableSql: (table, columns) => [
-    `CREATE TABLE ${quote(table)} (${columns.map((c) => mysqlDialect.columnSql(c)).join(', ')}, \`_rowid\` BIGINT NOT NULL AUTO_INCREMENT UNIQUE) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    `CREATE TABLE ${quote(table)} (${columns.map((c) => mysqlDialect.columnSql(c)).join(', ')}, \`_rowid\` BIGINT NOT NULL AUTO_INCREMENT UNIQUE INVISIBLE) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${COLLATION}`,
   ],
   renameTableSql: (from, to) => [`RENAME TABLE ${quote(from)} TO ${quote(to)}`],
   dropTableSql: (table) => [`DROP TABLE IF EXISTS ${quote(table)}`],
@@ -40,28 +68,56 @@ export const mysqlDialect: SqlDialect = {
   renameColumnSql: (table, from, to) => [
     `ALTER TABLE ${quote(table)} RENAME COLUMN ${quote(from)} TO ${quote(to)}`,
   ],
-  convertColumnSql: () => [],
-  createIndexSql(index: IndexSpec) {
-    const cols = index.columns.map((c) => `${quote(c.name)}${c.desc ? ' DESC' : ''}`).join(', ');
-    void literal;
-    return [
-      `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${quote(index.name)} ON ${quote(index.table)} (${cols})`,
-    ];
+  convertColumnSql(table, column, from, to) {
+    const t = quote(table);
+    const c = quote(column);
+    // Text and JSON kinds are all LONGTEXT here: only the values and the default change.
+    if (from === 'text' && to === 'jsonArray') {
+      return [
+        `UPDATE ${t} SET ${c} = CASE WHEN ${c} = '' THEN '[]' ELSE JSON_ARRAY(${c}) END`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT '[]'`,
+      ];
+    }
+    if (from === 'jsonArray' && to === 'text') {
+      // The last element; '' for none or a JSON null (no `$[last]` before MariaDB 10.9).
+      return [
+        `UPDATE ${t} SET ${c} = CASE WHEN JSON_LENGTH(${c}) > 0 THEN COALESCE(JSON_VALUE(${c}, CONCAT('$[', JSON_LENGTH(${c}) - 1, ']')), '') ELSE '' END`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ''`,
+      ];
+    }
+    return [];
   },
-  dropIndexSql: (name, table) => [`DROP INDEX ${quote(name)} ON ${quote(table)}`],
+  createIndexSql: (index: IndexSpec) => mysqlCreateIndexSql(index, helpers),
+  dropIndexSql: (index: IndexSpec) => mysqlDropIndexSql(index, helpers),
+  foldCaseSql,
   randomSql: () => 'RAND()',
   rowidSql: () => quote('_rowid'),
   jsonArrayContainsSql: (column) => `JSON_CONTAINS(${quote(column)}, JSON_QUOTE(?))`,
+  // Index names are per table here; PRIMARY is every primary key's, not a name a collection could clash with.
   listTablesSql: () =>
-    'SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() UNION SELECT index_name AS name FROM information_schema.statistics WHERE table_schema = DATABASE()',
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE() UNION SELECT index_name AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY'",
+  // A named lock, not a row lock: DDL commits implicitly here, which would release a row lock half-way.
+  // Named per database (locks are server-wide); released on the same connection after the transaction.
+  schemaLockSql: () => ({
+    lock: "SELECT GET_LOCK(CONCAT('plinth:schema:', SHA1(DATABASE())), 30) AS locked",
+    unlock: "SELECT RELEASE_LOCK(CONCAT('plinth:schema:', SHA1(DATABASE())))",
+  }),
+  // LOCK IN SHARE MODE rather than FOR SHARE: MariaDB knows only the former.
+  lockingSelectSuffix: (mode) => (mode === 'update' ? ' FOR UPDATE' : ' LOCK IN SHARE MODE'),
   decodeBool: (v) => v === 1 || v === true || v === '1',
   translateError(err: unknown): TranslatedError | undefined {
     const e = err as { errno?: unknown; sqlMessage?: unknown };
     if (!(err instanceof Error) || typeof e.errno !== 'number') return undefined;
-    if (e.errno === 1062) return { kind: 'unique', columns: [] };
+    if (e.errno === 1062) {
+      // The message names the key, not its columns: the schema layer knows which columns an index covers.
+      const key = duplicateKey(String(e.sqlMessage ?? ''));
+      if (key === 'PRIMARY') return { kind: 'unique', columns: ['id'] };
+      return { kind: 'unique', columns: [], ...(key ? { index: key } : {}) };
+    }
     if (e.errno === 1048) return { kind: 'notNull', columns: [] };
     if (e.errno === 1406) return { kind: 'tooLong', columns: [] };
-    if (e.errno === 1213 || e.errno === 1205) return { kind: 'retry', columns: [] };
+    // Deadlock, lock wait timeout, and MariaDB 11's snapshot-isolation conflict ("Record has changed").
+    if (e.errno === 1213 || e.errno === 1205 || e.errno === 1020) return { kind: 'retry', columns: [] };
     return { kind: 'other', columns: [] };
   },
 };

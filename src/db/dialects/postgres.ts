@@ -12,6 +12,9 @@ const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
   jsonObject: `JSONB DEFAULT '{"lon":0,"lat":0}'::jsonb NOT NULL`,
 };
 
+/** The advisory lock key that serializes schema changes. */
+const SCHEMA_LOCK_KEY = '8100965752852986483';
+
 function quote(identifier: string): string {
   return `"${identifier.replaceAll('"', '""')}"`;
 }
@@ -23,6 +26,7 @@ function literal(value: string | number): string {
 /** PostgreSQL: DDL is transactional, so a failed table sync rolls back whole. */
 export const postgresDialect: SqlDialect = {
   name: 'postgres',
+  transactionalDdl: true,
   quote,
   nativeSql: numberPlaceholders,
   columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
@@ -56,9 +60,12 @@ export const postgresDialect: SqlDialect = {
     return [];
   },
   createIndexSql(index: IndexSpec) {
-    // COLLATE NOCASE becomes an index on LOWER(col): the same case-insensitive uniqueness as SQLite's.
+    // COLLATE NOCASE becomes an index on the folded column: the same case-insensitive uniqueness as SQLite's.
     const cols = index.columns
-      .map((c) => `${c.nocase ? `LOWER(${quote(c.name)})` : quote(c.name)}${c.desc ? ' DESC' : ''}`)
+      .map(
+        (c) =>
+          `${c.nocase ? `(${postgresDialect.foldCaseSql(quote(c.name))})` : quote(c.name)}${c.desc ? ' DESC' : ''}`,
+      )
       .join(', ');
     const where = index.where?.length
       ? ` WHERE ${index.where.map((w) => `${quote(w.column)} ${w.op} ${literal(w.value)}`).join(' AND ')}`
@@ -67,19 +74,24 @@ export const postgresDialect: SqlDialect = {
       `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${quote(index.name)} ON ${quote(index.table)} (${cols})${where}`,
     ];
   },
-  dropIndexSql: (name) => [`DROP INDEX IF EXISTS ${quote(name)}`],
+  dropIndexSql: (index) => [`DROP INDEX IF EXISTS ${quote(index.name)}`],
+  // Under the "C" collation LOWER lowers ASCII only, like SQLite's NOCASE (the default locale lowers É too).
+  foldCaseSql: (expr) => `LOWER(${expr} COLLATE "C")`,
   randomSql: () => 'RANDOM()',
   rowidSql: () => quote('_rowid'),
   jsonArrayContainsSql: (column) => `${quote(column)} @> jsonb_build_array(CAST(? AS TEXT))`,
   listTablesSql: () =>
     'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() UNION SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() UNION SELECT sequencename AS name FROM pg_sequences WHERE schemaname = current_schema()',
+  // Transaction-scoped advisory lock on a constant key (the bytes of 'plinth:s'); per database.
+  schemaLockSql: () => ({ lock: `SELECT true AS locked FROM pg_advisory_xact_lock(${SCHEMA_LOCK_KEY})` }),
+  lockingSelectSuffix: (mode) => (mode === 'update' ? ' FOR UPDATE' : ' FOR SHARE'),
   decodeBool: (v) => v === true || v === 't' || v === 1,
   translateError(err: unknown): TranslatedError | undefined {
     const e = err as { code?: unknown; detail?: unknown; column?: unknown };
     if (!(err instanceof Error) || typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code))
       return undefined;
     if (e.code === '23505') {
-      // detail: Key (a, b)=(x, y) already exists. / Key (lower(email))=(x) already exists.
+      // detail: Key (a, b)=(x, y) already exists. / Key (lower(email COLLATE "C"))=(x) already exists.
       const cols = /Key \((.+?)\)=/.exec(String(e.detail ?? ''))?.[1] ?? '';
       return {
         kind: 'unique',
@@ -88,7 +100,7 @@ export const postgresDialect: SqlDialect = {
           .map((c) =>
             c
               .trim()
-              .replace(/^lower\((.+)\)$/i, '$1')
+              .replace(/^lower\((.+?)(?: COLLATE "C")?\)$/i, '$1')
               .replaceAll('"', ''),
           )
           .filter(Boolean),

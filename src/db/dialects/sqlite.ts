@@ -21,6 +21,7 @@ function literal(value: string | number): string {
 /** SQLite: DDL is transactional, so a failed table sync rolls back whole. */
 export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
+  transactionalDdl: true,
   quote,
   nativeSql: (sql) => sql,
   columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
@@ -57,13 +58,18 @@ export const sqliteDialect: SqlDialect = {
       `CREATE ${index.unique ? 'UNIQUE ' : ''}INDEX ${quote(index.name)} ON ${quote(index.table)} (${cols})${where}`,
     ];
   },
-  dropIndexSql: (name) => [`DROP INDEX IF EXISTS ${quote(name)}`],
+  dropIndexSql: (index) => [`DROP INDEX IF EXISTS ${quote(index.name)}`],
+  // SQLite's LOWER lowers ASCII only (no ICU in node:sqlite), exactly like COLLATE NOCASE.
+  foldCaseSql: (expr) => `LOWER(${expr})`,
   randomSql: () => 'RANDOM()',
   rowidSql: () => '_rowid_',
   jsonArrayContainsSql: (column) =>
     `EXISTS (SELECT 1 FROM json_each(${quote(column)}) WHERE json_each.value = ?)`,
   listTablesSql: () =>
     "SELECT name FROM sqlite_master WHERE type IN ('table','view','index') AND name NOT LIKE 'sqlite_%'",
+  // One connection writes, so schema changes and read-modify-write transactions never interleave.
+  schemaLockSql: () => undefined,
+  lockingSelectSuffix: () => '',
   decodeBool: (v) => v === 1 || v === true || v === '1' || v === 1n,
   translateError(err: unknown): TranslatedError | undefined {
     if (!(err instanceof Error) || (err as { code?: string }).code !== 'ERR_SQLITE_ERROR') return undefined;

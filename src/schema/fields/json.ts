@@ -1,5 +1,6 @@
+import { containsNul } from '../../lib/index.ts';
 import { checkNonNegativeInt } from './options.ts';
-import { blank, type FieldType, invalid } from './types.ts';
+import { blank, type FieldType, hasNul, invalid } from './types.ts';
 
 const DEFAULT_JSON_MAX = 1024 * 1024;
 
@@ -12,6 +13,8 @@ export const jsonField: FieldType = {
   zero: () => null,
   normalize(_f, v) {
     if (v === undefined) return { value: null };
+    // PostgreSQL's JSONB refuses \u0000 in strings and keys.
+    if (containsNul(v)) return { error: hasNul() };
     return { value: v };
   },
   validate(field, value) {

@@ -1,7 +1,7 @@
 import type { ErrorData, FieldError } from '../../errors/index.ts';
-import { parseJsonOr } from '../../lib/index.ts';
+import { containsNul, parseJsonOr } from '../../lib/index.ts';
 import { checkBool, checkNonNegativeInt, checkStringList } from './options.ts';
-import { blank, type FieldDef, type FieldType, invalid } from './types.ts';
+import { blank, type FieldDef, type FieldType, hasNul, invalid } from './types.ts';
 
 const isMulti = (field: FieldDef) => Number(field.maxSelect ?? 1) > 1;
 
@@ -38,6 +38,7 @@ function listField(
       const list = toList(value);
       if (!list)
         return { error: invalid(isMulti(field) ? 'Must be a list of strings.' : 'Must be a string.') };
+      if (containsNul(list)) return { error: hasNul() };
       const unique = [...new Set(list.filter((v) => v !== ''))];
       if (isMulti(field)) return { value: unique };
       // A single-value field keeps the last value sent (PocketBase's behaviour for repeated form keys).

@@ -1,6 +1,6 @@
 import type { FieldError } from '../../errors/index.ts';
 import { checkNonNegativeInt, checkPattern, checkStringList, compiledPattern } from './options.ts';
-import { blank, type FieldDef, type FieldType, invalid } from './types.ts';
+import { blank, type FieldDef, type FieldType, hasNul, invalid } from './types.ts';
 
 /** Text longer than this needs an explicit `max`: keeps rows and indexes sane. */
 const DEFAULT_TEXT_MAX = 5000;
@@ -12,10 +12,15 @@ function asString(value: unknown): { value: unknown } | { error: FieldError } {
   return { error: invalid('Must be a string.') };
 }
 
+/** A string value that is stored as sent, so U+0000 is refused (passwords are only ever hashed). */
+function asStoredString(value: unknown): { value: unknown } | { error: FieldError } {
+  return typeof value === 'string' && value.includes('\u0000') ? { error: hasNul() } : asString(value);
+}
+
 const stringBase = {
   column: () => 'text' as const,
   zero: () => '',
-  normalize: (_f: FieldDef, v: unknown) => asString(v),
+  normalize: (_f: FieldDef, v: unknown) => asStoredString(v),
   toDb: (_f: FieldDef, v: unknown) => v,
   fromDb: (_f: FieldDef, raw: unknown) => (raw === null || raw === undefined ? '' : String(raw)),
   isMulti: () => false,
@@ -107,7 +112,7 @@ export const emailField: FieldType = {
   defaults: () => ({ exceptDomains: null, onlyDomains: null }),
   checkOptions: (field) => checkStringList(checkStringList({}, field, 'exceptDomains'), field, 'onlyDomains'),
   normalize: (_f, v) => {
-    const r = asString(v);
+    const r = asStoredString(v);
     return 'value' in r ? { value: (r.value as string).trim() } : r;
   },
   validate(field, value) {
@@ -144,6 +149,7 @@ export const urlField: FieldType = {
 export const passwordField: FieldType = {
   ...stringBase,
   type: 'password',
+  normalize: (_f, v) => asString(v),
   defaults: () => ({ cost: 0, max: 0, min: 8, pattern: '' }),
   checkOptions(field) {
     const errors = checkNonNegativeInt({}, field, 'min');

@@ -44,6 +44,12 @@ export interface FieldType {
   isMulti(field: FieldDef): boolean;
 }
 
+/** The error for a client value holding U+0000 (no engine-dependent outcome: PostgreSQL cannot store it). */
+export const hasNul = (): FieldError => ({
+  code: 'validation_invalid_value',
+  message: 'Must not contain the NUL character (U+0000).',
+});
+
 export const blank = (): FieldError => ({ code: 'validation_required', message: 'Cannot be blank.' });
 export const invalid = (message = 'Invalid value.'): FieldError => ({
   code: 'validation_invalid_value',
