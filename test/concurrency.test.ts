@@ -64,6 +64,24 @@ describe('schema changes on two nodes of one database', {
     assert.equal(record.status, 200, JSON.stringify(record.body));
   });
 
+  it('keeps reading records on a node whose prepared statements predate another node’s change', async () => {
+    const su = { collection: null, record: null, isSuperuser: true };
+    const rec = await server.request('POST', '/api/collections/shared/records', {
+      token: server.adminToken,
+      body: { a: 'before' },
+    });
+    const otherView = () => other.records.view(other.collections.get('shared'), rec.body.id, su);
+    assert.equal((await otherView()).a, 'before');
+    // The first node changes the columns behind the other node's prepared `SELECT *`.
+    const current = server.app.collections.get('shared');
+    const changed = await server.request('PATCH', '/api/collections/shared', {
+      token: server.adminToken,
+      body: { fields: [...current.fields, { name: `c${Date.now()}`, type: 'bool' }] },
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    for (let i = 0; i < 3; i++) assert.equal((await otherView()).a, 'before');
+  });
+
   it('let exactly one of several same-named creates on both nodes win; the others get a 400', async () => {
     const results = await Promise.allSettled(
       Array.from({ length: 6 }, (_, i) =>

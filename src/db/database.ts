@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, type Transaction } from 'kysely';
+import type pg from 'pg';
 import type { Logger } from '../log/index.ts';
 import type { SqlDialect } from './dialect.ts';
 import { mysqlDialect } from './dialects/mysql.ts';
@@ -45,8 +47,14 @@ export interface DatabaseOptions {
 /** Opens the configured engine: embedded SQLite by default, PostgreSQL or MySQL/MariaDB by URL. */
 export function createDatabase(options: DatabaseOptions): Database {
   const url = options.url;
-  if (/^postgres(ql)?:/.test(url))
-    return wrap(new Kysely({ dialect: new PostgresDialect({ pool: postgresPool(url) }) }), postgresDialect);
+  if (/^postgres(ql)?:/.test(url)) {
+    const pool = postgresPool(url);
+    return wrap(
+      new Kysely({ dialect: new PostgresDialect({ pool }) }),
+      postgresDialect,
+      namedStatements(pool),
+    );
+  }
   if (/^(mysql|mariadb):/.test(url))
     return wrap(new Kysely({ dialect: new MysqlDialect({ pool: mysqlPool(url) }) }), mysqlDialect);
   if (url && !url.startsWith('sqlite:'))
@@ -58,8 +66,44 @@ export function createDatabase(options: DatabaseOptions): Database {
   return wrap(kysely, sqliteDialect, (sql, params) => dialect.driver?.runNow(sql, params)?.rows);
 }
 
-/** A synchronous shortcut for one statement outside transactions; undefined when it cannot run now. */
-type RunNow = (sql: string, params: readonly unknown[]) => unknown[] | undefined;
+/**
+ * A shortcut for one statement outside transactions, given the engine's native SQL; undefined when it
+ * cannot take it (the caller then goes through Kysely).
+ */
+type RunNow = (sql: string, params: readonly unknown[]) => unknown[] | Promise<unknown[]> | undefined;
+
+/** Distinct statements a PostgreSQL connection keeps prepared; past this, statements go unnamed. */
+const MAX_NAMED_STATEMENTS = 2000;
+
+/**
+ * PostgreSQL parses and plans an unnamed statement every time; a named one once per connection. Hot-path
+ * SQL is a small set of strings built once per collection, so it is named by a hash of its text.
+ */
+function namedStatements(pool: pg.Pool): RunNow {
+  const names = new Map<string, string>();
+  let generation = 0;
+  const nameOf = (sql: string) =>
+    `p${generation}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+  return (sql, params) => {
+    let name = names.get(sql);
+    if (name === undefined) {
+      if (names.size >= MAX_NAMED_STATEMENTS) return undefined;
+      name = nameOf(sql);
+      names.set(sql, name);
+    }
+    const query = (n: string) =>
+      pool.query({ name: n, text: sql, values: params as unknown[] }).then((r) => r.rows);
+    return query(name).catch((err: unknown) => {
+      // A schema change (here or on another node) altered the columns behind a prepared `SELECT *`:
+      // prepare it again under a new name. Old names die with their connections.
+      if (!/cached plan must not change result type/.test(String((err as Error)?.message))) throw err;
+      generation++;
+      const fresh = nameOf(sql);
+      names.set(sql, fresh);
+      return query(fresh);
+    });
+  };
+}
 
 function wrap(kysely: AnyDb, dialect: SqlDialect, runNow?: RunNow): Database {
   // Hot-path SQL is the same few strings over and over: convert each once.
@@ -81,8 +125,8 @@ function wrap(kysely: AnyDb, dialect: SqlDialect, runNow?: RunNow): Database {
         options?.schemaLock ? lockedTransaction(kysely, dialect, fn) : kysely.transaction().execute(fn),
       ),
     async run<R>(executor: Executor, sql: string, params: readonly unknown[]) {
-      const now = executor === kysely ? runNow?.(sql, params) : undefined;
-      if (now) return now as R[];
+      const now = executor === kysely ? runNow?.(native(sql), params) : undefined;
+      if (now) return (await now) as R[];
       const result = await executor.executeQuery<R>(CompiledQuery.raw(native(sql), params as unknown[]));
       return result.rows;
     },

@@ -1,3 +1,4 @@
+import type { Executor } from '../db/index.ts';
 import { badRequest, hasErrors, notFound } from '../errors/index.ts';
 import { isPlainObject } from '../lib/index.ts';
 import type { Collection } from '../schema/index.ts';
@@ -7,7 +8,7 @@ import { applyInput } from './input.ts';
 import { findRecord } from './read.ts';
 import { resolveRecordId } from './record-id.ts';
 import { checkRelations } from './relations.ts';
-import type { AuthContext } from './types.ts';
+import type { AuthContext, RecordValues } from './types.ts';
 import {
   checkAuthFields,
   checkOldPassword,
@@ -45,29 +46,38 @@ export async function createRecord(
   Object.assign(input.values, await hashPasswords(ctx, collection, input.passwords));
   setAutodates(collection, input.values, true);
   const p = ctx.prepared(collection);
+  const insert = async (executor: Executor, record: RecordValues) => {
+    try {
+      await ctx.db.run(executor, p.insert.sql, paramsFor(collection, p.insert.columns, record));
+    } catch (err) {
+      translateWriteError(ctx, collection, err, 'Failed to create record.');
+    }
+  };
 
-  const values = await ctx.db.transaction(async (trx) => {
-    const errors = {};
-    await checkRelations(
-      trx,
-      ctx.collections,
-      collection,
-      input.values,
-      input.touched,
-      errors,
-      shareLock(ctx),
-    );
-    if (hasErrors(errors)) throw badRequest('Failed to create record.', errors);
-    const event = { collection, record: input.values, auth };
-    await ctx.hooks.create.trigger(event, async (e) => {
-      try {
-        await ctx.db.run(trx, p.insert.sql, paramsFor(collection, p.insert.columns, e.record));
-      } catch (err) {
-        translateWriteError(ctx, collection, err, 'Failed to create record.');
-      }
+  const setsRelations = collection.fields.some((f) => f.type === 'relation' && input.touched.has(f.name));
+  let values: RecordValues;
+  if (!setsRelations && ctx.hooks.create.size === 0) {
+    // A lone INSERT is atomic by itself: no transaction, and on a server engine two round trips fewer.
+    await insert(ctx.db.kysely, input.values);
+    values = input.values;
+  } else {
+    values = await ctx.db.transaction(async (trx) => {
+      const errors = {};
+      await checkRelations(
+        trx,
+        ctx.collections,
+        collection,
+        input.values,
+        input.touched,
+        errors,
+        shareLock(ctx),
+      );
+      if (hasErrors(errors)) throw badRequest('Failed to create record.', errors);
+      const event = { collection, record: input.values, auth };
+      await ctx.hooks.create.trigger(event, (e) => insert(trx, e.record));
+      return event.record;
     });
-    return event.record;
-  });
+  }
   await ctx.hooks.afterCreate.trigger({ collection, record: values, auth });
   return p.shape.toJson(values, auth);
 }
