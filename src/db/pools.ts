@@ -23,7 +23,7 @@ export function postgresPool(url: string): pg.Pool {
 /** A `mysql2` pool for a `mysql://` or `mariadb://` URL, speaking utf8mb4 with exact (binary) collation. */
 export function mysqlPool(url: string) {
   const u = new URL(url.replace(/^mariadb:/, 'mysql:'));
-  return createPool({
+  const pool = createPool({
     host: u.hostname,
     port: Number(u.port || 3306),
     user: decodeURIComponent(u.username),
@@ -35,4 +35,9 @@ export function mysqlPool(url: string) {
     supportBigNumbers: true,
     dateStrings: true,
   });
+  // The same statement time limit as on PostgreSQL (MariaDB's variable, in seconds).
+  pool.on('connection', (conn) => {
+    conn.query(`SET SESSION max_statement_time = ${STATEMENT_TIMEOUT_MS / 1000}`, () => {});
+  });
+  return pool;
 }

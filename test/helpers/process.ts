@@ -36,8 +36,12 @@ export function runCli(
 /** Starts `plinth serve` as a child process and waits until it answers /api/health. */
 export async function spawnServe(
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--log-level', 'warn', ...args], { cwd: ROOT });
+  const child = spawn(process.execPath, [BIN, 'serve', '--log-level', 'warn', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

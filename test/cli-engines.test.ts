@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createTestDatabase, TEST_ENGINE, type TestDatabase } from './helpers/databases.ts';
+import { freePort, runCli, spawnServe } from './helpers/process.ts';
+
+describe(`the plinth command on ${TEST_ENGINE}`, {
+  skip: TEST_ENGINE === 'sqlite' ? 'the SQLite CLI is covered by cli.test.ts' : false,
+}, () => {
+  let database: TestDatabase;
+  let dir = '';
+  before(async () => {
+    database = await createTestDatabase();
+    dir = mkdtempSync(join(tmpdir(), 'plinth-cli-db-'));
+  });
+  after(async () => {
+    await database?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('creates a superuser with --db, serves with PLINTH_DB, and signs in', async () => {
+    const created = await runCli([
+      'superuser',
+      'upsert',
+      'ops@example.com',
+      'first-password',
+      '--dir',
+      dir,
+      '--db',
+      database.url,
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    const port = await freePort();
+    const server = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir], {
+      PLINTH_DB: database.url,
+    });
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/collections/_superusers/auth-with-password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ identity: 'ops@example.com', password: 'first-password' }),
+      });
+      assert.equal(res.status, 200);
+    } finally {
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+    }
+  });
+});
