@@ -41,6 +41,8 @@ export interface SqlDialect {
    * there, so the schema layer checks what it can before any DDL and undoes the steps that ran.
    */
   readonly transactionalDdl: boolean;
+  /** Options appended to every CREATE TABLE (MySQL: engine, character set and exact collation). */
+  readonly tableOptions: string;
   quote(identifier: string): string;
   /** Turns SQL written with `?` placeholders into the engine's own (PostgreSQL: `$1, $2...`). */
   nativeSql(sql: string): string;

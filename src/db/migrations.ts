@@ -17,7 +17,7 @@ export async function runMigrations(db: Database, migrations: readonly Migration
     (trx) =>
       sql
         .raw(
-          `CREATE TABLE IF NOT EXISTS ${q('_migrations')} (${q('file')} VARCHAR(255) PRIMARY KEY NOT NULL, ${q('applied')} BIGINT NOT NULL)`,
+          `CREATE TABLE IF NOT EXISTS ${q('_migrations')} (${q('file')} VARCHAR(255) PRIMARY KEY NOT NULL, ${q('applied')} BIGINT NOT NULL)${db.dialect.tableOptions}`,
         )
         .execute(trx),
     { schemaLock: true },

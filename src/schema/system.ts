@@ -89,7 +89,7 @@ export const SYSTEM_MIGRATIONS: Migration[] = [
       const text = (n: string) => `${q(n)} TEXT DEFAULT '' NOT NULL`;
       await sql
         .raw(
-          `CREATE TABLE ${q('_collections')} (${q('id')} VARCHAR(100) PRIMARY KEY NOT NULL, ${q('name')} VARCHAR(255) NOT NULL, ${text('type')}, ${q('system')} BOOLEAN DEFAULT FALSE NOT NULL, ${text('fields')}, ${text('indexes')}, ${q('listRule')} TEXT NULL, ${q('viewRule')} TEXT NULL, ${q('createRule')} TEXT NULL, ${q('updateRule')} TEXT NULL, ${q('deleteRule')} TEXT NULL, ${text('options')}, ${text('created')}, ${text('updated')})`,
+          `CREATE TABLE ${q('_collections')} (${q('id')} VARCHAR(100) PRIMARY KEY NOT NULL, ${q('name')} VARCHAR(255) NOT NULL, ${text('type')}, ${q('system')} BOOLEAN DEFAULT FALSE NOT NULL, ${text('fields')}, ${text('indexes')}, ${q('listRule')} TEXT NULL, ${q('viewRule')} TEXT NULL, ${q('createRule')} TEXT NULL, ${q('updateRule')} TEXT NULL, ${q('deleteRule')} TEXT NULL, ${text('options')}, ${text('created')}, ${text('updated')})${db.dialect.tableOptions}`,
         )
         .execute(trx);
       await sql
@@ -97,7 +97,7 @@ export const SYSTEM_MIGRATIONS: Migration[] = [
         .execute(trx);
       await sql
         .raw(
-          `CREATE TABLE ${q('_params')} (${q('id')} VARCHAR(100) PRIMARY KEY NOT NULL, ${text('value')}, ${text('created')}, ${text('updated')})`,
+          `CREATE TABLE ${q('_params')} (${q('id')} VARCHAR(100) PRIMARY KEY NOT NULL, ${text('value')}, ${text('created')}, ${text('updated')})${db.dialect.tableOptions}`,
         )
         .execute(trx);
     },

@@ -55,11 +55,12 @@ function duplicateKey(message: string): string | undefined {
 export const mysqlDialect: SqlDialect = {
   name: 'mysql',
   transactionalDdl: false,
+  tableOptions: ` ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${COLLATION}`,
   quote,
   nativeSql: (sql) => sql,
   columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
   createTableSql: (table, columns) => [
-    `CREATE TABLE ${quote(table)} (${columns.map((c) => mysqlDialect.columnSql(c)).join(', ')}, \`_rowid\` BIGINT NOT NULL AUTO_INCREMENT UNIQUE INVISIBLE) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${COLLATION}`,
+    `CREATE TABLE ${quote(table)} (${columns.map((c) => mysqlDialect.columnSql(c)).join(', ')}, \`_rowid\` BIGINT NOT NULL AUTO_INCREMENT UNIQUE INVISIBLE)${mysqlDialect.tableOptions}`,
   ],
   renameTableSql: (from, to) => [`RENAME TABLE ${quote(from)} TO ${quote(to)}`],
   dropTableSql: (table) => [`DROP TABLE IF EXISTS ${quote(table)}`],

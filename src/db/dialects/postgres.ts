@@ -27,6 +27,7 @@ function literal(value: string | number): string {
 export const postgresDialect: SqlDialect = {
   name: 'postgres',
   transactionalDdl: true,
+  tableOptions: '',
   quote,
   nativeSql: numberPlaceholders,
   columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,

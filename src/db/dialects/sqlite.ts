@@ -22,6 +22,7 @@ function literal(value: string | number): string {
 export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
   transactionalDdl: true,
+  tableOptions: '',
   quote,
   nativeSql: (sql) => sql,
   columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
