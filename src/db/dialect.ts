@@ -114,3 +114,28 @@ export function numberPlaceholders(sql: string): string {
   }
   return out;
 }
+
+/** Standard SQL identifier quoting (SQLite, PostgreSQL). */
+export function doubleQuote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`;
+}
+
+/** A standard SQL string or number literal (SQLite, PostgreSQL: no backslash escapes). */
+export function standardLiteral(value: string | number): string {
+  return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
+}
+
+/** The column DDL every engine spells the same way, given its quoting and column definitions. */
+export function commonColumnDdl(
+  quote: (identifier: string) => string,
+  columnSql: (column: ColumnSpec) => string,
+): Pick<SqlDialect, 'dropTableSql' | 'addColumnSql' | 'dropColumnSql' | 'renameColumnSql'> {
+  return {
+    dropTableSql: (table) => [`DROP TABLE IF EXISTS ${quote(table)}`],
+    addColumnSql: (table, c) => [`ALTER TABLE ${quote(table)} ADD COLUMN ${columnSql(c)}`],
+    dropColumnSql: (table, column) => [`ALTER TABLE ${quote(table)} DROP COLUMN ${quote(column)}`],
+    renameColumnSql: (table, from, to) => [
+      `ALTER TABLE ${quote(table)} RENAME COLUMN ${quote(from)} TO ${quote(to)}`,
+    ],
+  };
+}

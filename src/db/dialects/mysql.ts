@@ -1,4 +1,5 @@
 import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
+import { commonColumnDdl } from '../dialect.ts';
 import { type MysqlSqlHelpers, mysqlCreateIndexSql, mysqlDropIndexSql } from './mysql-indexes.ts';
 
 /**
@@ -47,6 +48,8 @@ function duplicateKey(message: string): string | undefined {
   return /for key '(?:[^']*\.)?([^'.]+)'$/.exec(message)?.[1];
 }
 
+const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
+
 /**
  * MySQL/MariaDB (MariaDB 10.6+ is what Plinth runs and tests; see docs/decisions/0005-mysql.md). Tables use
  * utf8mb4 with a binary NO PAD collation. DDL is not transactional: each statement commits on its own,
@@ -58,17 +61,12 @@ export const mysqlDialect: SqlDialect = {
   tableOptions: ` ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${COLLATION}`,
   quote,
   nativeSql: (sql) => sql,
-  columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
+  columnSql,
   createTableSql: (table, columns) => [
-    `CREATE TABLE ${quote(table)} (${columns.map((c) => mysqlDialect.columnSql(c)).join(', ')}, \`_rowid\` BIGINT NOT NULL AUTO_INCREMENT UNIQUE INVISIBLE)${mysqlDialect.tableOptions}`,
+    `CREATE TABLE ${quote(table)} (${columns.map(columnSql).join(', ')}, \`_rowid\` BIGINT NOT NULL AUTO_INCREMENT UNIQUE INVISIBLE)${mysqlDialect.tableOptions}`,
   ],
   renameTableSql: (from, to) => [`RENAME TABLE ${quote(from)} TO ${quote(to)}`],
-  dropTableSql: (table) => [`DROP TABLE IF EXISTS ${quote(table)}`],
-  addColumnSql: (table, c) => [`ALTER TABLE ${quote(table)} ADD COLUMN ${mysqlDialect.columnSql(c)}`],
-  dropColumnSql: (table, column) => [`ALTER TABLE ${quote(table)} DROP COLUMN ${quote(column)}`],
-  renameColumnSql: (table, from, to) => [
-    `ALTER TABLE ${quote(table)} RENAME COLUMN ${quote(from)} TO ${quote(to)}`,
-  ],
+  ...commonColumnDdl(quote, columnSql),
   convertColumnSql(table, column, from, to) {
     const t = quote(table);
     const c = quote(column);

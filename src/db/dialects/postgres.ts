@@ -1,5 +1,5 @@
 import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
-import { numberPlaceholders } from '../dialect.ts';
+import { commonColumnDdl, doubleQuote, numberPlaceholders, standardLiteral } from '../dialect.ts';
 
 const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
   id: 'TEXT PRIMARY KEY NOT NULL',
@@ -15,13 +15,10 @@ const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
 /** The advisory lock key that serializes schema changes. */
 const SCHEMA_LOCK_KEY = '8100965752852986483';
 
-function quote(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
-}
+const quote = doubleQuote;
+const literal = standardLiteral;
 
-function literal(value: string | number): string {
-  return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
-}
+const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
 
 /** PostgreSQL: DDL is transactional, so a failed table sync rolls back whole. */
 export const postgresDialect: SqlDialect = {
@@ -30,17 +27,12 @@ export const postgresDialect: SqlDialect = {
   tableOptions: '',
   quote,
   nativeSql: numberPlaceholders,
-  columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
+  columnSql,
   createTableSql: (table, columns) => [
-    `CREATE TABLE ${quote(table)} (${columns.map((c) => postgresDialect.columnSql(c)).join(', ')}, "_rowid" BIGSERIAL NOT NULL)`,
+    `CREATE TABLE ${quote(table)} (${columns.map(columnSql).join(', ')}, "_rowid" BIGSERIAL NOT NULL)`,
   ],
   renameTableSql: (from, to) => [`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`],
-  dropTableSql: (table) => [`DROP TABLE IF EXISTS ${quote(table)}`],
-  addColumnSql: (table, c) => [`ALTER TABLE ${quote(table)} ADD COLUMN ${postgresDialect.columnSql(c)}`],
-  dropColumnSql: (table, column) => [`ALTER TABLE ${quote(table)} DROP COLUMN ${quote(column)}`],
-  renameColumnSql: (table, from, to) => [
-    `ALTER TABLE ${quote(table)} RENAME COLUMN ${quote(from)} TO ${quote(to)}`,
-  ],
+  ...commonColumnDdl(quote, columnSql),
   convertColumnSql(table, column, from, to) {
     const t = quote(table);
     const c = quote(column);

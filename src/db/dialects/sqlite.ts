@@ -1,4 +1,5 @@
 import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
+import { commonColumnDdl, doubleQuote, standardLiteral } from '../dialect.ts';
 
 const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
   id: 'TEXT PRIMARY KEY NOT NULL',
@@ -10,13 +11,10 @@ const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
   jsonObject: `JSON DEFAULT '{"lon":0,"lat":0}' NOT NULL`,
 };
 
-function quote(identifier: string): string {
-  return `"${identifier.replaceAll('"', '""')}"`;
-}
+const quote = doubleQuote;
+const literal = standardLiteral;
 
-function literal(value: string | number): string {
-  return typeof value === 'number' ? String(value) : `'${value.replaceAll("'", "''")}'`;
-}
+const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
 
 /** SQLite: DDL is transactional, so a failed table sync rolls back whole. */
 export const sqliteDialect: SqlDialect = {
@@ -25,17 +23,10 @@ export const sqliteDialect: SqlDialect = {
   tableOptions: '',
   quote,
   nativeSql: (sql) => sql,
-  columnSql: (c) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`,
-  createTableSql: (table, columns) => [
-    `CREATE TABLE ${quote(table)} (${columns.map((c) => sqliteDialect.columnSql(c)).join(', ')})`,
-  ],
+  columnSql,
+  createTableSql: (table, columns) => [`CREATE TABLE ${quote(table)} (${columns.map(columnSql).join(', ')})`],
   renameTableSql: (from, to) => [`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`],
-  dropTableSql: (table) => [`DROP TABLE IF EXISTS ${quote(table)}`],
-  addColumnSql: (table, c) => [`ALTER TABLE ${quote(table)} ADD COLUMN ${sqliteDialect.columnSql(c)}`],
-  dropColumnSql: (table, column) => [`ALTER TABLE ${quote(table)} DROP COLUMN ${quote(column)}`],
-  renameColumnSql: (table, from, to) => [
-    `ALTER TABLE ${quote(table)} RENAME COLUMN ${quote(from)} TO ${quote(to)}`,
-  ],
+  ...commonColumnDdl(quote, columnSql),
   convertColumnSql(table, column, from, to) {
     const t = quote(table);
     const c = quote(column);
