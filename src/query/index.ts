@@ -1,2 +1,10 @@
-export type { SortKey } from './sort.ts';
-export { parseSort } from './sort.ts';
+export type { CmpOp, Expr, Operand } from './ast.ts';
+export { type CompileContext, compareValues, compileFilter, operandValue } from './compile.ts';
+export { type JsonRef, type QueryDialect, queryDialect } from './engines.ts';
+export { FilterError, toBadRequest } from './errors.ts';
+export { type FieldsTree, parseFields, pickFields } from './fields.ts';
+export { parseFilter, parsePath } from './parse.ts';
+export { MAX_RELATION_DEPTH, type ResolveContext, resolvePath } from './resolve.ts';
+export { compileSort, parseSort, type SortKey } from './sort.ts';
+export { joinSql, param, raw, type Sql, sql } from './sql.ts';
+export type { Single, Value } from './values.ts';

@@ -1,10 +1,22 @@
 import type { Executor } from '../db/index.ts';
 import { badRequest, notFound } from '../errors/index.ts';
 import { containsNul } from '../lib/index.ts';
-import { parseSort } from '../query/index.ts';
+import {
+  compileFilter,
+  compileSort,
+  type Expr,
+  parseFilter,
+  parseSort,
+  raw,
+  type SortKey,
+  type Sql,
+  sql,
+  toBadRequest,
+} from '../query/index.ts';
 import type { Collection } from '../schema/index.ts';
 import { requireRule } from './access.ts';
 import type { RecordsContext } from './context.ts';
+import { queryContext } from './query-context.ts';
 import type { AuthContext, ListQuery, ListResult, RecordValues } from './types.ts';
 
 const DEFAULT_PER_PAGE = 30;
@@ -27,22 +39,38 @@ export async function listRecords(
   requireRule(collection, 'listRule', auth);
   if (containsNul(query.filter) || containsNul(query.sort))
     throw badRequest('The filter and sort must not contain the NUL character (U+0000).');
-  if (query.filter && query.filter.trim() !== '') throw badRequest('Filtering is not supported yet.');
   const page = Math.max(1, positiveInt(query.page, 1, 'page'));
   let perPage = positiveInt(query.perPage, DEFAULT_PER_PAGE, 'perPage');
   if (perPage <= 0) perPage = DEFAULT_PER_PAGE;
   perPage = Math.min(perPage, MAX_PER_PAGE);
-  const sort = parseSort(query.sort ?? '', collection, auth.isSuperuser);
-  const p = ctx.prepared(collection);
   const offset = (page - 1) * perPage;
   if (offset > Number.MAX_SAFE_INTEGER) throw badRequest('Invalid page value.');
+  const filter = clientInput('filter', () => (query.filter?.trim() ? parseFilter(query.filter) : undefined));
+  const sort = clientInput('sort', () => parseSort(query.sort ?? ''));
+  const p = ctx.prepared(collection);
 
-  const [rows, total] = await Promise.all([
-    ctx.db.run<Record<string, unknown>>(ctx.db.kysely, p.list(sort), [perPage, offset]),
-    query.skipTotal
-      ? Promise.resolve(-1)
-      : ctx.db.run<{ total: number }>(ctx.db.kysely, p.count, []).then((r) => Number(r[0]?.total ?? 0)),
-  ]);
+  let rows: Record<string, unknown>[];
+  let total: number;
+  if (!filter && sort.length === 0) {
+    // The hot path: SQL prepared once per collection.
+    [rows, total] = await Promise.all([
+      ctx.db.run<Record<string, unknown>>(ctx.db.kysely, p.listPage, [perPage, offset]),
+      query.skipTotal
+        ? Promise.resolve(-1)
+        : countRows(ctx, sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`),
+    ]);
+  } else {
+    const { select, count } = compileList(ctx, collection, filter, sort, auth);
+    rows = await ctx.db.run<Record<string, unknown>>(ctx.db.kysely, `${select.text} LIMIT ? OFFSET ?`, [
+      ...select.params,
+      perPage,
+      offset,
+    ]);
+    // A short page tells the total without counting (most filtered lists fit on one page).
+    if (query.skipTotal) total = -1;
+    else if (rows.length < perPage && (rows.length > 0 || page === 1)) total = offset + rows.length;
+    else total = await countRows(ctx, count);
+  }
   return {
     page,
     perPage,
@@ -50,6 +78,37 @@ export async function listRecords(
     totalPages: total < 0 ? -1 : Math.ceil(total / perPage),
     items: rows.map((row) => p.shape.toJson(p.shape.fromRow(row), auth)),
   };
+}
+
+/** Parses or compiles client input, turning its problems into PocketBase's 400 naming the parameter. */
+function clientInput<T>(param: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toBadRequest(err, param) ?? err;
+  }
+}
+
+function compileList(
+  ctx: RecordsContext,
+  collection: Collection,
+  filter: Expr | undefined,
+  sort: SortKey[],
+  auth: AuthContext,
+): { select: Sql; count: Sql } {
+  const qctx = queryContext(ctx, collection, auth);
+  const table = raw(qctx.baseRef);
+  const where = filter ? clientInput('filter', () => sql` WHERE ${compileFilter(filter, qctx)}`) : raw('');
+  const order = sort.length ? clientInput('sort', () => sql` ORDER BY ${compileSort(sort, qctx)}`) : raw('');
+  return {
+    select: sql`SELECT ${table}.* FROM ${table}${where}${order}`,
+    count: sql`SELECT COUNT(*) AS total FROM ${table}${where}`,
+  };
+}
+
+async function countRows(ctx: RecordsContext, count: Sql): Promise<number> {
+  const rows = await ctx.db.run<{ total: number }>(ctx.db.kysely, count.text, count.params);
+  return Number(rows[0]?.total ?? 0);
 }
 
 /**

@@ -1,0 +1,226 @@
+import { normalizeDate } from '../lib/index.ts';
+import type { CmpOp, Expr, Operand } from './ast.ts';
+import { and, type Cond, compareSingle, not, or, toSql } from './compare.ts';
+import type { QueryDialect } from './engines.ts';
+import { FilterError } from './errors.ts';
+import { macroValue } from './macros.ts';
+import { clip } from './parse.ts';
+import { type ResolveContext, resolvePath } from './resolve.ts';
+import { raw, type Sql, sql } from './sql.ts';
+import type { Multi, Single, Value } from './values.ts';
+
+export interface CompileContext extends ResolveContext {
+  /** The instant the datetime macros describe (one per request). */
+  readonly now: Date;
+}
+
+/** A filter's syntax tree → a WHERE condition (parameterized SQL that is never NULL). */
+export function compileFilter(expr: Expr, ctx: CompileContext): Sql {
+  return toSql(compileExpr(expr, ctx));
+}
+
+function compileExpr(expr: Expr, ctx: CompileContext): Cond {
+  if (expr.kind !== 'cmp') {
+    const [l, r] = [compileExpr(expr.left, ctx), compileExpr(expr.right, ctx)];
+    return expr.kind === 'and' ? and(l, r) : or(l, r);
+  }
+  const left = operandValue(expr.left, ctx);
+  const right = operandValue(expr.right, ctx);
+  return compareValues(left, expr.op, expr.any, right, ctx.dialect, expr.pos);
+}
+
+/**
+ * A comparison where either side may be a list of items. Without `?` every item (every pair) must match;
+ * with `?` at least one. A list with no items counts as one `null` item.
+ */
+export function compareValues(
+  a: Value,
+  op: CmpOp,
+  any: boolean,
+  b: Value,
+  d: QueryDialect,
+  pos: number,
+): Cond {
+  if (a.kind !== 'multi' && b.kind !== 'multi') return compareSingle(a, op, b, d, pos);
+  const sides = [a, b].map((v) =>
+    v.kind === 'multi' ? { multi: v, choices: [v.item, nullOf(v.item)] } : { multi: undefined, choices: [v] },
+  );
+  const [sa, sb] = sides as [(typeof sides)[0], (typeof sides)[0]];
+  let result: Cond = !any;
+  // Each side is either one of its items (when it has some) or its null stand-in (when it has none).
+  sa.choices.forEach((x, i) => {
+    sb.choices.forEach((y, j) => {
+      const lists: Multi[] = [];
+      const emptiness: Cond[] = [];
+      const track = (m: Multi | undefined, itemChoice: boolean) => {
+        if (!m) return;
+        if (itemChoice) lists.push(m);
+        else emptiness.push(not(exists([m], true)));
+      };
+      track(sa.multi, i === 0);
+      track(sb.multi, j === 0);
+      const cmp = compareSingle(x, op, y, d, pos);
+      const when = emptiness.reduce<Cond>((acc, c) => and(acc, c), true);
+      if (any) result = or(result, and(when, lists.length ? exists(lists, cmp) : cmp));
+      else result = and(result, or(not(when), lists.length ? not(exists(lists, not(cmp))) : cmp));
+    });
+  });
+  return result;
+}
+
+/** EXISTS over the items of one or two lists (their cross product) satisfying `cond`. */
+function exists(lists: Multi[], cond: Cond): Cond {
+  if (cond === false) return false;
+  const from = lists.map((l) => l.from.text).join(', ');
+  const whereParts: Sql[] = lists.map((l) => l.where);
+  if (cond !== true) whereParts.push(cond);
+  const where = whereParts.reduce((acc, w, i) => (i === 0 ? w : sql`${acc} AND ${w}`));
+  const fromSql: Sql = { text: from, params: lists.flatMap((l) => l.from.params) };
+  return sql`EXISTS (SELECT 1 FROM ${fromSql} WHERE ${where})`;
+}
+
+/** The stand-in for "no items": a null of the item's kind. */
+function nullOf(item: Single): Single {
+  if (item.kind === 'json') {
+    const none = raw('NULL');
+    return { kind: 'json', ref: { kind: raw("'null'"), str: none, num: none, bool: none } };
+  }
+  return { kind: 'lit', value: null };
+}
+
+/** An operand → a value: literals, macros, functions and paths. */
+export function operandValue(op: Operand, ctx: CompileContext): Value {
+  switch (op.kind) {
+    case 'text':
+    case 'number':
+    case 'bool':
+      return { kind: 'lit', value: op.value };
+    case 'null':
+      return { kind: 'lit', value: null };
+    case 'macro': {
+      const value = macroValue(op.name, ctx.now);
+      if (value === undefined) throw new FilterError(`unknown macro "${clip(op.name)}"`, op.pos);
+      return { kind: 'lit', value };
+    }
+    case 'path':
+      return resolvePath(op, ctx);
+    case 'call':
+      return callValue(op, ctx);
+  }
+}
+
+function single(op: Operand, ctx: CompileContext): Single {
+  const v = operandValue(op, ctx);
+  if (v.kind === 'multi')
+    throw new FilterError('a function argument must have one value, not a list', op.pos);
+  return v;
+}
+
+function callValue(call: Extract<Operand, { kind: 'call' }>, ctx: CompileContext): Single {
+  if (call.name === 'geoDistance') return geoDistance(call, ctx);
+  if (call.name === 'strftime') return strftime(call, ctx);
+  throw new FilterError(`unknown function "${clip(call.name)}"`, call.pos);
+}
+
+const EARTH_RADIUS_KM = 6371;
+
+function geoDistance(call: Extract<Operand, { kind: 'call' }>, ctx: CompileContext): Single {
+  if (call.args.length !== 4)
+    throw new FilterError('geoDistance takes 4 arguments (lonA, latA, lonB, latB)', call.pos);
+  const args = call.args.map((a) => single(a, ctx));
+  const literal = args.map((a) => (a.kind === 'lit' && typeof a.value === 'number' ? a.value : undefined));
+  if (literal.every((n) => n !== undefined)) {
+    const [lonA, latA, lonB, latB] = literal as number[];
+    return { kind: 'lit', value: haversine(lonA as number, latA as number, lonB as number, latB as number) };
+  }
+  const d = ctx.dialect;
+  const nums = args.map((a, i) => {
+    if (a.kind === 'lit') {
+      if (typeof a.value !== 'number')
+        throw new FilterError('geoDistance arguments must be numbers', call.args[i]?.pos);
+      return d.number(a.value);
+    }
+    if (a.kind === 'json') return a.ref.num;
+    if (a.type !== 'number')
+      throw new FilterError('geoDistance arguments must be numbers', call.args[i]?.pos);
+    return a.sql;
+  }) as [Sql, Sql, Sql, Sql];
+  const [lonA, latA, lonB, latB] = nums;
+  const half = (x: Sql, y: Sql) => sql`SIN(RADIANS(${y} - ${x}) / 2)`;
+  const h = sql`${half(latA, latB)} * ${half(latA, latB)} + COS(RADIANS(${latA})) * COS(RADIANS(${latB})) * ${half(lonA, lonB)} * ${half(lonA, lonB)}`;
+  return {
+    kind: 'expr',
+    type: 'number',
+    sql: sql`(${raw(String(2 * EARTH_RADIUS_KM))} * ASIN(SQRT(${d.least(h, raw('1'))})))`,
+    nullable: true,
+  };
+}
+
+export function haversine(lonA: number, latA: number, lonB: number, latB: number): number {
+  const rad = (x: number) => (x * Math.PI) / 180;
+  const s1 = Math.sin(rad(latB - latA) / 2);
+  const s2 = Math.sin(rad(lonB - lonA) / 2);
+  const h = s1 * s1 + Math.cos(rad(latA)) * Math.cos(rad(latB)) * s2 * s2;
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(Math.min(h, 1)));
+}
+
+/** Where each strftime specifier sits in the stored date text `YYYY-MM-DD HH:MM:SS.sssZ`. */
+const DATE_PARTS: Record<string, [number, number]> = {
+  Y: [1, 4],
+  m: [6, 2],
+  d: [9, 2],
+  H: [12, 2],
+  M: [15, 2],
+  S: [18, 2],
+  f: [18, 6],
+};
+
+function strftime(call: Extract<Operand, { kind: 'call' }>, ctx: CompileContext): Single {
+  const [formatArg, dateArg, ...extra] = call.args;
+  if (!formatArg || !dateArg) throw new FilterError('strftime takes a format and a date', call.pos);
+  if (extra.length) throw new FilterError('strftime modifiers are not supported', extra[0]?.pos);
+  if (formatArg.kind !== 'text') throw new FilterError('the strftime format must be text', formatArg.pos);
+  const pieces: Array<string | [number, number]> = [];
+  const format = formatArg.value;
+  for (let i = 0; i < format.length; i++) {
+    const c = format[i] as string;
+    if (c !== '%') {
+      pieces.push(c);
+      continue;
+    }
+    const spec = format[++i];
+    if (spec === '%') pieces.push('%');
+    else if (spec && DATE_PARTS[spec]) pieces.push(DATE_PARTS[spec]);
+    else throw new FilterError(`unsupported strftime specifier "%${spec ?? ''}"`, formatArg.pos);
+  }
+  const date = single(dateArg, ctx);
+  if (date.kind === 'lit') {
+    const text = typeof date.value === 'string' ? normalizeDate(date.value) : undefined;
+    if (text === undefined) return { kind: 'lit', value: null };
+    return {
+      kind: 'lit',
+      value: pieces.map((p) => (typeof p === 'string' ? p : text.slice(p[0] - 1, p[0] - 1 + p[1]))).join(''),
+    };
+  }
+  if (date.kind !== 'expr' || !date.date)
+    throw new FilterError('strftime needs a date field or a date', dateArg.pos);
+  const d = ctx.dialect;
+  // Literal runs become one parameter each; specifiers read the stored text directly.
+  const parts: Sql[] = [];
+  let run = '';
+  for (const p of pieces) {
+    if (typeof p === 'string') run += p;
+    else {
+      if (run) parts.push(d.text(run));
+      run = '';
+      parts.push(d.substr(date.sql, p[0], p[1]));
+    }
+  }
+  if (run) parts.push(d.text(run));
+  return {
+    kind: 'expr',
+    type: 'text',
+    sql: sql`(CASE WHEN ${date.sql} = '' THEN NULL ELSE ${d.exact(d.concat(parts))} END)`,
+    nullable: true,
+  };
+}

@@ -1,0 +1,20 @@
+import { type CompileContext, queryDialect } from '../query/index.ts';
+import type { Collection } from '../schema/index.ts';
+import type { RecordsContext } from './context.ts';
+import type { AuthContext } from './types.ts';
+
+/** What the query compiler needs to compile one request's filter and sort against `collection`. */
+export function queryContext(ctx: RecordsContext, collection: Collection, auth: AuthContext): CompileContext {
+  let n = 0;
+  return {
+    dialect: queryDialect(ctx.db.dialect),
+    base: collection,
+    baseRef: ctx.db.dialect.quote(collection.name),
+    isSuperuser: auth.isSuperuser,
+    collection: (idOrName) => ctx.collections.find(idOrName),
+    // Collection names cannot start with `_q` followed by digits only (they are letters, digits, `_`,
+    // and Plinth's own start with `_` + a word), so these never shadow a table.
+    alias: () => `_q${++n}`,
+    now: new Date(),
+  };
+}
