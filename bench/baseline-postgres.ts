@@ -1,5 +1,6 @@
-// The bare PostgreSQL baseline: what plain `node:http` + `pg` can do for the same three requests Plinth
-// serves in the benchmark, on the same engine. Like bench/baseline-sqlite.ts (whose helpers it shares,
+// The bare PostgreSQL baseline: what plain `node:http` + `pg` can do for the same requests Plinth serves
+// in the benchmark, on the same engine (get, list and create on `posts`; the books list of the `query`
+// scenarios, see bench/baseline-query.ts). Like bench/baseline-sqlite.ts (whose helpers it shares,
 // so both baselines send the same bytes) it is deliberately minimal, but it does the same database work
 // as Plinth on PostgreSQL: a `posts` table of the same shape (TEXT id primary key, TEXT title,
 // DOUBLE PRECISION n, TEXT created/updated) with the same index on `created`, a pool of 10 connections
@@ -12,6 +13,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import {
+  type AuthorRow,
+  authorIds,
+  BOOKS_PATH,
+  type BookRow,
+  booksListBody,
+  parseBooksQuery,
+  queryTablesSql,
+} from './baseline-query.ts';
 import {
   newId,
   nowStamp,
@@ -49,6 +59,21 @@ const INSERT = {
   text: 'INSERT INTO posts (id, title, n, created, updated) VALUES ($1, $2, $3, $4, $5)',
 };
 
+// The `query` scenarios (bench/baseline-query.ts): the page, the batched expand lookup (one statement
+// for any number of ids: `= ANY` of a text array) and the COUNT with the same WHERE.
+const BOOKS_PAGE = {
+  name: 'books_page',
+  text: 'SELECT id, title, year, author, created, updated FROM books WHERE year >= $1 AND year < $2 ORDER BY year DESC, title ASC LIMIT $3 OFFSET $4',
+};
+const BOOKS_COUNT = {
+  name: 'books_count',
+  text: 'SELECT COUNT(*) AS c FROM books WHERE year >= $1 AND year < $2',
+};
+const AUTHORS_IN = {
+  name: 'authors_in',
+  text: 'SELECT id, name, created, updated FROM authors WHERE id = ANY($1::text[])',
+};
+
 /** Creates the table and index (as Plinth does on PostgreSQL) if they do not exist yet. */
 export async function createBaselineSchema(pool: pg.Pool): Promise<void> {
   await pool.query(`CREATE TABLE IF NOT EXISTS posts (
@@ -59,6 +84,7 @@ export async function createBaselineSchema(pool: pg.Pool): Promise<void> {
     updated TEXT DEFAULT '' NOT NULL
   )`);
   await pool.query('CREATE INDEX IF NOT EXISTS idx_posts_created ON posts (created)');
+  for (const sql of queryTablesSql('postgres')) await pool.query(sql);
 }
 
 /** Starts the baseline; resolves once it listens. The HTTP server's 'close' ends the pool. */
@@ -99,6 +125,27 @@ export async function startBaselinePostgres(opts: PostgresBaselineOptions): Prom
         totalItems: total,
         totalPages: Math.ceil(total / PER_PAGE),
       });
+    }
+    if (path === BOOKS_PATH && req.method === 'GET') {
+      const bq = parseBooksQuery(q === -1 ? '' : url.slice(q + 1));
+      if (bq.error !== undefined) return send(res, 400, { status: 400, message: bq.error, data: {} });
+      // The page then its authors on one pooled connection, the COUNT at the same time on another.
+      const pageWithAuthors = pool
+        .query<BookRow>({ ...BOOKS_PAGE, values: [bq.from, bq.to, bq.perPage, (bq.page - 1) * bq.perPage] })
+        .then(async ({ rows }) => {
+          const ids = authorIds(rows);
+          const authors = ids.length
+            ? (await pool.query<AuthorRow>({ ...AUTHORS_IN, values: [ids] })).rows
+            : [];
+          return { rows, authors };
+        });
+      const count = bq.skipTotal
+        ? Promise.resolve(-1)
+        : pool
+            .query<{ c: string }>({ ...BOOKS_COUNT, values: [bq.from, bq.to] })
+            .then((r) => Number(r.rows[0]!.c));
+      const [{ rows, authors }, total] = await Promise.all([pageWithAuthors, count]);
+      return send(res, 200, booksListBody(bq, rows, authors, total));
     }
     if (path === RECORDS_PATH && req.method === 'POST') {
       let body: { title?: unknown; n?: unknown };

@@ -1,5 +1,6 @@
-// The bare SQLite baseline: what plain `node:http` + `node:sqlite` can do for the same three requests
-// Plinth serves in the benchmark. Plinth's figures are reported as ratios against this server, measured
+// The bare SQLite baseline: what plain `node:http` + `node:sqlite` can do for the same requests Plinth
+// serves in the benchmark (get, list and create on `posts`; the books list of the `query` scenarios,
+// see bench/baseline-query.ts). Plinth's figures are reported as ratios against this server, measured
 // in the same run, so machine speed cancels out. It is deliberately minimal (no framework, no
 // validation beyond what keeps it honest, prepared statements created once) but it does the same
 // database work as Plinth: same table shape, same index, same durability, COUNT for the list total.
@@ -11,6 +12,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
+import {
+  type AuthorRow,
+  authorIds,
+  BOOKS_PATH,
+  type BookRow,
+  booksListBody,
+  parseBooksQuery,
+  queryTablesSql,
+} from './baseline-query.ts';
 
 // The constants and small helpers below are shared with bench/baseline-postgres.ts, so that both
 // baselines answer with the same bytes and do the same HTTP work.
@@ -55,6 +65,10 @@ export function openBaselineDb(dir: string): DatabaseSync {
   const db = new DatabaseSync(join(dir, 'baseline.db'));
   db.exec('PRAGMA journal_mode=WAL');
   db.exec('PRAGMA synchronous=FULL');
+  // Plinth's connection settings (src/db/sqlite-driver.ts); they matter for the 100,000-row `query`
+  // scenarios (sorts in memory, a page cache that holds the table), not for the 1,000 `posts`.
+  db.exec('PRAGMA temp_store=MEMORY');
+  db.exec('PRAGMA cache_size=-32000');
   db.exec(`CREATE TABLE IF NOT EXISTS posts (
     id TEXT PRIMARY KEY NOT NULL,
     title TEXT DEFAULT '' NOT NULL,
@@ -63,6 +77,7 @@ export function openBaselineDb(dir: string): DatabaseSync {
     updated TEXT DEFAULT '' NOT NULL
   )`);
   db.exec('CREATE INDEX IF NOT EXISTS idx_posts_created ON posts (created)');
+  for (const sql of queryTablesSql('sqlite')) db.exec(sql);
   return db;
 }
 
@@ -103,6 +118,23 @@ export async function startBaselineSqlite(opts: BaselineOptions): Promise<Server
   );
   const countAll = db.prepare('SELECT COUNT(*) AS c FROM posts');
   const insert = db.prepare('INSERT INTO posts (id, title, n, created, updated) VALUES (?, ?, ?, ?, ?)');
+  // The `query` scenarios (bench/baseline-query.ts): the page, the batched expand lookup (one prepared
+  // statement per number of ids, made on first use) and the COUNT with the same WHERE.
+  const booksPage = db.prepare(
+    'SELECT id, title, year, author, created, updated FROM books WHERE year >= ? AND year < ? ORDER BY year DESC, title ASC LIMIT ? OFFSET ?',
+  );
+  const booksCount = db.prepare('SELECT COUNT(*) AS c FROM books WHERE year >= ? AND year < ?');
+  const authorsByIds = new Map<number, ReturnType<DatabaseSync['prepare']>>();
+  function authorsIn(ids: string[]): AuthorRow[] {
+    if (!ids.length) return [];
+    let stmt = authorsByIds.get(ids.length);
+    if (!stmt) {
+      const marks = ids.map(() => '?').join(', ');
+      stmt = db.prepare(`SELECT id, name, created, updated FROM authors WHERE id IN (${marks})`);
+      authorsByIds.set(ids.length, stmt);
+    }
+    return stmt.all(...ids) as unknown as AuthorRow[];
+  }
 
   function create(title: string, n: number): PostRow {
     const stamp = nowStamp();
@@ -134,6 +166,19 @@ export async function startBaselineSqlite(opts: BaselineOptions): Promise<Server
         totalItems: total,
         totalPages: Math.ceil(total / PER_PAGE),
       });
+    }
+    if (path === BOOKS_PATH && req.method === 'GET') {
+      const bq = parseBooksQuery(q === -1 ? '' : url.slice(q + 1));
+      if (bq.error !== undefined) return send(res, 400, { status: 400, message: bq.error, data: {} });
+      const rows = booksPage.all(
+        bq.from,
+        bq.to,
+        bq.perPage,
+        (bq.page - 1) * bq.perPage,
+      ) as unknown as BookRow[];
+      const authors = authorsIn(authorIds(rows));
+      const total = bq.skipTotal ? -1 : (booksCount.get(bq.from, bq.to) as { c: number }).c;
+      return send(res, 200, booksListBody(bq, rows, authors, total));
     }
     if (path === RECORDS_PATH && req.method === 'POST') {
       let body: { title?: unknown; n?: unknown };

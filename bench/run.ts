@@ -4,7 +4,8 @@
 // Exits non-zero when setup, the pre-load check, or any request under load fails.
 //
 // Flags: --duration S (10)  --connections N (10)  --warmup S (2)  --rounds N (3)  --records N (1000)
-//        --engines sqlite,postgres (both)  --only get,list,create
+//        --books N (100000, for the query scenarios)  --engines sqlite,postgres (both)
+//        --only get,list,query,query-skiptotal,create
 //        --json (results JSON on stdout instead of the table)  --keep (keep data and databases)
 // PostgreSQL: databases are created and dropped through PLINTH_BENCH_PG
 // (default postgres://postgres@127.0.0.1:5432/postgres).
@@ -14,6 +15,13 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
+import {
+  generateDataset,
+  type QueryDataset,
+  queryScenarios,
+  seedQuery,
+  verifyQuery,
+} from './query-scenario.ts';
 import { SCENARIOS, type Scenario, seed, type Target, verify } from './scenarios.ts';
 import {
   dropBenchDatabases,
@@ -57,6 +65,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
     records: { type: 'string', default: '1000' },
+    books: { type: 'string', default: '100000' },
     engines: { type: 'string', default: ENGINES.map((e) => e.engine).join(',') },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -65,6 +74,17 @@ const { values: flags } = parseArgs({
 });
 const log = (msg: string) => console.error(`bench: ${msg}`);
 let interrupted = false;
+
+// The query scenarios' rows, generated once (only when a query scenario runs) and seeded into every server.
+let dataset: QueryDataset | undefined;
+const queryData = () => (dataset ??= generateDataset(Number(flags.books)));
+const QUERY_SCENARIOS = queryScenarios(queryData);
+// Run order: create last, so that its inserts do not change what the reads read.
+const ALL_SCENARIOS = [
+  ...SCENARIOS.filter((s) => s.method !== 'POST'),
+  ...QUERY_SCENARIOS,
+  ...SCENARIOS.filter((s) => s.method === 'POST'),
+];
 
 /** Runs bench/load.ts in its own process and parses its one JSON line. */
 function load(target: Target, s: Scenario, duration: number): Promise<LoadResult> {
@@ -97,13 +117,31 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
     log(`${pair.engine}: starting baseline and Plinth`);
     servers.push(await pair.baseline(runDir));
     servers.push(await pair.plinth(runDir));
-    const records = Number(flags.records);
+    // Each group is seeded and checked only when one of its scenarios runs: `posts` (get, list, create)
+    // through the create endpoint, `books` (the query scenarios) straight into the tables.
+    const postsWanted = scenarios.some((s) => SCENARIOS.includes(s));
+    const queryWanted = scenarios.filter((s) => QUERY_SCENARIOS.includes(s));
+    const records = postsWanted ? Number(flags.records) : 0;
     const targets: Target[] = [];
     for (const server of servers) {
-      log(`${pair.engine}: seeding ${records} records into ${server.name}`);
-      targets.push({ server, recordId: await seed(server, records), seeded: records });
+      let recordId = '';
+      if (postsWanted) {
+        log(`${pair.engine}: seeding ${records} records into ${server.name}`);
+        recordId = await seed(server, records);
+      }
+      if (queryWanted.length) {
+        const data = queryData();
+        log(
+          `${pair.engine}: seeding ${data.books.length} books, ${data.authors.length} authors into ${server.name}`,
+        );
+        await seedQuery(server, data);
+      }
+      targets.push({ server, recordId, seeded: records });
     }
-    const problems = (await Promise.all(targets.map(verify))).flat();
+    const problems = [
+      ...(postsWanted ? (await Promise.all(targets.map(verify))).flat() : []),
+      ...(queryWanted.length ? await verifyQuery(targets, queryWanted) : []),
+    ];
     if (problems.length) throw new Error(`pre-load check failed:\n  ${problems.join('\n  ')}`);
     for (const s of scenarios) {
       if (interrupted) throw new Error('interrupted');
@@ -209,9 +247,10 @@ function targets(rows: Row[]): string {
 
 async function main(): Promise<number> {
   const only = flags.only?.split(',').map((s) => s.trim());
-  const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
-  if (!scenarios.length) {
-    log(`--only matched no scenario (have: ${SCENARIOS.map((s) => s.name).join(', ')})`);
+  const scenarios = only ? ALL_SCENARIOS.filter((s) => only.includes(s.name)) : ALL_SCENARIOS;
+  const unknownScenarios = only?.filter((o) => !ALL_SCENARIOS.some((s) => s.name === o)) ?? [];
+  if (!scenarios.length || unknownScenarios.length) {
+    log(`--only: unknown or none (have: ${ALL_SCENARIOS.map((s) => s.name).join(', ')})`);
     return 2;
   }
   const wanted = flags.engines.split(',').map((s) => s.trim());
@@ -268,6 +307,7 @@ async function main(): Promise<number> {
     duration: Number(flags.duration),
     rounds: Number(flags.rounds),
     records: Number(flags.records),
+    books: scenarios.some((s) => QUERY_SCENARIOS.includes(s)) ? Number(flags.books) : 0,
     engines: engines.map((e) => e.engine),
     rows,
     error: failure ? String((failure as Error).message ?? failure) : null,

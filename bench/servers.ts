@@ -20,11 +20,15 @@ const SUPERUSER = { email: 'bench@example.com', password: 'benchpass123' };
 /** Where the bench creates and drops its PostgreSQL databases: the maintenance database of a server. */
 export const PG_ADMIN_URL = process.env.PLINTH_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** Where a server keeps its data, for seeding straight into its tables (bench/query-scenario.ts). */
+export type BenchDb = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string };
+
 /** A server under test: where to send requests, and how to stop it. */
 export interface RunningServer {
   name: string;
   baseUrl: string;
   logPath: string;
+  db: BenchDb;
   /** Extra request headers needed for setup calls (Plinth: the superuser token); none for the baseline. */
   adminHeaders: Record<string, string>;
   stop(): Promise<void>;
@@ -134,11 +138,12 @@ async function startChild(
   args: string[],
   port: number,
   logPath: string,
+  db: BenchDb,
 ): Promise<RunningServer> {
   const baseUrl = `http://127.0.0.1:${port}`;
   const child = spawnNode(args, logPath);
   await waitReady(child, baseUrl, logPath);
-  return { name, baseUrl, logPath, adminHeaders: {}, stop: () => stopChild(child) };
+  return { name, baseUrl, logPath, db, adminHeaders: {}, stop: () => stopChild(child) };
 }
 
 /**
@@ -151,7 +156,8 @@ export async function startSqliteBaseline(runDir: string): Promise<RunningServer
   const port = await freePort();
   const script = join(ROOT, 'bench', 'baseline-sqlite.ts');
   const args = [script, '--port', String(port), '--dir', dir];
-  return startChild('baseline', args, port, join(runDir, 'baseline.log'));
+  const db: BenchDb = { engine: 'sqlite', file: join(dir, 'baseline.db') };
+  return startChild('baseline', args, port, join(runDir, 'baseline.log'), db);
 }
 
 /**
@@ -163,7 +169,10 @@ export async function startPostgresBaseline(runDir: string): Promise<RunningServ
   const port = await freePort();
   const script = join(ROOT, 'bench', 'baseline-postgres.ts');
   const args = [script, '--port', String(port), '--url', url];
-  return startChild('baseline', args, port, join(runDir, 'baseline-postgres.log'));
+  return startChild('baseline', args, port, join(runDir, 'baseline-postgres.log'), {
+    engine: 'postgres',
+    url,
+  });
 }
 
 /** The databases this process created and has not dropped yet, by name. */
@@ -222,7 +231,8 @@ export async function dropBenchDatabases(): Promise<string[]> {
  * Data goes to `runDir/plinth/`, output to `runDir/plinth.log`.
  */
 export function startPlinthSqlite(runDir: string): Promise<RunningServer> {
-  return startPlinth(join(runDir, 'plinth'), [], join(runDir, 'plinth.log'));
+  const dir = join(runDir, 'plinth');
+  return startPlinth(dir, [], join(runDir, 'plinth.log'), { engine: 'sqlite', file: join(dir, 'data.db') });
 }
 
 /**
@@ -231,18 +241,24 @@ export function startPlinthSqlite(runDir: string): Promise<RunningServer> {
  */
 export async function startPlinthPostgres(runDir: string): Promise<RunningServer> {
   const url = await createBenchDatabase('plinth');
-  return startPlinth(join(runDir, 'plinth-postgres'), ['--db', url], join(runDir, 'plinth-postgres.log'));
+  const dir = join(runDir, 'plinth-postgres');
+  return startPlinth(dir, ['--db', url], join(runDir, 'plinth-postgres.log'), { engine: 'postgres', url });
 }
 
 /** `plinth superuser upsert`, `plinth serve`, then the collection and settings through the HTTP API. */
-async function startPlinth(dir: string, dbArgs: string[], logPath: string): Promise<RunningServer> {
+async function startPlinth(
+  dir: string,
+  dbArgs: string[],
+  logPath: string,
+  db: BenchDb,
+): Promise<RunningServer> {
   mkdirSync(dir, { recursive: true });
   const plinth = join(ROOT, 'bin', 'plinth.js');
   const upsert = [plinth, 'superuser', 'upsert', SUPERUSER.email, SUPERUSER.password, '--dir', dir];
   await runNode([...upsert, ...dbArgs], logPath);
   const port = await freePort();
   const args = [plinth, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir, ...dbArgs];
-  const server = await startChild('plinth', args, port, logPath);
+  const server = await startChild('plinth', args, port, logPath, db);
   try {
     await setUpPlinth(server);
   } catch (err) {

@@ -121,10 +121,7 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
           const items = ctx.dialect.items(col, j);
           from.push(items.from);
           multi = true;
-          return wrap(
-            { kind: 'expr', type: 'text', sql: ctx.dialect.exact(items.value), nullable: false },
-            true,
-          );
+          return wrap({ kind: 'expr', type: 'text', sql: ctx.dialect.exact(items.value), nullable: false });
         }
         return wrap({ kind: 'expr', type: 'text', sql: col, nullable: false });
       case 'length':
