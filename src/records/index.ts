@@ -2,12 +2,14 @@ import type { Database } from '../db/index.ts';
 import type { Collection, CollectionStore } from '../schema/index.ts';
 import { createRecordsContext } from './context.ts';
 import { deleteRecord, truncateRecords } from './delete.ts';
+import { checkExpand, type ExpandTree, expandRecords, parseExpand } from './expand.ts';
 import { createRecordHooks, type RecordHooks } from './hooks.ts';
 import { findRecord, listRecords, viewRecord } from './read.ts';
 import type { AuthContext, ListQuery, ListResult, PasswordHasher, RecordValues } from './types.ts';
 import { createRecord, updateRecord } from './write.ts';
 
 export { allows, canManage, requireRule, ruleOf } from './access.ts';
+export type { ExpandTree } from './expand.ts';
 export type { RecordHooks } from './hooks.ts';
 export { isOwner } from './serialize.ts';
 export type {
@@ -49,6 +51,18 @@ export interface RecordService {
     value: string,
     caseInsensitive?: boolean,
   ): Promise<RecordValues | undefined>;
+  /**
+   * Adds `expand` (the `expand` query parameter) to record JSON the caller already may see, in place.
+   * Related records the caller may not view are left out.
+   */
+  expand(
+    collection: Collection,
+    records: Record<string, unknown>[],
+    expand: ExpandTree | undefined,
+    auth: AuthContext,
+  ): Promise<void>;
+  /** Parses and checks an `expand` parameter against the schema (a 400 when invalid). */
+  parseExpand(collection: Collection, expand: string | undefined): ExpandTree | undefined;
   /** The record JSON the given caller may see. */
   toJson(collection: Collection, values: RecordValues, auth: AuthContext): Record<string, unknown>;
 }
@@ -83,5 +97,15 @@ export function createRecordService(deps: {
       return rows[0] ? ctx.prepared(c).shape.fromRow(rows[0]) : undefined;
     },
     toJson: (c, values, a) => ctx.prepared(c).shape.toJson(values, a),
+    parseExpand(c, expand) {
+      const tree = parseExpand(expand);
+      if (tree) checkExpand(ctx, c, tree);
+      return tree;
+    },
+    async expand(c, records, tree, a) {
+      if (!tree) return;
+      const items = records.map((json) => ({ values: json, json }));
+      await expandRecords(ctx, c, items, tree, a);
+    },
   };
 }

@@ -1,16 +1,35 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { badRequest } from '../../errors/index.ts';
+import { type FieldsTree, parseFields, pickFields, toBadRequest } from '../../query/index.ts';
+import type { Collection } from '../../schema/index.ts';
 import type { HttpDeps } from '../context.ts';
 import { queryBool, queryString } from '../context.ts';
 
 type CollectionParams = { collection: string };
 type RecordParams = { collection: string; id: string };
 
-/** PocketBase's record CRUD routes; each is one call into the records service. */
+/** PocketBase's record CRUD routes; each is one call into the records service, then expand and fields. */
 export async function recordRoutes(app: FastifyInstance, { collections, records }: HttpDeps): Promise<void> {
+  /**
+   * Reads `expand` and `fields` before the use case runs (a bad one is a 400 with nothing written), and
+   * returns what applies them to the record JSON on its way out.
+   */
+  function output(request: FastifyRequest, collection: Collection) {
+    const q = request.query;
+    const fields = readFields(queryString(q, 'fields'));
+    const expand = records.parseExpand(collection, queryString(q, 'expand'));
+    return async <T>(items: Record<string, unknown>[], value: T): Promise<unknown> => {
+      await records.expand(collection, items, expand, request.auth);
+      return fields ? pickFields(value, fields) : value;
+    };
+  }
+
   app.get<{ Params: CollectionParams }>('/api/collections/:collection/records', async (request) => {
     const q = request.query;
-    return records.list(
-      collections.get(request.params.collection),
+    const collection = collections.get(request.params.collection);
+    const out = output(request, collection);
+    const result = await records.list(
+      collection,
       {
         page: queryString(q, 'page') as unknown as number,
         perPage: queryString(q, 'perPage') as unknown as number,
@@ -20,22 +39,42 @@ export async function recordRoutes(app: FastifyInstance, { collections, records 
       },
       request.auth,
     );
+    return { ...result, items: await out(result.items, result.items) };
   });
 
-  app.get<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request) =>
-    records.view(collections.get(request.params.collection), request.params.id, request.auth),
-  );
+  app.get<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request) => {
+    const collection = collections.get(request.params.collection);
+    const out = output(request, collection);
+    const record = await records.view(collection, request.params.id, request.auth);
+    return out([record], record);
+  });
 
-  app.post<{ Params: CollectionParams }>('/api/collections/:collection/records', async (request) =>
-    records.create(collections.get(request.params.collection), request.body, request.auth),
-  );
+  app.post<{ Params: CollectionParams }>('/api/collections/:collection/records', async (request) => {
+    const collection = collections.get(request.params.collection);
+    const out = output(request, collection);
+    const record = await records.create(collection, request.body, request.auth);
+    return out([record], record);
+  });
 
-  app.patch<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request) =>
-    records.update(collections.get(request.params.collection), request.params.id, request.body, request.auth),
-  );
+  app.patch<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request) => {
+    const collection = collections.get(request.params.collection);
+    const out = output(request, collection);
+    const record = await records.update(collection, request.params.id, request.body, request.auth);
+    return out([record], record);
+  });
 
   app.delete<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request, reply) => {
     await records.remove(collections.get(request.params.collection), request.params.id, request.auth);
     return reply.code(204).send();
   });
+}
+
+function readFields(text: string | undefined): FieldsTree | undefined {
+  if (!text) return undefined;
+  if (text.includes('\u0000')) throw badRequest('Invalid fields: must not contain the NUL character.');
+  try {
+    return parseFields(text);
+  } catch (err) {
+    throw toBadRequest(err, 'fields') ?? err;
+  }
 }
