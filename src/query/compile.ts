@@ -220,7 +220,7 @@ function strftime(call: Extract<Operand, { kind: 'call' }>, ctx: CompileContext)
   return {
     kind: 'expr',
     type: 'text',
-    sql: sql`(CASE WHEN ${date.sql} = '' THEN NULL ELSE ${d.exact(d.concat(parts))} END)`,
+    sql: sql`(CASE WHEN COALESCE(${date.sql}, '') = '' THEN NULL ELSE ${d.exact(d.concat(parts))} END)`,
     nullable: true,
   };
 }
