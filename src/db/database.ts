@@ -77,17 +77,27 @@ const MAX_NAMED_STATEMENTS = 2000;
 
 /**
  * PostgreSQL parses and plans an unnamed statement every time; a named one once per connection. Hot-path
- * SQL is a small set of strings built once per collection, so it is named by a hash of its text.
+ * SQL is a small set of strings built once per collection (or a filter clients repeat), so it is named by
+ * a hash of its text.
  */
 function namedStatements(pool: pg.Pool): RunNow {
   const names = new Map<string, string>();
   let generation = 0;
   const nameOf = (sql: string) =>
     `p${generation}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+  // SQL seen once (a one-off filter) runs unnamed; the second time it gets a name. Bounded, so a flood of
+  // distinct filters cannot use up the names the hot path needs.
+  let seenOnce = new Set<string>();
   return (sql, params) => {
     let name = names.get(sql);
     if (name === undefined) {
       if (names.size >= MAX_NAMED_STATEMENTS) return undefined;
+      if (!seenOnce.has(sql)) {
+        if (seenOnce.size >= MAX_NAMED_STATEMENTS) seenOnce = new Set();
+        seenOnce.add(sql);
+        return undefined;
+      }
+      seenOnce.delete(sql);
       name = nameOf(sql);
       names.set(sql, name);
     }
