@@ -12,8 +12,8 @@ export function queryContext(ctx: RecordsContext, collection: Collection, auth: 
     baseRef: ctx.db.dialect.quote(collection.name),
     isSuperuser: auth.isSuperuser,
     collection: (idOrName) => ctx.collections.find(idOrName),
-    // Collection names cannot start with `_q` followed by digits only (they are letters, digits, `_`,
-    // and Plinth's own start with `_` + a word), so these never shadow a table.
+    // Only system collections may start with `_`, and none is named `_q` + digits: aliases never
+    // shadow a table.
     alias: () => `_q${++n}`,
     now: new Date(),
   };
