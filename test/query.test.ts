@@ -190,7 +190,9 @@ describe('expand', () => {
       book.expand?.tags.map((t: Json) => t.label),
       ['news', 'tech'],
     );
-    const author = await guest().collection('authors').getOne(String(ids.bob), { expand: 'books_via_author.tags' });
+    const author = await guest()
+      .collection('authors')
+      .getOne(String(ids.bob), { expand: 'books_via_author.tags' });
     assert.equal(author.expand?.books_via_author.length, 15);
     assert.ok(author.expand?.books_via_author.every((b: Json) => b.expand.tags[0].label === 'news'));
   });

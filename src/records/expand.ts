@@ -207,6 +207,6 @@ async function loadByIds(
 }
 
 function attach(r: Expandable, name: string, value: unknown): void {
-  const expand = (r.json.expand ??= {}) as Record<string, unknown>;
-  expand[name] = value;
+  if (!r.json.expand) r.json.expand = {};
+  (r.json.expand as Record<string, unknown>)[name] = value;
 }
