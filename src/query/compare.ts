@@ -270,7 +270,8 @@ export function likeMatch(text: string, patternText: string): boolean {
   return new RegExp(`${re}$`, 'u').test(foldAscii(text));
 }
 
-const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+// Only the characters that are special outside a character class (`-` is not, and `u` refuses `\-`).
+const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Shortest decimal form of a number, as text comparisons see it. */
 export const numberText = (n: number) => String(n);

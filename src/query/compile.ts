@@ -151,7 +151,8 @@ function geoDistance(call: Extract<Operand, { kind: 'call' }>, ctx: CompileConte
   return {
     kind: 'expr',
     type: 'number',
-    sql: sql`(${raw(String(2 * EARTH_RADIUS_KM))} * ASIN(SQRT(${d.least(h, raw('1'))})))`,
+    // Rounding can push h a hair outside [0, 1], where SQRT or ASIN fail; NULL stays NULL.
+    sql: sql`(${raw(String(2 * EARTH_RADIUS_KM))} * ASIN(SQRT(CASE WHEN ${h} > 1 THEN 1 WHEN ${h} < 0 THEN 0 ELSE ${h} END)))`,
     nullable: true,
   };
 }
@@ -161,7 +162,7 @@ export function haversine(lonA: number, latA: number, lonB: number, latB: number
   const s1 = Math.sin(rad(latB - latA) / 2);
   const s2 = Math.sin(rad(lonB - lonA) / 2);
   const h = s1 * s1 + Math.cos(rad(latA)) * Math.cos(rad(latB)) * s2 * s2;
-  return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(Math.min(h, 1)));
+  return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(Math.min(Math.max(h, 0), 1)));
 }
 
 /** Where each strftime specifier sits in the stored date text `YYYY-MM-DD HH:MM:SS.sssZ`. */
@@ -175,6 +176,8 @@ const DATE_PARTS: Record<string, [number, number]> = {
   f: [18, 6],
 };
 
+const MAX_FORMAT_LENGTH = 64;
+
 function strftime(call: Extract<Operand, { kind: 'call' }>, ctx: CompileContext): Single {
   const [formatArg, dateArg, ...extra] = call.args;
   if (!formatArg || !dateArg) throw new FilterError('strftime takes a format and a date', call.pos);
@@ -182,6 +185,11 @@ function strftime(call: Extract<Operand, { kind: 'call' }>, ctx: CompileContext)
   if (formatArg.kind !== 'text') throw new FilterError('the strftime format must be text', formatArg.pos);
   const pieces: Array<string | [number, number]> = [];
   const format = formatArg.value;
+  if (format.length > MAX_FORMAT_LENGTH)
+    throw new FilterError(
+      `the strftime format is longer than ${MAX_FORMAT_LENGTH} characters`,
+      formatArg.pos,
+    );
   for (let i = 0; i < format.length; i++) {
     const c = format[i] as string;
     if (c !== '%') {

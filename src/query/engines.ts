@@ -43,7 +43,6 @@ export interface QueryDialect {
   json(column: Sql, path: readonly string[]): JsonRef;
   substr(x: Sql, start: number, length: number): Sql;
   concat(parts: Sql[]): Sql;
-  least(a: Sql, b: Sql): Sql;
   /** Appended to an ORDER BY key so that NULLs come first ascending and last descending everywhere. */
   nullsOrder(desc: boolean): string;
 }
@@ -79,7 +78,9 @@ function sqliteDialect(base: SqlDialect): QueryDialect {
       value: raw(`${alias}.value`),
     }),
     arrayLength: (c) => sql`json_array_length(${c})`,
-    arrayText: (c) => c,
+    // An expression, not the bare column: SQLite would otherwise propagate `tags = ''` into
+    // `json_array_length(tags)` elsewhere in the WHERE and fail on the malformed JSON.
+    arrayText: (c) => sql`CAST(${c} AS TEXT)`,
     json(column, path) {
       const p = param(dollarPath(path));
       const type = sql`json_type(${column}, ${p})`;
@@ -100,7 +101,6 @@ function sqliteDialect(base: SqlDialect): QueryDialect {
     },
     substr: (x, start, length) => sql`substr(${x}, ${raw(String(start))}, ${raw(String(length))})`,
     concat: (parts) => (parts.length ? joinSql(parts, ' || ') : raw("''")),
-    least: (a, b) => sql`min(${a}, ${b})`,
     nullsOrder: () => '',
   };
 }
@@ -129,7 +129,14 @@ function postgresDialect(base: SqlDialect): QueryDialect {
     arrayText: (c) =>
       sql`(SELECT '[' || COALESCE(string_agg(to_json(_e.v)::text, ',' ORDER BY _e.n), '') || ']' FROM jsonb_array_elements_text(${c}) WITH ORDINALITY AS _e(v, n))`,
     json(column, path) {
-      const e = sql`(${column} #> CAST(${param(path)} AS TEXT[]))`;
+      // `#>` would read a digit as an object key too: every index must land in an array.
+      const arrays = path.flatMap((p, i) =>
+        /^\d+$/.test(p)
+          ? [sql`jsonb_typeof(${column} #> CAST(${param(path.slice(0, i))} AS TEXT[])) = 'array'`]
+          : [],
+      );
+      const extract = sql`(${column} #> CAST(${param(path)} AS TEXT[]))`;
+      const e = arrays.length ? sql`(CASE WHEN ${joinSql(arrays, ' AND ')} THEN ${extract} END)` : extract;
       const type = sql`jsonb_typeof(${e})`;
       return {
         kind: kindCase(type, {
@@ -146,7 +153,6 @@ function postgresDialect(base: SqlDialect): QueryDialect {
     },
     substr: (x, start, length) => sql`substr(${x}, ${raw(String(start))}, ${raw(String(length))})`,
     concat: (parts) => (parts.length ? joinSql(parts, ' || ') : raw("''")),
-    least: (a, b) => sql`LEAST(${a}, ${b})`,
     nullsOrder: (desc) => (desc ? ' NULLS LAST' : ' NULLS FIRST'),
   };
 }
@@ -177,7 +183,14 @@ function mysqlDialect(base: SqlDialect): QueryDialect {
     arrayLength: (c) => sql`JSON_LENGTH(${c})`,
     arrayText: (c) => c,
     json(column, path) {
-      const e = sql`JSON_EXTRACT(${column}, ${param(dollarPath(path))})`;
+      // MariaDB reads `[0]` on a non-array as the value itself: every index must land in an array.
+      const arrays = path.flatMap((p, i) =>
+        /^\d+$/.test(p)
+          ? [sql`JSON_TYPE(JSON_EXTRACT(${column}, ${param(dollarPath(path.slice(0, i)))})) = 'ARRAY'`]
+          : [],
+      );
+      const extract = sql`JSON_EXTRACT(${column}, ${param(dollarPath(path))})`;
+      const e = arrays.length ? sql`(CASE WHEN ${joinSql(arrays, ' AND ')} THEN ${extract} END)` : extract;
       const type = sql`JSON_TYPE(${e})`;
       return {
         kind: kindCase(type, {
@@ -195,7 +208,6 @@ function mysqlDialect(base: SqlDialect): QueryDialect {
     },
     substr: (x, start, length) => sql`SUBSTR(${x}, ${raw(String(start))}, ${raw(String(length))})`,
     concat: (parts) => (parts.length ? sql`CONCAT(${joinSql(parts, ', ')})` : raw("''")),
-    least: (a, b) => sql`LEAST(${a}, ${b})`,
     nullsOrder: () => '',
   };
 }

@@ -135,8 +135,8 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
       case 'lower': {
         const plain = plainValue(field, col);
         if (plain.kind !== 'expr' || plain.type !== 'text')
-          fail(`":lower" applies to text, not "${clip(op.raw)}"`);
-        return wrap({ kind: 'expr', type: 'text', sql: ctx.dialect.fold(col), nullable: false });
+          return fail(`":lower" applies to text, not "${clip(op.raw)}"`);
+        return wrap({ ...plain, sql: ctx.dialect.fold(plain.sql) });
       }
       default:
         fail(`unknown modifier ":${clip(op.modifier)}"`);
