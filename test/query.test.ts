@@ -248,3 +248,42 @@ describe('fields', () => {
     assert.deepEqual(view, { title: 'Book 00' });
   });
 });
+
+describe('cost limits', () => {
+  test('lists on both sides of a comparison are capped, single-sided deep paths are not', async () => {
+    const pb = srv.admin;
+    const nodes = await pb.collections.create({
+      name: 'nodes',
+      type: 'base',
+      listRule: '',
+      fields: [{ name: 'name', type: 'text' }],
+    });
+    await pb.collections.update('nodes', {
+      fields: [...nodes.fields, { name: 'parents', type: 'relation', collectionId: nodes.id, maxSelect: 3 }],
+    });
+    const path = (n: number) => `${Array(n).fill('parents').join('.')}.name`;
+    const ok = await srv.request(
+      'GET',
+      `/api/collections/nodes/records?filter=${encodeURIComponent(`${path(2)} ?= ${path(2)}`)}`,
+    );
+    assert.equal(ok.status, 200);
+    const deep = await srv.request(
+      'GET',
+      `/api/collections/nodes/records?filter=${encodeURIComponent(`${path(6)} ?= 'x'`)}`,
+    );
+    assert.equal(deep.status, 200);
+    const cross = await srv.request(
+      'GET',
+      `/api/collections/nodes/records?filter=${encodeURIComponent(`${path(3)} ?= ${path(2)}`)}`,
+    );
+    assert.equal(cross.status, 400);
+    assert.match(cross.body.message, /at most 4 multi-valued relations/);
+    const many = Array.from({ length: 5 }, () => `${path(5)} ?= 'x'`).join(' || ');
+    const budget = await srv.request(
+      'GET',
+      `/api/collections/nodes/records?filter=${encodeURIComponent(many)}`,
+    );
+    assert.equal(budget.status, 400);
+    assert.match(budget.body.message, /more than 24 multi-valued relations/);
+  });
+});

@@ -23,7 +23,8 @@ export interface IndexSpec {
 
 /** A database error turned into field errors, or the kind of failure for retry decisions. */
 export interface TranslatedError {
-  kind: 'unique' | 'notNull' | 'tooLong' | 'retry' | 'other';
+  /** `timeout`: the statement ran past the engine's time limit (pools.ts). */
+  kind: 'unique' | 'notNull' | 'tooLong' | 'retry' | 'timeout' | 'other';
   /** Column names involved, when the engine reports them. */
   columns: string[];
   /** The violated index, when the engine names it instead of its columns (MySQL): callers map it back. */

@@ -14,18 +14,39 @@ export interface CompileContext extends ResolveContext {
   readonly now: Date;
 }
 
+/**
+ * Sub-queries over lists cost rows × items: a filter may take at most this many multi-valued steps in all,
+ * and a comparison with lists on both sides (a cross product) at most `MAX_CROSS_STEPS` between them.
+ * Measured on 30 records with 3 parents each: 2+2 steps take milliseconds everywhere, 3+3 over a second
+ * on PostgreSQL and 4+4 seconds on MariaDB; single-sided 6-step paths stay under 0.1 s.
+ */
+export const MAX_LIST_STEPS = 24;
+export const MAX_CROSS_STEPS = 4;
+
 /** A filter's syntax tree → a WHERE condition (parameterized SQL that is never NULL). */
 export function compileFilter(expr: Expr, ctx: CompileContext): Sql {
-  return toSql(compileExpr(expr, ctx));
+  return toSql(compileExpr(expr, ctx, { steps: 0 }));
 }
 
-function compileExpr(expr: Expr, ctx: CompileContext): Cond {
+function compileExpr(expr: Expr, ctx: CompileContext, budget: { steps: number }): Cond {
   if (expr.kind !== 'cmp') {
-    const [l, r] = [compileExpr(expr.left, ctx), compileExpr(expr.right, ctx)];
+    const [l, r] = [compileExpr(expr.left, ctx, budget), compileExpr(expr.right, ctx, budget)];
     return expr.kind === 'and' ? and(l, r) : or(l, r);
   }
   const left = operandValue(expr.left, ctx);
   const right = operandValue(expr.right, ctx);
+  const steps = (v: Value) => (v.kind === 'multi' ? v.steps : 0);
+  if (left.kind === 'multi' && right.kind === 'multi' && steps(left) + steps(right) > MAX_CROSS_STEPS)
+    throw new FilterError(
+      `lists on both sides may go through at most ${MAX_CROSS_STEPS} multi-valued relations together`,
+      expr.pos,
+    );
+  budget.steps += steps(left) + steps(right);
+  if (budget.steps > MAX_LIST_STEPS)
+    throw new FilterError(
+      `the filter goes through more than ${MAX_LIST_STEPS} multi-valued relations`,
+      expr.pos,
+    );
   return compareValues(left, expr.op, expr.any, right, ctx.dialect, expr.pos);
 }
 

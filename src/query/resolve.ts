@@ -43,6 +43,7 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
   const from: Sql[] = [];
   const where: Sql[] = [];
   let multi = false;
+  let steps = 0;
   let hops = 0;
   const path = op.path;
 
@@ -76,6 +77,7 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
         from.push(items.from, raw(`${q((target as Collection).name)} ${a}`));
         where.push(sql`${raw(`${a}.${q('id')}`)} = ${items.value}`);
         multi = true;
+        steps++;
       } else {
         from.push(raw(`${q((target as Collection).name)} ${a}`));
         where.push(raw(`${a}.${q('id')} = ${ref}.${q(name)}`));
@@ -100,6 +102,7 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
         where.push(raw(`${a}.${q((back as FieldDef).name)} = ${ref}.${q('id')}`));
       }
       multi = true;
+      steps++;
       collection = s;
     }
     ref = a;
@@ -121,6 +124,7 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
           const items = ctx.dialect.items(col, j);
           from.push(items.from);
           multi = true;
+          steps++;
           return wrap({ kind: 'expr', type: 'text', sql: ctx.dialect.exact(items.value), nullable: false });
         }
         return wrap({ kind: 'expr', type: 'text', sql: col, nullable: false });
@@ -172,7 +176,7 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
     if (from.length === 0) return value;
     const fromSql = joinSql(from, ', ');
     const whereSql = where.length ? joinSql(where, ' AND ') : raw('1=1');
-    if (multi) return { kind: 'multi', from: fromSql, where: whereSql, item: value };
+    if (multi) return { kind: 'multi', from: fromSql, where: whereSql, item: value, steps };
     const scalar = (x: Sql) => sql`(SELECT ${x} FROM ${fromSql} WHERE ${whereSql})`;
     if (value.kind === 'json') {
       const r = value.ref;

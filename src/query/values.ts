@@ -21,6 +21,8 @@ export interface Multi {
   where: Sql;
   /** One item, valid inside that sub-query. */
   item: Single;
+  /** Multi-valued steps on the way (multi relations, back-relations, `:each`): what the cost grows with. */
+  steps: number;
 }
 
 export type Value = Single | Multi;

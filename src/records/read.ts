@@ -61,15 +61,17 @@ export async function listRecords(
     ]);
   } else {
     const { select, count } = compileList(ctx, collection, filter, sort, auth);
-    rows = await ctx.db.run<Record<string, unknown>>(ctx.db.kysely, `${select.text} LIMIT ? OFFSET ?`, [
-      ...select.params,
-      perPage,
-      offset,
-    ]);
+    rows = await clientQuery(ctx, () =>
+      ctx.db.run<Record<string, unknown>>(ctx.db.kysely, `${select.text} LIMIT ? OFFSET ?`, [
+        ...select.params,
+        perPage,
+        offset,
+      ]),
+    );
     // A short page tells the total without counting (most filtered lists fit on one page).
     if (query.skipTotal) total = -1;
     else if (rows.length < perPage && (rows.length > 0 || page === 1)) total = offset + rows.length;
-    else total = await countRows(ctx, count);
+    else total = await clientQuery(ctx, () => countRows(ctx, count));
   }
   return {
     page,
@@ -104,6 +106,17 @@ function compileList(
     select: sql`SELECT ${table}.* FROM ${table}${where}${order}`,
     count: sql`SELECT COUNT(*) AS total FROM ${table}${where}`,
   };
+}
+
+/** Runs a query shaped by the client; one that runs past the statement time limit is the client's 400. */
+async function clientQuery<T>(ctx: RecordsContext, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (ctx.db.dialect.translateError(err)?.kind === 'timeout')
+      throw badRequest('The filter or sort took too long to run; make it simpler or more selective.');
+    throw err;
+  }
 }
 
 async function countRows(ctx: RecordsContext, count: Sql): Promise<number> {

@@ -115,6 +115,7 @@ export const mysqlDialect: SqlDialect = {
     }
     if (e.errno === 1048) return { kind: 'notNull', columns: [] };
     if (e.errno === 1406) return { kind: 'tooLong', columns: [] };
+    if (e.errno === 1969 || e.errno === 3024) return { kind: 'timeout', columns: [] };
     // Deadlock, lock wait timeout, and MariaDB 11's snapshot-isolation conflict ("Record has changed").
     if (e.errno === 1213 || e.errno === 1205 || e.errno === 1020) return { kind: 'retry', columns: [] };
     return { kind: 'other', columns: [] };

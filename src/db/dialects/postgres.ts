@@ -102,6 +102,7 @@ export const postgresDialect: SqlDialect = {
     if (e.code === '23502')
       return { kind: 'notNull', columns: typeof e.column === 'string' ? [e.column] : [] };
     if (e.code === '22001') return { kind: 'tooLong', columns: [] };
+    if (e.code === '57014') return { kind: 'timeout', columns: [] };
     if (e.code === '40001' || e.code === '40P01') return { kind: 'retry', columns: [] };
     return { kind: 'other', columns: [] };
   },
