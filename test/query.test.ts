@@ -287,3 +287,37 @@ describe('cost limits', () => {
     assert.match(budget.body.message, /more than 24 multi-valued relations/);
   });
 });
+
+describe('auth records', () => {
+  test('a guest filter sees an email only where emailVisibility is on', async () => {
+    const pb = srv.admin;
+    await pb.collections.create({ name: 'members', type: 'auth', listRule: '', viewRule: '', fields: [] });
+    await pb
+      .collection('members')
+      .create({
+        email: 'public@example.com',
+        emailVisibility: true,
+        password: 'pass-word-1',
+        passwordConfirm: 'pass-word-1',
+      });
+    await pb
+      .collection('members')
+      .create({
+        email: 'hidden@example.com',
+        emailVisibility: false,
+        password: 'pass-word-1',
+        passwordConfirm: 'pass-word-1',
+      });
+    const count = async (client: ReturnType<typeof guest>, filter: string) =>
+      (await client.collection('members').getList(1, 10, { filter })).totalItems;
+    assert.equal(await count(guest(), "email ~ 'hidden'"), 0);
+    assert.equal(await count(guest(), "email:lower = 'hidden@example.com'"), 0);
+    assert.equal(
+      await count(guest(), "email != 'x@example.com'"),
+      2,
+      'a hidden email is null, not its value',
+    );
+    assert.equal(await count(guest(), "email ~ 'public'"), 1);
+    assert.equal(await count(srv.admin, "email ~ 'hidden'"), 1);
+  });
+});

@@ -149,6 +149,12 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
   }
 
   function plainValue(field: FieldDef, col: Sql): Single {
+    // An auth record's email is readable only where it is public (emailVisibility): elsewhere it is null
+    // to filters and sorts, so they reveal nothing of it. The rules release adds owners and managers.
+    if (collection.type === 'auth' && field.name === 'email' && !ctx.isSuperuser) {
+      const visible = raw(`${col.text.slice(0, col.text.lastIndexOf('.'))}.${q('emailVisibility')}`);
+      return { kind: 'expr', type: 'text', sql: sql`(CASE WHEN ${visible} THEN ${col} END)`, nullable: true };
+    }
     switch (field.type) {
       case 'number':
         return { kind: 'expr', type: 'number', sql: col, nullable: false };
