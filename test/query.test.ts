@@ -292,22 +292,18 @@ describe('auth records', () => {
   test('a guest filter sees an email only where emailVisibility is on', async () => {
     const pb = srv.admin;
     await pb.collections.create({ name: 'members', type: 'auth', listRule: '', viewRule: '', fields: [] });
-    await pb
-      .collection('members')
-      .create({
-        email: 'public@example.com',
-        emailVisibility: true,
-        password: 'pass-word-1',
-        passwordConfirm: 'pass-word-1',
-      });
-    await pb
-      .collection('members')
-      .create({
-        email: 'hidden@example.com',
-        emailVisibility: false,
-        password: 'pass-word-1',
-        passwordConfirm: 'pass-word-1',
-      });
+    await pb.collection('members').create({
+      email: 'public@example.com',
+      emailVisibility: true,
+      password: 'pass-word-1',
+      passwordConfirm: 'pass-word-1',
+    });
+    await pb.collection('members').create({
+      email: 'hidden@example.com',
+      emailVisibility: false,
+      password: 'pass-word-1',
+      passwordConfirm: 'pass-word-1',
+    });
     const count = async (client: ReturnType<typeof guest>, filter: string) =>
       (await client.collection('members').getList(1, 10, { filter })).totalItems;
     assert.equal(await count(guest(), "email ~ 'hidden'"), 0);
