@@ -117,6 +117,31 @@ describe('filter, sort and paging through the SDK', () => {
     assert.equal(new Set(any.items.map((b) => b.id)).size, any.items.length, 'no duplicated records');
   });
 
+  test('? comparisons on one path share the related record, as in PocketBase', async () => {
+    // Every book has the tag `news`; odd books also `tech`. One tag cannot be both.
+    const both = await guest()
+      .collection('books')
+      .getList(1, 100, { filter: "tags.label ?= 'news' && tags.label ?= 'tech'" });
+    assert.equal(both.totalItems, 0);
+    const same = await guest()
+      .collection('books')
+      .getList(1, 100, { filter: "tags.label ?= 'tech' && tags.id ?= {:t}".replace('{:t}', `'${ids.t2}'`) });
+    assert.equal(same.totalItems, 22);
+    const mismatch = await guest()
+      .collection('books')
+      .getList(1, 100, { filter: "tags.label ?= 'tech' && tags.id ?= {:t}".replace('{:t}', `'${ids.t1}'`) });
+    assert.equal(mismatch.totalItems, 0);
+    const anyPair = await guest()
+      .collection('books')
+      .getList(1, 100, { filter: 'tags.label ?!= tags.label' });
+    assert.equal(anyPair.totalItems, 0, 'both sides read the same tag');
+    // Without ?, each comparison looks at all the items on its own.
+    const all = await guest()
+      .collection('books')
+      .getList(1, 100, { filter: "tags.label ?= 'tech' && tags.label != 'sport'" });
+    assert.equal(all.totalItems, 22);
+  });
+
   test('back-relations filter and sort by a relation path', async () => {
     const res = await guest()
       .collection('authors')

@@ -564,120 +564,120 @@ const GOLDEN: Golden[] = [
   {
     filter: "categories.name = 'news'",
     sqlite: [
-      '(NOT (EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value AND NOT (_q1."name" = ?))) AND NOT (NOT (EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE NOT (COALESCE(_q2."name" = ?, FALSE))))',
       ['news'],
     ],
     postgres: [
-      '(NOT (EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v AND NOT (_q1."name" = CAST(? AS TEXT)))) AND NOT (NOT (EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN jsonb_array_elements_text("posts"."categories") AS _q1(v) ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.v WHERE NOT (COALESCE(_q2."name" = CAST(? AS TEXT), FALSE))))',
       ['news'],
     ],
     mysql: [
-      "(NOT (EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v AND NOT (_q1.`name` = (? COLLATE utf8mb4_nopad_bin)))) AND NOT (NOT (EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v))))",
+      "NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 ON 1=1 LEFT JOIN `cats` _q2 ON _q2.`id` = _q1.v WHERE NOT (COALESCE(_q2.`name` = (? COLLATE utf8mb4_nopad_bin), FALSE))))",
       ['news'],
     ],
   },
   {
     filter: "categories.name ?= 'news'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value AND _q1."name" = ?)',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE COALESCE(_q2."name" = ?, FALSE))',
       ['news'],
     ],
     postgres: [
-      'EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v AND _q1."name" = CAST(? AS TEXT))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN jsonb_array_elements_text("posts"."categories") AS _q1(v) ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.v WHERE COALESCE(_q2."name" = CAST(? AS TEXT), FALSE))',
       ['news'],
     ],
     mysql: [
-      "EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v AND _q1.`name` = (? COLLATE utf8mb4_nopad_bin))",
+      "EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 ON 1=1 LEFT JOIN `cats` _q2 ON _q2.`id` = _q1.v WHERE COALESCE(_q2.`name` = (? COLLATE utf8mb4_nopad_bin), FALSE))",
       ['news'],
     ],
   },
   {
     filter: "categories.name ?!= 'news'",
     sqlite: [
-      '(EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value AND NOT (_q1."name" = ?)) OR NOT (EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value)))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE NOT (COALESCE(_q2."name" = ?, FALSE)))',
       ['news'],
     ],
     postgres: [
-      '(EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v AND NOT (_q1."name" = CAST(? AS TEXT))) OR NOT (EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v)))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN jsonb_array_elements_text("posts"."categories") AS _q1(v) ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.v WHERE NOT (COALESCE(_q2."name" = CAST(? AS TEXT), FALSE)))',
       ['news'],
     ],
     mysql: [
-      "(EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v AND NOT (_q1.`name` = (? COLLATE utf8mb4_nopad_bin))) OR NOT (EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v)))",
+      "EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 ON 1=1 LEFT JOIN `cats` _q2 ON _q2.`id` = _q1.v WHERE NOT (COALESCE(_q2.`name` = (? COLLATE utf8mb4_nopad_bin), FALSE)))",
       ['news'],
     ],
   },
   {
     filter: "categories.name ?> 'm'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value AND _q1."name" > ?)',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE COALESCE(_q2."name" > ?, FALSE))',
       ['m'],
     ],
     postgres: [
-      'EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v AND (_q1."name") COLLATE "C" > CAST(? AS TEXT))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN jsonb_array_elements_text("posts"."categories") AS _q1(v) ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.v WHERE COALESCE((_q2."name") COLLATE "C" > CAST(? AS TEXT), FALSE))',
       ['m'],
     ],
     mysql: [
-      "EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v AND _q1.`name` > (? COLLATE utf8mb4_nopad_bin))",
+      "EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 ON 1=1 LEFT JOIN `cats` _q2 ON _q2.`id` = _q1.v WHERE COALESCE(_q2.`name` > (? COLLATE utf8mb4_nopad_bin), FALSE))",
       ['m'],
     ],
   },
   {
     filter: 'categories.name ?= comments_via_post.text',
     sqlite: [
-      '(((EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1, "comments" _q3 WHERE _q1."id" = _q2.value AND _q3."post" = "posts"."id" AND _q1."name" = _q3."text") OR (NOT (EXISTS (SELECT 1 FROM "comments" _q3 WHERE _q3."post" = "posts"."id")) AND EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value AND _q1."name" = \'\'))) OR (NOT (EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value)) AND EXISTS (SELECT 1 FROM "comments" _q3 WHERE _q3."post" = "posts"."id" AND _q3."text" = \'\'))) OR (NOT (EXISTS (SELECT 1 FROM json_each("posts"."categories") AS _q2, "cats" _q1 WHERE _q1."id" = _q2.value)) AND NOT (EXISTS (SELECT 1 FROM "comments" _q3 WHERE _q3."post" = "posts"."id"))))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value LEFT JOIN "comments" _q3 ON _q3."post" = "posts"."id" WHERE COALESCE(_q2."name", \'\') = COALESCE(_q3."text", \'\'))',
       [],
     ],
     postgres: [
-      '(((EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1, "comments" _q3 WHERE _q1."id" = _q2.v AND _q3."post" = "posts"."id" AND _q1."name" = _q3."text") OR (NOT (EXISTS (SELECT 1 FROM "comments" _q3 WHERE _q3."post" = "posts"."id")) AND EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v AND _q1."name" = \'\'))) OR (NOT (EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v)) AND EXISTS (SELECT 1 FROM "comments" _q3 WHERE _q3."post" = "posts"."id" AND _q3."text" = \'\'))) OR (NOT (EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."categories") AS _q2(v), "cats" _q1 WHERE _q1."id" = _q2.v)) AND NOT (EXISTS (SELECT 1 FROM "comments" _q3 WHERE _q3."post" = "posts"."id"))))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN jsonb_array_elements_text("posts"."categories") AS _q1(v) ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.v LEFT JOIN "comments" _q3 ON _q3."post" = "posts"."id" WHERE COALESCE(_q2."name", \'\') = COALESCE(_q3."text", \'\'))',
       [],
     ],
     mysql: [
-      "(((EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1, `comments` _q3 WHERE _q1.`id` = _q2.v AND _q3.`post` = `posts`.`id` AND _q1.`name` = _q3.`text`) OR (NOT (EXISTS (SELECT 1 FROM `comments` _q3 WHERE _q3.`post` = `posts`.`id`)) AND EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v AND _q1.`name` = ''))) OR (NOT (EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v)) AND EXISTS (SELECT 1 FROM `comments` _q3 WHERE _q3.`post` = `posts`.`id` AND _q3.`text` = ''))) OR (NOT (EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2, `cats` _q1 WHERE _q1.`id` = _q2.v)) AND NOT (EXISTS (SELECT 1 FROM `comments` _q3 WHERE _q3.`post` = `posts`.`id`))))",
+      "EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN JSON_TABLE(`posts`.`categories`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 ON 1=1 LEFT JOIN `cats` _q2 ON _q2.`id` = _q1.v LEFT JOIN `comments` _q3 ON _q3.`post` = `posts`.`id` WHERE COALESCE(_q2.`name`, '') = COALESCE(_q3.`text`, ''))",
       [],
     ],
   },
   {
     filter: "comments_via_post.text ?~ 'hi'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM "comments" _q1 WHERE _q1."post" = "posts"."id" AND LOWER(_q1."text") LIKE ? ESCAPE \'\\\')',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON _q1."post" = "posts"."id" WHERE (_q1."text" IS NOT NULL AND LOWER(_q1."text") LIKE ? ESCAPE \'\\\'))',
       ['%hi%'],
     ],
     postgres: [
-      'EXISTS (SELECT 1 FROM "comments" _q1 WHERE _q1."post" = "posts"."id" AND LOWER(_q1."text" COLLATE "C") LIKE CAST(? AS TEXT) ESCAPE \'\\\')',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON _q1."post" = "posts"."id" WHERE (_q1."text" IS NOT NULL AND LOWER(_q1."text" COLLATE "C") LIKE CAST(? AS TEXT) ESCAPE \'\\\'))',
       ['%hi%'],
     ],
     mysql: [
-      'EXISTS (SELECT 1 FROM `comments` _q1 WHERE _q1.`post` = `posts`.`id` AND FOLD(_q1.`text`) LIKE (? COLLATE utf8mb4_nopad_bin))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN `comments` _q1 ON _q1.`post` = `posts`.`id` WHERE (_q1.`text` IS NOT NULL AND FOLD(_q1.`text`) LIKE (? COLLATE utf8mb4_nopad_bin)))',
       ['%hi%'],
     ],
   },
   {
     filter: "comments_via_post.post.title = 'x'",
     sqlite: [
-      '(NOT (EXISTS (SELECT 1 FROM "comments" _q1, "posts" _q2 WHERE _q1."post" = "posts"."id" AND _q2."id" = _q1."post" AND NOT (_q2."title" = ?))) AND NOT (NOT (EXISTS (SELECT 1 FROM "comments" _q1, "posts" _q2 WHERE _q1."post" = "posts"."id" AND _q2."id" = _q1."post"))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON _q1."post" = "posts"."id" LEFT JOIN "posts" _q2 ON _q2."id" = _q1."post" WHERE NOT (COALESCE(_q2."title" = ?, FALSE))))',
       ['x'],
     ],
     postgres: [
-      '(NOT (EXISTS (SELECT 1 FROM "comments" _q1, "posts" _q2 WHERE _q1."post" = "posts"."id" AND _q2."id" = _q1."post" AND NOT (_q2."title" = CAST(? AS TEXT)))) AND NOT (NOT (EXISTS (SELECT 1 FROM "comments" _q1, "posts" _q2 WHERE _q1."post" = "posts"."id" AND _q2."id" = _q1."post"))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON _q1."post" = "posts"."id" LEFT JOIN "posts" _q2 ON _q2."id" = _q1."post" WHERE NOT (COALESCE(_q2."title" = CAST(? AS TEXT), FALSE))))',
       ['x'],
     ],
     mysql: [
-      '(NOT (EXISTS (SELECT 1 FROM `comments` _q1, `posts` _q2 WHERE _q1.`post` = `posts`.`id` AND _q2.`id` = _q1.`post` AND NOT (_q2.`title` = (? COLLATE utf8mb4_nopad_bin)))) AND NOT (NOT (EXISTS (SELECT 1 FROM `comments` _q1, `posts` _q2 WHERE _q1.`post` = `posts`.`id` AND _q2.`id` = _q1.`post`))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN `comments` _q1 ON _q1.`post` = `posts`.`id` LEFT JOIN `posts` _q2 ON _q2.`id` = _q1.`post` WHERE NOT (COALESCE(_q2.`title` = (? COLLATE utf8mb4_nopad_bin), FALSE))))',
       ['x'],
     ],
   },
   {
     filter: "likes_via_posts.id ?= 'l1'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM "likes" _q1 WHERE EXISTS (SELECT 1 FROM json_each(_q1."posts") AS _q2 WHERE _q2.value = "posts"."id") AND _q1."id" = ?)',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "likes" _q1 ON EXISTS (SELECT 1 FROM json_each(_q1."posts") AS _q2 WHERE _q2.value = "posts"."id") WHERE COALESCE(_q1."id" = ?, FALSE))',
       ['l1'],
     ],
     postgres: [
-      'EXISTS (SELECT 1 FROM "likes" _q1 WHERE EXISTS (SELECT 1 FROM jsonb_array_elements_text(_q1."posts") AS _q2(v) WHERE _q2.v = "posts"."id") AND _q1."id" = CAST(? AS TEXT))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "likes" _q1 ON EXISTS (SELECT 1 FROM jsonb_array_elements_text(_q1."posts") AS _q2(v) WHERE _q2.v = "posts"."id") WHERE COALESCE(_q1."id" = CAST(? AS TEXT), FALSE))',
       ['l1'],
     ],
     mysql: [
-      "EXISTS (SELECT 1 FROM `likes` _q1 WHERE EXISTS (SELECT 1 FROM JSON_TABLE(_q1.`posts`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2 WHERE _q2.v = `posts`.`id`) AND _q1.`id` = (? COLLATE utf8mb4_nopad_bin))",
+      "EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN `likes` _q1 ON EXISTS (SELECT 1 FROM JSON_TABLE(_q1.`posts`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q2 WHERE _q2.v = `posts`.`id`) WHERE COALESCE(_q1.`id` = (? COLLATE utf8mb4_nopad_bin), FALSE))",
       ['l1'],
     ],
   },
@@ -717,30 +717,30 @@ const GOLDEN: Golden[] = [
   {
     filter: "tags:each = 'a'",
     sqlite: [
-      '(NOT (EXISTS (SELECT 1 FROM json_each("posts"."tags") AS _q1 WHERE 1=1 AND NOT (_q1.value = ?))) AND NOT (NOT (EXISTS (SELECT 1 FROM json_each("posts"."tags") AS _q1 WHERE 1=1))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."tags") AS _q1 ON 1=1 WHERE NOT (COALESCE(_q1.value = ?, FALSE))))',
       ['a'],
     ],
     postgres: [
-      '(NOT (EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."tags") AS _q1(v) WHERE 1=1 AND NOT (_q1.v = CAST(? AS TEXT)))) AND NOT (NOT (EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."tags") AS _q1(v) WHERE 1=1))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN jsonb_array_elements_text("posts"."tags") AS _q1(v) ON 1=1 WHERE NOT (COALESCE(_q1.v = CAST(? AS TEXT), FALSE))))',
       ['a'],
     ],
     mysql: [
-      "(NOT (EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`tags`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 WHERE 1=1 AND NOT ((_q1.v) COLLATE utf8mb4_nopad_bin = (? COLLATE utf8mb4_nopad_bin)))) AND NOT (NOT (EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`tags`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 WHERE 1=1))))",
+      "NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN JSON_TABLE(`posts`.`tags`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 ON 1=1 WHERE NOT (COALESCE((_q1.v) COLLATE utf8mb4_nopad_bin = (? COLLATE utf8mb4_nopad_bin), FALSE))))",
       ['a'],
     ],
   },
   {
     filter: "tags:each ?!~ 'a'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM json_each("posts"."tags") AS _q1 WHERE 1=1 AND NOT (LOWER(_q1.value) LIKE ? ESCAPE \'\\\'))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."tags") AS _q1 ON 1=1 WHERE (_q1.value IS NOT NULL AND NOT ((_q1.value IS NOT NULL AND LOWER(_q1.value) LIKE ? ESCAPE \'\\\'))))',
       ['%a%'],
     ],
     postgres: [
-      'EXISTS (SELECT 1 FROM jsonb_array_elements_text("posts"."tags") AS _q1(v) WHERE 1=1 AND NOT (LOWER(_q1.v COLLATE "C") LIKE CAST(? AS TEXT) ESCAPE \'\\\'))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN jsonb_array_elements_text("posts"."tags") AS _q1(v) ON 1=1 WHERE (_q1.v IS NOT NULL AND NOT ((_q1.v IS NOT NULL AND LOWER(_q1.v COLLATE "C") LIKE CAST(? AS TEXT) ESCAPE \'\\\'))))',
       ['%a%'],
     ],
     mysql: [
-      "EXISTS (SELECT 1 FROM JSON_TABLE(`posts`.`tags`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 WHERE 1=1 AND NOT (FOLD((_q1.v) COLLATE utf8mb4_nopad_bin) LIKE (? COLLATE utf8mb4_nopad_bin)))",
+      "EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN JSON_TABLE(`posts`.`tags`, '$[*]' COLUMNS (v LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin PATH '$')) AS _q1 ON 1=1 WHERE ((_q1.v) COLLATE utf8mb4_nopad_bin IS NOT NULL AND NOT (((_q1.v) COLLATE utf8mb4_nopad_bin IS NOT NULL AND FOLD((_q1.v) COLLATE utf8mb4_nopad_bin) LIKE (? COLLATE utf8mb4_nopad_bin)))))",
       ['%a%'],
     ],
   },

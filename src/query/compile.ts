@@ -5,9 +5,9 @@ import type { QueryDialect } from './engines.ts';
 import { FilterError } from './errors.ts';
 import { macroValue } from './macros.ts';
 import { clip } from './parse.ts';
-import { type ResolveContext, resolvePath } from './resolve.ts';
-import { raw, type Sql, sql } from './sql.ts';
-import type { Multi, Single, Value } from './values.ts';
+import { type ResolveContext, resolvePath, SharedJoins } from './resolve.ts';
+import { joinSql, raw, type Sql, sql } from './sql.ts';
+import type { Single, Value } from './values.ts';
 
 export interface CompileContext extends ResolveContext {
   /** The instant the datetime macros describe (one per request). */
@@ -25,16 +25,42 @@ export const MAX_CROSS_STEPS = 4;
 
 /** A filter's syntax tree → a WHERE condition (parameterized SQL that is never NULL). */
 export function compileFilter(expr: Expr, ctx: CompileContext): Sql {
-  return toSql(compileExpr(expr, ctx, { steps: 0 }));
+  const shared = new SharedJoins();
+  const local: CompileContext = { ...ctx, shared };
+  const budget = { steps: 0 };
+  // Conjuncts that do not touch the shared joins stay outside their EXISTS, where indexes can serve them.
+  const plain: Cond[] = [];
+  const joined: Cond[] = [];
+  for (const part of conjuncts(expr)) {
+    const c = compileExpr(part, local, budget);
+    (c.shared ? joined : plain).push(c.cond);
+  }
+  let result = plain.reduce<Cond>((acc, c) => and(acc, c), true);
+  if (joined.length) {
+    const where = joined.reduce<Cond>((acc, c) => and(acc, c), true);
+    result = and(result, rows(joinSql(shared.joins.map((j) => j.join), ' '), where));
+  }
+  return toSql(result);
 }
 
-function compileExpr(expr: Expr, ctx: CompileContext, budget: { steps: number }): Cond {
+function conjuncts(expr: Expr): Expr[] {
+  return expr.kind === 'and' ? [...conjuncts(expr.left), ...conjuncts(expr.right)] : [expr];
+}
+
+/** `EXISTS` over the rows LEFT JOINed from one row (so there is always at least one, maybe all NULL). */
+function rows(joins: Sql, where: Cond): Cond {
+  if (where === false) return false;
+  return sql`EXISTS (SELECT 1 FROM (SELECT 1 AS ${raw('_one')}) ${raw('_o')} ${joins} WHERE ${toSql(where)})`;
+}
+
+function compileExpr(expr: Expr, ctx: CompileContext, budget: { steps: number }): { cond: Cond; shared: boolean } {
   if (expr.kind !== 'cmp') {
-    const [l, r] = [compileExpr(expr.left, ctx, budget), compileExpr(expr.right, ctx, budget)];
-    return expr.kind === 'and' ? and(l, r) : or(l, r);
+    const l = compileExpr(expr.left, ctx, budget);
+    const r = compileExpr(expr.right, ctx, budget);
+    return { cond: expr.kind === 'and' ? and(l.cond, r.cond) : or(l.cond, r.cond), shared: l.shared || r.shared };
   }
-  const left = operandValue(expr.left, ctx);
-  const right = operandValue(expr.right, ctx);
+  const left = operandValue(expr.left, ctx, expr.any);
+  const right = operandValue(expr.right, ctx, expr.any);
   const steps = (v: Value) => (v.kind === 'multi' ? v.steps : 0);
   if (left.kind === 'multi' && right.kind === 'multi' && steps(left) + steps(right) > MAX_CROSS_STEPS)
     throw new FilterError(
@@ -43,74 +69,27 @@ function compileExpr(expr: Expr, ctx: CompileContext, budget: { steps: number })
     );
   budget.steps += steps(left) + steps(right);
   if (budget.steps > MAX_LIST_STEPS)
-    throw new FilterError(
-      `the filter goes through more than ${MAX_LIST_STEPS} multi-valued relations`,
-      expr.pos,
-    );
-  return compareValues(left, expr.op, expr.any, right, ctx.dialect, expr.pos);
+    throw new FilterError(`the filter goes through more than ${MAX_LIST_STEPS} multi-valued relations`, expr.pos);
+  const shared = [left, right].some((v) => v.kind === 'multi' && v.shared);
+  return { cond: compareValues(left, expr.op, expr.any, right, ctx.dialect, expr.pos), shared };
 }
 
 /**
- * A comparison where either side may be a list of items. Without `?` every item (every pair) must match;
- * with `?` at least one. A list with no items counts as one `null` item.
+ * A comparison where either side may be a list of items. With `?`, the items come from the filter's
+ * shared joins (the caller wraps the filter in one EXISTS over them): some row must match. Without `?`,
+ * every item (every pair) must match: no row of the lists' own joins may fail.
  */
-export function compareValues(
-  a: Value,
-  op: CmpOp,
-  any: boolean,
-  b: Value,
-  d: QueryDialect,
-  pos: number,
-): Cond {
+export function compareValues(a: Value, op: CmpOp, any: boolean, b: Value, d: QueryDialect, pos: number): Cond {
   if (a.kind !== 'multi' && b.kind !== 'multi') return compareSingle(a, op, b, d, pos);
-  const sides = [a, b].map((v) =>
-    v.kind === 'multi' ? { multi: v, choices: [v.item, nullOf(v.item)] } : { multi: undefined, choices: [v] },
-  );
-  const [sa, sb] = sides as [(typeof sides)[0], (typeof sides)[0]];
-  let result: Cond = !any;
-  // Each side is either one of its items (when it has some) or its null stand-in (when it has none).
-  sa.choices.forEach((x, i) => {
-    sb.choices.forEach((y, j) => {
-      const lists: Multi[] = [];
-      const emptiness: Cond[] = [];
-      const track = (m: Multi | undefined, itemChoice: boolean) => {
-        if (!m) return;
-        if (itemChoice) lists.push(m);
-        else emptiness.push(not(exists([m], true)));
-      };
-      track(sa.multi, i === 0);
-      track(sb.multi, j === 0);
-      const cmp = compareSingle(x, op, y, d, pos);
-      const when = emptiness.reduce<Cond>((acc, c) => and(acc, c), true);
-      if (any) result = or(result, and(when, lists.length ? exists(lists, cmp) : cmp));
-      else result = and(result, or(not(when), lists.length ? not(exists(lists, not(cmp))) : cmp));
-    });
-  });
-  return result;
-}
-
-/** EXISTS over the items of one or two lists (their cross product) satisfying `cond`. */
-function exists(lists: Multi[], cond: Cond): Cond {
-  if (cond === false) return false;
-  const from = lists.map((l) => l.from.text).join(', ');
-  const whereParts: Sql[] = lists.map((l) => l.where);
-  if (cond !== true) whereParts.push(cond);
-  const where = whereParts.reduce((acc, w, i) => (i === 0 ? w : sql`${acc} AND ${w}`));
-  const fromSql: Sql = { text: from, params: lists.flatMap((l) => l.from.params) };
-  return sql`EXISTS (SELECT 1 FROM ${fromSql} WHERE ${where})`;
-}
-
-/** The stand-in for "no items": a null of the item's kind. */
-function nullOf(item: Single): Single {
-  if (item.kind === 'json') {
-    const none = raw('NULL');
-    return { kind: 'json', ref: { kind: raw("'null'"), str: none, num: none, bool: none } };
-  }
-  return { kind: 'lit', value: null };
+  const item = (v: Value): Single => (v.kind === 'multi' ? v.item : v);
+  const ownJoins = [a, b].flatMap((v) => (v.kind === 'multi' && !v.shared ? v.joins : []));
+  const cmp = compareSingle(item(a), op, item(b), d, pos);
+  if (any) return ownJoins.length ? rows(joinSql(ownJoins, ' '), cmp) : cmp;
+  return not(rows(joinSql(ownJoins, ' '), not(cmp)));
 }
 
 /** An operand → a value: literals, macros, functions and paths. */
-export function operandValue(op: Operand, ctx: CompileContext): Value {
+export function operandValue(op: Operand, ctx: CompileContext, shared = false): Value {
   switch (op.kind) {
     case 'text':
     case 'number':
@@ -124,7 +103,7 @@ export function operandValue(op: Operand, ctx: CompileContext): Value {
       return { kind: 'lit', value };
     }
     case 'path':
-      return resolvePath(op, ctx);
+      return resolvePath(op, ctx, shared);
     case 'call':
       return callValue(op, ctx);
   }

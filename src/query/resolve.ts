@@ -8,6 +8,8 @@ import type { Single, Value } from './values.ts';
 
 export const MAX_RELATION_DEPTH = 6;
 
+export type PathOperand = Extract<Operand, { kind: 'path' }>;
+
 /** Everything path resolution needs: the schema, the caller, the engine. */
 export interface ResolveContext {
   readonly dialect: QueryDialect;
@@ -19,70 +21,86 @@ export interface ResolveContext {
   /** Unique alias for a sub-query table. */
   alias(): string;
   /**
+   * The joins that `?` comparisons share: each list reached by a path is joined once (by the path's
+   * prefix), so that `tags.name ?= 'a' && tags.color ?= 'red'` asks about one and the same tag, as in
+   * PocketBase. Undefined where no sharing is possible (sort keys).
+   */
+  readonly shared?: SharedJoins;
+  /**
    * Resolves paths that start with `@` (`@request.*`, `@collection.*`): the rules' extension point.
    * Undefined answers "unknown".
    */
-  special?(operand: Extract<Operand, { kind: 'path' }>): Value | undefined;
+  special?(operand: PathOperand, shared: boolean): Value | undefined;
 }
+
+/** LEFT JOINs registered by `?` comparisons, by key, in the order they were first needed. */
+export class SharedJoins {
+  readonly joins: Array<{ key: string; alias: string; join: Sql }> = [];
+  find(key: string): string | undefined {
+    return this.joins.find((j) => j.key === key)?.alias;
+  }
+  add(key: string, alias: string, join: Sql): void {
+    this.joins.push({ key, alias, join });
+  }
+}
+
+/** One step from a row to related rows. */
+type Hop =
+  | { kind: 'relation'; name: string; field: FieldDef; target: Collection; multi: boolean }
+  | { kind: 'back'; name: string; field: FieldDef; source: Collection };
+
+/** Where a path ends: a field (with its modifier) or a JSON path inside a field. */
+type End = { field: FieldDef; modifier?: string; json?: string[] };
 
 const VIA = /^([A-Za-z_][A-Za-z0-9_]*)_via_([A-Za-z_][A-Za-z0-9_]*)$/;
 const LIST_TYPES = new Set(['select', 'relation', 'file']);
 
 /** A field path (`author.org.name`, `comments_via_post.text`, `meta.a.0`, `tags:each`) → a typed value. */
-export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: ResolveContext): Value {
+export function resolvePath(op: PathOperand, ctx: ResolveContext, shared = false): Value {
+  if (op.path[0]?.startsWith('@')) {
+    const v = ctx.special?.(op, shared);
+    if (!v) throw new FilterError(`unknown identifier "${clip(op.raw)}"`, op.pos);
+    return v;
+  }
+  const walk = walkPath(op.path, op.modifier, ctx.base, ctx, op);
+  return buildValue(walk, { ref: ctx.baseRef, key: '', pending: [] }, ctx, op, shared);
+}
+
+/** Follows a path through the schema: the relations it crosses and the field it ends on. */
+export function walkPath(
+  path: readonly string[],
+  modifier: string | undefined,
+  start: Collection,
+  ctx: ResolveContext,
+  op: PathOperand,
+): { hops: Hop[]; end: End; collection: Collection } {
   const fail = (message: string): never => {
     throw new FilterError(message, op.pos);
   };
-  if (op.path[0]?.startsWith('@')) {
-    const v = ctx.special?.(op);
-    return v ?? fail(`unknown identifier "${clip(op.raw)}"`);
-  }
-  const q = ctx.dialect.quote;
-  let collection = ctx.base;
-  let ref = ctx.baseRef;
-  const from: Sql[] = [];
-  const where: Sql[] = [];
-  let multi = false;
-  let steps = 0;
-  let hops = 0;
-  const path = op.path;
-
+  const hops: Hop[] = [];
+  let collection = start;
   for (let i = 0; i < path.length; i++) {
     const name = path[i] as string;
-    const last = i === path.length - 1;
     const field = findField(collection, name);
     if (field) checkVisible(field, ctx, op.raw, op.pos);
-    if (last) {
+    if (i === path.length - 1) {
       if (!field) fail(`unknown field "${clip(op.raw)}"`);
-      return finish(field as FieldDef, `${ref}.${q(name)}`);
+      return { hops, end: { field: field as FieldDef, modifier }, collection };
     }
     if (field && (field.type === 'json' || field.type === 'geoPoint')) {
-      if (op.modifier) fail(`modifier "${op.modifier}" does not apply to a JSON path`);
-      return wrap({ kind: 'json', ref: ctx.dialect.json(raw(`${ref}.${q(name)}`), path.slice(i + 1)) });
+      if (modifier) fail(`modifier "${modifier}" does not apply to a JSON path`);
+      return { hops, end: { field, json: path.slice(i + 1) }, collection };
     }
-    if (++hops > MAX_RELATION_DEPTH) fail(`more than ${MAX_RELATION_DEPTH} relations in "${clip(op.raw)}"`);
-    const a = ctx.alias();
+    if (hops.length >= MAX_RELATION_DEPTH) fail(`more than ${MAX_RELATION_DEPTH} relations in "${clip(op.raw)}"`);
     if (field) {
       if (field.type !== 'relation') fail(`"${name}" is not a relation field in "${clip(op.raw)}"`);
-      const target = ctx.collection(String(field.collectionId));
-      if (!target) fail(`unknown field "${clip(op.raw)}"`);
-      const isMulti = fieldType('relation').isMulti(field);
-      // `author.id` is the stored `author`: no sub-query needed.
-      if (!isMulti && i === path.length - 2 && path[i + 1] === 'id' && !op.modifier) {
-        return finish(field, `${ref}.${q(name)}`);
-      }
-      if (isMulti) {
-        const j = ctx.alias();
-        const items = ctx.dialect.items(raw(`${ref}.${q(name)}`), j);
-        from.push(items.from, raw(`${q((target as Collection).name)} ${a}`));
-        where.push(sql`${raw(`${a}.${q('id')}`)} = ${items.value}`);
-        multi = true;
-        steps++;
-      } else {
-        from.push(raw(`${q((target as Collection).name)} ${a}`));
-        where.push(raw(`${a}.${q('id')} = ${ref}.${q(name)}`));
-      }
-      collection = target as Collection;
+      const target = ctx.collection(String(field.collectionId)) ?? fail(`unknown field "${clip(op.raw)}"`);
+      const multi = fieldType('relation').isMulti(field);
+      // `author.id` is the stored `author`: no join needed.
+      if (!multi && i === path.length - 2 && path[i + 1] === 'id' && !modifier)
+        return { hops, end: { field }, collection };
+      hops.push({ kind: 'relation', name, field, target, multi });
+      collection = target;
     } else {
       const via = VIA.exec(name) ?? fail(`unknown field "${clip(op.raw)}"`);
       const source = ctx.collection(via[1] as string);
@@ -90,114 +108,188 @@ export function resolvePath(op: Extract<Operand, { kind: 'path' }>, ctx: Resolve
       if (!source || !back || back.type !== 'relation' || back.collectionId !== collection.id)
         fail(`invalid back-relation "${clip(name)}"`);
       checkVisible(back as FieldDef, ctx, op.raw, op.pos);
-      const s = source as Collection;
-      from.push(raw(`${q(s.name)} ${a}`));
-      if (fieldType('relation').isMulti(back as FieldDef)) {
-        const j = ctx.alias();
-        const items = ctx.dialect.items(raw(`${a}.${q((back as FieldDef).name)}`), j);
-        where.push(
-          sql`EXISTS (SELECT 1 FROM ${items.from} WHERE ${items.value} = ${raw(`${ref}.${q('id')}`)})`,
-        );
-      } else {
-        where.push(raw(`${a}.${q((back as FieldDef).name)} = ${ref}.${q('id')}`));
-      }
-      multi = true;
-      steps++;
-      collection = s;
+      hops.push({ kind: 'back', name, field: back as FieldDef, source: source as Collection });
+      collection = source as Collection;
     }
-    ref = a;
   }
   return fail(`unknown field "${clip(op.raw)}"`);
+}
 
-  /** The last field of the path, read from `column`. */
-  function finish(field: FieldDef, column: string): Value {
-    const col = raw(column);
-    const isList = LIST_TYPES.has(field.type);
-    const isMulti = isList && fieldType(field.type).isMulti(field);
-    switch (op.modifier) {
-      case undefined:
-        break;
-      case 'each':
-        if (!isList) fail(`":each" applies to select, relation and file fields, not "${clip(op.raw)}"`);
-        if (isMulti) {
-          const j = ctx.alias();
-          const items = ctx.dialect.items(col, j);
-          from.push(items.from);
-          multi = true;
-          steps++;
-          return wrap({ kind: 'expr', type: 'text', sql: ctx.dialect.exact(items.value), nullable: false });
-        }
-        return wrap({ kind: 'expr', type: 'text', sql: col, nullable: false });
-      case 'length':
-        if (!isList) fail(`":length" applies to select, relation and file fields, not "${clip(op.raw)}"`);
-        return wrap({
-          kind: 'expr',
-          type: 'number',
-          sql: isMulti ? ctx.dialect.arrayLength(col) : sql`(CASE WHEN ${col} = '' THEN 0 ELSE 1 END)`,
-          nullable: false,
-        });
-      case 'lower': {
-        const plain = plainValue(field, col);
-        if (plain.kind !== 'expr' || plain.type !== 'text')
-          return fail(`":lower" applies to text, not "${clip(op.raw)}"`);
-        return wrap({ ...plain, sql: ctx.dialect.fold(plain.sql) });
+/**
+ * Where a path starts: the SQL reference of its first row, a key prefix naming it among shared joins,
+ * and joins that must come before the path's own (`@collection.x` joins its table first).
+ */
+export interface PathStart {
+  ref: string;
+  key: string;
+  pending: Array<{ key: string; item: Sql; on: Sql; list: boolean }>;
+}
+
+/**
+ * The SQL for a walked path. Single relations make a scalar sub-query; a path through a list (multi
+ * relation, back-relation, `:each`) makes a list of items, reached by LEFT JOINs from one row so that a
+ * list with no items (or a record on the way that leads nowhere) gives one null item, as in PocketBase.
+ * `shared` (a `?` comparison) registers those joins in `ctx.shared`, where other `?` comparisons on the same
+ * path prefix find the same rows.
+ */
+export function buildValue(
+  walk: { hops: Hop[]; end: End; collection: Collection },
+  start: PathStart,
+  ctx: ResolveContext,
+  op: PathOperand,
+  shared: boolean,
+): Value {
+  const q = ctx.dialect.quote;
+  const { field, modifier, json } = walk.end;
+  const endsInList = modifier === 'each' && isMultiField(field);
+  const isListPath =
+    start.pending.some((p) => p.list) || walk.hops.some((h) => h.kind === 'back' || h.multi) || endsInList;
+  const share = shared && isListPath && ctx.shared !== undefined;
+  const steps: Array<{ key: string; alias: string; item: Sql; on: Sql }> = [];
+  /** Adds a join step (or finds the shared one with this key) and answers its alias. */
+  const step = (key: string, build: (alias: string) => { item: Sql; on: Sql }): string => {
+    const known = share ? ctx.shared?.find(key) : undefined;
+    if (known) return known;
+    const alias = ctx.alias();
+    steps.push({ key, alias, ...build(alias) });
+    return alias;
+  };
+  /** The items of a JSON array column, joined as a step; answers the SQL of one item. */
+  const itemsStep = (key: string, column: Sql): Sql => {
+    const alias = step(key, (a) => ({ item: ctx.dialect.items(column, a).from, on: raw('1=1') }));
+    return ctx.dialect.items(column, alias).value;
+  };
+
+  for (const p of start.pending) step(p.key, () => ({ item: p.item, on: p.on }));
+  let listSteps = start.pending.filter((p) => p.list).length;
+  let ref = start.ref;
+  let key = start.key;
+  for (const hop of walk.hops) {
+    key = `${key}.${hop.name}`;
+    if (hop.kind === 'relation') {
+      const target = q(hop.target.name);
+      const column = raw(`${ref}.${q(hop.field.name)}`);
+      if (hop.multi) {
+        listSteps++;
+        const value = itemsStep(`${key}#`, column);
+        ref = step(key, (a) => ({ item: raw(`${target} ${a}`), on: sql`${raw(`${a}.${q('id')}`)} = ${value}` }));
+      } else {
+        ref = step(key, (a) => ({ item: raw(`${target} ${a}`), on: raw(`${a}.${q('id')} = ${column.text}`) }));
       }
-      default:
-        fail(`unknown modifier ":${clip(op.modifier)}"`);
+    } else {
+      listSteps++;
+      const parentId = raw(`${ref}.${q('id')}`);
+      const backMulti = isMultiField(hop.field);
+      ref = step(key, (a) => {
+        const col = raw(`${a}.${q(hop.field.name)}`);
+        if (!backMulti) return { item: raw(`${q(hop.source.name)} ${a}`), on: sql`${col} = ${parentId}` };
+        const items = ctx.dialect.items(col, ctx.alias());
+        const on = sql`EXISTS (SELECT 1 FROM ${items.from} WHERE ${items.value} = ${parentId})`;
+        return { item: raw(`${q(hop.source.name)} ${a}`), on };
+      });
     }
-    return wrap(plainValue(field, col));
   }
 
-  function plainValue(field: FieldDef, col: Sql): Single {
-    // An auth record's email is readable only where it is public (emailVisibility): elsewhere it is null
-    // to filters and sorts, so they reveal nothing of it. The rules release adds owners and managers.
-    if (collection.type === 'auth' && field.name === 'email' && !ctx.isSuperuser) {
-      const visible = raw(`${col.text.slice(0, col.text.lastIndexOf('.'))}.${q('emailVisibility')}`);
-      return { kind: 'expr', type: 'text', sql: sql`(CASE WHEN ${visible} THEN ${col} END)`, nullable: true };
-    }
-    switch (field.type) {
-      case 'number':
-        return { kind: 'expr', type: 'number', sql: col, nullable: false };
-      case 'bool':
-        return { kind: 'expr', type: 'bool', sql: col, nullable: false };
-      case 'json':
-      case 'geoPoint':
-        return { kind: 'json', ref: ctx.dialect.json(col, []) };
-      default: {
-        const list = LIST_TYPES.has(field.type) && fieldType(field.type).isMulti(field);
-        const date = field.type === 'date' || field.type === 'autodate';
-        return {
-          kind: 'expr',
-          type: 'text',
-          sql: list ? ctx.dialect.arrayText(col) : col,
-          nullable: false,
-          date,
-        };
-      }
-    }
-  }
+  const column = raw(`${ref}.${q(field.name)}`);
+  let item: Single;
+  if (json) item = { kind: 'json', ref: ctx.dialect.json(column, json) };
+  else if (endsInList) {
+    listSteps++;
+    const value = itemsStep(`${key}.${field.name}:each`, column);
+    item = { kind: 'expr', type: 'text', sql: ctx.dialect.exact(value), nullable: false };
+  } else item = endValue(field, modifier, column, walk.collection, ctx, op);
 
-  /** The value as seen from the outer row: itself, a scalar sub-query, or a list of items. */
-  function wrap(value: Single): Value {
-    if (from.length === 0) return value;
-    const fromSql = joinSql(from, ', ');
-    const whereSql = where.length ? joinSql(where, ' AND ') : raw('1=1');
-    if (multi) return { kind: 'multi', from: fromSql, where: whereSql, item: value, steps };
-    const scalar = (x: Sql) => sql`(SELECT ${x} FROM ${fromSql} WHERE ${whereSql})`;
-    if (value.kind === 'json') {
-      const r = value.ref;
+  if (!isListPath) return steps.length ? scalar(item, steps) : item;
+  const joins = steps.map((s) => sql`LEFT JOIN ${s.item} ON ${s.on}`);
+  if (share) steps.forEach((s, i) => ctx.shared?.add(s.key, s.alias, joins[i] as Sql));
+  return { kind: 'multi', joins: share ? [] : joins, item: nullableItem(item), steps: listSteps, shared: share };
+}
+
+/** A single-valued path through single relations: a scalar sub-query (NULL when it reaches nothing). */
+function scalar(item: Single, steps: Array<{ item: Sql; on: Sql }>): Single {
+  const from = joinSql(
+    steps.map((s) => s.item),
+    ', ',
+  );
+  const where = joinSql(
+    steps.map((s) => s.on),
+    ' AND ',
+  );
+  const sub = (x: Sql) => sql`(SELECT ${x} FROM ${from} WHERE ${where})`;
+  if (item.kind === 'json') {
+    const r = item.ref;
+    return { kind: 'json', ref: { kind: sql`COALESCE(${sub(r.kind)}, 'null')`, str: sub(r.str), num: sub(r.num), bool: sub(r.bool) } };
+  }
+  if (item.kind === 'expr') return { ...item, sql: sub(item.sql), nullable: true };
+  return item;
+}
+
+/** Items of a LEFT JOINed list may be NULL (no items, or a record on the way that leads nowhere). */
+function nullableItem(item: Single): Single {
+  if (item.kind === 'expr') return { ...item, nullable: true };
+  if (item.kind === 'json') return { kind: 'json', ref: { ...item.ref, kind: sql`COALESCE(${item.ref.kind}, 'null')` } };
+  return item;
+}
+
+const isList = (field: FieldDef) => LIST_TYPES.has(field.type);
+const isMultiField = (field: FieldDef) => isList(field) && fieldType(field.type).isMulti(field);
+
+/** The value of the field a path ends on, with its modifier. */
+function endValue(
+  field: FieldDef,
+  modifier: string | undefined,
+  col: Sql,
+  collection: Collection,
+  ctx: ResolveContext,
+  op: PathOperand,
+): Single {
+  const fail = (message: string): never => {
+    throw new FilterError(message, op.pos);
+  };
+  switch (modifier) {
+    case undefined:
+      return plainValue(field, col, collection, ctx);
+    case 'each':
+      if (!isList(field)) fail(`":each" applies to select, relation and file fields, not "${clip(op.raw)}"`);
+      return { kind: 'expr', type: 'text', sql: col, nullable: false };
+    case 'length':
+      if (!isList(field)) fail(`":length" applies to select, relation and file fields, not "${clip(op.raw)}"`);
       return {
-        kind: 'json',
-        ref: {
-          kind: sql`COALESCE(${scalar(r.kind)}, 'null')`,
-          str: scalar(r.str),
-          num: scalar(r.num),
-          bool: scalar(r.bool),
-        },
+        kind: 'expr',
+        type: 'number',
+        sql: isMultiField(field) ? ctx.dialect.arrayLength(col) : sql`(CASE WHEN ${col} = '' THEN 0 ELSE 1 END)`,
+        nullable: false,
       };
+    case 'lower': {
+      const plain = plainValue(field, col, collection, ctx);
+      if (plain.kind !== 'expr' || plain.type !== 'text') return fail(`":lower" applies to text, not "${clip(op.raw)}"`);
+      return { ...plain, sql: ctx.dialect.fold(plain.sql) };
     }
-    if (value.kind === 'expr') return { ...value, sql: scalar(value.sql), nullable: true };
-    return value;
+    default:
+      return fail(`unknown modifier ":${clip(modifier)}"`);
+  }
+}
+
+function plainValue(field: FieldDef, col: Sql, collection: Collection, ctx: ResolveContext): Single {
+  // An auth record's email is readable only where it is public (emailVisibility): elsewhere it is null
+  // to filters and sorts, so they reveal nothing of it. The rules release adds owners and managers.
+  if (collection.type === 'auth' && field.name === 'email' && !ctx.isSuperuser) {
+    const visible = raw(`${col.text.slice(0, col.text.lastIndexOf('.'))}.${ctx.dialect.quote('emailVisibility')}`);
+    return { kind: 'expr', type: 'text', sql: sql`(CASE WHEN ${visible} THEN ${col} END)`, nullable: true };
+  }
+  switch (field.type) {
+    case 'number':
+      return { kind: 'expr', type: 'number', sql: col, nullable: false };
+    case 'bool':
+      return { kind: 'expr', type: 'bool', sql: col, nullable: false };
+    case 'json':
+    case 'geoPoint':
+      return { kind: 'json', ref: ctx.dialect.json(col, []) };
+    default: {
+      const date = field.type === 'date' || field.type === 'autodate';
+      const text = isMultiField(field) ? ctx.dialect.arrayText(col) : col;
+      return { kind: 'expr', type: 'text', sql: text, nullable: false, date };
+    }
   }
 }
 

@@ -14,15 +14,19 @@ export type Single =
   | { kind: 'expr'; type: 'text' | 'number' | 'bool'; sql: Sql; nullable: boolean; date?: boolean }
   | { kind: 'json'; ref: JsonRef };
 
+/**
+ * A list of items (through multi relations, back-relations, `:each`): LEFT JOINs from one row, so that an
+ * empty list still has one (null) item. `shared`: the joins live in the filter's shared joins (`?`
+ * comparisons on one path prefix see the same rows); otherwise `joins` is this value's own sub-query.
+ */
 export interface Multi {
   kind: 'multi';
-  /** FROM items and WHERE conditions of the sub-query listing the items (correlated to the outer row). */
-  from: Sql;
-  where: Sql;
-  /** One item, valid inside that sub-query. */
+  joins: Sql[];
+  /** One item, valid where the joins are. */
   item: Single;
   /** Multi-valued steps on the way (multi relations, back-relations, `:each`): what the cost grows with. */
   steps: number;
+  shared: boolean;
 }
 
 export type Value = Single | Multi;
