@@ -38,7 +38,16 @@ export function compileFilter(expr: Expr, ctx: CompileContext): Sql {
   let result = plain.reduce<Cond>((acc, c) => and(acc, c), true);
   if (joined.length) {
     const where = joined.reduce<Cond>((acc, c) => and(acc, c), true);
-    result = and(result, rows(joinSql(shared.joins.map((j) => j.join), ' '), where));
+    result = and(
+      result,
+      rows(
+        joinSql(
+          shared.joins.map((j) => j.join),
+          ' ',
+        ),
+        where,
+      ),
+    );
   }
   return toSql(result);
 }
@@ -53,11 +62,18 @@ function rows(joins: Sql, where: Cond): Cond {
   return sql`EXISTS (SELECT 1 FROM (SELECT 1 AS ${raw('_one')}) ${raw('_o')} ${joins} WHERE ${toSql(where)})`;
 }
 
-function compileExpr(expr: Expr, ctx: CompileContext, budget: { steps: number }): { cond: Cond; shared: boolean } {
+function compileExpr(
+  expr: Expr,
+  ctx: CompileContext,
+  budget: { steps: number },
+): { cond: Cond; shared: boolean } {
   if (expr.kind !== 'cmp') {
     const l = compileExpr(expr.left, ctx, budget);
     const r = compileExpr(expr.right, ctx, budget);
-    return { cond: expr.kind === 'and' ? and(l.cond, r.cond) : or(l.cond, r.cond), shared: l.shared || r.shared };
+    return {
+      cond: expr.kind === 'and' ? and(l.cond, r.cond) : or(l.cond, r.cond),
+      shared: l.shared || r.shared,
+    };
   }
   const left = operandValue(expr.left, ctx, expr.any);
   const right = operandValue(expr.right, ctx, expr.any);
@@ -69,7 +85,10 @@ function compileExpr(expr: Expr, ctx: CompileContext, budget: { steps: number })
     );
   budget.steps += steps(left) + steps(right);
   if (budget.steps > MAX_LIST_STEPS)
-    throw new FilterError(`the filter goes through more than ${MAX_LIST_STEPS} multi-valued relations`, expr.pos);
+    throw new FilterError(
+      `the filter goes through more than ${MAX_LIST_STEPS} multi-valued relations`,
+      expr.pos,
+    );
   const shared = [left, right].some((v) => v.kind === 'multi' && v.shared);
   return { cond: compareValues(left, expr.op, expr.any, right, ctx.dialect, expr.pos), shared };
 }
@@ -79,7 +98,14 @@ function compileExpr(expr: Expr, ctx: CompileContext, budget: { steps: number })
  * shared joins (the caller wraps the filter in one EXISTS over them): some row must match. Without `?`,
  * every item (every pair) must match: no row of the lists' own joins may fail.
  */
-export function compareValues(a: Value, op: CmpOp, any: boolean, b: Value, d: QueryDialect, pos: number): Cond {
+export function compareValues(
+  a: Value,
+  op: CmpOp,
+  any: boolean,
+  b: Value,
+  d: QueryDialect,
+  pos: number,
+): Cond {
   if (a.kind !== 'multi' && b.kind !== 'multi') return compareSingle(a, op, b, d, pos);
   const item = (v: Value): Single => (v.kind === 'multi' ? v.item : v);
   const ownJoins = [a, b].flatMap((v) => (v.kind === 'multi' && !v.shared ? v.joins : []));

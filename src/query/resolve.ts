@@ -91,7 +91,8 @@ export function walkPath(
       if (modifier) fail(`modifier "${modifier}" does not apply to a JSON path`);
       return { hops, end: { field, json: path.slice(i + 1) }, collection };
     }
-    if (hops.length >= MAX_RELATION_DEPTH) fail(`more than ${MAX_RELATION_DEPTH} relations in "${clip(op.raw)}"`);
+    if (hops.length >= MAX_RELATION_DEPTH)
+      fail(`more than ${MAX_RELATION_DEPTH} relations in "${clip(op.raw)}"`);
     if (field) {
       if (field.type !== 'relation') fail(`"${name}" is not a relation field in "${clip(op.raw)}"`);
       const target = ctx.collection(String(field.collectionId)) ?? fail(`unknown field "${clip(op.raw)}"`);
@@ -172,9 +173,15 @@ export function buildValue(
       if (hop.multi) {
         listSteps++;
         const value = itemsStep(`${key}#`, column);
-        ref = step(key, (a) => ({ item: raw(`${target} ${a}`), on: sql`${raw(`${a}.${q('id')}`)} = ${value}` }));
+        ref = step(key, (a) => ({
+          item: raw(`${target} ${a}`),
+          on: sql`${raw(`${a}.${q('id')}`)} = ${value}`,
+        }));
       } else {
-        ref = step(key, (a) => ({ item: raw(`${target} ${a}`), on: raw(`${a}.${q('id')} = ${column.text}`) }));
+        ref = step(key, (a) => ({
+          item: raw(`${target} ${a}`),
+          on: raw(`${a}.${q('id')} = ${column.text}`),
+        }));
       }
     } else {
       listSteps++;
@@ -201,8 +208,14 @@ export function buildValue(
 
   if (!isListPath) return steps.length ? scalar(item, steps) : item;
   const joins = steps.map((s) => sql`LEFT JOIN ${s.item} ON ${s.on}`);
-  if (share) steps.forEach((s, i) => ctx.shared?.add(s.key, s.alias, joins[i] as Sql));
-  return { kind: 'multi', joins: share ? [] : joins, item: nullableItem(item), steps: listSteps, shared: share };
+  if (share) for (const [i, s] of steps.entries()) ctx.shared?.add(s.key, s.alias, joins[i] as Sql);
+  return {
+    kind: 'multi',
+    joins: share ? [] : joins,
+    item: nullableItem(item),
+    steps: listSteps,
+    shared: share,
+  };
 }
 
 /** A single-valued path through single relations: a scalar sub-query (NULL when it reaches nothing). */
@@ -218,7 +231,15 @@ function scalar(item: Single, steps: Array<{ item: Sql; on: Sql }>): Single {
   const sub = (x: Sql) => sql`(SELECT ${x} FROM ${from} WHERE ${where})`;
   if (item.kind === 'json') {
     const r = item.ref;
-    return { kind: 'json', ref: { kind: sql`COALESCE(${sub(r.kind)}, 'null')`, str: sub(r.str), num: sub(r.num), bool: sub(r.bool) } };
+    return {
+      kind: 'json',
+      ref: {
+        kind: sql`COALESCE(${sub(r.kind)}, 'null')`,
+        str: sub(r.str),
+        num: sub(r.num),
+        bool: sub(r.bool),
+      },
+    };
   }
   if (item.kind === 'expr') return { ...item, sql: sub(item.sql), nullable: true };
   return item;
@@ -227,7 +248,8 @@ function scalar(item: Single, steps: Array<{ item: Sql; on: Sql }>): Single {
 /** Items of a LEFT JOINed list may be NULL (no items, or a record on the way that leads nowhere). */
 function nullableItem(item: Single): Single {
   if (item.kind === 'expr') return { ...item, nullable: true };
-  if (item.kind === 'json') return { kind: 'json', ref: { ...item.ref, kind: sql`COALESCE(${item.ref.kind}, 'null')` } };
+  if (item.kind === 'json')
+    return { kind: 'json', ref: { ...item.ref, kind: sql`COALESCE(${item.ref.kind}, 'null')` } };
   return item;
 }
 
@@ -253,16 +275,20 @@ function endValue(
       if (!isList(field)) fail(`":each" applies to select, relation and file fields, not "${clip(op.raw)}"`);
       return { kind: 'expr', type: 'text', sql: col, nullable: false };
     case 'length':
-      if (!isList(field)) fail(`":length" applies to select, relation and file fields, not "${clip(op.raw)}"`);
+      if (!isList(field))
+        fail(`":length" applies to select, relation and file fields, not "${clip(op.raw)}"`);
       return {
         kind: 'expr',
         type: 'number',
-        sql: isMultiField(field) ? ctx.dialect.arrayLength(col) : sql`(CASE WHEN ${col} = '' THEN 0 ELSE 1 END)`,
+        sql: isMultiField(field)
+          ? ctx.dialect.arrayLength(col)
+          : sql`(CASE WHEN ${col} = '' THEN 0 ELSE 1 END)`,
         nullable: false,
       };
     case 'lower': {
       const plain = plainValue(field, col, collection, ctx);
-      if (plain.kind !== 'expr' || plain.type !== 'text') return fail(`":lower" applies to text, not "${clip(op.raw)}"`);
+      if (plain.kind !== 'expr' || plain.type !== 'text')
+        return fail(`":lower" applies to text, not "${clip(op.raw)}"`);
       return { ...plain, sql: ctx.dialect.fold(plain.sql) };
     }
     default:
@@ -274,7 +300,9 @@ function plainValue(field: FieldDef, col: Sql, collection: Collection, ctx: Reso
   // An auth record's email is readable only where it is public (emailVisibility): elsewhere it is null
   // to filters and sorts, so they reveal nothing of it. The rules release adds owners and managers.
   if (collection.type === 'auth' && field.name === 'email' && !ctx.isSuperuser) {
-    const visible = raw(`${col.text.slice(0, col.text.lastIndexOf('.'))}.${ctx.dialect.quote('emailVisibility')}`);
+    const visible = raw(
+      `${col.text.slice(0, col.text.lastIndexOf('.'))}.${ctx.dialect.quote('emailVisibility')}`,
+    );
     return { kind: 'expr', type: 'text', sql: sql`(CASE WHEN ${visible} THEN ${col} END)`, nullable: true };
   }
   switch (field.type) {
