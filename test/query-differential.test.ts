@@ -5,7 +5,8 @@
 // printed as diagnostics.
 //
 // PLINTH_FC_SEED fixes the seed (fast-check prints the seed of a failure); PLINTH_FC_RUNS is the number of
-// queries per dataset and PLINTH_FC_DATASETS the number of datasets per engine.
+// queries per dataset (PLINTH_FC_SHARED_RUNS more that focus on `?` comparisons sharing rows) and
+// PLINTH_FC_DATASETS the number of datasets per engine.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -28,6 +29,8 @@ const DATASETS = Number(process.env.PLINTH_FC_DATASETS ?? 3);
 /** Queries to leave out (a regular expression over `filter SORT sort`), to look past a known failure. */
 const SKIP = process.env.PLINTH_FC_SKIP ? new RegExp(process.env.PLINTH_FC_SKIP) : undefined;
 const INVALID_RUNS = Number(process.env.PLINTH_FC_INVALID_RUNS ?? 60);
+/** Extra queries per dataset made mostly of `?` comparisons through shared path prefixes. */
+const SHARED_RUNS = Number(process.env.PLINTH_FC_SHARED_RUNS ?? 150);
 
 // ------------------------------------------------------------------------------------------------ unit
 
@@ -165,7 +168,35 @@ describe('reference evaluator (hand-written cases from docs/query-language.md)',
     ['people', 'posts_via_author.views = 10', ['p1']],
     ['people', 'posts_via_author.views = null', ['p3', 'p4']],
     ['orgs', "people_via_org.name ?~ 'ann'", ['o1', 'o2']],
-    ['people', 'friends.org.name = "Acme"', 'open'],
+    // a friend without an org is a null item (LEFT JOIN); no friends at all is one null item
+    ['people', 'friends.org.name = "Acme"', ['p2']],
+    ['people', 'friends.org.name = null', ['p1', 'p4']],
+    ['people', 'friends.org.name ?= null', ['p1', 'p3', 'p4']],
+    ['people', "friends.org.name ?!= 'Acme'", ['p1', 'p3', 'p4']],
+    ['people', 'friends.tags:each ?= null', ['p1', 'p3']],
+    // `?` comparisons through the same path prefix look at the same row
+    ['people', "tags:each ?= 'a' && tags:each ?= 'b'", []],
+    ['people', "tags:each ?= 'a' || tags:each ?= 'b'", ['p1', 'p3']],
+    ['people', 'tags:each ?!= tags:each', []],
+    ['people', 'friends.name ?!= friends.name', []],
+    ['people', 'friends.name ?= friends.name', ['p1', 'p2', 'p3', 'p4']],
+    ['people', "friends.name ?= '' && friends.org.name ?= 'Acme'", []],
+    ['people', "friends.name ?= 'Ann' && friends.org.name ?= 'Acme'", ['p2', 'p3']],
+    ['people', "friends.name ?= '' && friends.age ?= 30", []],
+    ['people', "friends.friends.name ?= 'Ann' && friends.name ?= ''", ['p3']],
+    ['people', "friends.friends.name ?= 'Ann' && friends.name ?= 'Ann'", []],
+    ['people', "(friends.name ?= '' || age = 5) && friends.org.name ?= 'Acme'", []],
+    ['people', "friends.name ?= '' && (friends.age ?= 30 || friends.age ?= 0)", ['p3']],
+    // without `?` each comparison looks at all the items on its own
+    ['people', "friends.name != '' && friends.org.name ?= 'Acme'", ['p2']],
+    ['people', "friends.name ?= '' && friends.org.name != 'x'", ['p1', 'p3']],
+    // different prefixes are different rows
+    ['people', "friends.name ?= 'Ann' && friends:each ?= 'p2'", ['p3']],
+    ['people', "tags:each ?= 'a' && friends.tags:each ?= 'b'", ['p3']],
+    ['people', "friends.name ?= 'Ann' && people_via_friends.name ?= '5'", ['p3']],
+    ['people', "friends.name ?= '' && people_via_friends.name ?= 'anna%_'", ['p1']],
+    // on a single-valued operand `?=` is `=`
+    ['people', "org.name ?= 'Acme' && org.name ?!= ''", ['p1']],
     // modifiers, macros, functions
     ['people', "name:lower = 'ann'", ['p1']],
     ['people', "org.name:lower = 'acme'", ['p1']],
@@ -505,7 +536,8 @@ const FORMATS = ['%Y', '%Y-%m', '%d', '%H:%M', '%S', '%f', '%%', 'x%Yy', '%Y-%m-
 const ORDER_OPS = ['<', '<=', '>', '>='];
 const MIRROR: Record<string, string> = { '<': '>', '<=': '>=', '>': '<', '>=': '<=', '=': '=', '!=': '!=' };
 
-function cmpArb(ops: Opd[], now: Date): fc.Arbitrary<string> {
+/** One comparison; `shared` mostly `?` comparisons through one path prefix. */
+function cmpArb(ops: Opd[], now: Date, focus = false): fc.Arbitrary<string> {
   const pick = (pred: (o: Opd) => boolean) => fc.constantFrom(...ops.filter(pred));
   const withAny = (op: fc.Arbitrary<string>) =>
     fc.tuple(op, fc.integer({ min: 0, max: 2 })).map(([o, q]) => (q === 0 ? `?${o}` : o));
@@ -607,12 +639,55 @@ function cmpArb(ops: Opd[], now: Date): fc.Arbitrary<string> {
     fc.tuple(boolLitArb, fc.constantFrom('=', '!='), boolLitArb).map(([a, op, b]) => `${a} ${op} ${b}`),
   );
 
-  return fc.oneof(
+  // `?` comparisons through a shared path prefix (they look at the same row), and lists of one prefix
+  // against each other (`friends.name ?!= friends.name` is false).
+  const multi = ops.filter((o) => o.multi);
+  const head = (o: Opd) => (o.src.split('.')[0] ?? '').split(':')[0];
+  const anyCmp = (o: Opd) => {
+    const ops =
+      o.kind === 'text'
+        ? ['?=', '?!=', '?~', '?~', '?!~', '?<', '?>=']
+        : ['?=', '?!=', '?<', '?>', '?<=', '?>='];
+    const lit =
+      o.kind === 'text'
+        ? fc.oneof(
+            { weight: 3, arbitrary: textLitArb },
+            fc.constantFrom("'a'", "'A'", "'b'", "'5'", "'1'", "'%a%'", "'Ann'"),
+            nullOrEmpty,
+            ...(o.date ? [dateLit] : []),
+          )
+        : o.kind === 'json'
+          ? fc.oneof(textLitArb, numLitArb, boolLitArb, nullOrEmpty)
+          : fc.oneof({ weight: 3, arbitrary: numLitArb }, boolLitArb, nullOrEmpty);
+    return fc.tuple(fc.constantFrom(...ops), lit).map(([op, r]) => `${o.src} ${op} ${r}`);
+  };
+  const sameHead = fc
+    .constantFrom(...multi)
+    .chain((a) => fc.tuple(fc.constant(a), fc.constantFrom(...multi.filter((b) => head(b) === head(a)))));
+  const shared = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: sameHead
+        .chain(([a, b]) => fc.tuple(anyCmp(a), anyCmp(b), fc.constantFrom('&&', '&&', '&&', '||')))
+        .map(([x, y, j]) => `(${x} ${j} ${y})`),
+    },
+    sameHead
+      .map(([a, b]) => (a.kind === 'json' || (a.kind === 'text') === (b.kind === 'text') ? [a, b] : [a, a]))
+      .chain(([a, b]) =>
+        fc
+          .constantFrom('?=', '?!=', '?<', '?>=', ...(a?.kind === 'text' && b?.kind === 'text' ? ['?~'] : []))
+          .map((op) => `${a?.src} ${op} ${b?.src}`),
+      ),
+  );
+
+  const any = fc.oneof(
     { weight: 5, arbitrary: textCmp },
     { weight: 4, arbitrary: numCmp },
     { weight: 3, arbitrary: jsonCmp },
     { weight: 1, arbitrary: litLit },
+    { weight: multi.length ? 3 : 0, arbitrary: multi.length ? shared : litLit },
   );
+  return focus && multi.length ? fc.oneof({ weight: 3, arbitrary: shared }, any) : any;
 }
 
 type FExpr = { t: 'cmp'; s: string } | { t: 'and' | 'or'; a: FExpr; b: FExpr; paren: boolean };
@@ -624,8 +699,8 @@ function printExpr(e: FExpr, parent?: 'and' | 'or'): string {
   return needed || e.paren ? `(${inner})` : inner;
 }
 
-function filterArb(ops: Opd[], now: Date): fc.Arbitrary<string> {
-  const cmp = cmpArb(ops, now).map((s): FExpr => ({ t: 'cmp', s }));
+function filterArb(ops: Opd[], now: Date, focus = false): fc.Arbitrary<string> {
+  const cmp = cmpArb(ops, now, focus).map((s): FExpr => ({ t: 'cmp', s }));
   const tree = fc.letrec<{ e: FExpr }>((tie) => ({
     e: fc.oneof(
       { depthSize: 'small', maxDepth: 3, withCrossShrink: true },
@@ -938,7 +1013,7 @@ describe(`query language matches the reference evaluator on ${TEST_ENGINE}`, () 
   };
 
   for (let k = 0; k < DATASETS; k++) {
-    test(`dataset ${k + 1} of ${DATASETS} (seed ${SEED + k}, ${RUNS} queries)`, async (t) => {
+    test(`dataset ${k + 1} of ${DATASETS} (seed ${SEED + k}, ${RUNS}+${SHARED_RUNS} queries)`, async (t) => {
       const now = new Date();
       const n: Names = { orgs: `orgs${k}`, people: `people${k}`, posts: `posts${k}` };
       const schema = await createSchema(n);
@@ -952,18 +1027,28 @@ describe(`query language matches the reference evaluator on ${TEST_ENGINE}`, () 
             .map(([filter, sort]) => ({ collection, filter, sort })),
         ),
       );
-      await fc.assert(
-        fc.asyncProperty(query, async (q) => {
-          fc.pre(!SKIP?.test(`${q.filter} SORT ${q.sort}`));
-          await runQuery(schema, data, q, stats);
-        }),
-        {
-          seed: SEED + k,
-          numRuns: RUNS,
-          includeErrorInReport: true,
-          endOnFailure: process.env.PLINTH_FC_SHRINK === '0',
-        },
+      const focused = fc.oneof(
+        ...[n.orgs, n.people, n.posts].map((collection) =>
+          filterArb(ops[collection] ?? [], now, true).map((filter) => ({ collection, filter, sort: 'id' })),
+        ),
       );
+      for (const [arb, numRuns] of [
+        [query, RUNS],
+        [focused, SHARED_RUNS],
+      ] as const) {
+        await fc.assert(
+          fc.asyncProperty(arb, async (q) => {
+            fc.pre(!SKIP?.test(`${q.filter} SORT ${q.sort}`));
+            await runQuery(schema, data, q, stats);
+          }),
+          {
+            seed: SEED + k,
+            numRuns,
+            includeErrorInReport: true,
+            endOnFailure: process.env.PLINTH_FC_SHRINK === '0',
+          },
+        );
+      }
       await fc.assert(
         fc.asyncProperty(invalidArb(n), async (q) => {
           const e = evaluateAll(schema, data, q, new Date());

@@ -351,8 +351,44 @@ function jsonStep(v: JsonV, seg: string): JsonV {
   return Object.hasOwn(v, seg) ? (v as Record<string, JsonV>)[seg] : null;
 }
 
+/**
+ * How a path is walked. Every list step of a path (a multi relation, a back-relation, `:each` on a multi
+ * field) is a row variable named by its path prefix (`friends`, `friends.friends`, `friends.tags:each`):
+ * `bind` gives the row assigned to some of them (a `?` comparison reads one row per list step), `keys`
+ * collects the names of the list steps walked, and `capture` stops at that list step and returns the rows it
+ * reaches from the (bound) rows before it.
+ */
+interface Walk {
+  bind?: ReadonlyMap<string, unknown>;
+  keys?: string[];
+  capture?: string;
+}
+
+/** The rows a captured list step reaches (see `Walk.capture`). */
+type Rows = { rows: unknown[] };
+
+/**
+ * A list step: the rows each branch reaches, like a `LEFT JOIN` (a branch that reaches nothing is one `null`
+ * row), or the single row bound to it.
+ */
+function listStep(walk: Walk, key: string, branches: unknown[], next: (b: unknown) => unknown[]): unknown[] {
+  walk.keys?.push(key);
+  if (walk.bind?.has(key)) return [walk.bind.get(key)];
+  return branches.flatMap((b) => {
+    if (b === null) return [null];
+    const l = next(b);
+    return l.length ? l : [null];
+  });
+}
+
 /** Resolves a path on one record: the static kind and multi-ness, and the items reached. */
-function resolvePath(ctx: Ctx, coll: string, op: { segs: string[]; mod?: string }, rec: Rec | null): Val {
+function resolvePath(
+  ctx: Ctx,
+  coll: string,
+  op: { segs: string[]; mod?: string },
+  rec: Rec | null,
+  walk: Walk = {},
+): Val | Rows {
   // Walk: a list of branches, each the record reached (null: the path reached nothing there).
   let branches: (Rec | null)[] = [rec];
   let cur = coll;
@@ -362,10 +398,11 @@ function resolvePath(ctx: Ctx, coll: string, op: { segs: string[]; mod?: string 
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i] ?? '';
     const last = i === segs.length - 1;
+    const key = segs.slice(0, i + 1).join('.');
     const f = fieldOf(ctx.schema, cur, seg);
     const back = f ? undefined : backRel(ctx.schema, cur, seg);
-    if (!f && !back) throw new InvalidQuery(`unknown field ${segs.slice(0, i + 1).join('.')}`);
-    if (f && last) return finish(ctx, f, op.mod, branches, multi);
+    if (!f && !back) throw new InvalidQuery(`unknown field ${key}`);
+    if (f && last) return finish(ctx, f, op.mod, branches, multi, `${key}:each`, walk);
     if (f?.type === 'json') {
       if (op.mod) throw new InvalidQuery('modifier on a JSON path');
       const rest = segs.slice(i + 1);
@@ -374,7 +411,7 @@ function resolvePath(ctx: Ctx, coll: string, op: { segs: string[]; mod?: string 
         for (const s of rest) v = jsonStep(v, s);
         return v === undefined ? null : v;
       });
-      return { lit: false, kind: 'json', multi, items: collapse(ctx, items, branches, multi) };
+      return { lit: false, kind: 'json', multi, items };
     }
     // A relation step (forward or back).
     if (++relations > LIMITS.relations) throw new InvalidQuery('path too long');
@@ -382,50 +419,41 @@ function resolvePath(ctx: Ctx, coll: string, op: { segs: string[]; mod?: string 
       if (f.type !== 'relation' || !f.collection) throw new InvalidQuery(`${seg} is not a relation`);
       // "`author.id` is the same as `author`": the stored value, '' when unset (not null).
       if (!f.multi && i + 2 === segs.length && segs[i + 1] === 'id')
-        return finish(ctx, f, op.mod, branches, multi);
+        return finish(ctx, f, op.mod, branches, multi, `${key}:each`, walk);
       const target = ctx.data[f.collection] ?? [];
       const byId = new Map(target.map((r) => [r.id, r]));
-      if (f.multi) multi = true;
-      branches = branches.flatMap((b): (Rec | null)[] => {
-        if (b === null) return [null];
-        const ids: string[] = f.multi ? (b[f.name] ?? []) : b[f.name] ? [b[f.name]] : [];
-        const recs = ids.map((id) => byId.get(id)).filter((r): r is Rec => r !== undefined);
-        return recs.length ? recs : [null];
-      });
+      const reached = (b: unknown): Rec[] => {
+        const r = b as Rec;
+        const ids: string[] = f.multi ? (r[f.name] ?? []) : r[f.name] ? [r[f.name]] : [];
+        return ids.map((id) => byId.get(id)).filter((x): x is Rec => x !== undefined);
+      };
+      if (f.multi) {
+        multi = true;
+        branches = listStep(walk, key, branches, reached) as (Rec | null)[];
+        if (walk.capture === key) return { rows: branches };
+      } else {
+        branches = branches.map((b) => (b === null ? null : (reached(b)[0] ?? null)));
+      }
       cur = f.collection;
     } else if (back) {
       multi = true;
       const source = ctx.data[back.coll] ?? [];
-      branches = branches.flatMap((b): (Rec | null)[] => {
-        if (b === null) return [null];
-        const recs = source.filter((r) => {
+      branches = listStep(walk, key, branches, (b) =>
+        source.filter((r) => {
           const v = r[back.field.name];
-          return back.field.multi ? Array.isArray(v) && v.includes(b.id) : v === b.id;
-        });
-        return recs.length ? recs : [null];
-      });
+          const id = (b as Rec).id;
+          return back.field.multi ? Array.isArray(v) && v.includes(id) : v === id;
+        }),
+      ) as (Rec | null)[];
+      if (walk.capture === key) return { rows: branches };
       cur = back.coll;
       if (last) {
         // A bare back-relation names the records: as an operand, their ids.
-        return finish(ctx, { name: 'id', type: 'text' }, op.mod, branches, multi);
+        return finish(ctx, { name: 'id', type: 'text' }, op.mod, branches, multi, `${key}:each`, walk);
       }
     }
   }
   throw new InvalidQuery('empty path');
-}
-
-/**
- * Items of a multi-valued path: a branch that stopped early (a related record without the next relation)
- * is one `null` item — or, in the other reading of "the values of all the records reached", no item.
- */
-function collapse(ctx: Ctx, items: unknown[], branches: (Rec | null)[], multi: boolean): unknown[] {
-  if (!multi) return items;
-  const hasDead = branches.some((b) => b === null);
-  const hasLive = branches.some((b) => b !== null);
-  if (hasDead && hasLive && ctx.choose('deadend-branch-gives-no-item')) {
-    return items.filter((_, i) => branches[i] !== null);
-  }
-  return items;
 }
 
 function finish(
@@ -434,13 +462,15 @@ function finish(
   mod: string | undefined,
   branches: (Rec | null)[],
   multi: boolean,
-): Val {
+  eachKey: string,
+  walk: Walk,
+): Val | Rows {
   if (mod === undefined || mod === 'lower') {
     const kind = kindOf(f);
     if (mod === 'lower' && kind !== 'text') throw new InvalidQuery(':lower on a non-text field');
     let items = branches.map((b) => (b === null ? null : scalar(f, b))) as (string | null)[];
     if (mod === 'lower') items = items.map((v) => (v === null ? null : asciiLower(String(v))));
-    return { lit: false, kind, multi, items: collapse(ctx, items, branches, multi) };
+    return { lit: false, kind, multi, items };
   }
   if (mod === 'length' || mod === 'each') {
     if (f.type !== 'select' && f.type !== 'relation') throw new InvalidQuery(`:${mod} on ${f.type}`);
@@ -451,7 +481,7 @@ function finish(
     };
     if (mod === 'length') {
       const items = branches.map((b) => (b === null ? null : listOf(b).length));
-      return { lit: false, kind: 'number', multi, items: collapse(ctx, items, branches, multi) };
+      return { lit: false, kind: 'number', multi, items };
     }
     if (!f.multi) {
       const items = branches.map((b) => {
@@ -459,24 +489,17 @@ function finish(
         const v = b[f.name] ?? '';
         return v === '' && ctx.choose('each-on-an-unset-single-field-is-null') ? null : v;
       });
-      return { lit: false, kind: 'text', multi, items: collapse(ctx, items, branches, multi) };
+      return { lit: false, kind: 'text', multi, items };
     }
-    const items: (string | null)[] = [];
-    for (const b of branches) {
-      const l = b === null ? [] : listOf(b);
-      if (l.length === 0) items.push(null);
-      else items.push(...l);
-    }
-    const live = items.filter((x) => x !== null);
-    if (live.length && live.length !== items.length && ctx.choose('deadend-branch-gives-no-item')) {
-      return { lit: false, kind: 'text', multi: true, items: live };
-    }
+    // `:each` on a multi field is a list step: one item per list item, `null` for an empty list.
+    const items = listStep(walk, eachKey, branches, (b) => listOf(b as Rec));
+    if (walk.capture === eachKey) return { rows: items };
     return { lit: false, kind: 'text', multi: true, items };
   }
   throw new InvalidQuery(`unknown modifier ${mod}`);
 }
 
-function evalOperand(ctx: Ctx, coll: string, o: Operand, rec: Rec): Val {
+function evalOperand(ctx: Ctx, coll: string, o: Operand, rec: Rec, walk: Walk = {}): Val {
   if (o.t === 'lit') return { lit: true, v: o.v };
   if (o.t === 'macro') {
     const v = ctx.macros[o.name];
@@ -484,7 +507,7 @@ function evalOperand(ctx: Ctx, coll: string, o: Operand, rec: Rec): Val {
     return { lit: false, kind: typeof v === 'number' ? 'number' : 'text', multi: false, items: [v] };
   }
   if (o.t === 'strftime') {
-    const a = evalOperand(ctx, coll, o.arg, rec);
+    const a = evalOperand(ctx, coll, o.arg, rec, walk);
     let date: string | null;
     if (a.lit) {
       if (typeof a.v !== 'string' && a.v !== null) throw new InvalidQuery('strftime of a non-text');
@@ -495,7 +518,9 @@ function evalOperand(ctx: Ctx, coll: string, o: Operand, rec: Rec): Val {
     }
     return { lit: false, kind: 'text', multi: false, items: [strftime(o.format, date)] };
   }
-  return resolvePath(ctx, coll, o, rec);
+  const v = resolvePath(ctx, coll, o, rec, { ...walk, capture: undefined });
+  if ('rows' in v) throw new Error('unreachable: a captured list step');
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------- compare
@@ -685,33 +710,154 @@ function pairFunction(ctx: Ctx, base: Base, L: Val, R: Val): PairFn {
   };
 }
 
-function compare(ctx: Ctx, coll: string, e: { op: string; l: Operand; r: Operand }, rec: Rec): boolean {
+type Cmp = Extract<Expr, { t: 'cmp' }>;
+
+/**
+ * The row variables of a filter. Every list step of a path used by a `?` comparison is one, named by its
+ * path prefix: all `?` comparisons that go through the same prefix look at the same row at once.
+ */
+interface Plan {
+  /** `?` comparison -> its row variables, each after its parent. */
+  vars: Map<Cmp, string[]>;
+  /** Row variable -> the variable before it in its path (if any) and a path that walks it. */
+  steps: Map<string, { parent?: string; op: { segs: string[]; mod?: string } }>;
+}
+
+const MAX_LIST_STEPS = 24;
+const MAX_CROSS_STEPS = 4;
+
+/** The list steps a path operand walks (none for other operands). */
+function listKeys(ctx: Ctx, coll: string, o: Operand, probe: Rec): string[] {
+  if (o.t !== 'path') return [];
+  const keys: string[] = [];
+  resolvePath(ctx, coll, o, probe, { keys });
+  return keys;
+}
+
+/**
+ * Validates every comparison once (types are static, so a 400 does not depend on the data), checks the
+ * cost limits and collects the row variables.
+ */
+function check(ctx: Ctx, coll: string, root: Expr, probe: Rec): Plan {
+  const plan: Plan = { vars: new Map(), steps: new Map() };
+  let steps = 0;
+  const visit = (e: Expr): void => {
+    if (e.t !== 'cmp') {
+      visit(e.a);
+      visit(e.b);
+      return;
+    }
+    const base = (e.op.startsWith('?') ? e.op.slice(1) : e.op) as Base;
+    pairFunction(ctx, base, evalOperand(ctx, coll, e.l, probe), evalOperand(ctx, coll, e.r, probe));
+    const kl = listKeys(ctx, coll, e.l, probe);
+    const kr = listKeys(ctx, coll, e.r, probe);
+    steps += kl.length + kr.length;
+    if (kl.length && kr.length && kl.length + kr.length > MAX_CROSS_STEPS) {
+      throw new InvalidQuery('lists on both sides: too many multi-valued steps');
+    }
+    if (!e.op.startsWith('?')) return;
+    const vars: string[] = [];
+    for (const [o, keys] of [
+      [e.l, kl],
+      [e.r, kr],
+    ] as const) {
+      keys.forEach((k, i) => {
+        if (!plan.steps.has(k))
+          plan.steps.set(k, { parent: keys[i - 1], op: o as Extract<Operand, { t: 'path' }> });
+        if (!vars.includes(k)) vars.push(k);
+      });
+    }
+    plan.vars.set(e, vars);
+  };
+  visit(root);
+  if (steps > MAX_LIST_STEPS) throw new InvalidQuery('too many multi-valued steps');
+  return plan;
+}
+
+/** One comparison; a `?` comparison reads the rows bound to its row variables. */
+function compare(ctx: Ctx, coll: string, e: Cmp, rec: Rec, bind: ReadonlyMap<string, unknown>): boolean {
   const any = e.op.startsWith('?');
   const base = (any ? e.op.slice(1) : e.op) as Base;
-  const L = evalOperand(ctx, coll, e.l, rec);
-  const R = evalOperand(ctx, coll, e.r, rec);
+  const walk: Walk = any ? { bind } : {};
+  const L = evalOperand(ctx, coll, e.l, rec, walk);
+  const R = evalOperand(ctx, coll, e.r, rec, walk);
   const fn = pairFunction(ctx, base, L, R);
   const li = L.lit ? [L.v] : L.items;
   const ri = R.lit ? [R.v] : R.items;
   if (any) return li.some((a) => ri.some((b) => fn(a, b)));
+  // Without `?`: every item (every pair), each comparison on its own.
   return li.every((a) => ri.every((b) => fn(a, b)));
 }
 
-/** Validates every comparison once (types are static), so a 400 does not depend on the data. */
-function check(ctx: Ctx, coll: string, e: Expr, probe: Rec): void {
-  if (e.t === 'cmp') {
-    const base = (e.op.startsWith('?') ? e.op.slice(1) : e.op) as Base;
-    pairFunction(ctx, base, evalOperand(ctx, coll, e.l, probe), evalOperand(ctx, coll, e.r, probe));
-    return;
+/**
+ * Whether some assignment of the row variables not yet in `bind` makes all of `conj` true. Enumerates the
+ * rows of one variable at a time (a parent before its children), splits independent conjuncts and the
+ * branches of an `||` (the language has no negation, so "some assignment" distributes over them).
+ */
+function exists(
+  ctx: Ctx,
+  coll: string,
+  plan: Plan,
+  conj: Expr[],
+  rec: Rec,
+  bind: ReadonlyMap<string, unknown>,
+): boolean {
+  const free = (e: Expr): string[] =>
+    e.t === 'cmp'
+      ? (plan.vars.get(e) ?? []).filter((k) => !bind.has(k))
+      : [...new Set([...free(e.a), ...free(e.b)])];
+  const flat: Expr[] = [];
+  const flatten = (e: Expr): void => {
+    if (e.t === 'and') {
+      flatten(e.a);
+      flatten(e.b);
+    } else flat.push(e);
+  };
+  conj.forEach(flatten);
+  const open: { e: Expr; free: string[] }[] = [];
+  for (const e of flat) {
+    const fv = free(e);
+    if (fv.length === 0 && e.t === 'cmp') {
+      if (!compare(ctx, coll, e, rec, bind)) return false;
+    } else open.push({ e, free: fv });
   }
-  check(ctx, coll, e.a, probe);
-  check(ctx, coll, e.b, probe);
+  if (open.length === 0) return true;
+  // Conjuncts that share no free variable are independent.
+  const groups: { es: Expr[]; vars: Set<string> }[] = [];
+  for (const o of open) {
+    const joined = groups.filter((g) => o.free.some((k) => g.vars.has(k)));
+    const g = {
+      es: [o.e, ...joined.flatMap((x) => x.es)],
+      vars: new Set([...o.free, ...joined.flatMap((x) => [...x.vars])]),
+    };
+    for (const x of joined) groups.splice(groups.indexOf(x), 1);
+    groups.push(g);
+  }
+  if (groups.length > 1) return groups.every((g) => exists(ctx, coll, plan, g.es, rec, bind));
+  const only = open[0] as { e: Expr; free: string[] };
+  if (open.length === 1 && only.e.t === 'or') {
+    return exists(ctx, coll, plan, [only.e.a], rec, bind) || exists(ctx, coll, plan, [only.e.b], rec, bind);
+  }
+  // Branch on a free variable whose parent is bound (or that has none), the one most conjuncts use.
+  const uses = new Map<string, number>();
+  for (const o of open) for (const k of o.free) uses.set(k, (uses.get(k) ?? 0) + 1);
+  let pick: string | undefined;
+  for (const [k, n] of uses) {
+    const parent = plan.steps.get(k)?.parent;
+    if (parent !== undefined && !bind.has(parent)) continue;
+    if (pick === undefined || n > (uses.get(pick) ?? 0)) pick = k;
+  }
+  const step = pick === undefined ? undefined : plan.steps.get(pick);
+  if (pick === undefined || !step) throw new Error('unreachable: no row variable to enumerate');
+  const got = resolvePath(ctx, coll, step.op, rec, { bind, capture: pick });
+  if (!('rows' in got)) throw new Error(`unreachable: ${pick} not captured`);
+  const es = open.map((o) => o.e);
+  return got.rows.some((row) => exists(ctx, coll, plan, es, rec, new Map(bind).set(pick, row)));
 }
 
-function evalExpr(ctx: Ctx, coll: string, e: Expr, rec: Rec): boolean {
-  if (e.t === 'cmp') return compare(ctx, coll, e, rec);
-  if (e.t === 'and') return evalExpr(ctx, coll, e.a, rec) && evalExpr(ctx, coll, e.b, rec);
-  return evalExpr(ctx, coll, e.a, rec) || evalExpr(ctx, coll, e.b, rec);
+/** The filter holds for a record when some assignment of its row variables makes it true. */
+function evalExpr(ctx: Ctx, coll: string, plan: Plan, e: Expr, rec: Rec): boolean {
+  return exists(ctx, coll, plan, [e], rec, new Map());
 }
 
 // ---------------------------------------------------------------------------------------------- sort
@@ -737,7 +883,7 @@ function sortValue(ctx: Ctx, coll: string, key: string, rec: Rec, index: number)
   if (key === '@rowid') return { kind: 'number', v: index };
   const [path, mod] = key.split(':');
   const val = resolvePath(ctx, coll, { segs: (path ?? '').split('.'), mod }, rec);
-  if (val.lit || val.multi) throw new InvalidQuery('multi-valued sort');
+  if ('rows' in val || val.lit || val.multi) throw new InvalidQuery('multi-valued sort');
   return { kind: val.kind, v: val.items[0] ?? null };
 }
 
@@ -767,8 +913,8 @@ function runOnce(
     if (q.filter !== undefined && q.filter.trim() !== '') {
       const e = parseFilter(q.filter);
       const probe: Rec = { id: '' };
-      check(ctx, q.collection, e, probe);
-      out = out.filter(({ r }) => evalExpr(ctx, q.collection, e, r));
+      const plan = check(ctx, q.collection, e, probe);
+      out = out.filter(({ r }) => evalExpr(ctx, q.collection, plan, e, r));
     }
     let ordered = false;
     if (q.sort) {
