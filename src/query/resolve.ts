@@ -30,7 +30,7 @@ export interface ResolveContext {
    * Resolves paths that start with `@` (`@request.*`, `@collection.*`): the rules' extension point.
    * Undefined answers "unknown".
    */
-  special?(operand: PathOperand, shared: boolean): Value | undefined;
+  special?(operand: PathOperand, shared: boolean, ctx: ResolveContext): Value | undefined;
 }
 
 /** LEFT JOINs registered by `?` comparisons, by key, in the order they were first needed. */
@@ -58,7 +58,7 @@ const LIST_TYPES = new Set(['select', 'relation', 'file']);
 /** A field path (`author.org.name`, `comments_via_post.text`, `meta.a.0`, `tags:each`) → a typed value. */
 export function resolvePath(op: PathOperand, ctx: ResolveContext, shared = false): Value {
   if (op.path[0]?.startsWith('@')) {
-    const v = ctx.special?.(op, shared);
+    const v = ctx.special?.(op, shared, ctx);
     if (!v) throw new FilterError(`unknown identifier "${clip(op.raw)}"`, op.pos);
     return v;
   }
@@ -100,6 +100,7 @@ export function walkPath(
       // `author.id` is the stored `author`: no join needed.
       if (!multi && i === path.length - 2 && path[i + 1] === 'id' && !modifier)
         return { hops, end: { field }, collection };
+      checkListable(target, ctx, op);
       hops.push({ kind: 'relation', name, field, target, multi });
       collection = target;
     } else {
@@ -109,6 +110,7 @@ export function walkPath(
       if (!source || !back || back.type !== 'relation' || back.collectionId !== collection.id)
         fail(`invalid back-relation "${clip(name)}"`);
       checkVisible(back as FieldDef, ctx, op.raw, op.pos);
+      checkListable(source as Collection, ctx, op);
       hops.push({ kind: 'back', name, field: back as FieldDef, source: source as Collection });
       collection = source as Collection;
     }
@@ -121,9 +123,11 @@ export function walkPath(
  * and joins that must come before the path's own (`@collection.x` joins its table first).
  */
 export interface PathStart {
+  /** The first row's reference when there are no pending joins (the outer query's table). */
   ref: string;
   key: string;
-  pending: Array<{ key: string; item: Sql; on: Sql; list: boolean }>;
+  /** Joins before the path's own; the last one's alias is where the path starts. */
+  pending: Array<{ key: string; list: boolean; build(alias: string): { item: Sql; on: Sql } }>;
 }
 
 /**
@@ -161,9 +165,9 @@ export function buildValue(
     return ctx.dialect.items(column, alias).value;
   };
 
-  for (const p of start.pending) step(p.key, () => ({ item: p.item, on: p.on }));
-  let listSteps = start.pending.filter((p) => p.list).length;
   let ref = start.ref;
+  for (const p of start.pending) ref = step(p.key, p.build);
+  let listSteps = start.pending.filter((p) => p.list).length;
   let key = start.key;
   for (const hop of walk.hops) {
     key = `${key}.${hop.name}`;
@@ -319,6 +323,19 @@ function plainValue(field: FieldDef, col: Sql, collection: Collection, ctx: Reso
       return { kind: 'expr', type: 'text', sql: text, nullable: false, date };
     }
   }
+}
+
+/**
+ * A client's filter or sort may go through a relation only into collections the client may list in full
+ * (`listRule` is `""`): otherwise it could probe records it cannot see. Expression list rules on the way
+ * are refused for now (deny by default) until they can be applied inside the path.
+ */
+function checkListable(target: Collection, ctx: ResolveContext, op: PathOperand): void {
+  if (ctx.isSuperuser || target.listRule === '') return;
+  throw new FilterError(
+    `"${clip(op.raw)}" goes through "${target.name}", which you may not list in full`,
+    op.pos,
+  );
 }
 
 /** Hidden fields (and passwords, for everyone) cannot be filtered or sorted on: no leak through results. */

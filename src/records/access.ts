@@ -12,17 +12,12 @@ export function ruleOf(collection: Collection, rule: RuleName): string | null {
 }
 
 /**
- * Decides a rule for the caller. Until the rules engine lands, an expression rule is treated like
- * `null` (superusers only): deny by default, never allow by accident.
+ * Throws PocketBase's 403 when the rule is `null` (superusers only). An expression rule passes here and is
+ * applied to the records by `ruleScope` (rules.ts).
  */
-export function allows(collection: Collection, rule: RuleName, auth: AuthContext): boolean {
-  if (auth.isSuperuser) return true;
-  return ruleOf(collection, rule) === '';
-}
-
-/** Throws PocketBase's 403 when only superusers may act. */
 export function requireRule(collection: Collection, rule: RuleName, auth: AuthContext): void {
-  if (!allows(collection, rule, auth)) throw forbidden('Only superusers can perform this action.');
+  if (!auth.isSuperuser && ruleOf(collection, rule) === null)
+    throw forbidden('Only superusers can perform this action.');
 }
 
 /** True if the caller may manage other auth records of this collection (email, password, verified). */

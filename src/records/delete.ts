@@ -1,10 +1,10 @@
 import type { AnyTrx } from '../db/index.ts';
 import { badRequest, notFound } from '../errors/index.ts';
 import type { Collection } from '../schema/index.ts';
-import { requireRule } from './access.ts';
 import type { RecordsContext } from './context.ts';
-import { findRecord } from './read.ts';
+import { findRecord, ruleAllows } from './read.ts';
 import { findReferencing, referencesTo } from './relations.ts';
+import { ruleScope } from './rules.ts';
 import type { AuthContext, RecordEvent } from './types.ts';
 
 /** Cascades deeper than this are refused rather than risking a runaway delete. */
@@ -17,11 +17,12 @@ export async function deleteRecord(
   id: string,
   auth: AuthContext,
 ): Promise<void> {
-  requireRule(collection, 'deleteRule', auth);
+  const scope = ruleScope(ctx, collection, 'deleteRule', auth);
   const deleted: RecordEvent[] = [];
   await ctx.db.transaction(async (trx) => {
     const values = await findRecord(ctx, trx, collection, id, true);
-    if (!values) throw notFound();
+    // A record the delete rule does not reach is a 404, like a missing one.
+    if (!values || !(await ruleAllows(ctx, trx, collection, id, scope))) throw notFound();
     await deleteWithReferences(ctx, trx, collection, id, auth, deleted, 0);
   });
   for (const event of deleted) await ctx.hooks.afterDelete.trigger(event);

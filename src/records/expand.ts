@@ -1,8 +1,8 @@
 import { badRequest } from '../errors/index.ts';
 import { MAX_RELATION_DEPTH, queryDialect } from '../query/index.ts';
 import { type Collection, type FieldDef, fieldType, findField } from '../schema/index.ts';
-import { allows } from './access.ts';
 import type { RecordsContext } from './context.ts';
+import { type RuleScope, ruleScope } from './rules.ts';
 import type { AuthContext, RecordValues } from './types.ts';
 
 const MAX_EXPAND_PATHS = 20;
@@ -112,14 +112,15 @@ async function expandRelation(
   auth: AuthContext,
 ): Promise<void> {
   const target = ctx.collections.find(String(field.collectionId));
-  if (!target || !allows(target, 'viewRule', auth)) return;
+  const scope = target && viewScope(ctx, target, auth);
+  if (!target || !scope) return;
   const multi = fieldType('relation').isMulti(field);
   const idsOf = (r: Expandable): string[] => {
     const v = r.values[field.name];
     return Array.isArray(v) ? (v as string[]) : typeof v === 'string' && v ? [v] : [];
   };
   const ids = [...new Set(records.flatMap(idsOf))];
-  const found = await loadByIds(ctx, target, ids, auth);
+  const found = await loadByIds(ctx, target, ids, auth, scope);
   await expandRecords(ctx, target, [...found.values()], subtree, auth);
   for (const r of records) {
     const related = idsOf(r)
@@ -139,7 +140,8 @@ async function expandBackRelation(
   subtree: ExpandTree,
   auth: AuthContext,
 ): Promise<void> {
-  if (!allows(source, 'viewRule', auth)) return;
+  const scope = viewScope(ctx, source, auth);
+  if (!scope) return;
   const d = ctx.db.dialect;
   const q = d.quote;
   const col = `${q(source.name)}.${q(back.name)}`;
@@ -155,10 +157,11 @@ async function expandBackRelation(
       const items = queryDialect(d).items({ text: col, params: [] }, '_e');
       where = `EXISTS (SELECT 1 FROM ${items.from.text} WHERE ${items.value.text} IN (${marks}))`;
     }
+    const rule = scope.kind === 'where' ? scope.sql : undefined;
     const rows = await ctx.db.run<Record<string, unknown>>(
       ctx.db.kysely,
-      `SELECT * FROM ${q(source.name)} WHERE ${where} ORDER BY ${q(source.name)}.${d.rowidSql()}`,
-      chunk,
+      `SELECT * FROM ${q(source.name)} WHERE ${where}${rule ? ` AND (${rule.text})` : ''} ORDER BY ${q(source.name)}.${d.rowidSql()}`,
+      [...chunk, ...(rule?.params ?? [])],
     );
     for (const row of rows) {
       const values = p.shape.fromRow(row);
@@ -187,7 +190,9 @@ async function loadByIds(
   target: Collection,
   ids: string[],
   auth: AuthContext,
+  scope: RuleScope,
 ): Promise<Map<string, Expandable>> {
+  const rule = scope.kind === 'where' ? scope.sql : undefined;
   const found = new Map<string, Expandable>();
   const p = ctx.prepared(target);
   const q = ctx.db.dialect.quote;
@@ -195,8 +200,8 @@ async function loadByIds(
     const chunk = ids.slice(i, i + ID_CHUNK);
     const rows = await ctx.db.run<Record<string, unknown>>(
       ctx.db.kysely,
-      `SELECT * FROM ${q(target.name)} WHERE ${q('id')} IN (${chunk.map(() => '?').join(', ')})`,
-      chunk,
+      `SELECT * FROM ${q(target.name)} WHERE ${q(target.name)}.${q('id')} IN (${chunk.map(() => '?').join(', ')})${rule ? ` AND (${rule.text})` : ''}`,
+      [...chunk, ...(rule?.params ?? [])],
     );
     for (const row of rows) {
       const values = p.shape.fromRow(row);
@@ -204,6 +209,16 @@ async function loadByIds(
     }
   }
   return found;
+}
+
+/** The target's view rule for expanding (context `expand`), or undefined when the caller may not view any. */
+function viewScope(ctx: RecordsContext, target: Collection, auth: AuthContext): RuleScope | undefined {
+  try {
+    const request = { method: 'GET', headers: {}, query: {}, ...auth.request, context: 'expand' };
+    return ruleScope(ctx, target, 'viewRule', { ...auth, request });
+  } catch {
+    return undefined;
+  }
 }
 
 function attach(r: Expandable, name: string, value: unknown): void {

@@ -8,7 +8,7 @@ import { findRecord, listRecords, viewRecord } from './read.ts';
 import type { AuthContext, ListQuery, ListResult, PasswordHasher, RecordValues } from './types.ts';
 import { createRecord, updateRecord } from './write.ts';
 
-export { allows, canManage, requireRule, ruleOf } from './access.ts';
+export { canManage, requireRule, ruleOf } from './access.ts';
 export type { ExpandTree } from './expand.ts';
 export type { RecordHooks } from './hooks.ts';
 export { isOwner } from './serialize.ts';
@@ -19,6 +19,7 @@ export type {
   PasswordHasher,
   RecordEvent,
   RecordValues,
+  RequestDetails,
 } from './types.ts';
 export { GUEST } from './types.ts';
 export { newTokenKey } from './write.ts';

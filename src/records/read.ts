@@ -5,6 +5,8 @@ import {
   compileFilter,
   compileSort,
   type Expr,
+  joinSql,
+  param,
   parseFilter,
   parseSort,
   raw,
@@ -14,9 +16,9 @@ import {
   toBadRequest,
 } from '../query/index.ts';
 import type { Collection } from '../schema/index.ts';
-import { requireRule } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import { queryContext } from './query-context.ts';
+import { type RuleScope, ruleScope } from './rules.ts';
 import type { AuthContext, ListQuery, ListResult, RecordValues } from './types.ts';
 
 const DEFAULT_PER_PAGE = 30;
@@ -36,7 +38,7 @@ export async function listRecords(
   query: ListQuery,
   auth: AuthContext,
 ): Promise<ListResult<Record<string, unknown>>> {
-  requireRule(collection, 'listRule', auth);
+  const scope = ruleScope(ctx, collection, 'listRule', auth);
   if (containsNul(query.filter) || containsNul(query.sort))
     throw badRequest('The filter and sort must not contain the NUL character (U+0000).');
   const page = Math.max(1, positiveInt(query.page, 1, 'page'));
@@ -51,7 +53,7 @@ export async function listRecords(
 
   let rows: Record<string, unknown>[];
   let total: number;
-  if (!filter && sort.length === 0) {
+  if (!filter && sort.length === 0 && scope.kind === 'all') {
     // The hot path: SQL prepared once per collection.
     [rows, total] = await Promise.all([
       ctx.db.run<Record<string, unknown>>(ctx.db.kysely, p.listPage, [perPage, offset]),
@@ -60,7 +62,7 @@ export async function listRecords(
         : countRows(ctx, sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`),
     ]);
   } else {
-    const { select, count } = compileList(ctx, collection, filter, sort, auth);
+    const { select, count } = compileList(ctx, collection, filter, sort, auth, scope);
     rows = await clientQuery(ctx, () =>
       ctx.db.run<Record<string, unknown>>(ctx.db.kysely, `${select.text} LIMIT ? OFFSET ?`, [
         ...select.params,
@@ -97,10 +99,14 @@ function compileList(
   filter: Expr | undefined,
   sort: SortKey[],
   auth: AuthContext,
+  scope: RuleScope,
 ): { select: Sql; count: Sql } {
   const qctx = queryContext(ctx, collection, auth);
   const table = raw(qctx.baseRef);
-  const where = filter ? clientInput('filter', () => sql` WHERE ${compileFilter(filter, qctx)}`) : raw('');
+  // The list rule is ANDed in: the caller sees (and counts) only what it may list.
+  const conditions: Sql[] = scope.kind === 'where' ? [sql`(${scope.sql})`] : [];
+  if (filter) conditions.push(clientInput('filter', () => sql`(${compileFilter(filter, qctx)})`));
+  const where = conditions.length ? sql` WHERE ${joinSql(conditions, ' AND ')}` : raw('');
   const order = sort.length ? clientInput('sort', () => sql` ORDER BY ${compileSort(sort, qctx)}`) : raw('');
   return {
     select: sql`SELECT ${table}.* FROM ${table}${where}${order}`,
@@ -150,8 +156,23 @@ export async function viewRecord(
   id: string,
   auth: AuthContext,
 ): Promise<Record<string, unknown>> {
-  requireRule(collection, 'viewRule', auth);
+  const scope = ruleScope(ctx, collection, 'viewRule', auth);
   const values = await findRecord(ctx, ctx.db.kysely, collection, id);
-  if (!values) throw notFound();
+  if (!values || !(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope))) throw notFound();
   return ctx.prepared(collection).shape.toJson(values, auth);
+}
+
+/** True if the record `id` is within the rule's scope (read through `executor`, e.g. inside a transaction). */
+export async function ruleAllows(
+  ctx: RecordsContext,
+  executor: Executor,
+  collection: Collection,
+  id: string,
+  scope: RuleScope,
+): Promise<boolean> {
+  if (scope.kind === 'all') return true;
+  const table = raw(ctx.db.dialect.quote(collection.name));
+  const q = sql`SELECT 1 AS ${raw(ctx.db.dialect.quote('ok'))} FROM ${table} WHERE ${table}.${raw(ctx.db.dialect.quote('id'))} = ${param(id)} AND (${scope.sql})`;
+  const rows = await ctx.db.run(executor, q.text, q.params);
+  return rows.length > 0;
 }

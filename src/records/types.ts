@@ -8,6 +8,16 @@ export interface AuthContext {
   collection: Collection | null;
   record: RecordValues | null;
   isSuperuser: boolean;
+  /** What access rules may read about the request (`@request.method`, `.headers`, `.query`, `.context`). */
+  request?: RequestDetails;
+}
+
+export interface RequestDetails {
+  method: string;
+  /** Lower-case names with `-` as `_`. */
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  context: string;
 }
 
 export const GUEST: AuthContext = Object.freeze({ collection: null, record: null, isSuperuser: false });

@@ -5,9 +5,10 @@ import type { Collection } from '../schema/index.ts';
 import { requireRule } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import { applyInput } from './input.ts';
-import { findRecord } from './read.ts';
+import { findRecord, ruleAllows } from './read.ts';
 import { resolveRecordId } from './record-id.ts';
 import { checkRelations } from './relations.ts';
+import { ruleScope } from './rules.ts';
 import type { AuthContext, RecordValues } from './types.ts';
 import {
   checkAuthFields,
@@ -36,6 +37,7 @@ export async function createRecord(
 ): Promise<Record<string, unknown>> {
   requireRule(collection, 'createRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
+  const scope = ruleScope(ctx, collection, 'createRule', auth, body);
   const base = zeroValues(collection);
   if (collection.type === 'auth') base.tokenKey = newTokenKey();
   const input = applyInput(collection, body, base);
@@ -56,7 +58,7 @@ export async function createRecord(
 
   const setsRelations = collection.fields.some((f) => f.type === 'relation' && input.touched.has(f.name));
   let values: RecordValues;
-  if (!setsRelations && ctx.hooks.create.size === 0) {
+  if (!setsRelations && ctx.hooks.create.size === 0 && scope.kind === 'all') {
     // A lone INSERT is atomic by itself: no transaction, and on a server engine two round trips fewer.
     await insert(ctx.db.kysely, input.values);
     values = input.values;
@@ -75,6 +77,9 @@ export async function createRecord(
       if (hasErrors(errors)) throw badRequest('Failed to create record.', errors);
       const event = { collection, record: input.values, auth };
       await ctx.hooks.create.trigger(event, (e) => insert(trx, e.record));
+      // The create rule reads the record as stored (defaults, relations); denied, nothing is kept.
+      if (!(await ruleAllows(ctx, trx, collection, String(event.record.id), scope)))
+        throw badRequest('Failed to create record.');
       return event.record;
     });
   }
@@ -97,7 +102,9 @@ export async function updateRecord(
   requireRule(collection, 'updateRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
   const current = await findRecord(ctx, ctx.db.kysely, collection, id);
-  if (!current) throw notFound();
+  // A record the update rule does not reach is a 404 before any validation, like a missing one.
+  const scope = ruleScope(ctx, collection, 'updateRule', auth, body, current);
+  if (!current || !(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope))) throw notFound();
   const first = applyInput(collection, body, current);
   checkAuthFields(collection, body, first, current, auth);
   await checkOldPassword(ctx, collection, body, first, current, auth);
@@ -108,7 +115,8 @@ export async function updateRecord(
 
   const values = await ctx.db.transaction(async (trx) => {
     const original = await findRecord(ctx, trx, collection, id, true);
-    if (!original) throw notFound();
+    const locked = original && ruleScope(ctx, collection, 'updateRule', auth, body, original);
+    if (!original || !locked || !(await ruleAllows(ctx, trx, collection, id, locked))) throw notFound();
     const input = applyInput(collection, body, original);
     checkAuthFields(collection, body, input, original, auth);
     // The old password was checked against this hash; a change in between voids that check.

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest } from '../../errors/index.ts';
 import { type FieldsTree, parseFields, pickFields, toBadRequest } from '../../query/index.ts';
+import type { AuthContext, RequestDetails } from '../../records/index.ts';
 import type { Collection } from '../../schema/index.ts';
 import type { HttpDeps } from '../context.ts';
 import { queryBool, queryString } from '../context.ts';
@@ -19,7 +20,7 @@ export async function recordRoutes(app: FastifyInstance, { collections, records 
     const fields = readFields(queryString(q, 'fields'));
     const expand = records.parseExpand(collection, queryString(q, 'expand'));
     return async <T>(items: Record<string, unknown>[], value: T): Promise<unknown> => {
-      await records.expand(collection, items, expand, request.auth);
+      await records.expand(collection, items, expand, callerOf(request));
       return fields ? pickFields(value, fields) : value;
     };
   }
@@ -37,7 +38,7 @@ export async function recordRoutes(app: FastifyInstance, { collections, records 
         filter: queryString(q, 'filter'),
         skipTotal: queryBool(q, 'skipTotal'),
       },
-      request.auth,
+      callerOf(request),
     );
     return { ...result, items: await out(result.items, result.items) };
   });
@@ -45,28 +46,59 @@ export async function recordRoutes(app: FastifyInstance, { collections, records 
   app.get<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request) => {
     const collection = collections.get(request.params.collection);
     const out = output(request, collection);
-    const record = await records.view(collection, request.params.id, request.auth);
+    const record = await records.view(collection, request.params.id, callerOf(request));
     return out([record], record);
   });
 
   app.post<{ Params: CollectionParams }>('/api/collections/:collection/records', async (request) => {
     const collection = collections.get(request.params.collection);
     const out = output(request, collection);
-    const record = await records.create(collection, request.body, request.auth);
+    const record = await records.create(collection, request.body, callerOf(request));
     return out([record], record);
   });
 
   app.patch<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request) => {
     const collection = collections.get(request.params.collection);
     const out = output(request, collection);
-    const record = await records.update(collection, request.params.id, request.body, request.auth);
+    const record = await records.update(collection, request.params.id, request.body, callerOf(request));
     return out([record], record);
   });
 
   app.delete<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request, reply) => {
-    await records.remove(collections.get(request.params.collection), request.params.id, request.auth);
+    await records.remove(collections.get(request.params.collection), request.params.id, callerOf(request));
     return reply.code(204).send();
   });
+}
+
+/**
+ * The caller with what rules may read about this request (`@request.method`, `.headers`, `.query`). Built
+ * on first read: most requests meet `""` rules and never need it.
+ */
+function callerOf(request: FastifyRequest): AuthContext {
+  let details: RequestDetails | undefined;
+  const caller = { ...request.auth } as AuthContext;
+  Object.defineProperty(caller, 'request', {
+    enumerable: true,
+    get() {
+      details ??= requestDetails(request);
+      return details;
+    },
+  });
+  return caller;
+}
+
+function requestDetails(request: FastifyRequest): RequestDetails {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined)
+      headers[name.toLowerCase().replaceAll('-', '_')] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const query: Record<string, string> = {};
+  for (const [name, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
+    const v = Array.isArray(value) ? value[0] : value;
+    if (typeof v === 'string') query[name] = v;
+  }
+  return { method: request.method, headers, query, context: 'default' };
 }
 
 function readFields(text: string | undefined): FieldsTree | undefined {

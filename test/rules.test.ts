@@ -1,0 +1,279 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import PocketBase from 'pocketbase';
+import { startServer, type TestServer } from './helpers/server.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are JSON, checked field by field.
+type Json = any;
+
+let srv: TestServer;
+const users: Record<string, { id: string; token: string }> = {};
+const GUEST = '';
+
+/** Signs a new user of `users` in and keeps its id and token. */
+async function user(name: string, extra: Record<string, unknown> = {}) {
+  const email = `${name}@example.com`;
+  const rec = await srv.admin
+    .collection('users')
+    .create({ email, password: 'pass-word-1', passwordConfirm: 'pass-word-1', name, ...extra });
+  const pb = new PocketBase(srv.url);
+  await pb.collection('users').authWithPassword(email, 'pass-word-1');
+  users[name] = { id: rec.id, token: pb.authStore.token };
+}
+
+const call = (
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => srv.request(method, path, { token: token || undefined, body, headers });
+
+before(async () => {
+  srv = await startServer();
+  const pb = srv.admin;
+  await user('ann');
+  await user('bob');
+  const usersId = (await pb.collections.getOne('users')).id;
+  await pb.collections.create({
+    name: 'notes',
+    type: 'base',
+    listRule: 'owner = @request.auth.id',
+    viewRule: 'owner = @request.auth.id',
+    createRule:
+      "@request.auth.id != '' && owner = @request.auth.id && @request.body.title:isset = true && title != 'forbidden'",
+    updateRule:
+      'owner = @request.auth.id && (@request.body.owner:isset = false || @request.body.owner = owner)',
+    deleteRule: 'owner = @request.auth.id',
+    fields: [
+      { name: 'title', type: 'text' },
+      { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+      { name: 'secret', type: 'text', hidden: true },
+    ],
+    indexes: ['CREATE INDEX idx_notes_owner ON notes (owner)'],
+  });
+  for (const [who, titles] of [
+    ['ann', ['a1', 'a2']],
+    ['bob', ['b1']],
+  ] as const) {
+    for (const title of titles)
+      await pb.collection('notes').create({ title, owner: users[who]?.id, secret: `s-${title}` });
+  }
+});
+
+after(async () => {
+  await srv?.close();
+});
+
+const notes = (query = '') => `/api/collections/notes/records${query}`;
+const idOf = async (title: string) =>
+  (await srv.admin.collection('notes').getFirstListItem(`title = '${title}'`)).id;
+
+describe('an owner rule', () => {
+  test('list: each caller sees and counts only their own records; a guest sees none', async () => {
+    const ann = await call('GET', notes('?sort=title'), users.ann!.token);
+    assert.deepEqual(
+      ann.body.items.map((n: Json) => n.title),
+      ['a1', 'a2'],
+    );
+    assert.equal(ann.body.totalItems, 2);
+    const bob = await call('GET', notes(), users.bob!.token);
+    assert.deepEqual(
+      bob.body.items.map((n: Json) => n.title),
+      ['b1'],
+    );
+    const guest = await call('GET', notes(), GUEST);
+    assert.equal(guest.status, 200);
+    assert.equal(guest.body.totalItems, 0);
+    const filtered = await call(
+      'GET',
+      notes(`?filter=${encodeURIComponent("title = 'b1'")}`),
+      users.ann!.token,
+    );
+    assert.equal(filtered.body.totalItems, 0, 'a filter cannot reach past the rule');
+  });
+
+  test("view, update and delete of another's record are 404s and change nothing", async () => {
+    const b1 = await idOf('b1');
+    assert.equal((await call('GET', notes(`/${b1}`), users.ann!.token)).status, 404);
+    assert.equal((await call('PATCH', notes(`/${b1}`), users.ann!.token, { title: 'hacked' })).status, 404);
+    assert.equal(
+      (await call('PATCH', notes(`/${b1}`), users.ann!.token, { title: 12345678 })).status,
+      404,
+      'no validation errors leak',
+    );
+    assert.equal((await call('DELETE', notes(`/${b1}`), users.ann!.token)).status, 404);
+    assert.equal((await srv.admin.collection('notes').getOne(b1)).title, 'b1');
+    assert.equal((await call('GET', notes(`/${b1}`), users.bob!.token)).status, 200);
+  });
+
+  test('update may use @request.body: the owner cannot give a record away', async () => {
+    const a1 = await idOf('a1');
+    const give = await call('PATCH', notes(`/${a1}`), users.ann!.token, { owner: users.bob!.id });
+    assert.equal(give.status, 404);
+    const rename = await call('PATCH', notes(`/${a1}`), users.ann!.token, { title: 'a1!' });
+    assert.equal(rename.status, 200);
+    assert.equal(rename.body.title, 'a1!');
+    await srv.admin.collection('notes').update(a1, { title: 'a1' });
+  });
+
+  test('create: the rule reads the record as it would be stored; a denied create is a 400 with nothing written', async () => {
+    const before = (await srv.admin.collection('notes').getList(1, 1)).totalItems;
+    const forOther = await call('POST', notes(), users.ann!.token, { title: 'x', owner: users.bob!.id });
+    assert.equal(forOther.status, 400);
+    const forbidden = await call('POST', notes(), users.ann!.token, {
+      title: 'forbidden',
+      owner: users.ann!.id,
+    });
+    assert.equal(forbidden.status, 400);
+    const untitled = await call('POST', notes(), users.ann!.token, { owner: users.ann!.id });
+    assert.equal(untitled.status, 400, '@request.body.title:isset');
+    const guest = await call('POST', notes(), GUEST, { title: 'x' });
+    assert.equal(guest.status, 400);
+    assert.equal((await srv.admin.collection('notes').getList(1, 1)).totalItems, before);
+    const own = await call('POST', notes(), users.ann!.token, { title: 'a3', owner: users.ann!.id });
+    assert.equal(own.status, 200);
+    await srv.admin.collection('notes').delete(own.body.id);
+  });
+
+  test('a rule may read hidden fields; a client filter may not, nor use @request or @collection', async () => {
+    const pb = srv.admin;
+    await pb.collections.update('notes', { listRule: "owner = @request.auth.id && secret != 's-a2'" });
+    const ann = await call('GET', notes(), users.ann!.token);
+    assert.deepEqual(
+      ann.body.items.map((n: Json) => n.title),
+      ['a1'],
+    );
+    assert.equal(ann.body.items[0].secret, undefined);
+    for (const filter of ["secret = 's-a1'", "@request.auth.id != ''", "@collection.notes.title ?= 'b1'"]) {
+      const res = await call('GET', notes(`?filter=${encodeURIComponent(filter)}`), users.ann!.token);
+      assert.equal(res.status, 400, filter);
+    }
+    await pb.collections.update('notes', { listRule: 'owner = @request.auth.id' });
+  });
+});
+
+describe('@request and @collection', () => {
+  test('@request.headers, @request.query and @request.method', async () => {
+    const pb = srv.admin;
+    const c = await pb.collections.create({
+      name: 'gated',
+      type: 'base',
+      listRule: "@request.headers.x_api_key = 'k1' || @request.query.code = 'c1'",
+      viewRule: "@request.method = 'GET'",
+      fields: [{ name: 'title', type: 'text' }],
+    });
+    const rec = await pb.collection('gated').create({ title: 't' });
+    const path = `/api/collections/${c.name}/records`;
+    assert.equal((await call('GET', path, GUEST)).body.totalItems, 0);
+    assert.equal((await call('GET', path, GUEST, undefined, { 'X-Api-Key': 'k1' })).body.totalItems, 1);
+    assert.equal((await call('GET', `${path}?code=c1`, GUEST)).body.totalItems, 1);
+    assert.equal((await call('GET', `${path}?code=c2`, GUEST)).body.totalItems, 0);
+    assert.equal((await call('GET', `${path}/${rec.id}`, GUEST)).status, 200);
+  });
+
+  test('@collection joins share the row across ? comparisons (team membership)', async () => {
+    const pb = srv.admin;
+    const usersId = (await pb.collections.getOne('users')).id;
+    const teams = await pb.collections.create({
+      name: 'teams',
+      type: 'base',
+      fields: [{ name: 'name', type: 'text' }],
+    });
+    await pb.collections.create({
+      name: 'members',
+      type: 'base',
+      fields: [
+        { name: 'user', type: 'relation', collectionId: usersId, maxSelect: 1 },
+        { name: 'team', type: 'relation', collectionId: teams.id, maxSelect: 1 },
+      ],
+    });
+    await pb.collections.create({
+      name: 'docs',
+      type: 'base',
+      listRule: '@collection.members.user ?= @request.auth.id && @collection.members.team ?= team',
+      viewRule: '@collection.members.user ?= @request.auth.id && @collection.members.team ?= team',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'team', type: 'relation', collectionId: teams.id, maxSelect: 1 },
+      ],
+    });
+    const red = await pb.collection('teams').create({ name: 'red' });
+    const blue = await pb.collection('teams').create({ name: 'blue' });
+    await pb.collection('members').create({ user: users.ann!.id, team: red.id });
+    await pb.collection('members').create({ user: users.bob!.id, team: blue.id });
+    const redDoc = await pb.collection('docs').create({ title: 'red plan', team: red.id });
+    const blueDoc = await pb.collection('docs').create({ title: 'blue plan', team: blue.id });
+    const ann = await call('GET', '/api/collections/docs/records', users.ann!.token);
+    // Independent comparisons would let Ann see the blue plan (some membership is hers, some is blue's).
+    assert.deepEqual(
+      ann.body.items.map((d: Json) => d.title),
+      ['red plan'],
+    );
+    assert.equal(
+      (await call('GET', `/api/collections/docs/records/${blueDoc.id}`, users.ann!.token)).status,
+      404,
+    );
+    assert.equal(
+      (await call('GET', `/api/collections/docs/records/${redDoc.id}`, users.ann!.token)).status,
+      200,
+    );
+    assert.equal((await call('GET', '/api/collections/docs/records', GUEST)).body.totalItems, 0);
+  });
+
+  test('expand leaves out related records the view rule denies', async () => {
+    const pb = srv.admin;
+    const notesId = (await pb.collections.getOne('notes')).id;
+    await pb.collections.create({
+      name: 'pins',
+      type: 'base',
+      listRule: '',
+      viewRule: '',
+      fields: [{ name: 'note', type: 'relation', collectionId: notesId, maxSelect: 1 }],
+    });
+    const pinA = await pb.collection('pins').create({ note: await idOf('a1') });
+    const pinB = await pb.collection('pins').create({ note: await idOf('b1') });
+    const res = await call('GET', '/api/collections/pins/records?expand=note&perPage=10', users.ann!.token);
+    const byId = new Map(res.body.items.map((p: Json) => [p.id, p]));
+    assert.equal((byId.get(pinA.id) as Json).expand?.note.title, 'a1');
+    assert.equal((byId.get(pinB.id) as Json).expand, undefined);
+  });
+});
+
+describe('client filters through relations', () => {
+  test('need list access to every collection on the path (no probing of records one cannot list)', async () => {
+    const pb = srv.admin;
+    const vaults = await pb.collections.create({
+      name: 'vaults',
+      type: 'base',
+      fields: [{ name: 'code', type: 'text' }],
+    });
+    await pb.collections.create({
+      name: 'doors',
+      type: 'base',
+      listRule: '',
+      viewRule: '',
+      fields: [{ name: 'vault', type: 'relation', collectionId: vaults.id, maxSelect: 1 }],
+    });
+    const v = await pb.collection('vaults').create({ code: '1234' });
+    await pb.collection('doors').create({ vault: v.id });
+    for (const filter of ["vault.code = '1234'", "vault.code != '1234'"]) {
+      const res = await call(
+        'GET',
+        `/api/collections/doors/records?filter=${encodeURIComponent(filter)}`,
+        users.ann!.token,
+      );
+      assert.equal(res.status, 400, filter);
+    }
+    const sorted = await call('GET', '/api/collections/doors/records?sort=vault.code', users.ann!.token);
+    assert.equal(sorted.status, 400);
+    const byId = await call(
+      'GET',
+      `/api/collections/doors/records?filter=${encodeURIComponent(`vault = '${v.id}'`)}`,
+      users.ann!.token,
+    );
+    assert.equal(byId.body.totalItems, 1, 'the stored id itself is the record’s own field');
+    const su = await srv.admin.collection('doors').getList(1, 10, { filter: "vault.code = '1234'" });
+    assert.equal(su.totalItems, 1);
+  });
+});
