@@ -52,7 +52,8 @@ const collection = (
   system: false,
   fields: [field('id', 'text', { system: true }), ...fields],
   indexes: [],
-  listRule: null,
+  // Listable by anyone: client paths may go through every collection here.
+  listRule: '',
   viewRule: null,
   createRule: null,
   updateRule: null,
@@ -1445,5 +1446,24 @@ describe('values from the filter never become SQL text', () => {
       }),
       { seed: 20260604, numRuns: 400 },
     );
+  });
+});
+
+describe('client paths and list access', () => {
+  it('refuses a path into a collection its caller may not list in full, but not for superusers', () => {
+    for (const listRule of [null, 'owner = @request.auth.id']) {
+      const ctx = context('sqlite');
+      const base = ctx.base;
+      const lockedTarget = { ...(ctx.collection('users') as Collection), listRule };
+      const locked = {
+        ...ctx,
+        collection: (x: string) =>
+          x === lockedTarget.id || x === 'users' ? lockedTarget : ctx.collection(x),
+      };
+      const expr = parseFilter('author.name = "x"');
+      assert.equal(base.name, 'posts');
+      assert.throws(() => compileFilter(expr, locked), /may not list/);
+      assert.doesNotThrow(() => compileFilter(expr, { ...locked, isSuperuser: true }));
+    }
   });
 });

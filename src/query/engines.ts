@@ -115,6 +115,8 @@ function postgresDialect(base: SqlDialect): QueryDialect {
     number: (v) => sql`CAST(${param(v)} AS DOUBLE PRECISION)`,
     bool: (v) => sql`CAST(${param(v)} AS BOOLEAN)`,
     boolNumber: (x) => sql`CAST(${x} AS INTEGER)`,
+    // Stored text is COLLATE "C" already (a no-op there, so indexes still serve ORDER BY); derived text
+    // (JSON strings, list items, sub-queries) needs it said.
     ordered: (x) => sql`(${x}) COLLATE "C"`,
     exact: (x) => x,
     fold: (x) => ({ text: base.foldCaseSql(x.text), params: x.params }),

@@ -50,6 +50,7 @@ export async function listRecords(
   const filter = clientInput('filter', () => (query.filter?.trim() ? parseFilter(query.filter) : undefined));
   const sort = clientInput('sort', () => parseSort(query.sort ?? ''));
   const p = ctx.prepared(collection);
+  const shortPage = (n: number) => n < perPage && (n > 0 || page === 1);
 
   let rows: Record<string, unknown>[];
   let total: number;
@@ -63,17 +64,27 @@ export async function listRecords(
     ]);
   } else {
     const { select, count } = compileList(ctx, collection, filter, sort, auth, scope);
-    rows = await clientQuery(ctx, () =>
-      ctx.db.run<Record<string, unknown>>(ctx.db.kysely, `${select.text} LIMIT ? OFFSET ?`, [
-        ...select.params,
-        perPage,
-        offset,
-      ]),
-    );
-    // A short page tells the total without counting (most filtered lists fit on one page).
-    if (query.skipTotal) total = -1;
-    else if (rows.length < perPage && (rows.length > 0 || page === 1)) total = offset + rows.length;
-    else total = await clientQuery(ctx, () => countRows(ctx, count));
+    const fetchPage = () =>
+      clientQuery(ctx, () =>
+        ctx.db.run<Record<string, unknown>>(ctx.db.kysely, `${select.text} LIMIT ? OFFSET ?`, [
+          ...select.params,
+          perPage,
+          offset,
+        ]),
+      );
+    const counted = () => clientQuery(ctx, () => countRows(ctx, count));
+    // A short page tells the total without counting. SQLite answers one query at a time anyway, so it asks
+    // the page first and counts only when needed; pooled engines run both at once (latency) and use the
+    // page's answer when it can.
+    if (query.skipTotal) [rows, total] = [await fetchPage(), -1];
+    else if (ctx.db.dialect.name === 'sqlite') {
+      rows = await fetchPage();
+      total = shortPage(rows.length) ? offset + rows.length : await counted();
+    } else {
+      const [r, t] = await Promise.all([fetchPage(), counted()]);
+      rows = r;
+      total = shortPage(rows.length) ? offset + rows.length : t;
+    }
   }
   return {
     page,

@@ -1,9 +1,11 @@
 import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
 import { commonColumnDdl, doubleQuote, numberPlaceholders, standardLiteral } from '../dialect.ts';
 
+// Text is compared and ordered by code point ("C"), as on the other engines; an ORDER BY or index on it
+// then needs no per-query collation (which would keep the planner from using the index).
 const COLUMN_TYPES: Record<ColumnSpec['kind'], string> = {
-  id: 'TEXT PRIMARY KEY NOT NULL',
-  text: "TEXT DEFAULT '' NOT NULL",
+  id: 'TEXT COLLATE "C" PRIMARY KEY NOT NULL',
+  text: `TEXT COLLATE "C" DEFAULT '' NOT NULL`,
   // Double precision, so values come back as JS numbers (NUMERIC would come back as strings).
   number: 'DOUBLE PRECISION DEFAULT 0 NOT NULL',
   bool: 'BOOLEAN DEFAULT FALSE NOT NULL',
@@ -46,7 +48,7 @@ export const postgresDialect: SqlDialect = {
     if (from === 'jsonArray' && to === 'text') {
       return [
         `ALTER TABLE ${t} ALTER COLUMN ${c} DROP DEFAULT`,
-        `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE TEXT USING COALESCE(${c} ->> -1, '')`,
+        `ALTER TABLE ${t} ALTER COLUMN ${c} TYPE TEXT COLLATE "C" USING COALESCE(${c} ->> -1, '')`,
         `ALTER TABLE ${t} ALTER COLUMN ${c} SET DEFAULT ''`,
       ];
     }
