@@ -277,3 +277,74 @@ describe('client filters through relations', () => {
     assert.equal(su.totalItems, 1);
   });
 });
+
+describe('auth collection rules', () => {
+  test('authRule turns away records that do not meet it, with the same answer as a wrong password', async () => {
+    const pb = srv.admin;
+    await pb.collections.create({ name: 'clients', type: 'auth', authRule: 'verified = true', fields: [] });
+    const pass = { password: 'pass-word-1', passwordConfirm: 'pass-word-1' };
+    await pb.collection('clients').create({ email: 'new@example.com', verified: false, ...pass });
+    await pb.collection('clients').create({ email: 'ok@example.com', verified: true, ...pass });
+    const login = (identity: string, password = 'pass-word-1') =>
+      call('POST', '/api/collections/clients/auth-with-password', GUEST, { identity, password });
+    const unverified = await login('new@example.com');
+    const wrong = await login('ok@example.com', 'not-the-password');
+    assert.equal(unverified.status, 400);
+    assert.deepEqual(unverified.body, wrong.body);
+    assert.equal((await login('ok@example.com')).status, 200);
+  });
+
+  test('manageRule lets managers change other records’ verified state; others may not', async () => {
+    const pb = srv.admin;
+    await pb.collections.create({
+      name: 'staff',
+      type: 'auth',
+      listRule: '',
+      viewRule: '',
+      updateRule: '',
+      manageRule: "@request.auth.role = 'admin'",
+      fields: [{ name: 'role', type: 'text' }],
+    });
+    const pass = { password: 'pass-word-1', passwordConfirm: 'pass-word-1' };
+    await pb.collection('staff').create({ email: 'boss@example.com', role: 'admin', ...pass });
+    await pb.collection('staff').create({ email: 'clerk@example.com', role: 'clerk', ...pass });
+    const target = await pb.collection('staff').create({ email: 'new@example.com', role: 'clerk', ...pass });
+    const tokenOf = async (email: string) => {
+      const client = new PocketBase(srv.url);
+      await client.collection('staff').authWithPassword(email, 'pass-word-1');
+      return client.authStore.token;
+    };
+    const clerk = await call(
+      'PATCH',
+      `/api/collections/staff/records/${target.id}`,
+      await tokenOf('clerk@example.com'),
+      { verified: true },
+    );
+    assert.equal(clerk.status, 400);
+    assert.equal(clerk.body.data.verified.code, 'validation_manage_only');
+    const boss = await call(
+      'PATCH',
+      `/api/collections/staff/records/${target.id}`,
+      await tokenOf('boss@example.com'),
+      { verified: true },
+    );
+    assert.equal(boss.status, 200);
+    assert.equal(boss.body.verified, true);
+  });
+
+  test('a signed-in record can filter on its own private email; not on others’', async () => {
+    const pb = srv.admin;
+    await pb.collections.create({ name: 'people2', type: 'auth', listRule: '', fields: [] });
+    const pass = { password: 'pass-word-1', passwordConfirm: 'pass-word-1' };
+    await pb.collection('people2').create({ email: 'me@example.com', emailVisibility: false, ...pass });
+    await pb.collection('people2').create({ email: 'other@example.com', emailVisibility: false, ...pass });
+    const client = new PocketBase(srv.url);
+    await client.collection('people2').authWithPassword('me@example.com', 'pass-word-1');
+    const mine = await client.collection('people2').getList(1, 10, { filter: "email = 'me@example.com'" });
+    assert.equal(mine.totalItems, 1);
+    const theirs = await client
+      .collection('people2')
+      .getList(1, 10, { filter: "email = 'other@example.com'" });
+    assert.equal(theirs.totalItems, 0);
+  });
+});

@@ -1,6 +1,6 @@
 import { ApiError, badRequest, unauthorized } from '../errors/index.ts';
 import { isPlainObject, randomSecret } from '../lib/index.ts';
-import { type AuthContext, GUEST, type RecordService, type RecordValues, ruleOf } from '../records/index.ts';
+import { type AuthContext, GUEST, type RecordService, type RecordValues } from '../records/index.ts';
 import { type Collection, type CollectionStore, SUPERUSERS_ID } from '../schema/index.ts';
 import type { SigningKeys } from './keys.ts';
 import type { Passwords } from './passwords.ts';
@@ -90,8 +90,17 @@ export function createAuthService(deps: {
     const ok = record
       ? await passwords.verify(String(record.password ?? ''), password)
       : await passwords.dummyVerify(password);
-    // One answer for unknown accounts and wrong passwords alike.
-    if (!record || !ok || ruleOf(collection, 'authRule') !== '') throw badRequest('Failed to authenticate.');
+    // The authRule (e.g. `verified = true`) reads the record signing in, which is also `@request.auth`.
+    const allowed =
+      record &&
+      ok &&
+      (await records.meetsRule(collection, 'authRule', String(record.id), {
+        collection,
+        record,
+        isSuperuser: false,
+      }));
+    // One answer for unknown accounts, wrong passwords and records the authRule turns away.
+    if (!record || !allowed) throw badRequest('Failed to authenticate.');
     return issue(collection, record);
   }
 

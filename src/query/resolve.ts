@@ -3,7 +3,7 @@ import type { Operand } from './ast.ts';
 import type { QueryDialect } from './engines.ts';
 import { FilterError } from './errors.ts';
 import { clip } from './parse.ts';
-import { joinSql, raw, type Sql, sql } from './sql.ts';
+import { joinSql, param, raw, type Sql, sql } from './sql.ts';
 import type { Single, Value } from './values.ts';
 
 export const MAX_RELATION_DEPTH = 6;
@@ -17,6 +17,8 @@ export interface ResolveContext {
   /** How the base table is referenced in the outer query (a quoted table name or alias). */
   readonly baseRef: string;
   readonly isSuperuser: boolean;
+  /** The signed-in auth record, if any: it may read its own private email. */
+  readonly viewer?: { collectionId: string; id: string };
   collection(idOrName: string): Collection | undefined;
   /** Unique alias for a sub-query table. */
   alias(): string;
@@ -301,12 +303,13 @@ function endValue(
 }
 
 function plainValue(field: FieldDef, col: Sql, collection: Collection, ctx: ResolveContext): Single {
-  // An auth record's email is readable only where it is public (emailVisibility): elsewhere it is null
-  // to filters and sorts, so they reveal nothing of it. The rules release adds owners and managers.
+  // An auth record's email is readable only where it is public (emailVisibility) or the caller's own:
+  // elsewhere it is null to filters and sorts, so they reveal nothing of it. (Managers: not yet.)
   if (collection.type === 'auth' && field.name === 'email' && !ctx.isSuperuser) {
-    const visible = raw(
-      `${col.text.slice(0, col.text.lastIndexOf('.'))}.${ctx.dialect.quote('emailVisibility')}`,
-    );
+    const row = col.text.slice(0, col.text.lastIndexOf('.'));
+    let visible = raw(`${row}.${ctx.dialect.quote('emailVisibility')}`);
+    if (ctx.viewer?.collectionId === collection.id)
+      visible = sql`(${visible} OR ${raw(`${row}.${ctx.dialect.quote('id')}`)} = ${param(ctx.viewer.id)})`;
     return { kind: 'expr', type: 'text', sql: sql`(CASE WHEN ${visible} THEN ${col} END)`, nullable: true };
   }
   switch (field.type) {

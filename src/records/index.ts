@@ -1,10 +1,13 @@
 import type { Database } from '../db/index.ts';
-import type { Collection, CollectionStore } from '../schema/index.ts';
+import { ApiError } from '../errors/index.ts';
+import type { Collection, CollectionStore, RuleName } from '../schema/index.ts';
+import { ruleOf } from './access.ts';
 import { createRecordsContext } from './context.ts';
 import { deleteRecord, truncateRecords } from './delete.ts';
 import { checkExpand, type ExpandTree, expandRecords, parseExpand } from './expand.ts';
 import { createRecordHooks, type RecordHooks } from './hooks.ts';
-import { findRecord, listRecords, viewRecord } from './read.ts';
+import { findRecord, listRecords, ruleAllows, viewRecord } from './read.ts';
+import { ruleScope } from './rules.ts';
 import type { AuthContext, ListQuery, ListResult, PasswordHasher, RecordValues } from './types.ts';
 import { createRecord, updateRecord } from './write.ts';
 
@@ -64,6 +67,11 @@ export interface RecordService {
   ): Promise<void>;
   /** Parses and checks an `expand` parameter against the schema (a 400 when invalid). */
   parseExpand(collection: Collection, expand: string | undefined): ExpandTree | undefined;
+  /**
+   * True if the stored record `id` meets one of the collection's rules for the caller (`""` always, `null`
+   * never unless superuser). Used where a rule gates something other than a record route (`authRule`).
+   */
+  meetsRule(collection: Collection, rule: RuleName, id: string, auth: AuthContext): Promise<boolean>;
   /** The record JSON the given caller may see. */
   toJson(collection: Collection, values: RecordValues, auth: AuthContext): Record<string, unknown>;
 }
@@ -98,6 +106,15 @@ export function createRecordService(deps: {
       return rows[0] ? ctx.prepared(c).shape.fromRow(rows[0]) : undefined;
     },
     toJson: (c, values, a) => ctx.prepared(c).shape.toJson(values, a),
+    async meetsRule(c, rule, id, a) {
+      if (!a.isSuperuser && ruleOf(c, rule) === null) return false;
+      try {
+        return await ruleAllows(ctx, deps.db.kysely, c, id, ruleScope(ctx, c, rule, a));
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 403) return false;
+        throw err;
+      }
+    },
     parseExpand(c, expand) {
       const tree = parseExpand(expand);
       if (tree) checkExpand(ctx, c, tree);

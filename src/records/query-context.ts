@@ -11,6 +11,10 @@ export function queryContext(ctx: RecordsContext, collection: Collection, auth: 
     base: collection,
     baseRef: ctx.db.dialect.quote(collection.name),
     isSuperuser: auth.isSuperuser,
+    viewer:
+      auth.collection && auth.record
+        ? { collectionId: auth.collection.id, id: String(auth.record.id) }
+        : undefined,
     collection: (idOrName) => ctx.collections.find(idOrName),
     // Only system collections may start with `_`, and none is named `_q` + digits: aliases never
     // shadow a table.

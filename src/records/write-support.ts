@@ -1,10 +1,9 @@
 import { badRequest, type ErrorData, fieldError } from '../errors/index.ts';
 import { nowString, randomString } from '../lib/index.ts';
 import { type Collection, fieldType, indexColumns } from '../schema/index.ts';
-import { canManage } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import type { InputResult } from './input.ts';
-import type { AuthContext, RecordValues } from './types.ts';
+import type { RecordValues } from './types.ts';
 
 const TOKEN_KEY_LENGTH = 50;
 const TOKEN_KEY_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -66,10 +65,9 @@ export function checkAuthFields(
   body: Record<string, unknown>,
   input: InputResult,
   original: RecordValues | undefined,
-  auth: AuthContext,
+  manage: boolean,
 ): void {
   if (collection.type !== 'auth') return;
-  const manage = canManage(collection, auth);
   const password = input.passwords.password;
   const confirm =
     typeof body.passwordConfirm === 'number' ? String(body.passwordConfirm) : body.passwordConfirm;
@@ -98,10 +96,9 @@ export async function checkOldPassword(
   body: Record<string, unknown>,
   input: InputResult,
   original: RecordValues,
-  auth: AuthContext,
+  manage: boolean,
 ): Promise<void> {
-  if (collection.type !== 'auth' || input.passwords.password === undefined || canManage(collection, auth))
-    return;
+  if (collection.type !== 'auth' || input.passwords.password === undefined || manage) return;
   const old = typeof body.oldPassword === 'string' ? body.oldPassword : '';
   if (!old || !(await ctx.passwords.verify(String(original.password ?? ''), old))) {
     input.errors.oldPassword = fieldError(

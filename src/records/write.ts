@@ -2,7 +2,7 @@ import type { Executor } from '../db/index.ts';
 import { badRequest, hasErrors, notFound } from '../errors/index.ts';
 import { isPlainObject } from '../lib/index.ts';
 import type { Collection } from '../schema/index.ts';
-import { requireRule } from './access.ts';
+import { canManage, requireRule, ruleOf } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import { applyInput } from './input.ts';
 import { findRecord, ruleAllows } from './read.ts';
@@ -42,7 +42,8 @@ export async function createRecord(
   if (collection.type === 'auth') base.tokenKey = newTokenKey();
   const input = applyInput(collection, body, base);
   input.values.id = resolveRecordId(collection, body.id, input.errors);
-  checkAuthFields(collection, body, input, undefined, auth);
+  // A record that does not exist yet cannot meet an expression manageRule: only `""` and superusers manage here.
+  checkAuthFields(collection, body, input, undefined, canManage(collection, auth));
   await checkRelations(ctx.db.kysely, ctx.collections, collection, input.values, input.touched, input.errors);
   if (hasErrors(input.errors)) throw badRequest('Failed to create record.', input.errors);
   Object.assign(input.values, await hashPasswords(ctx, collection, input.passwords));
@@ -88,6 +89,17 @@ export async function createRecord(
 }
 
 /**
+ * True if the caller manages the auth record `id` (may change its email, password without the old one,
+ * and verified state): superusers, and callers the collection's `manageRule` lets through for that record.
+ */
+async function managesRecord(ctx: RecordsContext, collection: Collection, id: string, auth: AuthContext) {
+  if (collection.type !== 'auth') return false;
+  if (canManage(collection, auth)) return true;
+  if (ruleOf(collection, 'manageRule') === null) return false;
+  return ruleAllows(ctx, ctx.db.kysely, collection, id, ruleScope(ctx, collection, 'manageRule', auth));
+}
+
+/**
  * `PATCH /records/:id`. A first pass outside the transaction validates and does the slow work (old
  * password check, hashing); the transaction re-reads the record and re-applies the body to it, so
  * modifiers like `n+` stay atomic under concurrent updates.
@@ -106,8 +118,9 @@ export async function updateRecord(
   const scope = ruleScope(ctx, collection, 'updateRule', auth, body, current);
   if (!current || !(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope))) throw notFound();
   const first = applyInput(collection, body, current);
-  checkAuthFields(collection, body, first, current, auth);
-  await checkOldPassword(ctx, collection, body, first, current, auth);
+  const manage = await managesRecord(ctx, collection, id, auth);
+  checkAuthFields(collection, body, first, current, manage);
+  await checkOldPassword(ctx, collection, body, first, current, manage);
   await checkRelations(ctx.db.kysely, ctx.collections, collection, first.values, first.touched, first.errors);
   if (hasErrors(first.errors)) throw badRequest('Failed to update record.', first.errors);
   const hashed = await hashPasswords(ctx, collection, first.passwords);
@@ -118,7 +131,7 @@ export async function updateRecord(
     const locked = original && ruleScope(ctx, collection, 'updateRule', auth, body, original);
     if (!original || !locked || !(await ruleAllows(ctx, trx, collection, id, locked))) throw notFound();
     const input = applyInput(collection, body, original);
-    checkAuthFields(collection, body, input, original, auth);
+    checkAuthFields(collection, body, input, original, manage);
     // The old password was checked against this hash; a change in between voids that check.
     if (first.passwords.password !== undefined && original.password !== current.password) {
       input.errors.oldPassword = {
