@@ -5,6 +5,7 @@ import type { Config } from './config/index.ts';
 import { createDatabase, type Database, runMigrations } from './db/index.ts';
 import { buildServer } from './http/index.ts';
 import type { Logger } from './log/index.ts';
+import { checkRule, queryDialect } from './query/index.ts';
 import { createRecordService, type RecordService } from './records/index.ts';
 import {
   type CollectionStore,
@@ -38,7 +39,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   try {
     await checkForeignTables(db);
     await runMigrations(db, SYSTEM_MIGRATIONS);
-    const collections = await createCollectionStore(db);
+    const dialect = queryDialect(db.dialect);
+    const collections = await createCollectionStore(db, {
+      checkRule: (collection, rule, lookup) => checkRule(rule, collection, lookup, dialect),
+    });
     await collections.reload();
     const passwords = createPasswords();
     const records = createRecordService({ db, collections, passwords });

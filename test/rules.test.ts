@@ -348,3 +348,46 @@ describe('auth collection rules', () => {
     assert.equal(theirs.totalItems, 0);
   });
 });
+
+describe('saving rules', () => {
+  test('a rule that does not compile against the schema is refused with the reason', async () => {
+    const bad = [
+      ['nope = 1', /unknown field "nope"/],
+      ["title = 'x' &&", /end of filter/],
+      ['@collection.missing.x = 1', /unknown collection/],
+      ['title ~ views', /./],
+    ] as const;
+    for (const [rule, message] of bad) {
+      const res = await srv.request('POST', '/api/collections', {
+        token: srv.adminToken,
+        body: {
+          name: 'badrule',
+          type: 'base',
+          listRule: rule,
+          fields: [
+            { name: 'title', type: 'text' },
+            { name: 'views', type: 'number' },
+          ],
+        },
+      });
+      assert.equal(res.status, 400, rule);
+      assert.equal(res.body.data.listRule?.code, 'validation_invalid_rule', rule);
+      assert.match(res.body.data.listRule.message, message);
+    }
+    const ok = await srv.request('POST', '/api/collections', {
+      token: srv.adminToken,
+      body: {
+        name: 'goodrule',
+        type: 'base',
+        listRule: "@request.auth.id != '' && title != ''",
+        fields: [{ name: 'title', type: 'text' }],
+      },
+    });
+    assert.equal(ok.status, 200);
+    const drop = await srv.request('PATCH', '/api/collections/goodrule', {
+      token: srv.adminToken,
+      body: { fields: [] },
+    });
+    assert.equal(drop.status, 400, 'dropping a field a rule uses is refused');
+  });
+});

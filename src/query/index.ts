@@ -4,7 +4,7 @@ export { type JsonRef, type QueryDialect, queryDialect } from './engines.ts';
 export { FilterError, toBadRequest } from './errors.ts';
 export { type FieldsTree, parseFields, pickFields } from './fields.ts';
 export { parseFilter, parsePath } from './parse.ts';
-export { type RequestInfo, resolveRequestPath } from './request.ts';
+export { checkRule, type RequestInfo, resolveRequestPath } from './request.ts';
 export { MAX_RELATION_DEPTH, type ResolveContext, resolvePath } from './resolve.ts';
 export { compileSort, parseSort, type SortKey } from './sort.ts';
 export { joinSql, param, raw, type Sql, sql } from './sql.ts';

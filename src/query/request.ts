@@ -1,6 +1,7 @@
 import { type Collection, type FieldDef, fieldType, findField } from '../schema/index.ts';
+import { compileFilter } from './compile.ts';
 import { FilterError } from './errors.ts';
-import { clip } from './parse.ts';
+import { clip, parseFilter } from './parse.ts';
 import { buildValue, type PathOperand, type ResolveContext, walkPath } from './resolve.ts';
 import { joinSql, param, raw, sql } from './sql.ts';
 import { foldAscii, type LiteralValue, type Single, type Value } from './values.ts';
@@ -235,4 +236,43 @@ function collectionPath(
     { key, list: true, build: (a: string) => ({ item: raw(`${table} ${a}`), on: raw('1=1') }) },
   ];
   return buildValue(walk, { ref: ctx.baseRef, key, pending }, ctx, op, shared);
+}
+
+/**
+ * Checks that a rule compiles against the schema (as a guest's request would see it): for saving
+ * collections. Answers the problem, or undefined.
+ */
+export function checkRule(
+  rule: string,
+  collection: Collection,
+  lookup: (idOrName: string) => Collection | undefined,
+  dialect: ResolveContext['dialect'],
+): string | undefined {
+  const info: RequestInfo = {
+    auth: null,
+    method: 'GET',
+    context: 'default',
+    query: {},
+    headers: {},
+    body: {},
+  };
+  let n = 0;
+  const ctx: ResolveContext & { now: Date } = {
+    dialect,
+    base: collection,
+    baseRef: dialect.quote(collection.name),
+    isSuperuser: true,
+    collection: lookup,
+    alias: () => `_q${++n}`,
+    now: new Date(),
+    special: (op, shared, c) => resolveRequestPath(info, op, shared, c),
+  };
+  try {
+    compileFilter(parseFilter(rule), ctx);
+    return undefined;
+  } catch (err) {
+    if (err instanceof FilterError)
+      return `Invalid rule: ${err.message}${err.pos === undefined ? '' : ` at character ${err.pos}`}.`;
+    throw err;
+  }
 }

@@ -2,7 +2,14 @@ import type { AnyTrx, Database, Executor } from '../db/index.ts';
 import { ApiError, badRequest, type ErrorData, notFound } from '../errors/index.ts';
 import { Hook } from '../hooks/index.ts';
 import { createSemaphore, isPlainObject } from '../lib/index.ts';
-import { type Collection, type CollectionRow, collectionFromRow, collectionToRow } from './collection.ts';
+import {
+  AUTH_RULE_NAMES,
+  type Collection,
+  type CollectionRow,
+  collectionFromRow,
+  collectionToRow,
+  RULE_NAMES,
+} from './collection.ts';
 import { parseIndex } from './indexes.ts';
 import {
   applyTableSync,
@@ -62,7 +69,21 @@ function getIn(s: Schema, idOrName: string): Collection {
   return c;
 }
 
-export async function createCollectionStore(db: Database): Promise<CollectionStore> {
+/**
+ * Checks a rule expression against a collection (as it is about to be saved) and the other collections;
+ * answers an error message, or undefined when the rule compiles. Supplied by the app (the query layer
+ * compiles rules; the schema layer cannot depend on it).
+ */
+export type RuleChecker = (
+  collection: Collection,
+  rule: string,
+  lookup: (idOrName: string) => Collection | undefined,
+) => string | undefined;
+
+export async function createCollectionStore(
+  db: Database,
+  options: { checkRule?: RuleChecker } = {},
+): Promise<CollectionStore> {
   let cache = schemaOf([]);
   const changed = new Hook<CollectionChange>();
   // Schema changes of this process queue here (in call order, holding no connection while they wait);
@@ -109,6 +130,24 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
     };
   }
 
+  /** Rule expressions that do not compile against the schema being saved, as field errors. */
+  function checkRules(c: Collection, ctx: ValidationContext): ErrorData | undefined {
+    const check = options.checkRule;
+    if (!check) return undefined;
+    const errors: ErrorData = {};
+    const lookup = (idOrName: string) =>
+      idOrName === c.id || idOrName.toLowerCase() === c.name.toLowerCase()
+        ? c
+        : (ctx.findById(idOrName) ?? ctx.findByName(idOrName));
+    for (const key of [...RULE_NAMES, ...(c.type === 'auth' ? AUTH_RULE_NAMES : [])]) {
+      const text = key === 'authRule' || key === 'manageRule' ? c.options[key] : c[key];
+      if (typeof text !== 'string' || text.trim() === '') continue;
+      const message = check(c, text, lookup);
+      if (message) errors[key] = { code: 'validation_invalid_rule', message };
+    }
+    return Object.keys(errors).length ? errors : undefined;
+  }
+
   function validate(
     input: unknown,
     existing: Collection | undefined,
@@ -124,6 +163,12 @@ export async function createCollectionStore(db: Database): Promise<CollectionSto
       );
     const clash = indexNameClash(result.collection, pool, ctx.isForeignTable);
     if (clash) throw badRequest('Failed to save collection.', clash);
+    const ruleErrors = checkRules(result.collection, ctx);
+    if (ruleErrors)
+      throw badRequest(
+        existing ? 'Failed to update collection.' : 'Failed to create collection.',
+        ruleErrors,
+      );
     return result.collection;
   }
 
