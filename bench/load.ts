@@ -3,7 +3,7 @@
 // It runs autocannon once and prints one JSON line: the figures run.ts needs, nothing else on stdout.
 //
 // node bench/load.ts --url URL [--method POST --body '{"a":1}' --content-type application/json]
-//                    [--connections 10] [--duration 10]
+//                    [--header 'name: value' ...] [--connections 10] [--duration 10]
 import { createHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import autocannon, { type Result } from 'autocannon';
@@ -26,6 +26,8 @@ export interface LoadOptions {
   method: string;
   body?: string;
   contentType?: string;
+  /** Extra request headers (e.g. `authorization` for the owner scenarios). */
+  headers?: Record<string, string>;
   connections: number;
   duration: number;
 }
@@ -42,7 +44,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         url: opts.url,
         method: opts.method,
         body: opts.body,
-        headers: opts.contentType ? { 'content-type': opts.contentType } : {},
+        headers: { ...opts.headers, ...(opts.contentType ? { 'content-type': opts.contentType } : {}) },
         connections: opts.connections,
         duration: opts.duration,
       },
@@ -74,6 +76,7 @@ if (import.meta.main) {
       method: { type: 'string', default: 'GET' },
       body: { type: 'string' },
       'content-type': { type: 'string' },
+      header: { type: 'string', multiple: true, default: [] },
       connections: { type: 'string', default: '10' },
       duration: { type: 'string', default: '10' },
     },
@@ -87,6 +90,12 @@ if (import.meta.main) {
     method: values.method,
     body: values.body,
     contentType: values['content-type'],
+    headers: Object.fromEntries(
+      values.header.map((h) => {
+        const i = h.indexOf(':');
+        return [h.slice(0, i).trim().toLowerCase(), h.slice(i + 1).trim()];
+      }),
+    ),
     connections: Number(values.connections),
     duration: Number(values.duration),
   });

@@ -4,8 +4,9 @@
 // Exits non-zero when setup, the pre-load check, or any request under load fails.
 //
 // Flags: --duration S (10)  --connections N (10)  --warmup S (2)  --rounds N (3)  --records N (1000)
-//        --books N (100000, for the query scenarios)  --engines sqlite,postgres (both)
-//        --only get,list,query,query-skiptotal,create
+//        --books N (100000, for the query scenarios)  --notes N (100000, for the owner scenarios)
+//        --engines sqlite,postgres (both)
+//        --only get,list,query,query-skiptotal,owner-rule,owner-filter,create
 //        --json (results JSON on stdout instead of the table)  --keep (keep data and databases)
 // PostgreSQL: databases are created and dropped through PLINTH_BENCH_PG
 // (default postgres://postgres@127.0.0.1:5432/postgres).
@@ -15,6 +16,14 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
+import {
+  generateOwnerDataset,
+  type OwnerDataset,
+  ownerHeaders,
+  ownerScenarios,
+  seedOwner,
+  verifyOwner,
+} from './owner-scenario.ts';
 import {
   generateDataset,
   type QueryDataset,
@@ -49,7 +58,10 @@ const ENGINES: EnginePair[] = [
   { engine: 'postgres', baseline: startPostgresBaseline, plinth: startPlinthPostgres },
 ];
 
-/** One measured row of the report. Ratios are Plinth / baseline, null on the baseline's own rows. */
+/**
+ * One measured row of the report. Ratios are Plinth / baseline, null on the baseline's own rows; on
+ * `owner-rule` they are Plinth with the rule / Plinth with the equivalent filter (`owner-filter`).
+ */
 export interface Row extends LoadResult {
   engine: string;
   scenario: string;
@@ -66,6 +78,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     records: { type: 'string', default: '1000' },
     books: { type: 'string', default: '100000' },
+    notes: { type: 'string', default: '100000' },
     engines: { type: 'string', default: ENGINES.map((e) => e.engine).join(',') },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -79,10 +92,15 @@ let interrupted = false;
 let dataset: QueryDataset | undefined;
 const queryData = () => (dataset ??= generateDataset(Number(flags.books)));
 const QUERY_SCENARIOS = queryScenarios(queryData);
+// The owner scenarios' rows (Plinth only: rule against equivalent filter, no baseline).
+let ownerDataset: OwnerDataset | undefined;
+const ownerData = () => (ownerDataset ??= generateOwnerDataset(Number(flags.notes)));
+const OWNER_SCENARIOS = ownerScenarios(ownerData);
 // Run order: create last, so that its inserts do not change what the reads read.
 const ALL_SCENARIOS = [
   ...SCENARIOS.filter((s) => s.method !== 'POST'),
   ...QUERY_SCENARIOS,
+  ...OWNER_SCENARIOS,
   ...SCENARIOS.filter((s) => s.method === 'POST'),
 ];
 
@@ -91,6 +109,8 @@ function load(target: Target, s: Scenario, duration: number): Promise<LoadResult
   const args = [join(ROOT, 'bench', 'load.ts'), '--url', target.server.baseUrl + s.path(target)];
   args.push('--method', s.method, '--connections', flags.connections, '--duration', String(duration));
   if (s.body !== undefined) args.push('--body', s.body, '--content-type', 'application/json');
+  if (OWNER_SCENARIOS.includes(s))
+    for (const [k, v] of Object.entries(ownerHeaders(target))) args.push('--header', `${k}: ${v}`);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -114,8 +134,11 @@ function load(target: Target, s: Scenario, duration: number): Promise<LoadResult
 async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario[], rows: Row[]) {
   const servers: RunningServer[] = [];
   try {
-    log(`${pair.engine}: starting baseline and Plinth`);
-    servers.push(await pair.baseline(runDir));
+    // The owner scenarios measure Plinth against itself: no baseline unless another scenario needs one.
+    const ownerWanted = scenarios.filter((s) => OWNER_SCENARIOS.includes(s));
+    const baselineWanted = scenarios.length > ownerWanted.length;
+    log(`${pair.engine}: starting ${baselineWanted ? 'baseline and ' : ''}Plinth`);
+    if (baselineWanted) servers.push(await pair.baseline(runDir));
     servers.push(await pair.plinth(runDir));
     // Each group is seeded and checked only when one of its scenarios runs: `posts` (get, list, create)
     // through the create endpoint, `books` (the query scenarios) straight into the tables.
@@ -136,15 +159,28 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
         );
         await seedQuery(server, data);
       }
+      if (ownerWanted.length && server.name === 'plinth') {
+        const data = ownerData();
+        log(`${pair.engine}: seeding ${data.notes.length} notes × 2, ${data.users.length} users into plinth`);
+        await seedOwner(server, data);
+      }
       targets.push({ server, recordId, seeded: records });
     }
+    const plinthTarget = targets.find((t) => t.server.name === 'plinth')!;
     const problems = [
       ...(postsWanted ? (await Promise.all(targets.map(verify))).flat() : []),
       ...(queryWanted.length ? await verifyQuery(targets, queryWanted) : []),
+      ...(ownerWanted.length ? await verifyOwner(plinthTarget, ownerWanted, ownerData()) : []),
     ];
     if (problems.length) throw new Error(`pre-load check failed:\n  ${problems.join('\n  ')}`);
+    let ownerDone = false;
     for (const s of scenarios) {
       if (interrupted) throw new Error('interrupted');
+      if (OWNER_SCENARIOS.includes(s)) {
+        if (!ownerDone) await benchOwner(pair.engine, plinthTarget, ownerWanted, rows);
+        ownerDone = true;
+        continue;
+      }
       // Several rounds, alternating which server goes first, so that drift in the machine's state
       // (page cache, other load, fsync times) falls on both sides; each row is the per-server median.
       const results = new Map<Target, LoadResult[]>(targets.map((t) => [t, []]));
@@ -176,6 +212,40 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+  }
+}
+
+/**
+ * The owner scenarios, on Plinth alone: each round loads every wanted scenario once, alternating which
+ * goes first, so drift falls on both; `owner-rule`'s ratios are to `owner-filter` (same run, same server).
+ */
+async function benchOwner(engine: string, target: Target, scenarios: Scenario[], rows: Row[]) {
+  const results = new Map<Scenario, LoadResult[]>(scenarios.map((s) => [s, []]));
+  for (let round = 0; round < Number(flags.rounds); round++) {
+    const order = round % 2 === 0 ? scenarios : [...scenarios].reverse();
+    for (const s of order) {
+      if (interrupted) throw new Error('interrupted');
+      log(
+        `${engine} ${s.name} ${target.server.name} round ${round + 1}: warm-up ${flags.warmup}s, then ${flags.duration}s`,
+      );
+      if (Number(flags.warmup) > 0) await load(target, s, Number(flags.warmup));
+      results.get(s)!.push(await load(target, s, Number(flags.duration)));
+    }
+  }
+  const reference = scenarios.find((s) => s.name === 'owner-filter');
+  const base = reference && medianOf(results.get(reference)!);
+  // owner-filter (the reference) first, then owner-rule with its ratios.
+  for (const s of reference ? [reference, ...scenarios.filter((x) => x !== reference)] : scenarios) {
+    const r = medianOf(results.get(s)!);
+    const ratio = base && s !== reference;
+    rows.push({
+      engine,
+      scenario: s.name,
+      server: target.server.name,
+      ...r,
+      rpsRatio: ratio ? r.rps / base.rps : null,
+      p99Ratio: ratio ? r.p99 / base.p99 : null,
+    });
   }
 }
 
@@ -237,6 +307,10 @@ function targets(rows: Row[]): string {
   return rows
     .filter((r) => r.rpsRatio !== null)
     .map((r) => {
+      if (r.scenario === 'owner-rule') {
+        const ok = r.rpsRatio! >= 0.85 && r.p99Ratio! <= 1.15 ? 'met' : 'NOT MET';
+        return `${r.engine} owner-rule: issue-5 goal (within 15% of owner-filter: req/s ≥ 0.85, p99 ≤ 1.15×): ${ok}`;
+      }
       const now = r.scenario === 'create' || r.rpsRatio! >= 0.6 ? 'ok' : 'BELOW 0.60';
       const spec = r.rpsRatio! >= 0.7 && r.p99Ratio! <= 2 ? 'met' : 'not yet';
       const gate = r.scenario === 'create' ? 'no current gate' : `current target (≥ 0.60): ${now}`;
@@ -308,6 +382,7 @@ async function main(): Promise<number> {
     rounds: Number(flags.rounds),
     records: Number(flags.records),
     books: scenarios.some((s) => QUERY_SCENARIOS.includes(s)) ? Number(flags.books) : 0,
+    notes: scenarios.some((s) => OWNER_SCENARIOS.includes(s)) ? Number(flags.notes) : 0,
     engines: engines.map((e) => e.engine),
     rows,
     error: failure ? String((failure as Error).message ?? failure) : null,
