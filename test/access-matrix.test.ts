@@ -222,7 +222,7 @@ type Action =
   | { kind: 'update'; collection: string; letter: Letter; body: Record<string, unknown>; status: number }
   | { kind: 'delete'; collection: string; letter: Letter; status: number }
   | { kind: 'expand'; expand: string; ids: string[] }
-  | { kind: 'signin'; collection: string; identity: string; ok: boolean }
+  | { kind: 'signin'; collection: string; identity: string; status: number }
   | { kind: 'patch-email'; collection: string; id: string; email: string; status: number };
 
 interface Cell {
@@ -386,7 +386,6 @@ function otherCells(): Cell[] {
       role: 'owner',
       headers: {},
       name: 'owner × users × filter on their own private email',
-      todo: `the owner's view of a private email in filters (${notYet})`,
       action: {
         kind: 'list',
         collection: 'users',
@@ -412,8 +411,34 @@ function otherCells(): Cell[] {
       group: 'accounts',
       role: 'owner',
       headers: {},
+      name: 'owner × accounts × a manager filters on a private email',
+      todo: `managers reading private emails in filters (${notYet})`,
+      action: {
+        kind: 'list',
+        collection: 'accounts',
+        query: q({ filter: "email = 'verified@example.com'" }),
+        status: 200,
+        ids: ['accverified0000'],
+      },
+    },
+    {
+      group: 'accounts',
+      role: 'user',
+      headers: {},
+      name: 'user × accounts × a non-manager filters on a private email',
+      action: {
+        kind: 'list',
+        collection: 'accounts',
+        query: q({ filter: "email = 'verified@example.com'" }),
+        status: 200,
+        ids: [],
+      },
+    },
+    {
+      group: 'accounts',
+      role: 'owner',
+      headers: {},
       name: 'owner × accounts × manageRule lets ann change an account email',
-      todo: `manageRule expressions (${notYet})`,
       action: {
         kind: 'patch-email',
         collection: 'accounts',
@@ -440,15 +465,14 @@ function otherCells(): Cell[] {
       role: 'guest',
       headers: {},
       name: 'guest × accounts × authRule verified = true lets a verified account sign in',
-      todo: `authRule expressions (${notYet})`,
-      action: { kind: 'signin', collection: 'accounts', identity: 'verified@example.com', ok: true },
+      action: { kind: 'signin', collection: 'accounts', identity: 'verified@example.com', status: 200 },
     },
     {
       group: 'accounts',
       role: 'guest',
       headers: {},
       name: 'guest × accounts × authRule verified = true turns an unverified account away',
-      action: { kind: 'signin', collection: 'accounts', identity: 'unverified@example.com', ok: false },
+      action: { kind: 'signin', collection: 'accounts', identity: 'unverified@example.com', status: 400 },
     },
   );
   return cells;
@@ -722,11 +746,9 @@ async function runCell(cell: Cell): Promise<void> {
         identity: action.identity,
         password: PASSWORD,
       });
-      if (action.ok) assert.equal(res.status, 200, show(res));
-      else {
-        assert.notEqual(res.status, 200, show(res));
-        assert.equal(res.body?.token, undefined);
-      }
+      assert.equal(res.status, action.status, show(res));
+      // A turned-away record gets the same answer as a wrong password (docs/rules.md).
+      if (action.status !== 200) assert.equal(res.body?.token, undefined);
       return;
     }
     case 'patch-email': {
