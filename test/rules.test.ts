@@ -391,3 +391,57 @@ describe('saving rules', () => {
     assert.equal(drop.status, 400, 'dropping a field a rule uses is refused');
   });
 });
+
+describe('client paths through collections with an expression list rule', () => {
+  test('records the caller may not list act as missing on the path', async () => {
+    const pb = srv.admin;
+    const usersId = (await pb.collections.getOne('users')).id;
+    const lockers = await pb.collections.create({
+      name: 'lockers',
+      type: 'base',
+      listRule: 'owner = @request.auth.id',
+      fields: [
+        { name: 'code', type: 'text' },
+        { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+      ],
+    });
+    await pb.collections.create({
+      name: 'keys',
+      type: 'base',
+      listRule: '',
+      fields: [
+        { name: 'label', type: 'text' },
+        { name: 'locker', type: 'relation', collectionId: lockers.id, maxSelect: 1 },
+      ],
+    });
+    const annLocker = await pb.collection('lockers').create({ code: 'same', owner: users.ann!.id });
+    const bobLocker = await pb.collection('lockers').create({ code: 'same', owner: users.bob!.id });
+    await pb.collection('keys').create({ label: 'ann key', locker: annLocker.id });
+    await pb.collection('keys').create({ label: 'bob key', locker: bobLocker.id });
+    const asAnn = (filter: string, sort = 'label') =>
+      call(
+        'GET',
+        `/api/collections/keys/records?filter=${encodeURIComponent(filter)}&sort=${sort}`,
+        users.ann!.token,
+      );
+    const same = await asAnn("locker.code = 'same'");
+    assert.deepEqual(
+      same.body.items.map((k: Json) => k.label),
+      ['ann key'],
+    );
+    const missing = await asAnn('locker.code = null');
+    assert.deepEqual(
+      missing.body.items.map((k: Json) => k.label),
+      ['bob key'],
+      "bob's locker acts as missing for ann",
+    );
+    const back = await call(
+      'GET',
+      `/api/collections/users/records?filter=${encodeURIComponent("lockers_via_owner.code ?= 'same'")}`,
+      users.ann!.token,
+    );
+    assert.equal(back.status, 200);
+    const sorted = await asAnn("label != ''", '-locker.code,label');
+    assert.equal(sorted.status, 200);
+  });
+});

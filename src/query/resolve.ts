@@ -17,6 +17,12 @@ export interface ResolveContext {
   /** How the base table is referenced in the outer query (a quoted table name or alias). */
   readonly baseRef: string;
   readonly isSuperuser: boolean;
+  /**
+   * The caller's list rule on a collection a client path goes through, as a condition on the row `alias`
+   * (undefined: no restriction). Records the caller may not list then act as missing on the path.
+   * Without it, only collections anyone may list (`""`) can be crossed.
+   */
+  listScope?(target: Collection, alias: string): Sql | undefined;
   /** The signed-in auth record, if any: it may read its own private email. */
   readonly viewer?: { collectionId: string; id: string };
   collection(idOrName: string): Collection | undefined;
@@ -181,12 +187,12 @@ export function buildValue(
         const value = itemsStep(`${key}#`, column);
         ref = step(key, (a) => ({
           item: raw(`${target} ${a}`),
-          on: sql`${raw(`${a}.${q('id')}`)} = ${value}`,
+          on: restrict(sql`${raw(`${a}.${q('id')}`)} = ${value}`, hop.target, a, ctx),
         }));
       } else {
         ref = step(key, (a) => ({
           item: raw(`${target} ${a}`),
-          on: raw(`${a}.${q('id')} = ${column.text}`),
+          on: restrict(raw(`${a}.${q('id')} = ${column.text}`), hop.target, a, ctx),
         }));
       }
     } else {
@@ -195,10 +201,11 @@ export function buildValue(
       const backMulti = isMultiField(hop.field);
       ref = step(key, (a) => {
         const col = raw(`${a}.${q(hop.field.name)}`);
-        if (!backMulti) return { item: raw(`${q(hop.source.name)} ${a}`), on: sql`${col} = ${parentId}` };
+        const item = raw(`${q(hop.source.name)} ${a}`);
+        if (!backMulti) return { item, on: restrict(sql`${col} = ${parentId}`, hop.source, a, ctx) };
         const items = ctx.dialect.items(col, ctx.alias());
         const on = sql`EXISTS (SELECT 1 FROM ${items.from} WHERE ${items.value} = ${parentId})`;
-        return { item: raw(`${q(hop.source.name)} ${a}`), on };
+        return { item, on: restrict(on, hop.source, a, ctx) };
       });
     }
   }
@@ -329,16 +336,20 @@ function plainValue(field: FieldDef, col: Sql, collection: Collection, ctx: Reso
 }
 
 /**
- * A client's filter or sort may go through a relation only into collections the client may list in full
- * (`listRule` is `""`): otherwise it could probe records it cannot see. Expression list rules on the way
- * are refused for now (deny by default) until they can be applied inside the path.
+ * A client's filter or sort may go through a relation only into collections the client may list: not into
+ * superuser-only ones (`null`), and through an expression list rule only where it can be applied to the
+ * path (records it hides then act as missing), so that no filter probes records the caller cannot see.
  */
 function checkListable(target: Collection, ctx: ResolveContext, op: PathOperand): void {
-  if (ctx.isSuperuser || target.listRule === '') return;
-  throw new FilterError(
-    `"${clip(op.raw)}" goes through "${target.name}", which you may not list in full`,
-    op.pos,
-  );
+  if (ctx.isSuperuser || target.listRule === '' || (target.listRule !== null && ctx.listScope)) return;
+  throw new FilterError(`"${clip(op.raw)}" goes through "${target.name}", which you may not list`, op.pos);
+}
+
+/** The caller's list rule on the row `alias` of `target`, ANDed into the join that reaches it. */
+function restrict(on: Sql, target: Collection, alias: string, ctx: ResolveContext): Sql {
+  if (ctx.isSuperuser || target.listRule === '' || !ctx.listScope) return on;
+  const scope = ctx.listScope(target, alias);
+  return scope ? sql`${on} AND (${scope})` : on;
 }
 
 /** Hidden fields (and passwords, for everyone) cannot be filtered or sorted on: no leak through results. */

@@ -17,8 +17,7 @@ import {
 } from '../query/index.ts';
 import type { Collection } from '../schema/index.ts';
 import type { RecordsContext } from './context.ts';
-import { queryContext } from './query-context.ts';
-import { type RuleScope, ruleScope } from './rules.ts';
+import { clientQueryContext, type RuleScope, ruleScope } from './rules.ts';
 import type { AuthContext, ListQuery, ListResult, RecordValues } from './types.ts';
 
 const DEFAULT_PER_PAGE = 30;
@@ -112,7 +111,7 @@ function compileList(
   auth: AuthContext,
   scope: RuleScope,
 ): { select: Sql; count: Sql } {
-  const qctx = queryContext(ctx, collection, auth);
+  const qctx = clientQueryContext(ctx, collection, auth);
   const table = raw(qctx.baseRef);
   // The list rule is ANDed in: the caller sees (and counts) only what it may list.
   const conditions: Sql[] = scope.kind === 'where' ? [sql`(${scope.sql})`] : [];

@@ -1,5 +1,6 @@
 import { forbidden } from '../errors/index.ts';
 import {
+  type CompileContext,
   compileFilter,
   FilterError,
   parseFilter,
@@ -53,6 +54,41 @@ export function ruleScope(
     if (err instanceof FilterError) throw forbidden('The collection rule could not be evaluated.');
     throw err;
   }
+}
+
+/**
+ * The compile context for a client's filter and sort: paths through relations see only the records the
+ * caller may list there (each target's list rule is ANDed into the join that reaches it).
+ */
+export function clientQueryContext(
+  ctx: RecordsContext,
+  collection: Collection,
+  auth: AuthContext,
+): CompileContext {
+  const base = queryContext(ctx, collection, auth);
+  const info = requestInfo(auth, {});
+  return {
+    ...base,
+    listScope(target, alias) {
+      const text = ruleOf(target, 'listRule');
+      if (text === null || text.trim() === '') return undefined;
+      const rule: CompileContext = {
+        ...base,
+        base: target,
+        baseRef: alias,
+        isSuperuser: true,
+        listScope: undefined,
+        special: (op, shared, c) => resolveRequestPath(info, op, shared, c),
+      };
+      try {
+        return compileFilter(parseFilter(text), rule);
+      } catch (err) {
+        // A stored rule that no longer compiles: the path is refused (without echoing the rule).
+        if (err instanceof FilterError) throw new FilterError(`cannot go through "${target.name}"`);
+        throw err;
+      }
+    },
+  };
 }
 
 function requestInfo(auth: AuthContext, body: Record<string, unknown>, original?: RecordValues): RequestInfo {
