@@ -330,6 +330,38 @@ describe('auth collection rules', () => {
     );
     assert.equal(boss.status, 200);
     assert.equal(boss.body.verified, true);
+    assert.equal(boss.body.email, 'new@example.com', 'a manager reads the private email in the answer');
+    // Managers read private emails in lists, views and filters; others do not.
+    const bossToken = await tokenOf('boss@example.com');
+    const clerkToken = await tokenOf('clerk@example.com');
+    const listed = await call('GET', '/api/collections/staff/records?sort=email', bossToken);
+    assert.deepEqual(
+      listed.body.items.map((r: Json) => r.email),
+      ['boss@example.com', 'clerk@example.com', 'new@example.com'],
+    );
+    const asClerk = await call('GET', '/api/collections/staff/records?sort=email', clerkToken);
+    // Private emails are null to the clerk's sort too: they come first, in no order that tells anything.
+    assert.deepEqual(
+      asClerk.body.items.map((r: Json) => r.email ?? null),
+      [null, null, 'clerk@example.com'],
+    );
+    assert.equal(
+      (await call('GET', `/api/collections/staff/records/${target.id}`, bossToken)).body.email,
+      'new@example.com',
+    );
+    assert.equal(
+      (await call('GET', `/api/collections/staff/records/${target.id}`, clerkToken)).body.email,
+      undefined,
+    );
+    const filter = encodeURIComponent("email = 'new@example.com'");
+    assert.equal(
+      (await call('GET', `/api/collections/staff/records?filter=${filter}`, bossToken)).body.totalItems,
+      1,
+    );
+    assert.equal(
+      (await call('GET', `/api/collections/staff/records?filter=${filter}`, clerkToken)).body.totalItems,
+      0,
+    );
   });
 
   test('a signed-in record can filter on its own private email; not on others’', async () => {

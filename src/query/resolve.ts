@@ -23,6 +23,8 @@ export interface ResolveContext {
    * Without it, only collections anyone may list (`""`) can be crossed.
    */
   listScope?(target: Collection, alias: string): Sql | undefined;
+  /** Whether the caller manages the auth record `alias` (`manageRule`): managers read private emails. */
+  manageScope?(target: Collection, alias: string): Sql | boolean;
   /** The signed-in auth record, if any: it may read its own private email. */
   readonly viewer?: { collectionId: string; id: string };
   collection(idOrName: string): Collection | undefined;
@@ -311,28 +313,18 @@ function endValue(
 
 function plainValue(field: FieldDef, col: Sql, collection: Collection, ctx: ResolveContext): Single {
   // An auth record's email is readable only where it is public (emailVisibility) or the caller's own:
-  // elsewhere it is null to filters and sorts, so they reveal nothing of it. (Managers: not yet.)
+  // elsewhere it is null to filters and sorts, so they reveal nothing of it. Managers read it too.
   if (collection.type === 'auth' && field.name === 'email' && !ctx.isSuperuser) {
     const row = col.text.slice(0, col.text.lastIndexOf('.'));
     let visible = raw(`${row}.${ctx.dialect.quote('emailVisibility')}`);
     if (ctx.viewer?.collectionId === collection.id)
       visible = sql`(${visible} OR ${raw(`${row}.${ctx.dialect.quote('id')}`)} = ${param(ctx.viewer.id)})`;
+    const manages = ctx.manageScope?.(collection, row) ?? false;
+    if (manages === true) return plainByType(field, col, ctx);
+    if (manages !== false) visible = sql`(${visible} OR (${manages}))`;
     return { kind: 'expr', type: 'text', sql: sql`(CASE WHEN ${visible} THEN ${col} END)`, nullable: true };
   }
-  switch (field.type) {
-    case 'number':
-      return { kind: 'expr', type: 'number', sql: col, nullable: false };
-    case 'bool':
-      return { kind: 'expr', type: 'bool', sql: col, nullable: false };
-    case 'json':
-    case 'geoPoint':
-      return { kind: 'json', ref: ctx.dialect.json(col, []) };
-    default: {
-      const date = field.type === 'date' || field.type === 'autodate';
-      const text = isMultiField(field) ? ctx.dialect.arrayText(col) : col;
-      return { kind: 'expr', type: 'text', sql: text, nullable: false, date };
-    }
-  }
+  return plainByType(field, col, ctx);
 }
 
 /**
@@ -356,4 +348,21 @@ function restrict(on: Sql, target: Collection, alias: string, ctx: ResolveContex
 function checkVisible(field: FieldDef, ctx: ResolveContext, raw: string, pos: number): void {
   if (field.type === 'password' || (field.hidden && !ctx.isSuperuser))
     throw new FilterError(`field "${clip(raw)}" cannot be used here`, pos);
+}
+
+function plainByType(field: FieldDef, col: Sql, ctx: ResolveContext): Single {
+  switch (field.type) {
+    case 'number':
+      return { kind: 'expr', type: 'number', sql: col, nullable: false };
+    case 'bool':
+      return { kind: 'expr', type: 'bool', sql: col, nullable: false };
+    case 'json':
+    case 'geoPoint':
+      return { kind: 'json', ref: ctx.dialect.json(col, []) };
+    default: {
+      const date = field.type === 'date' || field.type === 'autodate';
+      const text = isMultiField(field) ? ctx.dialect.arrayText(col) : col;
+      return { kind: 'expr', type: 'text', sql: text, nullable: false, date };
+    }
+  }
 }

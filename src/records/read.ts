@@ -16,11 +16,14 @@ import {
   toBadRequest,
 } from '../query/index.ts';
 import type { Collection } from '../schema/index.ts';
+import { canManage, ruleOf } from './access.ts';
 import type { RecordsContext } from './context.ts';
-import { clientQueryContext, type RuleScope, ruleScope } from './rules.ts';
+import { clientQueryContext, managesColumn, type RuleScope, ruleScope } from './rules.ts';
 import type { AuthContext, ListQuery, ListResult, RecordValues } from './types.ts';
 
 const DEFAULT_PER_PAGE = 30;
+/** The list column telling whether the caller manages each auth record (never a field: `_` is reserved). */
+const MANAGES = '_plinth_manages';
 const MAX_PER_PAGE = 1000;
 
 function positiveInt(value: unknown, fallback: number, name: string): number {
@@ -50,10 +53,13 @@ export async function listRecords(
   const sort = clientInput('sort', () => parseSort(query.sort ?? ''));
   const p = ctx.prepared(collection);
   const shortPage = (n: number) => n < perPage && (n > 0 || page === 1);
+  // Managers see private emails: all records (manageRule "") or those a per-row column says (expression).
+  const managesAll = collection.type === 'auth' && canManage(collection, auth);
 
   let rows: Record<string, unknown>[];
   let total: number;
-  if (!filter && sort.length === 0 && scope.kind === 'all') {
+  const manages = managesColumn(ctx, collection, auth);
+  if (!filter && sort.length === 0 && scope.kind === 'all' && !manages) {
     // The hot path: SQL prepared once per collection.
     [rows, total] = await Promise.all([
       ctx.db.run<Record<string, unknown>>(ctx.db.kysely, p.listPage, [perPage, offset]),
@@ -62,7 +68,7 @@ export async function listRecords(
         : countRows(ctx, sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`),
     ]);
   } else {
-    const { select, count } = compileList(ctx, collection, filter, sort, auth, scope);
+    const { select, count } = compileList(ctx, collection, filter, sort, auth, scope, manages);
     const fetchPage = () =>
       clientQuery(ctx, () =>
         ctx.db.run<Record<string, unknown>>(ctx.db.kysely, `${select.text} LIMIT ? OFFSET ?`, [
@@ -90,7 +96,13 @@ export async function listRecords(
     perPage,
     totalItems: total,
     totalPages: total < 0 ? -1 : Math.ceil(total / perPage),
-    items: rows.map((row) => p.shape.toJson(p.shape.fromRow(row), auth)),
+    items: rows.map((row) =>
+      p.shape.toJson(
+        p.shape.fromRow(row),
+        auth,
+        managesAll || Number(row[MANAGES]) === 1 || row[MANAGES] === true,
+      ),
+    ),
   };
 }
 
@@ -110,6 +122,7 @@ function compileList(
   sort: SortKey[],
   auth: AuthContext,
   scope: RuleScope,
+  manages: Sql | undefined,
 ): { select: Sql; count: Sql } {
   const qctx = clientQueryContext(ctx, collection, auth);
   const table = raw(qctx.baseRef);
@@ -119,7 +132,9 @@ function compileList(
   const where = conditions.length ? sql` WHERE ${joinSql(conditions, ' AND ')}` : raw('');
   const order = sort.length ? clientInput('sort', () => sql` ORDER BY ${compileSort(sort, qctx)}`) : raw('');
   return {
-    select: sql`SELECT ${table}.* FROM ${table}${where}${order}`,
+    select: manages
+      ? sql`SELECT ${table}.*, (CASE WHEN ${manages} THEN 1 ELSE 0 END) AS ${raw(ctx.db.dialect.quote(MANAGES))} FROM ${table}${where}${order}`
+      : sql`SELECT ${table}.* FROM ${table}${where}${order}`,
     count: sql`SELECT COUNT(*) AS total FROM ${table}${where}`,
   };
 }
@@ -169,7 +184,24 @@ export async function viewRecord(
   const scope = ruleScope(ctx, collection, 'viewRule', auth);
   const values = await findRecord(ctx, ctx.db.kysely, collection, id);
   if (!values || !(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope))) throw notFound();
-  return ctx.prepared(collection).shape.toJson(values, auth);
+  const manages = collection.type === 'auth' && (await managesRecord(ctx, collection, id, auth));
+  return ctx.prepared(collection).shape.toJson(values, auth, manages);
+}
+
+/**
+ * True if the caller manages the auth record `id` (may change its email, password without the old one,
+ * and verified state): superusers, and callers the collection's `manageRule` lets through for that record.
+ */
+export async function managesRecord(
+  ctx: RecordsContext,
+  collection: Collection,
+  id: string,
+  auth: AuthContext,
+) {
+  if (collection.type !== 'auth') return false;
+  if (canManage(collection, auth)) return true;
+  if (ruleOf(collection, 'manageRule') === null) return false;
+  return ruleAllows(ctx, ctx.db.kysely, collection, id, ruleScope(ctx, collection, 'manageRule', auth));
 }
 
 /** True if the record `id` is within the rule's scope (read through `executor`, e.g. inside a transaction). */

@@ -67,28 +67,55 @@ export function clientQueryContext(
 ): CompileContext {
   const base = queryContext(ctx, collection, auth);
   const info = requestInfo(auth, {});
+  /** One of `target`'s rules as a condition on its row `alias` (undefined for `""`, false for `null`). */
+  const ruleOn = (target: Collection, rule: RuleName, alias: string): Sql | undefined | false => {
+    const text = ruleOf(target, rule);
+    if (text === null) return false;
+    if (text.trim() === '') return undefined;
+    const rc: CompileContext = {
+      ...base,
+      base: target,
+      baseRef: alias,
+      isSuperuser: true,
+      listScope: undefined,
+      manageScope: undefined,
+      special: (op, shared, c) => resolveRequestPath(info, op, shared, c),
+    };
+    try {
+      return compileFilter(parseFilter(text), rc);
+    } catch (err) {
+      // A stored rule that no longer compiles: refused (without echoing the rule).
+      if (err instanceof FilterError) throw new FilterError(`cannot use "${target.name}" here`);
+      throw err;
+    }
+  };
   return {
     ...base,
-    listScope(target, alias) {
-      const text = ruleOf(target, 'listRule');
-      if (text === null || text.trim() === '') return undefined;
-      const rule: CompileContext = {
-        ...base,
-        base: target,
-        baseRef: alias,
-        isSuperuser: true,
-        listScope: undefined,
-        special: (op, shared, c) => resolveRequestPath(info, op, shared, c),
-      };
-      try {
-        return compileFilter(parseFilter(text), rule);
-      } catch (err) {
-        // A stored rule that no longer compiles: the path is refused (without echoing the rule).
-        if (err instanceof FilterError) throw new FilterError(`cannot go through "${target.name}"`);
-        throw err;
-      }
+    listScope: (target, alias) => ruleOn(target, 'listRule', alias) || undefined,
+    manageScope(target, alias) {
+      const scope = ruleOn(target, 'manageRule', alias);
+      return scope === undefined ? true : scope;
     },
   };
+}
+
+/**
+ * SQL telling, per row of an auth collection, whether the caller manages it (`manageRule`), as a 1/0
+ * column for the list query; undefined when the answer is the same for every row.
+ */
+export function managesColumn(
+  ctx: RecordsContext,
+  collection: Collection,
+  auth: AuthContext,
+): Sql | undefined {
+  if (collection.type !== 'auth' || auth.isSuperuser) return undefined;
+  const text = ruleOf(collection, 'manageRule');
+  if (text === null || text.trim() === '') return undefined;
+  const scope = clientQueryContext(ctx, collection, auth).manageScope?.(
+    collection,
+    ctx.db.dialect.quote(collection.name),
+  );
+  return typeof scope === 'boolean' || scope === undefined ? undefined : scope;
 }
 
 function requestInfo(auth: AuthContext, body: Record<string, unknown>, original?: RecordValues): RequestInfo {

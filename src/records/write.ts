@@ -2,10 +2,10 @@ import type { Executor } from '../db/index.ts';
 import { badRequest, hasErrors, notFound } from '../errors/index.ts';
 import { isPlainObject } from '../lib/index.ts';
 import type { Collection } from '../schema/index.ts';
-import { canManage, requireRule, ruleOf } from './access.ts';
+import { canManage, requireRule } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import { applyInput } from './input.ts';
-import { findRecord, ruleAllows } from './read.ts';
+import { findRecord, managesRecord, ruleAllows } from './read.ts';
 import { resolveRecordId } from './record-id.ts';
 import { checkRelations } from './relations.ts';
 import { ruleScope } from './rules.ts';
@@ -85,18 +85,7 @@ export async function createRecord(
     });
   }
   await ctx.hooks.afterCreate.trigger({ collection, record: values, auth });
-  return p.shape.toJson(values, auth);
-}
-
-/**
- * True if the caller manages the auth record `id` (may change its email, password without the old one,
- * and verified state): superusers, and callers the collection's `manageRule` lets through for that record.
- */
-async function managesRecord(ctx: RecordsContext, collection: Collection, id: string, auth: AuthContext) {
-  if (collection.type !== 'auth') return false;
-  if (canManage(collection, auth)) return true;
-  if (ruleOf(collection, 'manageRule') === null) return false;
-  return ruleAllows(ctx, ctx.db.kysely, collection, id, ruleScope(ctx, collection, 'manageRule', auth));
+  return p.shape.toJson(values, auth, canManage(collection, auth));
 }
 
 /**
@@ -162,5 +151,5 @@ export async function updateRecord(
     return event.record;
   });
   await ctx.hooks.afterUpdate.trigger({ collection, record: values, auth });
-  return p.shape.toJson(values, auth);
+  return p.shape.toJson(values, auth, manage);
 }
