@@ -362,6 +362,19 @@ describe('auth collection rules', () => {
       (await call('GET', `/api/collections/staff/records?filter=${filter}`, clerkToken)).body.totalItems,
       0,
     );
+    // ... and inside expand.
+    const staffId = (await pb.collections.getOne('staff')).id;
+    await pb.collections.create({
+      name: 'tasks',
+      type: 'base',
+      listRule: '',
+      viewRule: '',
+      fields: [{ name: 'assignee', type: 'relation', collectionId: staffId, maxSelect: 1 }],
+    });
+    await pb.collection('tasks').create({ assignee: target.id });
+    const expanded = (token: string) => call('GET', '/api/collections/tasks/records?expand=assignee', token);
+    assert.equal((await expanded(bossToken)).body.items[0].expand.assignee.email, 'new@example.com');
+    assert.equal((await expanded(clerkToken)).body.items[0].expand.assignee.email, undefined);
   });
 
   test('a signed-in record can filter on its own private email; not on others’', async () => {

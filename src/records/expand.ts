@@ -1,8 +1,10 @@
 import { badRequest } from '../errors/index.ts';
 import { MAX_RELATION_DEPTH, queryDialect } from '../query/index.ts';
 import { type Collection, type FieldDef, fieldType, findField } from '../schema/index.ts';
+import { canManage } from './access.ts';
 import type { RecordsContext } from './context.ts';
-import { type RuleScope, ruleScope } from './rules.ts';
+import { MANAGES } from './read.ts';
+import { managesColumn, type RuleScope, ruleScope } from './rules.ts';
 import type { AuthContext, RecordValues } from './types.ts';
 
 const MAX_EXPAND_PATHS = 20;
@@ -196,16 +198,21 @@ async function loadByIds(
   const found = new Map<string, Expandable>();
   const p = ctx.prepared(target);
   const q = ctx.db.dialect.quote;
+  // Managers of auth records read their private emails here too (a per-row column for expression rules).
+  const managesAll = target.type === 'auth' && canManage(target, auth);
+  const manages = managesAll ? undefined : managesColumn(ctx, target, auth);
+  const extra = manages ? `, (CASE WHEN ${manages.text} THEN 1 ELSE 0 END) AS ${q(MANAGES)}` : '';
   for (let i = 0; i < ids.length; i += ID_CHUNK) {
     const chunk = ids.slice(i, i + ID_CHUNK);
     const rows = await ctx.db.run<Record<string, unknown>>(
       ctx.db.kysely,
-      `SELECT * FROM ${q(target.name)} WHERE ${q(target.name)}.${q('id')} IN (${chunk.map(() => '?').join(', ')})${rule ? ` AND (${rule.text})` : ''}`,
-      [...chunk, ...(rule?.params ?? [])],
+      `SELECT ${q(target.name)}.*${extra} FROM ${q(target.name)} WHERE ${q(target.name)}.${q('id')} IN (${chunk.map(() => '?').join(', ')})${rule ? ` AND (${rule.text})` : ''}`,
+      [...(manages?.params ?? []), ...chunk, ...(rule?.params ?? [])],
     );
     for (const row of rows) {
       const values = p.shape.fromRow(row);
-      found.set(String(values.id), { values, json: p.shape.toJson(values, auth) });
+      const canSeeEmail = managesAll || Number(row[MANAGES]) === 1 || row[MANAGES] === true;
+      found.set(String(values.id), { values, json: p.shape.toJson(values, auth, canSeeEmail) });
     }
   }
   return found;

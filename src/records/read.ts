@@ -23,7 +23,7 @@ import type { AuthContext, ListQuery, ListResult, RecordValues } from './types.t
 
 const DEFAULT_PER_PAGE = 30;
 /** The list column telling whether the caller manages each auth record (never a field: `_` is reserved). */
-const MANAGES = '_plinth_manages';
+export const MANAGES = '_plinth_manages';
 const MAX_PER_PAGE = 1000;
 
 function positiveInt(value: unknown, fallback: number, name: string): number {
