@@ -17,6 +17,7 @@
 // `users`. Notes go straight into both tables in transactions, as in bench/query-scenario.ts.
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
+import { idSource, prng } from './random.ts';
 import type { Scenario, Target } from './scenarios.ts';
 import { api, type BenchDb, type RunningServer } from './servers.ts';
 
@@ -41,34 +42,10 @@ export interface OwnerDataset {
   notes: NoteRow[];
 }
 
-/** mulberry32, as in bench/query-scenario.ts (a different seed). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
 /** `notes` records over `notes / 100` users (at least 1), owners at random; timestamps 1 s apart. */
 export function generateOwnerDataset(notes: number): OwnerDataset {
   const rand = prng(0x0c0ffee5);
-  const used = new Set<string>();
-  const newId = () => {
-    for (;;) {
-      let id = '';
-      for (let i = 0; i < 15; i++) id += ID_ALPHABET[Math.floor(rand() * 36)];
-      if (!used.has(id)) {
-        used.add(id);
-        return id;
-      }
-    }
-  };
+  const newId = idSource(rand);
   const userCount = Math.max(1, Math.round(notes / 100));
   const users = Array.from({ length: userCount }, newId);
   const base = Date.UTC(2024, 0, 1);

@@ -21,6 +21,7 @@ import {
   type BookRow,
   booksListBody,
 } from './baseline-query.ts';
+import { idSource, prng } from './random.ts';
 import type { Scenario, Target } from './scenarios.ts';
 import { api, type BenchDb, type RunningServer } from './servers.ts';
 
@@ -36,20 +37,6 @@ export interface QueryDataset {
   books: BookRow[];
 }
 
-/** mulberry32: a small deterministic PRNG, so every run (and both servers) get the same rows. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-
 /**
  * `books` records over `books / 100` authors (at least 1). Titles are `Book 000123` with the numbers a
  * random permutation, so title order is unrelated to insertion order and every engine and collation
@@ -57,17 +44,7 @@ const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
  */
 export function generateDataset(books: number): QueryDataset {
   const rand = prng(0x9e3779b9);
-  const used = new Set<string>();
-  const newId = () => {
-    for (;;) {
-      let id = '';
-      for (let i = 0; i < 15; i++) id += ID_ALPHABET[Math.floor(rand() * 36)];
-      if (!used.has(id)) {
-        used.add(id);
-        return id;
-      }
-    }
-  };
+  const newId = idSource(rand);
   const base = Date.UTC(2024, 0, 1);
   let clock = 0;
   const stamp = () => new Date(base + 1000 * clock++).toISOString().replace('T', ' ');
