@@ -19,6 +19,7 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { idSource, prng } from './random.ts';
 import type { Scenario, Target } from './scenarios.ts';
+import { checkColumns, insertChunked, pgColumns } from './seed.ts';
 import { api, type BenchDb, type RunningServer } from './servers.ts';
 
 const PER_PAGE = 20;
@@ -163,17 +164,6 @@ const email = (i: number) => `owner${i}@example.com`;
 /** tokenKeys for the copied users: unique, fixed (nobody signs in as them). */
 const tokenKey = (id: string) => `benchtokenkey_${id}_${'x'.repeat(20)}`;
 
-/** Refuses to write rows into a table whose columns are not exactly the ones written (plus PG's _rowid). */
-function checkColumns(server: string, table: string, have: string[], want: readonly string[]): void {
-  const extra = have.filter((c) => !want.includes(c) && c !== '_rowid');
-  const missing = want.filter((c) => !have.includes(c));
-  if (extra.length || missing.length) {
-    throw new Error(
-      `${server}: table ${table} has columns ${have.join(', ')}; expected ${want.join(', ')} (missing: ${missing.join(', ') || '-'}, extra: ${extra.join(', ') || '-'})`,
-    );
-  }
-}
-
 /** The columns of `users` that a copied user takes from the template row as they are. */
 function copiedColumns(columns: string[]): string[] {
   for (const c of ['id', 'email', 'tokenKey']) {
@@ -203,17 +193,11 @@ function seedSqlite(server: string, file: string, data: OwnerDataset): void {
       insertUser.run(id, email(i), tokenKey(id), data.users[0]!);
     }
     db.exec('COMMIT');
-    const CHUNK = 10_000;
     for (const table of [RULE_COLLECTION, OPEN_COLLECTION]) {
       const insert = db.prepare(
         `INSERT INTO ${table} (id, title, owner, created, updated) VALUES (?, ?, ?, ?, ?)`,
       );
-      for (let i = 0; i < data.notes.length; i += CHUNK) {
-        db.exec('BEGIN IMMEDIATE');
-        for (const n of data.notes.slice(i, i + CHUNK))
-          insert.run(n.id, n.title, n.owner, n.created, n.updated);
-        db.exec('COMMIT');
-      }
+      insertChunked(db, insert, data.notes, (n) => [n.id, n.title, n.owner, n.created, n.updated]);
     }
     db.exec('ANALYZE');
   } finally {
@@ -225,13 +209,7 @@ async function seedPostgres(server: string, url: string, data: OwnerDataset): Pr
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const columns = async (table: string) =>
-      (
-        await client.query<{ name: string }>(
-          'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1',
-          [table],
-        )
-      ).rows.map((r) => r.name);
+    const columns = (table: string) => pgColumns(client, table);
     checkColumns(server, RULE_COLLECTION, await columns(RULE_COLLECTION), NOTE_COLUMNS);
     checkColumns(server, OPEN_COLLECTION, await columns(OPEN_COLLECTION), NOTE_COLUMNS);
     const copied = copiedColumns(await columns('users'));

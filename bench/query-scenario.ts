@@ -23,6 +23,7 @@ import {
 } from './baseline-query.ts';
 import { idSource, prng } from './random.ts';
 import type { Scenario, Target } from './scenarios.ts';
+import { checkColumns, insertChunked, pgColumns } from './seed.ts';
 import { api, type BenchDb, type RunningServer } from './servers.ts';
 
 const FILTER = { from: 1990, to: 2000 };
@@ -172,17 +173,6 @@ async function createPlinthCollections(server: RunningServer): Promise<void> {
   }
 }
 
-/** Refuses to write rows into a table whose columns are not exactly the ones written (plus PG's _rowid). */
-function checkColumns(server: string, table: string, have: string[], want: readonly string[]): void {
-  const extra = have.filter((c) => !want.includes(c) && c !== '_rowid');
-  const missing = want.filter((c) => !have.includes(c));
-  if (extra.length || missing.length) {
-    throw new Error(
-      `${server}: table ${table} has columns ${have.join(', ')}; expected ${want.join(', ')} (missing: ${missing.join(', ') || '-'}, extra: ${extra.join(', ') || '-'})`,
-    );
-  }
-}
-
 function seedSqlite(server: string, file: string, data: QueryDataset): void {
   const db = new DatabaseSync(file);
   try {
@@ -198,13 +188,7 @@ function seedSqlite(server: string, file: string, data: QueryDataset): void {
     db.exec('BEGIN IMMEDIATE');
     for (const a of data.authors) insertAuthor.run(a.id, a.name, a.created, a.updated);
     db.exec('COMMIT');
-    const CHUNK = 10_000;
-    for (let i = 0; i < data.books.length; i += CHUNK) {
-      db.exec('BEGIN IMMEDIATE');
-      for (const b of data.books.slice(i, i + CHUNK))
-        insertBook.run(b.id, b.title, b.year, b.author, b.created, b.updated);
-      db.exec('COMMIT');
-    }
+    insertChunked(db, insertBook, data.books, (b) => [b.id, b.title, b.year, b.author, b.created, b.updated]);
     // Planner statistics on both servers alike, so both plan from the same facts.
     db.exec('ANALYZE');
   } finally {
@@ -216,13 +200,7 @@ async function seedPostgres(server: string, url: string, data: QueryDataset): Pr
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const columns = async (table: string) =>
-      (
-        await client.query<{ name: string }>(
-          'SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1',
-          [table],
-        )
-      ).rows.map((r) => r.name);
+    const columns = (table: string) => pgColumns(client, table);
     checkColumns(server, 'authors', await columns('authors'), AUTHOR_COLUMNS);
     checkColumns(server, 'books', await columns('books'), BOOK_COLUMNS);
     await client.query('BEGIN');
