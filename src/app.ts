@@ -1,16 +1,19 @@
 import type { FastifyInstance } from 'fastify';
-import { type AuthService, createAuthService, createPasswords, loadSigningKeys } from './auth/index.ts';
+import { type AuthService, createAuthService, createPasswords, loadKeyRing } from './auth/index.ts';
 import { type Bus, createMemoryBus } from './bus/index.ts';
 import type { Config } from './config/index.ts';
 import { createDatabase, type Database, runMigrations } from './db/index.ts';
 import { buildServer } from './http/index.ts';
 import type { Logger } from './log/index.ts';
+import { createMailer, type Mailer } from './mail/index.ts';
 import { checkRule, queryDialect } from './query/index.ts';
 import { createRecordService, type RecordService } from './records/index.ts';
 import {
   type CollectionStore,
   checkForeignTables,
   createCollectionStore,
+  createSettingsStore,
+  type SettingsStore,
   SYSTEM_MIGRATIONS,
 } from './schema/index.ts';
 
@@ -21,6 +24,8 @@ export interface App {
   collections: CollectionStore;
   records: RecordService;
   auth: AuthService;
+  settings: SettingsStore;
+  mailer: Mailer;
   /** Cross-node events; in memory on one node (the cluster issue adds Redis behind the same interface). */
   bus: Bus;
   server: FastifyInstance;
@@ -46,10 +51,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     await collections.reload();
     const passwords = createPasswords();
     const records = createRecordService({ db, collections, passwords });
-    const keys = await loadSigningKeys(config.dataDir);
-    const auth = createAuthService({ collections, records, passwords, keys });
+    const settings = await createSettingsStore(db, config.appUrl);
+    const mailer = createMailer(() => {
+      const { smtp, meta } = settings.get();
+      return { smtp, sender: { name: meta.senderName, address: meta.senderAddress } };
+    });
+    const keys = await loadKeyRing(db, config.dataDir);
     const bus = createMemoryBus((err, topic) => log.error({ err, topic }, 'bus handler failed'));
-    const server = await buildServer({ config, collections, records, auth }, log);
+    const auth = createAuthService({ db, collections, records, passwords, keys, bus, settings, mailer, log });
+    const server = await buildServer({ config, collections, records, auth, settings }, log);
     let closing: Promise<void> | undefined;
     return {
       config,
@@ -57,11 +67,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       collections,
       records,
       auth,
+      settings,
+      mailer,
       bus,
       server,
       close() {
         closing ??= server
           .close()
+          .then(() => mailer.close())
           .then(() => bus.close())
           .then(() => db.close())
           .finally(() => log.flush());

@@ -1589,7 +1589,8 @@ describe('importing collections', () => {
     const superusers = await server.admin.collections.getOne('_superusers');
     await server.admin.collections.import([keep], true);
     const names = (await server.admin.collections.getFullList()).map((c) => c.name).sort();
-    assert.deepEqual(names, ['_superusers', keep.name].sort());
+    const system = ['_authOrigins', '_externalAuths', '_mfas', '_otps', '_sessions', '_superusers'];
+    assert.deepEqual(names, [...system, keep.name].sort());
     assert.deepEqual(await server.admin.collections.getOne('_superusers'), superusers);
     const res = await server.request('GET', `/api/collections/${gone.name}/records`);
     assert.equal(res.status, 404);

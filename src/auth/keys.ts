@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type CryptoKey,
@@ -8,38 +8,134 @@ import {
   importJWK,
   type JWK,
 } from 'jose';
+import type { Database } from '../db/index.ts';
+import { readParam, writeParam } from '../schema/index.ts';
 
-export const TOKEN_ALG = 'EdDSA';
+export type KeyAlg = 'EdDSA' | 'ES256';
+export const KEY_ALGS: readonly KeyAlg[] = ['EdDSA', 'ES256'];
 
-/** The signing key and its public half; tokens carry `kid` so keys can rotate (auth issue). */
-export interface SigningKeys {
+/** A key as stored: the private JWK, when it began signing, and when a newer key replaced it. */
+interface StoredKey {
+  jwk: JWK;
+  created: number;
+  retired?: number;
+}
+
+export interface VerifyKey {
   kid: string;
-  privateKey: CryptoKey;
+  alg: KeyAlg;
   publicKey: CryptoKey;
-  publicJwk: JWK;
+}
+
+export interface SigningKey extends VerifyKey {
+  privateKey: CryptoKey;
 }
 
 /**
- * Loads the Ed25519 signing key from the data dir, creating it on first start. The file is readable by
- * the owner only: whoever has it can mint tokens.
+ * The signing keys. One signs; keys it replaced still verify (and stay in the JWKS) until every token
+ * they signed has expired. Kept in `_params`, so every node of a cluster signs and verifies alike.
  */
-export async function loadSigningKeys(dataDir: string): Promise<SigningKeys> {
-  const file = join(dataDir, 'jwt_keys.json');
-  let privateJwk: JWK;
-  if (existsSync(file)) {
-    privateJwk = (JSON.parse(readFileSync(file, 'utf8')) as { keys: JWK[] }).keys[0]!;
-  } else {
-    const pair = await generateKeyPair(TOKEN_ALG, { crv: 'Ed25519', extractable: true });
-    privateJwk = await exportJWK(pair.privateKey);
-    privateJwk.kid = await calculateJwkThumbprint(privateJwk);
-    privateJwk.alg = TOKEN_ALG;
-    writeFileSync(file, JSON.stringify({ keys: [privateJwk] }), { mode: 0o600 });
-  }
-  const { d: _secret, ...publicJwk } = privateJwk;
+export interface KeyRing {
+  active(): SigningKey;
+  /** The key a token names by `kid`; an unknown kid re-reads the ring once in a while (another node rotated). */
+  find(kid: string): Promise<VerifyKey | undefined>;
+  jwks(): { keys: JWK[] };
+  /** Makes a new key the signer; the old one retires and is kept for `retainSeconds`. */
+  rotate(alg: KeyAlg, retainSeconds: number): Promise<SigningKey>;
+  reload(): Promise<void>;
+}
+
+const PARAM_ID = 'signingKeys';
+/** How often an unknown `kid` may trigger a re-read (a forged kid must not become a database flood). */
+const RELOAD_INTERVAL_MS = 5_000;
+
+async function newKey(alg: KeyAlg): Promise<StoredKey> {
+  const pair =
+    alg === 'EdDSA'
+      ? await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })
+      : await generateKeyPair('ES256', { extractable: true });
+  const jwk = await exportJWK(pair.privateKey);
+  jwk.kid = await calculateJwkThumbprint(jwk);
+  jwk.alg = alg;
+  return { jwk, created: Date.now() };
+}
+
+async function toSigning(stored: StoredKey): Promise<SigningKey> {
+  const alg = stored.jwk.alg as KeyAlg;
+  const { d: _secret, ...publicJwk } = stored.jwk;
   return {
-    kid: privateJwk.kid!,
-    privateKey: (await importJWK(privateJwk, TOKEN_ALG)) as CryptoKey,
-    publicKey: (await importJWK(publicJwk, TOKEN_ALG)) as CryptoKey,
-    publicJwk: { ...publicJwk, use: 'sig' },
+    kid: stored.jwk.kid!,
+    alg,
+    privateKey: (await importJWK(stored.jwk, alg)) as CryptoKey,
+    publicKey: (await importJWK(publicJwk, alg)) as CryptoKey,
   };
+}
+
+function publicJwkOf(stored: StoredKey): JWK {
+  const { d: _secret, ...publicJwk } = stored.jwk;
+  return { ...publicJwk, use: 'sig' };
+}
+
+/**
+ * Loads the key ring, creating the first key on a new install. A key file from before keys moved into
+ * the database (`jwt_keys.json` in the data dir) is adopted, so tokens issued earlier stay valid.
+ */
+export async function loadKeyRing(db: Database, dataDir: string): Promise<KeyRing> {
+  let stored: StoredKey[] = [];
+  let loaded = new Map<string, SigningKey>();
+  let lastReload = 0;
+
+  async function adopt(keys: StoredKey[]) {
+    const next = new Map<string, SigningKey>();
+    for (const k of keys) next.set(k.jwk.kid!, loaded.get(k.jwk.kid!) ?? (await toSigning(k)));
+    stored = keys;
+    loaded = next;
+  }
+
+  async function read(): Promise<StoredKey[] | undefined> {
+    return (await readParam<{ keys: StoredKey[] }>(db, PARAM_ID))?.keys;
+  }
+
+  let keys = await read();
+  if (!keys?.length) {
+    const legacy = join(dataDir, 'jwt_keys.json');
+    keys = existsSync(legacy)
+      ? (JSON.parse(readFileSync(legacy, 'utf8')) as { keys: JWK[] }).keys.map((jwk) => ({
+          jwk,
+          created: Date.now(),
+        }))
+      : [await newKey('EdDSA')];
+    await writeParam(db, PARAM_ID, { keys });
+    // Two nodes starting on a new database at once: whichever wrote last wins, and both use that.
+    keys = (await read()) ?? keys;
+  }
+  await adopt(keys);
+
+  const ring: KeyRing = {
+    active: () => loaded.get(stored[0]!.jwk.kid!)!,
+    async find(kid) {
+      const hit = loaded.get(kid);
+      if (hit || Date.now() - lastReload < RELOAD_INTERVAL_MS) return hit;
+      await ring.reload();
+      return loaded.get(kid);
+    },
+    jwks: () => ({ keys: stored.map(publicJwkOf) }),
+    async rotate(alg, retainSeconds) {
+      const now = Date.now();
+      const current = (await read()) ?? stored;
+      const kept = current
+        .map((k, i) => (i === 0 ? { ...k, retired: now } : k))
+        .filter((k) => k.retired === undefined || k.retired + retainSeconds * 1000 > now);
+      const next = [await newKey(alg), ...kept];
+      await writeParam(db, PARAM_ID, { keys: next });
+      await adopt(next);
+      return ring.active();
+    },
+    async reload() {
+      lastReload = Date.now();
+      const keys = await read();
+      if (keys?.length) await adopt(keys);
+    },
+  };
+  return ring;
 }

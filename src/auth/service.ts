@@ -1,10 +1,21 @@
-import { ApiError, badRequest, unauthorized } from '../errors/index.ts';
+import { ApiError, badRequest, notFound, unauthorized } from '../errors/index.ts';
 import { isPlainObject, randomSecret } from '../lib/index.ts';
-import { type AuthContext, GUEST, type RecordService, type RecordValues } from '../records/index.ts';
-import { type Collection, type CollectionStore, SUPERUSERS_ID } from '../schema/index.ts';
-import type { SigningKeys } from './keys.ts';
-import type { Passwords } from './passwords.ts';
-import { signToken, tokenKeyFingerprint, verifyToken } from './tokens.ts';
+import { type AuthContext, GUEST, type RecordValues } from '../records/index.ts';
+import { type Collection, SUPERUSERS_ID } from '../schema/index.ts';
+import { noteAuthOrigin } from './alerts.ts';
+import {
+  type AuthDeps,
+  type Client,
+  option,
+  ownerOf,
+  SYSTEM,
+  throttleKeys,
+  tokenSeconds,
+} from './context.ts';
+import { KEY_ALGS, type KeyAlg } from './keys.ts';
+import { checkMfa } from './mfa.ts';
+import type { SessionMethod } from './sessions.ts';
+import { inSeconds, signToken, verifyToken } from './tokens.ts';
 
 /** How long the first-superuser installer link stays valid. */
 const INSTALLER_TTL_SECONDS = 30 * 60;
@@ -12,59 +23,86 @@ const INSTALLER_TTL_SECONDS = 30 * 60;
 export interface AuthResponse {
   token: string;
   record: Record<string, unknown>;
+  meta?: Record<string, unknown>;
 }
 
-export interface AuthService {
-  /** The caller behind an `Authorization` header value; invalid or missing tokens make a guest. */
-  authenticate(header: string | undefined): Promise<AuthContext>;
-  authWithPassword(collection: Collection, body: unknown): Promise<AuthResponse>;
-  authRefresh(collection: Collection, auth: AuthContext): Promise<AuthResponse>;
-  /** Creates or updates a superuser (CLI `superuser upsert`). */
-  upsertSuperuser(email: string, password: string): Promise<'created' | 'updated'>;
-  hasSuperusers(): Promise<boolean>;
-  /** A one-time token for the installer page, or undefined when a superuser exists. */
-  installerToken(): Promise<string | undefined>;
-  /** Creates the first superuser with an installer token. */
-  install(body: unknown): Promise<AuthResponse>;
-  jwks(): { keys: object[] };
+/** Auth's answer once a method has proven who the caller is. */
+export interface Issued {
+  collection: Collection;
+  record: RecordValues;
+  method: SessionMethod;
+  client: Client;
+  /** The request body: `mfaId` continues a multi-factor sign-in. */
+  body: Record<string, unknown>;
+  meta?: Record<string, unknown>;
 }
 
-const SYSTEM: AuthContext = Object.freeze({ collection: null, record: null, isSuperuser: true });
+export function createCore(deps: AuthDeps) {
+  const { collections, records, keys, sessions, throttle } = deps;
 
-export function createAuthService(deps: {
-  collections: CollectionStore;
-  records: RecordService;
-  passwords: Passwords;
-  keys: SigningKeys;
-}): AuthService {
-  const { collections, records, passwords, keys } = deps;
-  const superusers = () => collections.get(SUPERUSERS_ID);
-
-  async function issue(collection: Collection, record: RecordValues): Promise<AuthResponse> {
-    const duration = Number(
-      (collection.options.authToken as { duration?: number } | undefined)?.duration ?? 86400,
+  /** Turns a proven identity into a session and a token, after the MFA policy has had its say. */
+  async function signIn(input: Issued): Promise<AuthResponse> {
+    const { collection, record, method, client } = input;
+    await checkMfa(deps, collection, record, method, client.mfaId ?? input.body.mfaId);
+    const session = await sessions.create({
+      collectionId: collection.id,
+      recordId: String(record.id),
+      isSuperuser: collection.id === SUPERUSERS_ID,
+      method,
+      ip: client.ip,
+      userAgent: client.userAgent,
+    });
+    noteAuthOrigin(deps, collection, record, client).catch((err: Error) =>
+      deps.log.warn({ reason: err.message }, 'could not record the sign-in origin'),
     );
-    const token = await signToken(
-      keys,
-      {
-        id: String(record.id),
-        type: 'auth',
-        collectionId: collection.id,
-        refreshable: true,
-        tk: tokenKeyFingerprint(String(record.tokenKey)),
-      },
-      duration,
-    );
-    const owner: AuthContext = { collection, record, isSuperuser: collection.id === SUPERUSERS_ID };
-    return { token, record: records.toJson(collection, record, owner) };
+    return respond(collection, record, session.id, session.expires, true, input.meta);
   }
 
-  async function authWithPassword(collection: Collection, body: unknown): Promise<AuthResponse> {
-    if (collection.type !== 'auth') throw badRequest('The collection is not an auth collection.');
-    const options = (collection.options.passwordAuth ?? {}) as {
-      enabled?: boolean;
-      identityFields?: string[];
+  async function respond(
+    collection: Collection,
+    record: RecordValues,
+    sid: string,
+    sessionEnd: number,
+    refreshable: boolean,
+    meta?: Record<string, unknown>,
+  ): Promise<AuthResponse> {
+    const expires = Math.min(inSeconds(tokenSeconds(collection, 'authToken', 604800)), sessionEnd);
+    const token = await signToken(
+      keys,
+      { id: String(record.id), type: 'auth', collectionId: collection.id, refreshable, sid },
+      expires,
+    );
+    const json = records.toJson(collection, record, ownerOf(collection, record));
+    return meta ? { token, record: json, meta } : { token, record: json };
+  }
+
+  async function authenticate(header: string | undefined): Promise<AuthContext> {
+    if (!header) return GUEST;
+    const token = header.replace(/^Bearer\s+/i, '').trim();
+    const claims = await verifyToken(keys, token, 'auth');
+    if (!claims?.sid) return GUEST;
+    const collection = collections.find(claims.collectionId);
+    if (collection?.type !== 'auth' || collection.id !== claims.collectionId) return GUEST;
+    const isSuperuser = collection.id === SUPERUSERS_ID;
+    const session = await sessions.check(claims.sid, collection.id, claims.id, isSuperuser);
+    if (!session) return GUEST;
+    const record = await records.find(collection, claims.id);
+    if (!record) return GUEST;
+    return {
+      collection,
+      record,
+      isSuperuser,
+      sessionId: session.id,
+      refreshable: claims.refreshable === true,
     };
+  }
+
+  async function authWithPassword(
+    collection: Collection,
+    body: unknown,
+    client: Client,
+  ): Promise<AuthResponse> {
+    const options = option(collection, 'passwordAuth', { enabled: false, identityFields: ['email'] });
     if (!options.enabled)
       throw badRequest('The collection is not configured to allow password authentication.');
     if (!isPlainObject(body)) throw badRequest('Invalid request body.');
@@ -77,92 +115,179 @@ export function createAuthService(deps: {
       throw badRequest('An error occurred while validating the submitted data.', errors);
     const identity = body.identity as string;
     const password = body.password as string;
+    const limits = throttleKeys(deps, `login:${collection.id}`, identity, client);
+    throttle.check(limits);
     const fields =
       typeof body.identityField === 'string' && body.identityField
         ? [body.identityField]
-        : (options.identityFields ?? ['email']);
+        : options.identityFields;
     let record: RecordValues | undefined;
     for (const field of fields) {
-      if (!(options.identityFields ?? ['email']).includes(field)) continue;
+      if (!options.identityFields.includes(field)) continue;
       record = await records.findBy(collection, field, identity, field === 'email');
       if (record) break;
     }
     const ok = record
-      ? await passwords.verify(String(record.password ?? ''), password)
-      : await passwords.dummyVerify(password);
+      ? await deps.passwords.verify(String(record.password ?? ''), password)
+      : await deps.passwords.dummyVerify(password);
     // The authRule (e.g. `verified = true`) reads the record signing in, which is also `@request.auth`.
     const allowed =
       record &&
       ok &&
-      (await records.meetsRule(collection, 'authRule', String(record.id), {
-        collection,
-        record,
-        isSuperuser: false,
-      }));
+      (await records.meetsRule(collection, 'authRule', String(record.id), ownerOf(collection, record)));
     // One answer for unknown accounts, wrong passwords and records the authRule turns away.
-    if (!record || !allowed) throw badRequest('Failed to authenticate.');
-    return issue(collection, record);
+    if (!record || !allowed) {
+      throttle.fail(limits);
+      throw badRequest('Failed to authenticate.');
+    }
+    if (limits[0]) throttle.reset(limits[0]);
+    return signIn({ collection, record, method: 'password', client, body });
+  }
+
+  async function authRefresh(collection: Collection, auth: AuthContext): Promise<AuthResponse> {
+    if (!auth.record || !auth.collection || !auth.sessionId)
+      throw unauthorized('The request requires valid record authorization token.');
+    if (auth.collection.id !== collection.id)
+      throw new ApiError(403, 'The authorized record is not allowed to perform this action.');
+    if (!auth.refreshable) throw new ApiError(403, 'The authorization token is not refreshable.');
+    const record = await records.find(collection, String(auth.record.id));
+    const session = await sessions.check(
+      auth.sessionId,
+      collection.id,
+      String(auth.record.id),
+      auth.isSuperuser,
+    );
+    if (!record || !session) throw unauthorized();
+    return respond(collection, record, session.id, session.expires, true);
+  }
+
+  /** A superuser acts as a record: a session of its own (marked as impersonation) and a token that cannot be refreshed. */
+  async function impersonate(
+    collection: Collection,
+    id: string,
+    body: unknown,
+    auth: AuthContext,
+    client: Client,
+  ): Promise<AuthResponse> {
+    if (!auth.isSuperuser || !auth.record)
+      throw new ApiError(403, 'Only superusers can perform this action.');
+    const input = isPlainObject(body) ? body : {};
+    const duration = input.duration ?? 0;
+    if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 0 || duration > 365 * 86400)
+      throw badRequest('An error occurred while validating the submitted data.', {
+        duration: {
+          code: 'validation_invalid_duration',
+          message: 'Must be a whole number of seconds (0 for the default).',
+        },
+      });
+    const record = await records.find(collection, id);
+    if (!record) throw notFound();
+    const seconds = duration || tokenSeconds(collection, 'authToken', 604800);
+    const session = await sessions.create({
+      collectionId: collection.id,
+      recordId: id,
+      isSuperuser: collection.id === SUPERUSERS_ID,
+      method: 'impersonate',
+      ip: client.ip,
+      userAgent: client.userAgent,
+      impersonatedBy: String(auth.record.id),
+      expiresAt: inSeconds(seconds),
+    });
+    return respond(collection, record, session.id, session.expires, false);
+  }
+
+  /** Ends the caller's session, the others, or all of them. */
+  async function logout(auth: AuthContext, body: unknown): Promise<void> {
+    if (!auth.record || !auth.collection || !auth.sessionId)
+      throw unauthorized('The request requires valid record authorization token.');
+    const scope = isPlainObject(body) && body.scope !== undefined ? body.scope : 'current';
+    if (scope !== 'current' && scope !== 'others' && scope !== 'all')
+      throw badRequest('An error occurred while validating the submitted data.', {
+        scope: { code: 'validation_in_invalid', message: 'Must be current, others or all.' },
+      });
+    if (scope === 'current') return sessions.revoke([auth.sessionId]);
+    await sessions.revokeRecord(
+      auth.collection.id,
+      String(auth.record.id),
+      scope === 'others' ? auth.sessionId : undefined,
+    );
+  }
+
+  async function upsertSuperuser(email: string, password: string): Promise<'created' | 'updated'> {
+    const c = collections.get(SUPERUSERS_ID);
+    const existing = await records.findBy(c, 'email', email, true);
+    if (existing) {
+      await records.update(c, String(existing.id), { password, passwordConfirm: password }, SYSTEM);
+      return 'updated';
+    }
+    await records.create(c, { email, password, passwordConfirm: password, verified: true }, SYSTEM);
+    return 'created';
+  }
+
+  async function hasSuperusers(): Promise<boolean> {
+    const page = await records.list(collections.get(SUPERUSERS_ID), { perPage: 1, skipTotal: true }, SYSTEM);
+    return page.items.length > 0;
   }
 
   return {
-    async authenticate(header) {
-      if (!header) return GUEST;
-      const token = header.replace(/^Bearer\s+/i, '').trim();
-      const claims = await verifyToken(keys, token, 'auth');
-      if (!claims) return GUEST;
-      const collection = collections.find(claims.collectionId);
-      if (collection?.type !== 'auth' || collection.id !== claims.collectionId) return GUEST;
-      const record = await records.find(collection, claims.id);
-      if (!record || claims.tk !== tokenKeyFingerprint(String(record.tokenKey))) return GUEST;
-      return { collection, record, isSuperuser: collection.id === SUPERUSERS_ID };
-    },
+    signIn,
+    authenticate,
     authWithPassword,
-    async authRefresh(collection, auth) {
-      if (!auth.record || !auth.collection)
-        throw unauthorized('The request requires valid record authorization token.');
-      if (auth.collection.id !== collection.id)
-        throw new ApiError(403, 'The authorized record is not allowed to perform this action.');
-      const record = await records.find(collection, String(auth.record.id));
-      if (!record) throw unauthorized();
-      return issue(collection, record);
-    },
-    async upsertSuperuser(email, password) {
-      const c = superusers();
-      const existing = await records.findBy(c, 'email', email, true);
-      if (existing) {
-        await records.update(c, String(existing.id), { password, passwordConfirm: password }, SYSTEM);
-        return 'updated';
-      }
-      await records.create(c, { email, password, passwordConfirm: password, verified: true }, SYSTEM);
-      return 'created';
-    },
-    async hasSuperusers() {
-      const page = await records.list(superusers(), { perPage: 1, skipTotal: true }, SYSTEM);
-      return page.items.length > 0;
-    },
-    async installerToken() {
-      if (await this.hasSuperusers()) return undefined;
+    authRefresh,
+    impersonate,
+    logout,
+    upsertSuperuser,
+    hasSuperusers,
+    async installerToken(): Promise<string | undefined> {
+      if (await hasSuperusers()) return undefined;
       return signToken(
         keys,
         { id: randomSecret(12), type: 'installer', collectionId: SUPERUSERS_ID, refreshable: false },
-        INSTALLER_TTL_SECONDS,
+        inSeconds(INSTALLER_TTL_SECONDS),
       );
     },
-    async install(body) {
+    async install(body: unknown, client: Client): Promise<AuthResponse> {
       if (
         !isPlainObject(body) ||
         typeof body.token !== 'string' ||
         !(await verifyToken(keys, body.token, 'installer'))
-      ) {
+      )
         throw unauthorized('The installer link is invalid or has expired; restart the server for a new one.');
-      }
-      if (await this.hasSuperusers()) throw badRequest('A superuser already exists.');
+      if (await hasSuperusers()) throw badRequest('A superuser already exists.');
       const { token: _t, ...data } = body;
-      const c = superusers();
+      const c = collections.get(SUPERUSERS_ID);
       const created = await records.create(c, { ...data, verified: true }, SYSTEM);
-      const record = await records.find(c, String(created.id));
-      return issue(c, record!);
+      const record = (await records.find(c, String(created.id)))!;
+      return signIn({ collection: c, record, method: 'installer', client, body: {} });
     },
-    jwks: () => ({ keys: [keys.publicJwk] }),
+    jwks: () => keys.jwks(),
+    /** Makes a new signing key; the old one verifies until the longest-lived token it signed has expired. */
+    async rotateKeys(body: unknown): Promise<{ kid: string; alg: KeyAlg }> {
+      const alg = isPlainObject(body) && body.alg !== undefined ? body.alg : 'EdDSA';
+      if (!KEY_ALGS.includes(alg as KeyAlg))
+        throw badRequest('An error occurred while validating the submitted data.', {
+          alg: { code: 'validation_in_invalid', message: `Must be one of ${KEY_ALGS.join(', ')}.` },
+        });
+      const key = await keys.rotate(alg as KeyAlg, longestTokenLifetime(collections.list()));
+      return { kid: key.kid, alg: key.alg };
+    },
   };
+}
+
+/** The longest any token signed now could live: every auth collection's token settings, in seconds. */
+function longestTokenLifetime(all: Collection[]): number {
+  let longest = INSTALLER_TTL_SECONDS;
+  for (const c of all) {
+    if (c.type !== 'auth') continue;
+    for (const name of [
+      'authToken',
+      'passwordResetToken',
+      'emailChangeToken',
+      'verificationToken',
+      'fileToken',
+    ])
+      longest = Math.max(longest, tokenSeconds(c, name, 0));
+  }
+  // Impersonation tokens may be asked for up to a year.
+  return Math.max(longest, 365 * 86400);
 }

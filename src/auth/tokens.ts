@@ -1,48 +1,63 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
-import { type SigningKeys, TOKEN_ALG } from './keys.ts';
+import type { KeyRing } from './keys.ts';
 
-export type TokenType = 'auth' | 'installer';
+/** Every kind of token Plinth signs; each is checked for its own type and audience. */
+export type TokenType = 'auth' | 'installer' | 'verification' | 'passwordReset' | 'emailChange' | 'file';
 
 export interface TokenClaims {
   id: string;
   type: TokenType;
   collectionId: string;
   refreshable: boolean;
-  /** Fingerprint of the record's tokenKey: a new tokenKey (password change) retires old tokens. */
+  /** The server-side session an auth token belongs to. */
+  sid?: string;
+  /** Fingerprint of the record's tokenKey: one-time tokens die when the password (hence tokenKey) changes. */
   tk?: string;
+  /** The address a verification or email-change token was issued for. */
+  email?: string;
+  newEmail?: string;
 }
+
+/** The `aud` of each token type: a token of one kind is never accepted as another. */
+export const audienceOf = (type: TokenType) => `plinth:${type}`;
 
 export const tokenKeyFingerprint = (tokenKey: string) =>
   createHash('sha256').update(tokenKey).digest('base64url').slice(0, 16);
 
-export async function signToken(
-  keys: SigningKeys,
-  claims: TokenClaims,
-  durationSeconds: number,
-): Promise<string> {
+export async function signToken(keys: KeyRing, claims: TokenClaims, expiresAt: number): Promise<string> {
+  const key = keys.active();
   return new SignJWT({ ...claims })
-    .setProtectedHeader({ alg: TOKEN_ALG, kid: keys.kid, typ: 'JWT' })
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
     .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + Math.max(1, Math.floor(durationSeconds)))
-    .sign(keys.privateKey);
+    .setAudience(audienceOf(claims.type))
+    .setExpirationTime(Math.floor(expiresAt / 1000))
+    .sign(key.privateKey);
 }
 
+/** Seconds from now as an epoch-ms deadline, for `signToken`. */
+export const inSeconds = (seconds: number) => Date.now() + Math.max(1, Math.floor(seconds)) * 1000;
+
 /**
- * Verifies signature, algorithm (pinned: no `none`, no HMAC confusion), expiry and shape. Returns the
- * claims, or undefined for any token that is not ours and valid.
+ * Verifies signature, algorithm (pinned to the key the `kid` names: no `none`, no HMAC or cross-key
+ * confusion, no keys embedded in the header), expiry, audience and shape. Returns the claims, or
+ * undefined for any token that is not ours, valid, and of this type.
  */
 export async function verifyToken(
-  keys: SigningKeys,
+  keys: KeyRing,
   token: string,
   type: TokenType,
 ): Promise<TokenClaims | undefined> {
   if (token.length > 4096) return undefined;
   try {
     const header = decodeProtectedHeader(token);
-    if (header.alg !== TOKEN_ALG || header.kid !== keys.kid || header.jwk || header.jku) return undefined;
-    const { payload } = await jwtVerify(token, keys.publicKey, {
-      algorithms: [TOKEN_ALG],
+    if (typeof header.kid !== 'string' || header.jwk || header.jku || header.x5u || header.x5c || header.crit)
+      return undefined;
+    const key = await keys.find(header.kid);
+    if (!key || header.alg !== key.alg) return undefined;
+    const { payload } = await jwtVerify(token, key.publicKey, {
+      algorithms: [key.alg],
+      audience: audienceOf(type),
       requiredClaims: ['exp'],
     });
     if (payload.type !== type || typeof payload.id !== 'string' || typeof payload.collectionId !== 'string')

@@ -28,6 +28,8 @@ const DEFAULT_MESSAGES: Record<number, string> = {
 export class ApiError extends Error {
   readonly status: number;
   readonly data: ErrorData;
+  /** Response headers that belong to the error (`Retry-After` on a 429). */
+  readonly headers: Record<string, string> = {};
 
   constructor(status: number, message?: string, data: ErrorData = {}) {
     super(sentence(message || DEFAULT_MESSAGES[status] || DEFAULT_MESSAGES[400]!));
@@ -52,6 +54,13 @@ export const badRequest = (message?: string, data?: ErrorData) => new ApiError(4
 export const unauthorized = (message?: string) => new ApiError(401, message);
 export const forbidden = (message?: string) => new ApiError(403, message);
 export const notFound = (message?: string) => new ApiError(404, message);
+
+/** A 429 telling the client how many seconds to wait. */
+export function tooManyRequests(retryAfterSeconds: number, message?: string): ApiError {
+  const err = new ApiError(429, message);
+  err.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  return err;
+}
 
 export function fieldError(code: string, message: string, params?: Record<string, unknown>): FieldError {
   return params ? { code, message, params } : { code, message };

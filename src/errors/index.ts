@@ -6,5 +6,6 @@ export {
   forbidden,
   hasErrors,
   notFound,
+  tooManyRequests,
   unauthorized,
 } from './api-error.ts';

@@ -3,7 +3,7 @@ import type { AuthService } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApiError, unauthorized } from '../errors/index.ts';
 import type { AuthContext, RecordService } from '../records/index.ts';
-import type { CollectionStore } from '../schema/index.ts';
+import type { CollectionStore, SettingsStore } from '../schema/index.ts';
 
 /** What the route plugins need; made once in app.ts. */
 export interface HttpDeps {
@@ -11,6 +11,14 @@ export interface HttpDeps {
   collections: CollectionStore;
   records: RecordService;
   auth: AuthService;
+  settings: SettingsStore;
+}
+
+/** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */
+export function clientOf(request: FastifyRequest): { ip: string; userAgent: string; mfaId?: string } {
+  const ua = request.headers['user-agent'];
+  const mfaId = queryString(request.query, 'mfaId');
+  return { ip: request.ip ?? '', userAgent: typeof ua === 'string' ? ua : '', ...(mfaId ? { mfaId } : {}) };
 }
 
 declare module 'fastify' {

@@ -45,7 +45,7 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const api = err instanceof ApiError ? err : fromFastify(err);
-    if (api) return reply.code(api.status).send(api.toJSON());
+    if (api) return reply.code(api.status).headers(api.headers).send(api.toJSON());
     request.log.error({ err, reqId: request.id }, 'unhandled error');
     return reply.code(500).send(new ApiError(500).toJSON());
   });

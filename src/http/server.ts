@@ -11,6 +11,7 @@ import { collectionRoutes } from './routes/collections.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
 import { recordRoutes } from './routes/records.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { installSecurity } from './security.ts';
 
 /** Builds the Fastify server with every plugin and route; does not listen. */
@@ -53,6 +54,7 @@ export async function buildServer(deps: HttpDeps, log: Logger): Promise<FastifyI
   await app.register(collectionRoutes, deps);
   await app.register(recordRoutes, deps);
   await app.register(authRoutes, deps);
+  await app.register(settingsRoutes, deps);
   await app.register(installerRoutes, deps);
   return app;
 }

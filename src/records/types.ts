@@ -8,6 +8,10 @@ export interface AuthContext {
   collection: Collection | null;
   record: RecordValues | null;
   isSuperuser: boolean;
+  /** The server-side session the caller's token belongs to (auth issue: revocation, "this device"). */
+  sessionId?: string;
+  /** Whether the caller's token may be refreshed (impersonation tokens may not). */
+  refreshable?: boolean;
   /** What access rules may read about the request (`@request.method`, `.headers`, `.query`, `.context`). */
   request?: RequestDetails;
 }

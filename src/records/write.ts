@@ -115,7 +115,7 @@ export async function updateRecord(
   const hashed = await hashPasswords(ctx, collection, first.passwords);
   const p = ctx.prepared(collection);
 
-  const values = await ctx.db.transaction(async (trx) => {
+  const { values, original } = await ctx.db.transaction(async (trx) => {
     const original = await findRecord(ctx, trx, collection, id, true);
     const locked = original && ruleScope(ctx, collection, 'updateRule', auth, body, original);
     if (!original || !locked || !(await ruleAllows(ctx, trx, collection, id, locked))) throw notFound();
@@ -148,8 +148,8 @@ export async function updateRecord(
         translateWriteError(ctx, collection, err, 'Failed to update record.');
       }
     });
-    return event.record;
+    return { values: event.record, original };
   });
-  await ctx.hooks.afterUpdate.trigger({ collection, record: values, auth });
+  await ctx.hooks.afterUpdate.trigger({ collection, record: values, original, auth });
   return p.shape.toJson(values, auth, manage);
 }

@@ -1,9 +1,19 @@
+export {
+  AUTH_ORIGINS_NAME,
+  EXTERNAL_AUTHS_NAME,
+  MFAS_NAME,
+  OTPS_NAME,
+  SESSIONS_NAME,
+} from './auth-collections.ts';
 export type { Collection, CollectionType, RuleName } from './collection.ts';
 export { AUTH_RULE_NAMES, collectionToJson, findField, RULE_NAMES } from './collection.ts';
 export { AUTH_SYSTEM_FIELD_NAMES, SUPERUSERS_ID, USERS_ID } from './defaults.ts';
 export type { FieldDef, FieldType } from './fields/index.ts';
 export { FIELD_TYPES, fieldType } from './fields/index.ts';
 export { indexColumns } from './indexes.ts';
+export { readParam, writeParam } from './params.ts';
+export type { Settings, SettingsStore } from './settings.ts';
+export { createSettingsStore, defaultSettings } from './settings.ts';
 export type { CollectionChange, CollectionStore } from './store.ts';
 export { createCollectionStore } from './store.ts';
 export { checkForeignTables, ForeignTablesError, SYSTEM_MIGRATIONS } from './system.ts';

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Database, Migration } from '../db/index.ts';
 import { nowString } from '../lib/index.ts';
+import { authBookkeepingCollections } from './auth-collections.ts';
 import { type Collection, collectionToRow } from './collection.ts';
 import {
   authSystemFields,
@@ -111,6 +112,16 @@ export const SYSTEM_MIGRATIONS: Migration[] = [
       }
     },
   },
+  {
+    name: '0003_auth_collections',
+    async up(trx, db) {
+      for (const c of authBookkeepingCollections()) {
+        const withIndexes = { ...c, indexes: canonical(c.indexes, c.name) };
+        await trx.insertInto('_collections').values(collectionToRow(withIndexes)).execute();
+        await applyTableSync(trx, planTableSync(db.dialect, undefined, withIndexes));
+      }
+    },
+  },
 ];
 
 /** A database Plinth cannot take over: it holds tables of its own under names Plinth needs. */
@@ -134,7 +145,7 @@ export async function checkForeignTables(db: Database): Promise<void> {
   );
   if (names.has('_migrations')) return;
   const needed = ['_collections', '_params', 'idx__collections_name'];
-  for (const c of systemCollections()) {
+  for (const c of [...systemCollections(), ...authBookkeepingCollections()]) {
     needed.push(c.name);
     for (const text of c.indexes) {
       const spec = parseIndex(text, c.name);

@@ -1,26 +1,107 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../../errors/index.ts';
-import type { HttpDeps } from '../context.ts';
+import { clientOf, type HttpDeps, requireSuperuser } from '../context.ts';
 
 type Params = { collection: string };
+type RecordParams = { collection: string; id: string };
 
-/** Auth endpoints of auth collections (password and refresh now; the auth issue adds the rest). */
+/** The auth endpoints of auth collections (PocketBase's), sessions (Plinth's) and the JWKS. */
 export async function authRoutes(app: FastifyInstance, { collections, auth }: HttpDeps): Promise<void> {
   const authCollection = (name: string) => {
     const c = collections.get(name);
     if (c.type !== 'auth') throw badRequest('The collection is not an auth collection.');
     return c;
   };
+  const base = '/api/collections/:collection';
 
-  app.post<{ Params: Params }>('/api/collections/:collection/auth-with-password', async (request) =>
-    auth.authWithPassword(authCollection(request.params.collection), request.body),
+  app.post<{ Params: Params }>(`${base}/auth-with-password`, async (request) =>
+    auth.authWithPassword(authCollection(request.params.collection), request.body, clientOf(request)),
   );
-
-  app.post<{ Params: Params }>('/api/collections/:collection/auth-refresh', async (request) =>
+  app.post<{ Params: Params }>(`${base}/auth-refresh`, async (request) =>
     auth.authRefresh(authCollection(request.params.collection), request.auth),
   );
+  app.post<{ Params: Params }>(`${base}/request-otp`, async (request) =>
+    auth.requestOtp(authCollection(request.params.collection), request.body, clientOf(request)),
+  );
+  app.post<{ Params: Params }>(`${base}/auth-with-otp`, async (request) =>
+    auth.authWithOtp(authCollection(request.params.collection), request.body, clientOf(request)),
+  );
 
-  app.get<{ Params: Params }>('/api/collections/:collection/auth-methods', async (request) => {
+  const noContent = <T>(handler: (request: T) => Promise<void>) =>
+    async function (this: unknown, request: T, reply: { code(n: number): { send(): unknown } }) {
+      await handler(request);
+      return reply.code(204).send();
+    };
+
+  app.post<{ Params: Params }>(
+    `${base}/request-verification`,
+    noContent((request) =>
+      auth.requestVerification(authCollection(request.params.collection), request.body, clientOf(request)),
+    ),
+  );
+  app.post<{ Params: Params }>(
+    `${base}/confirm-verification`,
+    noContent((request) => auth.confirmVerification(authCollection(request.params.collection), request.body)),
+  );
+  app.post<{ Params: Params }>(
+    `${base}/request-password-reset`,
+    noContent((request) =>
+      auth.requestPasswordReset(authCollection(request.params.collection), request.body, clientOf(request)),
+    ),
+  );
+  app.post<{ Params: Params }>(
+    `${base}/confirm-password-reset`,
+    noContent((request) =>
+      auth.confirmPasswordReset(authCollection(request.params.collection), request.body),
+    ),
+  );
+  app.post<{ Params: Params }>(
+    `${base}/request-email-change`,
+    noContent((request) =>
+      auth.requestEmailChange(
+        authCollection(request.params.collection),
+        request.body,
+        request.auth,
+        clientOf(request),
+      ),
+    ),
+  );
+  app.post<{ Params: Params }>(
+    `${base}/confirm-email-change`,
+    noContent((request) =>
+      auth.confirmEmailChange(authCollection(request.params.collection), request.body, clientOf(request)),
+    ),
+  );
+
+  app.post<{ Params: RecordParams }>(`${base}/impersonate/:id`, async (request) => {
+    requireSuperuser(request);
+    return auth.impersonate(
+      authCollection(request.params.collection),
+      request.params.id,
+      request.body,
+      request.auth,
+      clientOf(request),
+    );
+  });
+
+  // Plinth's sessions: sign out here, elsewhere, or everywhere; a superuser ends a record's sessions.
+  app.post<{ Params: Params }>(
+    `${base}/auth-logout`,
+    noContent(async (request) => {
+      authCollection(request.params.collection);
+      await auth.logout(request.auth, request.body);
+    }),
+  );
+  app.delete<{ Params: RecordParams }>(
+    `${base}/records/:id/sessions`,
+    noContent(async (request) => {
+      requireSuperuser(request);
+      const c = authCollection(request.params.collection);
+      await auth.sessions.revokeRecord(c.id, request.params.id);
+    }),
+  );
+
+  app.get<{ Params: Params }>(`${base}/auth-methods`, async (request) => {
     const c = authCollection(request.params.collection);
     const password = (c.options.passwordAuth ?? {}) as { enabled?: boolean; identityFields?: string[] };
     const mfa = (c.options.mfa ?? {}) as { enabled?: boolean; duration?: number };

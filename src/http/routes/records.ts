@@ -79,12 +79,14 @@ class Caller implements AuthContext {
   readonly collection: AuthContext['collection'];
   readonly record: AuthContext['record'];
   readonly isSuperuser: boolean;
+  readonly sessionId: string | undefined;
   #http: FastifyRequest;
   #details: RequestDetails | undefined;
   constructor(request: FastifyRequest) {
     this.collection = request.auth.collection;
     this.record = request.auth.record;
     this.isSuperuser = request.auth.isSuperuser;
+    this.sessionId = request.auth.sessionId;
     this.#http = request;
   }
   get request(): RequestDetails {

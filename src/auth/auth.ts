@@ -1,0 +1,58 @@
+import type { Bus } from '../bus/index.ts';
+import type { Database } from '../db/index.ts';
+import type { Logger } from '../log/index.ts';
+import type { Mailer } from '../mail/index.ts';
+import type { RecordService } from '../records/index.ts';
+import type { CollectionStore, SettingsStore } from '../schema/index.ts';
+import type { AuthDeps } from './context.ts';
+import { createEmailFlows } from './email-flows.ts';
+import type { KeyRing } from './keys.ts';
+import { bindSessionLifecycle } from './lifecycle.ts';
+import { createOtpFlow } from './otp.ts';
+import type { Passwords } from './passwords.ts';
+import { createCore } from './service.ts';
+import { createSessionStore } from './sessions.ts';
+import { createThrottle } from './throttle.ts';
+
+export type AuthService = ReturnType<typeof createAuthService>;
+
+/** Every auth use case over one set of dependencies: sign-in methods, sessions, email flows, keys. */
+export function createAuthService(input: {
+  db: Database;
+  collections: CollectionStore;
+  records: RecordService;
+  passwords: Passwords;
+  keys: KeyRing;
+  bus: Bus;
+  settings: SettingsStore;
+  mailer: Mailer;
+  log: Logger;
+}) {
+  const log = input.log.child({ module: 'auth' });
+  const settings = () => input.settings.get();
+  const deps: AuthDeps = {
+    db: input.db,
+    collections: input.collections,
+    records: input.records,
+    passwords: input.passwords,
+    keys: input.keys,
+    sessions: createSessionStore({
+      db: input.db,
+      bus: input.bus,
+      settings,
+      onError: (err) => log.warn({ reason: (err as Error).message }, 'could not update a session'),
+    }),
+    throttle: createThrottle(),
+    mailer: input.mailer,
+    settings,
+    log,
+  };
+  bindSessionLifecycle(deps, input.records);
+  const core = createCore(deps);
+  return {
+    ...core,
+    ...createEmailFlows(deps),
+    ...createOtpFlow(deps, core.signIn),
+    sessions: deps.sessions,
+  };
+}

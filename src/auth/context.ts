@@ -1,0 +1,118 @@
+import type { Database } from '../db/index.ts';
+import { badRequest, fieldError } from '../errors/index.ts';
+import type { Logger } from '../log/index.ts';
+import { type EmailTemplate, type Mailer, renderTemplate } from '../mail/index.ts';
+import type { AuthContext, RecordService, RecordValues } from '../records/index.ts';
+import { type Collection, type CollectionStore, type Settings, SUPERUSERS_ID } from '../schema/index.ts';
+import type { KeyRing } from './keys.ts';
+import type { Passwords } from './passwords.ts';
+import type { SessionStore } from './sessions.ts';
+import type { Throttle, ThrottleKey } from './throttle.ts';
+
+/** Where a request comes from: sessions record it, throttling counts by it. */
+export interface Client {
+  ip: string;
+  userAgent: string;
+  /** The MFA session a second sign-in method continues (PocketBase's SDK sends it as `?mfaId=`). */
+  mfaId?: string;
+}
+
+/** What the auth use cases share; built once in the service. */
+export interface AuthDeps {
+  db: Database;
+  collections: CollectionStore;
+  records: RecordService;
+  passwords: Passwords;
+  keys: KeyRing;
+  sessions: SessionStore;
+  throttle: Throttle;
+  mailer: Mailer;
+  settings: () => Settings;
+  log: Logger;
+}
+
+/** The caller the auth layer acts as when it writes its own records (no rules apply). */
+export const SYSTEM: AuthContext = Object.freeze({ collection: null, record: null, isSuperuser: true });
+
+export const ownerOf = (collection: Collection, record: RecordValues): AuthContext => ({
+  collection,
+  record,
+  isSuperuser: collection.id === SUPERUSERS_ID,
+});
+
+/** One auth option group with PocketBase's defaults filled in. */
+export function option<T extends object>(collection: Collection, name: string, defaults: T): T {
+  const value = collection.options[name];
+  return { ...defaults, ...(value && typeof value === 'object' ? (value as Partial<T>) : {}) };
+}
+
+export const tokenSeconds = (collection: Collection, name: string, fallback: number) =>
+  Number(option(collection, name, { duration: fallback }).duration) || fallback;
+
+/** Per-identity and per-IP throttle keys for failed sign-ins (and for mails a client asks for). */
+export function throttleKeys(deps: AuthDeps, scope: string, identity: string, client: Client): ThrottleKey[] {
+  const t = deps.settings().authThrottle;
+  if (!t.enabled) return [];
+  return [
+    { key: `${scope}:${identity.toLowerCase()}`, max: t.identityMax, windowSeconds: t.window },
+    { key: `ip:${client.ip}`, max: t.ipMax, windowSeconds: t.window },
+  ];
+}
+
+/**
+ * Sends a templated mail without making the request wait for it: the answer and its timing must not
+ * depend on whether the address belongs to an account. Failures are logged without the message (it
+ * carries links and codes).
+ */
+export function sendInBackground(
+  deps: AuthDeps,
+  template: EmailTemplate,
+  to: string,
+  values: Record<string, string>,
+  record: RecordValues,
+  kind: string,
+): void {
+  const { meta } = deps.settings();
+  const mail = renderTemplate(
+    template,
+    { APP_NAME: meta.appName, APP_URL: meta.appURL.replace(/\/+$/, ''), ...values },
+    record,
+  );
+  deps.mailer
+    .send({ to, subject: mail.subject, html: mail.body })
+    .catch((err: Error) => deps.log.warn({ kind, reason: err.message }, 'could not send an auth email'));
+}
+
+/** A template from the collection's options: a top-level one (`verificationTemplate`) or nested (`otp.emailTemplate`). */
+export function templateOf(collection: Collection, name: string, nested?: string): EmailTemplate {
+  const group = collection.options[name] as Record<string, unknown> | undefined;
+  const t = (nested ? group?.[nested] : group) as Partial<EmailTemplate> | undefined;
+  return { subject: String(t?.subject ?? ''), body: String(t?.body ?? '') };
+}
+
+/** Reads a required email field from a body; a 400 naming the field otherwise. */
+export function emailFrom(body: Record<string, unknown>, key: string): string {
+  const value = body[key];
+  if (
+    typeof value !== 'string' ||
+    value === '' ||
+    value.length > 255 ||
+    !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)
+  )
+    throw badRequest('An error occurred while validating the submitted data.', {
+      [key]: fieldError(
+        value === undefined || value === '' ? 'validation_required' : 'validation_is_email',
+        value === undefined || value === '' ? 'Cannot be blank.' : 'Must be a valid email address.',
+      ),
+    });
+  return value;
+}
+
+export function stringFrom(body: Record<string, unknown>, key: string, max = 1024): string {
+  const value = body[key];
+  if (typeof value !== 'string' || value === '' || value.length > max)
+    throw badRequest('An error occurred while validating the submitted data.', {
+      [key]: fieldError('validation_required', 'Cannot be blank.'),
+    });
+  return value;
+}
