@@ -8,6 +8,7 @@ import type { AuthDeps } from './context.ts';
 import { createEmailFlows } from './email-flows.ts';
 import type { KeyRing } from './keys.ts';
 import { bindSessionLifecycle } from './lifecycle.ts';
+import { createOAuth2Flow } from './oauth2/flow.ts';
 import { createOtpFlow } from './otp.ts';
 import type { Passwords } from './passwords.ts';
 import { createCore } from './service.ts';
@@ -53,6 +54,7 @@ export function createAuthService(input: {
     ...core,
     ...createEmailFlows(deps),
     ...createOtpFlow(deps, core.signIn),
+    ...createOAuth2Flow(deps, core.signIn),
     sessions: deps.sessions,
   };
 }

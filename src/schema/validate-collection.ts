@@ -177,6 +177,10 @@ function authOptions(
       errors[key] = { code: 'validation_invalid_value', message: 'Must be an object.' };
     else {
       const optionErrors = checkAuthOption(value, fieldNames);
+      if (key === 'oauth2' && value.providers !== undefined) {
+        const providerErrors = checkProviders(value.providers);
+        if (providerErrors) optionErrors.providers = providerErrors;
+      }
       if (Object.keys(optionErrors).length) errors[key] = optionErrors;
       else out[key] = { ...(base[key] as object), ...value };
     }
@@ -218,6 +222,41 @@ function checkAuthOption(value: Record<string, unknown>, fieldNames: string[]): 
       message: 'Must be a whole number between 1 and 255.',
     };
   return errors;
+}
+
+const HTTP_URL = /^https?:\/\/[^\s]+$/;
+
+/**
+ * OAuth2 provider entries (PocketBase's shape). Which names exist is the auth layer's business (an
+ * unknown one is refused when used); here only the shape: the values are used in outgoing requests.
+ */
+function checkProviders(providers: unknown): ErrorData[string] | undefined {
+  if (!Array.isArray(providers) || providers.length > 50)
+    return { code: 'validation_invalid_value', message: 'Must be a list of at most 50 providers.' };
+  const errors: ErrorData = {};
+  const seen = new Set<string>();
+  providers.forEach((p, i) => {
+    const e: ErrorData = {};
+    if (!isPlainObject(p)) {
+      errors[String(i)] = { code: 'validation_invalid_value', message: 'Must be an object.' };
+      return;
+    }
+    if (typeof p.name !== 'string' || !/^[a-z0-9_]{1,50}$/.test(p.name) || seen.has(p.name))
+      e.name = { code: 'validation_invalid_value', message: 'Must be a unique provider name.' };
+    else seen.add(p.name);
+    for (const key of ['clientId', 'clientSecret', 'displayName'])
+      if (p[key] !== undefined && (typeof p[key] !== 'string' || (p[key] as string).length > 2000))
+        e[key] = { code: 'validation_invalid_value', message: 'Must be a string.' };
+    for (const key of ['authURL', 'tokenURL', 'userInfoURL'])
+      if (p[key] !== undefined && p[key] !== '' && !(typeof p[key] === 'string' && HTTP_URL.test(p[key] as string)))
+        e[key] = { code: 'validation_invalid_url', message: 'Must be an http(s) URL.' };
+    if (p.pkce !== undefined && p.pkce !== null && typeof p.pkce !== 'boolean')
+      e.pkce = { code: 'validation_invalid_value', message: 'Must be a boolean or null.' };
+    if (p.extra !== undefined && p.extra !== null && !isPlainObject(p.extra))
+      e.extra = { code: 'validation_invalid_value', message: 'Must be an object.' };
+    if (Object.keys(e).length) errors[String(i)] = e;
+  });
+  return Object.keys(errors).length ? errors : undefined;
 }
 
 /** Parses each index, checks its columns exist and its name is unique; returns canonical statements. */

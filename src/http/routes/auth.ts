@@ -20,6 +20,14 @@ export async function authRoutes(app: FastifyInstance, { collections, auth }: Ht
   app.post<{ Params: Params }>(`${base}/auth-refresh`, async (request) =>
     auth.authRefresh(authCollection(request.params.collection), request.auth),
   );
+  app.post<{ Params: Params }>(`${base}/auth-with-oauth2`, async (request) =>
+    auth.authWithOAuth2(
+      authCollection(request.params.collection),
+      request.body,
+      request.auth,
+      clientOf(request),
+    ),
+  );
   app.post<{ Params: Params }>(`${base}/request-otp`, async (request) =>
     auth.requestOtp(authCollection(request.params.collection), request.body, clientOf(request)),
   );
@@ -108,7 +116,7 @@ export async function authRoutes(app: FastifyInstance, { collections, auth }: Ht
     const otp = (c.options.otp ?? {}) as { enabled?: boolean; duration?: number };
     return {
       password: { enabled: password.enabled === true, identityFields: password.identityFields ?? [] },
-      oauth2: { enabled: false, providers: [] },
+      oauth2: auth.oauth2Methods(c),
       mfa: { enabled: mfa.enabled === true, duration: mfa.enabled ? (mfa.duration ?? 0) : 0 },
       otp: { enabled: otp.enabled === true, duration: otp.enabled ? (otp.duration ?? 0) : 0 },
     };

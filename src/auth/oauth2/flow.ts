@@ -1,0 +1,297 @@
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { badRequest, fieldError } from '../../errors/index.ts';
+import { isPlainObject, randomString } from '../../lib/index.ts';
+import type { AuthContext, RecordValues } from '../../records/index.ts';
+import { type Collection, EXTERNAL_AUTHS_NAME } from '../../schema/index.ts';
+import { type AuthDeps, type Client, option, SYSTEM } from '../context.ts';
+import { deleteRows, insertRow } from '../rows.ts';
+import type { AuthResponse, Issued } from '../service.ts';
+import { ProviderError, providerRequest } from './http.ts';
+import { type OAuth2User, type ProviderConfig, type ProviderPreset, resolveProvider } from './providers.ts';
+
+const VERIFIER_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~';
+const ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+/**
+ * The OIDC nonce is derived from the PKCE verifier, which only the client that started the flow holds:
+ * the server stays stateless, and an ID token minted for another sign-in attempt does not match.
+ */
+export const nonceFor = (codeVerifier: string) => sha256(`plinth-oidc-nonce:${codeVerifier}`);
+
+interface Oauth2Options {
+  enabled: boolean;
+  providers: ProviderConfig[];
+  mappedFields: { id?: string; name?: string; username?: string; avatarURL?: string };
+}
+
+const failed = () => badRequest('Failed to authenticate with the OAuth2 provider.');
+
+export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Promise<AuthResponse>) {
+  const { records } = deps;
+  const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+  const keySet = (url: string) => {
+    let set = keySets.get(url);
+    if (!set) keySets.set(url, (set = createRemoteJWKSet(new URL(url), { timeoutDuration: 10_000 })));
+    return set;
+  };
+
+  const optionsOf = (collection: Collection) =>
+    option<Oauth2Options>(collection, 'oauth2', { enabled: false, providers: [], mappedFields: {} });
+
+  /** The user the provider vouches for, after checking everything the protocol lets us check. */
+  async function exchange(
+    config: ProviderConfig,
+    preset: ProviderPreset,
+    input: { code: string; codeVerifier: string; redirectURL: string },
+  ): Promise<{ user: OAuth2User; token: Record<string, unknown> }> {
+    const pkce = config.pkce !== false;
+    const form = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: input.code,
+      redirect_uri: input.redirectURL,
+      client_id: config.clientId ?? '',
+      client_secret: config.clientSecret ?? '',
+    });
+    if (pkce) form.set('code_verifier', input.codeVerifier);
+    const token = (await providerRequest(preset.tokenURL, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form,
+    })) as Record<string, unknown>;
+    const accessToken = typeof token.access_token === 'string' ? token.access_token : '';
+    if (!accessToken && !preset.oidc) throw new ProviderError('no access token in the token response');
+
+    let claims: Record<string, unknown> | undefined;
+    if (preset.oidc) {
+      if (typeof token.id_token !== 'string') throw new ProviderError('no ID token in the token response');
+      const { payload } = await jwtVerify(token.id_token, keySet(preset.oidc.jwksURL), {
+        issuer: preset.oidc.issuers,
+        audience: config.clientId ?? '',
+        algorithms: ID_TOKEN_ALGS,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      }).catch((err: Error) => {
+        throw new ProviderError(`ID token rejected: ${err.message}`);
+      });
+      if (pkce && payload.nonce !== nonceFor(input.codeVerifier))
+        throw new ProviderError('ID token nonce mismatch');
+      claims = payload as Record<string, unknown>;
+    }
+
+    const bearer = { authorization: `Bearer ${accessToken}`, accept: 'application/json' };
+    let raw: Record<string, unknown>;
+    if (preset.userInfoURL) {
+      const info = await providerRequest(preset.userInfoURL, { headers: bearer });
+      if (Array.isArray(info)) throw new ProviderError('user info is not an object');
+      raw = info;
+      if (claims && String(raw.sub ?? '') !== String(claims.sub))
+        throw new ProviderError('user info and ID token name different users');
+    } else {
+      raw = claims ?? {};
+    }
+    const user = preset.mapUser(raw);
+    if (preset.verifiedEmail) {
+      const email = preset.verifiedEmail.pick(
+        await providerRequest(preset.verifiedEmail.url, { headers: bearer }),
+      );
+      if (email) Object.assign(user, { email, emailVerified: true });
+    }
+    if (!user.id) throw new ProviderError('the provider did not say who the user is');
+    return { user, token };
+  }
+
+  /**
+   * Finds or makes the record an OAuth2 identity signs in to. An identity already linked wins. An email
+   * match links only if the provider verified that email; if the existing account never verified it (it
+   * may have been registered by someone else to pre-hijack it), the account is taken over cleanly:
+   * verified, a new random password, every session ended and every other linked identity removed.
+   */
+  async function resolveRecord(
+    collection: Collection,
+    provider: string,
+    user: OAuth2User,
+    createData: Record<string, unknown>,
+    auth: AuthContext,
+    mapped: Oauth2Options['mappedFields'],
+  ): Promise<{ record: RecordValues; isNew: boolean }> {
+    const q = deps.db.dialect.quote;
+    const links = await deps.db.run<Record<string, unknown>>(
+      deps.db.kysely,
+      `SELECT ${q('id')}, ${q('recordRef')} FROM ${q(EXTERNAL_AUTHS_NAME)} WHERE ${q('collectionRef')} = ? AND ${q('provider')} = ? AND ${q('providerId')} = ?`,
+      [collection.id, provider, user.id],
+    );
+    const link = links[0];
+    const refs = (record: RecordValues) => ({
+      collectionRef: collection.id,
+      recordRef: String(record.id),
+      provider,
+      providerId: user.id,
+    });
+
+    // Signed in already: link the identity to this account (unless it belongs to another).
+    if (auth.record && auth.collection?.id === collection.id) {
+      if (link && link.recordRef !== auth.record.id)
+        throw badRequest('This OAuth2 identity is already linked to another account.');
+      if (!link) await insertRow(deps.db, EXTERNAL_AUTHS_NAME, refs(auth.record));
+      return {
+        record: (await records.find(collection, String(auth.record.id))) ?? auth.record,
+        isNew: false,
+      };
+    }
+    if (link) {
+      const linked = await records.find(collection, String(link.recordRef));
+      if (linked) return { record: linked, isNew: false };
+      await deleteRows(deps.db, EXTERNAL_AUTHS_NAME, { id: String(link.id) });
+    }
+
+    const existing = user.email ? await records.findBy(collection, 'email', user.email, true) : undefined;
+    if (existing) {
+      if (!user.emailVerified)
+        throw badRequest(
+          'An account with this email already exists; sign in to it first, then link this provider.',
+        );
+      if (existing.verified !== true) {
+        const password = randomString(40, VERIFIER_ALPHABET);
+        await records.update(
+          collection,
+          String(existing.id),
+          { verified: true, password, passwordConfirm: password },
+          SYSTEM,
+        );
+        await deleteRows(deps.db, EXTERNAL_AUTHS_NAME, {
+          collectionRef: collection.id,
+          recordRef: String(existing.id),
+        });
+      }
+      await insertRow(deps.db, EXTERNAL_AUTHS_NAME, refs(existing));
+      return { record: (await records.find(collection, String(existing.id)))!, isNew: false };
+    }
+
+    // A new account, under the collection's create rule, as a guest signing up would be.
+    const password = randomString(40, VERIFIER_ALPHABET);
+    const data: Record<string, unknown> = { ...createData, password, passwordConfirm: password };
+    if (user.email) data.email = user.email;
+    const names = new Set(collection.fields.map((f) => f.name));
+    for (const [from, to] of Object.entries(mapped)) {
+      const value = user[from as keyof OAuth2User];
+      if (to && names.has(to) && typeof value === 'string' && value && data[to] === undefined)
+        data[to] = value;
+    }
+    const created = await records.create(collection, data, auth);
+    if (user.emailVerified && user.email)
+      await records.update(collection, String(created.id), { verified: true }, SYSTEM);
+    const record = (await records.find(collection, String(created.id)))!;
+    await insertRow(deps.db, EXTERNAL_AUTHS_NAME, refs(record));
+    return { record, isNew: true };
+  }
+
+  return {
+    /** The providers' sign-in links for `auth-methods`, each with a fresh state and PKCE pair. */
+    oauth2Methods(collection: Collection) {
+      const o = optionsOf(collection);
+      if (!o.enabled) return { enabled: false, providers: [] };
+      const providers = [];
+      for (const config of o.providers ?? []) {
+        const preset = resolveProvider(config);
+        if (!preset || !config.clientId) continue;
+        const state = randomString(30);
+        const params = new URLSearchParams({
+          client_id: config.clientId,
+          response_type: 'code',
+          scope: preset.scopes.join(' '),
+          state,
+        });
+        let codeVerifier = '';
+        let codeChallenge = '';
+        if (config.pkce !== false) {
+          codeVerifier = randomString(56, VERIFIER_ALPHABET);
+          codeChallenge = sha256(codeVerifier);
+          params.set('code_challenge', codeChallenge);
+          params.set('code_challenge_method', 'S256');
+          if (preset.oidc || preset.scopes.includes('openid')) params.set('nonce', nonceFor(codeVerifier));
+        }
+        const sep = preset.authURL.includes('?') ? '&' : '?';
+        providers.push({
+          name: config.name,
+          displayName: preset.displayName,
+          state,
+          authURL: `${preset.authURL}${sep}${params.toString()}&redirect_uri=`,
+          codeVerifier,
+          codeChallenge,
+          codeChallengeMethod: codeVerifier ? 'S256' : '',
+        });
+      }
+      return { enabled: true, providers };
+    },
+
+    async authWithOAuth2(
+      collection: Collection,
+      input: unknown,
+      auth: AuthContext,
+      client: Client,
+    ): Promise<AuthResponse> {
+      const o = optionsOf(collection);
+      if (!o.enabled) throw badRequest('The collection is not configured to allow OAuth2 authentication.');
+      if (!isPlainObject(input)) throw badRequest('Invalid request body.');
+      const errors: Record<string, ReturnType<typeof fieldError>> = {};
+      const text = (key: string, max: number, required = true) => {
+        const v = input[key];
+        if (v === undefined && !required) return '';
+        if (typeof v !== 'string' || (required && v === '') || v.length > max)
+          errors[key] = fieldError('validation_required', 'Cannot be blank.');
+        return typeof v === 'string' ? v : '';
+      };
+      const providerName = text('provider', 100);
+      const code = text('code', 4096);
+      const redirectURL = text('redirectURL', 2048);
+      const config = o.providers.find((p) => p.name === providerName);
+      const codeVerifier = text('codeVerifier', 128, config?.pkce !== false);
+      if (redirectURL && !/^https?:\/\/\S+$/.test(redirectURL))
+        errors.redirectURL = fieldError('validation_invalid_url', 'Must be an http(s) URL.');
+      if (input.createData !== undefined && !isPlainObject(input.createData))
+        errors.createData = fieldError('validation_invalid_value', 'Must be an object.');
+      if (Object.keys(errors).length)
+        throw badRequest('An error occurred while validating the submitted data.', errors);
+      const preset = config && resolveProvider(config);
+      if (!config || !preset || !config.clientId)
+        throw badRequest('An error occurred while validating the submitted data.', {
+          provider: fieldError('validation_invalid_provider', 'Unknown or unconfigured provider.'),
+        });
+
+      let exchanged: Awaited<ReturnType<typeof exchange>>;
+      try {
+        exchanged = await exchange(config, preset, { code, codeVerifier, redirectURL });
+      } catch (err) {
+        deps.log.warn({ provider: providerName, reason: (err as Error).message }, 'OAuth2 sign-in refused');
+        throw failed();
+      }
+      const { user, token } = exchanged;
+      const createData = isPlainObject(input.createData) ? input.createData : {};
+      const { record, isNew } = await resolveRecord(
+        collection,
+        providerName,
+        user,
+        createData,
+        auth,
+        o.mappedFields,
+      );
+      const expiresIn = Number(token.expires_in);
+      const meta = {
+        id: user.id,
+        name: user.name,
+        username: user.username,
+        email: user.email,
+        avatarURL: user.avatarURL,
+        accessToken: typeof token.access_token === 'string' ? token.access_token : '',
+        refreshToken: typeof token.refresh_token === 'string' ? token.refresh_token : '',
+        expiry: Number.isFinite(expiresIn)
+          ? new Date(Date.now() + expiresIn * 1000).toISOString().replace('T', ' ')
+          : '',
+        isNew,
+        rawUser: user.rawUser,
+      };
+      return signIn({ collection, record, method: 'oauth2', client, body: input, meta });
+    },
+  };
+}
