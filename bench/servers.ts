@@ -230,19 +230,43 @@ export async function dropBenchDatabases(): Promise<string[]> {
  * `posts` collection with public list/view/create rules and the same index as the baseline.
  * Data goes to `runDir/plinth/`, output to `runDir/plinth.log`.
  */
-export function startPlinthSqlite(runDir: string): Promise<RunningServer> {
-  const dir = join(runDir, 'plinth');
-  return startPlinth(dir, [], join(runDir, 'plinth.log'), { engine: 'sqlite', file: join(dir, 'data.db') });
+export function startPlinthSqlite(runDir: string, variant: PlinthVariant = {}): Promise<RunningServer> {
+  const name = variant.name ?? 'plinth';
+  const dir = join(runDir, name);
+  return startPlinth(
+    dir,
+    [],
+    join(runDir, `${name}.log`),
+    { engine: 'sqlite', file: join(dir, 'data.db') },
+    variant,
+  );
+}
+
+/** Another build of the server to run with Plinth's CLI flags (bench/auth.ts: the static-token baseline). */
+export interface PlinthVariant {
+  name?: string;
+  /** Script run as `node <entry> serve ...` instead of bin/plinth.js. */
+  entry?: string;
 }
 
 /**
  * Plinth on PostgreSQL: as {@link startPlinthSqlite}, with `--db` pointing at a fresh database created
  * here (`runDir/plinth-postgres/` still holds its keys; output goes to `runDir/plinth-postgres.log`).
  */
-export async function startPlinthPostgres(runDir: string): Promise<RunningServer> {
-  const url = await createBenchDatabase('plinth');
-  const dir = join(runDir, 'plinth-postgres');
-  return startPlinth(dir, ['--db', url], join(runDir, 'plinth-postgres.log'), { engine: 'postgres', url });
+export async function startPlinthPostgres(
+  runDir: string,
+  variant: PlinthVariant = {},
+): Promise<RunningServer> {
+  const name = variant.name ?? 'plinth';
+  const url = await createBenchDatabase(name.replace(/[^a-z0-9]/g, ''));
+  const dir = join(runDir, `${name}-postgres`);
+  return startPlinth(
+    dir,
+    ['--db', url],
+    join(runDir, `${name}-postgres.log`),
+    { engine: 'postgres', url },
+    variant,
+  );
 }
 
 /** `plinth superuser upsert`, `plinth serve`, then the collection and settings through the HTTP API. */
@@ -251,14 +275,16 @@ async function startPlinth(
   dbArgs: string[],
   logPath: string,
   db: BenchDb,
+  variant: PlinthVariant = {},
 ): Promise<RunningServer> {
   mkdirSync(dir, { recursive: true });
   const plinth = join(ROOT, 'bin', 'plinth.js');
   const upsert = [plinth, 'superuser', 'upsert', SUPERUSER.email, SUPERUSER.password, '--dir', dir];
   await runNode([...upsert, ...dbArgs], logPath);
   const port = await freePort();
-  const args = [plinth, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir, ...dbArgs];
-  const server = await startChild('plinth', args, port, logPath, db);
+  const entry = variant.entry ?? plinth;
+  const args = [entry, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir, ...dbArgs];
+  const server = await startChild(variant.name ?? 'plinth', args, port, logPath, db);
   try {
     await setUpPlinth(server);
   } catch (err) {
