@@ -1,5 +1,6 @@
 // `npm test`: the whole suite once per database engine (one suite, every dialect). Unit tests under src/
-// and scripts/ run once, in the SQLite pass; the HTTP and SDK tests under test/ run on every engine.
+// and scripts/, and the test helpers' own tests, run once, in the first pass; the HTTP and SDK tests in
+// test/ run on every engine.
 // PLINTH_TEST_ENGINES=sqlite,postgres,mysql picks the engines; extra arguments go to `node --test`.
 import { spawn } from 'node:child_process';
 
@@ -7,8 +8,8 @@ const ENGINES = (process.env.PLINTH_TEST_ENGINES ?? 'sqlite,postgres,mysql')
   .split(',')
   .map((e) => e.trim())
   .filter(Boolean);
-const EVERY_ENGINE = ['test/**/*.test.ts'];
-const ONCE = ['src/**/*.test.ts', 'scripts/*.test.ts'];
+const EVERY_ENGINE = ['test/*.test.ts'];
+const ONCE = ['src/**/*.test.ts', 'scripts/*.test.ts', 'test/helpers/*.test.ts'];
 
 function run(engine: string, files: string[]): Promise<{ pass: number; fail: number; code: number }> {
   return new Promise((resolve) => {
