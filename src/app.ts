@@ -74,6 +74,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       close() {
         closing ??= server
           .close()
+          .then(() => auth.close())
           .then(() => mailer.close())
           .then(() => bus.close())
           .then(() => db.close())

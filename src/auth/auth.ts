@@ -7,7 +7,7 @@ import type { CollectionStore, SettingsStore } from '../schema/index.ts';
 import type { AuthDeps } from './context.ts';
 import { createEmailFlows } from './email-flows.ts';
 import type { KeyRing } from './keys.ts';
-import { bindSessionLifecycle } from './lifecycle.ts';
+import { bindSessionLifecycle, startSweeper } from './lifecycle.ts';
 import { createOAuth2Flow } from './oauth2/flow.ts';
 import { createOtpFlow } from './otp.ts';
 import type { Passwords } from './passwords.ts';
@@ -49,6 +49,7 @@ export function createAuthService(input: {
     log,
   };
   bindSessionLifecycle(deps, input.records);
+  const sweeper = startSweeper(deps);
   const core = createCore(deps);
   return {
     ...core,
@@ -56,5 +57,9 @@ export function createAuthService(input: {
     ...createOtpFlow(deps, core.signIn),
     ...createOAuth2Flow(deps, core.signIn),
     sessions: deps.sessions,
+    /** Deletes expired sessions, codes and MFA steps now (it also runs hourly). */
+    sweepExpired: sweeper.sweep,
+    /** Stops background work (the expiry sweeper); the app calls it on shutdown. */
+    close: sweeper.stop,
   };
 }

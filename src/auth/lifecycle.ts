@@ -42,3 +42,45 @@ export function bindSessionLifecycle(deps: AuthDeps, records: RecordService): vo
     await next();
   });
 }
+
+const SWEEP_INTERVAL_MS = 60 * 60_000;
+
+/**
+ * Deletes what has expired: sessions past their absolute end or idle too long, one-time codes and MFA
+ * steps older than any collection allows. Hourly, off the request path; returns the function that stops it.
+ */
+export function startSweeper(deps: AuthDeps): { sweep(): Promise<void>; stop(): void } {
+  const sweep = async () => {
+    const q = deps.db.dialect.quote;
+    const s = deps.settings().sessions;
+    const now = Date.now();
+    const stamp = (ms: number) => new Date(ms).toISOString().replace('T', ' ');
+    const longestIdle = Math.max(s.idleTimeout, s.superuserIdleTimeout) * 1000;
+    await deps.db.run(
+      deps.db.kysely,
+      `DELETE FROM ${q(SESSIONS_NAME)} WHERE ${q('expires')} < ? OR ${q('lastSeen')} < ?`,
+      [stamp(now), stamp(now - longestIdle)],
+    );
+    let otpLife = 0;
+    let mfaLife = 0;
+    for (const c of deps.collections.list()) {
+      if (c.type !== 'auth') continue;
+      otpLife = Math.max(otpLife, Number((c.options.otp as { duration?: number })?.duration) || 0);
+      mfaLife = Math.max(mfaLife, Number((c.options.mfa as { duration?: number })?.duration) || 0);
+    }
+    for (const [table, life] of [
+      [OTPS_NAME, otpLife],
+      [MFAS_NAME, mfaLife],
+    ] as const)
+      await deps.db.run(deps.db.kysely, `DELETE FROM ${q(table)} WHERE ${q('created')} < ?`, [
+        stamp(now - life * 1000),
+      ]);
+  };
+  const timer = setInterval(() => {
+    sweep().catch((err: Error) =>
+      deps.log.warn({ reason: err.message }, 'could not sweep expired auth rows'),
+    );
+  }, SWEEP_INTERVAL_MS);
+  timer.unref();
+  return { sweep, stop: () => clearInterval(timer) };
+}
