@@ -1,7 +1,7 @@
 import { ApiError, badRequest, notFound, unauthorized } from '../errors/index.ts';
 import { isPlainObject, randomSecret } from '../lib/index.ts';
 import { type AuthContext, GUEST, type RecordValues } from '../records/index.ts';
-import { type Collection, SUPERUSERS_ID } from '../schema/index.ts';
+import { type Collection, identityIndex, SUPERUSERS_ID } from '../schema/index.ts';
 import { noteAuthOrigin } from './alerts.ts';
 import {
   type AuthDeps,
@@ -124,7 +124,9 @@ export function createCore(deps: AuthDeps) {
     let record: RecordValues | undefined;
     for (const field of fields) {
       if (!options.identityFields.includes(field)) continue;
-      record = await records.findBy(collection, field, identity, field === 'email');
+      const index = identityIndex(collection.indexes, field);
+      if (!index) continue;
+      record = await records.findBy(collection, field, identity, index.nocase);
       if (record) break;
     }
     const ok = record

@@ -10,7 +10,7 @@ export { AUTH_RULE_NAMES, collectionToJson, findField, RULE_NAMES } from './coll
 export { AUTH_SYSTEM_FIELD_NAMES, SUPERUSERS_ID, USERS_ID } from './defaults.ts';
 export type { FieldDef, FieldType } from './fields/index.ts';
 export { FIELD_TYPES, fieldType } from './fields/index.ts';
-export { indexColumns } from './indexes.ts';
+export { identityIndex, indexColumns } from './indexes.ts';
 export { readParam, writeParam } from './params.ts';
 export type { Settings, SettingsStore } from './settings.ts';
 export { createSettingsStore, defaultSettings } from './settings.ts';

@@ -130,3 +130,17 @@ function tokenize(sql: string): Token[] | string {
   }
   return tokens;
 }
+
+/**
+ * The unique index on `field` alone, which makes it usable as a sign-in identity; `nocase` says whether
+ * it compares case-insensitively (as the email index does), and so whether sign-in does.
+ */
+export function identityIndex(indexes: readonly string[], field: string): { nocase: boolean } | undefined {
+  for (const text of indexes) {
+    const spec = parseIndex(text, '');
+    if (typeof spec === 'string' || !spec.unique || spec.columns.length !== 1) continue;
+    const column = spec.columns[0]!;
+    if (column.name === field) return { nocase: column.nocase === true };
+  }
+  return undefined;
+}

@@ -9,7 +9,7 @@ import {
   idField,
 } from './defaults.ts';
 import type { OptionsContext } from './fields/index.ts';
-import { formatIndex, parseIndex } from './indexes.ts';
+import { formatIndex, identityIndex, parseIndex } from './indexes.ts';
 import { MAX_NAME_LENGTH, NAME_RE, normalizeFields } from './validate-fields.ts';
 
 export interface ValidationContext extends OptionsContext {
@@ -127,6 +127,20 @@ export function buildCollection(
       if (typeof spec !== 'string' && !canonicalIndexes.some((i) => i.includes(`\`${spec.name}\``)))
         canonicalIndexes.push(formatIndex(spec));
     }
+  }
+
+  if (type === 'auth' && !errors.passwordAuth) {
+    const identityFields = (options.passwordAuth as { identityFields?: unknown } | undefined)?.identityFields;
+    const missing = Array.isArray(identityFields)
+      ? identityFields.filter((f) => typeof f === 'string' && !identityIndex(canonicalIndexes, f))
+      : [];
+    if (missing.length)
+      errors.passwordAuth = {
+        identityFields: {
+          code: 'validation_missing_unique_index',
+          message: `An identity field needs a unique index on it alone: ${missing.join(', ')}.`,
+        },
+      };
   }
 
   if (Object.keys(errors).length) return { errors };
