@@ -55,7 +55,8 @@ export function throttleKeys(deps: AuthDeps, scope: string, identity: string, cl
   if (!t.enabled) return [];
   return [
     { key: `${scope}:${identity.toLowerCase()}`, max: t.identityMax, windowSeconds: t.window },
-    { key: `ip:${client.ip}`, max: t.ipMax, windowSeconds: t.window },
+    // Per scope too: a burst of mail requests from an office's shared address must not block its sign-ins.
+    { key: `${scope}:ip:${client.ip}`, max: t.ipMax, windowSeconds: t.window },
   ];
 }
 
