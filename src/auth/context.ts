@@ -98,7 +98,9 @@ export function emailFrom(body: Record<string, unknown>, key: string): string {
     typeof value !== 'string' ||
     value === '' ||
     value.length > 255 ||
-    !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value)
+    !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value) ||
+    // Control characters: mail libraries drop some (NUL), so the mail would reach another mailbox.
+    /\p{Cc}/u.test(value)
   )
     throw badRequest('An error occurred while validating the submitted data.', {
       [key]: fieldError(

@@ -35,8 +35,7 @@ export function createEmailFlows(deps: AuthDeps) {
   /** Counts the request against the address and the client (mail bombing, enumeration by volume). */
   function limit(collection: Collection, kind: string, email: string, client: Client) {
     const keysFor = throttleKeys(deps, `${kind}:${collection.id}`, email, client);
-    throttle.check(keysFor);
-    throttle.fail(keysFor);
+    throttle.attempt(keysFor);
   }
 
   async function mailToken(
@@ -120,10 +119,12 @@ export function createEmailFlows(deps: AuthDeps) {
       const data = body(input);
       const found = await tokenRecord(collection, data, 'passwordReset');
       if (!found) throw invalidToken('Invalid or expired password reset token.');
+      // A new password is the point: none (which the records layer reads as "unchanged") is a 400.
+      const password = stringFrom(data, 'password', 256);
       await records.update(
         collection,
         String(found.record.id),
-        { password: data.password ?? '', passwordConfirm: data.passwordConfirm ?? '', verified: true },
+        { password, passwordConfirm: data.passwordConfirm ?? '', verified: true },
         SYSTEM,
       );
     },
@@ -156,13 +157,13 @@ export function createEmailFlows(deps: AuthDeps) {
       const found = await tokenRecord(collection, data, 'emailChange');
       if (!found?.claims.newEmail) throw invalidToken('Invalid or expired email change token.');
       const limits = throttleKeys(deps, `login:${collection.id}`, String(found.record.email), client);
-      throttle.check(limits);
+      throttle.attempt(limits);
       if (!(await deps.passwords.verify(String(found.record.password ?? ''), password))) {
-        throttle.fail(limits);
         throw badRequest('An error occurred while validating the submitted data.', {
           password: fieldError('validation_invalid_password', 'Missing or invalid password.'),
         });
       }
+      throttle.succeeded(limits);
       await records.update(
         collection,
         String(found.record.id),

@@ -43,8 +43,7 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
       if (!isPlainObject(input)) throw badRequest('Invalid request body.');
       const email = emailFrom(input, 'email');
       const limits = throttleKeys(deps, `otp-request:${collection.id}`, email, client);
-      throttle.check(limits);
-      throttle.fail(limits);
+      throttle.attempt(limits);
       const otpId = newRecordId();
       const record = await records.findBy(collection, 'email', email, true);
       if (!record) return { otpId };
@@ -83,7 +82,7 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
         { key: `otp:${otpId}`, max: OTP_MAX_ATTEMPTS, windowSeconds: Number(otp.duration) || 180 },
         ...throttleKeys(deps, `otp-ip:${collection.id}`, '', client).slice(1),
       ];
-      throttle.check(limits);
+      throttle.attempt(limits);
       const row = await findRow(deps.db, OTPS_NAME, otpId);
       const fresh = row && dateMs(row.created) + (Number(otp.duration) || 180) * 1000 > Date.now();
       const matches = row && safeEqual(String(row.password), codeHash(otpId, code));
@@ -92,12 +91,12 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
           ? await records.find(collection, String(row.recordRef))
           : undefined;
       if (!record) {
-        throttle.fail(limits);
         if (row && !fresh) await deleteRows(deps.db, OTPS_NAME, { id: otpId });
         throw badRequest('Invalid or expired OTP.', {
           otpId: fieldError('validation_invalid_otp', 'Invalid or expired one-time password.'),
         });
       }
+      throttle.succeeded(limits);
       await deleteRows(deps.db, OTPS_NAME, { id: otpId });
       // The code reached the mailbox: that proves the address, as PocketBase treats it.
       let signed = record;

@@ -28,6 +28,8 @@ export async function findRow(
   table: string,
   id: string,
 ): Promise<Record<string, unknown> | undefined> {
+  // Ids are ours ([a-z0-9]); anything else is not a row, and some engines cannot even be asked (NUL).
+  if (!/^[a-z0-9]{1,100}$/.test(id)) return undefined;
   const q = db.dialect.quote;
   const rows = await db.run<Record<string, unknown>>(
     db.kysely,

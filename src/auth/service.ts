@@ -116,7 +116,7 @@ export function createCore(deps: AuthDeps) {
     const identity = body.identity as string;
     const password = body.password as string;
     const limits = throttleKeys(deps, `login:${collection.id}`, identity, client);
-    throttle.check(limits);
+    throttle.attempt(limits);
     const fields =
       typeof body.identityField === 'string' && body.identityField
         ? [body.identityField]
@@ -139,10 +139,9 @@ export function createCore(deps: AuthDeps) {
       (await records.meetsRule(collection, 'authRule', String(record.id), ownerOf(collection, record)));
     // One answer for unknown accounts, wrong passwords and records the authRule turns away.
     if (!record || !allowed) {
-      throttle.fail(limits);
       throw badRequest('Failed to authenticate.');
     }
-    if (limits[0]) throttle.reset(limits[0]);
+    throttle.succeeded(limits);
     return signIn({ collection, record, method: 'password', client, body });
   }
 
@@ -173,6 +172,8 @@ export function createCore(deps: AuthDeps) {
   ): Promise<AuthResponse> {
     if (!auth.isSuperuser || !auth.record)
       throw new ApiError(403, 'Only superusers can perform this action.');
+    if (body !== undefined && body !== null && !isPlainObject(body))
+      throw badRequest('Invalid request body.');
     const input = isPlainObject(body) ? body : {};
     const duration = input.duration ?? 0;
     if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 0 || duration > 365 * 86400)

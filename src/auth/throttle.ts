@@ -7,11 +7,14 @@ import { tooManyRequests } from '../errors/index.ts';
  * counters to Redis behind this same interface.
  */
 export interface Throttle {
-  /** Throws 429 (with `retryAfter` seconds) if any of the keys is at its limit. */
-  check(keys: ThrottleKey[]): void;
-  /** Counts one failure against every key. */
-  fail(keys: ThrottleKey[]): void;
-  reset(key: ThrottleKey): void;
+  /**
+   * Counts one attempt against every key, or throws 429 (with `Retry-After`) if any is at its limit.
+   * Counting before the work, not after, is what stops parallel attempts that would all pass a check
+   * made while the others are still being verified.
+   */
+  attempt(keys: ThrottleKey[]): void;
+  /** A successful attempt: the identity's count starts over, the others take the attempt back. */
+  succeeded(keys: ThrottleKey[]): void;
 }
 
 export interface ThrottleKey {
@@ -35,15 +38,13 @@ export function createThrottle(now: () => number = Date.now): Throttle {
   };
 
   return {
-    check(keys) {
+    attempt(keys) {
       let wait = 0;
       for (const k of keys) {
         const w = live(k.key);
         if (w && w.count >= k.max) wait = Math.max(wait, Math.ceil((w.resetAt - now()) / 1000));
       }
       if (wait > 0) throw tooManyRequests(wait, 'Too many attempts, please try again later.');
-    },
-    fail(keys) {
       for (const k of keys) {
         const w = live(k.key);
         if (w) w.count++;
@@ -54,8 +55,13 @@ export function createThrottle(now: () => number = Date.now): Throttle {
         }
       }
     },
-    reset(k) {
-      windows.delete(k.key);
+    succeeded(keys) {
+      keys.forEach((k, i) => {
+        const w = live(k.key);
+        if (!w) return;
+        if (i === 0) windows.delete(k.key);
+        else w.count = Math.max(0, w.count - 1);
+      });
     },
   };
 }

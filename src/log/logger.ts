@@ -13,6 +13,9 @@ export const REDACT_PATHS = [
   '*.token',
   '*.tokenKey',
   '*.secret',
+  // Driver errors (mysql2) carry the statement with its values written in: hashes, keys, settings.
+  'err.sql',
+  '*.err.sql',
 ];
 
 /** Buffered output is written at least this often, so a quiet server's lines are never held back long. */
