@@ -1,7 +1,7 @@
 import { ApiError, badRequest, fieldError } from '../errors/index.ts';
 import type { RecordValues } from '../records/index.ts';
 import { type Collection, MFAS_NAME } from '../schema/index.ts';
-import { type AuthDeps, option } from './context.ts';
+import { type AuthDeps, option, ownerOf } from './context.ts';
 import { dateMs, deleteRows, findRow, insertRow } from './rows.ts';
 
 /**
@@ -31,8 +31,14 @@ export async function checkMfa(
   method: string,
   mfaIdInput: unknown,
 ): Promise<void> {
-  const mfa = option(collection, 'mfa', { enabled: false, duration: 1800 });
+  const mfa = option(collection, 'mfa', { enabled: false, duration: 1800, rule: '' });
   if (!mfa.enabled) return;
+  // `mfa.rule` narrows who needs a second method, read with the record as `@request.auth`.
+  if (
+    mfa.rule &&
+    !(await deps.records.meetsRule(collection, 'mfaRule', String(record.id), ownerOf(collection, record)))
+  )
+    return;
   const refs = { collectionRef: collection.id, recordRef: String(record.id) };
   if (mfaIdInput === undefined || mfaIdInput === '') {
     const id = await insertRow(deps.db, MFAS_NAME, { ...refs, method });

@@ -4,6 +4,10 @@ import type { AuthContext } from './types.ts';
 
 /** The text of one of a collection's rules (auth rules live in options). */
 export function ruleOf(collection: Collection, rule: RuleName): string | null {
+  if (rule === 'mfaRule') {
+    const value = (collection.options.mfa as { rule?: unknown } | undefined)?.rule;
+    return typeof value === 'string' ? value : '';
+  }
   if (rule === 'authRule' || rule === 'manageRule') {
     const value = collection.options[rule];
     return typeof value === 'string' ? value : rule === 'authRule' ? '' : null;

@@ -5,7 +5,8 @@ export type CollectionType = 'base' | 'auth' | 'view';
 
 export const RULE_NAMES = ['listRule', 'viewRule', 'createRule', 'updateRule', 'deleteRule'] as const;
 export const AUTH_RULE_NAMES = ['authRule', 'manageRule'] as const;
-export type RuleName = (typeof RULE_NAMES)[number] | (typeof AUTH_RULE_NAMES)[number];
+/** `mfaRule` is the auth option `mfa.rule`: which records must use a second method (empty: all). */
+export type RuleName = (typeof RULE_NAMES)[number] | (typeof AUTH_RULE_NAMES)[number] | 'mfaRule';
 
 /** A collection definition as Plinth holds it in memory. Auth and view options live in `options`. */
 export interface Collection {

@@ -145,6 +145,11 @@ export async function createCollectionStore(
       const message = check(c, text, lookup);
       if (message) errors[key] = { code: 'validation_invalid_rule', message };
     }
+    const mfaRule = c.type === 'auth' ? (c.options.mfa as { rule?: unknown } | undefined)?.rule : undefined;
+    if (typeof mfaRule === 'string' && mfaRule.trim() !== '') {
+      const message = check(c, mfaRule, lookup);
+      if (message) errors.mfa = { rule: { code: 'validation_invalid_rule', message } };
+    }
     return Object.keys(errors).length ? errors : undefined;
   }
 

@@ -205,7 +205,9 @@ function authOptions(
 /** Type checks for the option keys the auth code reads (`enabled`, `duration`, `identityFields`, `length`). */
 function checkAuthOption(value: Record<string, unknown>, fieldNames: string[]): ErrorData {
   const errors: ErrorData = {};
-  const { enabled, duration, identityFields, length } = value;
+  const { enabled, duration, identityFields, length, rule } = value;
+  if (rule !== undefined && (typeof rule !== 'string' || rule.length > 10_000))
+    errors.rule = { code: 'validation_invalid_rule', message: 'Must be a rule expression (empty: always).' };
   if (enabled !== undefined && typeof enabled !== 'boolean')
     errors.enabled = { code: 'validation_invalid_value', message: 'Must be a boolean.' };
   if (
@@ -262,7 +264,11 @@ function checkProviders(providers: unknown): ErrorData[string] | undefined {
       if (p[key] !== undefined && (typeof p[key] !== 'string' || (p[key] as string).length > 2000))
         e[key] = { code: 'validation_invalid_value', message: 'Must be a string.' };
     for (const key of ['authURL', 'tokenURL', 'userInfoURL'])
-      if (p[key] !== undefined && p[key] !== '' && !(typeof p[key] === 'string' && HTTP_URL.test(p[key] as string)))
+      if (
+        p[key] !== undefined &&
+        p[key] !== '' &&
+        !(typeof p[key] === 'string' && HTTP_URL.test(p[key] as string))
+      )
         e[key] = { code: 'validation_invalid_url', message: 'Must be an http(s) URL.' };
     if (p.pkce !== undefined && p.pkce !== null && typeof p.pkce !== 'boolean')
       e.pkce = { code: 'validation_invalid_value', message: 'Must be a boolean or null.' };

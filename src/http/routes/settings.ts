@@ -11,6 +11,11 @@ export async function settingsRoutes(app: FastifyInstance, { settings, auth }: H
     requireSuperuser(request);
     return settings.toJson(await settings.update(request.body));
   });
+  app.post('/api/settings/test/email', async (request, reply) => {
+    requireSuperuser(request);
+    await auth.sendTestEmail(request.body);
+    return reply.code(204).send();
+  });
   /** Starts signing with a new key; earlier keys stay in the JWKS until their tokens have expired. */
   app.post('/api/settings/jwks/rotate', async (request) => {
     requireSuperuser(request);
