@@ -128,12 +128,30 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
       provider,
       providerId: user.id,
     });
+    /** One identity per provider per account (PocketBase's unique index): a second one is a 400, not a 500. */
+    const linkTo = async (record: RecordValues) => {
+      const taken = await deps.db.run(
+        deps.db.kysely,
+        `SELECT 1 AS one FROM ${q(EXTERNAL_AUTHS_NAME)} WHERE ${q('collectionRef')} = ? AND ${q('recordRef')} = ? AND ${q('provider')} = ?`,
+        [collection.id, String(record.id), provider],
+      );
+      const conflict = () =>
+        badRequest('The account is already linked to another identity from this provider.');
+      if (taken.length) throw conflict();
+      try {
+        await insertRow(deps.db, EXTERNAL_AUTHS_NAME, refs(record));
+      } catch (err) {
+        // Two first sign-ins with one identity at once: the unique indexes let one through.
+        if (deps.db.dialect.translateError(err)?.kind === 'unique') throw conflict();
+        throw err;
+      }
+    };
 
     // Signed in already: link the identity to this account (unless it belongs to another).
     if (auth.record && auth.collection?.id === collection.id) {
       if (link && link.recordRef !== auth.record.id)
         throw badRequest('This OAuth2 identity is already linked to another account.');
-      if (!link) await insertRow(deps.db, EXTERNAL_AUTHS_NAME, refs(auth.record));
+      if (!link) await linkTo(auth.record);
       return {
         record: (await records.find(collection, String(auth.record.id))) ?? auth.record,
         isNew: false,
@@ -164,7 +182,7 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
           recordRef: String(existing.id),
         });
       }
-      await insertRow(deps.db, EXTERNAL_AUTHS_NAME, refs(existing));
+      await linkTo(existing);
       return { record: (await records.find(collection, String(existing.id)))!, isNew: false };
     }
 
@@ -182,7 +200,7 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
     if (user.emailVerified && user.email)
       await records.update(collection, String(created.id), { verified: true }, SYSTEM);
     const record = (await records.find(collection, String(created.id)))!;
-    await insertRow(deps.db, EXTERNAL_AUTHS_NAME, refs(record));
+    await linkTo(record);
     return { record, isNew: true };
   }
 
@@ -201,6 +219,7 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
           response_type: 'code',
           scope: preset.scopes.join(' '),
           state,
+          ...preset.authParams,
         });
         let codeVerifier = '';
         let codeChallenge = '';

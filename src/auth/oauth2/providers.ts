@@ -18,6 +18,8 @@ export interface ProviderPreset {
   /** Empty when the identity comes from the ID token alone (Apple). */
   userInfoURL: string;
   scopes: string[];
+  /** Extra authorization request parameters the provider needs. */
+  authParams?: Record<string, string>;
   /** OpenID Connect: the ID token is verified against these issuers and this key set. */
   oidc?: { issuers: string[]; jwksURL: string };
   mapUser(raw: Record<string, unknown>): OAuth2User;
@@ -107,6 +109,8 @@ export const PRESETS: Record<string, ProviderPreset> = {
     tokenURL: 'https://appleid.apple.com/auth/token',
     userInfoURL: '',
     scopes: ['name', 'email'],
+    // Apple sends the code as a form POST when name or email is asked for.
+    authParams: { response_mode: 'form_post' },
     oidc: { issuers: ['https://appleid.apple.com'], jwksURL: 'https://appleid.apple.com/auth/keys' },
     mapUser: mapOidcUser,
   },
@@ -147,18 +151,19 @@ export interface ProviderConfig {
 /** The preset with the collection's overrides; undefined for an unknown name or a generic slot without URLs. */
 export function resolveProvider(config: ProviderConfig): ProviderPreset | undefined {
   const generic = GENERIC_OIDC.includes(config.name);
-  const preset = generic ? undefined : PRESETS[config.name];
+  const preset = generic || !Object.hasOwn(PRESETS, config.name) ? undefined : PRESETS[config.name];
   if (!generic && !preset) return undefined;
   const extra = config.extra ?? {};
   const merged: ProviderPreset = {
     displayName: config.displayName || preset?.displayName || 'OpenID Connect',
     authURL: config.authURL || preset?.authURL || '',
     tokenURL: config.tokenURL || preset?.tokenURL || '',
-    userInfoURL: config.userInfoURL ?? preset?.userInfoURL ?? '',
+    userInfoURL: config.userInfoURL || preset?.userInfoURL || '',
     scopes: Array.isArray(extra.scopes)
       ? extra.scopes.map(String)
       : (preset?.scopes ?? ['openid', 'email', 'profile']),
     mapUser: preset?.mapUser ?? mapOidcUser,
+    ...(preset?.authParams ? { authParams: preset.authParams } : {}),
     ...(preset?.verifiedEmail ? { verifiedEmail: preset.verifiedEmail } : {}),
   };
   const jwksURL = extra.jwksURL || preset?.oidc?.jwksURL;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { appleClientSecret } from '../../auth/index.ts';
 import { type HttpDeps, requireSuperuser } from '../context.ts';
 
 /** Runtime settings (superusers only); the SMTP password is never sent back. */
@@ -15,6 +16,10 @@ export async function settingsRoutes(app: FastifyInstance, { settings, auth }: H
     requireSuperuser(request);
     await auth.sendTestEmail(request.body);
     return reply.code(204).send();
+  });
+  app.post('/api/settings/apple/generate-client-secret', async (request) => {
+    requireSuperuser(request);
+    return appleClientSecret(request.body);
   });
   /** Starts signing with a new key; earlier keys stay in the JWKS until their tokens have expired. */
   app.post('/api/settings/jwks/rotate', async (request) => {
