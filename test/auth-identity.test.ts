@@ -26,16 +26,13 @@ describe('password sign-in by identity fields, and what a sign-in flood leaves f
       ],
       passwordAuth: { enabled: true, identityFields: ['email', 'username', 'code'] },
     });
-    await server
-      .client()
-      .collection('members')
-      .create({
-        email: 'ada@example.com',
-        username: 'Ada',
-        code: 'AbC',
-        password,
-        passwordConfirm: password,
-      });
+    await server.client().collection('members').create({
+      email: 'ada@example.com',
+      username: 'Ada',
+      code: 'AbC',
+      password,
+      passwordConfirm: password,
+    });
   });
   after(() => server.close());
 

@@ -989,7 +989,10 @@ describe('auth collections through the records API', () => {
     ok(await update(users, rec.id, { ...change, oldPassword: 'password123' }, token));
     const refresh = await srv.request('POST', `/api/collections/${users}/auth-refresh`, { token });
     assert.equal(refresh.status, 200);
-    assertError(await srv.request('POST', `/api/collections/${users}/auth-refresh`, { token: elsewhere }), 401);
+    assertError(
+      await srv.request('POST', `/api/collections/${users}/auth-refresh`, { token: elsewhere }),
+      401,
+    );
     const bad = await srv.request('POST', `/api/collections/${users}/auth-with-password`, {
       body: { identity: email, password: 'password123' },
     });

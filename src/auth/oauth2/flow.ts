@@ -33,7 +33,10 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
   const keySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
   const keySet = (url: string) => {
     let set = keySets.get(url);
-    if (!set) keySets.set(url, (set = createRemoteJWKSet(new URL(url), { timeoutDuration: 10_000 })));
+    if (!set) {
+      set = createRemoteJWKSet(new URL(url), { timeoutDuration: 10_000 });
+      keySets.set(url, set);
+    }
     return set;
   };
 
