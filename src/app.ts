@@ -1,5 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { type AuthService, createAuthService, createPasswords, loadKeyRing } from './auth/index.ts';
+import {
+  type AuthService,
+  createAuthService,
+  createPasswordGuard,
+  createPasswords,
+  createThrottle,
+  loadKeyRing,
+} from './auth/index.ts';
 import { type Bus, createMemoryBus } from './bus/index.ts';
 import type { Config } from './config/index.ts';
 import { createDatabase, type Database, runMigrations } from './db/index.ts';
@@ -50,15 +57,29 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     });
     await collections.reload();
     const passwords = createPasswords();
-    const records = createRecordService({ db, collections, passwords });
     const settings = await createSettingsStore(db, config.appUrl);
+    // One throttle: sign-ins and `oldPassword` checks share each identity's budget.
+    const throttle = createThrottle();
+    const passwordGuard = createPasswordGuard(throttle, () => settings.get());
+    const records = createRecordService({ db, collections, passwords, passwordGuard });
     const mailer = createMailer(() => {
       const { smtp, meta } = settings.get();
       return { smtp, sender: { name: meta.senderName, address: meta.senderAddress } };
     });
     const keys = await loadKeyRing(db, config.dataDir);
     const bus = createMemoryBus((err, topic) => log.error({ err, topic }, 'bus handler failed'));
-    const auth = createAuthService({ db, collections, records, passwords, keys, bus, settings, mailer, log });
+    const auth = createAuthService({
+      db,
+      collections,
+      records,
+      passwords,
+      keys,
+      bus,
+      settings,
+      mailer,
+      log,
+      throttle,
+    });
     const server = await buildServer({ config, collections, records, auth, settings }, log);
     let closing: Promise<void> | undefined;
     return {

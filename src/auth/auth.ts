@@ -13,7 +13,7 @@ import { createOtpFlow } from './otp.ts';
 import type { Passwords } from './passwords.ts';
 import { createCore } from './service.ts';
 import { createSessionStore } from './sessions.ts';
-import { createThrottle } from './throttle.ts';
+import type { Throttle } from './throttle.ts';
 
 export type AuthService = ReturnType<typeof createAuthService>;
 
@@ -28,6 +28,8 @@ export function createAuthService(input: {
   settings: SettingsStore;
   mailer: Mailer;
   log: Logger;
+  /** Shared with the records layer's `oldPassword` guard (one budget per identity). */
+  throttle: Throttle;
 }) {
   const log = input.log.child({ module: 'auth' });
   const settings = () => input.settings.get();
@@ -43,7 +45,7 @@ export function createAuthService(input: {
       settings,
       onError: (err) => log.warn({ reason: (err as Error).message }, 'could not update a session'),
     }),
-    throttle: createThrottle(),
+    throttle: input.throttle,
     mailer: input.mailer,
     settings,
     log,

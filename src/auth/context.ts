@@ -2,7 +2,7 @@ import type { Database } from '../db/index.ts';
 import { badRequest, fieldError } from '../errors/index.ts';
 import type { Logger } from '../log/index.ts';
 import { type EmailTemplate, type Mailer, renderTemplate } from '../mail/index.ts';
-import type { AuthContext, RecordService, RecordValues } from '../records/index.ts';
+import type { AuthContext, RecordService, RecordValues, RequestDetails } from '../records/index.ts';
 import { type Collection, type CollectionStore, type Settings, SUPERUSERS_ID } from '../schema/index.ts';
 import type { KeyRing } from './keys.ts';
 import type { Passwords } from './passwords.ts';
@@ -15,6 +15,8 @@ export interface Client {
   userAgent: string;
   /** The MFA session a second sign-in method continues (PocketBase's SDK sends it as `?mfaId=`). */
   mfaId?: string;
+  /** What rules may read about the request (`@request.headers`...), for authRule and mfa.rule. */
+  request?: RequestDetails;
 }
 
 /** What the auth use cases share; built once in the service. */
@@ -40,6 +42,21 @@ export const ownerOf = (collection: Collection, record: RecordValues): AuthConte
   isSuperuser: collection.id === SUPERUSERS_ID,
 });
 
+/**
+ * The record as `@request.auth` while it signs in, for the authRule and `mfa.rule`: not a superuser
+ * (the rules apply to `_superusers` too), with the request's details and `@request.context` set to the
+ * method (`password`, `otp`, `oauth2`...), as PocketBase sets it.
+ */
+export function signingIn(
+  collection: Collection,
+  record: RecordValues,
+  client: Partial<Client>,
+  method: string,
+): AuthContext {
+  const request = client.request ?? { method: 'POST', headers: {}, query: {}, context: 'default' };
+  return { collection, record, isSuperuser: false, request: { ...request, context: method } };
+}
+
 /** One auth option group with PocketBase's defaults filled in. */
 export function option<T extends object>(collection: Collection, name: string, defaults: T): T {
   const value = collection.options[name];
@@ -56,8 +73,39 @@ export function throttleKeys(deps: AuthDeps, scope: string, identity: string, cl
   return [
     { key: `${scope}:${identity.toLowerCase()}`, max: t.identityMax, windowSeconds: t.window },
     // Per scope too: a burst of mail requests from an office's shared address must not block its sign-ins.
-    { key: `${scope}:ip:${client.ip}`, max: t.ipMax, windowSeconds: t.window },
+    { key: `${scope}:ip:${clientNetwork(client.ip)}`, max: t.ipMax, windowSeconds: t.window },
   ];
+}
+
+/**
+ * What the per-IP throttle counts by: an IPv4 address (IPv4-mapped IPv6 included), or an IPv6 /64 —
+ * one host usually holds a whole /64, so counting single IPv6 addresses would give it billions of budgets.
+ */
+export function clientNetwork(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail] = ip.toLowerCase().split('%')[0]!.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
+/**
+ * Runs per-account work (signing a mailed token, storing a code, sending) after the answer has gone:
+ * a request-* endpoint must take as long for an unknown address as for a known one.
+ */
+export function afterReply(deps: AuthDeps, what: string, work: () => Promise<void>): void {
+  setImmediate(() => {
+    work().catch((err: Error) => deps.log.warn({ reason: err.message }, `could not ${what}`));
+  });
 }
 
 /**

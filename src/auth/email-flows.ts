@@ -2,9 +2,10 @@ import { badRequest, fieldError, unauthorized } from '../errors/index.ts';
 import { isPlainObject } from '../lib/index.ts';
 import { renderTemplate } from '../mail/index.ts';
 import type { AuthContext, RecordValues } from '../records/index.ts';
-import type { Collection } from '../schema/index.ts';
+import { type Collection, EXTERNAL_AUTHS_NAME } from '../schema/index.ts';
 import {
   type AuthDeps,
+  afterReply,
   type Client,
   emailFrom,
   SYSTEM,
@@ -14,6 +15,7 @@ import {
   throttleKeys,
   tokenSeconds,
 } from './context.ts';
+import { deleteRows } from './rows.ts';
 import { inSeconds, signToken, type TokenType, tokenKeyFingerprint, verifyToken } from './tokens.ts';
 
 /**
@@ -127,14 +129,16 @@ export function createEmailFlows(deps: AuthDeps) {
       limit(collection, 'verify', email, client);
       const record = await records.findBy(collection, 'email', email, true);
       if (!record || record.verified === true) return;
-      await mailToken(
-        collection,
-        record,
-        'verification',
-        String(record.email),
-        { email: String(record.email) },
-        'verificationTemplate',
-        ['verificationToken', 259200],
+      afterReply(deps, 'send a verification mail', () =>
+        mailToken(
+          collection,
+          record,
+          'verification',
+          String(record.email),
+          { email: String(record.email) },
+          'verificationTemplate',
+          ['verificationToken', 259200],
+        ),
       );
     },
 
@@ -150,14 +154,16 @@ export function createEmailFlows(deps: AuthDeps) {
       limit(collection, 'reset', email, client);
       const record = await records.findBy(collection, 'email', email, true);
       if (!record) return;
-      await mailToken(
-        collection,
-        record,
-        'passwordReset',
-        String(record.email),
-        { email: String(record.email) },
-        'resetPasswordTemplate',
-        ['passwordResetToken', 1800],
+      afterReply(deps, 'send a password reset mail', () =>
+        mailToken(
+          collection,
+          record,
+          'passwordReset',
+          String(record.email),
+          { email: String(record.email) },
+          'resetPasswordTemplate',
+          ['passwordResetToken', 1800],
+        ),
       );
     },
 
@@ -174,6 +180,11 @@ export function createEmailFlows(deps: AuthDeps) {
         { password, passwordConfirm: data.passwordConfirm ?? '', verified: true },
         SYSTEM,
       );
+      // A reset is how an owner takes an account back: identities linked by whoever held it go too.
+      await deleteRows(deps.db, EXTERNAL_AUTHS_NAME, {
+        collectionRef: collection.id,
+        recordRef: String(found.record.id),
+      });
     },
 
     async requestEmailChange(collection: Collection, input: unknown, auth: AuthContext, client: Client) {

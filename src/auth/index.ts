@@ -7,3 +7,5 @@ export { appleClientSecret } from './oauth2/apple-secret.ts';
 export type { Passwords } from './passwords.ts';
 export { ARGON2_OPTIONS, createPasswords } from './passwords.ts';
 export type { AuthResponse } from './service.ts';
+export type { Throttle } from './throttle.ts';
+export { createPasswordGuard, createThrottle } from './throttle.ts';

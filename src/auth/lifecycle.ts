@@ -12,20 +12,28 @@ import { deleteRows } from './rows.ts';
 /**
  * Keeps sessions in step with the records they belong to:
  * - a new password ends every other session of the record (the one that changed it stays, if it was
- *   the record itself; a superuser or manager setting it ends them all);
+ *   the record itself; a superuser or manager setting it ends them all); a new password or email also
+ *   drops pending one-time codes and MFA steps;
  * - a deleted auth record takes its sessions, codes, MFA steps, origins and linked identities with it;
  * - a `_sessions` record deleted through the records API (a user revoking a device) is dropped from
  *   every node's session cache.
  */
 export function bindSessionLifecycle(deps: AuthDeps, records: RecordService): void {
   records.hooks.afterUpdate.bind(async (e, next) => {
-    if (e.collection.type === 'auth' && e.original && e.original.password !== e.record.password) {
-      const self = e.auth.collection?.id === e.collection.id && e.auth.record?.id === e.record.id;
-      await deps.sessions.revokeRecord(
-        e.collection.id,
-        String(e.record.id),
-        self ? e.auth.sessionId : undefined,
-      );
+    if (e.collection.type === 'auth' && e.original) {
+      const refs = { collectionRef: e.collection.id, recordRef: String(e.record.id) };
+      const newPassword = e.original.password !== e.record.password;
+      if (newPassword) {
+        const self = e.auth.collection?.id === e.collection.id && e.auth.record?.id === e.record.id;
+        await deps.sessions.revokeRecord(
+          refs.collectionRef,
+          refs.recordRef,
+          self ? e.auth.sessionId : undefined,
+        );
+      }
+      // A half-done MFA or a code sent earlier must not outlive the password or address it was made with.
+      if (newPassword || e.original.email !== e.record.email)
+        for (const table of [OTPS_NAME, MFAS_NAME]) await deleteRows(deps.db, table, refs);
     }
     await next();
   });

@@ -1,7 +1,7 @@
 import { ApiError, badRequest, fieldError } from '../errors/index.ts';
-import type { RecordValues } from '../records/index.ts';
+import type { AuthContext, RecordValues } from '../records/index.ts';
 import { type Collection, MFAS_NAME } from '../schema/index.ts';
-import { type AuthDeps, option, ownerOf } from './context.ts';
+import { type AuthDeps, option } from './context.ts';
 import { dateMs, deleteRows, findRow, insertRow } from './rows.ts';
 
 /**
@@ -19,6 +19,18 @@ export class MfaRequired extends ApiError {
   }
 }
 
+/** Whether this record must sign in with two methods: MFA is on and `mfa.rule` (if any) matches it. */
+export async function mfaApplies(
+  deps: AuthDeps,
+  collection: Collection,
+  record: RecordValues,
+  caller: AuthContext,
+): Promise<boolean> {
+  const mfa = option(collection, 'mfa', { enabled: false, rule: '' });
+  if (!mfa.enabled) return false;
+  return !mfa.rule || deps.records.meetsRule(collection, 'mfaRule', String(record.id), caller);
+}
+
 /**
  * Applies the collection's MFA policy after one method has succeeded. Without `mfaId`, starts an MFA
  * session and answers 401; with it, checks that the session is this record's, is recent, and was opened
@@ -30,15 +42,10 @@ export async function checkMfa(
   record: RecordValues,
   method: string,
   mfaIdInput: unknown,
+  caller: AuthContext,
 ): Promise<void> {
-  const mfa = option(collection, 'mfa', { enabled: false, duration: 1800, rule: '' });
-  if (!mfa.enabled) return;
-  // `mfa.rule` narrows who needs a second method, read with the record as `@request.auth`.
-  if (
-    mfa.rule &&
-    !(await deps.records.meetsRule(collection, 'mfaRule', String(record.id), ownerOf(collection, record)))
-  )
-    return;
+  if (!(await mfaApplies(deps, collection, record, caller))) return;
+  const mfa = option(collection, 'mfa', { duration: 1800 });
   const refs = { collectionRef: collection.id, recordRef: String(record.id) };
   if (mfaIdInput === undefined || mfaIdInput === '') {
     const id = await insertRow(deps.db, MFAS_NAME, { ...refs, method });

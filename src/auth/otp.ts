@@ -1,18 +1,21 @@
 import { createHmac, randomInt } from 'node:crypto';
 import { badRequest, fieldError } from '../errors/index.ts';
 import { isPlainObject, newRecordId, safeEqual } from '../lib/index.ts';
-import { type Collection, OTPS_NAME } from '../schema/index.ts';
+import { type Collection, MFAS_NAME, OTPS_NAME } from '../schema/index.ts';
+import { claimUnverified } from './claim.ts';
 import {
   type AuthDeps,
+  afterReply,
   type Client,
   emailFrom,
   option,
-  SYSTEM,
   sendInBackground,
+  signingIn,
   stringFrom,
   templateOf,
   throttleKeys,
 } from './context.ts';
+import { mfaApplies } from './mfa.ts';
 import { dateMs, deleteRows, findRow } from './rows.ts';
 import type { AuthResponse, Issued } from './service.ts';
 
@@ -29,6 +32,13 @@ const codeHash = (otpId: string, code: string) =>
 
 export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise<AuthResponse>) {
   const { records, throttle } = deps;
+
+  /** Whether `mfaId` names this record's MFA session opened by a password. */
+  async function mfaStartedWithPassword(collection: Collection, recordId: string, mfaId: unknown) {
+    if (typeof mfaId !== 'string') return false;
+    const row = await findRow(deps.db, MFAS_NAME, mfaId);
+    return row?.collectionRef === collection.id && row.recordRef === recordId && row.method === 'password';
+  }
 
   const enabled = (collection: Collection) => {
     const otp = option(collection, 'otp', { enabled: false, duration: 180, length: 8 });
@@ -47,29 +57,27 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
       const otpId = newRecordId();
       const record = await records.findBy(collection, 'email', email, true);
       if (!record) return { otpId };
-      const length = Math.min(Math.max(Number(otp.length) || 8, 4), 32);
-      let code = '';
-      for (let i = 0; i < length; i++) code += String(randomInt(10));
-      // Stored and mailed after the answer, so a real otpId takes as long to get as a fake one.
-      const q = deps.db.dialect.quote;
-      const now = new Date().toISOString().replace('T', ' ');
-      deps.db
-        .run(
+      // Made, stored and mailed after the answer, so a real otpId takes as long to get as a fake one.
+      afterReply(deps, 'store a one-time password', async () => {
+        const length = Math.min(Math.max(Number(otp.length) || 8, 4), 32);
+        let code = '';
+        for (let i = 0; i < length; i++) code += String(randomInt(10));
+        const q = deps.db.dialect.quote;
+        const now = new Date().toISOString().replace('T', ' ');
+        await deps.db.run(
           deps.db.kysely,
           `INSERT INTO ${q(OTPS_NAME)} (${['id', 'collectionRef', 'recordRef', 'password', 'sentTo', 'created', 'updated'].map(q).join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
           [otpId, collection.id, String(record.id), codeHash(otpId, code), String(record.email), now, now],
-        )
-        .then(() =>
-          sendInBackground(
-            deps,
-            templateOf(collection, 'otp', 'emailTemplate'),
-            String(record.email),
-            { OTP: code, OTP_ID: otpId },
-            record,
-            'otp',
-          ),
-        )
-        .catch((err: Error) => deps.log.warn({ reason: err.message }, 'could not store a one-time password'));
+        );
+        sendInBackground(
+          deps,
+          templateOf(collection, 'otp', 'emailTemplate'),
+          String(record.email),
+          { OTP: code, OTP_ID: otpId },
+          record,
+          'otp',
+        );
+      });
       return { otpId };
     },
 
@@ -98,14 +106,16 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
       }
       throttle.succeeded(limits);
       await deleteRows(deps.db, OTPS_NAME, { id: otpId });
-      // The code reached the mailbox: that proves the address, as PocketBase treats it.
+      // The code reached the mailbox: that proves the address, as PocketBase treats it. Not on the first
+      // step of an MFA, though: the account is claimed when the sign-in completes.
       let signed = record;
-      if (
-        record.verified !== true &&
-        String(row!.sentTo).toLowerCase() === String(record.email).toLowerCase()
-      ) {
-        await records.update(collection, String(record.id), { verified: true }, SYSTEM);
-        signed = (await records.find(collection, String(record.id))) ?? record;
+      const mfaId = client.mfaId ?? input.mfaId;
+      const firstStep =
+        !mfaId && (await mfaApplies(deps, collection, record, signingIn(collection, record, client, 'otp')));
+      const toMailbox = String(row!.sentTo).toLowerCase() === String(record.email).toLowerCase();
+      if (record.verified !== true && toMailbox && !firstStep) {
+        const passwordProven = await mfaStartedWithPassword(collection, String(record.id), mfaId);
+        signed = await claimUnverified(deps, collection, record, passwordProven);
       }
       return signIn({ collection, record: signed, method: 'otp', client, body: input });
     },

@@ -9,6 +9,7 @@ import {
   option,
   ownerOf,
   SYSTEM,
+  signingIn,
   throttleKeys,
   tokenSeconds,
 } from './context.ts';
@@ -40,10 +41,17 @@ export interface Issued {
 export function createCore(deps: AuthDeps) {
   const { collections, records, keys, sessions, throttle } = deps;
 
-  /** Turns a proven identity into a session and a token, after the MFA policy has had its say. */
+  /**
+   * Turns a proven identity into a session and a token, for every method alike: the authRule decides
+   * whether this record may sign in at all (`null`: nobody), then the MFA policy has its say.
+   */
   async function signIn(input: Issued): Promise<AuthResponse> {
     const { collection, record, method, client } = input;
-    await checkMfa(deps, collection, record, method, client.mfaId ?? input.body.mfaId);
+    const caller = signingIn(collection, record, client, method);
+    // One answer for records the authRule turns away and for wrong credentials.
+    if (!(await records.meetsRule(collection, 'authRule', String(record.id), caller)))
+      throw badRequest('Failed to authenticate.');
+    await checkMfa(deps, collection, record, method, client.mfaId ?? input.body.mfaId, caller);
     const session = await sessions.create({
       collectionId: collection.id,
       recordId: String(record.id),
@@ -52,10 +60,17 @@ export function createCore(deps: AuthDeps) {
       ip: client.ip,
       userAgent: client.userAgent,
     });
+    // A password change that committed while this sign-in was being checked has ended the record's
+    // sessions, maybe before this one existed: if the record changed under us, this session goes too.
+    const current = await records.find(collection, String(record.id));
+    if (!current || current.tokenKey !== record.tokenKey) {
+      await sessions.revoke([session.id]);
+      throw badRequest('Failed to authenticate.');
+    }
     noteAuthOrigin(deps, collection, record, client).catch((err: Error) =>
       deps.log.warn({ reason: err.message }, 'could not record the sign-in origin'),
     );
-    return respond(collection, record, session.id, session.expires, true, input.meta);
+    return respond(collection, current, session.id, session.expires, true, input.meta);
   }
 
   async function respond(
@@ -65,8 +80,9 @@ export function createCore(deps: AuthDeps) {
     sessionEnd: number,
     refreshable: boolean,
     meta?: Record<string, unknown>,
+    lifetimeSeconds = tokenSeconds(collection, 'authToken', 604800),
   ): Promise<AuthResponse> {
-    const expires = Math.min(inSeconds(tokenSeconds(collection, 'authToken', 604800)), sessionEnd);
+    const expires = Math.min(inSeconds(lifetimeSeconds), sessionEnd);
     const token = await signToken(
       keys,
       { id: String(record.id), type: 'auth', collectionId: collection.id, refreshable, sid },
@@ -132,15 +148,8 @@ export function createCore(deps: AuthDeps) {
     const ok = record
       ? await deps.passwords.verify(String(record.password ?? ''), password)
       : await deps.passwords.dummyVerify(password);
-    // The authRule (e.g. `verified = true`) reads the record signing in, which is also `@request.auth`.
-    const allowed =
-      record &&
-      ok &&
-      (await records.meetsRule(collection, 'authRule', String(record.id), ownerOf(collection, record)));
-    // One answer for unknown accounts, wrong passwords and records the authRule turns away.
-    if (!record || !allowed) {
-      throw badRequest('Failed to authenticate.');
-    }
+    // One answer for unknown accounts and wrong passwords (and, in signIn, records the authRule turns away).
+    if (!record || !ok) throw badRequest('Failed to authenticate.');
     throttle.succeeded(limits);
     return signIn({ collection, record, method: 'password', client, body });
   }
@@ -159,6 +168,16 @@ export function createCore(deps: AuthDeps) {
       auth.isSuperuser,
     );
     if (!record || !session) throw unauthorized();
+    // The authRule holds for the whole session: a record it turns away now (banned, say) gets no new token.
+    if (
+      !(await records.meetsRule(
+        collection,
+        'authRule',
+        String(record.id),
+        signingIn(collection, record, {}, 'default'),
+      ))
+    )
+      throw new ApiError(403, 'The authorized record is not allowed to sign in.');
     return respond(collection, record, session.id, session.expires, true);
   }
 
@@ -196,7 +215,8 @@ export function createCore(deps: AuthDeps) {
       impersonatedBy: String(auth.record.id),
       expiresAt: inSeconds(seconds),
     });
-    return respond(collection, record, session.id, session.expires, false);
+    // `duration` is the token's lifetime, as in PocketBase, not bounded by the collection's token setting.
+    return respond(collection, record, session.id, session.expires, false, undefined, seconds);
   }
 
   /** Ends the caller's session, the others, or all of them. */

@@ -56,6 +56,8 @@ const TOUCH_INTERVAL_MS = 60_000;
 const TOPIC = 'sessions.revoked';
 
 interface Cached extends Session {
+  /** Epoch ms of sign-in: the absolute timeout counts from here, with the settings of the moment. */
+  created: number;
   fetched: number;
 }
 
@@ -72,7 +74,7 @@ export function createSessionStore(deps: {
   const q = db.dialect.quote;
   const table = q(SESSIONS_NAME);
   const cache = new Map<string, Cached>();
-  const selectSql = `SELECT ${q('collectionRef')}, ${q('recordRef')}, ${q('lastSeen')}, ${q('expires')} FROM ${table} WHERE ${q('id')} = ?`;
+  const selectSql = `SELECT ${q('collectionRef')}, ${q('recordRef')}, ${q('lastSeen')}, ${q('expires')}, ${q('created')} FROM ${table} WHERE ${q('id')} = ?`;
   const touchSql = `UPDATE ${table} SET ${q('lastSeen')} = ? WHERE ${q('id')} = ?`;
 
   const forget = (ids: string[]) => {
@@ -82,9 +84,13 @@ export function createSessionStore(deps: {
     if (Array.isArray(message)) forget(message.filter((id): id is string => typeof id === 'string'));
   });
 
-  const idleLimit = (isSuperuser: boolean) => {
+  /** The timeouts in force now: lowering them in the settings shortens live sessions too. */
+  const limits = (isSuperuser: boolean) => {
     const s = deps.settings().sessions;
-    return (isSuperuser ? s.superuserIdleTimeout : s.idleTimeout) * 1000;
+    return {
+      idle: (isSuperuser ? s.superuserIdleTimeout : s.idleTimeout) * 1000,
+      absolute: (isSuperuser ? s.superuserAbsoluteTimeout : s.absoluteTimeout) * 1000,
+    };
   };
 
   async function load(id: string): Promise<Cached | undefined> {
@@ -97,6 +103,7 @@ export function createSessionStore(deps: {
       recordId: String(row.recordRef),
       lastSeen: parseDate(row.lastSeen),
       expires: parseDate(row.expires),
+      created: parseDate(row.created),
       fetched: Date.now(),
     };
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
@@ -152,16 +159,25 @@ export function createSessionStore(deps: {
       if (!entry || now - entry.fetched > CACHE_TTL_MS) entry = await load(id);
       if (!entry) return undefined;
       if (entry.collectionId !== collectionId || entry.recordId !== recordId) return undefined;
-      if (now >= entry.expires || now - entry.lastSeen >= idleLimit(isSuperuser)) {
+      const { idle, absolute } = limits(isSuperuser);
+      const end = Math.min(entry.expires, entry.created + absolute);
+      if (now >= end || now - entry.lastSeen >= idle) {
         await removeIds([id]);
         return undefined;
       }
-      if (now - entry.lastSeen >= TOUCH_INTERVAL_MS) {
+      // Written at most once a minute, and often enough within a short idle timeout to keep a used session alive.
+      if (now - entry.lastSeen >= Math.min(TOUCH_INTERVAL_MS, idle / 4)) {
         entry.lastSeen = now;
         // Not awaited: the request need not wait for bookkeeping; a lost touch only shortens idle time.
         db.run(db.kysely, touchSql, [formatDate(new Date(now)), id]).catch(deps.onError);
       }
-      return entry;
+      return {
+        id,
+        collectionId: entry.collectionId,
+        recordId: entry.recordId,
+        lastSeen: entry.lastSeen,
+        expires: end,
+      };
     },
 
     revoke: removeIds,

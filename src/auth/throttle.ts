@@ -1,4 +1,6 @@
 import { tooManyRequests } from '../errors/index.ts';
+import type { PasswordGuard, RecordValues } from '../records/index.ts';
+import type { Collection } from '../schema/index.ts';
 
 /**
  * Fixed-window counters of failed attempts, per key (an identity, a client IP, an OTP). A key that
@@ -63,5 +65,22 @@ export function createThrottle(now: () => number = Date.now): Throttle {
         else w.count = Math.max(0, w.count - 1);
       });
     },
+  };
+}
+
+/** The `oldPassword` guard for the records layer: guesses count against the sign-in budget of the identity. */
+export function createPasswordGuard(
+  throttle: Throttle,
+  settings: () => { authThrottle: { enabled: boolean; identityMax: number; window: number } },
+): PasswordGuard {
+  const keysFor = (collection: Collection, record: RecordValues): ThrottleKey[] => {
+    const t = settings().authThrottle;
+    if (!t.enabled) return [];
+    const identity = String(record.email ?? record.id).toLowerCase();
+    return [{ key: `login:${collection.id}:${identity}`, max: t.identityMax, windowSeconds: t.window }];
+  };
+  return {
+    attempt: (collection, record) => throttle.attempt(keysFor(collection, record)),
+    succeeded: (collection, record) => throttle.succeeded(keysFor(collection, record)),
   };
 }

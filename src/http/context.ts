@@ -1,9 +1,10 @@
 import type { FastifyRequest } from 'fastify';
-import type { AuthService } from '../auth/index.ts';
+import type { AuthService, Client } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApiError, unauthorized } from '../errors/index.ts';
 import type { AuthContext, RecordService } from '../records/index.ts';
 import type { CollectionStore, SettingsStore } from '../schema/index.ts';
+import { requestDetails } from './caller.ts';
 
 /** What the route plugins need; made once in app.ts. */
 export interface HttpDeps {
@@ -15,10 +16,15 @@ export interface HttpDeps {
 }
 
 /** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */
-export function clientOf(request: FastifyRequest): { ip: string; userAgent: string; mfaId?: string } {
+export function clientOf(request: FastifyRequest): Client {
   const ua = request.headers['user-agent'];
   const mfaId = queryString(request.query, 'mfaId');
-  return { ip: request.ip ?? '', userAgent: typeof ua === 'string' ? ua : '', ...(mfaId ? { mfaId } : {}) };
+  return {
+    ip: request.ip ?? '',
+    userAgent: typeof ua === 'string' ? ua : '',
+    request: requestDetails(request),
+    ...(mfaId ? { mfaId } : {}),
+  };
 }
 
 declare module 'fastify' {

@@ -10,7 +10,8 @@ export function ruleOf(collection: Collection, rule: RuleName): string | null {
   }
   if (rule === 'authRule' || rule === 'manageRule') {
     const value = collection.options[rule];
-    return typeof value === 'string' ? value : rule === 'authRule' ? '' : null;
+    // A missing authRule is PocketBase's default `""`; an explicit null lets nobody sign in.
+    return typeof value === 'string' ? value : rule === 'authRule' && value === undefined ? '' : null;
   }
   return collection[rule];
 }

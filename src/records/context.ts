@@ -2,13 +2,14 @@ import type { Database } from '../db/index.ts';
 import type { Collection, CollectionStore } from '../schema/index.ts';
 import type { RecordHooks } from './hooks.ts';
 import { type PreparedCollection, prepareCollection } from './prepared.ts';
-import type { PasswordHasher } from './types.ts';
+import type { PasswordGuard, PasswordHasher } from './types.ts';
 
 /** What the record use cases share: their dependencies and the per-collection prepared SQL. */
 export interface RecordsContext {
   db: Database;
   collections: CollectionStore;
   passwords: PasswordHasher;
+  passwordGuard?: PasswordGuard;
   hooks: RecordHooks;
   prepared(collection: Collection): PreparedCollection;
 }

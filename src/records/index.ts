@@ -8,7 +8,14 @@ import { checkExpand, type ExpandTree, expandRecords, parseExpand } from './expa
 import { createRecordHooks, type RecordHooks } from './hooks.ts';
 import { findRecord, listRecords, ruleAllows, viewRecord } from './read.ts';
 import { ruleScope } from './rules.ts';
-import type { AuthContext, ListQuery, ListResult, PasswordHasher, RecordValues } from './types.ts';
+import type {
+  AuthContext,
+  ListQuery,
+  ListResult,
+  PasswordGuard,
+  PasswordHasher,
+  RecordValues,
+} from './types.ts';
 import { createRecord, updateRecord } from './write.ts';
 
 export { canManage, requireRule, ruleOf } from './access.ts';
@@ -19,6 +26,7 @@ export type {
   AuthContext,
   ListQuery,
   ListResult,
+  PasswordGuard,
   PasswordHasher,
   RecordEvent,
   RecordValues,
@@ -80,6 +88,7 @@ export function createRecordService(deps: {
   db: Database;
   collections: CollectionStore;
   passwords: PasswordHasher;
+  passwordGuard?: PasswordGuard;
 }): RecordService {
   const hooks = createRecordHooks();
   const ctx = createRecordsContext({ ...deps, hooks });

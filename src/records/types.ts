@@ -48,6 +48,16 @@ export interface PasswordHasher {
   verify(hash: string, plain: string): Promise<boolean>;
 }
 
+/**
+ * Limits guesses at an existing password outside sign-in (`oldPassword` on an update), sharing the
+ * sign-in budget of the record's identity; provided by the auth layer.
+ */
+export interface PasswordGuard {
+  /** Counts a guess, or throws 429 when the record's identity is at its limit. */
+  attempt(collection: Collection, record: RecordValues): void;
+  succeeded(collection: Collection, record: RecordValues): void;
+}
+
 export interface RecordEvent {
   collection: Collection;
   /** The record as it will be (create/update) or was (delete) stored. */

@@ -4,6 +4,7 @@ import { badRequest, fieldError } from '../../errors/index.ts';
 import { isPlainObject, randomString } from '../../lib/index.ts';
 import type { AuthContext, RecordValues } from '../../records/index.ts';
 import { type Collection, EXTERNAL_AUTHS_NAME } from '../../schema/index.ts';
+import { claimUnverified } from '../claim.ts';
 import { type AuthDeps, type Client, option, SYSTEM } from '../context.ts';
 import { deleteRows, insertRow } from '../rows.ts';
 import type { AuthResponse, Issued } from '../service.ts';
@@ -172,21 +173,10 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
         throw badRequest(
           'An account with this email already exists; sign in to it first, then link this provider.',
         );
-      if (existing.verified !== true) {
-        const password = randomString(40, VERIFIER_ALPHABET);
-        await records.update(
-          collection,
-          String(existing.id),
-          { verified: true, password, passwordConfirm: password },
-          SYSTEM,
-        );
-        await deleteRows(deps.db, EXTERNAL_AUTHS_NAME, {
-          collectionRef: collection.id,
-          recordRef: String(existing.id),
-        });
-      }
-      await linkTo(existing);
-      return { record: (await records.find(collection, String(existing.id)))!, isNew: false };
+      const claimed =
+        existing.verified === true ? existing : await claimUnverified(deps, collection, existing, false);
+      await linkTo(claimed);
+      return { record: claimed, isNew: false };
     }
 
     // A new account, under the collection's create rule, as a guest signing up would be.
@@ -269,8 +259,13 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
       const redirectURL = text('redirectURL', 2048);
       const config = o.providers.find((p) => p.name === providerName);
       const codeVerifier = text('codeVerifier', 128, config?.pkce !== false);
-      if (redirectURL && !/^https?:\/\/\S+$/.test(redirectURL))
-        errors.redirectURL = fieldError('validation_invalid_url', 'Must be an http(s) URL.');
+      // Any URI the provider registered: http(s), or an app's own scheme (`com.example.app:/oauth2`).
+      if (
+        redirectURL &&
+        (!/^[a-z][a-z0-9+.-]*:\S+$/i.test(redirectURL) ||
+          /^(javascript|data|vbscript|file):/i.test(redirectURL))
+      )
+        errors.redirectURL = fieldError('validation_invalid_url', 'Must be a URL the provider redirects to.');
       if (input.createData !== undefined && !isPlainObject(input.createData))
         errors.createData = fieldError('validation_invalid_value', 'Must be an object.');
       if (Object.keys(errors).length)

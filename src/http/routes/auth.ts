@@ -1,38 +1,56 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthResponse } from '../../auth/index.ts';
 import { badRequest } from '../../errors/index.ts';
+import { type Collection, SUPERUSERS_ID } from '../../schema/index.ts';
 import { clientOf, type HttpDeps, requireSuperuser } from '../context.ts';
+import { createOutput } from '../output.ts';
 
 type Params = { collection: string };
 type RecordParams = { collection: string; id: string };
 
 /** The auth endpoints of auth collections (PocketBase's), sessions (Plinth's) and the JWKS. */
-export async function authRoutes(app: FastifyInstance, { collections, auth }: HttpDeps): Promise<void> {
+export async function authRoutes(
+  app: FastifyInstance,
+  { collections, records, auth }: HttpDeps,
+): Promise<void> {
   const authCollection = (name: string) => {
     const c = collections.get(name);
     if (c.type !== 'auth') throw badRequest('The collection is not an auth collection.');
     return c;
   };
   const base = '/api/collections/:collection';
+  const output = createOutput(records);
 
-  app.post<{ Params: Params }>(`${base}/auth-with-password`, async (request) =>
-    auth.authWithPassword(authCollection(request.params.collection), request.body, clientOf(request)),
+  /**
+   * The routes that answer `{token, record}`: `expand` and `fields` apply as on record routes (read
+   * first, so a bad one is a 400 before anything happens), expanding as the record that signed in.
+   */
+  const signInRoute = (
+    path: string,
+    handler: (request: FastifyRequest<{ Params: RecordParams }>, c: Collection) => Promise<AuthResponse>,
+  ) =>
+    app.post<{ Params: RecordParams }>(`${base}/${path}`, async (request) => {
+      const c = authCollection(request.params.collection);
+      const out = output(request, c);
+      const answer = await handler(request, c);
+      const as = { collection: c, record: answer.record, isSuperuser: c.id === SUPERUSERS_ID };
+      return out([answer.record], answer, as);
+    });
+
+  signInRoute('auth-with-password', (request, c) =>
+    auth.authWithPassword(c, request.body, clientOf(request)),
   );
-  app.post<{ Params: Params }>(`${base}/auth-refresh`, async (request) =>
-    auth.authRefresh(authCollection(request.params.collection), request.auth),
+  signInRoute('auth-refresh', (request, c) => auth.authRefresh(c, request.auth));
+  signInRoute('auth-with-oauth2', (request, c) =>
+    auth.authWithOAuth2(c, request.body, request.auth, clientOf(request)),
   );
-  app.post<{ Params: Params }>(`${base}/auth-with-oauth2`, async (request) =>
-    auth.authWithOAuth2(
-      authCollection(request.params.collection),
-      request.body,
-      request.auth,
-      clientOf(request),
-    ),
-  );
+  signInRoute('auth-with-otp', (request, c) => auth.authWithOtp(c, request.body, clientOf(request)));
+  signInRoute('impersonate/:id', (request, c) => {
+    requireSuperuser(request);
+    return auth.impersonate(c, request.params.id, request.body, request.auth, clientOf(request));
+  });
   app.post<{ Params: Params }>(`${base}/request-otp`, async (request) =>
     auth.requestOtp(authCollection(request.params.collection), request.body, clientOf(request)),
-  );
-  app.post<{ Params: Params }>(`${base}/auth-with-otp`, async (request) =>
-    auth.authWithOtp(authCollection(request.params.collection), request.body, clientOf(request)),
   );
 
   const noContent = <T>(handler: (request: T) => Promise<void>) =>
@@ -80,17 +98,6 @@ export async function authRoutes(app: FastifyInstance, { collections, auth }: Ht
       auth.confirmEmailChange(authCollection(request.params.collection), request.body, clientOf(request)),
     ),
   );
-
-  app.post<{ Params: RecordParams }>(`${base}/impersonate/:id`, async (request) => {
-    requireSuperuser(request);
-    return auth.impersonate(
-      authCollection(request.params.collection),
-      request.params.id,
-      request.body,
-      request.auth,
-      clientOf(request),
-    );
-  });
 
   // Plinth's sessions: sign out here, elsewhere, or everywhere; a superuser ends a record's sessions.
   app.post<{ Params: Params }>(

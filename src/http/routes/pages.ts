@@ -26,7 +26,7 @@ const LABELS = { email: 'Email', password: 'Password', passwordConfirm: 'Confirm
 const ROUTES = {
   'pbinstall': { form: 'install', path: () => '/api/plinth/installer',
     done: (body) => 'Superuser ' + body.record.email + ' created. You can now sign in through the API.' },
-  'auth/confirm-verification': { type: 'verification', busy: 'Verifying your email address…',
+  'auth/confirm-verification': { type: 'verification', form: 'verification',
     done: () => 'Your email address is verified.' },
   'auth/confirm-password-reset': { type: 'passwordReset', form: 'password-reset',
     done: () => 'Your password has been changed. You can sign in with it now.' },
@@ -104,17 +104,14 @@ addEventListener('hashchange', () => location.reload());
 if (route && route.type && (claims.type !== route.type || typeof claims.collectionId !== 'string')) {
   show('This link is invalid or incomplete. Request a new one.');
 } else if (route) {
-  show(route.busy || '');
+  show('');
   for (const element of document.querySelectorAll('[data-claim]')) element.textContent = String(claims[element.dataset.claim] || '');
-  if (form) {
-    form.hidden = false;
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      send(Object.fromEntries(new FormData(form)));
-    });
-  } else {
-    send({});
-  }
+  // Every route waits for a click: a mail scanner that opens links must not confirm anything.
+  form.hidden = false;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    send(Object.fromEntries(new FormData(form)));
+  });
 }
 `;
 
@@ -135,6 +132,8 @@ const PAGE = `<!doctype html>
 <label>Password <input name="password" type="password" minlength="8" required autocomplete="new-password"></label>
 <label>Confirm password <input name="passwordConfirm" type="password" minlength="8" required autocomplete="new-password"></label>
 <button type="submit">Create superuser</button></form>
+<form id="verification" hidden><p>Confirm that <strong data-claim="email"></strong> is your email address. If you did not sign up, do not confirm: just close this page.</p>
+<button type="submit">Confirm my email address</button></form>
 <form id="password-reset" hidden><p>Choose a new password for <strong data-claim="email"></strong>.</p>
 <label>New password <input name="password" type="password" required autocomplete="new-password"></label>
 <label>Confirm new password <input name="passwordConfirm" type="password" required autocomplete="new-password"></label>
