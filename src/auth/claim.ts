@@ -6,19 +6,19 @@ import { deleteRows } from './rows.ts';
 
 /**
  * Whoever proves the mailbox of an account that never verified it (a one-time code, a verified OAuth2
- * email) takes the account over. If the account
- * was registered by someone else (to pre-hijack it), that someone must lose it: unless the password was
- * proven in this same sign-in (the first step of an MFA), it is replaced by a random one, which ends every
- * session, and every linked OAuth2 identity is removed. The owner sets a password again with a reset.
+ * email) takes the account over. If someone else registered it (to pre-hijack it), they must lose it:
+ * unless `keepPassword` (the password is proven by the other step of this same MFA sign-in), the password
+ * is replaced by a random one, which ends every session, and every linked OAuth2 identity is removed.
+ * The owner sets a password again with a reset.
  */
 export async function claimUnverified(
   deps: AuthDeps,
   collection: Collection,
   record: RecordValues,
-  passwordProven: boolean,
+  keepPassword: boolean,
 ): Promise<RecordValues> {
   const id = String(record.id);
-  if (passwordProven) {
+  if (keepPassword) {
     await deps.records.update(collection, id, { verified: true }, SYSTEM);
   } else {
     const password = randomSecret(30);

@@ -106,16 +106,19 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
       }
       throttle.succeeded(limits);
       await deleteRows(deps.db, OTPS_NAME, { id: otpId });
-      // The code reached the mailbox: that proves the address, as PocketBase treats it. Not on the first
-      // step of an MFA, though: the account is claimed when the sign-in completes.
+      // The code reached the mailbox: that proves the address, as PocketBase treats it. The password
+      // someone set before is replaced (claimUnverified) unless it is, or will be, proven in this same
+      // MFA sign-in: when a password opened it, or when this code opens it and a second method must follow.
       let signed = record;
-      const mfaId = client.mfaId ?? input.mfaId;
-      const firstStep =
-        !mfaId && (await mfaApplies(deps, collection, record, signingIn(collection, record, client, 'otp')));
-      const toMailbox = String(row!.sentTo).toLowerCase() === String(record.email).toLowerCase();
-      if (record.verified !== true && toMailbox && !firstStep) {
-        const passwordProven = await mfaStartedWithPassword(collection, String(record.id), mfaId);
-        signed = await claimUnverified(deps, collection, record, passwordProven);
+      if (
+        record.verified !== true &&
+        String(row!.sentTo).toLowerCase() === String(record.email).toLowerCase()
+      ) {
+        const mfaId = client.mfaId ?? input.mfaId;
+        const keepPassword = mfaId
+          ? await mfaStartedWithPassword(collection, String(record.id), mfaId)
+          : await mfaApplies(deps, collection, record, signingIn(collection, record, client, 'otp'));
+        signed = await claimUnverified(deps, collection, record, keepPassword);
       }
       return signIn({ collection, record: signed, method: 'otp', client, body: input });
     },
