@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
-import { ClientResponseError } from 'pocketbase';
+import { assertApiError, sdkError } from './helpers/assertions.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { type CapturedMail, linkIn, type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
@@ -62,28 +62,6 @@ async function assertNoMail(to: string[], ms = 1000): Promise<void> {
 
 const mailsTo = (to: string) =>
   smtp.mails.filter((m) => m.to.some((t) => t.toLowerCase() === to.toLowerCase()));
-
-/** The SDK call fails with `status`; returns the error for further checks. */
-async function sdkError(promise: Promise<unknown>, status: number): Promise<ClientResponseError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ClientResponseError, String(err));
-    assert.equal(err.status, status, JSON.stringify(err.response));
-    return err;
-  }
-  assert.fail(`expected a ${status} error`);
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: error bodies are arbitrary JSON.
-function assertApiError(res: { status: number; body: any }, label: string, status?: number): void {
-  assert.ok(res.status >= 400 && res.status < 500, `${label}: ${res.status} ${JSON.stringify(res.body)}`);
-  if (status !== undefined) assert.equal(res.status, status, `${label}: ${JSON.stringify(res.body)}`);
-  assert.equal(typeof res.body, 'object', `${label}: ${JSON.stringify(res.body)}`);
-  assert.equal(res.body.status, res.status, label);
-  assert.equal(typeof res.body.message, 'string', label);
-  assert.ok(res.body.data && typeof res.body.data === 'object' && !Array.isArray(res.body.data), label);
-}
 
 before(async () => {
   [server, smtp] = await Promise.all([startServer(), startSmtp()]);
