@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
 import { assertApiError, sdkError } from './helpers/assertions.ts';
-import { startServer, type TestServer } from './helpers/server.ts';
+import { startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { type CapturedMail, linkIn, type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
 /**
@@ -65,16 +65,8 @@ const mailsTo = (to: string) =>
 
 before(async () => {
   [server, smtp] = await Promise.all([startServer(), startSmtp()]);
-  const res = await server.request('PATCH', '/api/settings', {
-    token: server.adminToken,
-    body: {
-      meta: { appName: APP_NAME, appURL: server.url },
-      smtp: { enabled: true, host: smtp.host, port: smtp.port, tls: false },
-      // Every request here comes from 127.0.0.1: the per-IP budget must not end the suite early.
-      authThrottle: { ipMax: 1_000_000 },
-    },
-  });
-  assert.equal(res.status, 200, JSON.stringify(res.body));
+  // Every request here comes from 127.0.0.1: the per-IP budget must not end the suite early.
+  await useSmtp(server, smtp, { meta: { appName: APP_NAME }, authThrottle: { ipMax: 1_000_000 } });
   await server.admin.collections.create({ name: 'members', type: 'auth', fields: [] });
 });
 

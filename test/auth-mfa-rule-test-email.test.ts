@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ClientResponseError } from 'pocketbase';
-import { startServer, type TestServer } from './helpers/server.ts';
+import { startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
 describe('mfa.rule and the test email', () => {
@@ -11,15 +11,7 @@ describe('mfa.rule and the test email', () => {
   before(async () => {
     server = await startServer();
     smtp = await startSmtp();
-    const res = await server.request('PATCH', '/api/settings', {
-      token: server.adminToken,
-      body: {
-        meta: { appName: 'Rule Test', appURL: server.url },
-        smtp: { enabled: true, host: smtp.host, port: smtp.port },
-        authThrottle: { enabled: false },
-      },
-    });
-    assert.equal(res.status, 200);
+    await useSmtp(server, smtp, { meta: { appName: 'Rule Test' }, authThrottle: { enabled: false } });
   });
   after(async () => {
     await server.close();

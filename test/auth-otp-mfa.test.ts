@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
 import { assertApiError, sdkError } from './helpers/assertions.ts';
-import { startServer, type TestServer } from './helpers/server.ts';
+import { startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { type CapturedMail, type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
 /**
@@ -71,15 +71,7 @@ const sessionsOf = (recordId: string) =>
 
 before(async () => {
   [server, smtp] = await Promise.all([startServer(), startSmtp()]);
-  const res = await server.request('PATCH', '/api/settings', {
-    token: server.adminToken,
-    body: {
-      meta: { appName: APP_NAME, appURL: server.url },
-      smtp: { enabled: true, host: smtp.host, port: smtp.port, tls: false },
-      authThrottle: { ipMax: 1_000_000 },
-    },
-  });
-  assert.equal(res.status, 200, JSON.stringify(res.body));
+  await useSmtp(server, smtp, { meta: { appName: APP_NAME }, authThrottle: { ipMax: 1_000_000 } });
   await server.admin.collections.update('users', { otp: { enabled: true } });
   await server.admin.collections.create({
     name: 'members',

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { TEST_ENGINE } from './helpers/databases.ts';
 import { freePort, spawnServe } from './helpers/process.ts';
-import { startServer, type TestServer } from './helpers/server.ts';
+import { startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { linkIn, type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -29,14 +29,7 @@ describe('the confirmation links at /_/, in a real browser', { skip: noBrowser }
 
   before(async () => {
     [server, smtp] = await Promise.all([startServer(), startSmtp()]);
-    const res = await server.request('PATCH', '/api/settings', {
-      token: server.adminToken,
-      body: {
-        meta: { appURL: server.url },
-        smtp: { enabled: true, host: smtp.host, port: smtp.port, tls: false },
-      },
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await useSmtp(server, smtp);
     browser = await chromium.launch({ executablePath: CHROMIUM });
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { formatDate } from '../src/lib/index.ts';
-import { SUPERUSER, startServer, type TestServer } from './helpers/server.ts';
+import { SUPERUSER, startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
 const USERS = '/api/collections/users';
@@ -27,11 +27,7 @@ describe('server-side sessions', () => {
   before(async () => {
     server = await startServer();
     smtp = await startSmtp();
-    const res = await server.request('PATCH', '/api/settings', {
-      token: server.adminToken,
-      body: { meta: { appURL: server.url }, smtp: { enabled: true, host: smtp.host, port: smtp.port } },
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await useSmtp(server, smtp);
   });
   after(async () => {
     await server.close();

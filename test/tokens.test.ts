@@ -21,7 +21,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { readParam } from '../src/schema/index.ts';
-import { SUPERUSER, startServer, type TestServer } from './helpers/server.ts';
+import { SUPERUSER, startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
 const USERS = '/api/collections/users';
@@ -61,11 +61,7 @@ describe('token security and the JWKS', () => {
   before(async () => {
     server = await startServer();
     smtp = await startSmtp();
-    const res = await server.request('PATCH', '/api/settings', {
-      token: server.adminToken,
-      body: { meta: { appURL: server.url }, smtp: { enabled: true, host: smtp.host, port: smtp.port } },
-    });
-    assert.equal(res.status, 200);
+    await useSmtp(server, smtp);
     ann = { id: '', email: 'ann@example.com', password: 'ann-password-1' };
     bob = { id: '', email: 'bob@example.com', password: 'bob-password-1' };
     for (const u of [ann, bob])

@@ -89,3 +89,24 @@ export async function startServer(options: { flags?: Record<string, unknown> } =
     },
   };
 }
+
+/**
+ * Points the server's mail at an SMTP server (test/helpers/smtp.ts), with links built on the server's
+ * URL, and applies any other settings given (per group, merged). Fails the test if the settings are refused.
+ */
+export async function useSmtp(
+  server: TestServer,
+  smtp: { host: string; port: number },
+  settings: { meta?: Record<string, unknown> } & Record<string, unknown> = {},
+): Promise<void> {
+  const { meta, ...rest } = settings;
+  const res = await server.request('PATCH', '/api/settings', {
+    token: server.adminToken,
+    body: {
+      meta: { appURL: server.url, ...meta },
+      smtp: { enabled: true, host: smtp.host, port: smtp.port, tls: false },
+      ...rest,
+    },
+  });
+  if (res.status !== 200) throw new Error(`PATCH /api/settings: ${res.status} ${JSON.stringify(res.body)}`);
+}
