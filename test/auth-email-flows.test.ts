@@ -458,6 +458,11 @@ describe('sign-in alerts', () => {
     const alert = await smtp.waitFor({ to: email, subject: 'new location' });
     assert.equal(alert.subject, 'Login from a new location');
     assert.ok(alert.html.includes('Acme &amp; Co'), alert.html);
+    // {ALERT_INFO}: when, from where, on what.
+    assert.match(
+      alert.html,
+      /a sign-in from a new device on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, from 127\.0\.0\.1 \(Device-Two\/2\.0\)/,
+    );
     await originsStored(id, 2);
 
     assert.equal((await login(email, 'Device-Two/2.0')).status, 200);

@@ -34,7 +34,9 @@ export async function noteAuthOrigin(
     deps,
     templateOf(collection, 'authAlert', 'emailTemplate'),
     String(record.email),
-    { ALERT_INFO: `${when} UTC from ${client.ip} (${client.userAgent || 'unknown device'})` },
+    {
+      ALERT_INFO: `a sign-in from a new device on ${when} UTC, from ${client.ip} (${client.userAgent || 'unknown device'})`,
+    },
     record,
     'authAlert',
   );

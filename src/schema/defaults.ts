@@ -78,7 +78,7 @@ export function defaultAuthOptions(isSuperusers = false): Record<string, unknown
       enabled: true,
       emailTemplate: template(
         'Login from a new location',
-        '<p>Hello,</p><p>We noticed a login to your {APP_NAME} account from a new location.</p>',
+        '<p>Hello,</p><p>We noticed new activity on your {APP_NAME} account: {ALERT_INFO}.</p><p>If this was you, you can ignore this email. If it was not, reset your password now: that signs out every device and removes linked sign-ins.</p>',
       ),
     },
     oauth2: {

@@ -5,7 +5,7 @@ import { isPlainObject, randomString } from '../../lib/index.ts';
 import type { AuthContext, RecordValues } from '../../records/index.ts';
 import { type Collection, EXTERNAL_AUTHS_NAME } from '../../schema/index.ts';
 import { claimUnverified } from '../claim.ts';
-import { type AuthDeps, type Client, option, SYSTEM } from '../context.ts';
+import { type AuthDeps, type Client, option, SYSTEM, sendInBackground, templateOf } from '../context.ts';
 import { deleteRows, insertRow } from '../rows.ts';
 import type { AuthResponse, Issued } from '../service.ts';
 import { ProviderError, providerRequest } from './http.ts';
@@ -40,6 +40,23 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
     }
     return set;
   };
+
+  /**
+   * A new way into an existing account is worth a mail (the authAlert template): linking needs only a
+   * valid token, so an owner whose token was stolen learns of it. New accounts get none.
+   */
+  function alertLinked(collection: Collection, record: RecordValues, provider: string) {
+    if (!option(collection, 'authAlert', { enabled: true }).enabled || !record.email) return;
+    const when = new Date().toISOString().replace('T', ' ').slice(0, 19);
+    sendInBackground(
+      deps,
+      templateOf(collection, 'authAlert', 'emailTemplate'),
+      String(record.email),
+      { ALERT_INFO: `a ${provider} sign-in was linked to your account on ${when} UTC` },
+      record,
+      'authAlert',
+    );
+  }
 
   const optionsOf = (collection: Collection) =>
     option<Oauth2Options>(collection, 'oauth2', { enabled: false, providers: [], mappedFields: {} });
@@ -155,7 +172,10 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
     if (auth.record && auth.collection?.id === collection.id) {
       if (link && link.recordRef !== auth.record.id)
         throw badRequest('This OAuth2 identity is already linked to another account.');
-      if (!link) await linkTo(auth.record);
+      if (!link) {
+        await linkTo(auth.record);
+        alertLinked(collection, auth.record, provider);
+      }
       return {
         record: (await records.find(collection, String(auth.record.id))) ?? auth.record,
         isNew: false,
@@ -176,6 +196,7 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
       const claimed =
         existing.verified === true ? existing : await claimUnverified(deps, collection, existing, false);
       await linkTo(claimed);
+      alertLinked(collection, claimed, provider);
       return { record: claimed, isNew: false };
     }
 
