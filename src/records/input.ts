@@ -9,25 +9,44 @@ export interface InputResult {
   passwords: Record<string, string>;
   /** Names of fields the body touched (directly or through a modifier). */
   touched: Set<string>;
+  /**
+   * The body as rules read it (`@request.body.*`): modifier keys resolved into the field's final value under
+   * the field's name, fields the caller may not write left out, other keys as sent (PocketBase's order).
+   */
+  ruleBody: Record<string, unknown>;
+}
+
+export interface InputOptions {
+  /** Superusers may write hidden fields; everyone else's values for them are ignored (not `password`). */
+  writeHidden: boolean;
 }
 
 const invalidNumber = { code: 'validation_invalid_value', message: 'Must be a valid number.' };
+
+const MODIFIERS = [
+  ['prepend', (name: string) => `+${name}`],
+  ['append', (name: string) => `${name}+`],
+  ['remove', (name: string) => `${name}-`],
+] as const;
 
 /**
  * Applies a request body to `base` (zero values on create, stored values on update): plain keys first,
  * then the write modifiers `field+` (append / add), `+field` (prepend) and `field-` (remove / subtract).
  * Unknown keys are ignored, as PocketBase does. Server-set fields (id, autodate, an auth record's tokenKey)
- * are left alone.
+ * are left alone, and so are hidden fields unless `options.writeHidden`: a hidden field is one rules may
+ * trust (`@request.auth.is_mod`), so only superusers set it.
  */
 export function applyInput(
   collection: Collection,
   body: Record<string, unknown>,
   base: RecordValues,
+  options: InputOptions,
 ): InputResult {
   const values: RecordValues = { ...base };
   const errors: ErrorData = {};
   const passwords: Record<string, string> = {};
   const touched = new Set<string>();
+  const ruleBody: Record<string, unknown> = { ...body };
 
   const serverSet = (name: string) => name === 'id' || (collection.type === 'auth' && name === 'tokenKey');
   for (const field of collection.fields) {
@@ -35,6 +54,11 @@ export function applyInput(
     const t = fieldType(field.type);
     const name = field.name;
     const has = (key: string) => Object.hasOwn(body, key);
+    if (!options.writeHidden && field.hidden && !isAuthPassword(collection, field)) {
+      delete ruleBody[name];
+      for (const [, key] of MODIFIERS) delete ruleBody[key(name)];
+      continue;
+    }
     if (has(name)) {
       touched.add(name);
       const r = t.normalize(field, body[name]);
@@ -48,16 +72,22 @@ export function applyInput(
       }
       values[name] = r.value;
     }
-    for (const [key, op] of [
-      [`+${name}`, 'prepend'],
-      [`${name}+`, 'append'],
-      [`${name}-`, 'remove'],
-    ] as const) {
-      if (!has(key)) continue;
+    let modified = false;
+    for (const [op, key] of MODIFIERS) {
+      if (!has(key(name)) || field.type === 'password') continue;
       touched.add(name);
-      const err = applyModifier(field, values, op, body[key]);
-      if (err) errors[name] = err;
+      const r = applyModifier(field, values, op, body[key(name)]);
+      if (r === 'ignored') continue;
+      modified = true;
+      delete ruleBody[key(name)];
+      if (r) {
+        errors[name] = r;
+        ruleBody[name] = body[key(name)];
+      }
     }
+    // Rules see what will be stored: `n+: 5` is `n: <stored + 5>` to `@request.body.n` (and :isset,
+    // :changed, :length, :each). A value that failed validation stays as sent; the write fails anyway.
+    if ((has(name) || modified) && !errors[name] && field.type !== 'password') ruleBody[name] = values[name];
     if (field.type === 'file' && !errors[name]) {
       const err = keepsOnlyStoredFiles(base[name], values[name]);
       if (err) errors[name] = err;
@@ -80,26 +110,30 @@ export function applyInput(
     const err = fieldType(field.type).validate(field, values[field.name]);
     if (err) errors[field.name] = err;
   }
-  return { values, errors, passwords, touched };
+  return { values, errors, passwords, touched, ruleBody };
 }
 
+const isAuthPassword = (collection: Collection, field: FieldDef) =>
+  collection.type === 'auth' && field.name === 'password';
+
+/** Applies one modifier to `values`: undefined when applied, a field error, or 'ignored'. */
 function applyModifier(
   field: FieldDef,
   values: RecordValues,
   op: 'prepend' | 'append' | 'remove',
   raw: unknown,
-) {
+): ErrorData[string] | 'ignored' | undefined {
   const t = fieldType(field.type);
   if (field.type === 'number') {
     // Like any unknown key, a modifier a field does not take is ignored (PocketBase does the same).
-    if (op === 'prepend') return undefined;
+    if (op === 'prepend') return 'ignored';
     const r = t.normalize(field, raw);
     if ('error' in r) return invalidNumber;
     const current = Number(values[field.name] ?? 0);
     values[field.name] = op === 'append' ? current + (r.value as number) : current - (r.value as number);
     return undefined;
   }
-  if (!['select', 'relation', 'file'].includes(field.type)) return undefined;
+  if (!['select', 'relation', 'file'].includes(field.type)) return 'ignored';
   const r = t.normalize({ ...field, maxSelect: 1000 }, raw);
   if ('error' in r) return r.error;
   const items = r.value as string[];

@@ -3,6 +3,7 @@ import { badRequest, hasErrors, notFound } from '../errors/index.ts';
 import { isPlainObject } from '../lib/index.ts';
 import type { Collection } from '../schema/index.ts';
 import { canManage, requireRule } from './access.ts';
+import { checkAuthIdUnique } from './auth-id.ts';
 import type { RecordsContext } from './context.ts';
 import { applyInput } from './input.ts';
 import { findRecord, managesRecord, ruleAllows } from './read.ts';
@@ -24,6 +25,7 @@ import {
 export { newTokenKey };
 
 const shareLock = (ctx: RecordsContext) => ctx.db.dialect.lockingSelectSuffix('share');
+const inputOptions = (auth: AuthContext) => ({ writeHidden: auth.isSuperuser });
 
 /**
  * `POST /records`. Everything is validated before the transaction (all field errors at once) and slow work
@@ -37,10 +39,10 @@ export async function createRecord(
 ): Promise<Record<string, unknown>> {
   requireRule(collection, 'createRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
-  const scope = ruleScope(ctx, collection, 'createRule', auth, body);
   const base = zeroValues(collection);
   if (collection.type === 'auth') base.tokenKey = newTokenKey();
-  const input = applyInput(collection, body, base);
+  const input = applyInput(collection, body, base, inputOptions(auth));
+  const scope = ruleScope(ctx, collection, 'createRule', auth, input.ruleBody);
   input.values.id = resolveRecordId(collection, body.id, input.errors);
   // A record that does not exist yet cannot meet an expression manageRule: only `""` and superusers manage here.
   checkAuthFields(collection, body, input, undefined, canManage(collection, auth));
@@ -59,7 +61,8 @@ export async function createRecord(
 
   const setsRelations = collection.fields.some((f) => f.type === 'relation' && input.touched.has(f.name));
   let values: RecordValues;
-  if (!setsRelations && ctx.hooks.create.size === 0 && scope.kind === 'all') {
+  const lone = !setsRelations && ctx.hooks.create.size === 0 && scope.kind === 'all';
+  if (lone && collection.type !== 'auth') {
     // A lone INSERT is atomic by itself: no transaction, and on a server engine two round trips fewer.
     await insert(ctx.db.kysely, input.values);
     values = input.values;
@@ -75,6 +78,7 @@ export async function createRecord(
         errors,
         shareLock(ctx),
       );
+      if (collection.type === 'auth') await checkAuthIdUnique(ctx, trx, collection, input.values.id, errors);
       if (hasErrors(errors)) throw badRequest('Failed to create record.', errors);
       const event = { collection, record: input.values, auth };
       await ctx.hooks.create.trigger(event, (e) => insert(trx, e.record));
@@ -103,10 +107,12 @@ export async function updateRecord(
   requireRule(collection, 'updateRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
   const current = await findRecord(ctx, ctx.db.kysely, collection, id);
+  if (!current) throw notFound();
+  // Rules read the body as it will be stored (modifiers resolved against this record).
+  const first = applyInput(collection, body, current, inputOptions(auth));
   // A record the update rule does not reach is a 404 before any validation, like a missing one.
-  const scope = ruleScope(ctx, collection, 'updateRule', auth, body, current);
-  if (!current || !(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope))) throw notFound();
-  const first = applyInput(collection, body, current);
+  const scope = ruleScope(ctx, collection, 'updateRule', auth, first.ruleBody, current);
+  if (!(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope))) throw notFound();
   const manage = await managesRecord(ctx, collection, id, auth);
   checkAuthFields(collection, body, first, current, manage);
   await checkOldPassword(ctx, collection, body, first, current, manage);
@@ -117,9 +123,10 @@ export async function updateRecord(
 
   const { values, original } = await ctx.db.transaction(async (trx) => {
     const original = await findRecord(ctx, trx, collection, id, true);
-    const locked = original && ruleScope(ctx, collection, 'updateRule', auth, body, original);
-    if (!original || !locked || !(await ruleAllows(ctx, trx, collection, id, locked))) throw notFound();
-    const input = applyInput(collection, body, original);
+    if (!original) throw notFound();
+    const input = applyInput(collection, body, original, inputOptions(auth));
+    const locked = ruleScope(ctx, collection, 'updateRule', auth, input.ruleBody, original);
+    if (!(await ruleAllows(ctx, trx, collection, id, locked))) throw notFound();
     checkAuthFields(collection, body, input, original, manage);
     // The old password was checked against this hash; a change in between voids that check.
     if (first.passwords.password !== undefined && original.password !== current.password) {
