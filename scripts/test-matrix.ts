@@ -18,15 +18,18 @@ function run(engine: string, files: string[]): Promise<{ pass: number; fail: num
       env: { ...process.env, PLINTH_TEST_DB: engine },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    // The run's totals (`ℹ pass N`) come before the list of failures, which may be long: keep the last seen.
     let tail = '';
+    const totals = { pass: 0, fail: 0 };
     child.stdout.on('data', (chunk: Buffer) => {
       process.stdout.write(chunk);
       tail = (tail + chunk.toString()).slice(-4000);
+      for (const label of ['pass', 'fail'] as const) {
+        const found = [...tail.matchAll(new RegExp(`ℹ ${label} (\\d+)`, 'g'))].at(-1);
+        if (found) totals[label] = Number(found[1]);
+      }
     });
-    child.on('close', (code) => {
-      const count = (label: string) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(tail)?.[1] ?? 0);
-      resolve({ pass: count('pass'), fail: count('fail'), code: code ?? 1 });
-    });
+    child.on('close', (code) => resolve({ ...totals, code: code ?? 1 }));
   });
 }
 

@@ -72,6 +72,7 @@ const ID = {
   d1: 'doc000000000001',
   d2: 'doc000000000002',
   d3: 'doc000000000003',
+  dAnn: 'draftann0000001',
 };
 
 /** The protected values of both worlds; the literal pool of the generated filters uses all of them. */
@@ -107,6 +108,7 @@ const COLL = {
   posts: 'pbcposts0000001',
   comments: 'pbccomments0001',
   docs: 'pbcdocs00000001',
+  drafts: 'pbcdrafts000001',
 };
 
 const ownerRule = 'owner = @request.auth.id';
@@ -212,6 +214,22 @@ const COLLECTIONS: Json[] = [
       { name: 'public', type: 'bool' },
       rel('post', COLL.posts),
       rel('secretRef', COLL.secrets),
+    ],
+  },
+  {
+    // Writable by its owner, with hidden fields a rule reads through @request.body: a client's write (plain
+    // or through a modifier) to a hidden field must neither change it nor make the answer depend on it.
+    id: COLL.drafts,
+    name: 'drafts',
+    listRule: ownerRule,
+    viewRule: ownerRule,
+    createRule: `${ownerRule} && (@request.body.hscore:isset = false || @request.body.hscore < 100)`,
+    updateRule: `${ownerRule} && (@request.body.hscore:isset = false || @request.body.hscore < 100)`,
+    fields: [
+      { name: 'title', type: 'text' },
+      rel('owner', USERS_ID),
+      { name: 'hscore', type: 'number', hidden: true },
+      { name: 'htags', type: 'select', maxSelect: 3, values: ['a', 'b', 'c'], hidden: true },
     ],
   },
 ];
@@ -349,6 +367,10 @@ const ROWS: Row[] = [
   ['docs', { id: ID.d1, title: 'open doc', public: true, post: ID.p1, secretRef: ID.sBob }],
   ['docs', { id: ID.d2, title: 'ann doc', public: false, post: ID.p2, secretRef: ID.sAnn }],
   ['docs', { id: ID.d3, title: 'closed doc', public: false, post: ID.p3, secretRef: ID.sBob }],
+  [
+    'drafts',
+    { id: ID.dAnn, title: 'mine', owner: ID.ann, hscore: differ(5, 500), htags: differ(['a'], ['b', 'c']) },
+  ],
   // Records only world B has (the caller can see none of them).
   ['vaults', { id: ID.v2, code: 'only in b', level: 5, owner: ID.ann }, 'B'],
   ['notes', { id: ID.nBob2, title: 'only in b', num: 7, owner: ID.bob }, 'B'],
@@ -463,6 +485,9 @@ async function leak(req: Req): Promise<string | undefined> {
   const [a, b] = await Promise.all([ask(A, req), ask(B, req)]);
   sent++;
   statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+  // A server error is a failure in its own right (an unbounded expand ended as a 500), leak or not.
+  if (a.status >= 500 || b.status >= 500)
+    return `SERVER ERROR: ${req.caller} ${req.method ?? 'GET'} ${decodeURIComponent(req.path)}: A ${a.status}, B ${b.status} ${a.text.slice(0, 300)}`;
   if (a.status === b.status && a.text === b.text) return undefined;
   // Both answers from a little before the first character where they differ.
   let at = 0;
@@ -1117,6 +1142,53 @@ describe('two worlds that differ only in what the caller may not read answer ide
       }
     assertNoLeaks(reports);
     assert.deepEqual(await snapshot(), before, 'a denied write changed a record');
+  });
+
+  test('writes through modifiers and hidden fields answer identically and change no hidden value', async () => {
+    const su = (w: World) =>
+      w.srv.request('GET', records('drafts', {}, ID.dAnn), { token: w.srv.adminToken }).then((r) => r.body);
+    const hidden = async () => (await Promise.all([A, B].map(su))).map((r: Json) => [r.hscore, r.htags]);
+    const before = await hidden();
+    const reports: string[] = [];
+    const bodies: Json[] = [
+      { 'hscore+': 0 },
+      { hscore: 1 },
+      { '+hscore': 1 },
+      { 'hscore-': 0 },
+      { 'hscore+': 200 },
+      { 'htags+': 'c' },
+      { '+htags': 'a' },
+      { 'htags-': 'a' },
+      { htags: [] },
+      { title: 'edited', 'hscore+': 0 },
+    ];
+    // A write's answer carries its own timestamps (and a new record's id): those may differ, nothing else.
+    const written = async (req: Req) => {
+      const [a, b] = await Promise.all([ask(A, req), ask(B, req)]);
+      const strip = (text: string) => text.replace(/"(id|created|updated)":"[^"]*"/g, '"$1":"…"');
+      if (a.status >= 500 || b.status >= 500 || a.status !== b.status || strip(a.text) !== strip(b.text))
+        reports.push(
+          `LEAK: ann ${req.method} ${req.path} body=${JSON.stringify(req.body)}\n  world A: ${a.status} ${a.text}\n  world B: ${b.status} ${b.text}`,
+        );
+    };
+    for (const body of bodies)
+      await written({ caller: 'ann', method: 'PATCH', path: records('drafts', {}, ID.dAnn), body });
+    for (const body of [{ 'hscore+': 0 }, { hscore: 7, htags: ['a'] }])
+      await written({
+        caller: 'ann',
+        method: 'POST',
+        path: records('drafts'),
+        body: { title: 'new', owner: ID.ann, ...body },
+      });
+    assertNoLeaks(reports);
+    assert.deepEqual(await hidden(), before, 'a client write changed a hidden field');
+    // New drafts got no hidden value from the client either.
+    for (const w of [A, B]) {
+      const list = await w.srv.request('GET', records('drafts', { filter: "title = 'new'" }), {
+        token: w.srv.adminToken,
+      });
+      for (const r of list.body.items as Json[]) assert.deepEqual([r.hscore, r.htags], [0, []]);
+    }
   });
 
   test('the probes exercised both successes and refusals', () => {

@@ -1,15 +1,18 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, type Transaction } from 'kysely';
-import type pg from 'pg';
 import type { Logger } from '../log/index.ts';
 import type { SqlDialect } from './dialect.ts';
 import { mysqlDialect } from './dialects/mysql.ts';
 import { postgresDialect } from './dialects/postgres.ts';
 import { sqliteDialect } from './dialects/sqlite.ts';
-import { mysqlPool, postgresPool } from './pools.ts';
-import { NodeSqliteDialect, openSqlite } from './sqlite-driver.ts';
+import { createGate, type Gate } from './gate.ts';
+import { mysqlPool, POOL_MAX, type PoolLimits, postgresPool } from './pools.ts';
+import { namedStatements, type RunNow } from './postgres-statements.ts';
+import { type QueryOptions, queryLane } from './query-lane.ts';
+import { NodeSqliteDialect, openSqlite, toSqliteValue } from './sqlite-driver.ts';
+import { createReaderPool, type ReaderPool } from './sqlite-readers.ts';
+import { lockedTransaction, withRetries } from './transactions.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: tables are defined at run time by collections.
 export type AnyDb = Kysely<any>;
@@ -24,15 +27,30 @@ export interface Database {
   readonly dialect: SqlDialect;
   /** Runs `fn` in one transaction; everything it does commits or nothing does. */
   transaction<T>(fn: (trx: AnyTrx) => Promise<T>, options?: TransactionOptions): Promise<T>;
-  /** Runs SQL that was compiled once at start-up (hot paths), with fresh parameters. */
+  /**
+   * Runs SQL that was compiled once at start-up (hot paths), with fresh parameters: a lookup by key, a write,
+   * or any statement inside a transaction. Data-dependent reads outside transactions go through `query`.
+   */
   run<R>(executor: Executor, sql: string, params: readonly unknown[]): Promise<R[]>;
+  /**
+   * A read outside any transaction whose cost depends on the data (a list, a count, a filter, a rule): it
+   * waits its turn in the query lane (a fair share of the pool per caller; 503 when the lane stays full),
+   * runs off the event loop (SQLite: on a reader thread) and stops at the time limit with a 400.
+   */
+  query<R>(sql: string, params: readonly unknown[], options?: QueryOptions): Promise<R[]>;
+  /** The time limit of one statement, in milliseconds. */
+  readonly queryTimeoutMs: number;
   close(): Promise<void>;
 }
+
+export type { QueryOptions };
 
 export interface TransactionOptions {
   /**
    * Takes the schema lock first (`SqlDialect.schemaLockSql`): the transaction runs alone among those that
-   * take it, on every connection, process and node, so it may read the schema and change it safely.
+   * take it, on every connection, process and node, so it may read the schema and change it safely. Its
+   * statements have no time limit (a schema change may take long on a big table): on server engines it
+   * runs on a small pool of its own.
    */
   schemaLock?: boolean;
 }
@@ -42,80 +60,107 @@ export interface DatabaseOptions {
   dataDir: string;
   sqliteSynchronous: 'FULL' | 'NORMAL';
   log: Logger;
+  /** Time limit of one statement (server engines: every statement but schema changes). Default 5 s. */
+  queryTimeoutMs?: number;
+  /** SQLite reader threads for `query` (default 4; 0 runs queries on the event loop, for tools). */
+  sqliteReaders?: number;
 }
+
+const DEFAULT_QUERY_TIMEOUT_MS = 5000;
+/** How long a client waits for the server engine's answer beyond the server's own limit. */
+const CLIENT_TIMEOUT_GRACE_MS = 5000;
+/** On SQLite, a rule checked inside a write transaction runs on the event loop: it gets at most this. */
+const INLINE_LIMIT_MS = 1000;
+/**
+ * SQLite reader threads, at most (started when queries need them, ended when idle): enough that a lone
+ * client's queries run side by side and a slow client's leave threads for the others.
+ */
+const DEFAULT_READERS = 4;
+/** Connections kept out of the query lane for lookups by key, writes and transactions. */
+const POOL_RESERVE = 2;
 
 /** Opens the configured engine: embedded SQLite by default, PostgreSQL or MySQL/MariaDB by URL. */
 export function createDatabase(options: DatabaseOptions): Database {
   const url = options.url;
+  const timeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+  const limits: PoolLimits = {
+    statementTimeoutMs: timeoutMs,
+    clientTimeoutMs: timeoutMs + CLIENT_TIMEOUT_GRACE_MS,
+  };
+  const serverGate = () => laneGate(POOL_MAX - POOL_RESERVE, timeoutMs);
   if (/^postgres(ql)?:/.test(url)) {
-    const pool = postgresPool(url);
-    return wrap(
-      new Kysely({ dialect: new PostgresDialect({ pool }) }),
-      postgresDialect,
-      namedStatements(pool),
+    const pool = postgresPool(url, limits);
+    const kysely = new Kysely({ dialect: new PostgresDialect({ pool }) });
+    // Schema changes run on a pool of their own, without time limits (connections open on first use).
+    const schema = new Kysely({ dialect: new PostgresDialect({ pool: postgresPool(url, NO_LIMITS, 2) }) });
+    return withSchemaPool(
+      wrap(kysely, postgresDialect, timeoutMs, namedStatements(pool), serverGate(), undefined, schema),
+      schema,
     );
   }
-  if (/^(mysql|mariadb):/.test(url))
-    return wrap(new Kysely({ dialect: new MysqlDialect({ pool: mysqlPool(url) }) }), mysqlDialect);
+  if (/^(mysql|mariadb):/.test(url)) {
+    const kysely = new Kysely({ dialect: new MysqlDialect({ pool: mysqlPool(url, limits) }) });
+    const schema = new Kysely({ dialect: new MysqlDialect({ pool: mysqlPool(url, NO_LIMITS, 2) }) });
+    return withSchemaPool(
+      wrap(kysely, mysqlDialect, timeoutMs, undefined, serverGate(), undefined, schema),
+      schema,
+    );
+  }
   if (url && !url.startsWith('sqlite:'))
     throw new Error(`unsupported database URL scheme ${url.split(':')[0]}`);
   mkdirSync(options.dataDir, { recursive: true });
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(options.dataDir, 'data.db');
-  const dialect = new NodeSqliteDialect(() => openSqlite(file, options.sqliteSynchronous));
+  const inlineMs = Math.min(timeoutMs, INLINE_LIMIT_MS);
+  const dialect = new NodeSqliteDialect(() => openSqlite(file, options.sqliteSynchronous), inlineMs);
   const kysely = new Kysely({ dialect });
-  return wrap(kysely, sqliteDialect, (sql, params) => dialect.driver?.runNow(sql, params)?.rows);
-}
-
-/**
- * A shortcut for one statement outside transactions, given the engine's native SQL; undefined when it
- * cannot take it (the caller then goes through Kysely).
- */
-type RunNow = (sql: string, params: readonly unknown[]) => unknown[] | Promise<unknown[]> | undefined;
-
-/** Distinct statements a PostgreSQL connection keeps prepared; past this, statements go unnamed. */
-const MAX_NAMED_STATEMENTS = 2000;
-
-/**
- * PostgreSQL parses and plans an unnamed statement every time; a named one once per connection. Hot-path
- * SQL is a small set of strings built once per collection (or a filter clients repeat), so it is named by
- * a hash of its text.
- */
-function namedStatements(pool: pg.Pool): RunNow {
-  const names = new Map<string, string>();
-  let generation = 0;
-  const nameOf = (sql: string) =>
-    `p${generation}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
-  // SQL seen once (a one-off filter) runs unnamed; the second time it gets a name. Bounded, so a flood of
-  // distinct filters cannot use up the names the hot path needs.
-  let seenOnce = new Set<string>();
-  return (sql, params) => {
-    let name = names.get(sql);
-    if (name === undefined) {
-      if (names.size >= MAX_NAMED_STATEMENTS) return undefined;
-      if (!seenOnce.has(sql)) {
-        if (seenOnce.size >= MAX_NAMED_STATEMENTS) seenOnce = new Set();
-        seenOnce.add(sql);
-        return undefined;
-      }
-      seenOnce.delete(sql);
-      name = nameOf(sql);
-      names.set(sql, name);
-    }
-    const query = (n: string) =>
-      pool.query({ name: n, text: sql, values: params as unknown[] }).then((r) => r.rows);
-    return query(name).catch((err: unknown) => {
-      // A schema change (here or on another node) altered the columns behind a prepared `SELECT *`:
-      // prepare it again under a new name. Old names die with their connections.
-      if (!/cached plan must not change result type/.test(String((err as Error)?.message))) throw err;
-      generation++;
-      const fresh = nameOf(sql);
-      names.set(sql, fresh);
-      return query(fresh);
-    });
+  const runNow: RunNow = (sql, params) => dialect.driver?.runNow(sql, params)?.rows;
+  const size = file === ':memory:' ? 0 : (options.sqliteReaders ?? DEFAULT_READERS);
+  // The readers open the file once the writer has created it (and set WAL mode): on first use.
+  let readers: ReaderPool | undefined;
+  const reader = (sql: string, params: readonly unknown[]) => {
+    readers ??= createReaderPool({ file, size, log: options.log });
+    return readers.run<unknown>(sql, params.map(toSqliteValue), timeoutMs);
   };
+  const db = wrap(
+    kysely,
+    sqliteDialect,
+    timeoutMs,
+    runNow,
+    laneGate(Math.max(size, 1), timeoutMs),
+    size ? reader : undefined,
+  );
+  return { ...db, close: () => Promise.all([readers?.close(), db.close()]).then(() => undefined) };
 }
 
-function wrap(kysely: AnyDb, dialect: SqlDialect, runNow?: RunNow): Database {
+const NO_LIMITS: PoolLimits = { statementTimeoutMs: 0, clientTimeoutMs: 0 };
+
+function withSchemaPool(db: Database, schema: AnyDb): Database {
+  return { ...db, close: () => Promise.all([db.close(), schema.destroy()]).then(() => undefined) };
+}
+
+/**
+ * The query lane's gate: `slots` at once; one caller at most half of them while others wait, and all but
+ * one when nobody else does.
+ */
+function laneGate(slots: number, timeoutMs: number): Gate {
+  return createGate({
+    slots,
+    perCaller: Math.max(1, Math.ceil(slots / 2)),
+    maxPerCaller: Math.max(1, slots - 1),
+    maxWaiting: 64 * slots,
+    maxWaitMs: timeoutMs,
+  });
+}
+
+function wrap(
+  kysely: AnyDb,
+  dialect: SqlDialect,
+  queryTimeoutMs: number,
+  runNow: RunNow | undefined,
+  gate: Gate,
+  reader?: (sql: string, params: readonly unknown[]) => Promise<unknown[]>,
+  schema: AnyDb = kysely,
+): Database {
   // Hot-path SQL is the same few strings over and over: convert each once.
   const nativeCache = new Map<string, string>();
   const native = (sql: string) => {
@@ -127,60 +172,25 @@ function wrap(kysely: AnyDb, dialect: SqlDialect, runNow?: RunNow): Database {
     }
     return out;
   };
+  async function run<R>(executor: Executor, sql: string, params: readonly unknown[]): Promise<R[]> {
+    const now = executor === kysely ? runNow?.(native(sql), params) : undefined;
+    if (now) return (await now) as R[];
+    const result = await executor.executeQuery<R>(CompiledQuery.raw(native(sql), params as unknown[]));
+    return result.rows;
+  }
+  const execute = reader
+    ? (sql: string, params: readonly unknown[]) => reader(sql, params)
+    : (sql: string, params: readonly unknown[]) => run<unknown>(kysely, sql, params);
   return {
     kysely,
     dialect,
+    queryTimeoutMs,
     transaction: (fn, options) =>
       withRetries(dialect, () =>
-        options?.schemaLock ? lockedTransaction(kysely, dialect, fn) : kysely.transaction().execute(fn),
+        options?.schemaLock ? lockedTransaction(schema, dialect, fn) : kysely.transaction().execute(fn),
       ),
-    async run<R>(executor: Executor, sql: string, params: readonly unknown[]) {
-      const now = executor === kysely ? runNow?.(native(sql), params) : undefined;
-      if (now) return (await now) as R[];
-      const result = await executor.executeQuery<R>(CompiledQuery.raw(native(sql), params as unknown[]));
-      return result.rows;
-    },
+    run,
+    query: queryLane({ gate, dialect, timeoutMs: queryTimeoutMs, execute }),
     close: () => kysely.destroy(),
   };
-}
-
-/** A transaction that holds the schema lock, on one connection so that a session-scoped lock can be released. */
-async function lockedTransaction<T>(
-  kysely: AnyDb,
-  dialect: SqlDialect,
-  fn: (trx: AnyTrx) => Promise<T>,
-): Promise<T> {
-  const lock = dialect.schemaLockSql();
-  if (!lock) return kysely.transaction().execute(fn);
-  return kysely.connection().execute(async (conn) => {
-    let failed = false;
-    try {
-      return await conn.transaction().execute(async (trx) => {
-        const [row] = (await trx.executeQuery<{ locked: unknown }>(CompiledQuery.raw(lock.lock))).rows;
-        if (!row?.locked) throw new Error('timed out waiting for the schema lock');
-        return fn(trx);
-      });
-    } catch (err) {
-      failed = true;
-      throw err;
-    } finally {
-      // After a failure the connection may be gone (which frees the lock too): keep the first error.
-      if (lock.unlock)
-        await conn.executeQuery(CompiledQuery.raw(lock.unlock)).catch((err) => {
-          if (!failed) throw err;
-        });
-    }
-  });
-}
-
-/** Serialization failures and deadlocks are the engine asking for a retry: up to 3 more attempts. */
-async function withRetries<T>(dialect: SqlDialect, attempt: () => Promise<T>): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await attempt();
-    } catch (err) {
-      if (i >= 3 || dialect.translateError(err)?.kind !== 'retry') throw err;
-      await new Promise((r) => setTimeout(r, 5 * 2 ** i + Math.random() * 10));
-    }
-  }
 }

@@ -23,8 +23,12 @@ export interface IndexSpec {
 
 /** A database error turned into field errors, or the kind of failure for retry decisions. */
 export interface TranslatedError {
-  /** `timeout`: the statement ran past the engine's time limit (pools.ts). */
-  kind: 'unique' | 'notNull' | 'tooLong' | 'retry' | 'timeout' | 'other';
+  /**
+   * `timeout`: the statement ran past the engine's time limit (pools.ts). `unavailable`: the database could
+   * not be reached or answered (refused, lost, shutting down, too many connections, a client-side timeout).
+   * `full`: the disk or table is full. The last two are outages: the request may succeed later (503).
+   */
+  kind: 'unique' | 'notNull' | 'tooLong' | 'retry' | 'timeout' | 'unavailable' | 'full' | 'other';
   /** Column names involved, when the engine reports them. */
   columns: string[];
   /** The violated index, when the engine names it instead of its columns (MySQL): callers map it back. */
@@ -87,6 +91,32 @@ export interface SqlDialect {
   /** Reads engine-specific representations back into JS values (e.g. 0/1 → boolean). */
   decodeBool(value: unknown): boolean;
   translateError(err: unknown): TranslatedError | undefined;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * Helper for the server engines' dialects: a driver or socket failure to reach the database (no SQL error
+ * code): refused or reset connections, a name that does not resolve, a pool that cannot hand out a
+ * connection in time, a connection lost mid-query.
+ */
+export function isNetworkFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|not queryable|Connection lost|Pool is closed|connect ETIMEDOUT/i.test(
+    err.message,
+  );
 }
 
 /** Helper for dialects: field errors for a unique violation on known columns. */

@@ -1,6 +1,17 @@
-export type { AnyDb, AnyTrx, Database, DatabaseOptions, Executor, TransactionOptions } from './database.ts';
+export type {
+  AnyDb,
+  AnyTrx,
+  Database,
+  DatabaseOptions,
+  Executor,
+  QueryOptions,
+  TransactionOptions,
+} from './database.ts';
 export { createDatabase } from './database.ts';
 export type { ColumnKind, ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from './dialect.ts';
 export { uniqueErrorData } from './dialect.ts';
 export type { Migration } from './migrations.ts';
 export { runMigrations } from './migrations.ts';
+export { outageError } from './outage.ts';
+export { tooExpensive } from './query-lane.ts';
+export { GUARD_SQL } from './sqlite-guard.ts';

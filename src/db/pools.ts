@@ -1,19 +1,35 @@
 import { createPool } from 'mysql2';
 import pg from 'pg';
 
-/** Connection pool sizes and timeouts: small enough for a shared server, big enough for one node's load. */
-const POOL_MAX = 10;
+/** Connections per node's pool: small enough for a shared server, big enough for one node's load. */
+export const POOL_MAX = 10;
 const CONNECT_TIMEOUT_MS = 10_000;
-const STATEMENT_TIMEOUT_MS = 30_000;
 
-/** A `pg` pool for a `postgres://` URL. Statements time out, so one stuck query cannot hold a connection. */
-export function postgresPool(url: string): pg.Pool {
+/**
+ * Time limits of a pool's statements (see `DatabaseOptions.queryTimeoutMs`); 0 for none (the pool schema
+ * changes run on: a column added to a big table may take minutes).
+ */
+export interface PoolLimits {
+  /** The server stops a statement that runs longer. */
+  statementTimeoutMs: number;
+  /**
+   * The client stops waiting for an answer after this long, so that a hung database (or network) does not
+   * hang requests: a little longer than the server's own limit, which normally answers first.
+   */
+  clientTimeoutMs: number;
+}
+
+/** A `pg` pool for a `postgres://` URL. */
+export function postgresPool(url: string, limits: PoolLimits, max = POOL_MAX): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
-    max: POOL_MAX,
+    max,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
-    statement_timeout: STATEMENT_TIMEOUT_MS,
+    // 0 is left out: the server's default (none).
+    statement_timeout: limits.statementTimeoutMs || undefined,
+    query_timeout: limits.clientTimeoutMs || undefined,
+    keepAlive: true,
   });
   // An idle client that loses its connection emits here; without a listener it would crash the process.
   pool.on('error', () => {});
@@ -21,7 +37,7 @@ export function postgresPool(url: string): pg.Pool {
 }
 
 /** A `mysql2` pool for a `mysql://` or `mariadb://` URL, speaking utf8mb4 with exact (binary) collation. */
-export function mysqlPool(url: string) {
+export function mysqlPool(url: string, limits: PoolLimits, max = POOL_MAX) {
   const u = new URL(url.replace(/^mariadb:/, 'mysql:'));
   const pool = createPool({
     host: u.hostname,
@@ -29,15 +45,30 @@ export function mysqlPool(url: string) {
     user: decodeURIComponent(u.username),
     password: decodeURIComponent(u.password),
     database: decodeURIComponent(u.pathname.slice(1)),
-    connectionLimit: POOL_MAX,
+    connectionLimit: max,
     connectTimeout: CONNECT_TIMEOUT_MS,
     charset: 'utf8mb4_bin',
     supportBigNumbers: true,
     dateStrings: true,
+    enableKeepAlive: true,
   });
   // The same statement time limit as on PostgreSQL (MariaDB's variable, in seconds).
   pool.on('connection', (conn) => {
-    conn.query(`SET SESSION max_statement_time = ${STATEMENT_TIMEOUT_MS / 1000}`, () => {});
+    if (limits.statementTimeoutMs)
+      conn.query(`SET SESSION max_statement_time = ${limits.statementTimeoutMs / 1000}`, () => {});
+    if (limits.clientTimeoutMs) withClientTimeout(conn, limits.clientTimeoutMs);
   });
   return pool;
+}
+
+/** mysql2 has no pool-wide query timeout: every query on this connection gets one unless it sets its own. */
+function withClientTimeout(conn: object, timeout: number): void {
+  const target = conn as { query: (...args: unknown[]) => unknown };
+  const query = target.query.bind(conn);
+  target.query = (first: unknown, ...rest: unknown[]) => {
+    if (typeof first === 'string') return query({ sql: first, timeout }, ...rest);
+    if (first && Object.getPrototypeOf(first) === Object.prototype && !('timeout' in (first as object)))
+      return query({ ...(first as object), timeout }, ...rest);
+    return query(first, ...rest);
+  };
 }

@@ -11,6 +11,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import { type Deadline, installGuard } from './sqlite-guard.ts';
 
 /** Bound on the prepared-statement cache; dynamic SQL (filters) must not grow it forever. */
 const STATEMENT_CACHE_LIMIT = 1000;
@@ -23,13 +24,19 @@ type SqliteValue = null | number | bigint | string | Uint8Array;
  */
 export class NodeSqliteDialect implements Dialect {
   readonly #open: () => DatabaseSync;
+  readonly #limitMs: number;
   /** The driver Kysely made, for the synchronous fast path (`runNow`). */
   driver?: NodeSqliteDriver;
-  constructor(open: () => DatabaseSync) {
+  /**
+   * `limitMs`: statements on this connection run on the event loop, so those the guard can stop (compiled
+   * rules and filters: sqlite-guard.ts) stop after this long.
+   */
+  constructor(open: () => DatabaseSync, limitMs = Number.POSITIVE_INFINITY) {
     this.#open = open;
+    this.#limitMs = limitMs;
   }
   createDriver(): Driver {
-    this.driver = new NodeSqliteDriver(this.#open);
+    this.driver = new NodeSqliteDriver(this.#open, this.#limitMs);
     return this.driver;
   }
   createQueryCompiler(): QueryCompiler {
@@ -57,6 +64,7 @@ export function openSqlite(path: string, synchronous: 'FULL' | 'NORMAL'): Databa
 
 export class NodeSqliteDriver implements Driver {
   readonly #open: () => DatabaseSync;
+  readonly #limitMs: number;
   #db?: DatabaseSync;
   #connection?: NodeSqliteConnection;
   #lock: Promise<void> = Promise.resolve();
@@ -64,13 +72,14 @@ export class NodeSqliteDriver implements Driver {
   /** Acquirers holding or waiting for the connection. */
   #users = 0;
 
-  constructor(open: () => DatabaseSync) {
+  constructor(open: () => DatabaseSync, limitMs: number) {
     this.#open = open;
+    this.#limitMs = limitMs;
   }
 
   async init(): Promise<void> {
     this.#db = this.#open();
-    this.#connection = new NodeSqliteConnection(this.#db);
+    this.#connection = new NodeSqliteConnection(this.#db, installGuard(this.#db), this.#limitMs);
   }
 
   /**
@@ -130,10 +139,14 @@ export class NodeSqliteDriver implements Driver {
 
 class NodeSqliteConnection implements DatabaseConnection {
   readonly #db: DatabaseSync;
+  readonly #deadline: Deadline;
+  readonly #limitMs: number;
   readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>();
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, deadline: Deadline, limitMs: number) {
     this.#db = db;
+    this.#deadline = deadline;
+    this.#limitMs = limitMs;
   }
 
   clear(): void {
@@ -158,6 +171,7 @@ class NodeSqliteConnection implements DatabaseConnection {
   executeSync<R>(sql: string, parameters: readonly unknown[]): QueryResult<R> {
     const { stmt, reader } = this.#prepare(sql);
     const params = parameters.map(toSqliteValue);
+    this.#deadline.arm(this.#limitMs);
     if (reader) return { rows: stmt.all(...params) as R[] };
     const { changes, lastInsertRowid } = stmt.run(...params);
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
@@ -169,7 +183,8 @@ class NodeSqliteConnection implements DatabaseConnection {
   }
 }
 
-function toSqliteValue(value: unknown): SqliteValue {
+/** A JS value as node:sqlite binds it (booleans as 1/0, dates as ISO text, objects as JSON). */
+export function toSqliteValue(value: unknown): SqliteValue {
   if (value === undefined || value === null) return null;
   if (typeof value === 'boolean') return value ? 1 : 0;
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'string') return value;

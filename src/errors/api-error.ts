@@ -62,6 +62,13 @@ export function tooManyRequests(retryAfterSeconds: number, message?: string): Ap
   return err;
 }
 
+/** A 503 telling the client when to try again: overload, a database outage, shutdown. */
+export function serviceUnavailable(retryAfterSeconds: number, message?: string): ApiError {
+  const err = new ApiError(503, message);
+  err.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  return err;
+}
+
 export function fieldError(code: string, message: string, params?: Record<string, unknown>): FieldError {
   return params ? { code, message, params } : { code, message };
 }

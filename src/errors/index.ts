@@ -6,6 +6,7 @@ export {
   forbidden,
   hasErrors,
   notFound,
+  serviceUnavailable,
   tooManyRequests,
   unauthorized,
 } from './api-error.ts';

@@ -42,6 +42,26 @@ export function installJsonBodies(app: FastifyInstance): void {
     if (body.trim() === '') return done(null, undefined);
     if (nestsDeeperThan(body, MAX_JSON_DEPTH))
       return done(badRequest(`Invalid JSON body: nested deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
-    return strict(request, body, done);
+    // Only a `\u` escape can make a lone surrogate (the UTF-8 decoding above refuses encoded ones).
+    if (!body.includes('\\u')) return strict(request, body, done);
+    strict(request, body, (err, value) => {
+      if (err || wellFormed(value)) return done(err, value);
+      done(badRequest(LONE_SURROGATE), undefined);
+    });
   });
+}
+
+const LONE_SURROGATE =
+  'Invalid JSON body: a string holds an unpaired UTF-16 surrogate (\\ud800-\\udfff), which no database stores alike.';
+
+/**
+ * True if no string (key or value) holds an unpaired surrogate. PostgreSQL refuses them in JSON, SQLite
+ * and MariaDB store them differently: a body is refused whole rather than stored one way here, another there.
+ */
+function wellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return value.isWellFormed();
+  if (Array.isArray(value)) return value.every(wellFormed);
+  if (value && typeof value === 'object')
+    return Object.entries(value).every(([k, v]) => k.isWellFormed() && wellFormed(v));
+  return true;
 }

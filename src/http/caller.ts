@@ -13,6 +13,7 @@ class Caller implements AuthContext {
   readonly sessionId: string | undefined;
   #http: FastifyRequest;
   #details: RequestDetails | undefined;
+  #ticket: AuthContext['ticket'];
   constructor(request: FastifyRequest) {
     this.collection = request.auth.collection;
     this.record = request.auth.record;
@@ -23,6 +24,11 @@ class Caller implements AuthContext {
   get request(): RequestDetails {
     this.#details ??= requestDetails(this.#http);
     return this.#details;
+  }
+  /** The database's query lane shares itself out per client IP. */
+  get ticket(): AuthContext['ticket'] {
+    this.#ticket ??= { caller: this.#http.ip };
+    return this.#ticket;
   }
 }
 

@@ -13,6 +13,8 @@ export interface HttpDeps {
   records: RecordService;
   auth: AuthService;
   settings: SettingsStore;
+  /** A database failure as the 503 it answers with (db/outage.ts), or undefined. */
+  outage?: (err: unknown) => ApiError | undefined;
 }
 
 /** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */

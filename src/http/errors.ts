@@ -39,13 +39,23 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
 }
 
 /**
- * Every error leaves as PocketBase's JSON. Unknown errors are a generic 500 whose cause is logged with the
- * request id and never sent: no stack traces, no SQL.
+ * Every error leaves as PocketBase's JSON. Database outages (`outage`) are 503s with `Retry-After`; other
+ * unknown errors are a generic 500 whose cause is logged with the request id and never sent: no stack
+ * traces, no SQL.
  */
-export function installErrorHandling(app: FastifyInstance): void {
+export function installErrorHandling(
+  app: FastifyInstance,
+  outage: (err: unknown) => ApiError | undefined = () => undefined,
+): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const api = err instanceof ApiError ? err : fromFastify(err);
     if (api) return reply.code(api.status).headers(api.headers).send(api.toJSON());
+    // The database is down, full or stuck: a 503 the client may retry (and a load balancer notices).
+    const down = outage(err);
+    if (down) {
+      request.log.warn({ err, reqId: request.id }, 'database outage');
+      return reply.code(down.status).headers(down.headers).send(down.toJSON());
+    }
     request.log.error({ err, reqId: request.id }, 'unhandled error');
     return reply.code(500).send(new ApiError(500).toJSON());
   });

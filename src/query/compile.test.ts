@@ -565,7 +565,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "categories.name = 'news'",
     sqlite: [
-      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE NOT (COALESCE(_q2."name" = ?, FALSE))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE NOT (COALESCE(_q2."name" = ?, FALSE))))',
       ['news'],
     ],
     postgres: [
@@ -580,7 +580,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "categories.name ?= 'news'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE COALESCE(_q2."name" = ?, FALSE))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE COALESCE(_q2."name" = ?, FALSE))',
       ['news'],
     ],
     postgres: [
@@ -595,7 +595,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "categories.name ?!= 'news'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE NOT (COALESCE(_q2."name" = ?, FALSE)))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE NOT (COALESCE(_q2."name" = ?, FALSE)))',
       ['news'],
     ],
     postgres: [
@@ -610,7 +610,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "categories.name ?> 'm'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE COALESCE(_q2."name" > ?, FALSE))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value WHERE COALESCE(_q2."name" > ?, FALSE))',
       ['m'],
     ],
     postgres: [
@@ -625,7 +625,7 @@ const GOLDEN: Golden[] = [
   {
     filter: 'categories.name ?= comments_via_post.text',
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value LEFT JOIN "comments" _q3 ON _q3."post" = "posts"."id" WHERE COALESCE(_q2."name", \'\') = COALESCE(_q3."text", \'\'))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."categories") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 LEFT JOIN "cats" _q2 ON _q2."id" = _q1.value LEFT JOIN "comments" _q3 ON ((random() & 127) OR plinth_guard()) AND _q3."post" = "posts"."id" WHERE COALESCE(_q2."name", \'\') = COALESCE(_q3."text", \'\'))',
       [],
     ],
     postgres: [
@@ -640,7 +640,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "comments_via_post.text ?~ 'hi'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON _q1."post" = "posts"."id" WHERE (_q1."text" IS NOT NULL AND LOWER(_q1."text") LIKE ? ESCAPE \'\\\'))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON ((random() & 127) OR plinth_guard()) AND _q1."post" = "posts"."id" WHERE (_q1."text" IS NOT NULL AND LOWER(_q1."text") LIKE ? ESCAPE \'\\\'))',
       ['%hi%'],
     ],
     postgres: [
@@ -655,7 +655,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "comments_via_post.post.title = 'x'",
     sqlite: [
-      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON _q1."post" = "posts"."id" LEFT JOIN "posts" _q2 ON _q2."id" = _q1."post" WHERE NOT (COALESCE(_q2."title" = ?, FALSE))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON ((random() & 127) OR plinth_guard()) AND _q1."post" = "posts"."id" LEFT JOIN "posts" _q2 ON _q2."id" = _q1."post" WHERE NOT (COALESCE(_q2."title" = ?, FALSE))))',
       ['x'],
     ],
     postgres: [
@@ -670,7 +670,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "likes_via_posts.id ?= 'l1'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "likes" _q1 ON EXISTS (SELECT 1 FROM json_each(_q1."posts") AS _q2 WHERE _q2.value = "posts"."id") WHERE COALESCE(_q1."id" = ?, FALSE))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "likes" _q1 ON ((random() & 127) OR plinth_guard()) AND EXISTS (SELECT 1 FROM json_each(_q1."posts") AS _q2 WHERE _q2.value = "posts"."id") WHERE COALESCE(_q1."id" = ?, FALSE))',
       ['l1'],
     ],
     postgres: [
@@ -718,7 +718,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "tags:each = 'a'",
     sqlite: [
-      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."tags") AS _q1 ON 1=1 WHERE NOT (COALESCE(_q1.value = ?, FALSE))))',
+      'NOT (EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."tags") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 WHERE NOT (COALESCE(_q1.value = ?, FALSE))))',
       ['a'],
     ],
     postgres: [
@@ -733,7 +733,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "tags:each ?!~ 'a'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."tags") AS _q1 ON 1=1 WHERE (_q1.value IS NOT NULL AND NOT ((_q1.value IS NOT NULL AND LOWER(_q1.value) LIKE ? ESCAPE \'\\\'))))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."tags") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 WHERE (_q1.value IS NOT NULL AND NOT ((_q1.value IS NOT NULL AND LOWER(_q1.value) LIKE ? ESCAPE \'\\\'))))',
       ['%a%'],
     ],
     postgres: [

@@ -1,6 +1,7 @@
 import { normalizeDate } from '../lib/index.ts';
 import type { CmpOp, Expr, Operand } from './ast.ts';
 import { and, type Cond, compareSingle, not, or, toSql } from './compare.ts';
+import type { CostGroup } from './cost.ts';
 import type { QueryDialect } from './engines.ts';
 import { FilterError } from './errors.ts';
 import { macroValue } from './macros.ts';
@@ -12,6 +13,11 @@ import type { Single, Value } from './values.ts';
 export interface CompileContext extends ResolveContext {
   /** The instant the datetime macros describe (one per request). */
   readonly now: Date;
+  /**
+   * Where the compiler records which list steps multiply together (cost.ts), for the planner-side bound
+   * on a client's filter; undefined for rules (the developer's, bounded by the time limit only).
+   */
+  readonly costs?: CostGroup[];
 }
 
 /**
@@ -36,6 +42,8 @@ export function compileFilter(expr: Expr, ctx: CompileContext): Sql {
     (c.shared ? joined : plain).push(c.cond);
   }
   let result = plain.reduce<Cond>((acc, c) => and(acc, c), true);
+  // The shared joins all sit in one EXISTS: their rows multiply together.
+  ctx.costs?.push(shared.joins.flatMap((j) => (j.stat ? [j.stat] : [])));
   if (joined.length) {
     const where = joined.reduce<Cond>((acc, c) => and(acc, c), true);
     result = and(
@@ -84,6 +92,9 @@ function compileExpr(
       expr.pos,
     );
   budget.steps += steps(left) + steps(right);
+  // A comparison's own joins (lists on one or both sides) make one sub-query: their rows multiply.
+  const own = (v: Value) => (v.kind === 'multi' ? v.stats : []);
+  ctx.costs?.push([...own(left), ...own(right)]);
   if (budget.steps > MAX_LIST_STEPS)
     throw new FilterError(
       `the filter goes through more than ${MAX_LIST_STEPS} multi-valued relations`,

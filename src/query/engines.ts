@@ -1,4 +1,4 @@
-import type { SqlDialect } from '../db/index.ts';
+import { GUARD_SQL, type SqlDialect } from '../db/index.ts';
 import { joinSql, param, raw, type Sql, sql } from './sql.ts';
 
 /**
@@ -45,6 +45,11 @@ export interface QueryDialect {
   concat(parts: Sql[]): Sql;
   /** Appended to an ORDER BY key so that NULLs come first ascending and last descending everywhere. */
   nullsOrder(desc: boolean): string;
+  /**
+   * A condition (always true) to put in the inner loop of every join through a list, where the engine
+   * cannot otherwise stop a statement at its deadline (SQLite: db/sqlite-guard.ts); undefined elsewhere.
+   */
+  readonly guard?: Sql;
 }
 
 const kindCase = (typeExpr: Sql, map: Record<string, string>): Sql =>
@@ -102,6 +107,7 @@ function sqliteDialect(base: SqlDialect): QueryDialect {
     substr: (x, start, length) => sql`substr(${x}, ${raw(String(start))}, ${raw(String(length))})`,
     concat: (parts) => (parts.length ? joinSql(parts, ' || ') : raw("''")),
     nullsOrder: () => '',
+    guard: raw(GUARD_SQL),
   };
 }
 

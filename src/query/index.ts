@@ -1,5 +1,6 @@
 export type { CmpOp, Expr, Operand } from './ast.ts';
 export { type CompileContext, compareValues, compileFilter, operandValue } from './compile.ts';
+export { type CostGroup, MAX_ROWS_PER_RECORD, overBound, type StatKey, statId } from './cost.ts';
 export { type JsonRef, type QueryDialect, queryDialect } from './engines.ts';
 export { FilterError, toBadRequest } from './errors.ts';
 export { type FieldsTree, parseFields, pickFields } from './fields.ts';

@@ -167,9 +167,17 @@ function bodyPath(
         const alias = known ?? ctx.alias();
         const source = d.items(d.name === 'postgres' ? sql`CAST(${json} AS JSONB)` : json, alias);
         const join = sql`LEFT JOIN ${source.from} ON 1=1`;
-        if (share && !known) ctx.shared?.add(key, alias, join);
+        const stat = { kind: 'fixed', n: items.length } as const;
+        if (share && !known) ctx.shared?.add(key, alias, join, stat);
         const item: Single = { kind: 'expr', type: 'text', sql: d.exact(source.value), nullable: true };
-        return { kind: 'multi', joins: share ? [] : [join], item, steps: 1, shared: share };
+        return {
+          kind: 'multi',
+          joins: share ? [] : [join],
+          item,
+          steps: 1,
+          stats: share ? [] : [stat],
+          shared: share,
+        };
       }
       default:
         return literal(asLiteral(field ? normalized(field, raw_) : raw_), op);
@@ -198,6 +206,7 @@ function bodyPath(
         {
           key: `@request.body.${name}`,
           list: fieldType('relation').isMulti(field),
+          stat: { kind: 'fixed', n: ids.length },
           build: (a) => ({
             item: raw(`${q(target.name)} ${a}`),
             on: sql`${raw(`${a}.${q('id')}`)} IN (${inList})`,
@@ -233,7 +242,12 @@ function collectionPath(
   const key = `@collection.${collection.name}:${alias_}`;
   const table = ctx.dialect.quote(collection.name);
   const pending = [
-    { key, list: true, build: (a: string) => ({ item: raw(`${table} ${a}`), on: raw('1=1') }) },
+    {
+      key,
+      list: true,
+      stat: { kind: 'rows', collection: collection.name } as const,
+      build: (a: string) => ({ item: raw(`${table} ${a}`), on: raw('1=1') }),
+    },
   ];
   return buildValue(walk, { ref: ctx.baseRef, key, pending }, ctx, op, shared);
 }

@@ -1,5 +1,6 @@
 import { type Collection, type FieldDef, fieldType, findField } from '../schema/index.ts';
 import type { Operand } from './ast.ts';
+import type { StatKey } from './cost.ts';
 import type { QueryDialect } from './engines.ts';
 import { FilterError } from './errors.ts';
 import { clip } from './parse.ts';
@@ -43,20 +44,23 @@ export interface ResolveContext {
   special?(operand: PathOperand, shared: boolean, ctx: ResolveContext): Value | undefined;
 }
 
-/** LEFT JOINs registered by `?` comparisons, by key, in the order they were first needed. */
+/**
+ * LEFT JOINs registered by `?` comparisons, by key, in the order they were first needed; `stat` bounds the
+ * rows of a join through a list (cost.ts).
+ */
 export class SharedJoins {
-  readonly joins: Array<{ key: string; alias: string; join: Sql }> = [];
+  readonly joins: Array<{ key: string; alias: string; join: Sql; stat?: StatKey }> = [];
   find(key: string): string | undefined {
     return this.joins.find((j) => j.key === key)?.alias;
   }
-  add(key: string, alias: string, join: Sql): void {
-    this.joins.push({ key, alias, join });
+  add(key: string, alias: string, join: Sql, stat?: StatKey): void {
+    this.joins.push({ key, alias, join, stat });
   }
 }
 
 /** One step from a row to related rows. */
 type Hop =
-  | { kind: 'relation'; name: string; field: FieldDef; target: Collection; multi: boolean }
+  | { kind: 'relation'; name: string; field: FieldDef; target: Collection; multi: boolean; from: Collection }
   | { kind: 'back'; name: string; field: FieldDef; source: Collection };
 
 /** Where a path ends: a field (with its modifier) or a JSON path inside a field. */
@@ -111,7 +115,7 @@ export function walkPath(
       if (!multi && i === path.length - 2 && path[i + 1] === 'id' && !modifier)
         return { hops, end: { field }, collection };
       checkListable(target, ctx, op);
-      hops.push({ kind: 'relation', name, field, target, multi });
+      hops.push({ kind: 'relation', name, field, target, multi, from: collection });
       collection = target;
     } else {
       const via = VIA.exec(name) ?? fail(`unknown field "${clip(op.raw)}"`);
@@ -136,8 +140,13 @@ export interface PathStart {
   /** The first row's reference when there are no pending joins (the outer query's table). */
   ref: string;
   key: string;
-  /** Joins before the path's own; the last one's alias is where the path starts. */
-  pending: Array<{ key: string; list: boolean; build(alias: string): { item: Sql; on: Sql } }>;
+  /** Joins before the path's own; the last one's alias is where the path starts. `stat`: see cost.ts. */
+  pending: Array<{
+    key: string;
+    list: boolean;
+    stat?: StatKey;
+    build(alias: string): { item: Sql; on: Sql };
+  }>;
 }
 
 /**
@@ -160,23 +169,31 @@ export function buildValue(
   const isListPath =
     start.pending.some((p) => p.list) || walk.hops.some((h) => h.kind === 'back' || h.multi) || endsInList;
   const share = shared && isListPath && ctx.shared !== undefined;
-  const steps: Array<{ key: string; alias: string; item: Sql; on: Sql }> = [];
-  /** Adds a join step (or finds the shared one with this key) and answers its alias. */
-  const step = (key: string, build: (alias: string) => { item: Sql; on: Sql }): string => {
+  const steps: Array<{ key: string; alias: string; item: Sql; on: Sql; stat?: StatKey }> = [];
+  /**
+   * Adds a join step (or finds the shared one with this key) and answers its alias. A step through a list
+   * (its rows multiply the work) carries the engine's guard first in its ON, so that a statement whose joins
+   * multiply past the time limit can be stopped there (sqlite-guard.ts).
+   */
+  const step = (key: string, build: (alias: string) => { item: Sql; on: Sql }, stat?: StatKey): string => {
     const known = share ? ctx.shared?.find(key) : undefined;
     if (known) return known;
     const alias = ctx.alias();
-    steps.push({ key, alias, ...build(alias) });
+    const { item, on } = build(alias);
+    const guard = stat ? ctx.dialect.guard : undefined;
+    steps.push({ key, alias, item, on: guard ? sql`${guard} AND ${on}` : on, stat });
     return alias;
   };
   /** The items of a JSON array column, joined as a step; answers the SQL of one item. */
-  const itemsStep = (key: string, column: Sql): Sql => {
-    const alias = step(key, (a) => ({ item: ctx.dialect.items(column, a).from, on: raw('1=1') }));
+  const itemsStep = (key: string, column: Sql, stat: StatKey): Sql => {
+    const alias = step(key, (a) => ({ item: ctx.dialect.items(column, a).from, on: raw('1=1') }), stat);
     return ctx.dialect.items(column, alias).value;
   };
+  const listStat = (list: boolean, stat: StatKey | undefined): StatKey | undefined =>
+    list ? (stat ?? { kind: 'fixed', n: 1 }) : undefined;
 
   let ref = start.ref;
-  for (const p of start.pending) ref = step(p.key, p.build);
+  for (const p of start.pending) ref = step(p.key, p.build, listStat(p.list, p.stat));
   let listSteps = start.pending.filter((p) => p.list).length;
   let key = start.key;
   for (const hop of walk.hops) {
@@ -186,7 +203,11 @@ export function buildValue(
       const column = raw(`${ref}.${q(hop.field.name)}`);
       if (hop.multi) {
         listSteps++;
-        const value = itemsStep(`${key}#`, column);
+        const value = itemsStep(`${key}#`, column, {
+          kind: 'items',
+          collection: hop.from.name,
+          field: hop.field.name,
+        });
         ref = step(key, (a) => ({
           item: raw(`${target} ${a}`),
           on: restrict(sql`${raw(`${a}.${q('id')}`)} = ${value}`, hop.target, a, ctx),
@@ -201,14 +222,18 @@ export function buildValue(
       listSteps++;
       const parentId = raw(`${ref}.${q('id')}`);
       const backMulti = isMultiField(hop.field);
-      ref = step(key, (a) => {
-        const col = raw(`${a}.${q(hop.field.name)}`);
-        const item = raw(`${q(hop.source.name)} ${a}`);
-        if (!backMulti) return { item, on: restrict(sql`${col} = ${parentId}`, hop.source, a, ctx) };
-        const items = ctx.dialect.items(col, ctx.alias());
-        const on = sql`EXISTS (SELECT 1 FROM ${items.from} WHERE ${items.value} = ${parentId})`;
-        return { item, on: restrict(on, hop.source, a, ctx) };
-      });
+      ref = step(
+        key,
+        (a) => {
+          const col = raw(`${a}.${q(hop.field.name)}`);
+          const item = raw(`${q(hop.source.name)} ${a}`);
+          if (!backMulti) return { item, on: restrict(sql`${col} = ${parentId}`, hop.source, a, ctx) };
+          const items = ctx.dialect.items(col, ctx.alias());
+          const on = sql`EXISTS (SELECT 1 FROM ${items.from} WHERE ${items.value} = ${parentId})`;
+          return { item, on: restrict(on, hop.source, a, ctx) };
+        },
+        { kind: 'back', collection: hop.source.name, field: hop.field.name },
+      );
     }
   }
 
@@ -217,18 +242,23 @@ export function buildValue(
   if (json) item = { kind: 'json', ref: ctx.dialect.json(column, json) };
   else if (endsInList) {
     listSteps++;
-    const value = itemsStep(`${key}.${field.name}:each`, column);
+    const value = itemsStep(`${key}.${field.name}:each`, column, {
+      kind: 'items',
+      collection: walk.collection.name,
+      field: field.name,
+    });
     item = { kind: 'expr', type: 'text', sql: ctx.dialect.exact(value), nullable: false };
   } else item = endValue(field, modifier, column, walk.collection, ctx, op);
 
   if (!isListPath) return steps.length ? scalar(item, steps) : item;
   const joins = steps.map((s) => sql`LEFT JOIN ${s.item} ON ${s.on}`);
-  if (share) for (const [i, s] of steps.entries()) ctx.shared?.add(s.key, s.alias, joins[i] as Sql);
+  if (share) for (const [i, s] of steps.entries()) ctx.shared?.add(s.key, s.alias, joins[i] as Sql, s.stat);
   return {
     kind: 'multi',
     joins: share ? [] : joins,
     item: nullableItem(item),
     steps: listSteps,
+    stats: share ? [] : steps.flatMap((s) => (s.stat ? [s.stat] : [])),
     shared: share,
   };
 }

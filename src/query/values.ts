@@ -1,3 +1,4 @@
+import type { StatKey } from './cost.ts';
 import type { JsonRef } from './engines.ts';
 import type { Sql } from './sql.ts';
 
@@ -26,6 +27,8 @@ export interface Multi {
   item: Single;
   /** Multi-valued steps on the way (multi relations, back-relations, `:each`): what the cost grows with. */
   steps: number;
+  /** What bounds each of this value's own list steps (none when `shared`: those are the filter's). */
+  stats: StatKey[];
   shared: boolean;
 }
 

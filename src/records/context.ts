@@ -1,5 +1,6 @@
 import type { Database } from '../db/index.ts';
 import type { Collection, CollectionStore } from '../schema/index.ts';
+import { createFanoutStats, type FanoutStats } from './fanout-stats.ts';
 import type { RecordHooks } from './hooks.ts';
 import { type PreparedCollection, prepareCollection } from './prepared.ts';
 import type { PasswordGuard, PasswordHasher } from './types.ts';
@@ -12,9 +13,11 @@ export interface RecordsContext {
   passwordGuard?: PasswordGuard;
   hooks: RecordHooks;
   prepared(collection: Collection): PreparedCollection;
+  /** The planner-side bound on clients' filters through lists, with its statistics. */
+  fanout: FanoutStats;
 }
 
-export function createRecordsContext(deps: Omit<RecordsContext, 'prepared'>): RecordsContext {
+export function createRecordsContext(deps: Omit<RecordsContext, 'prepared' | 'fanout'>): RecordsContext {
   // Keyed by the collection object: the store replaces the object on every change, so a stale entry
   // can never be used, and the change hook frees it.
   let cache = new WeakMap<Collection, PreparedCollection>();
@@ -23,6 +26,7 @@ export function createRecordsContext(deps: Omit<RecordsContext, 'prepared'>): Re
   });
   return {
     ...deps,
+    fanout: createFanoutStats(deps.db, deps.collections),
     prepared(collection) {
       let p = cache.get(collection);
       if (!p) {

@@ -3,6 +3,7 @@ import { MAX_RELATION_DEPTH, queryDialect } from '../query/index.ts';
 import { type Collection, type FieldDef, fieldType, findField } from '../schema/index.ts';
 import { canManage } from './access.ts';
 import type { RecordsContext } from './context.ts';
+import { type ExpandBudget, tooMuch } from './expand-budget.ts';
 import { MANAGES } from './read.ts';
 import { managesColumn, type RuleScope, ruleScope } from './rules.ts';
 import type { AuthContext, RecordValues } from './types.ts';
@@ -85,6 +86,7 @@ export async function expandRecords(
   records: Expandable[],
   tree: ExpandTree,
   auth: AuthContext,
+  budget: ExpandBudget,
 ): Promise<void> {
   if (records.length === 0) return;
   for (const [name, subtree] of tree) {
@@ -92,7 +94,7 @@ export async function expandRecords(
     if (field) {
       if (field.type !== 'relation') throw badRequest(`Invalid expand: "${name}" is not a relation field.`);
       if (field.hidden && !auth.isSuperuser) continue;
-      await expandRelation(ctx, field, records, name, subtree, auth);
+      await expandRelation(ctx, field, records, name, subtree, auth, budget);
       continue;
     }
     const via = VIA.exec(name);
@@ -101,7 +103,7 @@ export async function expandRecords(
     if (!source || !back || back.type !== 'relation' || back.collectionId !== collection.id)
       throw badRequest(`Invalid expand: unknown relation "${name.slice(0, 60)}".`);
     if (back.hidden && !auth.isSuperuser) continue;
-    await expandBackRelation(ctx, source, back, records, name, subtree, auth);
+    await expandBackRelation(ctx, source, back, records, name, subtree, auth, budget);
   }
 }
 
@@ -112,6 +114,7 @@ async function expandRelation(
   name: string,
   subtree: ExpandTree,
   auth: AuthContext,
+  budget: ExpandBudget,
 ): Promise<void> {
   const target = ctx.collections.find(String(field.collectionId));
   const scope = target && viewScope(ctx, target, auth);
@@ -122,14 +125,14 @@ async function expandRelation(
     return Array.isArray(v) ? (v as string[]) : typeof v === 'string' && v ? [v] : [];
   };
   const ids = [...new Set(records.flatMap(idsOf))];
-  const found = await loadByIds(ctx, target, ids, auth, scope);
-  await expandRecords(ctx, target, [...found.values()], subtree, auth);
+  const found = await loadByIds(ctx, target, ids, auth, scope, budget);
+  await expandRecords(ctx, target, [...found.values()], subtree, auth, budget);
   for (const r of records) {
     const related = idsOf(r)
       .map((id) => found.get(id)?.json)
       .filter((j) => j !== undefined);
     if (related.length === 0) continue;
-    attach(r, name, multi ? related : related[0]);
+    attach(r, name, multi ? related : (related[0] as Record<string, unknown>), budget);
   }
 }
 
@@ -141,49 +144,53 @@ async function expandBackRelation(
   name: string,
   subtree: ExpandTree,
   auth: AuthContext,
+  budget: ExpandBudget,
 ): Promise<void> {
   const scope = viewScope(ctx, source, auth);
   if (!scope) return;
   const d = ctx.db.dialect;
   const q = d.quote;
-  const col = `${q(source.name)}.${q(back.name)}`;
+  const table = q(source.name);
+  const col = `${table}.${q(back.name)}`;
   const multi = fieldType('relation').isMulti(back);
   const parentIds = records.map((r) => String(r.values.id));
   const p = ctx.prepared(source);
-  const children: Expandable[] = [];
+  const rule = scope.kind === 'where' ? scope.sql : undefined;
+  const items = multi ? queryDialect(d).items({ text: col, params: [] }, '_e') : undefined;
+  const parent = items ? items.value.text : col;
+  const from = items ? `${table}, ${items.from.text}` : table;
+  const children = new Map<string, Expandable>();
+  const byParent = new Map<string, Record<string, unknown>[]>();
   for (let i = 0; i < parentIds.length; i += ID_CHUNK) {
     const chunk = parentIds.slice(i, i + ID_CHUNK);
-    const marks = chunk.map(() => '?').join(', ');
-    let where = `${col} IN (${marks})`;
-    if (multi) {
-      const items = queryDialect(d).items({ text: col, params: [] }, '_e');
-      where = `EXISTS (SELECT 1 FROM ${items.from.text} WHERE ${items.value.text} IN (${marks}))`;
-    }
-    const rule = scope.kind === 'where' ? scope.sql : undefined;
-    const rows = await ctx.db.run<Record<string, unknown>>(
-      ctx.db.kysely,
-      `SELECT * FROM ${q(source.name)} WHERE ${where}${rule ? ` AND (${rule.text})` : ''} ORDER BY ${q(source.name)}.${d.rowidSql()}`,
-      [...chunk, ...(rule?.params ?? [])],
+    const limit = budget.remaining + 1;
+    // At most MAX_BACK_RELATED per parent (PocketBase's cap), counted by the database, and no more rows in
+    // all than the answer may still carry: a back-relation with a million rows is not loaded to be cut.
+    const rows = await ctx.db.query<Record<string, unknown>>(
+      `SELECT * FROM (SELECT ${table}.*, ${parent} AS _plinth_parent, ${table}.${d.rowidSql()} AS _plinth_row, ROW_NUMBER() OVER (PARTITION BY ${parent} ORDER BY ${table}.${d.rowidSql()}) AS _plinth_n FROM ${from} WHERE ${parent} IN (${chunk.map(() => '?').join(', ')})${rule ? ` AND (${rule.text})` : ''}) _w WHERE _plinth_n <= ${MAX_BACK_RELATED} ORDER BY _plinth_row LIMIT ?`,
+      [...chunk, ...(rule?.params ?? []), limit],
+      auth.ticket,
     );
+    if (rows.length >= limit) throw tooMuch();
     for (const row of rows) {
       const values = p.shape.fromRow(row);
-      children.push({ values, json: p.shape.toJson(values, auth) });
+      const id = String(values.id);
+      let child = children.get(id);
+      if (!child) {
+        child = { values, json: p.shape.toJson(values, auth) };
+        budget.loaded(child.json);
+        children.set(id, child);
+      }
+      const key = String(row._plinth_parent);
+      const list = byParent.get(key) ?? [];
+      list.push(child.json);
+      byParent.set(key, list);
     }
   }
-  await expandRecords(ctx, source, children, subtree, auth);
-  const byParent = new Map<string, Record<string, unknown>[]>();
-  for (const child of children) {
-    const v = child.values[back.name];
-    const targets = Array.isArray(v) ? (v as string[]) : [String(v)];
-    for (const id of targets) {
-      const list = byParent.get(id) ?? [];
-      if (list.length < MAX_BACK_RELATED) list.push(child.json);
-      byParent.set(id, list);
-    }
-  }
+  await expandRecords(ctx, source, [...children.values()], subtree, auth, budget);
   for (const r of records) {
     const list = byParent.get(String(r.values.id));
-    if (list?.length) attach(r, name, list);
+    if (list?.length) attach(r, name, list, budget);
   }
 }
 
@@ -193,7 +200,10 @@ async function loadByIds(
   ids: string[],
   auth: AuthContext,
   scope: RuleScope,
+  budget: ExpandBudget,
 ): Promise<Map<string, Expandable>> {
+  // Every id found is attached at least once: more than the answer may still carry is refused unread.
+  if (ids.length > budget.remaining) throw tooMuch();
   const rule = scope.kind === 'where' ? scope.sql : undefined;
   const found = new Map<string, Expandable>();
   const p = ctx.prepared(target);
@@ -204,15 +214,17 @@ async function loadByIds(
   const extra = manages ? `, (CASE WHEN ${manages.text} THEN 1 ELSE 0 END) AS ${q(MANAGES)}` : '';
   for (let i = 0; i < ids.length; i += ID_CHUNK) {
     const chunk = ids.slice(i, i + ID_CHUNK);
-    const rows = await ctx.db.run<Record<string, unknown>>(
-      ctx.db.kysely,
+    const rows = await ctx.db.query<Record<string, unknown>>(
       `SELECT ${q(target.name)}.*${extra} FROM ${q(target.name)} WHERE ${q(target.name)}.${q('id')} IN (${chunk.map(() => '?').join(', ')})${rule ? ` AND (${rule.text})` : ''}`,
       [...(manages?.params ?? []), ...chunk, ...(rule?.params ?? [])],
+      auth.ticket,
     );
     for (const row of rows) {
       const values = p.shape.fromRow(row);
       const canSeeEmail = managesAll || Number(row[MANAGES]) === 1 || row[MANAGES] === true;
-      found.set(String(values.id), { values, json: p.shape.toJson(values, auth, canSeeEmail) });
+      const json = p.shape.toJson(values, auth, canSeeEmail);
+      budget.loaded(json);
+      found.set(String(values.id), { values, json });
     }
   }
   return found;
@@ -228,7 +240,13 @@ function viewScope(ctx: RecordsContext, target: Collection, auth: AuthContext): 
   }
 }
 
-function attach(r: Expandable, name: string, value: unknown): void {
+function attach(
+  r: Expandable,
+  name: string,
+  value: Record<string, unknown> | Record<string, unknown>[],
+  budget: ExpandBudget,
+): void {
+  for (const child of Array.isArray(value) ? value : [value]) budget.attach(r.json, child);
   if (!r.json.expand) r.json.expand = {};
   (r.json.expand as Record<string, unknown>)[name] = value;
 }

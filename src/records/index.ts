@@ -5,6 +5,7 @@ import { ruleOf } from './access.ts';
 import { createRecordsContext } from './context.ts';
 import { deleteRecord, truncateRecords } from './delete.ts';
 import { checkExpand, type ExpandTree, expandRecords, parseExpand } from './expand.ts';
+import { ExpandBudget } from './expand-budget.ts';
 import { createRecordHooks, type RecordHooks } from './hooks.ts';
 import { findRecord, listRecords, ruleAllows, viewRecord } from './read.ts';
 import { ruleScope } from './rules.ts';
@@ -118,7 +119,7 @@ export function createRecordService(deps: {
     async meetsRule(c, rule, id, a) {
       if (!a.isSuperuser && ruleOf(c, rule) === null) return false;
       try {
-        return await ruleAllows(ctx, deps.db.kysely, c, id, ruleScope(ctx, c, rule, a));
+        return await ruleAllows(ctx, deps.db.kysely, c, id, ruleScope(ctx, c, rule, a), a);
       } catch (err) {
         if (err instanceof ApiError && err.status === 403) return false;
         throw err;
@@ -132,7 +133,7 @@ export function createRecordService(deps: {
     async expand(c, records, tree, a) {
       if (!tree) return;
       const items = records.map((json) => ({ values: json, json }));
-      await expandRecords(ctx, c, items, tree, a);
+      await expandRecords(ctx, c, items, tree, a, new ExpandBudget(records));
     },
   };
 }

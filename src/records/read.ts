@@ -2,6 +2,8 @@ import type { Executor } from '../db/index.ts';
 import { badRequest, notFound } from '../errors/index.ts';
 import { containsNul } from '../lib/index.ts';
 import {
+  type CompileContext,
+  type CostGroup,
   compileFilter,
   compileSort,
   type Expr,
@@ -62,22 +64,21 @@ export async function listRecords(
   if (!filter && sort.length === 0 && scope.kind === 'all' && !manages) {
     // The hot path: SQL prepared once per collection.
     [rows, total] = await Promise.all([
-      ctx.db.run<Record<string, unknown>>(ctx.db.kysely, p.listPage, [perPage, offset]),
+      ctx.db.query<Record<string, unknown>>(p.listPage, [perPage, offset], auth.ticket),
       query.skipTotal
         ? Promise.resolve(-1)
-        : countRows(ctx, sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`),
+        : countRows(ctx, sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`, auth),
     ]);
   } else {
-    const { select, count } = compileList(ctx, collection, filter, sort, auth, scope, manages);
+    const { select, count, costs } = compileList(ctx, collection, filter, sort, auth, scope, manages);
+    await ctx.fanout.check(costs, auth.ticket);
     const fetchPage = () =>
-      clientQuery(ctx, () =>
-        ctx.db.run<Record<string, unknown>>(ctx.db.kysely, `${select.text} LIMIT ? OFFSET ?`, [
-          ...select.params,
-          perPage,
-          offset,
-        ]),
+      ctx.db.query<Record<string, unknown>>(
+        `${select.text} LIMIT ? OFFSET ?`,
+        [...select.params, perPage, offset],
+        auth.ticket,
       );
-    const counted = () => clientQuery(ctx, () => countRows(ctx, count));
+    const counted = () => countRows(ctx, count, auth);
     // A short page tells the total without counting. SQLite answers one query at a time anyway, so it asks
     // the page first and counts only when needed; pooled engines run both at once (latency) and use the
     // page's answer when it can.
@@ -123,8 +124,9 @@ function compileList(
   auth: AuthContext,
   scope: RuleScope,
   manages: Sql | undefined,
-): { select: Sql; count: Sql } {
-  const qctx = clientQueryContext(ctx, collection, auth);
+): { select: Sql; count: Sql; costs: CostGroup[] } {
+  const costs: CostGroup[] = [];
+  const qctx: CompileContext = { ...clientQueryContext(ctx, collection, auth), costs };
   const table = raw(qctx.baseRef);
   // The list rule is ANDed in: the caller sees (and counts) only what it may list.
   const conditions: Sql[] = scope.kind === 'where' ? [sql`(${scope.sql})`] : [];
@@ -136,22 +138,12 @@ function compileList(
       ? sql`SELECT ${table}.*, (CASE WHEN ${manages} THEN 1 ELSE 0 END) AS ${raw(ctx.db.dialect.quote(MANAGES))} FROM ${table}${where}${order}`
       : sql`SELECT ${table}.* FROM ${table}${where}${order}`,
     count: sql`SELECT COUNT(*) AS total FROM ${table}${where}`,
+    costs,
   };
 }
 
-/** Runs a query shaped by the client; one that runs past the statement time limit is the client's 400. */
-async function clientQuery<T>(ctx: RecordsContext, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    if (ctx.db.dialect.translateError(err)?.kind === 'timeout')
-      throw badRequest('The filter or sort took too long to run; make it simpler or more selective.');
-    throw err;
-  }
-}
-
-async function countRows(ctx: RecordsContext, count: Sql): Promise<number> {
-  const rows = await ctx.db.run<{ total: number }>(ctx.db.kysely, count.text, count.params);
+async function countRows(ctx: RecordsContext, count: Sql, auth: AuthContext): Promise<number> {
+  const rows = await ctx.db.query<{ total: number }>(count.text, count.params, auth.ticket);
   return Number(rows[0]?.total ?? 0);
 }
 
@@ -183,7 +175,7 @@ export async function viewRecord(
 ): Promise<Record<string, unknown>> {
   const scope = ruleScope(ctx, collection, 'viewRule', auth);
   const values = await findRecord(ctx, ctx.db.kysely, collection, id);
-  if (!values || !(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope))) throw notFound();
+  if (!values || !(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope, auth))) throw notFound();
   const manages = collection.type === 'auth' && (await managesRecord(ctx, collection, id, auth));
   return ctx.prepared(collection).shape.toJson(values, auth, manages);
 }
@@ -191,30 +183,41 @@ export async function viewRecord(
 /**
  * True if the caller manages the auth record `id` (may change its email, password without the old one,
  * and verified state): superusers, and callers the collection's `manageRule` lets through for that record.
+ * `body` is the update's body as rules read it (`InputResult.ruleBody`).
  */
 export async function managesRecord(
   ctx: RecordsContext,
   collection: Collection,
   id: string,
   auth: AuthContext,
+  body: Record<string, unknown> = {},
 ) {
   if (collection.type !== 'auth') return false;
   if (canManage(collection, auth)) return true;
   if (ruleOf(collection, 'manageRule') === null) return false;
-  return ruleAllows(ctx, ctx.db.kysely, collection, id, ruleScope(ctx, collection, 'manageRule', auth));
+  const scope = ruleScope(ctx, collection, 'manageRule', auth, body);
+  return ruleAllows(ctx, ctx.db.kysely, collection, id, scope, auth);
 }
 
-/** True if the record `id` is within the rule's scope (read through `executor`, e.g. inside a transaction). */
+/**
+ * True if the record `id` is within the rule's scope, read through `executor` (inside a transaction), or
+ * in the query lane as `auth`'s query when `executor` is the database itself.
+ */
 export async function ruleAllows(
   ctx: RecordsContext,
   executor: Executor,
   collection: Collection,
   id: string,
   scope: RuleScope,
+  auth?: AuthContext,
 ): Promise<boolean> {
   if (scope.kind === 'all') return true;
   const table = raw(ctx.db.dialect.quote(collection.name));
   const q = sql`SELECT 1 AS ${raw(ctx.db.dialect.quote('ok'))} FROM ${table} WHERE ${table}.${raw(ctx.db.dialect.quote('id'))} = ${param(id)} AND (${scope.sql})`;
-  const rows = await ctx.db.run(executor, q.text, q.params);
+  // Outside a transaction a rule's cost depends on the data: it runs in the query lane.
+  const rows =
+    executor === ctx.db.kysely
+      ? await ctx.db.query(q.text, q.params, auth?.ticket)
+      : await ctx.db.run(executor, q.text, q.params);
   return rows.length > 0;
 }

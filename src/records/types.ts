@@ -1,3 +1,4 @@
+import type { QueryOptions } from '../db/index.ts';
 import type { Collection } from '../schema/index.ts';
 
 /** A record's values in canonical form, keyed by field name (plus nothing else). */
@@ -14,6 +15,8 @@ export interface AuthContext {
   refreshable?: boolean;
   /** What access rules may read about the request (`@request.method`, `.headers`, `.query`, `.context`). */
   request?: RequestDetails;
+  /** Who the database's query lane counts this request's queries against, and whether it is still wanted. */
+  ticket?: QueryOptions;
 }
 
 export interface RequestDetails {

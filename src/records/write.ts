@@ -112,8 +112,8 @@ export async function updateRecord(
   const first = applyInput(collection, body, current, inputOptions(auth));
   // A record the update rule does not reach is a 404 before any validation, like a missing one.
   const scope = ruleScope(ctx, collection, 'updateRule', auth, first.ruleBody, current);
-  if (!(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope))) throw notFound();
-  const manage = await managesRecord(ctx, collection, id, auth);
+  if (!(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope, auth))) throw notFound();
+  const manage = await managesRecord(ctx, collection, id, auth, first.ruleBody);
   checkAuthFields(collection, body, first, current, manage);
   await checkOldPassword(ctx, collection, body, first, current, manage);
   await checkRelations(ctx.db.kysely, ctx.collections, collection, first.values, first.touched, first.errors);

@@ -1,5 +1,5 @@
 import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
-import { commonColumnDdl } from '../dialect.ts';
+import { commonColumnDdl, isNetworkFailure } from '../dialect.ts';
 import { type MysqlSqlHelpers, mysqlCreateIndexSql, mysqlDropIndexSql } from './mysql-indexes.ts';
 
 /**
@@ -105,8 +105,16 @@ export const mysqlDialect: SqlDialect = {
   lockingSelectSuffix: (mode) => (mode === 'update' ? ' FOR UPDATE' : ' LOCK IN SHARE MODE'),
   decodeBool: (v) => v === 1 || v === true || v === '1',
   translateError(err: unknown): TranslatedError | undefined {
-    const e = err as { errno?: unknown; sqlMessage?: unknown };
+    const e = err as { errno?: unknown; sqlMessage?: unknown; code?: unknown };
+    if (isNetworkFailure(err) || (typeof e.code === 'string' && /^PROTOCOL_/.test(e.code)))
+      return { kind: 'unavailable', columns: [] };
     if (!(err instanceof Error) || typeof e.errno !== 'number') return undefined;
+    // Too many connections, shutdown in progress, server gone or lost, read-only server.
+    if ([1040, 1053, 1077, 2002, 2003, 2006, 2013, 1290, 1836].includes(e.errno))
+      return { kind: 'unavailable', columns: [] };
+    // Disk full (also as "errno: 28" inside a storage engine error), table full.
+    if (e.errno === 1021 || e.errno === 1114 || /errno: 28\b|No space left/i.test(String(e.sqlMessage)))
+      return { kind: 'full', columns: [] };
     if (e.errno === 1062) {
       // The message names the key, not its columns: the schema layer knows which columns an index covers.
       const key = duplicateKey(String(e.sqlMessage ?? ''));

@@ -1,5 +1,11 @@
 import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
-import { commonColumnDdl, doubleQuote, numberPlaceholders, standardLiteral } from '../dialect.ts';
+import {
+  commonColumnDdl,
+  doubleQuote,
+  isNetworkFailure,
+  numberPlaceholders,
+  standardLiteral,
+} from '../dialect.ts';
 
 // Text is compared and ordered by code point ("C"), as on the other engines; an ORDER BY or index on it
 // then needs no per-query collation (which would keep the planner from using the index).
@@ -82,9 +88,14 @@ export const postgresDialect: SqlDialect = {
   lockingSelectSuffix: (mode) => (mode === 'update' ? ' FOR UPDATE' : ' FOR SHARE'),
   decodeBool: (v) => v === true || v === 't' || v === 1,
   translateError(err: unknown): TranslatedError | undefined {
+    if (isNetworkFailure(err)) return { kind: 'unavailable', columns: [] };
     const e = err as { code?: unknown; detail?: unknown; column?: unknown };
     if (!(err instanceof Error) || typeof e.code !== 'string' || !/^[0-9A-Z]{5}$/.test(e.code))
       return undefined;
+    // Connection exceptions, shutdown, too many connections, out of memory, a read-only standby.
+    if (/^08/.test(e.code) || /^57P0[123]$/.test(e.code) || ['53300', '53200', '25006'].includes(e.code))
+      return { kind: 'unavailable', columns: [] };
+    if (e.code === '53100') return { kind: 'full', columns: [] };
     if (e.code === '23505') {
       // detail: Key (a, b)=(x, y) already exists. / Key (lower(email COLLATE "C"))=(x) already exists.
       const cols = /Key \((.+?)\)=/.exec(String(e.detail ?? ''))?.[1] ?? '';

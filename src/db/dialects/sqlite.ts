@@ -64,8 +64,14 @@ export const sqliteDialect: SqlDialect = {
   lockingSelectSuffix: () => '',
   decodeBool: (v) => v === 1 || v === true || v === '1' || v === 1n,
   translateError(err: unknown): TranslatedError | undefined {
+    if (err instanceof Error && (err as { code?: string }).code === 'PLINTH_STATEMENT_TIMEOUT')
+      return { kind: 'timeout', columns: [] };
     if (!(err instanceof Error) || (err as { code?: string }).code !== 'ERR_SQLITE_ERROR') return undefined;
     const errcode = (err as { errcode?: number }).errcode ?? 0;
+    const primary = errcode & 0xff;
+    if (primary === 13) return { kind: 'full', columns: [] };
+    // I/O errors, a file that cannot be opened, a database that became read-only underneath.
+    if (primary === 10 || primary === 14 || primary === 8) return { kind: 'unavailable', columns: [] };
     const columnsOf = (msg: string) =>
       (/constraint failed: (.+)$/.exec(msg)?.[1] ?? '')
         .split(',')

@@ -15,6 +15,8 @@ export const jsonField: FieldType = {
     if (v === undefined) return { value: null };
     // PostgreSQL's JSONB refuses \u0000 in strings and keys.
     if (containsNul(v)) return { error: hasNul() };
+    // `1e999` parses to Infinity, which JSON.stringify would store as null: refused, not changed.
+    if (!allFinite(v)) return { error: invalid('Numbers must be finite.') };
     return { value: v };
   },
   validate(field, value) {
@@ -47,6 +49,13 @@ export const jsonField: FieldType = {
   isMulti: () => false,
 };
 
+function allFinite(v: unknown): boolean {
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(allFinite);
+  if (v && typeof v === 'object') return Object.values(v).every(allFinite);
+  return true;
+}
+
 /** `{lon, lat}` in degrees. */
 export const geoPointField: FieldType = {
   type: 'geoPoint',
@@ -65,7 +74,7 @@ export const geoPointField: FieldType = {
       }
     }
     const p = point as { lon?: unknown; lat?: unknown };
-    if (typeof p !== 'object' || p === null || typeof p.lon !== 'number' || typeof p.lat !== 'number') {
+    if (typeof p !== 'object' || p === null || !Number.isFinite(p.lon) || !Number.isFinite(p.lat)) {
       return { error: invalid('Must be an object with lon and lat.') };
     }
     return { value: { lon: p.lon, lat: p.lat } };

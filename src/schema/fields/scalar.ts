@@ -23,6 +23,8 @@ export const numberField: FieldType = {
   },
   validate(field, value) {
     const n = value as number;
+    // A modifier can overflow a finite value (`1e308` then `n+: 1e308`): Infinity has no JSON form.
+    if (!Number.isFinite(n)) return invalid('Must be a valid number.');
     if (n === 0 && field.required) return blank();
     if (field.onlyInt && !Number.isInteger(n))
       return { code: 'validation_only_int_constraint', message: 'Decimal numbers are not allowed.' };

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { ApiError } from '../errors/index.ts';
+import { createLogger } from '../log/index.ts';
+import { createDatabase } from './database.ts';
+import { GUARD_SQL } from './sqlite-guard.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'plinth-readers-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+async function open(queryTimeoutMs: number) {
+  const db = createDatabase({
+    url: `sqlite:${join(dir, `r${++n}.db`)}`,
+    dataDir: dir,
+    sqliteSynchronous: 'NORMAL',
+    log: createLogger('silent'),
+    queryTimeoutMs,
+  });
+  await db.run(db.kysely, 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', []);
+  await db.transaction(async (trx) => {
+    for (let i = 0; i < 400; i++) await db.run(trx, 'INSERT INTO t (v) VALUES (?)', [`v${i}`]);
+  });
+  return db;
+}
+
+/** A count to `n` in a recursive CTE: long, and with no join for the guard to sit in. */
+const longScan = (n: number) =>
+  `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ${n}) SELECT COUNT(*) AS n FROM c`;
+/** 400⁴ rows, with the guard in each join as the query compiler puts it. */
+const runaway = `SELECT COUNT(*) AS n FROM t a LEFT JOIN t b ON ${GUARD_SQL} AND 1=1 LEFT JOIN t c ON ${GUARD_SQL} AND 1=1 LEFT JOIN t d ON ${GUARD_SQL} AND 1=1`;
+
+describe('SQLite reader threads', () => {
+  it('run a long query beside the event loop, which keeps turning', async () => {
+    const db = await open(30_000);
+    try {
+      let last = performance.now();
+      let worst = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        worst = Math.max(worst, now - last);
+        last = now;
+      }, 5);
+      const started = performance.now();
+      const [row] = await db.query<{ n: number }>(longScan(3_000_000), []);
+      const took = performance.now() - started;
+      clearInterval(timer);
+      assert.equal(row?.n, 3_000_000);
+      // The query took a while, yet the event loop never stalled for anything like that long.
+      assert.ok(
+        worst < Math.max(150, took / 3),
+        `the event loop stalled ${worst} ms during a ${took} ms query`,
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('stop a runaway join at the time limit with the client’s 400', async () => {
+    const db = await open(300);
+    try {
+      const started = performance.now();
+      const err = await db.query(runaway, []).catch((e) => e);
+      assert.ok(err instanceof ApiError, String(err));
+      assert.equal(err.status, 400);
+      assert.match(err.message, /took longer than 0.3 s/);
+      assert.ok(performance.now() - started < 5000);
+      // The reader is free again at once.
+      assert.deepEqual(await db.query('SELECT COUNT(*) AS n FROM t', []), [{ n: 400 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('give up on a statement the guard cannot stop, and carry on with a fresh reader', async () => {
+    const db = await open(200);
+    try {
+      const err = await db.query(longScan(30_000_000), []).catch((e) => e);
+      assert.equal(err.status, 400);
+      const rows = await Promise.all([1, 2, 3].map(() => db.query('SELECT COUNT(*) AS n FROM t', [])));
+      assert.deepEqual(rows, [[{ n: 400 }], [{ n: 400 }], [{ n: 400 }]]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('see what the writer committed, and cannot write', async () => {
+    const db = await open(5000);
+    try {
+      await db.run(db.kysely, 'INSERT INTO t (v) VALUES (?)', ['fresh']);
+      assert.deepEqual(await db.query('SELECT v FROM t WHERE v = ?', ['fresh']), [{ v: 'fresh' }]);
+      await assert.rejects(db.query("INSERT INTO t (v) VALUES ('no')", []), /readonly/);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('also stop a runaway join on the writer connection (a rule inside a write transaction)', async () => {
+    const db = await open(300);
+    try {
+      const err = await db.transaction((trx) => db.run(trx, runaway, [])).catch((e) => e);
+      assert.equal(db.dialect.translateError(err)?.kind, 'timeout', String(err));
+    } finally {
+      await db.close();
+    }
+  });
+});
