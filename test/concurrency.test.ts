@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,6 +28,8 @@ describe('schema changes on two nodes of one database', {
     assert.equal(created.status, 200, JSON.stringify(created.body));
     // A second node, started after `shared` exists. No bus tells it about later changes.
     otherDir = mkdtempSync(join(tmpdir(), 'plinth-node2-'));
+    // Every node of one database needs the same encryption key (docs/security.md).
+    copyFileSync(join(server.dataDir, 'encryption.key'), join(otherDir, 'encryption.key'));
     const config = loadConfig(
       { dir: otherDir, http: '127.0.0.1:0', logLevel: 'silent', db: server.app.config.databaseUrl },
       {},

@@ -8,8 +8,10 @@ import {
   type KeyObject,
   sign,
 } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   createLocalJWKSet,
@@ -20,6 +22,7 @@ import {
   type JWK,
   jwtVerify,
 } from 'jose';
+import { createSecretBox } from '../src/lib/index.ts';
 import { readParam } from '../src/schema/index.ts';
 import { SUPERUSER, startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { type SmtpCapture, startSmtp } from './helpers/smtp.ts';
@@ -95,7 +98,9 @@ describe('token security and the JWKS', () => {
   async function storedKeys(): Promise<JWK[]> {
     const stored = await readParam<{ keys: { jwk: JWK }[] }>(server.app.db, 'signingKeys');
     assert.ok(stored?.keys.length);
-    return stored.keys.map((k) => k.jwk);
+    // Private keys are stored encrypted under the key in the data dir's key file.
+    const box = createSecretBox(readFileSync(join(server.dataDir, 'encryption.key'), 'utf8').trim());
+    return stored.keys.map((k) => ({ ...k.jwk, d: box.open(String(k.jwk.d), 'signingKey') }));
   }
 
   /** A token signed with Plinth's real active key: valid unless the claims or header make it not. */

@@ -1,11 +1,13 @@
 import type { Bus } from '../bus/index.ts';
 import type { Database } from '../db/index.ts';
+import type { SecretBox } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Mailer } from '../mail/index.ts';
 import type { RecordService } from '../records/index.ts';
 import type { CollectionStore, SettingsStore } from '../schema/index.ts';
 import type { AuthDeps } from './context.ts';
 import { createEmailFlows } from './email-flows.ts';
+import { createInstaller } from './installer.ts';
 import type { KeyRing } from './keys.ts';
 import { bindSessionLifecycle, startSweeper } from './lifecycle.ts';
 import { createOAuth2Flow } from './oauth2/flow.ts';
@@ -30,6 +32,8 @@ export function createAuthService(input: {
   log: Logger;
   /** Shared with the records layer's `oldPassword` guard (one budget per identity). */
   throttle: Throttle;
+  /** The key kept outside the database (one-time codes are stored as HMACs under it). */
+  secrets: SecretBox;
 }) {
   const log = input.log.child({ module: 'auth' });
   const settings = () => input.settings.get();
@@ -49,12 +53,14 @@ export function createAuthService(input: {
     mailer: input.mailer,
     settings,
     log,
+    secrets: input.secrets,
   };
   bindSessionLifecycle(deps, input.records);
   const sweeper = startSweeper(deps);
   const core = createCore(deps);
   return {
     ...core,
+    ...createInstaller(deps, core.signIn),
     ...createEmailFlows(deps),
     ...createOtpFlow(deps, core.signIn),
     ...createOAuth2Flow(deps, core.signIn),

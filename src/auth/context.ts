@@ -1,5 +1,6 @@
 import type { Database } from '../db/index.ts';
 import { badRequest, fieldError } from '../errors/index.ts';
+import type { SecretBox } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import { type EmailTemplate, type Mailer, renderTemplate } from '../mail/index.ts';
 import type { AuthContext, RecordService, RecordValues, RequestDetails } from '../records/index.ts';
@@ -31,6 +32,8 @@ export interface AuthDeps {
   mailer: Mailer;
   settings: () => Settings;
   log: Logger;
+  /** The key kept outside the database: one-time codes are stored as HMACs under it. */
+  secrets: SecretBox;
 }
 
 /** The caller the auth layer acts as when it writes its own records (no rules apply). */

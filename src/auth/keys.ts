@@ -9,7 +9,8 @@ import {
   type JWK,
 } from 'jose';
 import type { Database } from '../db/index.ts';
-import { readParam, writeParam } from '../schema/index.ts';
+import type { SecretBox } from '../lib/index.ts';
+import { readParam, readParamText, swapParam, writeParam } from '../schema/index.ts';
 
 export type KeyAlg = 'EdDSA' | 'ES256';
 export const KEY_ALGS: readonly KeyAlg[] = ['EdDSA', 'ES256'];
@@ -46,6 +47,7 @@ export interface KeyRing {
 }
 
 const PARAM_ID = 'signingKeys';
+const KEY_CONTEXT = 'signingKey';
 /** How often an unknown `kid` may trigger a re-read (a forged kid must not become a database flood). */
 const RELOAD_INTERVAL_MS = 5_000;
 
@@ -76,11 +78,30 @@ function publicJwkOf(stored: StoredKey): JWK {
   return { ...publicJwk, use: 'sig' };
 }
 
+/** Each private key's secret part (`d`), sealed or opened; the rest of the JWK is public anyway. */
+function mapPrivate(keys: StoredKey[], fn: (d: string) => string): StoredKey[] {
+  return keys.map((k) => (typeof k.jwk.d === 'string' ? { ...k, jwk: { ...k.jwk, d: fn(k.jwk.d) } } : k));
+}
+
+/**
+ * Private keys are stored encrypted with the key kept outside the database (a copy of the database alone
+ * cannot sign tokens); keys stored in plaintext before that, or under an older key, are re-sealed at start,
+ * only if the row is unchanged since it was read.
+ */
+async function resealKeys(db: Database, secrets: SecretBox): Promise<void> {
+  const text = await readParamText(db, PARAM_ID);
+  if (text === undefined) return;
+  const { keys } = JSON.parse(text) as { keys: StoredKey[] };
+  if (!keys.some((k) => typeof k.jwk.d === 'string' && !secrets.isCurrent(k.jwk.d))) return;
+  const plain = mapPrivate(keys, (d) => secrets.open(d, KEY_CONTEXT));
+  await swapParam(db, PARAM_ID, text, { keys: mapPrivate(plain, (d) => secrets.seal(d, KEY_CONTEXT)) });
+}
+
 /**
  * Loads the key ring, creating the first key on a new install. A key file from before keys moved into
  * the database (`jwt_keys.json` in the data dir) is adopted, so tokens issued earlier stay valid.
  */
-export async function loadKeyRing(db: Database, dataDir: string): Promise<KeyRing> {
+export async function loadKeyRing(db: Database, dataDir: string, secrets?: SecretBox): Promise<KeyRing> {
   let stored: StoredKey[] = [];
   let loaded = new Map<string, SigningKey>();
   let lastReload = 0;
@@ -93,8 +114,15 @@ export async function loadKeyRing(db: Database, dataDir: string): Promise<KeyRin
   }
 
   async function read(): Promise<StoredKey[] | undefined> {
-    return (await readParam<{ keys: StoredKey[] }>(db, PARAM_ID))?.keys;
+    const keys = (await readParam<{ keys: StoredKey[] }>(db, PARAM_ID))?.keys;
+    return keys && secrets ? mapPrivate(keys, (d) => secrets.open(d, KEY_CONTEXT)) : keys;
   }
+  const write = (keys: StoredKey[]) =>
+    writeParam(db, PARAM_ID, {
+      keys: secrets ? mapPrivate(keys, (d) => secrets.seal(d, KEY_CONTEXT)) : keys,
+    });
+
+  if (secrets) await resealKeys(db, secrets);
 
   let keys = await read();
   if (!keys?.length) {
@@ -105,7 +133,7 @@ export async function loadKeyRing(db: Database, dataDir: string): Promise<KeyRin
           created: Date.now(),
         }))
       : [await newKey('EdDSA')];
-    await writeParam(db, PARAM_ID, { keys });
+    await write(keys);
     // Two nodes starting on a new database at once: whichever wrote last wins, and both use that.
     keys = (await read()) ?? keys;
   }
@@ -127,7 +155,7 @@ export async function loadKeyRing(db: Database, dataDir: string): Promise<KeyRin
         .map((k, i) => (i === 0 ? { ...k, retired: now } : k))
         .filter((k) => k.retired === undefined || k.retired + retainSeconds * 1000 > now);
       const next = [await newKey(alg), ...kept];
-      await writeParam(db, PARAM_ID, { keys: next });
+      await write(next);
       await adopt(next);
       return ring.active();
     },

@@ -1,4 +1,4 @@
-import { createHmac, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { badRequest, fieldError } from '../errors/index.ts';
 import { isPlainObject, newRecordId, safeEqual } from '../lib/index.ts';
 import { type Collection, MFAS_NAME, OTPS_NAME } from '../schema/index.ts';
@@ -24,11 +24,12 @@ const OTP_MAX_ATTEMPTS = 5;
 
 /**
  * A one-time code is short-lived, single-use and tried at most a few times, so it is stored as an HMAC
- * keyed by its own id rather than an argon2 hash: checking it costs nothing an attacker could use to tell
- * a real otpId from a fake one.
+ * rather than an argon2 hash: checking it costs nothing an attacker could use to tell a real otpId from a
+ * fake one. The HMAC key is kept outside the database: a code has few digits, so with a key the row held
+ * (or none) a copy of the database would give the code back by trying them all offline.
  */
-const codeHash = (otpId: string, code: string) =>
-  `hmac:${createHmac('sha256', otpId).update(code).digest('hex')}`;
+const codeHash = (deps: AuthDeps, otpId: string, code: string) =>
+  `hmac:v2:${deps.secrets.mac('otp', `${otpId}:${code}`)}`;
 
 export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise<AuthResponse>) {
   const { records, throttle } = deps;
@@ -67,7 +68,15 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
         await deps.db.run(
           deps.db.kysely,
           `INSERT INTO ${q(OTPS_NAME)} (${['id', 'collectionRef', 'recordRef', 'password', 'sentTo', 'created', 'updated'].map(q).join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          [otpId, collection.id, String(record.id), codeHash(otpId, code), String(record.email), now, now],
+          [
+            otpId,
+            collection.id,
+            String(record.id),
+            codeHash(deps, otpId, code),
+            String(record.email),
+            now,
+            now,
+          ],
         );
         sendInBackground(
           deps,
@@ -93,7 +102,7 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
       throttle.attempt(limits);
       const row = await findRow(deps.db, OTPS_NAME, otpId);
       const fresh = row && dateMs(row.created) + (Number(otp.duration) || 180) * 1000 > Date.now();
-      const matches = row && safeEqual(String(row.password), codeHash(otpId, code));
+      const matches = row && safeEqual(String(row.password), codeHash(deps, otpId, code));
       const record =
         row && fresh && matches && row.collectionRef === collection.id
           ? await records.find(collection, String(row.recordRef))

@@ -1,5 +1,5 @@
 import { ApiError, badRequest, notFound, unauthorized } from '../errors/index.ts';
-import { isPlainObject, randomSecret } from '../lib/index.ts';
+import { isPlainObject } from '../lib/index.ts';
 import { type AuthContext, GUEST, type RecordValues } from '../records/index.ts';
 import { type Collection, identityIndex, SUPERUSERS_ID } from '../schema/index.ts';
 import { noteAuthOrigin } from './alerts.ts';
@@ -13,13 +13,11 @@ import {
   throttleKeys,
   tokenSeconds,
 } from './context.ts';
+import { INSTALLER_TTL_SECONDS } from './installer.ts';
 import { KEY_ALGS, type KeyAlg } from './keys.ts';
 import { checkMfa } from './mfa.ts';
 import type { SessionMethod } from './sessions.ts';
 import { inSeconds, signToken, verifyToken } from './tokens.ts';
-
-/** How long the first-superuser installer link stays valid. */
-const INSTALLER_TTL_SECONDS = 30 * 60;
 
 export interface AuthResponse {
   token: string;
@@ -215,6 +213,12 @@ export function createCore(deps: AuthDeps) {
       impersonatedBy: String(auth.record.id),
       expiresAt: inSeconds(seconds),
     });
+    // The superuser's sessions ending (sign-out everywhere, deletion) ends what it minted; if that ran
+    // while this one was being made, it may have missed it: the superuser's own session tells.
+    if (!auth.sessionId || !(await sessions.exists(auth.sessionId))) {
+      await sessions.revoke([session.id]);
+      throw unauthorized('The request requires valid record authorization token.');
+    }
     // `duration` is the token's lifetime, as in PocketBase, not bounded by the collection's token setting.
     return respond(collection, record, session.id, session.expires, false, undefined, seconds);
   }
@@ -247,11 +251,6 @@ export function createCore(deps: AuthDeps) {
     return 'created';
   }
 
-  async function hasSuperusers(): Promise<boolean> {
-    const page = await records.list(collections.get(SUPERUSERS_ID), { perPage: 1, skipTotal: true }, SYSTEM);
-    return page.items.length > 0;
-  }
-
   return {
     signIn,
     authenticate,
@@ -260,29 +259,6 @@ export function createCore(deps: AuthDeps) {
     impersonate,
     logout,
     upsertSuperuser,
-    hasSuperusers,
-    async installerToken(): Promise<string | undefined> {
-      if (await hasSuperusers()) return undefined;
-      return signToken(
-        keys,
-        { id: randomSecret(12), type: 'installer', collectionId: SUPERUSERS_ID, refreshable: false },
-        inSeconds(INSTALLER_TTL_SECONDS),
-      );
-    },
-    async install(body: unknown, client: Client): Promise<AuthResponse> {
-      if (
-        !isPlainObject(body) ||
-        typeof body.token !== 'string' ||
-        !(await verifyToken(keys, body.token, 'installer'))
-      )
-        throw unauthorized('The installer link is invalid or has expired; restart the server for a new one.');
-      if (await hasSuperusers()) throw badRequest('A superuser already exists.');
-      const { token: _t, ...data } = body;
-      const c = collections.get(SUPERUSERS_ID);
-      const created = await records.create(c, { ...data, verified: true }, SYSTEM);
-      const record = (await records.find(c, String(created.id)))!;
-      return signIn({ collection: c, record, method: 'installer', client, body: {} });
-    },
     jwks: () => keys.jwks(),
     /** Makes a new signing key; the old one verifies until the longest-lived token it signed has expired. */
     async rotateKeys(body: unknown): Promise<{ kid: string; alg: KeyAlg }> {

@@ -1,7 +1,7 @@
 import type { Bus } from '../bus/index.ts';
 import type { Database } from '../db/index.ts';
 import { formatDate, newRecordId } from '../lib/index.ts';
-import { SESSIONS_NAME, type Settings } from '../schema/index.ts';
+import { SESSIONS_NAME, type Settings, SUPERUSERS_ID } from '../schema/index.ts';
 
 /** How a session began, shown to its owner. */
 export type SessionMethod = 'password' | 'otp' | 'oauth2' | 'impersonate' | 'installer';
@@ -43,8 +43,14 @@ export interface SessionStore {
     isSuperuser: boolean,
   ): Promise<Session | undefined>;
   revoke(ids: string[]): Promise<void>;
-  /** Revokes every session of a record, except `keep`. Returns how many ended. */
+  /**
+   * Revokes every session of a record, except `keep`. Returns how many ended. For a superuser, every
+   * session it started by impersonation ends too: whatever made its own sessions end (signing out
+   * everywhere or elsewhere, a new password, deletion) must not leave tokens it handed out alive.
+   */
   revokeRecord(collectionId: string, recordId: string, keep?: string): Promise<number>;
+  /** Whether a session is still stored, read from the database (not the cache). */
+  exists(id: string): Promise<boolean>;
   /** Drops cached sessions removed by someone else (the records API deleting `_sessions` rows). */
   forget(ids: string[]): void;
 }
@@ -109,6 +115,15 @@ export function createSessionStore(deps: {
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
     cache.set(id, entry);
     return entry;
+  }
+
+  async function selectIds(where: string, params: string[]): Promise<string[]> {
+    const rows = await db.run<{ id: string }>(
+      db.kysely,
+      `SELECT ${q('id')} FROM ${table} WHERE ${where}`,
+      params,
+    );
+    return rows.map((r) => String(r.id));
   }
 
   async function removeIds(ids: string[]) {
@@ -183,14 +198,20 @@ export function createSessionStore(deps: {
     revoke: removeIds,
 
     async revokeRecord(collectionId, recordId, keep) {
-      const rows = await db.run<{ id: string }>(
-        db.kysely,
-        `SELECT ${q('id')} FROM ${table} WHERE ${q('recordRef')} = ? AND ${q('collectionRef')} = ?`,
-        [recordId, collectionId],
-      );
-      const ids = rows.map((r) => String(r.id)).filter((id) => id !== keep);
+      const ids = (
+        await selectIds(`${q('recordRef')} = ? AND ${q('collectionRef')} = ?`, [recordId, collectionId])
+      ).filter((id) => id !== keep);
       await removeIds(ids);
-      return ids.length;
+      if (collectionId !== SUPERUSERS_ID) return ids.length;
+      // After the superuser's own sessions are gone: an impersonation started meanwhile either is found
+      // here, or finds its superuser's session gone and ends itself (see `impersonate`).
+      const minted = await selectIds(`${q('impersonatedBy')} = ?`, [recordId]);
+      await removeIds(minted);
+      return ids.length + minted.length;
+    },
+
+    async exists(id) {
+      return (await selectIds(`${q('id')} = ?`, [id])).length > 0;
     },
 
     forget,

@@ -1,4 +1,5 @@
 import { parseJsonOr } from '../lib/index.ts';
+import { redactCollectionSecrets } from './collection-secrets.ts';
 import { FIELD_TYPES, type FieldDef } from './fields/index.ts';
 
 export type CollectionType = 'base' | 'auth' | 'view';
@@ -120,11 +121,9 @@ export function collectionToJson(c: Collection): Record<string, unknown> {
   };
 }
 
-/** Options minus secrets (token secrets, OAuth2 client secrets are never sent back). */
+/** Options minus secrets: OAuth2 client secrets are never sent back (PocketBase leaves them out too). */
 function publicOptions(c: Collection): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(c.options)) out[k] = v;
-  return out;
+  return redactCollectionSecrets(c.options);
 }
 
 export function findField(c: Collection, name: string): FieldDef | undefined {

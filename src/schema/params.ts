@@ -3,13 +3,8 @@ import { nowString } from '../lib/index.ts';
 
 /** Reads one JSON value from `_params` (settings, signing keys); undefined if none is stored. */
 export async function readParam<T>(db: Database, id: string): Promise<T | undefined> {
-  const q = db.dialect.quote;
-  const rows = await db.run<{ value: string }>(
-    db.kysely,
-    `SELECT ${q('value')} FROM ${q('_params')} WHERE ${q('id')} = ?`,
-    [id],
-  );
-  return rows[0] ? (JSON.parse(rows[0].value) as T) : undefined;
+  const text = await readParamText(db, id);
+  return text === undefined ? undefined : (JSON.parse(text) as T);
 }
 
 /** Stores one JSON value in `_params`, replacing any earlier one, in one transaction. */
@@ -24,4 +19,28 @@ export async function writeParam(db: Database, id: string, value: unknown): Prom
       [id, JSON.stringify(value), now, now],
     );
   });
+}
+
+/** The stored JSON text of one `_params` value, as it is in the database. */
+export async function readParamText(db: Database, id: string): Promise<string | undefined> {
+  const q = db.dialect.quote;
+  const rows = await db.run<{ value: string }>(
+    db.kysely,
+    `SELECT ${q('value')} FROM ${q('_params')} WHERE ${q('id')} = ?`,
+    [id],
+  );
+  return rows[0]?.value;
+}
+
+/**
+ * Replaces a `_params` value only if it still holds `previous` (its text as read): a background re-write
+ * (re-encrypting secrets) that cannot undo a change another node made meanwhile.
+ */
+export async function swapParam(db: Database, id: string, previous: string, value: unknown): Promise<void> {
+  const q = db.dialect.quote;
+  await db.run(
+    db.kysely,
+    `UPDATE ${q('_params')} SET ${q('value')} = ?, ${q('updated')} = ? WHERE ${q('id')} = ? AND ${q('value')} = ?`,
+    [JSON.stringify(value), nowString(), id, previous],
+  );
 }

@@ -1,7 +1,7 @@
 import type { AnyTrx, Database, Executor } from '../db/index.ts';
 import { ApiError, badRequest, type ErrorData, notFound } from '../errors/index.ts';
 import { Hook } from '../hooks/index.ts';
-import { createSemaphore, isPlainObject } from '../lib/index.ts';
+import { createSemaphore, isPlainObject, type SecretBox } from '../lib/index.ts';
 import {
   AUTH_RULE_NAMES,
   type Collection,
@@ -10,6 +10,12 @@ import {
   collectionToRow,
   RULE_NAMES,
 } from './collection.ts';
+import {
+  keepProviderSecrets,
+  openCollectionSecrets,
+  resealCollectionSecrets,
+  sealCollectionSecrets,
+} from './collection-secrets.ts';
 import { parseIndex } from './indexes.ts';
 import {
   applyTableSync,
@@ -82,8 +88,12 @@ export type RuleChecker = (
 
 export async function createCollectionStore(
   db: Database,
-  options: { checkRule?: RuleChecker } = {},
+  options: { checkRule?: RuleChecker; secrets?: SecretBox } = {},
 ): Promise<CollectionStore> {
+  const { secrets } = options;
+  // OAuth2 client secrets are encrypted in `_collections` and plain in the cache (collection-secrets.ts).
+  const toRow = (c: Collection) => collectionToRow(sealCollectionSecrets(c, secrets));
+  if (secrets) await resealCollectionSecrets(db, secrets);
   let cache = schemaOf([]);
   const changed = new Hook<CollectionChange>();
   // Schema changes of this process queue here (in call order, holding no connection while they wait);
@@ -98,7 +108,7 @@ export async function createCollectionStore(
       .selectAll()
       .orderBy('created')
       .execute()) as CollectionRow[];
-    return schemaOf(rows.map(collectionFromRow));
+    return schemaOf(rows.map((row) => openCollectionSecrets(collectionFromRow(row), secrets)));
   }
 
   /** Re-reads the committed definitions into the cache; a read overtaken by a later one is dropped. */
@@ -174,7 +184,7 @@ export async function createCollectionStore(
         existing ? 'Failed to update collection.' : 'Failed to create collection.',
         ruleErrors,
       );
-    return result.collection;
+    return keepProviderSecrets(result.collection, existing);
   }
 
   /**
@@ -203,14 +213,14 @@ export async function createCollectionStore(
       throw duplicates();
     const rows = () => trx.updateTable('_collections');
     if (after && before) {
-      await rows().set(collectionToRow(after)).where('id', '=', before.id).execute();
-      log.undo.push(() => rows().set(collectionToRow(before)).where('id', '=', before.id).execute());
+      await rows().set(toRow(after)).where('id', '=', before.id).execute();
+      log.undo.push(() => rows().set(toRow(before)).where('id', '=', before.id).execute());
     } else if (after) {
-      await trx.insertInto('_collections').values(collectionToRow(after)).execute();
+      await trx.insertInto('_collections').values(toRow(after)).execute();
       log.undo.push(() => trx.deleteFrom('_collections').where('id', '=', after.id).execute());
     } else if (before) {
       await trx.deleteFrom('_collections').where('id', '=', before.id).execute();
-      log.undo.push(() => trx.insertInto('_collections').values(collectionToRow(before)).execute());
+      log.undo.push(() => trx.insertInto('_collections').values(toRow(before)).execute());
     }
     try {
       await applyTableSync(trx, planTableSync(db.dialect, before, after), log);
