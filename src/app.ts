@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import {
   type AuthService,
   createAuthService,
@@ -8,9 +9,10 @@ import {
   loadKeyRing,
 } from './auth/index.ts';
 import { type Bus, createMemoryBus } from './bus/index.ts';
-import type { Config } from './config/index.ts';
-import { createDatabase, type Database, runMigrations } from './db/index.ts';
+import { type Config, loadEncryptionKeys, prepareDataDir } from './config/index.ts';
+import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
 import { buildServer } from './http/index.ts';
+import { createSecretBox } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { checkRule, queryDialect } from './query/index.ts';
@@ -36,16 +38,24 @@ export interface App {
   /** Cross-node events; in memory on one node (the cluster issue adds Redis behind the same interface). */
   bus: Bus;
   server: FastifyInstance;
-  /** Stops accepting requests, lets in-flight ones finish, then closes the database. */
+  /**
+   * Stops accepting requests, lets in-flight ones finish for up to `config.shutdownTimeout` seconds
+   * (then closes the connections that remain), then closes the database.
+   */
   close(): Promise<void>;
 }
 
 /** The composition root: the one place that builds and connects the layers. */
 export async function createApp(config: Config, log: Logger): Promise<App> {
+  const warn = (message: string) => log.warn(message);
+  prepareDataDir(config, warn);
+  const keyring = loadEncryptionKeys(config, warn);
+  const secrets = createSecretBox(keyring.current, keyring.older);
   const db = createDatabase({
     url: config.databaseUrl,
     dataDir: config.dataDir,
     sqliteSynchronous: config.sqliteSynchronous,
+    queryTimeoutMs: config.queryTimeout,
     log,
   });
   try {
@@ -54,10 +64,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const dialect = queryDialect(db.dialect);
     const collections = await createCollectionStore(db, {
       checkRule: (collection, rule, lookup) => checkRule(rule, collection, lookup, dialect),
+      secrets,
     });
     await collections.reload();
     const passwords = createPasswords();
-    const settings = await createSettingsStore(db, config.appUrl);
+    const settings = await createSettingsStore(db, config.appUrl, secrets);
     // One throttle: sign-ins and `oldPassword` checks share each identity's budget.
     const throttle = createThrottle();
     const passwordGuard = createPasswordGuard(throttle, () => settings.get());
@@ -66,7 +77,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       const { smtp, meta } = settings.get();
       return { smtp, sender: { name: meta.senderName, address: meta.senderAddress } };
     });
-    const keys = await loadKeyRing(db, config.dataDir);
+    const keys = await loadKeyRing(db, config.dataDir, secrets);
     const bus = createMemoryBus((err, topic) => log.error({ err, topic }, 'bus handler failed'));
     const auth = createAuthService({
       db,
@@ -79,8 +90,16 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       mailer,
       log,
       throttle,
+      secrets,
     });
-    const server = await buildServer({ config, collections, records, auth, settings }, log);
+    // Readiness: what this node needs to serve traffic (Redis and storage checks join this list).
+    const readiness = [{ name: 'database', run: () => sql`select 1`.execute(db.kysely) }];
+    const outage = (err: unknown) => outageError(db.dialect, err);
+    const server = await buildServer(
+      { config, collections, records, auth, settings, outage },
+      log,
+      readiness,
+    );
     let closing: Promise<void> | undefined;
     return {
       config,
@@ -93,8 +112,9 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       bus,
       server,
       close() {
-        closing ??= server
-          .close()
+        // The HTTP drain has a deadline (shutdownTimeout); the database closes last.
+        closing ??= server.drain
+          .close(config.shutdownTimeout * 1000)
           .then(() => auth.close())
           .then(() => mailer.close())
           .then(() => bus.close())

@@ -84,6 +84,8 @@ describe('no secrets in the logs', () => {
     const logger = createLogger('trace', sink);
     const config = loadConfig({ dir, http: '127.0.0.1:0', logLevel: 'trace', db: database.url }, {});
     app = await createApp(config, logger);
+    // Rate limits are on by default; this test signs in far more often than one client would.
+    await app.settings.update({ rateLimits: { enabled: false } });
     await app.auth.upsertSuperuser('root@example.com', CANARY.superuserPassword);
     await app.server.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.server.address();

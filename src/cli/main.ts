@@ -1,15 +1,19 @@
 import { parseArgs } from 'node:util';
 import { createApp } from '../app.ts';
-import { ConfigError, type ConfigInput, loadConfig } from '../config/index.ts';
+import { type Config, ConfigError, type ConfigInput, loadConfig, sqliteFile } from '../config/index.ts';
+import { SecretBoxError } from '../lib/index.ts';
 import { createLogger } from '../log/index.ts';
 import { ForeignTablesError } from '../schema/index.ts';
+import { checkDataDir, checkSqlitePath } from './check-dir.ts';
 import { serve } from './serve.ts';
+import { explainStartupError } from './startup-errors.ts';
 import { superuser } from './superuser.ts';
 
 const HELP = `plinth — an open-source backend in one command
 
 Usage:
   plinth serve [--http 127.0.0.1:8090] [--dir ./plinth_data] [--db URL] [--origins *]
+               [--shutdown-timeout 30]
   plinth superuser upsert EMAIL PASSWORD [--dir DIR]
   plinth superuser create EMAIL PASSWORD [--dir DIR]
   plinth superuser delete EMAIL [--dir DIR]
@@ -19,6 +23,8 @@ Options:
   --dir DIR            data directory (default ./plinth_data; env PLINTH_DIR)
   --db URL             database URL (default: embedded SQLite in DIR; env PLINTH_DB)
   --origins LIST       comma-separated CORS origins (default *; env PLINTH_ORIGINS)
+  --shutdown-timeout S seconds a shutdown waits for in-flight requests (default 30;
+                       env PLINTH_SHUTDOWN_TIMEOUT)
   --config FILE        JSON config file (default ./plinth.config.json if present)
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help           this text
@@ -50,10 +56,15 @@ export async function main(argv: string[]): Promise<number> {
     db: values.db,
     origins: values.origins,
     logLevel: values['log-level'],
+    shutdownTimeout: values['shutdown-timeout'],
     config: values.config,
   };
+  let config: Config | undefined;
   try {
-    const config = loadConfig(flags);
+    config = loadConfig(flags);
+    checkDataDir(config.dataDir);
+    const sqlite = sqliteFile(config);
+    if (sqlite) checkSqlitePath(sqlite);
     if (command === 'serve') return await serve(config);
     if (command === 'superuser') {
       const log = createLogger(values['log-level'] ?? 'warn');
@@ -67,8 +78,15 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`unknown command ${command}\n\n${HELP}`);
     return 2;
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof ForeignTablesError) {
+    // A stored secret the configured encryption keys cannot open: the message says which key is missing.
+    if (err instanceof ConfigError || err instanceof ForeignTablesError || err instanceof SecretBoxError) {
       process.stderr.write(`plinth: ${err.message}\n`);
+      return 1;
+    }
+    // Known start-up problems (port in use, database unreachable, data dir unusable): one line, no stack.
+    const line = config && explainStartupError(err, config);
+    if (line) {
+      process.stderr.write(`plinth: ${line}.\n`);
       return 1;
     }
     throw err;
@@ -86,6 +104,7 @@ function parse(argv: string[]) {
       origins: { type: 'string' },
       config: { type: 'string' },
       'log-level': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

@@ -1,26 +1,69 @@
-import { createApp } from '../app.ts';
+import { type App, createApp } from '../app.ts';
 import type { Config } from '../config/index.ts';
-import { createLogger } from '../log/index.ts';
+import { createLogger, type Logger } from '../log/index.ts';
+import { capConnections } from './open-files.ts';
+import { explainListenError, StartupError } from './startup-errors.ts';
 
-/** `plinth serve`: listens until SIGTERM/SIGINT, then drains in-flight requests and closes the database. */
+/** Seconds past the drain deadline that closing the rest (database, mail) may take before the process quits. */
+const CLOSE_GRACE_SECONDS = 10;
+
+/**
+ * `plinth serve`: listens until SIGTERM/SIGINT, then drains in-flight requests for up to
+ * `shutdownTimeout` seconds and closes the database. A second signal exits at once.
+ */
 export async function serve(config: Config): Promise<number> {
   const log = createLogger(config.logLevel);
   const app = await createApp(config, log);
-  await app.server.listen({ host: config.host, port: config.port });
+  try {
+    await app.server.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    await app.close();
+    const line = explainListenError(err, config.host, config.port);
+    throw line ? new StartupError(line) : err;
+  }
+  // From here a signal drains and closes (before, Node's default ends the process, which is safe).
+  const stopped = stopOnSignal(app, log, config.shutdownTimeout);
+  const cap = capConnections(app.server.server, log);
   const base = config.appUrl;
   process.stdout.write(
-    `\nPlinth is listening on http://${config.host}:${config.port}\n  REST API:  ${base}/api/\n  Dashboard: ${base}/_/\n  Data:      ${config.dataDir}\n\n`,
+    `\nPlinth is listening on http://${config.host}:${config.port}\n  REST API:  ${base}/api/\n  Dashboard: ${base}/_/\n  Data:      ${config.dataDir}\n${
+      cap ? `  Connections: at most ${cap} (open-file limit)\n` : ''
+    }\n`,
   );
-  const installer = await app.auth.installerToken();
+  // A signal may already have closed the database: then there is no link to print, and no error.
+  const installer = await app.auth.installerToken().catch((err: unknown) => {
+    if (app.server.drain.draining) return undefined;
+    throw err;
+  });
   if (installer) {
     // Printed to the terminal, deliberately not to the structured log: it is a credential.
     process.stdout.write(
       `No superuser yet. Create the first one within 30 minutes at:\n  ${base}/_/#/pbinstall/${installer}\nor run: npx plinth superuser upsert EMAIL PASSWORD\n\n`,
     );
   }
+  return stopped;
+}
+
+/** Resolves with the exit code once a signal has stopped the app. */
+function stopOnSignal(app: App, log: Logger, timeoutSeconds: number): Promise<number> {
   return new Promise<number>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'shutting down');
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // An operator pressing Ctrl-C twice, or a supervisor in a hurry: do not wait for the drain.
+        process.stderr.write(`plinth: ${signal} again: exiting without waiting for requests to finish.\n`);
+        process.exit(1);
+      }
+      stopping = true;
+      log.info({ signal, shutdownTimeout: timeoutSeconds }, 'shutting down');
+      // A backstop: even if closing hangs after the drain (a database that never answers), the process ends.
+      setTimeout(
+        () => {
+          process.stderr.write('plinth: shutdown did not finish in time; exiting.\n');
+          process.exit(1);
+        },
+        (timeoutSeconds + CLOSE_GRACE_SECONDS) * 1000,
+      ).unref();
       app.close().then(
         () => resolve(0),
         (err) => {
@@ -29,7 +72,7 @@ export async function serve(config: Config): Promise<number> {
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
 }

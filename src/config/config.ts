@@ -1,8 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
 
 /** Boot configuration: what the process needs before it can open the database. */
-export interface Config {
+export interface Config extends AdmissionConfig {
   /** host:port to listen on. */
   host: string;
   port: number;
@@ -19,6 +20,20 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Public URL of the app, used in printed and emailed links. */
   appUrl: string;
+  /**
+   * Milliseconds one database statement may run (lists, filters, rules; server engines: every statement but
+   * schema changes). A client's query that runs longer gets a 400.
+   */
+  queryTimeout: number;
+  /** Seconds a shutdown waits for in-flight requests before closing the connections that remain. */
+  shutdownTimeout: number;
+  /**
+   * Key (≥ 32 characters) that encrypts the secrets stored in the database; empty: a key file in the
+   * data dir, made on first start. Kept out of the database so that a copy of it reveals no secret.
+   */
+  encryptionKey: string;
+  /** Earlier keys: secrets they encrypted are re-encrypted with `encryptionKey` at start. */
+  oldEncryptionKeys: string[];
 }
 
 /** Raw settings from one source, before validation; every key optional. */
@@ -53,6 +68,11 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     origins: env.PLINTH_ORIGINS,
     logLevel: env.PLINTH_LOG_LEVEL,
     appUrl: env.PLINTH_APP_URL,
+    shutdownTimeout: env.PLINTH_SHUTDOWN_TIMEOUT,
+    queryTimeout: env.PLINTH_QUERY_TIMEOUT,
+    encryptionKey: env.PLINTH_ENCRYPTION_KEY,
+    oldEncryptionKeys: env.PLINTH_OLD_ENCRYPTION_KEYS,
+    ...admissionEnv(env),
   };
   const merged: ConfigInput = { ...file };
   for (const source of [fromEnv, flags]) {
@@ -92,8 +112,29 @@ function validate(input: ConfigInput): Config {
   const origins = Array.isArray(input.origins)
     ? input.origins.map(String)
     : String(input.origins ?? '*').split(',');
+  const encryptionKey = String(input.encryptionKey ?? '');
+  const oldEncryptionKeys = (
+    Array.isArray(input.oldEncryptionKeys)
+      ? input.oldEncryptionKeys.map(String)
+      : String(input.oldEncryptionKeys ?? '').split(',')
+  )
+    .map((k) => k.trim())
+    .filter(Boolean);
+  // Never echo a key back: the message names the setting only.
+  if (encryptionKey && encryptionKey.trim().length < 32)
+    problems.push('encryptionKey must be at least 32 characters');
+  if (oldEncryptionKeys.some((k) => k.length < 32))
+    problems.push('oldEncryptionKeys must each be at least 32 characters');
+  const queryTimeout = Number(input.queryTimeout ?? 5000);
+  if (!Number.isInteger(queryTimeout) || queryTimeout < 100 || queryTimeout > 600_000)
+    problems.push('queryTimeout must be a whole number of milliseconds from 100 to 600000');
+  const shutdownTimeout = Number(input.shutdownTimeout ?? 30);
+  if (!Number.isFinite(shutdownTimeout) || shutdownTimeout < 0 || shutdownTimeout > 3600)
+    problems.push('shutdownTimeout must be a number of seconds from 0 to 3600');
+  const admission = readAdmission(input, problems);
   if (problems.length) throw new ConfigError(problems);
   return {
+    ...admission,
     host,
     port,
     dataDir: resolve(String(input.dir ?? input.dataDir ?? './plinth_data')),
@@ -103,6 +144,10 @@ function validate(input: ConfigInput): Config {
     origins: origins.map((o) => o.trim()).filter(Boolean),
     logLevel: logLevel as Config['logLevel'],
     appUrl: String(input.appUrl ?? `http://${host}:${port}`).replace(/\/+$/, ''),
+    shutdownTimeout,
+    queryTimeout,
+    encryptionKey: encryptionKey.trim(),
+    oldEncryptionKeys,
   };
 }
 

@@ -1,2 +1,5 @@
+export type { AdmissionConfig } from './admission.ts';
 export type { Config, ConfigInput } from './config.ts';
 export { ConfigError, loadConfig } from './config.ts';
+export { KEY_FILE, prepareDataDir, sqliteFile } from './data-dir.ts';
+export { type EncryptionKeys, loadEncryptionKeys } from './encryption-key.ts';

@@ -1,9 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../log/index.ts';
 import { GUEST } from '../records/index.ts';
+import { installAdmission } from './admission.ts';
 import { installJsonBodies } from './body.ts';
 import type { HttpDeps } from './context.ts';
+import { installDrain } from './drain.ts';
 import { frameworkErrors, installErrorHandling } from './errors.ts';
+import { installRateLimits } from './rate-limit.ts';
+import type { ReadinessCheck } from './readiness.ts';
 import { requestId } from './request-id.ts';
 import { RequestLogController } from './request-log.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -14,8 +18,12 @@ import { recordRoutes } from './routes/records.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { installSecurity } from './security.ts';
 
-/** Builds the Fastify server with every plugin and route; does not listen. */
-export async function buildServer(deps: HttpDeps, log: Logger): Promise<FastifyInstance> {
+/** Builds the Fastify server with every plugin and route; does not listen. `readiness`: what /api/plinth/ready checks. */
+export async function buildServer(
+  deps: HttpDeps,
+  log: Logger,
+  readiness: readonly ReadinessCheck[] = [],
+): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log,
     logController: new RequestLogController(log),
@@ -26,12 +34,17 @@ export async function buildServer(deps: HttpDeps, log: Logger): Promise<FastifyI
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // The drain hook answers requests during shutdown, in PocketBase's error shape (drain.ts).
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 500 },
     frameworkErrors,
     requestTimeout: 5 * 60_000,
     connectionTimeout: 0,
   }) as unknown as FastifyInstance;
+  // First of the onRequest hooks: no work starts for a request that arrives during shutdown.
+  installDrain(app, log);
+  // Next, before any work (auth included): bounded in-flight requests and queue, per-IP limits.
+  installAdmission(app, deps.config);
 
   app.decorateRequest('auth', null as never);
   // Callback style, and no promise at all for guests: this runs on every request.
@@ -46,11 +59,13 @@ export async function buildServer(deps: HttpDeps, log: Logger): Promise<FastifyI
       done();
     }, done);
   });
+  // After auth (a rule's audience depends on it), before the routes (it tags collection routes).
+  installRateLimits(app, deps);
 
-  installErrorHandling(app);
+  installErrorHandling(app, deps.outage);
   installJsonBodies(app);
   await installSecurity(app, deps.config.origins);
-  await app.register(healthRoutes);
+  await app.register(healthRoutes, { checks: readiness });
   await app.register(collectionRoutes, deps);
   await app.register(recordRoutes, deps);
   await app.register(authRoutes, deps);

@@ -11,7 +11,9 @@ export { AUTH_SYSTEM_FIELD_NAMES, SUPERUSERS_ID, USERS_ID } from './defaults.ts'
 export type { FieldDef, FieldType } from './fields/index.ts';
 export { FIELD_TYPES, fieldType } from './fields/index.ts';
 export { identityIndex, indexColumns } from './indexes.ts';
-export { readParam, writeParam } from './params.ts';
+export { readParam, readParamText, swapParam, writeParam } from './params.ts';
+export type { RateLimitRule, RateLimits } from './rate-limits.ts';
+export { findRateLimitRule } from './rate-limits.ts';
 export type { Settings, SettingsStore } from './settings.ts';
 export { createSettingsStore, defaultSettings } from './settings.ts';
 export type { CollectionChange, CollectionStore } from './store.ts';

@@ -1,7 +1,15 @@
 import type { Database } from '../db/index.ts';
 import { badRequest, type ErrorData, fieldError } from '../errors/index.ts';
-import { isPlainObject } from '../lib/index.ts';
+import { isPlainObject, type SecretBox } from '../lib/index.ts';
 import { readParam, writeParam } from './params.ts';
+import {
+  checkExcludedIps,
+  checkRateLimitRules,
+  defaultRateLimits,
+  finishRateLimits,
+  type RateLimits,
+} from './rate-limits.ts';
+import { openSettings, resealSettings, sealSettings } from './settings-secrets.ts';
 
 const DAY = 86_400;
 
@@ -32,6 +40,8 @@ export interface Settings {
     ipMax: number;
     window: number;
   };
+  /** PocketBase's request rate limits per client IP (src/schema/rate-limits.ts). */
+  rateLimits: RateLimits;
 }
 
 export function defaultSettings(appURL: string): Settings {
@@ -54,6 +64,7 @@ export function defaultSettings(appURL: string): Settings {
       superuserAbsoluteTimeout: 12 * 3600,
     },
     authThrottle: { enabled: true, identityMax: 10, ipMax: 100, window: 15 * 60 },
+    rateLimits: defaultRateLimits(),
   };
 }
 
@@ -69,7 +80,8 @@ export interface SettingsStore {
 
 const ROW_ID = 'settings';
 
-type Check = (value: unknown) => string | undefined;
+/** A problem as a message, or as nested field errors (a list's items). */
+type Check = (value: unknown) => string | ErrorData | undefined;
 const str =
   (max: number, pattern?: RegExp): Check =>
   (v) =>
@@ -123,6 +135,7 @@ const RULES: { [G in keyof Settings]: { [K in keyof Settings[G]]: Check } } = {
     ipMax: int(1, 1_000_000),
     window: int(1, DAY),
   },
+  rateLimits: { rules: checkRateLimitRules, excludedIPs: checkExcludedIps, enabled: bool },
 };
 
 /** Merges `patch` into `base` group by group; unknown groups and keys are ignored, as PocketBase does. */
@@ -144,7 +157,8 @@ function merge(base: Settings, patch: Record<string, unknown>): { settings: Sett
       // An empty password in a patch keeps the stored one: the GET answer never shows it.
       if (group === 'smtp' && key === 'password' && input[key] === '') continue;
       const problem = check(input[key]);
-      if (problem) groupErrors[key] = fieldError('validation_invalid_value', problem);
+      if (typeof problem === 'string') groupErrors[key] = fieldError('validation_invalid_value', problem);
+      else if (problem) groupErrors[key] = problem;
       else target[key] = input[key];
     }
     if (Object.keys(groupErrors).length) errors[group] = groupErrors;
@@ -157,14 +171,21 @@ function merge(base: Settings, patch: Record<string, unknown>): { settings: Sett
     errors.sessions = {
       idleTimeout: fieldError('validation_invalid_value', 'The idle timeout cannot exceed the absolute one.'),
     };
+  const rateLimits = errors.rateLimits ? undefined : finishRateLimits(settings.rateLimits);
+  if (rateLimits) errors.rateLimits = rateLimits;
   return { settings, errors };
 }
 
-export async function createSettingsStore(db: Database, appURL: string): Promise<SettingsStore> {
+/** `secrets` encrypts the secret settings (SMTP password) in the database with a key kept outside it. */
+export async function createSettingsStore(
+  db: Database,
+  appURL: string,
+  secrets?: SecretBox,
+): Promise<SettingsStore> {
   let current = defaultSettings(appURL);
 
   async function read(): Promise<Settings> {
-    const stored = (await readParam<Record<string, unknown>>(db, ROW_ID)) ?? {};
+    const stored = openSettings((await readParam<Record<string, unknown>>(db, ROW_ID)) ?? {}, secrets);
     // Stored values were validated on the way in; a newer default fills what an older row lacks.
     const base = defaultSettings(appURL);
     for (const group of Object.keys(base) as (keyof Settings)[]) {
@@ -183,7 +204,7 @@ export async function createSettingsStore(db: Database, appURL: string): Promise
       const { settings, errors } = merge(await read(), patch);
       if (Object.keys(errors).length)
         throw badRequest('An error occurred while validating the submitted data.', errors);
-      await writeParam(db, ROW_ID, settings);
+      await writeParam(db, ROW_ID, sealSettings(settings, secrets));
       current = settings;
       return settings;
     },
@@ -192,6 +213,7 @@ export async function createSettingsStore(db: Database, appURL: string): Promise
       return { ...settings, smtp };
     },
   };
+  if (secrets) await resealSettings(db, ROW_ID, secrets);
   await store.reload();
   return store;
 }

@@ -35,15 +35,27 @@ export interface TestServer {
  * Starts a real Plinth on a random loopback port with its own data dir and a superuser; tests talk to it
  * over a real socket, with the official SDK or raw HTTP.
  */
-export async function startServer(options: { flags?: Record<string, unknown> } = {}): Promise<TestServer> {
+export async function startServer(
+  options: { flags?: Record<string, unknown>; rateLimits?: boolean } = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'plinth-test-'));
   const database = await createTestDatabase();
+  // The server shares its event loop with the test, whose own work would read as overload: no loop watch.
   const config = loadConfig(
-    { dir: dataDir, http: '127.0.0.1:0', logLevel: 'silent', db: database.url, ...options.flags },
+    {
+      dir: dataDir,
+      http: '127.0.0.1:0',
+      logLevel: 'silent',
+      db: database.url,
+      maxEventLoopDelayMs: 0,
+      ...options.flags,
+    },
     {},
   );
   const app = await createApp(config, createLogger('silent'));
   await app.auth.upsertSuperuser(SUPERUSER.email, SUPERUSER.password);
+  // Rate limits are on by default, and scenario tests send far more than one client would: off unless asked.
+  if (!options.rateLimits) await app.settings.update({ rateLimits: { enabled: false } });
   await app.server.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
