@@ -4,10 +4,10 @@
 // stays within the expand bound, and meanwhile the server keeps answering another client's health checks.
 // PLINTH_FC_SEED fixes the seed; PLINTH_FUZZ_RUNS the runs per property.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
+import { createSelfRelated, getFrom } from './helpers/skewed.ts';
 
 const SEED = Number(process.env.PLINTH_FC_SEED ?? 20261204);
 const RUNS = Number(process.env.PLINTH_FUZZ_RUNS ?? 120);
@@ -17,22 +17,7 @@ const MAX_REQUEST_MS = 10_000;
 
 let srv: TestServer;
 
-function get(from: string, path: string): Promise<{ status: number; bytes: number; ms: number }> {
-  const url = new URL(srv.url + path);
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, localAddress: from },
-      (res) => {
-        let bytes = 0;
-        res.on('data', (c: Buffer) => (bytes += c.length));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes, ms: performance.now() - started }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+const get = (from: string, path: string) => getFrom(srv, from, path);
 
 before(async () => {
   srv = await startServer({ flags: { queryTimeout: 500 } });
@@ -40,20 +25,7 @@ before(async () => {
     token: srv.adminToken,
     body: { rateLimits: { enabled: false } },
   });
-  const a = await srv.admin.collections.create({
-    name: 'a',
-    listRule: '',
-    viewRule: '',
-    fields: [{ name: 'title', type: 'text' }],
-  });
-  await srv.admin.collections.update('a', {
-    fields: [
-      ...a.fields,
-      { name: 'b', type: 'relation', collectionId: a.id, maxSelect: 1 },
-      { name: 'x', type: 'relation', collectionId: a.id, maxSelect: 1 },
-      { name: 'm', type: 'relation', collectionId: a.id, maxSelect: 5 },
-    ],
-  });
+  await createSelfRelated(srv);
   const hub = (await srv.admin.collection('a').create({ title: 'hub' })).id;
   const ids = [hub];
   const batch: Promise<{ id: string }>[] = [];

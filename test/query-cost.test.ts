@@ -2,9 +2,9 @@
 // client's filter multiplies lists, stopped at the time limit otherwise (a rule), and never able to starve
 // other clients (SQLite: reads run on reader threads; every engine: a fair share of the query lane).
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
+import { createSelfRelated, getFrom as getFromAddress } from './helpers/skewed.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are JSON.
 type Json = any;
@@ -14,30 +14,7 @@ const CROSS = 'a_via_b.x.a_via_b.x = a_via_b.x.a_via_b.x';
 let srv: TestServer;
 let hub = '';
 
-/** GET from a given loopback address: each address is another client to the server's fairness. */
-function getFrom(from: string, path: string): Promise<{ status: number; body: Json; ms: number }> {
-  const url = new URL(srv.url + path);
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, localAddress: from },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (text += c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            body: text ? JSON.parse(text) : undefined,
-            ms: performance.now() - started,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+const getFrom = (from: string, path: string) => getFromAddress(srv, from, path);
 
 const list = (collection: string, filter?: string) =>
   `/api/collections/${collection}/records${filter ? `?filter=${encodeURIComponent(filter)}` : ''}`;
@@ -48,19 +25,7 @@ before(async () => {
     token: srv.adminToken,
     body: { rateLimits: { enabled: false } },
   });
-  const a = await srv.admin.collections.create({
-    name: 'a',
-    listRule: '',
-    viewRule: '',
-    fields: [{ name: 'title', type: 'text' }],
-  });
-  await srv.admin.collections.update('a', {
-    fields: [
-      ...a.fields,
-      { name: 'b', type: 'relation', collectionId: a.id, maxSelect: 1 },
-      { name: 'x', type: 'relation', collectionId: a.id, maxSelect: 1 },
-    ],
-  });
+  const a = await createSelfRelated(srv);
   // Every record points at the first one: its back-relation list holds them all (the skew that makes a
   // cross product of two such lists grow with N⁴).
   hub = (await srv.admin.collection('a').create({ title: 'hub' })).id;
