@@ -25,6 +25,11 @@ export interface Config extends AdmissionConfig {
    * schema changes). A client's query that runs longer gets a 400.
    */
   queryTimeout: number;
+  /**
+   * Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed: behind them a client's
+   * IP (rate limits, per-IP limits, throttling, logs) comes from that header. Empty: the TCP peer, always.
+   */
+  trustProxy: string[];
   /** Seconds a shutdown waits for in-flight requests before closing the connections that remain. */
   shutdownTimeout: number;
   /**
@@ -70,6 +75,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     appUrl: env.PLINTH_APP_URL,
     shutdownTimeout: env.PLINTH_SHUTDOWN_TIMEOUT,
     queryTimeout: env.PLINTH_QUERY_TIMEOUT,
+    trustProxy: env.PLINTH_TRUST_PROXY,
     encryptionKey: env.PLINTH_ENCRYPTION_KEY,
     oldEncryptionKeys: env.PLINTH_OLD_ENCRYPTION_KEYS,
     ...admissionEnv(env),
@@ -128,6 +134,14 @@ function validate(input: ConfigInput): Config {
   const queryTimeout = Number(input.queryTimeout ?? 5000);
   if (!Number.isInteger(queryTimeout) || queryTimeout < 100 || queryTimeout > 600_000)
     problems.push('queryTimeout must be a whole number of milliseconds from 100 to 600000');
+  const trustProxy = (
+    Array.isArray(input.trustProxy) ? input.trustProxy.map(String) : String(input.trustProxy ?? '').split(',')
+  )
+    .map((a) => a.trim())
+    .filter(Boolean);
+  for (const address of trustProxy)
+    if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(address))
+      problems.push(`trustProxy must list IP addresses or CIDR ranges, got ${address}`);
   const shutdownTimeout = Number(input.shutdownTimeout ?? 30);
   if (!Number.isFinite(shutdownTimeout) || shutdownTimeout < 0 || shutdownTimeout > 3600)
     problems.push('shutdownTimeout must be a number of seconds from 0 to 3600');
@@ -146,6 +160,7 @@ function validate(input: ConfigInput): Config {
     appUrl: String(input.appUrl ?? `http://${host}:${port}`).replace(/\/+$/, ''),
     shutdownTimeout,
     queryTimeout,
+    trustProxy,
     encryptionKey: encryptionKey.trim(),
     oldEncryptionKeys,
   };

@@ -40,6 +40,8 @@ export async function buildServer(
     frameworkErrors,
     requestTimeout: 5 * 60_000,
     connectionTimeout: 0,
+    // Only listed proxies' X-Forwarded-For is believed; otherwise `request.ip` is the TCP peer.
+    trustProxy: deps.config.trustProxy.length ? deps.config.trustProxy : false,
   }) as unknown as FastifyInstance;
   // First of the onRequest hooks: no work starts for a request that arrives during shutdown.
   installDrain(app, log);
