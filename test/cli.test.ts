@@ -86,12 +86,7 @@ describe('the plinth command', { skip: sqliteOnly }, () => {
     const port = await freePort();
     const server = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir]);
     try {
-      // The link is printed just after the server starts answering: wait for it a moment.
-      let link: RegExpExecArray | null = null;
-      for (let i = 0; i < 50 && !link; i++) {
-        link = /(http:\/\/\S+\/_\/#\/pbinstall\/(\S+))/.exec(server.stdout());
-        if (!link) await new Promise((r) => setTimeout(r, 100));
-      }
+      const link = await server.waitFor(/(http:\/\/\S+\/_\/#\/pbinstall\/(\S+))/);
       assert.ok(link, server.stdout());
       const token = link[2]!;
       const page = await fetch(`http://127.0.0.1:${port}/_/`);

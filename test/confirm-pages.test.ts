@@ -221,7 +221,7 @@ describe('the confirmation links at /_/, in a real browser', { skip: noBrowser }
     const child = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir]);
     try {
       const origin = `http://127.0.0.1:${port}`;
-      const link = /(http:\/\/\S+\/_\/#\/pbinstall\/\S+)/.exec(child.stdout())?.[1];
+      const link = (await child.waitFor(/(http:\/\/\S+\/_\/#\/pbinstall\/\S+)/))?.[1];
       assert.ok(link, child.stdout());
       const tab = await open(link, origin);
       const { page } = tab;

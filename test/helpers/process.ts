@@ -37,7 +37,13 @@ export function runCli(
 export async function spawnServe(
   args: string[],
   env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; stdout: () => string; exited: Promise<number | null> }> {
+): Promise<{
+  child: ChildProcess;
+  stdout: () => string;
+  /** The first match of `pattern` in the output, waiting up to `ms` for it to be printed. */
+  waitFor: (pattern: RegExp, ms?: number) => Promise<RegExpExecArray | null>;
+  exited: Promise<number | null>;
+}> {
   const child = spawn(process.execPath, [BIN, 'serve', '--log-level', 'warn', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -46,10 +52,20 @@ export async function spawnServe(
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // What the server prints after it starts answering (the installer link) may come a moment later.
+  const waitFor = async (pattern: RegExp, ms = 5000) => {
+    const until = performance.now() + ms;
+    let found = pattern.exec(out);
+    while (!found && performance.now() < until && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 50));
+      found = pattern.exec(out);
+    }
+    return found;
+  };
   const http = args[args.indexOf('--http') + 1];
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`http://${http}/api/health`)).ok) return { child, stdout: () => out, exited };
+      if ((await fetch(`http://${http}/api/health`)).ok) return { child, stdout: () => out, waitFor, exited };
     } catch {
       /* not up yet */
     }
