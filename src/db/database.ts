@@ -9,7 +9,7 @@ import { sqliteDialect } from './dialects/sqlite.ts';
 import { createGate, type Gate } from './gate.ts';
 import { mysqlPool, POOL_MAX, type PoolLimits, postgresPool } from './pools.ts';
 import { namedStatements, type RunNow } from './postgres-statements.ts';
-import { type QueryOptions, queryLane } from './query-lane.ts';
+import { type QueryOptions, queryLane, type Statement } from './query-lane.ts';
 import { NodeSqliteDialect, openSqlite, toSqliteValue } from './sqlite-driver.ts';
 import { createReaderPool, type ReaderPool } from './sqlite-readers.ts';
 import { lockedTransaction, withRetries } from './transactions.ts';
@@ -38,12 +38,17 @@ export interface Database {
    * runs off the event loop (SQLite: on a reader thread) and stops at the time limit with a 400.
    */
   query<R>(sql: string, params: readonly unknown[], options?: QueryOptions): Promise<R[]>;
+  /**
+   * Several such reads as one (a page and its count): on SQLite one trip to a reader and one snapshot; on
+   * server engines side by side. Answers each statement's rows, in order.
+   */
+  queryBatch(statements: readonly Statement[], options?: QueryOptions): Promise<unknown[][]>;
   /** The time limit of one statement, in milliseconds. */
   readonly queryTimeoutMs: number;
   close(): Promise<void>;
 }
 
-export type { QueryOptions };
+export type { QueryOptions, Statement };
 
 export interface TransactionOptions {
   /**
@@ -117,9 +122,10 @@ export function createDatabase(options: DatabaseOptions): Database {
   const size = file === ':memory:' ? 0 : (options.sqliteReaders ?? DEFAULT_READERS);
   // The readers open the file once the writer has created it (and set WAL mode): on first use.
   let readers: ReaderPool | undefined;
-  const reader = (sql: string, params: readonly unknown[]) => {
+  const reader = (statements: readonly Statement[]) => {
     readers ??= createReaderPool({ file, size, log: options.log });
-    return readers.run<unknown>(sql, params.map(toSqliteValue), timeoutMs);
+    const jobs = statements.map((s) => ({ sql: s.sql, params: s.params.map(toSqliteValue) }));
+    return readers.run(jobs, timeoutMs);
   };
   const db = wrap(
     kysely,
@@ -158,7 +164,7 @@ function wrap(
   queryTimeoutMs: number,
   runNow: RunNow | undefined,
   gate: Gate,
-  reader?: (sql: string, params: readonly unknown[]) => Promise<unknown[]>,
+  reader?: (statements: readonly Statement[]) => Promise<unknown[][]>,
   schema: AnyDb = kysely,
 ): Database {
   // Hot-path SQL is the same few strings over and over: convert each once.
@@ -179,8 +185,9 @@ function wrap(
     return result.rows;
   }
   const execute = reader
-    ? (sql: string, params: readonly unknown[]) => reader(sql, params)
+    ? (sql: string, params: readonly unknown[]) => reader([{ sql, params }]).then((r) => r[0] as unknown[])
     : (sql: string, params: readonly unknown[]) => run<unknown>(kysely, sql, params);
+  const lane = queryLane({ gate, dialect, timeoutMs: queryTimeoutMs, execute, executeBatch: reader });
   return {
     kysely,
     dialect,
@@ -190,7 +197,8 @@ function wrap(
         options?.schemaLock ? lockedTransaction(schema, dialect, fn) : kysely.transaction().execute(fn),
       ),
     run,
-    query: queryLane({ gate, dialect, timeoutMs: queryTimeoutMs, execute }),
+    query: lane.query,
+    queryBatch: lane.queryBatch,
     close: () => kysely.destroy(),
   };
 }

@@ -5,6 +5,7 @@ export type {
   DatabaseOptions,
   Executor,
   QueryOptions,
+  Statement,
   TransactionOptions,
 } from './database.ts';
 export { createDatabase } from './database.ts';

@@ -34,11 +34,14 @@ function prepare(sql) {
 
 parentPort.on('message', (job) => {
   let answer;
+  // Several statements (a page and its count) read one snapshot.
+  const batch = job.statements.length > 1;
   try {
     until = performance.now() + job.timeoutMs;
-    answer = { id: job.id, rows: prepare(job.sql).all(...job.params) };
+    if (batch) db.exec('BEGIN');
+    answer = { id: job.id, rows: job.statements.map((s) => prepare(s.sql).all(...s.params)) };
   } catch (err) {
-    statements.delete(job.sql);
+    for (const s of job.statements) statements.delete(s.sql);
     answer = {
       id: job.id,
       error: {
@@ -50,6 +53,7 @@ parentPort.on('message', (job) => {
     };
   } finally {
     until = Number.POSITIVE_INFINITY;
+    if (batch && db.isTransaction) db.exec('COMMIT');
   }
   parentPort.postMessage(answer);
 });

@@ -2,24 +2,26 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/index.ts';
 import { StatementTimeout } from './sqlite-guard.ts';
 
-/** A query for a reader thread: SQL, its parameters (already SQLite values) and its time limit. */
+/** Queries for a reader thread: SQL, parameters (already SQLite values), and their time limit. */
 interface ReaderJob {
   id: number;
-  sql: string;
-  params: unknown[];
+  statements: ReadonlyArray<{ sql: string; params: unknown[] }>;
   timeoutMs: number;
 }
 
-/** A reader's answer: the rows, or the error (`timeout`: stopped by the guard at its deadline). */
+/** A reader's answer: each statement's rows, or the error (`timeout`: stopped by the guard at its deadline). */
 type ReaderAnswer =
-  | { id: number; rows: unknown[] }
+  | { id: number; rows: unknown[][] }
   | { id: number; error: { message: string; code?: string; errcode?: number; timeout: boolean } };
 
 /** Threads, each with a read-only connection, that run data-dependent queries off the event loop. */
 export interface ReaderPool {
   readonly size: number;
-  /** Runs one SELECT on a reader; rejects with `StatementTimeout` past `timeoutMs`. */
-  run<R>(sql: string, params: readonly unknown[], timeoutMs: number): Promise<R[]>;
+  /**
+   * Runs SELECTs on one reader, in one read transaction (one snapshot), answering each one's rows; rejects
+   * with `StatementTimeout` past `timeoutMs`.
+   */
+  run(statements: ReadonlyArray<{ sql: string; params: unknown[] }>, timeoutMs: number): Promise<unknown[][]>;
   close(): Promise<void>;
 }
 
@@ -52,7 +54,7 @@ const IDLE_MS = 60_000;
 
 interface Pending {
   job: ReaderJob;
-  resolve(rows: unknown[]): void;
+  resolve(rows: unknown[][]): void;
   reject(err: unknown): void;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -161,12 +163,12 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
 
   return {
     size,
-    run<R>(sql: string, params: readonly unknown[], timeoutMs: number): Promise<R[]> {
+    run(statements, timeoutMs) {
       if (closed) return Promise.reject(new Error('the database is closed'));
-      return new Promise<unknown[]>((resolve, reject) => {
-        queue.push({ job: { id: ++nextId, sql, params: params as unknown[], timeoutMs }, resolve, reject });
+      return new Promise<unknown[][]>((resolve, reject) => {
+        queue.push({ job: { id: ++nextId, statements, timeoutMs }, resolve, reject });
         dispatch();
-      }) as Promise<R[]>;
+      });
     },
     async close() {
       closed = true;

@@ -1,4 +1,4 @@
-import type { Executor } from '../db/index.ts';
+import type { Executor, Statement } from '../db/index.ts';
 import { badRequest, notFound } from '../errors/index.ts';
 import { containsNul } from '../lib/index.ts';
 import {
@@ -61,36 +61,31 @@ export async function listRecords(
   let rows: Record<string, unknown>[];
   let total: number;
   const manages = managesColumn(ctx, collection, auth);
+  let pageSql: Statement;
+  let countSql: Sql;
   if (!filter && sort.length === 0 && scope.kind === 'all' && !manages) {
     // The hot path: SQL prepared once per collection.
-    [rows, total] = await Promise.all([
-      ctx.db.query<Record<string, unknown>>(p.listPage, [perPage, offset], auth.ticket),
-      query.skipTotal
-        ? Promise.resolve(-1)
-        : countRows(ctx, sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`, auth),
-    ]);
+    pageSql = { sql: p.listPage, params: [perPage, offset] };
+    countSql = sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`;
   } else {
     const { select, count, costs } = compileList(ctx, collection, filter, sort, auth, scope, manages);
     await ctx.fanout.check(costs, auth.ticket);
-    const fetchPage = () =>
-      ctx.db.query<Record<string, unknown>>(
-        `${select.text} LIMIT ? OFFSET ?`,
-        [...select.params, perPage, offset],
-        auth.ticket,
-      );
-    const counted = () => countRows(ctx, count, auth);
-    // A short page tells the total without counting. SQLite answers one query at a time anyway, so it asks
-    // the page first and counts only when needed; pooled engines run both at once (latency) and use the
-    // page's answer when it can.
-    if (query.skipTotal) [rows, total] = [await fetchPage(), -1];
-    else if (ctx.db.dialect.name === 'sqlite') {
-      rows = await fetchPage();
-      total = shortPage(rows.length) ? offset + rows.length : await counted();
-    } else {
-      const [r, t] = await Promise.all([fetchPage(), counted()]);
-      rows = r;
-      total = shortPage(rows.length) ? offset + rows.length : t;
-    }
+    pageSql = { sql: `${select.text} LIMIT ? OFFSET ?`, params: [...select.params, perPage, offset] };
+    countSql = count;
+  }
+  if (query.skipTotal) {
+    rows = await ctx.db.query<Record<string, unknown>>(pageSql.sql, pageSql.params, auth.ticket);
+    total = -1;
+  } else {
+    // The page and its count together: one trip to a SQLite reader (one snapshot), side by side on a pool.
+    // A short page tells the total without the count.
+    const [page_, counted] = await ctx.db.queryBatch(
+      [pageSql, { sql: countSql.text, params: countSql.params }],
+      auth.ticket,
+    );
+    rows = page_ as Record<string, unknown>[];
+    const t = Number((counted?.[0] as { total?: unknown } | undefined)?.total ?? 0);
+    total = shortPage(rows.length) ? offset + rows.length : t;
   }
   return {
     page,
@@ -140,11 +135,6 @@ function compileList(
     count: sql`SELECT COUNT(*) AS total FROM ${table}${where}`,
     costs,
   };
-}
-
-async function countRows(ctx: RecordsContext, count: Sql, auth: AuthContext): Promise<number> {
-  const rows = await ctx.db.query<{ total: number }>(count.text, count.params, auth.ticket);
-  return Number(rows[0]?.total ?? 0);
 }
 
 /**
