@@ -48,4 +48,33 @@ describe(`the plinth command on ${TEST_ENGINE}`, {
       assert.equal(await server.exited, 0);
     }
   });
+
+  it('prints a superuser command that reaches the same database (with --db), and it works as printed', async () => {
+    const fresh = await createTestDatabase();
+    const freshDir = mkdtempSync(join(tmpdir(), 'plinth-cli-hint-'));
+    const port = await freePort();
+    const server = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', freshDir, '--db', fresh.url]);
+    try {
+      const hint = await server.waitFor(/or run: npx plinth (superuser upsert EMAIL PASSWORD.*)/);
+      assert.ok(hint, server.stdout());
+      const command = hint[1] as string;
+      assert.ok(command.includes(`--db ${fresh.url}`), command);
+      assert.ok(command.includes(`--dir ${freshDir}`), command);
+      // Run it as printed (the words are plain: no quoting in these paths and URLs).
+      const args = command.replace('EMAIL PASSWORD', 'hint@example.com hint-password-1').split(' ');
+      const created = await runCli(args);
+      assert.equal(created.code, 0, created.stderr);
+      const res = await fetch(`http://127.0.0.1:${port}/api/collections/_superusers/auth-with-password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ identity: 'hint@example.com', password: 'hint-password-1' }),
+      });
+      assert.equal(res.status, 200);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await fresh.drop();
+      rmSync(freshDir, { recursive: true, force: true });
+    }
+  });
 });

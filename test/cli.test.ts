@@ -88,6 +88,11 @@ describe('the plinth command', { skip: sqliteOnly }, () => {
     try {
       const link = await server.waitFor(/(http:\/\/\S+\/_\/#\/pbinstall\/(\S+))/);
       assert.ok(link, server.stdout());
+      // The printed alternative names this data dir (not the default one, which would make a new database).
+      assert.ok(
+        (await server.waitFor(/or run: .*/))?.[0].endsWith(`superuser upsert EMAIL PASSWORD --dir ${dir}`),
+        server.stdout(),
+      );
       const token = link[2]!;
       const page = await fetch(`http://127.0.0.1:${port}/_/`);
       assert.equal(page.status, 200);

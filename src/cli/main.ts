@@ -14,9 +14,9 @@ const HELP = `plinth — an open-source backend in one command
 Usage:
   plinth serve [--http 127.0.0.1:8090] [--dir ./plinth_data] [--db URL] [--origins *]
                [--shutdown-timeout 30]
-  plinth superuser upsert EMAIL PASSWORD [--dir DIR]
-  plinth superuser create EMAIL PASSWORD [--dir DIR]
-  plinth superuser delete EMAIL [--dir DIR]
+  plinth superuser upsert EMAIL PASSWORD [--dir DIR] [--db URL]
+  plinth superuser create EMAIL PASSWORD [--dir DIR] [--db URL]
+  plinth superuser delete EMAIL [--dir DIR] [--db URL]
 
 Options:
   --http HOST:PORT     address to listen on (default 127.0.0.1:8090; env PLINTH_HTTP)

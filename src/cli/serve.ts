@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { type App, createApp } from '../app.ts';
 import type { Config } from '../config/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
@@ -38,11 +39,37 @@ export async function serve(config: Config): Promise<number> {
   if (installer) {
     // Printed to the terminal, deliberately not to the structured log: it is a credential.
     process.stdout.write(
-      `No superuser yet. Create the first one within 30 minutes at:\n  ${base}/_/#/pbinstall/${installer}\nor run: npx plinth superuser upsert EMAIL PASSWORD\n\n`,
+      `No superuser yet. Create the first one within 30 minutes at:\n  ${base}/_/#/pbinstall/${installer}\nor run: ${upsertCommand(config)}\n\n`,
     );
   }
   return stopped;
 }
+
+/**
+ * The `superuser upsert` command that reaches this server's database: with the same `--dir` and `--db`
+ * (a password in the URL is not printed: the operator has it, and terminals get logged).
+ */
+export function upsertCommand(config: Pick<Config, 'dataDir' | 'databaseUrl'>): string {
+  const parts = ['npx plinth superuser upsert EMAIL PASSWORD'];
+  if (config.dataDir !== resolve('plinth_data')) parts.push(`--dir ${shellWord(config.dataDir)}`);
+  if (config.databaseUrl) parts.push(`--db ${shellWord(withoutPassword(config.databaseUrl))}`);
+  return parts.join(' ');
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = 'PASSWORD';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Quoted for a POSIX shell when it holds anything but plain path and URL characters. */
+const shellWord = (text: string) =>
+  /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 
 /** Resolves with the exit code once a signal has stopped the app. */
 function stopOnSignal(app: App, log: Logger, timeoutSeconds: number): Promise<number> {

@@ -20,6 +20,16 @@ export interface AdmissionConfig {
 }
 
 /** The `PLINTH_*` variable of each option. */
+/** Admission's keys in a config file. */
+export const ADMISSION_KEYS: readonly (keyof AdmissionConfig)[] = [
+  'maxInFlight',
+  'maxQueue',
+  'queueTimeoutMs',
+  'maxEventLoopDelayMs',
+  'maxInFlightPerIp',
+  'maxConnectionsPerIp',
+];
+
 export function admissionEnv(env: NodeJS.ProcessEnv): Record<keyof AdmissionConfig, unknown> {
   return {
     maxInFlight: env.PLINTH_MAX_IN_FLIGHT,

@@ -1,6 +1,31 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from './config.ts';
+import { CONFIG_FILE_KEYS, ConfigError, loadConfig } from './config.ts';
+
+/** Writes `content` as a config file in a fresh directory and loads it. */
+function loadFile(content: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'plinth-config-'));
+  try {
+    const file = join(dir, 'plinth.config.json');
+    writeFileSync(file, content);
+    return loadConfig({ config: file } as never, {});
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function problemsOf(run: () => unknown): string[] {
+  try {
+    run();
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, String(err));
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
 
 describe('loadConfig', () => {
   it('has PocketBase-like defaults with durable SQLite', () => {
@@ -35,5 +60,32 @@ describe('loadConfig', () => {
       assert.ok(err instanceof ConfigError);
       assert.equal(err.problems.length, 4);
     }
+  });
+
+  it('refuses a config file key it does not know, naming it (and the key meant, when it can tell)', () => {
+    const problems = problemsOf(() => loadFile('{"queryTimeOut": 1000, "port": 80, "dir": "x"}'));
+    assert.equal(problems.length, 2);
+    assert.match(problems[0] as string, /unknown key "queryTimeOut".*did you mean "queryTimeout"\?/);
+    assert.match(problems[1] as string, /unknown key "port"/);
+  });
+
+  it('refuses a config file that is not a JSON object', () => {
+    for (const text of ['[]', 'null', '"x"', '42'])
+      assert.match(problemsOf(() => loadFile(text))[0] as string, /must hold a JSON object/);
+  });
+
+  it('takes every key the docs list, and the docs list every key it takes', () => {
+    const doc = readFileSync(join(import.meta.dirname, '../../docs/getting-started.md'), 'utf8');
+    const admission = readFileSync(join(import.meta.dirname, '../../docs/operations.md'), 'utf8');
+    // The first column of the settings tables: | `key` | ...
+    const documented = new Set(
+      [
+        ...doc.matchAll(/^\| `(\w+)`\s+\| (?:`--|—)/gm),
+        ...admission.matchAll(/^\| `(max\w+|queue\w+)`\s+\|/gm),
+      ].map((m) => m[1] as string),
+    );
+    assert.deepEqual([...documented].sort(), [...CONFIG_FILE_KEYS].sort());
+    const file = Object.fromEntries([...documented].map((k) => [k, undefined]));
+    assert.doesNotThrow(() => loadFile(JSON.stringify({ ...file, http: '127.0.0.1:9000', maxInFlight: 4 })));
   });
 });

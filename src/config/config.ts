@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
+import { ADMISSION_KEYS, type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
 
 /** Boot configuration: what the process needs before it can open the database. */
 export interface Config extends AdmissionConfig {
@@ -88,17 +88,54 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
   return validate(merged);
 }
 
+/** The keys a config file may hold (docs/getting-started.md lists them with their flags and env names). */
+export const CONFIG_FILE_KEYS: readonly string[] = [
+  'http',
+  'dir',
+  'db',
+  'sqliteSynchronous',
+  'bodyLimit',
+  'origins',
+  'logLevel',
+  'appUrl',
+  'queryTimeout',
+  'trustProxy',
+  'shutdownTimeout',
+  'encryptionKey',
+  'oldEncryptionKeys',
+  ...ADMISSION_KEYS,
+];
+/** Config's own names for `dir` and `db`, accepted in a file as they always were. */
+const FILE_ALIASES = ['dataDir', 'databaseUrl'];
+
 function readConfigFile(path: string): ConfigInput {
   const file = path || 'plinth.config.json';
   if (!existsSync(file)) {
     if (path) throw new ConfigError([`config file ${path} does not exist`]);
     return {};
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as ConfigInput;
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new ConfigError([`config file ${file} is not valid JSON: ${(err as Error).message}`]);
   }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ConfigError([`config file ${file} must hold a JSON object`]);
+  // A misspelt key would otherwise be ignored without a word, and its setting silently left at its default.
+  const unknown = Object.keys(parsed).filter(
+    (k) => !CONFIG_FILE_KEYS.includes(k) && !FILE_ALIASES.includes(k),
+  );
+  if (unknown.length)
+    throw new ConfigError(unknown.map((k) => `unknown key "${k}" in config file ${file}${suggestion(k)}`));
+  return parsed as ConfigInput;
+}
+
+/** `; did you mean "x"?` for a key that differs from a known one only in case, `-`/`_`, or a short prefix. */
+function suggestion(key: string): string {
+  const plain = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
+  const found = CONFIG_FILE_KEYS.find((k) => plain(k) === plain(key) || plain(k).startsWith(plain(key)));
+  return found && key.length >= 2 ? `; did you mean "${found}"?` : '';
 }
 
 function validate(input: ConfigInput): Config {
