@@ -380,6 +380,8 @@ describe('creating a base collection', () => {
           min: 3,
           max: 20,
           pattern: '^[a-z]+$',
+          // Ids are generated from it: it must fit the pattern (`validation_invalid_autogenerate_pattern_value`).
+          autogeneratePattern: '[a-z]{10}',
         },
       ],
     });
@@ -404,6 +406,8 @@ describe('creating a base collection', () => {
     );
     await sdkError(server.admin.collection(name).create({ id: 'ab' }), 400);
     await sdkError(server.admin.collection(name).create({ id: 'has1digit' }), 400);
+    const generated = await server.client().collection(name).create({ title: 'no id sent' });
+    assert.match(generated.id, /^[a-z]{10}$/);
   });
 
   test('the id field cannot be given another type or be dropped', async () => {

@@ -1,4 +1,5 @@
 import type { ErrorData } from '../errors/index.ts';
+import { randomStringMatching } from '../lib/index.ts';
 import { type Collection, type FieldDef, fieldType } from '../schema/index.ts';
 import type { RecordValues } from './types.ts';
 
@@ -19,7 +20,12 @@ export interface InputResult {
 export interface InputOptions {
   /** Superusers may write hidden fields; everyone else's values for them are ignored (not `password`). */
   writeHidden: boolean;
+  /** A new record: text fields left empty get a value from their `autogeneratePattern`. */
+  create?: boolean;
 }
+
+/** `slug:autogenerate`: the field's pattern generates the value (after the given prefix, if any). */
+const AUTOGENERATE = ':autogenerate';
 
 const invalidNumber = { code: 'validation_invalid_value', message: 'Must be a valid number.' };
 
@@ -85,6 +91,16 @@ export function applyInput(
         ruleBody[name] = body[key(name)];
       }
     }
+    if (field.type === 'text' && field.autogeneratePattern && has(name + AUTOGENERATE)) {
+      touched.add(name);
+      const prefix = body[name + AUTOGENERATE];
+      values[name] = `${typeof prefix === 'string' ? prefix : ''}${generate(field)}`;
+      delete ruleBody[name + AUTOGENERATE];
+      modified = true;
+    } else if (options.create && field.type === 'text' && field.autogeneratePattern && values[name] === '') {
+      // PocketBase fills an empty text field of a new record from its pattern; rules still see the body sent.
+      values[name] = generate(field);
+    }
     // Rules see what will be stored: `n+: 5` is `n: <stored + 5>` to `@request.body.n` (and :isset,
     // :changed, :length, :each). A value that failed validation stays as sent; the write fails anyway.
     if ((has(name) || modified) && !errors[name] && field.type !== 'password') ruleBody[name] = values[name];
@@ -112,6 +128,9 @@ export function applyInput(
   }
   return { values, errors, passwords, touched, ruleBody };
 }
+
+/** The collection's pattern was checked when it was saved (it generates values the field accepts). */
+const generate = (field: FieldDef) => randomStringMatching(String(field.autogeneratePattern));
 
 const isAuthPassword = (collection: Collection, field: FieldDef) =>
   collection.type === 'auth' && field.name === 'password';

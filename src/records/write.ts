@@ -25,7 +25,7 @@ import {
 export { newTokenKey };
 
 const shareLock = (ctx: RecordsContext) => ctx.db.dialect.lockingSelectSuffix('share');
-const inputOptions = (auth: AuthContext) => ({ writeHidden: auth.isSuperuser });
+const inputOptions = (auth: AuthContext, create = false) => ({ writeHidden: auth.isSuperuser, create });
 
 /**
  * `POST /records`. Everything is validated before the transaction (all field errors at once) and slow work
@@ -41,7 +41,7 @@ export async function createRecord(
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
   const base = zeroValues(collection);
   if (collection.type === 'auth') base.tokenKey = newTokenKey();
-  const input = applyInput(collection, body, base, inputOptions(auth));
+  const input = applyInput(collection, body, base, inputOptions(auth, true));
   const scope = ruleScope(ctx, collection, 'createRule', auth, input.ruleBody);
   input.values.id = resolveRecordId(collection, body.id, input.errors);
   // A record that does not exist yet cannot meet an expression manageRule: only `""` and superusers manage here.

@@ -1,4 +1,5 @@
-import type { FieldError } from '../../errors/index.ts';
+import type { ErrorData, FieldError } from '../../errors/index.ts';
+import { randomStringMatching } from '../../lib/index.ts';
 import { checkNonNegativeInt, checkPattern, checkStringList, compiledPattern } from './options.ts';
 import { blank, type FieldDef, type FieldType, hasNul, invalid } from './types.ts';
 
@@ -55,7 +56,8 @@ export const textField: FieldType = {
     const errors = checkNonNegativeInt({}, field, 'min');
     checkNonNegativeInt(errors, field, 'max');
     checkPattern(errors, field, 'pattern');
-    return checkPattern(errors, field, 'autogeneratePattern');
+    checkPattern(errors, field, 'autogeneratePattern');
+    return errors.autogeneratePattern || errors.pattern ? errors : checkAutogenerate(errors, field);
   },
   validate(field, value) {
     const text = value as string;
@@ -68,6 +70,36 @@ export const textField: FieldType = {
     return undefined;
   },
 };
+
+/**
+ * An `autogeneratePattern` must generate, and what it generates must pass the field's own checks (length,
+ * `pattern`): tried ten times, as PocketBase does, so that a collection is not saved with a pattern whose
+ * values every create would then refuse.
+ */
+function checkAutogenerate(errors: ErrorData, field: FieldDef): ErrorData {
+  const pattern = String(field.autogeneratePattern ?? '');
+  if (!pattern) return errors;
+  for (let n = 0; n < 10; n++) {
+    let value: string;
+    try {
+      value = randomStringMatching(pattern);
+    } catch (err) {
+      errors.autogeneratePattern = {
+        code: 'validation_invalid_autogenerate_pattern',
+        message: `Cannot generate values from this pattern: ${(err as Error).message}.`,
+      };
+      return errors;
+    }
+    if (textField.validate({ ...field, required: false }, value)) {
+      errors.autogeneratePattern = {
+        code: 'validation_invalid_autogenerate_pattern_value',
+        message: `The pattern could generate values the field refuses, e.g. "${value.slice(0, 40)}".`,
+      };
+      return errors;
+    }
+  }
+  return errors;
+}
 
 export const editorField: FieldType = {
   ...stringBase,
