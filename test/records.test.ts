@@ -479,9 +479,14 @@ describe('field validation', () => {
       { name: 'except', type: 'url', exceptDomains: ['bad.test'] },
     ]);
     for (const bad of ['nope', 'example.com', 'http://', '//example.com/x']) {
-      assertError(await create(c.name, { any: bad }), 400, 'any', 'validation_is_url');
+      assertError(await create(c.name, { any: bad }), 400, 'any', 'validation_invalid_url');
     }
-    assertError(await create(c.name, { only: 'https://other.com/x' }), 400, 'only');
+    assertError(
+      await create(c.name, { only: 'https://other.com/x' }),
+      400,
+      'only',
+      'validation_url_domain_not_allowed',
+    );
     assertError(await create(c.name, { except: 'https://bad.test/' }), 400, 'except');
     const rec = ok(
       await create(c.name, {
@@ -533,13 +538,13 @@ describe('field validation', () => {
       await create(c.name, { ranged: '2019-12-31' }),
       400,
       'ranged',
-      'validation_min_date_constraint',
+      'validation_min_greater_equal_than_required',
     );
     assertError(
       await create(c.name, { ranged: '2021-01-01' }),
       400,
       'ranged',
-      'validation_max_date_constraint',
+      'validation_max_less_equal_than_required',
     );
     assert.equal(
       ok(await create(c.name, { ranged: '2020-06-01T12:00:00Z' })).ranged,

@@ -2,10 +2,13 @@ import { type ErrorData, fieldError } from '../errors/index.ts';
 import { newRecordId, randomStringMatching } from '../lib/index.ts';
 import type { Collection } from '../schema/index.ts';
 
-/** Characters and names that are never valid in an id, whatever the id field's pattern says. */
+/**
+ * Characters never valid in an id, whatever the id field's pattern says (ids name files and folders):
+ * PocketBase's list, with every other control and white-space character.
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what it rejects.
-const UNSAFE_ID = /[\s/\\'"`<>:?*%$|\u0000-\u001f\u007f]|^\.{1,2}$/u;
-const RESERVED_IDS = /^(con|prn|aux|nul|com\d|lpt\d)$/i;
+const FORBIDDEN_PK = /[\s./\\'"`<>:?*%$|\u0000-\u001f\u007f]/u;
+const RESERVED_IDS = /^(con|prn|aux|nul|com[1-9]|lpt[1-9])$/i;
 
 /** The default id field's pattern: `newRecordId` draws the same strings, faster. */
 const DEFAULT_ID_PATTERN = '[a-z0-9]{15}';
@@ -26,16 +29,31 @@ export function resolveRecordId(collection: Collection, requested: unknown, erro
   }
   const min = Number(field?.min ?? 0) || 1;
   const max = Math.min(Number(field?.max ?? 0) || 100, 255);
-  if (requested.length < min || requested.length > max) {
-    errors.id = fieldError(
-      'validation_length_out_of_range',
-      `Must be between ${min} and ${max} characters.`,
-      { min, max },
-    );
-  } else if (UNSAFE_ID.test(requested) || RESERVED_IDS.test(requested)) {
-    errors.id = fieldError('validation_invalid_value', 'Invalid id.');
+  const length = [...requested].length;
+  // PocketBase's checks, in its order: length, pattern, then the characters and names no id may have.
+  const forbidden = length >= min && length <= max ? FORBIDDEN_PK.exec(requested)?.[0] : undefined;
+  if (length < min) {
+    errors.id = fieldError('validation_min_text_constraint', `Must be at least ${min} character(s).`, {
+      min,
+    });
+  } else if (length > max) {
+    errors.id = fieldError('validation_max_text_constraint', `Must be no more than ${max} character(s).`, {
+      max,
+    });
   } else if (field?.pattern && !new RegExp(String(field.pattern), 'u').test(requested)) {
     errors.id = fieldError('validation_invalid_format', 'Invalid value format.');
+  } else if (forbidden !== undefined) {
+    errors.id = fieldError(
+      'validation_forbidden_pk_character',
+      `'${forbidden}' is not a valid primary key character.`,
+      { ch: forbidden },
+    );
+  } else if (RESERVED_IDS.test(requested)) {
+    errors.id = fieldError(
+      'validation_reserved_pk',
+      `The primary key '${requested.toUpperCase()}' is reserved and cannot be used.`,
+      { reserved: requested.toUpperCase() },
+    );
   }
   return requested;
 }

@@ -82,12 +82,16 @@ export const geoPointField: FieldType = {
   validate(field, value) {
     const { lon, lat } = value as { lon: number; lat: number };
     if (lon === 0 && lat === 0) return field.required ? blank() : undefined;
-    if (!(lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90)) {
+    if (!(lat >= -90 && lat <= 90))
       return {
-        code: 'validation_invalid_geo_point',
-        message: 'Longitude must be in [-180, 180] and latitude in [-90, 90].',
+        code: 'validation_invalid_latitude',
+        message: 'Latitude must be between -90 and 90 degrees.',
       };
-    }
+    if (!(lon >= -180 && lon <= 180))
+      return {
+        code: 'validation_invalid_longitude',
+        message: 'Longitude must be between -180 and 180 degrees.',
+      };
     return undefined;
   },
   toDb: (_f, v) => JSON.stringify(v),

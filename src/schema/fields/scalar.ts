@@ -24,21 +24,23 @@ export const numberField: FieldType = {
   validate(field, value) {
     const n = value as number;
     // A modifier can overflow a finite value (`1e308` then `n+: 1e308`): Infinity has no JSON form.
-    if (!Number.isFinite(n)) return invalid('Must be a valid number.');
-    if (n === 0 && field.required) return blank();
+    if (!Number.isFinite(n))
+      return { code: 'validation_not_a_number', message: 'The submitted number is not properly formatted.' };
+    // 0 is the empty value: only `required` looks at it (PocketBase does not apply min and max to it).
+    if (n === 0) return field.required ? blank() : undefined;
     if (field.onlyInt && !Number.isInteger(n))
       return { code: 'validation_only_int_constraint', message: 'Decimal numbers are not allowed.' };
     if (typeof field.min === 'number' && n < field.min) {
       return {
         code: 'validation_min_number_constraint',
-        message: `Must be larger than ${field.min}.`,
+        message: `Must be greater or equal than ${field.min}.`,
         params: { min: field.min },
       };
     }
     if (typeof field.max === 'number' && n > field.max) {
       return {
         code: 'validation_max_number_constraint',
-        message: `Must be less than ${field.max}.`,
+        message: `Must be less or equal than ${field.max}.`,
         params: { max: field.max },
       };
     }
@@ -100,14 +102,14 @@ export const dateField: FieldType = {
     const max = field.max ? normalizeDate(field.max) : undefined;
     if (min && d < min)
       return {
-        code: 'validation_min_date_constraint',
-        message: `Must be no earlier than ${min}.`,
+        code: 'validation_min_greater_equal_than_required',
+        message: `Must be no less than ${min}.`,
         params: { min },
       };
     if (max && d > max)
       return {
-        code: 'validation_max_date_constraint',
-        message: `Must be no later than ${max}.`,
+        code: 'validation_max_less_equal_than_required',
+        message: `Must be no greater than ${max}.`,
         params: { max },
       };
     return undefined;

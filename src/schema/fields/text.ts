@@ -41,7 +41,7 @@ function lengthError(field: FieldDef, text: string, fallbackMax: number): FieldE
   if (len > max) {
     return {
       code: 'validation_max_text_constraint',
-      message: `Must be less than ${max} character(s).`,
+      message: `Must be no more than ${max} character(s).`,
       params: { max },
     };
   }
@@ -112,8 +112,8 @@ export const editorField: FieldType = {
     const max = Number(field.maxSize || 5 * 1024 * 1024);
     if (Buffer.byteLength(text) > max) {
       return {
-        code: 'validation_max_size_constraint',
-        message: `Must be less than ${max} bytes.`,
+        code: 'validation_content_size_limit',
+        message: `The maximum allowed content size is ${max} bytes.`,
         params: { maxSize: max },
       };
     }
@@ -125,18 +125,22 @@ export const editorField: FieldType = {
 const EMAIL_RE =
   /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)+$/;
 
-function domainError(field: FieldDef, domain: string): FieldError | undefined {
+function domainError(field: FieldDef, domain: string, kind: 'email' | 'url'): FieldError | undefined {
   const only = (field.onlyDomains as string[] | null) ?? [];
   const except = (field.exceptDomains as string[] | null) ?? [];
   const d = domain.toLowerCase();
   if (only.length && !only.some((x) => x.toLowerCase() === d)) {
-    return { code: 'validation_email_domain_not_allowed', message: 'Domain is not allowed.' };
+    return notAllowed(kind);
   }
-  if (except.some((x) => x.toLowerCase() === d)) {
-    return { code: 'validation_email_domain_not_allowed', message: 'Domain is not allowed.' };
-  }
+  if (except.some((x) => x.toLowerCase() === d)) return notAllowed(kind);
   return undefined;
 }
+
+/** PocketBase's codes: `validation_email_domain_not_allowed`, `validation_url_domain_not_allowed`. */
+const notAllowed = (kind: 'email' | 'url'): FieldError => ({
+  code: `validation_${kind}_domain_not_allowed`,
+  message: `${kind === 'email' ? 'Email' : 'Url'} domain is not allowed.`,
+});
 
 export const emailField: FieldType = {
   ...stringBase,
@@ -152,9 +156,11 @@ export const emailField: FieldType = {
     if (text === '') return field.required ? blank() : undefined;
     if (text.length > 255 || !EMAIL_RE.test(text))
       return { code: 'validation_is_email', message: 'Must be a valid email address.' };
-    return domainError(field, text.slice(text.lastIndexOf('@') + 1));
+    return domainError(field, text.slice(text.lastIndexOf('@') + 1), 'email');
   },
 };
+
+const invalidUrl = (): FieldError => ({ code: 'validation_invalid_url', message: 'Must be a valid url.' });
 
 export const urlField: FieldType = {
   ...stringBase,
@@ -168,12 +174,12 @@ export const urlField: FieldType = {
     try {
       url = new URL(text);
     } catch {
-      return { code: 'validation_is_url', message: 'Must be a valid url.' };
+      return invalidUrl();
     }
     if (text.length > 2048 || !/^[a-z][a-z0-9+.-]*:$/.test(url.protocol) || !url.hostname) {
-      return { code: 'validation_is_url', message: 'Must be a valid url.' };
+      return invalidUrl();
     }
-    return domainError(field, url.hostname);
+    return domainError(field, url.hostname, 'url');
   },
 };
 
