@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createTestDatabase, TEST_ENGINE, type TestDatabase } from './helpers/databases.ts';
-import { freePort, runCli, spawnServe } from './helpers/process.ts';
+import { freePort, runCli, spawnServe, superuserSignInStatus } from './helpers/process.ts';
 
 describe(`the plinth command on ${TEST_ENGINE}`, {
   skip: TEST_ENGINE === 'sqlite' ? 'the SQLite CLI is covered by cli.test.ts' : false,
@@ -37,12 +37,10 @@ describe(`the plinth command on ${TEST_ENGINE}`, {
       PLINTH_DB: database.url,
     });
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/api/collections/_superusers/auth-with-password`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ identity: 'ops@example.com', password: 'first-password' }),
-      });
-      assert.equal(res.status, 200);
+      assert.equal(
+        await superuserSignInStatus(`http://127.0.0.1:${port}`, 'ops@example.com', 'first-password'),
+        200,
+      );
     } finally {
       server.child.kill('SIGTERM');
       assert.equal(await server.exited, 0);
@@ -64,12 +62,10 @@ describe(`the plinth command on ${TEST_ENGINE}`, {
       const args = command.replace('EMAIL PASSWORD', 'hint@example.com hint-password-1').split(' ');
       const created = await runCli(args);
       assert.equal(created.code, 0, created.stderr);
-      const res = await fetch(`http://127.0.0.1:${port}/api/collections/_superusers/auth-with-password`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ identity: 'hint@example.com', password: 'hint-password-1' }),
-      });
-      assert.equal(res.status, 200);
+      assert.equal(
+        await superuserSignInStatus(`http://127.0.0.1:${port}`, 'hint@example.com', 'hint-password-1'),
+        200,
+      );
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;

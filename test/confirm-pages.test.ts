@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { TEST_ENGINE } from './helpers/databases.ts';
-import { freePort, spawnServe } from './helpers/process.ts';
+import { freePort, spawnServe, superuserSignInStatus } from './helpers/process.ts';
 import { startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { linkIn, type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
@@ -238,12 +238,7 @@ describe('the confirmation links at /_/, in a real browser', { skip: noBrowser }
       assert.equal(page.url(), `${origin}/_/`);
       await done(tab, tokenOf(link));
 
-      const signIn = await fetch(`${origin}/api/collections/_superusers/auth-with-password`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ identity: 'first@example.com', password: 'pw-123456789' }),
-      });
-      assert.equal(signIn.status, 200);
+      assert.equal(await superuserSignInStatus(origin, 'first@example.com', 'pw-123456789'), 200);
     } finally {
       child.child.kill('SIGTERM');
       await child.exited;

@@ -75,3 +75,18 @@ export async function spawnServe(
   child.kill('SIGKILL');
   throw new Error(`plinth serve did not start:\n${out}`);
 }
+
+/** Signs in to `_superusers` on a running server; answers the status (200 when the credentials work). */
+export async function superuserSignInStatus(
+  base: string,
+  identity: string,
+  password: string,
+): Promise<number> {
+  const res = await fetch(`${base}/api/collections/_superusers/auth-with-password`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ identity, password }),
+  });
+  await res.body?.cancel();
+  return res.status;
+}
