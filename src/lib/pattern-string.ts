@@ -136,13 +136,13 @@ function parse(pattern: string): Node {
     }
     if (c === '[') return charClass();
     if (c === '.') return { kind: 'chars', ranges: ANY };
-    if (c === '\\') return escape(false) as Node;
+    if (c === '\\') return escaped(false) as Node;
     if ('*+?{'.includes(c)) fail('nothing to repeat');
     return { kind: 'literal', text: c };
   };
 
   /** After a `\`: a class (`\d`) or a literal; inside `[...]` only single characters and classes. */
-  const escape = (inClass: boolean): Node | number => {
+  const escaped = (inClass: boolean): Node | number => {
     const c = pattern[i++];
     if (c === undefined) return fail('trailing backslash');
     const classes: Record<string, Ranges> = { d: DIGIT, w: WORD, s: SPACE };
@@ -168,7 +168,7 @@ function parse(pattern: string): Node {
       let from: number;
       if (peek() === '\\') {
         i++;
-        const e = escape(true);
+        const e = escaped(true);
         if (typeof e !== 'number') {
           ranges.push(...(e as { ranges: Ranges }).ranges);
           continue;
@@ -180,7 +180,7 @@ function parse(pattern: string): Node {
         let to: number;
         if (peek() === '\\') {
           i++;
-          const e = escape(true);
+          const e = escaped(true);
           if (typeof e !== 'number') return fail('a class cannot end a range');
           to = e;
         } else to = pattern.codePointAt(i++) as number;
