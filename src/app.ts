@@ -75,7 +75,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const records = createRecordService({ db, collections, passwords, passwordGuard });
     const mailer = createMailer(() => {
       const { smtp, meta } = settings.get();
-      return { smtp, sender: { name: meta.senderName, address: meta.senderAddress } };
+      // PocketBase's empty `authMethod` means PLAIN.
+      const authMethod = smtp.authMethod || 'PLAIN';
+      return {
+        smtp: { ...smtp, authMethod },
+        sender: { name: meta.senderName, address: meta.senderAddress },
+      };
     });
     const keys = await loadKeyRing(db, config.dataDir, secrets);
     const bus = createMemoryBus((err, topic) => log.error({ err, topic }, 'bus handler failed'));

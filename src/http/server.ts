@@ -12,11 +12,13 @@ import { requestId } from './request-id.ts';
 import { RequestLogController } from './request-log.ts';
 import { authRoutes } from './routes/auth.ts';
 import { collectionRoutes } from './routes/collections.ts';
+import { featureRoutes } from './routes/features.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
 import { recordRoutes } from './routes/records.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { installSecurity } from './security.ts';
+import { installSuperuserIps } from './superuser-ips.ts';
 
 /** Builds the Fastify server with every plugin and route; does not listen. `readiness`: what /api/plinth/ready checks. */
 export async function buildServer(
@@ -61,17 +63,21 @@ export async function buildServer(
       done();
     }, done);
   });
+  // After auth: a superuser token used from outside `superuserIPs` is refused.
+  installSuperuserIps(app, deps);
   // After auth (a rule's audience depends on it), before the routes (it tags collection routes).
   installRateLimits(app, deps);
 
   installErrorHandling(app, deps.outage);
   installJsonBodies(app);
   await installSecurity(app, deps.config.origins);
-  await app.register(healthRoutes, { checks: readiness });
+  await app.register(healthRoutes, { checks: readiness, settings: deps.settings });
   await app.register(collectionRoutes, deps);
   await app.register(recordRoutes, deps);
   await app.register(authRoutes, deps);
   await app.register(settingsRoutes, deps);
   await app.register(installerRoutes, deps);
+  // Last: it lists the features whose routes are registered above and stands in for the others.
+  await app.register(featureRoutes);
   return app;
 }

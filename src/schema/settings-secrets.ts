@@ -2,20 +2,49 @@ import type { Database } from '../db/index.ts';
 import { isPlainObject, type SecretBox } from '../lib/index.ts';
 import { readParamText, swapParam } from './params.ts';
 
-/** The settings that are secrets: encrypted in the database, left out of every API answer. */
-const SECRET_SETTINGS: readonly (readonly [group: string, key: string])[] = [['smtp', 'password']];
+/**
+ * The settings that are secrets, as paths: encrypted in the database, left out of every API answer. The
+ * same ones PocketBase masks: the SMTP password and the two S3 secrets (files, backups).
+ */
+export const SECRET_SETTINGS: readonly (readonly string[])[] = [
+  ['smtp', 'password'],
+  ['s3', 'secret'],
+  ['backups', 's3', 'secret'],
+];
 
-const contextOf = (group: string, key: string) => `settings.${group}.${key}`;
+// The context binds a sealed value to its place: one cannot be copied over another.
+const contextOf = (path: readonly string[]) => `settings.${path.join('.')}`;
+
+/** The object holding the last key of `path` in `root`, if there is one. */
+function parentOf(
+  root: Record<string, unknown>,
+  path: readonly string[],
+): Record<string, unknown> | undefined {
+  let node: unknown = root;
+  for (const key of path.slice(0, -1)) node = isPlainObject(node) ? node[key] : undefined;
+  return isPlainObject(node) ? node : undefined;
+}
 
 /** Applies `fn` to each non-empty secret of a settings object, in a copy. */
 function mapSecrets<T>(settings: T, fn: (value: string, context: string) => string): T {
   const out = structuredClone(settings) as Record<string, unknown>;
-  for (const [group, key] of SECRET_SETTINGS) {
-    const g = out[group];
-    if (isPlainObject(g) && typeof g[key] === 'string' && g[key] !== '')
-      g[key] = fn(g[key] as string, contextOf(group, key));
+  for (const path of SECRET_SETTINGS) {
+    const parent = parentOf(out, path);
+    const key = path[path.length - 1]!;
+    if (parent && typeof parent[key] === 'string' && parent[key] !== '')
+      parent[key] = fn(parent[key] as string, contextOf(path));
   }
   return out as T;
+}
+
+/** A copy of the settings without their secrets (the keys left out, as PocketBase's answer has them). */
+export function withoutSecrets<T>(settings: T): Record<string, unknown> {
+  const out = structuredClone(settings) as Record<string, unknown>;
+  for (const path of SECRET_SETTINGS) {
+    const parent = parentOf(out, path);
+    if (parent) delete parent[path[path.length - 1]!];
+  }
+  return out;
 }
 
 /** The settings as stored: secrets sealed with the key outside the database (no key: as they are). */

@@ -1,182 +1,83 @@
 import type { Database } from '../db/index.ts';
-import { badRequest, type ErrorData, fieldError } from '../errors/index.ts';
+import { ApiError, badRequest, type ErrorData, fieldError } from '../errors/index.ts';
 import { isPlainObject, type SecretBox } from '../lib/index.ts';
 import { readParam, writeParam } from './params.ts';
+import { validateSettings } from './settings-rules.ts';
 import {
-  checkExcludedIps,
-  checkRateLimitRules,
-  defaultRateLimits,
-  finishRateLimits,
-  type RateLimits,
-} from './rate-limits.ts';
-import { openSettings, resealSettings, sealSettings } from './settings-secrets.ts';
+  openSettings,
+  resealSettings,
+  SECRET_SETTINGS,
+  sealSettings,
+  withoutSecrets,
+} from './settings-secrets.ts';
+import { defaultSettings, SETTINGS_SHAPE, type Settings, type SettingsShape } from './settings-sections.ts';
 
-const DAY = 86_400;
-
-/** Runtime settings, kept as one JSON row in `_params` and edited by superusers (`/api/settings`). */
-export interface Settings {
-  meta: { appName: string; appURL: string; senderName: string; senderAddress: string };
-  smtp: {
-    enabled: boolean;
-    host: string;
-    port: number;
-    username: string;
-    password: string;
-    authMethod: 'PLAIN' | 'LOGIN';
-    tls: boolean;
-    localName: string;
-  };
-  /** Session lifetimes in seconds: idle = unused for that long; absolute = since sign-in. */
-  sessions: {
-    idleTimeout: number;
-    absoluteTimeout: number;
-    superuserIdleTimeout: number;
-    superuserAbsoluteTimeout: number;
-  };
-  /** Failed sign-ins allowed per window (seconds) for one identity and for one client IP. */
-  authThrottle: {
-    enabled: boolean;
-    identityMax: number;
-    ipMax: number;
-    window: number;
-  };
-  /** PocketBase's request rate limits per client IP (src/schema/rate-limits.ts). */
-  rateLimits: RateLimits;
-}
-
-export function defaultSettings(appURL: string): Settings {
-  return {
-    meta: { appName: 'Plinth', appURL, senderName: 'Support', senderAddress: 'support@example.com' },
-    smtp: {
-      enabled: false,
-      host: 'smtp.example.com',
-      port: 587,
-      username: '',
-      password: '',
-      authMethod: 'PLAIN',
-      tls: false,
-      localName: '',
-    },
-    sessions: {
-      idleTimeout: 14 * DAY,
-      absoluteTimeout: 90 * DAY,
-      superuserIdleTimeout: 30 * 60,
-      superuserAbsoluteTimeout: 12 * 3600,
-    },
-    authThrottle: { enabled: true, identityMax: 10, ipMax: 100, window: 15 * 60 },
-    rateLimits: defaultRateLimits(),
-  };
-}
+export { defaultSettings, type Settings } from './settings-sections.ts';
 
 export interface SettingsStore {
-  /** The current settings (cached; the SMTP password included: for the mailer, never for responses). */
+  /** The current settings (cached; secrets included: for the mailer, never for responses). */
   get(): Settings;
-  /** Merges a superuser's patch, validating every field; a bad one is a 400 naming it. */
+  /** Merges a superuser's patch, validating every field; a bad or unknown one is a 400 naming it. */
   update(patch: unknown): Promise<Settings>;
-  /** The JSON a superuser sees: secrets left out. */
+  /** The JSON a superuser sees: secrets left out, as PocketBase leaves them out. */
   toJson(settings?: Settings): Record<string, unknown>;
   reload(): Promise<void>;
 }
 
 const ROW_ID = 'settings';
+const SECRET_PATHS = new Set(SECRET_SETTINGS.map((path) => path.join('.')));
+const unknownKey = () => fieldError('validation_unknown_field', 'Unknown setting.');
 
-/** A problem as a message, or as nested field errors (a list's items). */
-type Check = (value: unknown) => string | ErrorData | undefined;
-const str =
-  (max: number, pattern?: RegExp): Check =>
-  (v) =>
-    typeof v !== 'string' || v.length > max || v.includes('\u0000')
-      ? `Must be a string of at most ${max} characters.`
-      : pattern && v !== '' && !pattern.test(v)
-        ? 'Invalid format.'
-        : undefined;
-const int =
-  (min: number, max: number): Check =>
-  (v) =>
-    typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max
-      ? `Must be a whole number between ${min} and ${max}.`
-      : undefined;
-const bool: Check = (v) => (typeof v === 'boolean' ? undefined : 'Must be true or false.');
-const oneOf =
-  (...values: string[]): Check =>
-  (v) =>
-    values.includes(v as string) ? undefined : `Must be one of ${values.join(', ')}.`;
-
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
-const URL_LIKE = /^https?:\/\/[^\s]+$/;
-const YEAR = 365 * DAY;
-
-const RULES: { [G in keyof Settings]: { [K in keyof Settings[G]]: Check } } = {
-  meta: {
-    appName: str(255),
-    appURL: str(2048, URL_LIKE),
-    senderName: str(255),
-    senderAddress: str(255, EMAIL),
-  },
-  smtp: {
-    enabled: bool,
-    host: str(255),
-    port: int(1, 65535),
-    username: str(255),
-    password: str(1024),
-    authMethod: oneOf('PLAIN', 'LOGIN'),
-    tls: bool,
-    localName: str(255),
-  },
-  sessions: {
-    idleTimeout: int(60, YEAR),
-    absoluteTimeout: int(60, 5 * YEAR),
-    superuserIdleTimeout: int(60, YEAR),
-    superuserAbsoluteTimeout: int(60, 5 * YEAR),
-  },
-  authThrottle: {
-    enabled: bool,
-    identityMax: int(1, 1_000_000),
-    ipMax: int(1, 1_000_000),
-    window: int(1, DAY),
-  },
-  rateLimits: { rules: checkRateLimitRules, excludedIPs: checkExcludedIps, enabled: bool },
-};
-
-/** Merges `patch` into `base` group by group; unknown groups and keys are ignored, as PocketBase does. */
-function merge(base: Settings, patch: Record<string, unknown>): { settings: Settings; errors: ErrorData } {
-  const settings = structuredClone(base);
+/**
+ * Copies `input` into `target` key by key, checking each against `shape`. A key the shape does not have is
+ * an error (PocketBase drops it silently; a client told "saved" would lose the value). Sections merge
+ * key by key, so a patch changes only what it sends.
+ */
+function mergeInto(
+  target: Record<string, unknown>,
+  input: Record<string, unknown>,
+  shape: SettingsShape,
+  path: string,
+): ErrorData {
   const errors: ErrorData = {};
-  for (const group of Object.keys(RULES) as (keyof Settings)[]) {
-    const input = patch[group];
-    if (input === undefined) continue;
-    if (!isPlainObject(input)) {
-      errors[group] = fieldError('validation_invalid_value', 'Must be an object.');
-      continue;
+  for (const [key, value] of Object.entries(input)) {
+    const rule = Object.hasOwn(shape, key) ? shape[key] : undefined;
+    const at = path ? `${path}.${key}` : key;
+    if (rule === undefined) errors[key] = unknownKey();
+    else if (typeof rule !== 'function') {
+      if (!isPlainObject(value)) errors[key] = fieldError('validation_invalid_value', 'Must be an object.');
+      else {
+        const nested = mergeInto(target[key] as Record<string, unknown>, value, rule, at);
+        if (Object.keys(nested).length) errors[key] = nested;
+      }
+    } else if (SECRET_PATHS.has(at) && value === '') {
+      // An empty secret keeps the stored one: the GET answer never shows it, so a form sends it back empty.
+    } else {
+      const problem = rule(value);
+      if (typeof problem === 'string') errors[key] = fieldError('validation_invalid_value', problem);
+      else if (problem) errors[key] = problem;
+      else target[key] = structuredClone(value);
     }
-    const rules = RULES[group] as Record<string, Check>;
-    const target = settings[group] as unknown as Record<string, unknown>;
-    const groupErrors: ErrorData = {};
-    for (const [key, check] of Object.entries(rules)) {
-      if (!(key in input)) continue;
-      // An empty password in a patch keeps the stored one: the GET answer never shows it.
-      if (group === 'smtp' && key === 'password' && input[key] === '') continue;
-      const problem = check(input[key]);
-      if (typeof problem === 'string') groupErrors[key] = fieldError('validation_invalid_value', problem);
-      else if (problem) groupErrors[key] = problem;
-      else target[key] = input[key];
-    }
-    if (Object.keys(groupErrors).length) errors[group] = groupErrors;
   }
-  const s = settings.sessions;
-  if (
-    !errors.sessions &&
-    (s.idleTimeout > s.absoluteTimeout || s.superuserIdleTimeout > s.superuserAbsoluteTimeout)
-  )
-    errors.sessions = {
-      idleTimeout: fieldError('validation_invalid_value', 'The idle timeout cannot exceed the absolute one.'),
-    };
-  const rateLimits = errors.rateLimits ? undefined : finishRateLimits(settings.rateLimits);
-  if (rateLimits) errors.rateLimits = rateLimits;
-  return { settings, errors };
+  return errors;
 }
 
-/** `secrets` encrypts the secret settings (SMTP password) in the database with a key kept outside it. */
+/** The defaults with what is stored laid over them, key by key; keys no longer known are dropped. */
+function fill(base: Record<string, unknown>, stored: Record<string, unknown>): void {
+  for (const key of Object.keys(base)) {
+    const value = stored[key];
+    if (value === undefined) continue;
+    if (isPlainObject(base[key])) {
+      if (isPlainObject(value)) fill(base[key] as Record<string, unknown>, value);
+    } else base[key] = value;
+  }
+}
+
+function pick(errors: ErrorData, keys: readonly string[]): ErrorData {
+  return Object.fromEntries(Object.entries(errors).filter(([key]) => keys.includes(key)));
+}
+
+/** `secrets` encrypts the secret settings in the database with a key kept outside it. */
 export async function createSettingsStore(
   db: Database,
   appURL: string,
@@ -188,9 +89,7 @@ export async function createSettingsStore(
     const stored = openSettings((await readParam<Record<string, unknown>>(db, ROW_ID)) ?? {}, secrets);
     // Stored values were validated on the way in; a newer default fills what an older row lacks.
     const base = defaultSettings(appURL);
-    for (const group of Object.keys(base) as (keyof Settings)[]) {
-      if (isPlainObject(stored[group])) Object.assign(base[group], stored[group]);
-    }
+    fill(base as unknown as Record<string, unknown>, stored);
     return base;
   }
 
@@ -200,18 +99,22 @@ export async function createSettingsStore(
       current = await read();
     },
     async update(patch) {
-      if (!isPlainObject(patch)) throw badRequest('Invalid settings data.');
-      const { settings, errors } = merge(await read(), patch);
+      // No body is PocketBase's "nothing to change": the current settings come back.
+      if (patch === undefined || patch === null) patch = {};
+      if (!isPlainObject(patch)) throw badRequest('An error occurred while loading the submitted data.');
+      const settings = await read();
+      const target = settings as unknown as Record<string, unknown>;
+      let errors = mergeInto(target, patch, SETTINGS_SHAPE, '');
+      // Rules are checked only in the sections the patch sends: a default or an older stored value that a
+      // newer rule refuses (an app URL built from `--http [::]:8090`) must not block every other change.
+      if (!Object.keys(errors).length) errors = pick(validateSettings(settings), Object.keys(patch));
       if (Object.keys(errors).length)
-        throw badRequest('An error occurred while validating the submitted data.', errors);
+        throw new ApiError(400, 'An error occurred while saving the new settings.', errors);
       await writeParam(db, ROW_ID, sealSettings(settings, secrets));
       current = settings;
       return settings;
     },
-    toJson(settings = current) {
-      const { password: _secret, ...smtp } = settings.smtp;
-      return { ...settings, smtp };
-    },
+    toJson: (settings = current) => withoutSecrets(settings),
   };
   if (secrets) await resealSettings(db, ROW_ID, secrets);
   await store.reload();
