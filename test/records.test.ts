@@ -223,12 +223,18 @@ describe('custom ids', () => {
     assert.equal(ok(await list(c.name)).totalItems, 1);
   });
 
-  test('the id cannot be changed by an update', async () => {
+  test('the id cannot be changed by an update (PocketBase: validation_pk_change)', async () => {
     const c = await makeCollection([{ name: 'title', type: 'text' }]);
     const rec = ok(await create(c.name, { title: 'x' }));
-    const updated = ok(await update(c.name, rec.id, { id: 'zzzzzzzzzzzzzzz', title: 'y' }));
-    assert.equal(updated.id, rec.id);
+    assertError(
+      await update(c.name, rec.id, { id: 'zzzzzzzzzzzzzzz', title: 'y' }),
+      400,
+      'id',
+      'validation_pk_change',
+    );
     assertError(await view(c.name, 'zzzzzzzzzzzzzzz'), 404);
+    const same = ok(await update(c.name, rec.id, { id: rec.id, title: 'y' }));
+    assert.equal(same.title, 'y');
   });
 });
 

@@ -11,6 +11,7 @@ export type {
 export { createDatabase } from './database.ts';
 export type { ColumnKind, ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from './dialect.ts';
 export { uniqueErrorData } from './dialect.ts';
+export { joinedTransaction } from './joined-transaction.ts';
 export type { Migration } from './migrations.ts';
 export { runMigrations } from './migrations.ts';
 export { outageError } from './outage.ts';

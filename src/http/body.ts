@@ -25,8 +25,9 @@ function nestsDeeperThan(text: string, max: number): boolean {
 }
 
 /**
- * JSON bodies with Fastify's prototype-poisoning checks, except that an empty body is no body: the
- * pocketbase SDK sends `Content-Type: application/json` with nothing on auth-refresh and deletes.
+ * JSON bodies with Fastify's prototype-poisoning checks, except that an empty body is `{}`, as PocketBase
+ * reads it: the pocketbase SDK sends `Content-Type: application/json` with nothing on auth-refresh and
+ * deletes, and a PATCH or POST without a body is one with no fields.
  * Bodies must be valid UTF-8 (never silently patched with U+FFFD) and nest at most MAX_JSON_DEPTH deep.
  */
 export function installJsonBodies(app: FastifyInstance): void {
@@ -39,7 +40,7 @@ export function installJsonBodies(app: FastifyInstance): void {
     } catch {
       return done(badRequest('Invalid JSON body: not valid UTF-8.'), undefined);
     }
-    if (body.trim() === '') return done(null, undefined);
+    if (body.trim() === '') return done(null, {});
     if (nestsDeeperThan(body, MAX_JSON_DEPTH))
       return done(badRequest(`Invalid JSON body: nested deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
     // Only a `\u` escape can make a lone surrogate (the UTF-8 decoding above refuses encoded ones).
@@ -64,4 +65,25 @@ function wellFormed(value: unknown): boolean {
   if (value && typeof value === 'object')
     return Object.entries(value).every(([k, v]) => k.isWellFormed() && wellFormed(v));
   return true;
+}
+
+/**
+ * The same checks for JSON that arrives another way (a multipart form's `@jsonPayload`): valid nesting
+ * depth, no prototype-poisoning keys, no lone surrogates. Throws the 400 the JSON body would get.
+ */
+export function parseJsonText(text: string): unknown {
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH))
+    throw badRequest(`Invalid JSON body: nested deeper than ${MAX_JSON_DEPTH} levels.`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text, (key, v) => {
+      if (key === '__proto__' || (key === 'constructor' && v && typeof v === 'object' && 'prototype' in v))
+        throw new SyntaxError('Object contains forbidden prototype property');
+      return v;
+    });
+  } catch (err) {
+    throw badRequest(`Invalid JSON body: ${(err as Error).message}`);
+  }
+  if (!wellFormed(value)) throw badRequest(LONE_SURROGATE);
+  return value;
 }

@@ -11,6 +11,7 @@ import type { ReadinessCheck } from './readiness.ts';
 import { requestId } from './request-id.ts';
 import { RequestLogController } from './request-log.ts';
 import { authRoutes } from './routes/auth.ts';
+import { batchRoutes } from './routes/batch.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { featureRoutes } from './routes/features.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -74,6 +75,7 @@ export async function buildServer(
   await app.register(healthRoutes, { checks: readiness, settings: deps.settings });
   await app.register(collectionRoutes, deps);
   await app.register(recordRoutes, deps);
+  await app.register(batchRoutes, deps);
   await app.register(authRoutes, deps);
   await app.register(settingsRoutes, deps);
   await app.register(installerRoutes, deps);

@@ -39,7 +39,7 @@ const isEmptyLit = (v: LiteralValue) => v === null || v === '';
 
 /** `a op b` for two single values, following docs/query-language.md. */
 export function compareSingle(a: Single, op: CmpOp, b: Single, d: QueryDialect, pos: number): Cond {
-  if (op === '~' || op === '!~') return compareLike(a, op === '!~', b, d, pos);
+  if (op === '~' || op === '!~') return compareLike(a, op === '!~', b, d);
   if (a.kind === 'lit' && b.kind === 'lit') return compareLiterals(a.value, op, b.value);
   if (a.kind === 'lit') return compareSingle(b, FLIP[op], a, d, pos);
   if (a.kind === 'json' || b.kind === 'json') return compareDynamic(a, op, b, d);
@@ -212,34 +212,48 @@ function compareDynamic(a: Single, op: CmpOp, b: Single, d: QueryDialect): Cond 
   return sql`(${numbers} OR ${strings})`;
 }
 
-/** `~` and `!~`: contains or LIKE, ASCII case-insensitive; `null` on either side makes both false. */
-function compareLike(a: Single, negate: boolean, b: Single, d: QueryDialect, pos: number): Cond {
-  for (const v of [a, b]) {
-    if (v.kind === 'expr' && v.type !== 'text')
-      throw new FilterError('"~" applies to text, not to numbers or bools', pos);
-    if (v.kind === 'lit' && v.value === null) return false;
-  }
-  const asText = (v: Single): { sql: Sql; guard: Cond; lit?: string } => {
-    if (v.kind === 'lit') {
-      const t = typeof v.value === 'number' ? numberText(v.value) : String(v.value);
-      return { sql: d.text(t), guard: true, lit: t };
-    }
-    if (v.kind === 'json') return { sql: v.ref.str, guard: sql`${v.ref.kind} = 'string'` };
-    return { sql: v.sql, guard: v.nullable ? sql`${v.sql} IS NOT NULL` : true };
-  };
-  const left = asText(a);
-  const right = asText(b);
+/**
+ * `~` and `!~`: contains or LIKE, ASCII case-insensitive, on values of any type read as text (PocketBase's
+ * dashboard searches every field with `~`): numbers as SQLite spells them, bools as `1`/`0`, a JSON string,
+ * number or bool as that value's text. `null` on either side makes both false; a JSON array or object
+ * contains nothing (PocketBase would search its JSON text, which each engine spells differently).
+ */
+function compareLike(a: Single, negate: boolean, b: Single, d: QueryDialect): Cond {
+  for (const v of [a, b]) if (v.kind === 'lit' && v.value === null) return false;
+  const left = likeText(a, d);
+  const right = likeText(b, d);
   let match: Cond;
+  // Numbers and bools read as text have no upper-case letters: only text is folded.
+  const fold = (t: { sql: Sql; folded?: boolean }) => (t.folded ? t.sql : d.fold(t.sql));
   if (left.lit !== undefined && right.lit !== undefined) match = likeMatch(left.lit, right.lit);
-  else if (right.lit !== undefined)
-    match = d.like(d.fold(left.sql), d.text(foldAscii(likePattern(right.lit))));
-  else match = d.contains(d.fold(left.sql), d.fold(right.sql));
+  else if (right.lit !== undefined) match = d.like(fold(left), d.text(foldAscii(likePattern(right.lit))));
+  else match = d.contains(fold(left), fold(right));
   const bothText = and(left.guard, right.guard);
   if (!negate) return and(bothText, match);
-  // `!~` negates `~` for values that are present: a JSON number does not contain "a", a null is neither.
+  // `!~` negates `~` for values that are present: a JSON array does not contain "a", a null is neither.
   const present = (v: Single, guard: Cond): Cond =>
     v.kind === 'json' ? sql`${v.ref.kind} <> 'null'` : guard;
   return and(and(present(a, left.guard), present(b, right.guard)), not(and(bothText, match)));
+}
+
+/** One side of `~` as text: its SQL, when it has a text at all (`guard`), and the text of a literal. */
+function likeText(v: Single, d: QueryDialect): { sql: Sql; guard: Cond; lit?: string; folded?: boolean } {
+  if (v.kind === 'lit') {
+    const t = typeof v.value === 'number' ? numberText(v.value) : String(v.value);
+    return { sql: d.text(t), guard: true, lit: t };
+  }
+  if (v.kind === 'json') {
+    // At most one of str, num and bool is not NULL (the one of the value's kind).
+    const r = v.ref;
+    return {
+      sql: sql`COALESCE(${r.str}, ${d.numberText(r.num)}, ${d.numberText(r.bool)})`,
+      guard: sql`${r.kind} IN ('string', 'number', 'bool')`,
+    };
+  }
+  const guard = v.nullable ? sql`${v.sql} IS NOT NULL` : true;
+  if (v.type === 'text') return { sql: v.sql, guard };
+  const text = d.numberText(v.type === 'bool' ? d.boolNumber(v.sql) : v.sql);
+  return { sql: text, guard, folded: true };
 }
 
 /** The LIKE pattern for a text literal: a contains-match unless it holds `%`. */

@@ -27,6 +27,11 @@ export interface QueryDialect {
   bool(value: boolean): Sql;
   /** A bool column as the number 1 or 0. */
   boolNumber(x: Sql): Sql;
+  /**
+   * A number as text, as PocketBase's SQLite spells it for `~` (NULL stays NULL): whole numbers in digits,
+   * others in their shortest decimal form, exponents as `1.0e+20` / `1.5e-07`.
+   */
+  numberText(x: Sql): Sql;
   /** Text in code-point order for `<`, `>` and ORDER BY. */
   ordered(x: Sql): Sql;
   /** Derived text (JSON strings, list items) with the same exact comparison as stored text. */
@@ -52,6 +57,9 @@ export interface QueryDialect {
   readonly guard?: Sql;
 }
 
+/** A mantissa without a decimal point before its exponent (`1e+20`), which SQLite writes `1.0e+20`. */
+const BARE_MANTISSA = '^(-?[0-9]+)e';
+
 const kindCase = (typeExpr: Sql, map: Record<string, string>): Sql =>
   sql`(CASE ${typeExpr} ${raw(
     Object.entries(map)
@@ -73,6 +81,8 @@ function sqliteDialect(base: SqlDialect): QueryDialect {
     number: (v) => param(v),
     bool: (v) => param(v ? 1 : 0),
     boolNumber: (x) => x,
+    // The reference: numbers are stored with NUMERIC affinity, as PocketBase stores them.
+    numberText: (x) => sql`CAST(${x} AS TEXT)`,
     ordered: (x) => x,
     exact: (x) => x,
     fold: (x) => ({ text: base.foldCaseSql(x.text), params: x.params }),
@@ -121,6 +131,9 @@ function postgresDialect(base: SqlDialect): QueryDialect {
     number: (v) => sql`CAST(${param(v)} AS DOUBLE PRECISION)`,
     bool: (v) => sql`CAST(${param(v)} AS BOOLEAN)`,
     boolNumber: (x) => sql`CAST(${x} AS INTEGER)`,
+    // Shortest decimal digits already (whole numbers below 1e15 without exponent); `1e+20` → `1.0e+20`.
+    numberText: (x) =>
+      sql`regexp_replace(CAST(CAST(${x} AS DOUBLE PRECISION) AS TEXT), CAST(${param(BARE_MANTISSA)} AS TEXT), CAST(${param('\\1.0e')} AS TEXT))`,
     // Stored text is COLLATE "C" already (a no-op there, so indexes still serve ORDER BY); derived text
     // (JSON strings, list items, sub-queries) needs it said.
     ordered: (x) => sql`(${x}) COLLATE "C"`,
@@ -178,6 +191,11 @@ function mysqlDialect(base: SqlDialect): QueryDialect {
     number: (v) => param(v),
     bool: (v) => param(v ? 1 : 0),
     boolNumber: (x) => x,
+    // Shortest decimal digits already; `1e20` → `1.0e+20` (small numbers stay in plain decimals here).
+    numberText: (x) =>
+      exact(
+        sql`REGEXP_REPLACE(REGEXP_REPLACE(CAST(${x} AS CHAR CHARACTER SET utf8mb4), ${param('e([0-9])')}, ${param('e+\\1')}), ${param(BARE_MANTISSA)}, ${param('\\1.0e')})`,
+      ),
     ordered: (x) => x,
     exact,
     fold: (x) => ({ text: base.foldCaseSql(x.text), params: x.params }),

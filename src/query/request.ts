@@ -29,8 +29,8 @@ export interface RequestInfo {
 const PLAIN_AUTH = new Set(['id', 'collectionId', 'collectionName', 'email', 'emailVisibility', 'verified']);
 
 /**
- * Resolves `@request.*` and `@collection.*` paths (rules only: client filters may not use them). Hidden
- * fields are allowed here: rules are written by the developer, not the client.
+ * Resolves `@request.*` and `@collection.*` paths (rules, and superusers' client filters: others get a 403
+ * before parsing). Hidden fields are allowed here: rules are written by the developer, not the client.
  */
 export function resolveRequestPath(
   info: RequestInfo,

@@ -1,6 +1,6 @@
 import { badRequest } from '../errors/index.ts';
 import { MAX_RELATION_DEPTH, queryDialect } from '../query/index.ts';
-import { type Collection, type FieldDef, fieldType, findField } from '../schema/index.ts';
+import { type Collection, type FieldDef, fieldType, findField, identityIndex } from '../schema/index.ts';
 import { canManage } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import { type ExpandBudget, tooMuch } from './expand-budget.ts';
@@ -8,6 +8,7 @@ import { MANAGES } from './read.ts';
 import { managesColumn, type RuleScope, ruleScope } from './rules.ts';
 import type { AuthContext, RecordValues } from './types.ts';
 
+/** Paths that name real relations: each costs a query per level, so there is a bound (PocketBase has none). */
 const MAX_EXPAND_PATHS = 20;
 const MAX_BACK_RELATED = 1000;
 const ID_CHUNK = 500;
@@ -16,22 +17,19 @@ const VIA = /^([A-Za-z_][A-Za-z0-9_]*)_via_([A-Za-z_][A-Za-z0-9_]*)$/;
 /** `expand=author,author.org,comments_via_post` as a tree of names. */
 export type ExpandTree = Map<string, ExpandTree>;
 
+/**
+ * Reads `expand` as PocketBase does: comma-separated paths, spaces removed, dots trimmed from both ends,
+ * levels past MAX_RELATION_DEPTH left out (PocketBase stops there too). Never throws: a name that is not
+ * a relation is ignored when the records are expanded, as in PocketBase.
+ */
 export function parseExpand(text: string | undefined): ExpandTree | undefined {
-  if (!text?.trim()) return undefined;
-  const paths = text
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
-  if (paths.length > MAX_EXPAND_PATHS)
-    throw badRequest(`Invalid expand: more than ${MAX_EXPAND_PATHS} paths.`);
+  if (!text) return undefined;
   const root: ExpandTree = new Map();
-  for (const path of paths) {
-    const names = path.split('.');
-    if (names.length > MAX_RELATION_DEPTH)
-      throw badRequest(`Invalid expand: more than ${MAX_RELATION_DEPTH} levels in "${path.slice(0, 60)}".`);
+  for (const raw of text.split(',')) {
+    const path = raw.replaceAll(' ', '').replace(/^\.+|\.+$/g, '');
+    if (!path) continue;
     let node = root;
-    for (const name of names) {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw badRequest(`Invalid expand: "${path.slice(0, 60)}".`);
+    for (const name of path.split('.').slice(0, MAX_RELATION_DEPTH)) {
       let next = node.get(name);
       if (!next) {
         next = new Map();
@@ -40,34 +38,45 @@ export function parseExpand(text: string | undefined): ExpandTree | undefined {
       node = next;
     }
   }
-  return root;
+  return root.size ? root : undefined;
 }
 
-/** Checks every name of the tree against the schema (before anything is written), or throws a 400. */
+/**
+ * Counts the tree's paths that name relations all the way (before anything is written): more than
+ * MAX_EXPAND_PATHS is a 400. Unknown names cost nothing and are not counted.
+ */
 export function checkExpand(ctx: RecordsContext, collection: Collection, tree: ExpandTree): void {
-  for (const [name, subtree] of tree) {
-    const next = relatedCollection(ctx, collection, name);
-    if (next) checkExpand(ctx, next, subtree);
-  }
+  if (countPaths(ctx, collection, tree) > MAX_EXPAND_PATHS)
+    throw badRequest(`Invalid expand: more than ${MAX_EXPAND_PATHS} relation paths.`);
 }
 
-/** The collection an expand name leads to, or a 400 for a name that is not a relation or back-relation. */
-function relatedCollection(
-  ctx: RecordsContext,
-  collection: Collection,
-  name: string,
-): Collection | undefined {
+function countPaths(ctx: RecordsContext, collection: Collection, tree: ExpandTree): number {
+  let n = 0;
+  for (const [name, subtree] of tree) {
+    const link = linkOf(ctx, collection, name);
+    if (!link) continue;
+    n += subtree.size ? countPaths(ctx, link.kind === 'relation' ? link.target : link.source, subtree) : 1;
+    if (n > MAX_EXPAND_PATHS) break;
+  }
+  return n;
+}
+
+/** Where an expand name leads: a relation field, a back-relation (`comments_via_post`), or nowhere. */
+type Link =
+  | { kind: 'relation'; field: FieldDef; target: Collection }
+  | { kind: 'back'; field: FieldDef; source: Collection };
+
+function linkOf(ctx: RecordsContext, collection: Collection, name: string): Link | undefined {
   const field = findField(collection, name);
   if (field) {
-    if (field.type !== 'relation') throw badRequest(`Invalid expand: "${name}" is not a relation field.`);
-    return ctx.collections.find(String(field.collectionId));
+    const target = field.type === 'relation' ? ctx.collections.find(String(field.collectionId)) : undefined;
+    return target && { kind: 'relation', field, target };
   }
   const via = VIA.exec(name);
   const source = via ? ctx.collections.find(via[1] as string) : undefined;
   const back = source && findField(source, via?.[2] as string);
-  if (!source || !back || back.type !== 'relation' || back.collectionId !== collection.id)
-    throw badRequest(`Invalid expand: unknown relation "${name.slice(0, 60)}".`);
-  return source;
+  if (!source || !back || back.type !== 'relation' || back.collectionId !== collection.id) return undefined;
+  return { kind: 'back', field: back, source };
 }
 
 /** One record on its way out: its stored values and the JSON that will be sent. */
@@ -79,6 +88,11 @@ export interface Expandable {
 /**
  * Adds `expand` to each record's JSON, loading related records level by level (one query per relation
  * and level, not per record). A related record the caller may not view is left out, like a missing one.
+ *
+ * As in PocketBase, each path succeeds whole or adds nothing: a name that is not a relation (or leads to a
+ * collection the caller may not view) fails its path, unless there are no records at its level to expand.
+ * A relation is attached when some path through it succeeds. Returns whether one did (true when
+ * `records` is empty), for the level above.
  */
 export async function expandRecords(
   ctx: RecordsContext,
@@ -87,38 +101,34 @@ export async function expandRecords(
   tree: ExpandTree,
   auth: AuthContext,
   budget: ExpandBudget,
-): Promise<void> {
-  if (records.length === 0) return;
+): Promise<boolean> {
+  if (records.length === 0) return true;
+  let succeeded = false;
   for (const [name, subtree] of tree) {
-    const field = findField(collection, name);
-    if (field) {
-      if (field.type !== 'relation') throw badRequest(`Invalid expand: "${name}" is not a relation field.`);
-      if (field.hidden && !auth.isSuperuser) continue;
-      await expandRelation(ctx, field, records, name, subtree, auth, budget);
-      continue;
-    }
-    const via = VIA.exec(name);
-    const source = via ? ctx.collections.find(via[1] as string) : undefined;
-    const back = source && findField(source, via?.[2] as string);
-    if (!source || !back || back.type !== 'relation' || back.collectionId !== collection.id)
-      throw badRequest(`Invalid expand: unknown relation "${name.slice(0, 60)}".`);
-    if (back.hidden && !auth.isSuperuser) continue;
-    await expandBackRelation(ctx, source, back, records, name, subtree, auth, budget);
+    const link = linkOf(ctx, collection, name);
+    // Hidden relations are not expanded for clients (their ids are not shown either).
+    if (!link || (link.field.hidden && !auth.isSuperuser)) continue;
+    const done =
+      link.kind === 'relation'
+        ? await expandRelation(ctx, link.field, link.target, records, name, subtree, auth, budget)
+        : await expandBackRelation(ctx, link.source, link.field, records, name, subtree, auth, budget);
+    succeeded ||= done;
   }
+  return succeeded;
 }
 
 async function expandRelation(
   ctx: RecordsContext,
   field: FieldDef,
+  target: Collection,
   records: Expandable[],
   name: string,
   subtree: ExpandTree,
   auth: AuthContext,
   budget: ExpandBudget,
-): Promise<void> {
-  const target = ctx.collections.find(String(field.collectionId));
-  const scope = target && viewScope(ctx, target, auth);
-  if (!target || !scope) return;
+): Promise<boolean> {
+  const scope = viewScope(ctx, target, auth);
+  if (!scope) return false;
   const multi = fieldType('relation').isMulti(field);
   const idsOf = (r: Expandable): string[] => {
     const v = r.values[field.name];
@@ -126,14 +136,18 @@ async function expandRelation(
   };
   const ids = [...new Set(records.flatMap(idsOf))];
   const found = await loadByIds(ctx, target, ids, auth, scope, budget);
-  await expandRecords(ctx, target, [...found.values()], subtree, auth, budget);
+  if (subtree.size && !(await expandRecords(ctx, target, [...found.values()], subtree, auth, budget)))
+    return false;
   for (const r of records) {
+    // PocketBase answers `expand: {}` on records whose relation was expanded to nothing.
+    r.json.expand ??= {};
     const related = idsOf(r)
       .map((id) => found.get(id)?.json)
       .filter((j) => j !== undefined);
     if (related.length === 0) continue;
     attach(r, name, multi ? related : (related[0] as Record<string, unknown>), budget);
   }
+  return true;
 }
 
 async function expandBackRelation(
@@ -145,9 +159,9 @@ async function expandBackRelation(
   subtree: ExpandTree,
   auth: AuthContext,
   budget: ExpandBudget,
-): Promise<void> {
+): Promise<boolean> {
   const scope = viewScope(ctx, source, auth);
-  if (!scope) return;
+  if (!scope) return false;
   const d = ctx.db.dialect;
   const q = d.quote;
   const table = q(source.name);
@@ -187,11 +201,16 @@ async function expandBackRelation(
       byParent.set(key, list);
     }
   }
-  await expandRecords(ctx, source, [...children.values()], subtree, auth, budget);
+  if (subtree.size && !(await expandRecords(ctx, source, [...children.values()], subtree, auth, budget)))
+    return false;
+  // A unique index on the field makes it one record per parent: PocketBase expands it as one, not a list.
+  const single = identityIndex(source.indexes, back.name) !== undefined;
   for (const r of records) {
+    r.json.expand ??= {};
     const list = byParent.get(String(r.values.id));
-    if (list?.length) attach(r, name, list, budget);
+    if (list?.length) attach(r, name, single ? (list[0] as Record<string, unknown>) : list, budget);
   }
+  return true;
 }
 
 async function loadByIds(

@@ -2,6 +2,8 @@ import type { Database } from '../db/index.ts';
 import { ApiError } from '../errors/index.ts';
 import type { Collection, CollectionStore, RuleName } from '../schema/index.ts';
 import { ruleOf } from './access.ts';
+import { inOneTransaction } from './batch.ts';
+import type { RecordsContext } from './context.ts';
 import { createRecordsContext } from './context.ts';
 import { deleteRecord, truncateRecords } from './delete.ts';
 import { checkExpand, type ExpandTree, expandRecords, parseExpand } from './expand.ts';
@@ -17,7 +19,7 @@ import type {
   PasswordHasher,
   RecordValues,
 } from './types.ts';
-import { createRecord, updateRecord } from './write.ts';
+import { type BeforeWrite, createRecord, updateRecord } from './write.ts';
 
 export { canManage, requireRule, ruleOf } from './access.ts';
 export type { ExpandTree } from './expand.ts';
@@ -36,6 +38,9 @@ export type {
 export { GUEST } from './types.ts';
 export { newTokenKey } from './write.ts';
 
+/** The writes (and the reads they need) that `RecordService.transaction` runs together. */
+export type RecordOperations = Pick<RecordService, 'create' | 'update' | 'remove' | 'find' | 'expand'>;
+
 /** The record use cases, each taking the collection, its input and who asks. */
 export interface RecordService {
   readonly hooks: RecordHooks;
@@ -45,16 +50,28 @@ export interface RecordService {
     auth: AuthContext,
   ): Promise<ListResult<Record<string, unknown>>>;
   view(collection: Collection, id: string, auth: AuthContext): Promise<Record<string, unknown>>;
-  create(collection: Collection, body: unknown, auth: AuthContext): Promise<Record<string, unknown>>;
+  /** `beforeWrite` runs once the caller is allowed and the body valid, before anything is written. */
+  create(
+    collection: Collection,
+    body: unknown,
+    auth: AuthContext,
+    beforeWrite?: BeforeWrite,
+  ): Promise<Record<string, unknown>>;
   update(
     collection: Collection,
     id: string,
     body: unknown,
     auth: AuthContext,
+    beforeWrite?: BeforeWrite,
   ): Promise<Record<string, unknown>>;
   remove(collection: Collection, id: string, auth: AuthContext): Promise<void>;
   /** Deletes every record of the collection (cascades included), in one transaction. */
   truncate(collection: Collection, auth: AuthContext): Promise<void>;
+  /**
+   * Runs `work` in one transaction: its writes, each checked as it would be alone, commit together or not
+   * at all, and each sees the ones before it. The `after*` hooks run once it has committed.
+   */
+  transaction<T>(work: (operations: RecordOperations) => Promise<T>): Promise<T>;
   /** Stored values (incl. hidden fields and hashes) for other layers, e.g. auth; no access checks. */
   find(collection: Collection, id: string): Promise<RecordValues | undefined>;
   /** Finds one record by a field value (auth identities); no access checks. */
@@ -74,7 +91,10 @@ export interface RecordService {
     expand: ExpandTree | undefined,
     auth: AuthContext,
   ): Promise<void>;
-  /** Parses and checks an `expand` parameter against the schema (a 400 when invalid). */
+  /**
+   * Parses an `expand` parameter. Names that are not relations are ignored (as in PocketBase); more than
+   * Plinth's bound of relation paths is a 400.
+   */
   parseExpand(collection: Collection, expand: string | undefined): ExpandTree | undefined;
   /**
    * True if the stored record `id` meets one of the collection's rules for the caller (`""` always, `null`
@@ -97,8 +117,8 @@ export function createRecordService(deps: {
     hooks,
     list: (c, q, a) => listRecords(ctx, c, q, a),
     view: (c, id, a) => viewRecord(ctx, c, id, a),
-    create: (c, body, a) => createRecord(ctx, c, body, a),
-    update: (c, id, body, a) => updateRecord(ctx, c, id, body, a),
+    create: (c, body, a, before) => createRecord(ctx, c, body, a, before),
+    update: (c, id, body, a, before) => updateRecord(ctx, c, id, body, a, before),
     remove: (c, id, a) => deleteRecord(ctx, c, id, a),
     truncate: (c, a) => truncateRecords(ctx, c, a),
     find: (c, id) => findRecord(ctx, deps.db.kysely, c, id),
@@ -130,10 +150,28 @@ export function createRecordService(deps: {
       if (tree) checkExpand(ctx, c, tree);
       return tree;
     },
-    async expand(c, records, tree, a) {
-      if (!tree) return;
-      const items = records.map((json) => ({ values: json, json }));
-      await expandRecords(ctx, c, items, tree, a, new ExpandBudget(records));
-    },
+    expand: (c, records, tree, a) => expandJson(ctx, c, records, tree, a),
+    transaction: (work) =>
+      inOneTransaction(ctx, (tx) =>
+        work({
+          create: (c, body, a) => createRecord(tx, c, body, a),
+          update: (c, id, body, a) => updateRecord(tx, c, id, body, a),
+          remove: (c, id, a) => deleteRecord(tx, c, id, a),
+          find: (c, id) => findRecord(tx, tx.db.kysely, c, id),
+          expand: (c, records, tree, a) => expandJson(tx, c, records, tree, a),
+        }),
+      ),
   };
+}
+
+async function expandJson(
+  ctx: RecordsContext,
+  collection: Collection,
+  records: Record<string, unknown>[],
+  tree: ExpandTree | undefined,
+  auth: AuthContext,
+): Promise<void> {
+  if (!tree) return;
+  const items = records.map((json) => ({ values: json, json }));
+  await expandRecords(ctx, collection, items, tree, auth, new ExpandBudget(records));
 }

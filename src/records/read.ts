@@ -1,5 +1,5 @@
 import type { Executor, Statement } from '../db/index.ts';
-import { badRequest, notFound } from '../errors/index.ts';
+import { badRequest, forbidden, notFound } from '../errors/index.ts';
 import { containsNul } from '../lib/index.ts';
 import {
   type CompileContext,
@@ -18,7 +18,7 @@ import {
   toBadRequest,
 } from '../query/index.ts';
 import type { Collection } from '../schema/index.ts';
-import { canManage, ruleOf } from './access.ts';
+import { canManage, requireRule, ruleOf } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import { clientQueryContext, managesColumn, type RuleScope, ruleScope } from './rules.ts';
 import type { AuthContext, ListQuery, ListResult, RecordValues } from './types.ts';
@@ -42,6 +42,9 @@ export async function listRecords(
   query: ListQuery,
   auth: AuthContext,
 ): Promise<ListResult<Record<string, unknown>>> {
+  // PocketBase's order: a `null` rule, then identifiers only superusers may filter or sort by.
+  requireRule(collection, 'listRule', auth);
+  if (!auth.isSuperuser) checkClientIdentifiers(query);
   const scope = ruleScope(ctx, collection, 'listRule', auth);
   if (containsNul(query.filter) || containsNul(query.sort))
     throw badRequest('The filter and sort must not contain the NUL character (U+0000).');
@@ -100,6 +103,21 @@ export async function listRecords(
       ),
     ),
   };
+}
+
+/** What only superusers may use in a client's filter or sort (PocketBase's list, matched as it does). */
+const SUPERUSER_ONLY = ['@collection.', '@request.'];
+
+/**
+ * PocketBase's 403 for a filter or sort that names `@collection.*` or `@request.*`, found as plain text
+ * (inside a quoted value too), before anything is parsed: rules may read them, a client may not.
+ */
+function checkClientIdentifiers(query: ListQuery): void {
+  for (const text of [query.filter, query.sort]) {
+    if (!text) continue;
+    const found = SUPERUSER_ONLY.find((name) => text.includes(name));
+    if (found) throw forbidden(`Only superusers can filter by ${found}`);
+  }
 }
 
 /** Parses or compiles client input, turning its problems into PocketBase's 400 naming the parameter. */

@@ -91,6 +91,8 @@ export function clientQueryContext(
   };
   return {
     ...base,
+    // Superusers may filter and sort by `@request.*` and `@collection.*` too (others get a 403 first).
+    ...(auth.isSuperuser ? { special: (op, shared, c) => resolveRequestPath(info, op, shared, c) } : {}),
     listScope: (target, alias) => ruleOn(target, 'listRule', alias) || undefined,
     manageScope(target, alias) {
       const scope = ruleOn(target, 'manageRule', alias);

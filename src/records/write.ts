@@ -1,5 +1,5 @@
 import type { Executor } from '../db/index.ts';
-import { badRequest, hasErrors, notFound } from '../errors/index.ts';
+import { badRequest, fieldError, hasErrors, notFound } from '../errors/index.ts';
 import { isPlainObject } from '../lib/index.ts';
 import type { Collection } from '../schema/index.ts';
 import { canManage, requireRule } from './access.ts';
@@ -28,6 +28,13 @@ const shareLock = (ctx: RecordsContext) => ctx.db.dialect.lockingSelectSuffix('s
 const inputOptions = (auth: AuthContext, create = false) => ({ writeHidden: auth.isSuperuser, create });
 
 /**
+ * Called once the caller is known to be allowed and the body valid, just before the write: where the route
+ * checks what it reads after the write (`expand`, `fields`), so that a bad one is a 400 with nothing
+ * written, yet never hides the 403/404 an unauthorized caller gets.
+ */
+export type BeforeWrite = () => void;
+
+/**
  * `POST /records`. Everything is validated before the transaction (all field errors at once) and slow work
  * (hashing) happens outside it; inside, relations are re-checked and the insert runs with the create hooks.
  */
@@ -36,6 +43,7 @@ export async function createRecord(
   collection: Collection,
   body: unknown,
   auth: AuthContext,
+  beforeWrite?: BeforeWrite,
 ): Promise<Record<string, unknown>> {
   requireRule(collection, 'createRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
@@ -64,6 +72,7 @@ export async function createRecord(
   const lone = !setsRelations && ctx.hooks.create.size === 0 && scope.kind === 'all';
   if (lone && collection.type !== 'auth') {
     // A lone INSERT is atomic by itself: no transaction, and on a server engine two round trips fewer.
+    beforeWrite?.();
     await insert(ctx.db.kysely, input.values);
     values = input.values;
   } else {
@@ -85,6 +94,7 @@ export async function createRecord(
       // The create rule reads the record as stored (defaults, relations); denied, nothing is kept.
       if (!(await ruleAllows(ctx, trx, collection, String(event.record.id), scope)))
         throw badRequest('Failed to create record.');
+      beforeWrite?.();
       return event.record;
     });
   }
@@ -103,6 +113,7 @@ export async function updateRecord(
   id: string,
   body: unknown,
   auth: AuthContext,
+  beforeWrite?: BeforeWrite,
 ): Promise<Record<string, unknown>> {
   requireRule(collection, 'updateRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
@@ -114,10 +125,16 @@ export async function updateRecord(
   const scope = ruleScope(ctx, collection, 'updateRule', auth, first.ruleBody, current);
   if (!(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope, auth))) throw notFound();
   const manage = await managesRecord(ctx, collection, id, auth, first.ruleBody);
+  if (Object.hasOwn(body, 'id') && idText(body.id) !== id)
+    first.errors = {
+      id: fieldError('validation_pk_change', 'The record primary key cannot be changed.'),
+      ...first.errors,
+    };
   checkAuthFields(collection, body, first, current, manage);
   await checkOldPassword(ctx, collection, body, first, current, manage);
   await checkRelations(ctx.db.kysely, ctx.collections, collection, first.values, first.touched, first.errors);
   if (hasErrors(first.errors)) throw badRequest('Failed to update record.', first.errors);
+  beforeWrite?.();
   const hashed = await hashPasswords(ctx, collection, first.passwords);
   const p = ctx.prepared(collection);
 
@@ -159,4 +176,10 @@ export async function updateRecord(
   });
   await ctx.hooks.afterUpdate.trigger({ collection, record: values, original, auth });
   return p.shape.toJson(values, auth, manage);
+}
+
+/** A body's `id` as PocketBase reads it (its text cast): numbers and bools as text, anything else as "". */
+function idText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : '';
 }
