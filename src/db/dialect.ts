@@ -67,6 +67,8 @@ export interface SqlDialect {
    * can do identically, used by case-insensitive unique indexes and lookups (emails). `é` ≠ `e`, `É` ≠ `é`.
    */
   foldCaseSql(expr: string): string;
+  /** `expr` as this engine's text columns hold text (their collation included), for view columns. */
+  castTextSql(expr: string): string;
   /** SQL for a random sort key. */
   randomSql(): string;
   /** SQL for the physical insertion order (`@rowid`); the engines issue maps it per engine. */

@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
 import { recordRoutes } from './routes/records.ts';
 import { settingsRoutes } from './routes/settings.ts';
+import { viewDryRunRoutes } from './routes/view-dry-run.ts';
 import { installSecurity } from './security.ts';
 import { installSuperuserIps } from './superuser-ips.ts';
 
@@ -74,6 +75,7 @@ export async function buildServer(
   await installSecurity(app, deps.config.origins);
   await app.register(healthRoutes, { checks: readiness, settings: deps.settings });
   await app.register(collectionRoutes, deps);
+  await app.register(viewDryRunRoutes, deps);
   await app.register(recordRoutes, deps);
   await app.register(batchRoutes, deps);
   await app.register(authRoutes, deps);

@@ -41,7 +41,11 @@ export function compileSort(keys: readonly SortKey[], ctx: CompileContext): Sql 
   const d = ctx.dialect;
   const items = keys.map((key): Sql => {
     if (key.kind === 'random') return raw(d.randomSql());
-    if (key.kind === 'rowid') return raw(`${ctx.baseRef}.${d.rowidSql()} ${key.desc ? 'DESC' : 'ASC'}`);
+    if (key.kind === 'rowid') {
+      // A view has no insertion order of its own: its ids stand in for it.
+      const rowid = ctx.base.type === 'view' ? d.quote('id') : d.rowidSql();
+      return raw(`${ctx.baseRef}.${rowid} ${key.desc ? 'DESC' : 'ASC'}`);
+    }
     const path =
       key.kind === 'field' ? (parsePath(key.name, 1) as Extract<Operand, { kind: 'path' }>) : key.path;
     const value = resolvePath(path, ctx);

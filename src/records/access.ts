@@ -1,4 +1,4 @@
-import { forbidden } from '../errors/index.ts';
+import { badRequest, forbidden } from '../errors/index.ts';
 import type { Collection, RuleName } from '../schema/index.ts';
 import type { AuthContext } from './types.ts';
 
@@ -23,6 +23,11 @@ export function ruleOf(collection: Collection, rule: RuleName): string | null {
 export function requireRule(collection: Collection, rule: RuleName, auth: AuthContext): void {
   if (!auth.isSuperuser && ruleOf(collection, rule) === null)
     throw forbidden('Only superusers can perform this action.');
+}
+
+/** Views hold no records of their own: every write to one is PocketBase's 400, before any rule check. */
+export function requireWritable(collection: Collection): void {
+  if (collection.type === 'view') throw badRequest('Unsupported collection type.');
 }
 
 /** True if the caller may manage other auth records of this collection (email, password, verified). */

@@ -1,6 +1,7 @@
 import type { AnyTrx } from '../db/index.ts';
 import { badRequest, notFound } from '../errors/index.ts';
 import type { Collection } from '../schema/index.ts';
+import { requireWritable } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import { findRecord, ruleAllows } from './read.ts';
 import { findReferencing, referencesTo } from './relations.ts';
@@ -17,6 +18,7 @@ export async function deleteRecord(
   id: string,
   auth: AuthContext,
 ): Promise<void> {
+  requireWritable(collection);
   const scope = ruleScope(ctx, collection, 'deleteRule', auth);
   const deleted: RecordEvent[] = [];
   await ctx.db.transaction(async (trx) => {
@@ -37,6 +39,8 @@ export async function truncateRecords(
   collection: Collection,
   auth: AuthContext,
 ): Promise<void> {
+  if (collection.type === 'view')
+    throw badRequest("View collections cannot be truncated since they don't store their own records.");
   const deleted: RecordEvent[] = [];
   const q = ctx.db.dialect.quote;
   await ctx.db.transaction(async (trx) => {

@@ -52,6 +52,8 @@ export interface Reference {
 export function referencesTo(collections: CollectionStore, target: Collection): Reference[] {
   const out: Reference[] = [];
   for (const c of collections.list()) {
+    // A view's relations are read-only copies of its source's: the source table holds the reference.
+    if (c.type === 'view') continue;
     for (const f of c.fields) {
       if (f.type !== 'relation' || f.collectionId !== target.id) continue;
       out.push({

@@ -2,7 +2,7 @@ import type { Executor } from '../db/index.ts';
 import { badRequest, fieldError, hasErrors, notFound } from '../errors/index.ts';
 import { isPlainObject } from '../lib/index.ts';
 import type { Collection } from '../schema/index.ts';
-import { canManage, requireRule } from './access.ts';
+import { canManage, requireRule, requireWritable } from './access.ts';
 import { checkAuthIdUnique } from './auth-id.ts';
 import type { RecordsContext } from './context.ts';
 import { applyInput } from './input.ts';
@@ -45,6 +45,7 @@ export async function createRecord(
   auth: AuthContext,
   beforeWrite?: BeforeWrite,
 ): Promise<Record<string, unknown>> {
+  requireWritable(collection);
   requireRule(collection, 'createRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
   const base = zeroValues(collection);
@@ -115,6 +116,7 @@ export async function updateRecord(
   auth: AuthContext,
   beforeWrite?: BeforeWrite,
 ): Promise<Record<string, unknown>> {
+  requireWritable(collection);
   requireRule(collection, 'updateRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
   const current = await findRecord(ctx, ctx.db.kysely, collection, id);

@@ -6,7 +6,7 @@ export {
   SESSIONS_NAME,
 } from './auth-collections.ts';
 export type { Collection, CollectionType, RuleName } from './collection.ts';
-export { AUTH_RULE_NAMES, collectionToJson, findField, RULE_NAMES } from './collection.ts';
+export { AUTH_RULE_NAMES, collectionToJson, fieldToJson, findField, RULE_NAMES } from './collection.ts';
 export { AUTH_SYSTEM_FIELD_NAMES, SUPERUSERS_ID, USERS_ID } from './defaults.ts';
 export type { FieldDef, FieldType } from './fields/index.ts';
 export { FIELD_TYPES, fieldType } from './fields/index.ts';
@@ -19,3 +19,4 @@ export { createSettingsStore, defaultSettings } from './settings.ts';
 export type { CollectionChange, CollectionStore } from './store.ts';
 export { createCollectionStore } from './store.ts';
 export { checkForeignTables, ForeignTablesError, SYSTEM_MIGRATIONS } from './system.ts';
+export { MAX_VIEW_QUERY_LENGTH, ViewQueryError } from './view-query.ts';

@@ -27,6 +27,10 @@ import {
   undoSync,
 } from './sync.ts';
 import { buildCollection, type ValidationContext } from './validate-collection.ts';
+import { invalidViewQuery, temporaryView, viewTableKind } from './view-collection.ts';
+import { dependentViews, dropViews, inCreationOrder, recreateViews, sampleView } from './view-deps.ts';
+import { inferViewFields } from './view-fields.ts';
+import { parseViewQuery, ViewQueryError } from './view-query.ts';
 
 export interface CollectionChange {
   before?: Collection;
@@ -46,6 +50,11 @@ export interface CollectionStore {
   update(idOrName: string, input: unknown): Promise<Collection>;
   remove(idOrName: string): Promise<void>;
   importCollections(collections: unknown, deleteMissing: boolean): Promise<void>;
+  /**
+   * Checks a view query and runs it once without saving anything: the fields a view collection would
+   * get, a temporary collection holding them, and up to 10 of its rows (stored values).
+   */
+  dryRunView(query: string): Promise<{ collection: Collection; rows: Record<string, unknown>[] }>;
   /** Re-reads definitions from the database. */
   reload(): Promise<void>;
   /** Fires after each committed change (records layer drops its prepared queries). */
@@ -196,7 +205,13 @@ export async function createCollectionStore(
     before: Collection | undefined,
     after: Collection | undefined,
     log: SyncLog,
+    s?: Schema,
   ) {
+    if (after?.type === 'view') await checkViewRuns(trx, before, after);
+    // Views reading this collection are dropped first (engines refuse to change what a view uses) and
+    // created again over the new definition.
+    const dependents = before && s ? dependentViews(before.name, [...s.byId.values()]) : [];
+    await dropViews(trx, db, dependents, log);
     const duplicates = () =>
       badRequest('Failed to save collection.', {
         indexes: {
@@ -227,6 +242,37 @@ export async function createCollectionStore(
     } catch (err) {
       if (db.dialect.translateError(err)?.kind === 'unique') throw duplicates();
       throw err;
+    }
+    if (!dependents.length || !s) return;
+    const names = new Map([...s.byId.values()].map((c) => [c.name.toLowerCase(), c]));
+    if (before) names.delete(before.name.toLowerCase());
+    if (after) names.set(after.name.toLowerCase(), after);
+    try {
+      await recreateViews(trx, db, dependents, (n) => names.get(n.toLowerCase()), saver(trx, log), log);
+    } catch (err) {
+      if (!(err instanceof ViewQueryError)) throw err;
+      throw badRequest(`Failed to save collection: ${err.message}`.slice(0, 600));
+    }
+  }
+
+  /** Stores a view whose inferred fields changed when it was rebuilt. */
+  function saver(trx: AnyTrx, log: SyncLog) {
+    const rows = () => trx.updateTable('_collections');
+    return async (before: Collection, after: Collection) => {
+      await rows().set(toRow(after)).where('id', '=', before.id).execute();
+      log.undo.push(() => rows().set(toRow(before)).where('id', '=', before.id).execute());
+    };
+  }
+
+  /** A view's query must run on this engine and give usable ids before the view is created. */
+  async function checkViewRuns(trx: AnyTrx, before: Collection | undefined, after: Collection) {
+    try {
+      await sampleView(db, trx, after, 10, true);
+    } catch (err) {
+      if (!(err instanceof ViewQueryError)) throw err;
+      throw badRequest(before ? 'Failed to update collection.' : 'Failed to create collection.', {
+        viewQuery: invalidViewQuery(err.message),
+      });
     }
   }
 
@@ -271,7 +317,7 @@ export async function createCollectionStore(
       const [change] = await mutate(async (trx, s, log) => {
         const ctx = context(s.byId, await foreignTables(trx, s));
         const after = validate(input, undefined, ctx, s.byId);
-        await persist(trx, undefined, after, log);
+        await persist(trx, undefined, after, log, s);
         return [{ after }];
       });
       return change!.after!;
@@ -282,7 +328,7 @@ export async function createCollectionStore(
         const before = getIn(s, idOrName);
         const ctx = context(s.byId, await foreignTables(trx, s));
         const after = validate(input, before, ctx, s.byId);
-        await persist(trx, before, after, log);
+        await persist(trx, before, after, log, s);
         return [{ before, after }];
       });
       return change!.after!;
@@ -297,7 +343,7 @@ export async function createCollectionStore(
           throw badRequest(
             `The collection is referenced by a relation field of ${referrer}; remove that field first.`,
           );
-        await persist(trx, before, undefined, log);
+        await persist(trx, before, undefined, log, s);
         return [{ before }];
       });
     },
@@ -308,6 +354,11 @@ export async function createCollectionStore(
         });
       }
       await mutate(async (trx, s, log) => importAll(trx, s, log, collections, deleteMissing));
+    },
+    async dryRunView(query) {
+      const parsed = parseViewQuery(query, viewTableKind(find));
+      const collection = temporaryView(query, inferViewFields(parsed, find));
+      return { collection, rows: await sampleView(db, db.kysely, collection, 10) };
     },
     reload,
     changed,
@@ -338,7 +389,13 @@ export async function createCollectionStore(
     const changes: CollectionChange[] = [];
     const errors: ErrorData = {};
     const seen = new Set<string>();
-    for (const [i, item] of list.entries()) {
+    // Views are checked after the collections they may read.
+    const isView = (item: unknown) => isPlainObject(item) && item.type === 'view';
+    const entries = [...list.entries()];
+    for (const [i, item] of [
+      ...entries.filter(([, x]) => !isView(x)),
+      ...entries.filter(([, x]) => isView(x)),
+    ]) {
       const existing = isPlainObject(item)
         ? (s.byId.get(String(item.id ?? '')) ??
           (item.id ? undefined : s.byName.get(String(item.name ?? '').toLowerCase())))
@@ -373,8 +430,28 @@ export async function createCollectionStore(
         });
     }
     // Deletes first (frees names), then creates/updates in the given order.
+    // Every view is dropped first (engines refuse to change what a view reads) and the ones the import
+    // does not replace are rebuilt last; imported views are created after the collections they may read.
+    const existingViews = inCreationOrder([...s.byId.values()].filter((c) => c.type === 'view'));
+    await dropViews(trx, db, existingViews, log);
+    const writes = changes.filter((c) => c.after);
+    const views = inCreationOrder(writes.filter((c) => c.after!.type === 'view').map((c) => c.after!));
+    const ordered = [
+      ...writes.filter((c) => c.after!.type !== 'view'),
+      ...views.map((v) => writes.find((c) => c.after === v)!),
+    ];
     for (const ch of changes.filter((c) => !c.after)) await persist(trx, ch.before, undefined, log);
-    for (const ch of changes.filter((c) => c.after)) await persist(trx, ch.before, ch.after, log);
+    for (const ch of ordered) await persist(trx, ch.before, ch.after, log);
+    const kept = existingViews.filter((v) => !changes.some((c) => (c.before ?? c.after)?.id === v.id));
+    const names = new Map([...pool.values()].map((c) => [c.name.toLowerCase(), c]));
+    try {
+      await recreateViews(trx, db, kept, (n) => names.get(n.toLowerCase()), saver(trx, log), log);
+    } catch (err) {
+      if (!(err instanceof ViewQueryError)) throw err;
+      throw badRequest('Failed to import collections.', {
+        collections: { code: 'collections_import_failure', message: err.message.slice(0, 500) },
+      });
+    }
     return changes;
   }
 }

@@ -4,6 +4,7 @@ import type { AnyTrx, ColumnKind, ColumnSpec, IndexSpec, SqlDialect } from '../d
 import type { Collection } from './collection.ts';
 import { type FieldDef, fieldType } from './fields/index.ts';
 import { parseIndex } from './indexes.ts';
+import { createViewSql, dropViewSql } from './view-sql.ts';
 
 /** One step of a table sync: its statements, and those that reverse it once it has run. */
 export interface SyncStep {
@@ -99,6 +100,18 @@ function indexChanges(before: Collection, after: Collection): { dropped: IndexSp
 
 const step = (statements: string[], undo: string[]): SyncStep => ({ sql: statements, undo });
 
+/** A view holds no data: it is dropped and created again from its query. */
+function viewPlan(
+  dialect: SqlDialect,
+  before: Collection | undefined,
+  after: Collection | undefined,
+): SyncPlan {
+  const steps: SyncStep[] = [];
+  if (before) steps.push(step([dropViewSql(dialect, before.name)], [createViewSql(dialect, before)]));
+  if (after) steps.push(step([createViewSql(dialect, after)], [dropViewSql(dialect, after.name)]));
+  return { steps, cleanup: [] };
+}
+
 function createPlan(dialect: SqlDialect, after: Collection): SyncPlan {
   return {
     // Dropping the table takes its indexes along.
@@ -144,6 +157,7 @@ export function planTableSync(
   before: Collection | undefined,
   after: Collection | undefined,
 ): SyncPlan {
+  if (before?.type === 'view' || after?.type === 'view') return viewPlan(dialect, before, after);
   if (!before && after) return createPlan(dialect, after);
   if (before && !after) return dropPlan(dialect, before);
   if (!before || !after) return { steps: [], cleanup: [] };

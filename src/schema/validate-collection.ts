@@ -8,9 +8,10 @@ import {
   defaultAuthOptions,
   idField,
 } from './defaults.ts';
-import type { OptionsContext } from './fields/index.ts';
+import type { FieldDef, OptionsContext } from './fields/index.ts';
 import { formatIndex, identityIndex, parseIndex } from './indexes.ts';
 import { MAX_NAME_LENGTH, NAME_RE, normalizeFields } from './validate-fields.ts';
+import { viewDefinition } from './view-collection.ts';
 
 export interface ValidationContext extends OptionsContext {
   /** The collection holding this name (case-insensitive), if any. */
@@ -45,11 +46,8 @@ export function buildCollection(
       code: 'validation_collection_type_change',
       message: 'The collection type cannot be changed.',
     };
-  } else if (type !== 'base' && type !== 'auth') {
-    errors.type = {
-      code: 'validation_invalid_value',
-      message: type === 'view' ? 'View collections are not supported yet.' : 'Must be base or auth.',
-    };
+  } else if (type !== 'base' && type !== 'auth' && type !== 'view') {
+    errors.type = { code: 'validation_in_invalid', message: 'Must be a valid value.' };
   }
 
   const id =
@@ -97,28 +95,38 @@ export function buildCollection(
   const previousFields = existing?.fields ?? [idField(), ...(type === 'auth' ? authSystemFields() : [])];
   // A relation may point at the collection being created (a tree of categories, say).
   const fieldCtx = { collectionExists: (target: string) => target === id || ctx.collectionExists(target) };
-  const fields =
-    input.fields === undefined
+  const view = type === 'view' ? viewDefinition(input, existing, ctx.findByName, errors) : undefined;
+  const fields = view
+    ? view.fields
+    : input.fields === undefined
       ? previousFields
       : normalizeFields(input.fields, previousFields, fieldCtx, errors);
+  if (!view) checkNoRelationToView(fields, ctx, errors);
 
   const rules: Record<string, string | null> = {};
   for (const key of [...RULE_NAMES, ...(type === 'auth' ? AUTH_RULE_NAMES : [])]) {
     const fallback = existing ? ruleOf(existing, key) : key === 'authRule' ? '' : null;
     const value = input[key] === undefined ? fallback : input[key];
-    if (value !== null && (typeof value !== 'string' || value.length > MAX_RULE_LENGTH)) {
+    if (view && WRITE_RULES.includes(key) && value !== null) {
+      errors[key] = { code: 'validation_nil', message: 'Must be blank.' };
+    } else if (value !== null && (typeof value !== 'string' || value.length > MAX_RULE_LENGTH)) {
       errors[key] = { code: 'validation_invalid_rule', message: 'Must be null or a rule expression.' };
     } else rules[key] = value;
   }
 
   const fieldNames = fields.map((f) => f.name);
-  const options = type === 'auth' ? authOptions(input, existing, fieldNames, errors) : {};
+  const options = type === 'auth' ? authOptions(input, existing, fieldNames, errors) : (view?.options ?? {});
   if (type === 'auth') {
     options.authRule = rules.authRule;
     options.manageRule = rules.manageRule;
   }
 
   const indexes = input.indexes === undefined ? (existing?.indexes ?? []) : input.indexes;
+  if (view && !(Array.isArray(indexes) && indexes.length === 0))
+    errors.indexes = {
+      code: 'validation_indexes_not_supported',
+      message: "View collections don't support indexes.",
+    };
   const tableName = typeof name === 'string' ? name : '';
   const canonicalIndexes = checkIndexes(indexes, tableName, fieldNames, errors);
   if (type === 'auth' && !existing) {
@@ -163,6 +171,24 @@ export function buildCollection(
       updated: now,
     },
   };
+}
+
+const WRITE_RULES: string[] = ['createRule', 'updateRule', 'deleteRule'];
+
+/** Only a view may relate to a view: a view has no stable records for a stored id to point at. */
+function checkNoRelationToView(fields: FieldDef[], ctx: ValidationContext, errors: ErrorData) {
+  fields.forEach((f, i) => {
+    if (f.type !== 'relation' || ctx.findById(String(f.collectionId))?.type !== 'view') return;
+    if (!errors.fields) errors.fields = {};
+    const fieldErrors = errors.fields as ErrorData;
+    fieldErrors[String(i)] = {
+      ...(fieldErrors[String(i)] as ErrorData | undefined),
+      collectionId: {
+        code: 'validation_relation_field_non_view_base_collection',
+        message: 'Only view collections are allowed to have relations to other views.',
+      },
+    };
+  });
 }
 
 function ruleOf(c: Collection, key: string): string | null {

@@ -52,7 +52,7 @@ export async function startServer(
     },
     {},
   );
-  const app = await createApp(config, createLogger('silent'));
+  const app = await createApp(config, createLogger(process.env.PLINTH_TEST_LOG ? 'error' : 'silent'));
   await app.auth.upsertSuperuser(SUPERUSER.email, SUPERUSER.password);
   // Rate limits are on by default, and scenario tests send far more than one client would: off unless asked.
   if (!options.rateLimits) await app.settings.update({ rateLimits: { enabled: false } });

@@ -88,6 +88,7 @@ export const mysqlDialect: SqlDialect = {
   },
   createIndexSql: (index: IndexSpec) => mysqlCreateIndexSql(index, helpers),
   dropIndexSql: (index: IndexSpec) => mysqlDropIndexSql(index, helpers),
+  castTextSql: (expr) => `CAST(${expr} AS CHAR CHARACTER SET utf8mb4) COLLATE ${COLLATION}`,
   foldCaseSql,
   randomSql: () => 'RAND()',
   rowidSql: () => quote('_rowid'),

@@ -77,6 +77,7 @@ export const postgresDialect: SqlDialect = {
   },
   dropIndexSql: (index) => [`DROP INDEX IF EXISTS ${quote(index.name)}`],
   // Under the "C" collation LOWER lowers ASCII only, like SQLite's NOCASE (the default locale lowers É too).
+  castTextSql: (expr) => `CAST(${expr} AS TEXT) COLLATE "C"`,
   foldCaseSql: (expr) => `LOWER(${expr} COLLATE "C")`,
   randomSql: () => 'RANDOM()',
   rowidSql: () => quote('_rowid'),

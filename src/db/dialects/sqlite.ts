@@ -52,6 +52,7 @@ export const sqliteDialect: SqlDialect = {
   },
   dropIndexSql: (index) => [`DROP INDEX IF EXISTS ${quote(index.name)}`],
   // SQLite's LOWER lowers ASCII only (no ICU in node:sqlite), exactly like COLLATE NOCASE.
+  castTextSql: (expr) => `CAST(${expr} AS TEXT)`,
   foldCaseSql: (expr) => `LOWER(${expr})`,
   randomSql: () => 'RANDOM()',
   rowidSql: () => '_rowid_',
