@@ -148,6 +148,8 @@ function checkTokens(tokens: Token[], tableKind: (table: string) => TableKind) {
     if (isWord(tokens[i + 1], 'as') && isName(tokens[i + 2])) {
       alias = tokens[i + 2]!.value;
       end = i + 2;
+    } else if (isWord(tokens[i + 1], ...DENIED)) {
+      throw new ViewQueryError(`"${tokens[i + 1]!.text}" is not allowed in a view query`);
     } else if (isName(tokens[i + 1]) && !isClauseWord(tokens[i + 1]!)) {
       alias = tokens[i + 1]!.value;
       end = i + 1;
@@ -218,7 +220,7 @@ function checkTokens(tokens: Token[], tableKind: (table: string) => TableKind) {
     if (t.kind === 'string' || t.kind === 'number') continue;
 
     if (isName(t) && HIDDEN_COLUMNS.has(t.value.toLowerCase()) && !isOp(tokens[i + 1], '('))
-      throw new ViewQueryError(`the "${t.value}" column cannot be read by a view`);
+      throw new ViewQueryError(`the "${t.text}" column cannot be read by a view`);
     if (t.kind !== 'word') continue;
     const word = t.value;
     if (DENIED.has(word)) throw new ViewQueryError(`"${t.text}" is not allowed in a view query`);
