@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { TEST_ENGINE } from './helpers/databases.ts';
-import { freePort, runCli, spawnServe } from './helpers/process.ts';
+import { freePort, runCli, spawnServe, superuserSignInStatus } from './helpers/process.ts';
 
 const dirs: string[] = [];
 function dataDir(): string {
@@ -79,6 +79,42 @@ describe('the plinth command', { skip: sqliteOnly }, () => {
       server.child.kill('SIGTERM');
       await server.exited;
     }
+  });
+
+  it('undoes a superuserIPs lock-out with `superuser allow-any-ip`', async () => {
+    const dir = dataDir();
+    await runCli(['superuser', 'upsert', 'ops@example.com', 'first-password', '--dir', dir]);
+    const serveOnce = async (check: (base: string) => Promise<void>) => {
+      const port = await freePort();
+      const server = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir]);
+      try {
+        await check(`http://127.0.0.1:${port}`);
+      } finally {
+        server.child.kill('SIGTERM');
+        await server.exited;
+      }
+    };
+    await serveOnce(async (base) => {
+      const signIn = await fetch(`${base}/api/collections/_superusers/auth-with-password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ identity: 'ops@example.com', password: 'first-password' }),
+      });
+      const { token } = (await signIn.json()) as { token: string };
+      const locked = await fetch(`${base}/api/settings`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', authorization: token },
+        body: JSON.stringify({ superuserIPs: ['10.9.9.9'] }),
+      });
+      assert.equal(locked.status, 200);
+      assert.equal(await superuserSignInStatus(base, 'ops@example.com', 'first-password'), 403);
+    });
+    const cleared = await runCli(['superuser', 'allow-any-ip', '--dir', dir]);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.match(cleared.stdout, /cleared \(was 10\.9\.9\.9\)/);
+    await serveOnce(async (base) => {
+      assert.equal(await superuserSignInStatus(base, 'ops@example.com', 'first-password'), 200);
+    });
   });
 
   it('prints a one-time installer link on a fresh install, and the link creates the first superuser once', async () => {

@@ -17,6 +17,7 @@ Usage:
   plinth superuser upsert EMAIL PASSWORD [--dir DIR] [--db URL]
   plinth superuser create EMAIL PASSWORD [--dir DIR] [--db URL]
   plinth superuser delete EMAIL [--dir DIR] [--db URL]
+  plinth superuser allow-any-ip [--dir DIR] [--db URL]   (clears superuserIPs)
 
 Options:
   --http HOST:PORT     address to listen on (default 127.0.0.1:8090; env PLINTH_HTTP)

@@ -4,10 +4,21 @@ import { SUPERUSERS_ID } from '../schema/index.ts';
 
 const SYSTEM = { collection: null, record: null, isSuperuser: true };
 
-/** `plinth superuser upsert|create|delete`. */
+/** `plinth superuser upsert|create|delete|allow-any-ip`. */
 export async function superuser(app: App, args: string[]): Promise<number> {
   const [action, email, password] = args;
   try {
+    // The way back from a `superuserIPs` list that locks every superuser out: run on the server itself.
+    if (action === 'allow-any-ip' && !email) {
+      const before = app.settings.get().superuserIPs;
+      await app.settings.update({ superuserIPs: [] });
+      process.stdout.write(
+        before.length
+          ? `superuserIPs cleared (was ${before.join(', ')}); superusers may act from any address.\n`
+          : 'superuserIPs was already empty; superusers may act from any address.\n',
+      );
+      return 0;
+    }
     if (action === 'upsert' && email && password) {
       const result = await app.auth.upsertSuperuser(email, password);
       process.stdout.write(`Superuser ${email} ${result}.\n`);
