@@ -442,8 +442,9 @@ describe('GET /api/plinth/features', () => {
     const { features } = res.body;
     for (const name of ['collections', 'records', 'auth', 'settings', 'rateLimits'])
       assert.equal(features[name], true);
-    for (const name of ['files', 'realtime', 'batch', 'backups', 'logs', 'crons', 'viewCollections'])
+    for (const name of ['files', 'realtime', 'batch', 'backups', 'logs', 'crons', 'viewCollections', 'sql'])
       assert.equal(typeof features[name], 'boolean', name);
+    assert.equal(features.viewCollections, true);
   });
 });
 

@@ -15,6 +15,7 @@ const PROBES: Record<string, { method: HTTPMethods; url: string }> = {
   logs: { method: 'GET', url: '/api/logs/stats' },
   crons: { method: 'GET', url: '/api/crons' },
   viewCollections: { method: 'POST', url: '/api/collections/meta/dry-run-view' },
+  sql: { method: 'POST', url: '/api/sql' },
 };
 
 /** Always served: the route groups Plinth is built around. */
