@@ -102,12 +102,13 @@ describe('one-time passwords', () => {
   it('refuses both steps when the collection has OTP turned off', async () => {
     const email = uniqueEmail('plain');
     await createUser('plain', email);
-    const err = await sdkError(server.client().collection('plain').requestOTP(email), 400);
+    // 403, as PocketBase answers a switched-off method (record_auth_otp_request_test "auth collection with disabled otp").
+    const err = await sdkError(server.client().collection('plain').requestOTP(email), 403);
     assert.equal(typeof err.response.message, 'string');
     const auth = await server.request('POST', `${base('plain')}/auth-with-otp`, {
       body: { otpId: 'a'.repeat(15), password: '12345678' },
     });
-    assertApiError(auth, 'auth-with-otp on plain', 400);
+    assertApiError(auth, 'auth-with-otp on plain', 403);
     const methods = await server.client().collection('plain').listAuthMethods();
     assert.equal(methods.otp.enabled, false);
     assert.equal((await server.client().collection('users').listAuthMethods()).otp.enabled, true);
@@ -407,7 +408,10 @@ describe('impersonation', () => {
         body: { duration },
       });
       assertApiError(res, `duration ${JSON.stringify(duration).slice(0, 30)}`, 400);
-      assert.ok(res.body.data.duration, JSON.stringify(res.body));
+      // Out of range: a field error; not a whole number: PocketBase cannot load the body (empty data).
+      if (typeof duration === 'number' && Number.isInteger(duration))
+        assert.ok(res.body.data.duration, JSON.stringify(res.body));
+      else assert.deepEqual(res.body.data, {}, JSON.stringify(res.body));
     }
     assert.deepEqual(await sessionsOf(id), []);
   });

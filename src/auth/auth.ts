@@ -4,17 +4,19 @@ import type { SecretBox } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Mailer } from '../mail/index.ts';
 import type { RecordService } from '../records/index.ts';
-import type { CollectionStore, SettingsStore } from '../schema/index.ts';
+import type { Collection, CollectionStore, SettingsStore } from '../schema/index.ts';
 import type { AuthDeps } from './context.ts';
 import { createEmailFlows } from './email-flows.ts';
 import { createInstaller } from './installer.ts';
 import type { KeyRing } from './keys.ts';
 import { bindSessionLifecycle, startSweeper } from './lifecycle.ts';
+import { authMethods } from './methods.ts';
 import { createOAuth2Flow } from './oauth2/flow.ts';
 import { createOtpFlow } from './otp.ts';
 import type { Passwords } from './passwords.ts';
 import { createCore } from './service.ts';
 import { createSessionStore } from './sessions.ts';
+import { createTestEmail } from './test-email.ts';
 import type { Throttle } from './throttle.ts';
 
 export type AuthService = ReturnType<typeof createAuthService>;
@@ -58,12 +60,16 @@ export function createAuthService(input: {
   bindSessionLifecycle(deps, input.records);
   const sweeper = startSweeper(deps);
   const core = createCore(deps);
+  const oauth2 = createOAuth2Flow(deps, core.signIn);
   return {
     ...core,
     ...createInstaller(deps, core.signIn),
     ...createEmailFlows(deps),
+    ...createTestEmail(deps),
     ...createOtpFlow(deps, core.signIn),
-    ...createOAuth2Flow(deps, core.signIn),
+    ...oauth2,
+    /** `auth-methods`: every sign-in method of the collection, with fresh OAuth2 links. */
+    authMethods: (collection: Collection) => authMethods(collection, oauth2.oauth2Methods(collection)),
     sessions: deps.sessions,
     /** Deletes expired sessions, codes and MFA steps now (it also runs hourly). */
     sweepExpired: sweeper.sweep,

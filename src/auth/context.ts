@@ -161,12 +161,3 @@ export function emailFrom(body: Record<string, unknown>, key: string): string {
     });
   return value;
 }
-
-export function stringFrom(body: Record<string, unknown>, key: string, max = 1024): string {
-  const value = body[key];
-  if (typeof value !== 'string' || value === '' || value.length > max)
-    throw badRequest('An error occurred while validating the submitted data.', {
-      [key]: fieldError('validation_required', 'Cannot be blank.'),
-    });
-  return value;
-}

@@ -1,136 +1,64 @@
-import { badRequest, fieldError, unauthorized } from '../errors/index.ts';
-import { isPlainObject } from '../lib/index.ts';
-import { renderTemplate } from '../mail/index.ts';
+import { ApiError, badRequest, fieldError, forbidden, unauthorized } from '../errors/index.ts';
 import type { AuthContext, RecordValues } from '../records/index.ts';
-import { type Collection, EXTERNAL_AUTHS_NAME } from '../schema/index.ts';
-import {
-  type AuthDeps,
-  afterReply,
-  type Client,
-  emailFrom,
-  SYSTEM,
-  sendInBackground,
-  stringFrom,
-  templateOf,
-  throttleKeys,
-  tokenSeconds,
-} from './context.ts';
+import { type Collection, EXTERNAL_AUTHS_NAME, SUPERUSERS_ID } from '../schema/index.ts';
+import { type AuthDeps, afterReply, type Client, option, SYSTEM, throttleKeys } from './context.ts';
+import { emailRules, FormErrors, length, readForm, required } from './form.ts';
+import { mailToken, tokenRecord } from './mailed-tokens.ts';
 import { deleteRows } from './rows.ts';
-import { inSeconds, signToken, type TokenType, tokenKeyFingerprint, verifyToken } from './tokens.ts';
 
 /**
  * Verification, password reset and email change: a signed, short-lived token mailed to an address,
- * confirmed by posting it back. Each token is bound to what it may change, so it works once: the email
- * it was sent for (verification, email change) or the tokenKey, which a new password replaces (reset).
- * The request-* endpoints answer 204 whether or not the address has an account, in the same time.
+ * confirmed by posting it back (mailed-tokens.ts). The request-* endpoints answer 204 whether or not the
+ * address has an account, in the same time. Bodies are checked as PocketBase checks them (form.ts).
  */
 export function createEmailFlows(deps: AuthDeps) {
-  const { records, keys, throttle } = deps;
-
-  const body = (input: unknown) => {
-    if (!isPlainObject(input)) throw badRequest('Invalid request body.');
-    return input;
-  };
-
-  const invalidToken = (message: string) =>
-    badRequest(message, { token: fieldError('validation_invalid_token', 'Invalid or expired token.') });
+  const { records, throttle } = deps;
 
   /** Counts the request against the address and the client (mail bombing, enumeration by volume). */
   function limit(collection: Collection, kind: string, email: string, client: Client) {
-    const keysFor = throttleKeys(deps, `${kind}:${collection.id}`, email, client);
-    throttle.attempt(keysFor);
+    throttle.attempt(throttleKeys(deps, `${kind}:${collection.id}`, email, client));
   }
 
-  async function mailToken(
+  /** The one `email` field of request-verification and request-password-reset. */
+  function emailOf(input: unknown): string {
+    const { values } = readForm(input, ['email']);
+    const errors = new FormErrors();
+    errors.add('email', emailRules(values.email));
+    errors.check();
+    return values.email;
+  }
+
+  /** The `token` field of the confirm-* endpoints: required, then checked against the collection. */
+  async function checkedToken(
     collection: Collection,
-    record: RecordValues,
-    type: TokenType,
-    to: string,
-    extra: { email?: string; newEmail?: string },
-    template: string,
-    duration: [string, number],
+    token: string,
+    type: 'verification' | 'passwordReset' | 'emailChange',
+    errors: FormErrors,
   ) {
-    const token = await signToken(
-      keys,
-      {
-        id: String(record.id),
-        type,
-        collectionId: collection.id,
-        refreshable: false,
-        tk: tokenKeyFingerprint(String(record.tokenKey)),
-        ...extra,
-      },
-      inSeconds(tokenSeconds(collection, duration[0], duration[1])),
-    );
-    sendInBackground(deps, templateOf(collection, template), to, { TOKEN: token }, record, type);
+    errors.add('token', required(token));
+    if (!token) return undefined;
+    const found = await tokenRecord(deps, collection, token, type);
+    if ('error' in found) {
+      errors.add('token', found.error);
+      return undefined;
+    }
+    return found;
   }
 
-  /** The record a one-time token names, if the token is valid and still bound to it. */
-  async function tokenRecord(collection: Collection, input: Record<string, unknown>, type: TokenType) {
-    const token = stringFrom(input, 'token', 4096);
-    const claims = await verifyToken(keys, token, type);
-    if (!claims || claims.collectionId !== collection.id) return undefined;
-    const record = await records.find(collection, claims.id);
-    if (!record || claims.tk !== tokenKeyFingerprint(String(record.tokenKey))) return undefined;
-    if (claims.email !== undefined && String(record.email).toLowerCase() !== claims.email.toLowerCase())
-      return undefined;
-    return { record, claims };
-  }
+  const superusersRefused = (collection: Collection, message: string) => {
+    if (collection.id === SUPERUSERS_ID) throw badRequest(message);
+  };
 
   return {
-    /**
-     * `POST /api/settings/test/email` (PocketBase's): one template sent to an address, with sample values,
-     * waiting for the SMTP server's answer so a superuser sees what went wrong.
-     */
-    async sendTestEmail(input: unknown): Promise<void> {
-      const data = body(input);
-      const to = emailFrom(data, 'email');
-      const kinds: Record<string, [string, string?]> = {
-        verification: ['verificationTemplate'],
-        'password-reset': ['resetPasswordTemplate'],
-        'email-change': ['confirmEmailChangeTemplate'],
-        otp: ['otp', 'emailTemplate'],
-        'login-alert': ['authAlert', 'emailTemplate'],
-      };
-      const kind = typeof data.template === 'string' ? kinds[data.template] : undefined;
-      if (!kind)
-        throw badRequest('An error occurred while validating the submitted data.', {
-          template: fieldError('validation_in_invalid', `Must be one of ${Object.keys(kinds).join(', ')}.`),
-        });
-      const collection = deps.collections.find(
-        typeof data.collection === 'string' ? data.collection : '_superusers',
-      );
-      if (collection?.type !== 'auth')
-        throw badRequest('An error occurred while validating the submitted data.', {
-          collection: fieldError('validation_invalid_collection', 'Must be an auth collection.'),
-        });
-      const { meta } = deps.settings();
-      const mail = renderTemplate(
-        templateOf(collection, kind[0], kind[1]),
-        {
-          APP_NAME: meta.appName,
-          APP_URL: meta.appURL.replace(/\/+$/, ''),
-          TOKEN: 'test-token',
-          OTP: '12345678',
-          OTP_ID: 'testotpid',
-          ALERT_INFO: 'a test',
-        },
-        { id: 'test', email: to },
-      );
-      try {
-        await deps.mailer.send({ to, subject: mail.subject, html: mail.body });
-      } catch (err) {
-        throw badRequest(`Failed to send the test email: ${(err as Error).message}`);
-      }
-    },
-
     async requestVerification(collection: Collection, input: unknown, client: Client): Promise<void> {
-      const email = emailFrom(body(input), 'email');
+      superusersRefused(collection, 'All superusers are verified by default.');
+      const email = emailOf(input);
       limit(collection, 'verify', email, client);
       const record = await records.findBy(collection, 'email', email, true);
       if (!record || record.verified === true) return;
       afterReply(deps, 'send a verification mail', () =>
         mailToken(
+          deps,
           collection,
           record,
           'verification',
@@ -143,19 +71,26 @@ export function createEmailFlows(deps: AuthDeps) {
     },
 
     async confirmVerification(collection: Collection, input: unknown): Promise<void> {
-      const found = await tokenRecord(collection, body(input), 'verification');
-      if (!found) throw invalidToken('Invalid or expired verification token.');
-      if (found.record.verified !== true)
+      superusersRefused(collection, 'All superusers are verified by default.');
+      const { values } = readForm(input, ['token']);
+      const errors = new FormErrors();
+      const found = await checkedToken(collection, values.token, 'verification', errors);
+      errors.check();
+      if (found && found.record.verified !== true)
         await records.update(collection, String(found.record.id), { verified: true }, SYSTEM);
     },
 
+    /** Refused (400, as PocketBase) when the collection does not allow passwords: there is none to reset. */
     async requestPasswordReset(collection: Collection, input: unknown, client: Client): Promise<void> {
-      const email = emailFrom(body(input), 'email');
+      if (!option(collection, 'passwordAuth', { enabled: false }).enabled)
+        throw badRequest('The collection is not configured to allow password authentication.');
+      const email = emailOf(input);
       limit(collection, 'reset', email, client);
       const record = await records.findBy(collection, 'email', email, true);
       if (!record) return;
       afterReply(deps, 'send a password reset mail', () =>
         mailToken(
+          deps,
           collection,
           record,
           'passwordReset',
@@ -169,35 +104,62 @@ export function createEmailFlows(deps: AuthDeps) {
 
     /** Sets the new password (every session ends) and, since the mailbox answered, marks the email verified. */
     async confirmPasswordReset(collection: Collection, input: unknown): Promise<void> {
-      const data = body(input);
-      const found = await tokenRecord(collection, data, 'passwordReset');
-      if (!found) throw invalidToken('Invalid or expired password reset token.');
-      // A new password is the point: none (which the records layer reads as "unchanged") is a 400.
-      const password = stringFrom(data, 'password', 256);
-      await records.update(
-        collection,
-        String(found.record.id),
-        { password, passwordConfirm: data.passwordConfirm ?? '', verified: true },
-        SYSTEM,
+      const { values } = readForm(input, ['token', 'password', 'passwordConfirm']);
+      const errors = new FormErrors();
+      const found = await checkedToken(collection, values.token, 'passwordReset', errors);
+      errors.add(
+        'password',
+        required(values.password) ?? length(values.password, passwordMin(collection), 255),
       );
+      errors.add(
+        'passwordConfirm',
+        required(values.passwordConfirm) ??
+          (values.passwordConfirm === values.password
+            ? undefined
+            : fieldError('validation_values_mismatch', "Values don't match.")),
+      );
+      errors.check();
+      if (!found) return;
+      const id = String(found.record.id);
+      try {
+        await records.update(
+          collection,
+          id,
+          { password: values.password, passwordConfirm: values.passwordConfirm, verified: true },
+          SYSTEM,
+        );
+      } catch (err) {
+        // The password field's own rules (pattern, maximum) answer as PocketBase words it.
+        if (err instanceof ApiError && err.status === 400)
+          throw badRequest('Failed to set new password.', err.data);
+        throw err;
+      }
       // A reset is how an owner takes an account back: identities linked by whoever held it go too.
-      await deleteRows(deps.db, EXTERNAL_AUTHS_NAME, {
-        collectionRef: collection.id,
-        recordRef: String(found.record.id),
-      });
+      await deleteRows(deps.db, EXTERNAL_AUTHS_NAME, { collectionRef: collection.id, recordRef: id });
     },
 
+    /** The route has checked that the caller signed in to this collection (401 / 403 otherwise). */
     async requestEmailChange(collection: Collection, input: unknown, auth: AuthContext, client: Client) {
-      if (!auth.record || auth.collection?.id !== collection.id)
+      if (!auth.record || !auth.collection)
         throw unauthorized('The request requires valid record authorization token.');
-      const newEmail = emailFrom(body(input), 'newEmail');
+      if (auth.collection.id !== collection.id)
+        throw forbidden(`The request requires auth record from ${auth.collection.name} collection.`);
+      superusersRefused(collection, 'All superusers can change their emails directly.');
+      const { values } = readForm(input, ['newEmail']);
+      const newEmail = values.newEmail;
+      const errors = new FormErrors();
+      errors.add('newEmail', emailRules(newEmail));
+      if (newEmail === auth.record.email)
+        errors.add('newEmail', fieldError('validation_not_in_invalid', 'Must not be in list.'));
+      errors.check();
       limit(collection, 'email-change', String(auth.record.id), client);
       const taken = await records.findBy(collection, 'email', newEmail, true);
-      if (taken)
+      if (taken && taken.id !== auth.record.id)
         throw badRequest('An error occurred while validating the submitted data.', {
           newEmail: fieldError('validation_invalid_new_email', 'Invalid new email address.'),
         });
       await mailToken(
+        deps,
         collection,
         auth.record,
         'emailChange',
@@ -210,26 +172,43 @@ export function createEmailFlows(deps: AuthDeps) {
 
     /** Needs the current password too (a stolen mailbox alone cannot take the account); every session ends. */
     async confirmEmailChange(collection: Collection, input: unknown, client: Client): Promise<void> {
-      const data = body(input);
-      const password = stringFrom(data, 'password', 256);
-      const found = await tokenRecord(collection, data, 'emailChange');
-      if (!found?.claims.newEmail) throw invalidToken('Invalid or expired email change token.');
-      const limits = throttleKeys(deps, `login:${collection.id}`, String(found.record.email), client);
-      throttle.attempt(limits);
-      if (!(await deps.passwords.verify(String(found.record.password ?? ''), password))) {
-        throw badRequest('An error occurred while validating the submitted data.', {
-          password: fieldError('validation_invalid_password', 'Missing or invalid password.'),
-        });
+      superusersRefused(collection, 'All superusers can change their emails directly.');
+      const { values } = readForm(input, ['token', 'password']);
+      const errors = new FormErrors();
+      const found = await checkedToken(collection, values.token, 'emailChange', errors);
+      const newEmail = found?.claims.newEmail ?? '';
+      if (found && (await records.findBy(collection, 'email', newEmail, true)))
+        errors.add(
+          'token',
+          fieldError('validation_invalid_token_email', 'The new email address is invalid.'),
+        );
+      errors.add('password', required(values.password) ?? length(values.password, 1, 100));
+      if (!errors.has('password') && !(found && (await passwordMatches(found.record, values.password))))
+        errors.add(
+          'password',
+          fieldError('validation_invalid_password', 'Missing or invalid auth record password.'),
+        );
+      errors.check();
+      if (!found) return;
+      const id = String(found.record.id);
+      await records.update(collection, id, { email: newEmail, verified: true }, SYSTEM);
+      await deps.sessions.revokeRecord(collection.id, id);
+
+      /** Checked against the sign-in throttle: this is a password guess like any other. */
+      async function passwordMatches(record: RecordValues, password: string) {
+        const limits = throttleKeys(deps, `login:${collection.id}`, String(record.email), client);
+        throttle.attempt(limits);
+        const ok = await deps.passwords.verify(String(record.password ?? ''), password);
+        if (ok) throttle.succeeded(limits);
+        return ok;
       }
-      throttle.succeeded(limits);
-      await records.update(
-        collection,
-        String(found.record.id),
-        { email: found.claims.newEmail, verified: true },
-        SYSTEM,
-      );
-      const updated = await records.find(collection, String(found.record.id));
-      if (updated) await deps.sessions.revokeRecord(collection.id, String(updated.id));
     },
   };
+}
+
+/** The password field's minimum length (PocketBase reads it for the reset form); 1 if none is set. */
+function passwordMin(collection: Collection): number {
+  const field = collection.fields.find((f) => f.name === 'password') as { min?: unknown } | undefined;
+  const min = Number(field?.min);
+  return Number.isInteger(min) && min > 0 ? min : 1;
 }

@@ -1,20 +1,19 @@
 import { randomInt } from 'node:crypto';
-import { badRequest, fieldError } from '../errors/index.ts';
-import { isPlainObject, newRecordId, safeEqual } from '../lib/index.ts';
+import { badRequest, forbidden } from '../errors/index.ts';
+import { newRecordId, safeEqual } from '../lib/index.ts';
 import { type Collection, MFAS_NAME, OTPS_NAME } from '../schema/index.ts';
 import { claimUnverified } from './claim.ts';
 import {
   type AuthDeps,
   afterReply,
   type Client,
-  emailFrom,
   option,
   sendInBackground,
   signingIn,
-  stringFrom,
   templateOf,
   throttleKeys,
 } from './context.ts';
+import { emailRules, FormErrors, length, readForm, required } from './form.ts';
 import { mfaApplies } from './mfa.ts';
 import { dateMs, deleteRows, findRow } from './rows.ts';
 import type { AuthResponse, Issued } from './service.ts';
@@ -43,7 +42,8 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
 
   const enabled = (collection: Collection) => {
     const otp = option(collection, 'otp', { enabled: false, duration: 180, length: 8 });
-    if (!otp.enabled) throw badRequest('The collection is not configured to allow OTP authentication.');
+    // 403, as PocketBase answers a method the collection has switched off.
+    if (!otp.enabled) throw forbidden('The collection is not configured to allow OTP authentication.');
     return otp;
   };
 
@@ -51,8 +51,11 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
     /** Always answers with an otpId; for an unknown email it is a fake one and no mail goes out. */
     async requestOtp(collection: Collection, input: unknown, client: Client): Promise<{ otpId: string }> {
       const otp = enabled(collection);
-      if (!isPlainObject(input)) throw badRequest('Invalid request body.');
-      const email = emailFrom(input, 'email');
+      const { values } = readForm(input, ['email']);
+      const errors = new FormErrors();
+      errors.add('email', emailRules(values.email));
+      errors.check();
+      const email = values.email;
       const limits = throttleKeys(deps, `otp-request:${collection.id}`, email, client);
       throttle.attempt(limits);
       const otpId = newRecordId();
@@ -92,9 +95,12 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
 
     async authWithOtp(collection: Collection, input: unknown, client: Client): Promise<AuthResponse> {
       const otp = enabled(collection);
-      if (!isPlainObject(input)) throw badRequest('Invalid request body.');
-      const otpId = stringFrom(input, 'otpId', 100);
-      const code = stringFrom(input, 'password', 100);
+      const { values, raw } = readForm(input, ['otpId', 'password']);
+      const errors = new FormErrors();
+      errors.add('otpId', required(values.otpId) ?? length(values.otpId, 1, 255));
+      errors.add('password', required(values.password) ?? length(values.password, 1, 71));
+      errors.check();
+      const { otpId, password: code } = values;
       const limits = [
         { key: `otp:${otpId}`, max: OTP_MAX_ATTEMPTS, windowSeconds: Number(otp.duration) || 180 },
         ...throttleKeys(deps, `otp-ip:${collection.id}`, '', client).slice(1),
@@ -109,9 +115,8 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
           : undefined;
       if (!record) {
         if (row && !fresh) await deleteRows(deps.db, OTPS_NAME, { id: otpId });
-        throw badRequest('Invalid or expired OTP.', {
-          otpId: fieldError('validation_invalid_otp', 'Invalid or expired one-time password.'),
-        });
+        // One answer, without field errors, for every way a code can be wrong (as PocketBase's).
+        throw badRequest('Invalid or expired OTP.');
       }
       throttle.succeeded(limits);
       await deleteRows(deps.db, OTPS_NAME, { id: otpId });
@@ -123,13 +128,13 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
         record.verified !== true &&
         String(row!.sentTo).toLowerCase() === String(record.email).toLowerCase()
       ) {
-        const mfaId = client.mfaId ?? input.mfaId;
+        const mfaId = client.mfaId ?? raw.mfaId;
         const keepPassword = mfaId
           ? await mfaStartedWithPassword(collection, String(record.id), mfaId)
           : await mfaApplies(deps, collection, record, signingIn(collection, record, client, 'otp'));
         signed = await claimUnverified(deps, collection, record, keepPassword);
       }
-      return signIn({ collection, record: signed, method: 'otp', client, body: input });
+      return signIn({ collection, record: signed, method: 'otp', client, body: raw });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { ApiError, badRequest, notFound, unauthorized } from '../errors/index.ts';
+import { ApiError, badRequest, fieldError, forbidden, notFound, unauthorized } from '../errors/index.ts';
 import { isPlainObject } from '../lib/index.ts';
 import { type AuthContext, GUEST, type RecordValues } from '../records/index.ts';
 import { type Collection, identityIndex, SUPERUSERS_ID } from '../schema/index.ts';
@@ -13,11 +13,15 @@ import {
   throttleKeys,
   tokenSeconds,
 } from './context.ts';
+import { FormErrors, length, readForm, required, unreadable } from './form.ts';
 import { INSTALLER_TTL_SECONDS } from './installer.ts';
 import { KEY_ALGS, type KeyAlg } from './keys.ts';
 import { checkMfa } from './mfa.ts';
 import type { SessionMethod } from './sessions.ts';
 import { inSeconds, signToken, verifyToken } from './tokens.ts';
+
+/** The longest impersonation token a superuser may ask for: a year. */
+const MAX_IMPERSONATION_SECONDS = 365 * 86400;
 
 export interface AuthResponse {
   token: string;
@@ -117,24 +121,21 @@ export function createCore(deps: AuthDeps) {
     client: Client,
   ): Promise<AuthResponse> {
     const options = option(collection, 'passwordAuth', { enabled: false, identityFields: ['email'] });
+    // 403, as PocketBase answers a method the collection has switched off.
     if (!options.enabled)
-      throw badRequest('The collection is not configured to allow password authentication.');
-    if (!isPlainObject(body)) throw badRequest('Invalid request body.');
-    const errors: Record<string, { code: string; message: string }> = {};
-    if (typeof body.identity !== 'string' || body.identity === '' || body.identity.length > 255)
-      errors.identity = { code: 'validation_required', message: 'Cannot be blank.' };
-    if (typeof body.password !== 'string' || body.password === '' || body.password.length > 256)
-      errors.password = { code: 'validation_required', message: 'Cannot be blank.' };
-    if (Object.keys(errors).length)
-      throw badRequest('An error occurred while validating the submitted data.', errors);
-    const identity = body.identity as string;
-    const password = body.password as string;
+      throw forbidden('The collection is not configured to allow password authentication.');
+    const { values, raw } = readForm(body, ['identity', 'password', 'identityField']);
+    const { identity, password, identityField } = values;
+    const errors = new FormErrors();
+    errors.add('identity', required(identity) ?? length(identity, 1, 255));
+    errors.add('password', required(password) ?? length(password, 1, 255));
+    errors.add('identityField', length(identityField, 1, 255));
+    if (identityField && !options.identityFields.includes(identityField))
+      errors.add('identityField', fieldError('validation_in_invalid', 'Must be a valid value.'));
+    errors.check();
     const limits = throttleKeys(deps, `login:${collection.id}`, identity, client);
     throttle.attempt(limits);
-    const fields =
-      typeof body.identityField === 'string' && body.identityField
-        ? [body.identityField]
-        : options.identityFields;
+    const fields = identityField ? [identityField] : options.identityFields;
     let record: RecordValues | undefined;
     for (const field of fields) {
       if (!options.identityFields.includes(field)) continue;
@@ -149,7 +150,7 @@ export function createCore(deps: AuthDeps) {
     // One answer for unknown accounts and wrong passwords (and, in signIn, records the authRule turns away).
     if (!record || !ok) throw badRequest('Failed to authenticate.');
     throttle.succeeded(limits);
-    return signIn({ collection, record, method: 'password', client, body });
+    return signIn({ collection, record, method: 'password', client, body: raw });
   }
 
   async function authRefresh(collection: Collection, auth: AuthContext): Promise<AuthResponse> {
@@ -189,19 +190,30 @@ export function createCore(deps: AuthDeps) {
   ): Promise<AuthResponse> {
     if (!auth.isSuperuser || !auth.record)
       throw new ApiError(403, 'Only superusers can perform this action.');
-    if (body !== undefined && body !== null && !isPlainObject(body))
-      throw badRequest('Invalid request body.');
-    const input = isPlainObject(body) ? body : {};
-    const duration = input.duration ?? 0;
-    if (typeof duration !== 'number' || !Number.isInteger(duration) || duration < 0 || duration > 365 * 86400)
-      throw badRequest('An error occurred while validating the submitted data.', {
-        duration: {
-          code: 'validation_invalid_duration',
-          message: 'Must be a whole number of seconds (0 for the default).',
-        },
-      });
+    // PocketBase's order: the record (404), then the body.
     const record = await records.find(collection, id);
     if (!record) throw notFound();
+    if (body !== undefined && body !== null && !isPlainObject(body)) throw unreadable();
+    const duration = (isPlainObject(body) ? body.duration : undefined) ?? 0;
+    // A whole number of seconds, as PocketBase's int64 field reads it; anything else cannot be loaded.
+    if (typeof duration !== 'number' || !Number.isInteger(duration)) throw unreadable();
+    const errors = new FormErrors();
+    if (duration < 0)
+      errors.add(
+        'duration',
+        fieldError('validation_min_greater_equal_than_required', 'Must be no less than 0.', { threshold: 0 }),
+      );
+    // Plinth's bound (PocketBase has none): a rotated signing key is kept as long as its longest token lives.
+    if (duration > MAX_IMPERSONATION_SECONDS)
+      errors.add(
+        'duration',
+        fieldError(
+          'validation_max_less_equal_than_required',
+          `Must be no greater than ${MAX_IMPERSONATION_SECONDS}.`,
+          { threshold: MAX_IMPERSONATION_SECONDS },
+        ),
+      );
+    errors.check();
     const seconds = duration || tokenSeconds(collection, 'authToken', 604800);
     const session = await sessions.create({
       collectionId: collection.id,
@@ -287,6 +299,5 @@ function longestTokenLifetime(all: Collection[]): number {
     ])
       longest = Math.max(longest, tokenSeconds(c, name, 0));
   }
-  // Impersonation tokens may be asked for up to a year.
-  return Math.max(longest, 365 * 86400);
+  return Math.max(longest, MAX_IMPERSONATION_SECONDS);
 }

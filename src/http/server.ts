@@ -16,6 +16,7 @@ import { collectionRoutes } from './routes/collections.ts';
 import { featureRoutes } from './routes/features.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
+import { oauth2ProviderRoutes } from './routes/oauth2-providers.ts';
 import { recordRoutes } from './routes/records.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { viewDryRunRoutes } from './routes/view-dry-run.ts';
@@ -74,6 +75,7 @@ export async function buildServer(
   installJsonBodies(app);
   await installSecurity(app, deps.config.origins);
   await app.register(healthRoutes, { checks: readiness, settings: deps.settings });
+  await app.register(oauth2ProviderRoutes);
   await app.register(collectionRoutes, deps);
   await app.register(viewDryRunRoutes, deps);
   await app.register(recordRoutes, deps);

@@ -1,15 +1,23 @@
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { badRequest, fieldError } from '../../errors/index.ts';
+import { badRequest, fieldError, forbidden } from '../../errors/index.ts';
 import { isPlainObject, randomString } from '../../lib/index.ts';
 import type { AuthContext, RecordValues } from '../../records/index.ts';
 import { type Collection, EXTERNAL_AUTHS_NAME } from '../../schema/index.ts';
 import { claimUnverified } from '../claim.ts';
 import { type AuthDeps, type Client, option, SYSTEM, sendInBackground, templateOf } from '../context.ts';
+import { FormErrors, length, readForm, required, unreadable } from '../form.ts';
+import type { ProviderMethod } from '../methods.ts';
 import { deleteRows, insertRow } from '../rows.ts';
 import type { AuthResponse, Issued } from '../service.ts';
 import { ProviderError, providerRequest } from './http.ts';
-import { type OAuth2User, type ProviderConfig, type ProviderPreset, resolveProvider } from './providers.ts';
+import {
+  type OAuth2User,
+  type ProviderConfig,
+  type ProviderPreset,
+  providerLogo,
+  resolveProvider,
+} from './providers.ts';
 
 const VERIFIER_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~';
 const ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'];
@@ -220,10 +228,10 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
 
   return {
     /** The providers' sign-in links for `auth-methods`, each with a fresh state and PKCE pair. */
-    oauth2Methods(collection: Collection) {
+    oauth2Methods(collection: Collection): { enabled: boolean; providers: ProviderMethod[] } {
       const o = optionsOf(collection);
       if (!o.enabled) return { enabled: false, providers: [] };
-      const providers = [];
+      const providers: ProviderMethod[] = [];
       for (const config of o.providers ?? []) {
         const preset = resolveProvider(config);
         if (!preset || !config.clientId) continue;
@@ -245,11 +253,16 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
           if (preset.oidc || preset.scopes.includes('openid')) params.set('nonce', nonceFor(codeVerifier));
         }
         const sep = preset.authURL.includes('?') ? '&' : '?';
+        // The empty redirect_uri goes last: clients append their own.
+        const authURL = `${preset.authURL}${sep}${params.toString()}&redirect_uri=`;
         providers.push({
           name: config.name,
           displayName: preset.displayName,
+          logo: providerLogo(config.name),
           state,
-          authURL: `${preset.authURL}${sep}${params.toString()}&redirect_uri=`,
+          authURL,
+          // The spelling PocketBase's clients before v0.23 read; it still sends both.
+          authUrl: authURL,
           codeVerifier,
           codeChallenge,
           codeChallengeMethod: codeVerifier ? 'S256' : '',
@@ -265,37 +278,54 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
       client: Client,
     ): Promise<AuthResponse> {
       const o = optionsOf(collection);
-      if (!o.enabled) throw badRequest('The collection is not configured to allow OAuth2 authentication.');
-      if (!isPlainObject(input)) throw badRequest('Invalid request body.');
-      const errors: Record<string, ReturnType<typeof fieldError>> = {};
-      const text = (key: string, max: number, required = true) => {
-        const v = input[key];
-        if (v === undefined && !required) return '';
-        if (typeof v !== 'string' || (required && v === '') || v.length > max)
-          errors[key] = fieldError('validation_required', 'Cannot be blank.');
-        return typeof v === 'string' ? v : '';
-      };
-      const providerName = text('provider', 100);
-      const code = text('code', 4096);
-      const redirectURL = text('redirectURL', 2048);
+      // 403, as PocketBase answers a method the collection has switched off.
+      if (!o.enabled) throw forbidden('The collection is not configured to allow OAuth2 authentication.');
+      const { values, raw } = readForm(input, [
+        'provider',
+        'code',
+        'codeVerifier',
+        'redirectURL',
+        'redirectUrl',
+      ]);
+      if (raw.createData !== undefined && raw.createData !== null && !isPlainObject(raw.createData))
+        throw unreadable();
+      const { provider: providerName, code, codeVerifier } = values;
+      // `redirectUrl` is the name PocketBase's older clients send.
+      const redirectURL = values.redirectURL || values.redirectUrl;
       const config = o.providers.find((p) => p.name === providerName);
-      const codeVerifier = text('codeVerifier', 128, config?.pkce !== false);
+      const preset = config && resolveProvider(config);
+      const errors = new FormErrors();
+      errors.add('provider', required(providerName) ?? length(providerName, 0, 100));
+      if (!config || !preset || !config.clientId)
+        errors.add(
+          'provider',
+          fieldError(
+            'validation_invalid_provider',
+            `Provider with name ${providerName} is missing or is not enabled.`,
+            {
+              name: providerName,
+            },
+          ),
+        );
+      errors.add('code', required(code) ?? length(code, 1, 4096));
+      // Optional, as in PocketBase (a provider refuses the exchange without what it needs), but bounded.
+      errors.add('codeVerifier', length(codeVerifier, 1, 128));
       // Any URI the provider registered: http(s), or an app's own scheme (`com.example.app:/oauth2`).
       if (
         redirectURL &&
-        (!/^[a-z][a-z0-9+.-]*:\S+$/i.test(redirectURL) ||
+        (redirectURL.length > 2048 ||
+          !/^[a-z][a-z0-9+.-]*:\S+$/i.test(redirectURL) ||
           /^(javascript|data|vbscript|file):/i.test(redirectURL))
       )
-        errors.redirectURL = fieldError('validation_invalid_url', 'Must be a URL the provider redirects to.');
-      if (input.createData !== undefined && !isPlainObject(input.createData))
-        errors.createData = fieldError('validation_invalid_value', 'Must be an object.');
-      if (Object.keys(errors).length)
-        throw badRequest('An error occurred while validating the submitted data.', errors);
-      const preset = config && resolveProvider(config);
-      if (!config || !preset || !config.clientId)
-        throw badRequest('An error occurred while validating the submitted data.', {
-          provider: fieldError('validation_invalid_provider', 'Unknown or unconfigured provider.'),
-        });
+        errors.add(
+          'redirectURL',
+          fieldError('validation_invalid_url', 'Must be a URL the provider redirects to.'),
+        );
+      errors.check('An error occurred while loading the submitted data.');
+      // For TypeScript: a missing provider was reported just above.
+      if (!config || !preset) throw failed();
+      // Without the verifier a PKCE exchange can only fail: no call to the provider for it.
+      if (config.pkce !== false && !codeVerifier) throw failed();
 
       let exchanged: Awaited<ReturnType<typeof exchange>>;
       try {
@@ -305,7 +335,7 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
         throw failed();
       }
       const { user, token } = exchanged;
-      const createData = isPlainObject(input.createData) ? input.createData : {};
+      const createData = isPlainObject(raw.createData) ? raw.createData : {};
       const { record, isNew } = await resolveRecord(
         collection,
         providerName,
@@ -329,7 +359,7 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
         isNew,
         rawUser: user.rawUser,
       };
-      return signIn({ collection, record, method: 'oauth2', client, body: input, meta });
+      return signIn({ collection, record, method: 'oauth2', client, body: raw, meta });
     },
   };
 }

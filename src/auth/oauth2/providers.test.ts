@@ -403,7 +403,7 @@ describe('resolveProvider', () => {
     const plain = resolveProvider({ name: 'oidc2', clientId: 'id', ...urls });
     assert.ok(plain);
     assert.equal(plain.oidc, undefined);
-    assert.equal(plain.displayName, 'OpenID Connect');
+    assert.equal(plain.displayName, 'OIDC');
     assert.deepEqual(plain.scopes, ['openid', 'email', 'profile']);
     assert.equal(plain.mapUser, mapOidcUser);
     assert.equal(plain.verifiedEmail, undefined);

@@ -1,3 +1,5 @@
+import { LOGOS } from './logos.ts';
+
 /** What Plinth needs to know about a user from any provider. */
 export interface OAuth2User {
   id: string;
@@ -134,6 +136,31 @@ export const PRESETS: Record<string, ProviderPreset> = {
 
 /** Generic OpenID Connect slots (PocketBase has `oidc`, `oidc2`, `oidc3`): every URL comes from the collection. */
 export const GENERIC_OIDC = ['oidc', 'oidc2', 'oidc3'];
+/** What a generic slot is called when its entry names nothing else (PocketBase's name for it). */
+const GENERIC_DISPLAY_NAME = 'OIDC';
+
+/** The order PocketBase lists its providers in (the dashboard shows them so); the generic slots come last. */
+const LIST_ORDER = ['apple', 'google', 'microsoft', 'github', 'gitlab', 'discord'];
+
+/** A provider's inline SVG logo ('' if it has none): the generic slots share one. */
+export function providerLogo(name: string): string {
+  const key = GENERIC_OIDC.includes(name) ? 'oidc' : name;
+  return Object.hasOwn(LOGOS, key) ? (LOGOS[key] ?? '') : '';
+}
+
+/** Every provider this server can sign in with, as `GET /api/collections/meta/oauth2-providers` lists them. */
+export function listProviders(): { name: string; displayName: string; logo: string }[] {
+  const named = LIST_ORDER.filter((name) => Object.hasOwn(PRESETS, name));
+  const rest = Object.keys(PRESETS).filter((name) => !LIST_ORDER.includes(name));
+  return [
+    ...[...named, ...rest.sort()].map((name) => ({
+      name,
+      displayName: PRESETS[name]!.displayName,
+      logo: providerLogo(name),
+    })),
+    ...GENERIC_OIDC.map((name) => ({ name, displayName: GENERIC_DISPLAY_NAME, logo: providerLogo(name) })),
+  ];
+}
 
 /** Provider entry as a collection stores it (PocketBase's shape). */
 export interface ProviderConfig {
@@ -155,7 +182,7 @@ export function resolveProvider(config: ProviderConfig): ProviderPreset | undefi
   if (!generic && !preset) return undefined;
   const extra = config.extra ?? {};
   const merged: ProviderPreset = {
-    displayName: config.displayName || preset?.displayName || 'OpenID Connect',
+    displayName: config.displayName || preset?.displayName || GENERIC_DISPLAY_NAME,
     authURL: config.authURL || preset?.authURL || '',
     tokenURL: config.tokenURL || preset?.tokenURL || '',
     userInfoURL: config.userInfoURL || preset?.userInfoURL || '',
