@@ -84,10 +84,18 @@ export function collectionToRow(c: Collection): CollectionRow {
   };
 }
 
-/** A field in the JSON shape PocketBase returns: common keys, then the type's options. */
+/** Field types whose PocketBase form has no `help` and no `required` (server-set values). */
+const NO_HELP_OR_REQUIRED = new Set(['autodate']);
+
+/**
+ * A field in the JSON shape PocketBase returns: the common keys (`help` included) and every option of
+ * its type, with keys in alphabetical order as PocketBase writes them (it serializes each field through a
+ * map), so that exported schemas compare equal.
+ */
 export function fieldToJson(field: FieldDef): Record<string, unknown> {
   const defaults = FIELD_TYPES.get(field.type)?.defaults() ?? {};
   const out: Record<string, unknown> = {
+    help: field.help ?? '',
     hidden: field.hidden,
     id: field.id,
     name: field.name,
@@ -96,12 +104,19 @@ export function fieldToJson(field: FieldDef): Record<string, unknown> {
     system: field.system,
     type: field.type,
   };
+  if (NO_HELP_OR_REQUIRED.has(field.type)) {
+    delete out.help;
+    delete out.required;
+  }
   for (const key of Object.keys(defaults)) out[key] = field[key] ?? defaults[key];
-  if (field.help !== undefined) out.help = field.help;
-  return out;
+  return Object.fromEntries(
+    Object.keys(out)
+      .sort()
+      .map((key) => [key, out[key]]),
+  );
 }
 
-/** The collection JSON of the collections API (PocketBase's shape, auth options flattened in). */
+/** The collection JSON of the collections API: PocketBase's keys and order, type options flattened in. */
 export function collectionToJson(c: Collection): Record<string, unknown> {
   return {
     id: c.id,
@@ -114,10 +129,10 @@ export function collectionToJson(c: Collection): Record<string, unknown> {
     type: c.type,
     fields: c.fields.map(fieldToJson),
     indexes: c.indexes,
-    system: c.system,
-    ...publicOptions(c),
     created: c.created,
     updated: c.updated,
+    system: c.system,
+    ...publicOptions(c),
   };
 }
 
