@@ -108,7 +108,8 @@ export function fieldToJson(field: FieldDef): Record<string, unknown> {
     delete out.help;
     delete out.required;
   }
-  for (const key of Object.keys(defaults)) out[key] = field[key] ?? defaults[key];
+  // A stored null stays null (PocketBase writes an unset list as null); a missing key gets the default.
+  for (const key of Object.keys(defaults)) out[key] = field[key] === undefined ? defaults[key] : field[key];
   return Object.fromEntries(
     Object.keys(out)
       .sort()
@@ -136,9 +137,15 @@ export function collectionToJson(c: Collection): Record<string, unknown> {
   };
 }
 
-/** Options minus secrets: OAuth2 client secrets are never sent back (PocketBase leaves them out too). */
+/**
+ * Options minus secrets: OAuth2 client secrets are never sent back (PocketBase leaves them out too).
+ * An auth collection's `authRule` and `manageRule` come first, where PocketBase writes them.
+ */
 function publicOptions(c: Collection): Record<string, unknown> {
-  return redactCollectionSecrets(c.options);
+  const options = redactCollectionSecrets(c.options);
+  if (c.type !== 'auth') return options;
+  const { authRule, manageRule, ...rest } = options;
+  return { authRule, manageRule, ...rest };
 }
 
 export function findField(c: Collection, name: string): FieldDef | undefined {

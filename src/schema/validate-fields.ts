@@ -174,6 +174,13 @@ function initSystemFields(fields: FieldDef[], target: FieldsTarget): FieldDef[] 
       (f) => f.system && f.name === template.name && f.type === template.type,
     );
     const fallback = { ...(kept ?? template) };
+    // Its id held by another field (a renamed system field): PocketBase's list lets that field take the
+    // `id` slot (so the primary key is missing), and gives the others a numbered id (so the rename shows).
+    if (out.some((f) => f.id === fallback.id)) {
+      if (template.name === 'id') continue;
+      const base = fallback.id;
+      for (let n = 2; out.some((f) => f.id === fallback.id); n++) fallback.id = base + n;
+    }
     if (template.name === 'id') out.unshift(fallback);
     else if (found) out[i] = { ...fallback, id: found.id };
     else out.push(fallback);
@@ -196,6 +203,9 @@ function checkFields(
   const duplicate = findDuplicate(fields);
   if (duplicate) return duplicate;
   if (fields.length === 0) return { code: 'validation_required', message: 'Cannot be blank.' };
+  const pk = fields.find((f) => f.name === 'id');
+  if (target.type !== 'view' && !(pk?.type === 'text' && pk.primaryKey === true))
+    return { code: 'validation_missing_primary_key', message: 'Missing or invalid "id" PK field.' };
   const byId = new Map(fields.map((f) => [f.id, f]));
   if (!target.isNew && target.type !== 'view') {
     for (const old of target.previous) {
