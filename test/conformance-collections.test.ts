@@ -261,6 +261,7 @@ describe(`collections API as PocketBase's on ${TEST_ENGINE}`, () => {
         .map((type) => ({
           name: `f_${type}`,
           type,
+          help: `About ${type}`,
           ...(type === 'select' ? { values: ['a'] } : {}),
           ...(type === 'relation' ? { collectionId: target.id } : {}),
         }));
@@ -268,6 +269,7 @@ describe(`collections API as PocketBase's on ${TEST_ENGINE}`, () => {
       for (const f of c.fields.slice(1)) {
         assert.deepEqual(Object.keys(f), keysOf(f.type), f.type);
         assert.match(f.id, new RegExp(`^${f.type}\\d+$`));
+        if (f.type !== 'autodate') assert.equal(f.help, `About ${f.type}`);
       }
       const crcTitle = (await create({ name: uniq('crc'), fields: [{ name: 'name', type: 'text' }] }))
         .fields[1];
@@ -479,6 +481,49 @@ describe(`collections API as PocketBase's on ${TEST_ENGINE}`, () => {
         fields: [...c.fields, { name: 'title', type: 'text' }],
       });
       assert.equal(data.fields['2'].name.code, 'validation_duplicated_field_name');
+    });
+
+    // Plinth keeps a field sent without id whose name and type match an existing field with another id
+    // (PocketBase would drop and recreate that column: see docs/compatibility.md)
+    it('keeps the data of an existing field with a custom id when it is sent by name only', async () => {
+      const c = await create({
+        name: uniq('custom'),
+        fields: [{ id: 'custom_title', name: 'title', type: 'text' }],
+      });
+      const rec = await su('POST', `/api/collections/${c.id}/records`, { title: 'kept' });
+      const res = await su('PATCH', `/api/collections/${c.id}`, {
+        fields: [{ name: 'title', type: 'text' }],
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.fields[1].id, 'custom_title');
+      assert.equal((await su('GET', `/api/collections/${c.id}/records/${rec.body.id}`)).body.title, 'kept');
+    });
+
+    // TestCollectionUpdate "trying to update collection with reserved fields"
+    it('refuses reserved names at their index and nothing else', async () => {
+      const c = await create({
+        name: uniq('legacy'),
+        fields: [
+          { type: 'text', name: 'id', id: '_pbf_text_id_' },
+          { type: 'autodate', name: 'created', onCreate: true },
+          { type: 'autodate', name: 'updated', onCreate: true, onUpdate: true },
+        ],
+      });
+      assert.equal(c.fields[0].id, '_pbf_text_id_');
+      const data = await refused('PATCH', `/api/collections/${c.id}`, {
+        name: uniq('new'),
+        fields: [
+          { type: 'text', name: 'id', id: '_pbf_text_id_' },
+          { type: 'text', name: 'created' },
+          { type: 'text', name: 'updated' },
+          { type: 'text', name: 'expand' },
+          { type: 'text', name: 'collectionId' },
+          { type: 'text', name: 'collectionName' },
+        ],
+      });
+      assert.deepEqual(Object.keys(data), ['fields']);
+      assert.deepEqual(Object.keys(data.fields), ['3', '4', '5']);
+      for (const i of ['3', '4', '5']) assert.equal(data.fields[i].name.code, 'validation_not_in_invalid');
     });
 
     // core/collection_model.go initDefaultFields: left-out id and auth fields are put back, no error
