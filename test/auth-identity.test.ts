@@ -65,7 +65,7 @@ describe('password sign-in by identity fields, and what a sign-in flood leaves f
       body: { passwordAuth: { identityFields: ['email', 'nickname'] } },
     });
     assert.equal(res.status, 400);
-    assert.equal(res.body.data.passwordAuth.identityFields.code, 'validation_missing_unique_index');
+    assert.equal(res.body.data.passwordAuth.identityFields.code, 'validation_missing_unique_constraint');
     const after = await server.admin.collections.getOne('members');
     assert.deepEqual(after.passwordAuth.identityFields, ['email', 'username', 'code']);
   });

@@ -78,7 +78,7 @@ describe(`autogeneratePattern on ${TEST_ENGINE}`, () => {
     });
     assert.equal(cannot.status, 400);
     assert.equal(
-      cannot.body.data.fields['0'].autogeneratePattern.code,
+      cannot.body.data.fields['1'].autogeneratePattern.code,
       'validation_invalid_autogenerate_pattern',
     );
     const tooLong = await collection({
@@ -87,7 +87,7 @@ describe(`autogeneratePattern on ${TEST_ENGINE}`, () => {
     });
     assert.equal(tooLong.status, 400);
     assert.equal(
-      tooLong.body.data.fields['0'].autogeneratePattern.code,
+      tooLong.body.data.fields['1'].autogeneratePattern.code,
       'validation_invalid_autogenerate_pattern_value',
     );
     const huge = await collection({

@@ -81,7 +81,10 @@ function allFieldTypes(relationTarget: string): Body[] {
   ];
 }
 
-const COMMON_FIELD_KEYS = ['hidden', 'id', 'name', 'presentable', 'required', 'system', 'type'];
+const COMMON_FIELD_KEYS = ['help', 'hidden', 'id', 'name', 'presentable', 'required', 'system', 'type'];
+/** PocketBase's autodate fields have neither `help` nor `required` (core/field_autodate.go). */
+const commonKeys = (type: string) =>
+  type === 'autodate' ? COMMON_FIELD_KEYS.filter((k) => k !== 'help' && k !== 'required') : COMMON_FIELD_KEYS;
 /** Type-specific option keys PocketBase serializes for each field type. */
 const OPTION_KEYS: Record<string, string[]> = {
   text: ['autogeneratePattern', 'max', 'min', 'pattern', 'primaryKey'],
@@ -241,12 +244,12 @@ describe('creating a base collection', () => {
       assert.equal(f.type, input.type);
       assert.match(f.id, new RegExp(`^${input.type}\\d+$`), `id of ${f.name}`);
       assert.equal(f.system, false);
-      for (const key of [...COMMON_FIELD_KEYS, ...OPTION_KEYS[input.type]!]) {
+      for (const key of [...commonKeys(input.type), ...OPTION_KEYS[input.type]!]) {
         assert.ok(key in f, `${f.name} (${f.type}) lacks ${key}`);
       }
       assert.equal(typeof f.hidden, 'boolean');
       assert.equal(typeof f.presentable, 'boolean');
-      assert.equal(typeof f.required, 'boolean');
+      if (input.type !== 'autodate') assert.equal(typeof f.required, 'boolean');
     }
     const by = (n: string) => created.fields.find((f) => f.name === n)!;
     assert.equal(by('title').required, true);
@@ -428,7 +431,7 @@ describe('creating a base collection', () => {
     const c = await create({ id, name: uniq('chosenid') });
     assert.equal(c.id, id);
     const data = await createRejected({ id, name: uniq('chosenid') });
-    assert.equal(data.id?.code, 'validation_not_unique');
+    assert.equal(data.id?.code, 'validation_invalid_or_existing_id');
   });
 });
 
@@ -627,7 +630,9 @@ describe('collection validation errors', () => {
       'a'.repeat(256),
     ]) {
       const data = await createRejected({ name: n });
-      assert.equal(data.name?.code, 'validation_invalid_name', n);
+      // PocketBase's codes: a name too long, then one not of letters, digits and _.
+      const code = n.length > 63 ? 'validation_length_out_of_range' : 'validation_match_invalid';
+      assert.equal(data.name?.code, code, n);
     }
     for (const n of [123, null, true, { a: 1 }]) {
       const data = await createRejected({ name: n });
@@ -675,8 +680,9 @@ describe('collection validation errors', () => {
         { name: 'Title', type: 'number' },
       ],
     });
-    assert.equal(data.fields?.['1']?.name?.code, 'validation_duplicated_name');
-    assert.ok(!data.fields['0']);
+    // Keyed as PocketBase keys them: by the index in the final list, where the id field comes first.
+    assert.equal(data.fields?.['2']?.name?.code, 'validation_duplicated_field_name');
+    assert.ok(!data.fields['1']);
   });
 
   test('a field named like the id field is refused', async () => {
@@ -695,35 +701,36 @@ describe('collection validation errors', () => {
         { name: 'posts_via_author', type: 'text' },
       ],
     });
-    assert.ok(data.fields?.['1']?.name);
+    assert.equal(data.fields?.['2']?.name?.code, 'validation_found_via');
   });
 
   test('reserved field names are refused', async () => {
-    for (const n of [
-      'expand',
-      'collectionId',
-      'collectionName',
-      'EXPAND',
-      'passwordConfirm',
-      'oldPassword',
-      '__proto__',
-    ]) {
+    for (const n of ['expand', 'collectionId', 'collectionName', 'EXPAND', '__proto__']) {
       const data = await createRejected({ name: uniq('reserved'), fields: [{ name: n, type: 'text' }] });
-      assert.ok(data.fields?.['0']?.name, `${n}: ${JSON.stringify(data)}`);
+      assert.ok(data.fields?.['1']?.name, `${n}: ${JSON.stringify(data)}`);
+    }
+    // Auth request keys are reserved in auth collections only, as in PocketBase.
+    for (const n of ['passwordConfirm', 'oldPassword']) {
+      const data = await createRejected({
+        name: uniq('reserved'),
+        type: 'auth',
+        fields: [{ name: n, type: 'text' }],
+      });
+      assert.equal(data.fields?.['1']?.name?.code, 'validation_reserved_field_name', n);
     }
   });
 
   test('invalid field names are refused', async () => {
     for (const n of ['', 'has space', 'a-b', 'x'.repeat(101)]) {
       const data = await createRejected({ name: uniq('badfield'), fields: [{ name: n, type: 'text' }] });
-      assert.ok(data.fields?.['0']?.name, `${JSON.stringify(n)}: ${JSON.stringify(data)}`);
+      assert.ok(data.fields?.['1']?.name, `${JSON.stringify(n)}: ${JSON.stringify(data)}`);
     }
   });
 
   test('an unknown or missing field type is refused', async () => {
     for (const type of ['varchar', '', undefined, 5, 'view']) {
       const data = await createRejected({ name: uniq('badtype'), fields: [{ name: 'x', type }] });
-      assert.ok(data.fields?.['0']?.type, `${JSON.stringify(type)}: ${JSON.stringify(data)}`);
+      assert.ok(data.fields?.['1']?.type, `${JSON.stringify(type)}: ${JSON.stringify(data)}`);
     }
   });
 
@@ -740,7 +747,7 @@ describe('collection validation errors', () => {
         name: uniq('sel'),
         fields: [{ name: 'choice', type: 'select', values }],
       });
-      assert.ok(data.fields?.['0']?.values, `${JSON.stringify(values)}: ${JSON.stringify(data)}`);
+      assert.ok(data.fields?.['1']?.values, `${JSON.stringify(values)}: ${JSON.stringify(data)}`);
     }
   });
 
@@ -750,7 +757,7 @@ describe('collection validation errors', () => {
         name: uniq('rel'),
         fields: [{ name: 'link', type: 'relation', collectionId }],
       });
-      assert.ok(data.fields?.['0']?.collectionId, JSON.stringify(data));
+      assert.ok(data.fields?.['1']?.collectionId, JSON.stringify(data));
     }
   });
 
@@ -759,7 +766,7 @@ describe('collection validation errors', () => {
       name: uniq('regex'),
       fields: [{ name: 'code', type: 'text', pattern: '([a-z' }],
     });
-    assert.ok(data.fields?.['0']?.pattern, JSON.stringify(data));
+    assert.ok(data.fields?.['1']?.pattern, JSON.stringify(data));
   });
 
   test('negative or fractional min/max/maxSelect options are refused', async () => {
@@ -774,7 +781,7 @@ describe('collection validation errors', () => {
     ];
     for (const field of cases.slice(0, -1)) {
       const data = await createRejected({ name: uniq('opts'), fields: [field] });
-      assert.ok(data.fields?.['0'], JSON.stringify({ field, data }));
+      assert.ok(data.fields?.['1'], JSON.stringify({ field, data }));
     }
     // The last case is fine: a sanity check that the rejections above are about the options.
     await create({ name: uniq('opts'), fields: [cases.at(-1)] });
@@ -785,7 +792,7 @@ describe('collection validation errors', () => {
       name: uniq('dates'),
       fields: [{ name: 'when', type: 'date', min: 'yesterday' }],
     });
-    assert.ok(data.fields?.['0']?.min, JSON.stringify(data));
+    assert.ok(data.fields?.['1']?.min, JSON.stringify(data));
   });
 
   test('rules must be null or strings', async () => {
@@ -815,7 +822,8 @@ describe('collection validation errors', () => {
     const c = await create({ name: uniq('fixedfield'), fields: [{ name: 'n', type: 'number' }] });
     const fields = c.fields.map((f) => (f.name === 'n' ? { ...f, type: 'text' } : f));
     const data = await rejected('PATCH', `/api/collections/${c.id}`, { fields });
-    assert.ok(data.fields?.['1']?.type, JSON.stringify(data));
+    // PocketBase keys this error on the field itself (core/collection_validate.go ensureNoFieldsTypeChange).
+    assert.equal(data.fields?.['1']?.code, 'validation_field_type_change', JSON.stringify(data));
     const after = await server.admin.collections.getOne(c.id);
     assert.equal(after.fields[1]!.type, 'number');
   });
@@ -834,11 +842,11 @@ describe('collection validation errors', () => {
       'validation_field_relation_change',
       JSON.stringify(data),
     );
-    // Matched by name too, when the field id is left out.
+    // Matched by name too, when the field id is left out (the left-out id field is put back first).
     const byName = await rejected('PATCH', `/api/collections/${c.id}`, {
       fields: [{ name: 'link', type: 'relation', collectionId: b.id }],
     });
-    assert.ok(byName.fields?.['0']?.collectionId, JSON.stringify(byName));
+    assert.ok(byName.fields?.['1']?.collectionId, JSON.stringify(byName));
     const after = await server.admin.collections.getOne(c.id);
     assert.equal(after.fields[1]!.collectionId, a.id);
   });
@@ -848,14 +856,12 @@ describe('collection validation errors', () => {
       name: 'bad name',
       listRule: 7,
       fields: [
-        { name: 'a', type: 'nope' },
         { name: 'b', type: 'text' },
         { name: 'b', type: 'text' },
       ],
     });
     assert.ok(data.name);
     assert.ok(data.listRule);
-    assert.ok(data.fields['0']);
     assert.ok(data.fields['2']);
     assert.ok(!data.fields['1']);
   });

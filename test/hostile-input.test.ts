@@ -639,7 +639,8 @@ describe('hostile input', () => {
           json: { name: unique('fields'), fields: [{ name: fieldName, type: 'text' }] },
         });
         const body = assertClientError(res, 400, JSON.stringify(fieldName));
-        assert.ok(body.data.fields?.['0']?.name, `${JSON.stringify(fieldName)}: ${res.text}`);
+        // Index 1: errors are keyed by the final list (PocketBase's), where the id field comes first.
+        assert.ok(body.data.fields?.['1']?.name, `${JSON.stringify(fieldName)}: ${res.text}`);
       }
     });
 

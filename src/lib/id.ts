@@ -1,4 +1,5 @@
 import { randomBytes, randomInt } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 
 const ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -22,4 +23,13 @@ export function randomSecret(bytes = 32): string {
 /** A numeric-suffixed id like PocketBase's `pbc_1234567890` / `text1234567890`. */
 export function prefixedNumericId(prefix: string): string {
   return prefix + randomString(10, '0123456789');
+}
+
+/**
+ * PocketBase's deterministic ids: `prefix` + the CRC-32 (IEEE) of `text` in decimal, e.g. a text field named
+ * `title` is `text` + crc32("title"), a base collection `posts` is `pbc_` + crc32("baseposts"). The same
+ * definition gets the same id on every server, so schemas exported from one match fields on another.
+ */
+export function checksumId(prefix: string, text: string): string {
+  return prefix + crc32(text);
 }

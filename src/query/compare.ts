@@ -270,22 +270,52 @@ export function likePattern(text: string): string {
   return out;
 }
 
-/** `text ~ literal` between two literals, with the same pattern rules as the engines. */
+/**
+ * `text ~ literal` between two literals, with the same pattern rules as the engines. Matched by walking
+ * both strings, going back only to the last `%` (O(text × pattern)): a regular expression here would
+ * backtrack exponentially on patterns such as `%a%a%a…%b`, and both sides come from the client.
+ */
 export function likeMatch(text: string, patternText: string): boolean {
-  const pattern = foldAscii(likePattern(patternText));
-  let re = '^';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string;
-    if (c === '\\' && i + 1 < pattern.length) re += escapeRe(pattern[++i] as string);
-    else if (c === '%') re += '[\\s\\S]*';
-    else if (c === '_') re += '[\\s\\S]';
-    else re += escapeRe(c);
+  const pattern = likeTokens(foldAscii(likePattern(patternText)));
+  const chars = [...foldAscii(text)];
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (i < chars.length) {
+    const t = pattern[j];
+    if (t !== undefined && t !== ANY && (t === ONE || t === chars[i])) {
+      i++;
+      j++;
+    } else if (t === ANY) {
+      star = j++;
+      resume = i;
+    } else if (star >= 0) {
+      j = star + 1;
+      i = ++resume;
+    } else return false;
   }
-  return new RegExp(`${re}$`, 'u').test(foldAscii(text));
+  while (pattern[j] === ANY) j++;
+  return j === pattern.length;
 }
 
-// Only the characters that are special outside a character class (`-` is not, and `u` refuses `\-`).
-const escapeRe = (c: string) => c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const ANY = Symbol('%');
+const ONE = Symbol('_');
+
+/** A LIKE pattern as code points and wildcards (`\` makes the next character literal). */
+function likeTokens(pattern: string): (string | symbol)[] {
+  const chars = [...pattern];
+  const out: (string | symbol)[] = [];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i] as string;
+    if (c === '\\' && i + 1 < chars.length) out.push(chars[++i] as string);
+    else if (c === '%') {
+      if (out.at(-1) !== ANY) out.push(ANY);
+    } else if (c === '_') out.push(ONE);
+    else out.push(c);
+  }
+  return out;
+}
 
 /** Shortest decimal form of a number, as text comparisons see it. */
 export const numberText = (n: number) => String(n);

@@ -84,10 +84,18 @@ export function collectionToRow(c: Collection): CollectionRow {
   };
 }
 
-/** A field in the JSON shape PocketBase returns: common keys, then the type's options. */
+/** Field types whose PocketBase form has no `help` and no `required` (server-set values). */
+const NO_HELP_OR_REQUIRED = new Set(['autodate']);
+
+/**
+ * A field in the JSON shape PocketBase returns: the common keys (`help` included) and every option of
+ * its type, with keys in alphabetical order as PocketBase writes them (it serializes each field through a
+ * map), so that exported schemas compare equal.
+ */
 export function fieldToJson(field: FieldDef): Record<string, unknown> {
   const defaults = FIELD_TYPES.get(field.type)?.defaults() ?? {};
   const out: Record<string, unknown> = {
+    help: field.help ?? '',
     hidden: field.hidden,
     id: field.id,
     name: field.name,
@@ -96,12 +104,20 @@ export function fieldToJson(field: FieldDef): Record<string, unknown> {
     system: field.system,
     type: field.type,
   };
-  for (const key of Object.keys(defaults)) out[key] = field[key] ?? defaults[key];
-  if (field.help !== undefined) out.help = field.help;
-  return out;
+  if (NO_HELP_OR_REQUIRED.has(field.type)) {
+    delete out.help;
+    delete out.required;
+  }
+  // A stored null stays null (PocketBase writes an unset list as null); a missing key gets the default.
+  for (const key of Object.keys(defaults)) out[key] = field[key] === undefined ? defaults[key] : field[key];
+  return Object.fromEntries(
+    Object.keys(out)
+      .sort()
+      .map((key) => [key, out[key]]),
+  );
 }
 
-/** The collection JSON of the collections API (PocketBase's shape, auth options flattened in). */
+/** The collection JSON of the collections API: PocketBase's keys and order, type options flattened in. */
 export function collectionToJson(c: Collection): Record<string, unknown> {
   return {
     id: c.id,
@@ -114,16 +130,22 @@ export function collectionToJson(c: Collection): Record<string, unknown> {
     type: c.type,
     fields: c.fields.map(fieldToJson),
     indexes: c.indexes,
-    system: c.system,
-    ...publicOptions(c),
     created: c.created,
     updated: c.updated,
+    system: c.system,
+    ...publicOptions(c),
   };
 }
 
-/** Options minus secrets: OAuth2 client secrets are never sent back (PocketBase leaves them out too). */
+/**
+ * Options minus secrets: OAuth2 client secrets are never sent back (PocketBase leaves them out too).
+ * An auth collection's `authRule` and `manageRule` come first, where PocketBase writes them.
+ */
 function publicOptions(c: Collection): Record<string, unknown> {
-  return redactCollectionSecrets(c.options);
+  const options = redactCollectionSecrets(c.options);
+  if (c.type !== 'auth') return options;
+  const { authRule, manageRule, ...rest } = options;
+  return { authRule, manageRule, ...rest };
 }
 
 export function findField(c: Collection, name: string): FieldDef | undefined {

@@ -1,13 +1,14 @@
-import { prefixedNumericId } from '../lib/index.ts';
+import { checksumId } from '../lib/index.ts';
 import type { FieldDef } from './fields/index.ts';
 
 /** Fixed ids of the system collections, as PocketBase has them (the SDK knows `_superusers`' id). */
 export const SUPERUSERS_ID = 'pbc_3142635823';
 export const USERS_ID = '_pb_users_auth_';
 
+/** A field definition; without an explicit id it gets PocketBase's default one, `type` + crc32(name). */
 export function field(type: string, name: string, options: Partial<FieldDef> = {}): FieldDef {
   return {
-    id: options.id ?? prefixedNumericId(type),
+    id: options.id ?? checksumId(type, name),
     name,
     type,
     system: false,

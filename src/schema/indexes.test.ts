@@ -27,6 +27,14 @@ describe('index definitions', () => {
     assert.equal(typeof spec === 'string' ? spec : spec.table, 'new_name');
   });
 
+  it('takes an empty table name, as PocketBase scaffolds write it', () => {
+    const spec = parseIndex('CREATE UNIQUE INDEX `idx_tokenKey_abc` ON `` (`tokenKey`)', 'members');
+    assert.equal(
+      typeof spec === 'string' ? spec : formatIndex(spec),
+      'CREATE UNIQUE INDEX `idx_tokenKey_abc` ON `members` (`tokenKey`)',
+    );
+  });
+
   it('refuses anything beyond the supported subset', () => {
     for (const text of [
       'CREATE INDEX i ON t (a); DROP TABLE users',

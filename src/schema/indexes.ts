@@ -27,6 +27,14 @@ export function parseIndex(sql: string, table: string): IndexSpec | string {
     }
     return undefined;
   };
+  const emptyQuoted = () => {
+    const t = tokens[i];
+    if (t && t.kind === 'quoted' && t.text === '') {
+      i++;
+      return true;
+    }
+    return false;
+  };
   const punct = (p: string) => {
     const t = tokens[i];
     if (t && t.kind === 'punct' && t.text === p) {
@@ -43,7 +51,9 @@ export function parseIndex(sql: string, table: string): IndexSpec | string {
   const name = ident();
   if (!name) return 'missing or invalid index name';
   if (/^sqlite_/i.test(name)) return 'index names starting with sqlite_ are reserved';
-  if (!word('ON') || !ident()) return 'missing ON table';
+  // The table named is ignored (the collection's own is used), and may be empty: PocketBase's scaffolds
+  // and its dashboard write `ON \`\`` for a collection that has no name yet.
+  if (!word('ON') || !(ident() || emptyQuoted())) return 'missing ON table';
   if (!punct('(')) return 'missing column list';
   const columns: IndexSpec['columns'] = [];
   do {

@@ -16,6 +16,7 @@ import {
   resealCollectionSecrets,
   sealCollectionSecrets,
 } from './collection-secrets.ts';
+import { importError, importFailure, prepareImport } from './import.ts';
 import { parseIndex } from './indexes.ts';
 import {
   applyTableSync,
@@ -31,6 +32,9 @@ import { invalidViewQuery, temporaryView, viewTableKind } from './view-collectio
 import { dependentViews, dropViews, inCreationOrder, recreateViews, sampleView } from './view-deps.ts';
 import { inferViewFields } from './view-fields.ts';
 import { parseViewQuery, ViewQueryError } from './view-query.ts';
+
+/** The most collections one import may carry (PocketBase has no limit; a bound keeps one request bounded). */
+const MAX_IMPORT = 1000;
 
 export interface CollectionChange {
   before?: Collection;
@@ -348,11 +352,20 @@ export async function createCollectionStore(
       });
     },
     async importCollections(collections, deleteMissing) {
-      if (!Array.isArray(collections) || collections.length === 0 || collections.length > 1000) {
-        throw badRequest('Failed to import collections.', {
-          collections: { code: 'validation_required', message: 'Must be a non-empty list of collections.' },
+      // PocketBase: a list that is not one of objects fails to load; an empty one fails validation.
+      if (collections !== undefined && (!Array.isArray(collections) || !collections.every(isPlainObject)))
+        throw badRequest('An error occurred while loading the submitted data.');
+      if (!collections?.length)
+        throw badRequest('An error occurred while validating the submitted data.', {
+          collections: { code: 'validation_required', message: 'Cannot be blank.' },
         });
-      }
+      if (collections.length > MAX_IMPORT)
+        throw badRequest('An error occurred while validating the submitted data.', {
+          collections: {
+            code: 'validation_length_too_long',
+            message: `At most ${MAX_IMPORT} collections can be imported at once.`,
+          },
+        });
       await mutate(async (trx, s, log) => importAll(trx, s, log, collections, deleteMissing));
     },
     async dryRunView(query) {
@@ -368,66 +381,48 @@ export async function createCollectionStore(
     trx: AnyTrx,
     s: Schema,
     log: SyncLog,
-    list: unknown[],
+    list: Record<string, unknown>[],
     deleteMissing: boolean,
   ): Promise<CollectionChange[]> {
+    const items = prepareImport(list, s.byId, s.byName, deleteMissing);
     // Every imported collection counts as existing, so relations may point at each other in any order;
     // with deleteMissing, the collections to delete are gone already (their names are free again).
-    const incoming = new Set<string>();
-    for (const item of list) {
-      if (!isPlainObject(item)) continue;
-      const id = item.id ? String(item.id) : s.byName.get(String(item.name ?? '').toLowerCase())?.id;
-      if (id) incoming.add(id);
-    }
+    const incoming = new Set(
+      items.map((it) => it.existing?.id ?? it.input.id).filter((id) => typeof id === 'string'),
+    );
+    const kept = new Set(items.flatMap((it) => (it.existing ? [it.existing.id] : [])));
     const pool = new Map(s.byId);
-    if (deleteMissing)
-      for (const c of s.byId.values()) if (!c.system && !incoming.has(c.id)) pool.delete(c.id);
+    if (deleteMissing) for (const c of s.byId.values()) if (!c.system && !kept.has(c.id)) pool.delete(c.id);
     const ctx = {
       ...context(pool, await foreignTables(trx, s)),
       collectionExists: (id: string) => pool.has(id) || incoming.has(id),
     };
     const changes: CollectionChange[] = [];
-    const errors: ErrorData = {};
-    const seen = new Set<string>();
     // Views are checked after the collections they may read.
-    const isView = (item: unknown) => isPlainObject(item) && item.type === 'view';
-    const entries = [...list.entries()];
-    for (const [i, item] of [
-      ...entries.filter(([, x]) => !isView(x)),
-      ...entries.filter(([, x]) => isView(x)),
-    ]) {
-      const existing = isPlainObject(item)
-        ? (s.byId.get(String(item.id ?? '')) ??
-          (item.id ? undefined : s.byName.get(String(item.name ?? '').toLowerCase())))
-        : undefined;
+    const isView = (it: (typeof items)[number]) => (it.existing?.type ?? it.input.type) === 'view';
+    for (const { input, existing } of [...items.filter((it) => !isView(it)), ...items.filter(isView)]) {
+      let after: Collection;
       try {
-        const after = validate(item, existing, ctx, pool);
-        pool.set(after.id, after);
-        seen.add(after.id);
-        changes.push({ before: existing, after });
+        after = validate(input, existing, ctx, pool);
       } catch (err) {
         if (!(err instanceof ApiError)) throw err;
-        errors[String(i)] = {
-          code: 'collections_import_validate_failure',
-          message: err.message,
-          ...(Object.keys(err.data).length ? { params: err.data } : {}),
-        } as ErrorData[string];
+        throw importFailure(
+          existing ? { ...input, name: input.name ?? existing.name, id: existing.id } : input,
+          err.data,
+        );
       }
+      pool.set(after.id, after);
+      changes.push({ before: existing, after });
     }
-    if (Object.keys(errors).length)
-      throw badRequest('Failed to import collections.', { collections: errors });
     if (deleteMissing) {
-      for (const c of s.byId.values()) if (!seen.has(c.id) && !c.system) changes.push({ before: c });
+      for (const c of s.byId.values()) if (!kept.has(c.id) && !c.system) changes.push({ before: c });
     }
     for (const { before, after } of changes) {
       const referrer = !after && before ? referencedBy(before, [...pool.values()]) : undefined;
       if (referrer)
-        throw badRequest('Failed to import collections.', {
-          collections: {
-            code: 'collections_import_failure',
-            message: `${before!.name} is referenced by a relation field of ${referrer}.`,
-          },
-        });
+        throw importError(
+          `Failed to import the collections configuration: ${before!.name} is referenced by a relation field of ${referrer}.`,
+        );
     }
     // Deletes first (frees names), then creates/updates in the given order.
     // Every view is dropped first (engines refuse to change what a view reads) and the ones the import
@@ -442,15 +437,13 @@ export async function createCollectionStore(
     ];
     for (const ch of changes.filter((c) => !c.after)) await persist(trx, ch.before, undefined, log);
     for (const ch of ordered) await persist(trx, ch.before, ch.after, log);
-    const kept = existingViews.filter((v) => !changes.some((c) => (c.before ?? c.after)?.id === v.id));
+    const untouched = existingViews.filter((v) => !changes.some((c) => (c.before ?? c.after)?.id === v.id));
     const names = new Map([...pool.values()].map((c) => [c.name.toLowerCase(), c]));
     try {
-      await recreateViews(trx, db, kept, (n) => names.get(n.toLowerCase()), saver(trx, log), log);
+      await recreateViews(trx, db, untouched, (n) => names.get(n.toLowerCase()), saver(trx, log), log);
     } catch (err) {
       if (!(err instanceof ViewQueryError)) throw err;
-      throw badRequest('Failed to import collections.', {
-        collections: { code: 'collections_import_failure', message: err.message.slice(0, 500) },
-      });
+      throw importError(`Failed to import the collections configuration: ${err.message.slice(0, 500)}`);
     }
     return changes;
   }

@@ -1,16 +1,11 @@
 import type { ErrorData } from '../errors/index.ts';
-import { containsNul, isPlainObject, nowString, prefixedNumericId } from '../lib/index.ts';
+import { containsNul, isPlainObject, nowString } from '../lib/index.ts';
 import { AUTH_RULE_NAMES, type Collection, type CollectionType, RULE_NAMES } from './collection.ts';
-import {
-  AUTH_OPTION_KEYS,
-  authSystemFields,
-  authSystemIndexes,
-  defaultAuthOptions,
-  idField,
-} from './defaults.ts';
+import { checkCollectionId, checkCollectionName, defaultCollectionId } from './collection-names.ts';
+import { AUTH_OPTION_KEYS, authSystemIndexes, defaultAuthOptions } from './defaults.ts';
 import type { FieldDef, OptionsContext } from './fields/index.ts';
 import { formatIndex, identityIndex, parseIndex } from './indexes.ts';
-import { MAX_NAME_LENGTH, NAME_RE, normalizeFields } from './validate-fields.ts';
+import { normalizeFields } from './validate-fields.ts';
 import { viewDefinition } from './view-collection.ts';
 
 export interface ValidationContext extends OptionsContext {
@@ -51,56 +46,31 @@ export function buildCollection(
   }
 
   const id =
-    existing?.id ?? (input.id === undefined || input.id === '' ? prefixedNumericId('pbc_') : input.id);
-  // Up to 50, so that the system index names built from it (`idx_tokenKey_<id>`) stay within 63.
-  if (typeof id !== 'string' || !/^\w{1,50}$/.test(id))
-    errors.id = {
-      code: 'validation_invalid_value',
-      message: 'Ids may contain only letters, digits and _ (up to 50).',
-    };
-  else if (!existing && ctx.findById(id))
-    errors.id = { code: 'validation_not_unique', message: 'Value must be unique.' };
+    existing?.id ??
+    (input.id === undefined || input.id === '' || input.id === null
+      ? defaultCollectionId(String(type), input.name, ctx)
+      : input.id);
+  const idError = checkCollectionId(id, input.id, existing, ctx);
+  if (idError) errors.id = idError;
 
   const name = input.name === undefined ? existing?.name : input.name;
-  if (typeof name !== 'string' || name === '')
-    errors.name = { code: 'validation_required', message: 'Cannot be blank.' };
-  else if (!NAME_RE.test(name) || name.length > MAX_NAME_LENGTH)
-    errors.name = {
-      code: 'validation_invalid_name',
-      message: `Names may contain only letters, digits and _ (up to ${MAX_NAME_LENGTH}).`,
-    };
-  else if (existing?.system && name !== existing.name)
-    errors.name = {
-      code: 'validation_system_collection_change',
-      message: 'System collections cannot be renamed.',
-    };
-  else if (name.startsWith('_') && !existing?.system)
-    errors.name = {
-      code: 'validation_invalid_name',
-      message: 'Names starting with _ are reserved for system collections.',
-    };
-  else if (/^sqlite_/i.test(name))
-    errors.name = { code: 'validation_invalid_name', message: 'Names starting with sqlite_ are reserved.' };
-  else if (ctx.findByName(name) && ctx.findByName(name)?.id !== existing?.id)
-    errors.name = {
-      code: 'validation_collection_name_exists',
-      message: 'Collection name must be unique (case insensitive).',
-    };
-  else if (ctx.isForeignTable(name) && name.toLowerCase() !== existing?.name.toLowerCase())
-    errors.name = {
-      code: 'validation_collection_name_exists',
-      message: 'A table with this name already exists in the database.',
+  const nameError = checkCollectionName(name, existing, ctx);
+  if (nameError) errors.name = nameError;
+  if (existing && input.system !== undefined && input.system !== existing.system)
+    errors.system = {
+      code: 'validation_collection_system_flag_change',
+      message: 'System collection state cannot be changed.',
     };
 
-  const previousFields = existing?.fields ?? [idField(), ...(type === 'auth' ? authSystemFields() : [])];
   // A relation may point at the collection being created (a tree of categories, say).
   const fieldCtx = { collectionExists: (target: string) => target === id || ctx.collectionExists(target) };
   const view = type === 'view' ? viewDefinition(input, existing, ctx.findByName, errors) : undefined;
+  const target = { previous: existing?.fields ?? [], type, isNew: !existing };
   const fields = view
     ? view.fields
-    : input.fields === undefined
-      ? previousFields
-      : normalizeFields(input.fields, previousFields, fieldCtx, errors);
+    : input.fields === undefined && existing
+      ? existing.fields
+      : normalizeFields(input.fields ?? [], target, fieldCtx, errors);
   if (!view) checkNoRelationToView(fields, ctx, errors);
 
   const rules: Record<string, string | null> = {};
@@ -111,6 +81,11 @@ export function buildCollection(
       errors[key] = { code: 'validation_nil', message: 'Must be blank.' };
     } else if (value !== null && (typeof value !== 'string' || value.length > MAX_RULE_LENGTH)) {
       errors[key] = { code: 'validation_invalid_rule', message: 'Must be null or a rule expression.' };
+    } else if (existing?.system && value !== fallback) {
+      errors[key] = {
+        code: 'validation_collection_system_rule_change',
+        message: 'System collection API rule cannot be changed.',
+      };
     } else rules[key] = value;
   }
 
@@ -129,10 +104,13 @@ export function buildCollection(
     };
   const tableName = typeof name === 'string' ? name : '';
   const canonicalIndexes = checkIndexes(indexes, tableName, fieldNames, errors);
-  if (type === 'auth' && !existing) {
+  // As PocketBase, an auth collection always gets back a unique index on `tokenKey` and on `email` when it
+  // has none (one of any name will do: the dashboard sends the scaffold's).
+  if (type === 'auth') {
     for (const sys of authSystemIndexes(tableName, String(id))) {
       const spec = parseIndex(sys, tableName);
-      if (typeof spec !== 'string' && !canonicalIndexes.some((i) => i.includes(`\`${spec.name}\``)))
+      const column = typeof spec === 'string' ? undefined : spec.columns[0]?.name;
+      if (typeof spec !== 'string' && column && !identityIndex(canonicalIndexes, column))
         canonicalIndexes.push(formatIndex(spec));
     }
   }
@@ -145,8 +123,9 @@ export function buildCollection(
     if (missing.length)
       errors.passwordAuth = {
         identityFields: {
-          code: 'validation_missing_unique_index',
-          message: `An identity field needs a unique index on it alone: ${missing.join(', ')}.`,
+          code: 'validation_missing_unique_constraint',
+          message: `The field ${missing[0]} doesn't have a UNIQUE constraint.`,
+          params: { fieldName: missing[0] },
         },
       };
   }
@@ -244,17 +223,22 @@ function checkAuthOption(value: Record<string, unknown>, fieldNames: string[]): 
       code: 'validation_invalid_value',
       message: `Must be a whole number of seconds between 1 and ${MAX_TOKEN_DURATION}.`,
     };
-  if (
-    identityFields !== undefined &&
-    !(
-      Array.isArray(identityFields) &&
-      identityFields.every((f) => typeof f === 'string' && fieldNames.includes(f))
-    )
-  )
-    errors.identityFields = {
-      code: 'validation_invalid_value',
-      message: "Must be a list of the collection's field names.",
-    };
+  if (identityFields !== undefined) {
+    const missing = Array.isArray(identityFields)
+      ? identityFields.find((f) => typeof f !== 'string' || !fieldNames.includes(f))
+      : undefined;
+    if (!Array.isArray(identityFields) || identityFields.some((f) => typeof f !== 'string'))
+      errors.identityFields = {
+        code: 'validation_invalid_value',
+        message: "Must be a list of the collection's field names.",
+      };
+    else if (missing !== undefined)
+      errors.identityFields = {
+        code: 'validation_missing_field',
+        message: `Invalid or missing field ${missing}.`,
+        params: { fieldName: missing },
+      };
+  }
   if (
     length !== undefined &&
     !(Number.isInteger(length) && (length as number) > 0 && (length as number) <= 255)

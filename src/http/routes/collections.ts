@@ -1,12 +1,33 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../../errors/index.ts';
 import { isPlainObject } from '../../lib/index.ts';
-import { type Collection, collectionToJson } from '../../schema/index.ts';
+import { compileMemoryFilter, type MemoryColumn, toBadRequest } from '../../query/index.ts';
+import { type Collection, collectionScaffolds, collectionToJson } from '../../schema/index.ts';
 import { type HttpDeps, queryBool, queryString, requireSuperuser } from '../context.ts';
 
 type Params = { collection: string };
 
 const SORTABLE = new Set(['id', 'name', 'type', 'system', 'created', 'updated']);
+/** The columns PocketBase lets a collections list filter name (its `search.NewSimpleFieldResolver`). */
+const FILTERABLE: Record<string, MemoryColumn> = {
+  id: 'text',
+  created: 'text',
+  updated: 'text',
+  name: 'text',
+  system: 'bool',
+  type: 'text',
+};
+
+/** Keeps the collections a `filter` matches; a filter PocketBase would refuse is a 400 with empty data. */
+function filterCollections(list: Collection[], filter: string | undefined): Collection[] {
+  if (!filter) return list;
+  try {
+    const matches = compileMemoryFilter(filter, FILTERABLE);
+    return list.filter((c) => matches(c as unknown as Record<string, unknown>));
+  } catch (err) {
+    throw toBadRequest(err, 'filter') ?? err;
+  }
+}
 
 /** Sorts collections by `sort=-created,name` over the keys PocketBase allows for this list. */
 function sortCollections(list: Collection[], sort: string | undefined): Collection[] {
@@ -39,13 +60,13 @@ export async function collectionRoutes(
 
   app.get('/api/collections', async (request) => {
     const q = request.query;
-    if (queryString(q, 'filter')) throw badRequest('Filtering is not supported yet.');
     const page = Number(queryString(q, 'page') ?? 1);
     const perPageRaw = Number(queryString(q, 'perPage') ?? 30);
     if (!Number.isSafeInteger(page) || !Number.isSafeInteger(perPageRaw))
       throw badRequest('Invalid page or perPage value.');
     const perPage = Math.min(perPageRaw > 0 ? perPageRaw : 30, 1000);
-    const all = sortCollections(collections.list(), queryString(q, 'sort'));
+    const matching = filterCollections(collections.list(), queryString(q, 'filter'));
+    const all = sortCollections(matching, queryString(q, 'sort'));
     const start = (Math.max(1, page) - 1) * perPage;
     const skipTotal = queryBool(q, 'skipTotal');
     return {
@@ -56,6 +77,9 @@ export async function collectionRoutes(
       items: all.slice(start, start + perPage).map(collectionToJson),
     };
   });
+
+  // Registered before `/api/collections/:collection` reads as a collection name (static paths win anyway).
+  app.get('/api/collections/meta/scaffolds', async () => collectionScaffolds());
 
   app.post('/api/collections', async (request) => collectionToJson(await collections.create(request.body)));
 

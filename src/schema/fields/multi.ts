@@ -104,10 +104,13 @@ export const relationField = listField(
   (field, ctx) => {
     const errors = checkNonNegativeInt(checkNonNegativeInt({}, field, 'maxSelect'), field, 'minSelect');
     checkBool(errors, field, 'cascadeDelete');
-    if (typeof field.collectionId !== 'string' || !ctx.collectionExists(field.collectionId)) {
+    // PocketBase's codes: a blank target is `validation_required`, an unknown one (or a name) is missing.
+    if (field.collectionId === '' || field.collectionId === undefined || field.collectionId === null)
+      errors.collectionId = blank();
+    else if (typeof field.collectionId !== 'string' || !ctx.collectionExists(field.collectionId)) {
       errors.collectionId = {
-        code: 'validation_missing_collection',
-        message: 'The related collection does not exist.',
+        code: 'validation_field_relation_missing_collection',
+        message: "The relation collection doesn't exist.",
       };
     }
     return errors;
