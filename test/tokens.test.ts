@@ -23,7 +23,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { createSecretBox } from '../src/lib/index.ts';
-import { readParam } from '../src/schema/index.ts';
+import { readParam, SESSIONS_NAME } from '../src/schema/index.ts';
 import { SUPERUSER, startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
@@ -355,6 +355,30 @@ describe('token security and the JWKS', () => {
       await assertGuest(await forge({ ...claims, id: bob.id }), 'bob via ann’s session');
       const bobClaims = { ...decodeJwt(await signIn(bob)) };
       await assertGuest(await forge({ ...claims, sid: bobClaims.sid }), 'ann via bob’s session');
+    });
+
+    it('a non-string sid never matches a session, even one whose id reads as that number', async () => {
+      // MySQL compares a string column with a number or boolean numerically: `id = true` is `id = 1`,
+      // which matches '1abc…'. Give one of ann's sessions such an id and check nothing reaches it.
+      const fresh = String(decodeJwt(await signIn(ann)).sid);
+      const q = server.app.db.dialect.quote;
+      const table = q(SESSIONS_NAME);
+      let current = fresh;
+      for (const [prefix, sid] of [
+        ['1', true],
+        ['42', 42],
+        ['0', false],
+      ] as const) {
+        const id = prefix + fresh.slice(prefix.length);
+        const rename = `UPDATE ${table} SET ${q('id')} = ? WHERE ${q('id')} = ?`;
+        await server.app.db.run(server.app.db.kysely, rename, [id, current]);
+        current = id;
+        await assertAuthenticatedAsAnn(await forge({ ...annClaims(), sid: id }));
+        await assertGuest(
+          await forge({ ...annClaims(), sid }),
+          `sid ${sid} against session ${id.slice(0, 4)}…`,
+        );
+      }
     });
 
     it('a token for another collection than its session’s (no escalation to superuser)', async () => {

@@ -38,6 +38,9 @@ export async function signToken(keys: KeyRing, claims: TokenClaims, expiresAt: n
 /** Seconds from now as an epoch-ms deadline, for `signToken`. */
 export const inSeconds = (seconds: number) => Date.now() + Math.max(1, Math.floor(seconds)) * 1000;
 
+/** Optional claims that, when present, must be strings. */
+const STRING_CLAIMS = ['sid', 'email', 'newEmail', 'tk'] as const;
+
 /**
  * Verifies signature, algorithm (pinned to the key the `kid` names: no `none`, no HMAC or cross-key
  * confusion, no keys embedded in the header), expiry, audience and shape. Returns the claims, or
@@ -62,6 +65,10 @@ export async function verifyToken(
     });
     if (payload.type !== type || typeof payload.id !== 'string' || typeof payload.collectionId !== 'string')
       return undefined;
+    // A non-string claim would reach SQL as a number or boolean, and MySQL compares `id = true` as
+    // `id = 1`, matching any session id that starts with "1".
+    for (const name of STRING_CLAIMS)
+      if (payload[name] !== undefined && typeof payload[name] !== 'string') return undefined;
     return payload as unknown as TokenClaims;
   } catch {
     return undefined;
