@@ -7,6 +7,7 @@ import {
   createPasswords,
   createThrottle,
   loadKeyRing,
+  SESSIONS_REVOKED_TOPIC,
 } from './auth/index.ts';
 import { type Bus, createMemoryBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir } from './config/index.ts';
@@ -16,6 +17,7 @@ import { createSecretBox } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { checkRule, queryDialect } from './query/index.ts';
+import { createRealtime, type Realtime } from './realtime/index.ts';
 import { createRecordService, type RecordService } from './records/index.ts';
 import {
   type CollectionStore,
@@ -37,6 +39,8 @@ export interface App {
   mailer: Mailer;
   /** Cross-node events; in memory on one node (the cluster issue adds Redis behind the same interface). */
   bus: Bus;
+  /** Realtime streams of this node; `publish` sends a custom topic's message to every node's subscribers. */
+  realtime: Realtime;
   server: FastifyInstance;
   /**
    * Stops accepting requests, lets in-flight ones finish for up to `config.shutdownTimeout` seconds
@@ -97,11 +101,28 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       throttle,
       secrets,
     });
+    const realtime = createRealtime({
+      records,
+      collections,
+      bus,
+      limits: {
+        maxClientsPerIp: config.realtimeMaxClientsPerIp,
+        maxSubscriptions: config.realtimeMaxSubscriptions,
+        bufferBytes: config.realtimeBufferBytes,
+        idleTimeout: config.realtimeIdleTimeout,
+        heartbeat: config.realtimeHeartbeat,
+      },
+      onError: (err) => log.error({ err }, 'realtime delivery failed'),
+    });
+    // Signed out, revoked or changed password: streams bound to those sessions fall back to guests.
+    bus.subscribe(SESSIONS_REVOKED_TOPIC, (ids) => {
+      if (Array.isArray(ids)) realtime.endSessions(ids.filter((id): id is string => typeof id === 'string'));
+    });
     // Readiness: what this node needs to serve traffic (Redis and storage checks join this list).
     const readiness = [{ name: 'database', run: () => sql`select 1`.execute(db.kysely) }];
     const outage = (err: unknown) => outageError(db.dialect, err);
     const server = await buildServer(
-      { config, collections, records, auth, settings, outage },
+      { config, collections, records, auth, settings, realtime, outage },
       log,
       readiness,
     );
@@ -115,9 +136,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       settings,
       mailer,
       bus,
+      realtime,
       server,
       close() {
         // The HTTP drain has a deadline (shutdownTimeout); the database closes last.
+        // Streams end first: they would hold the drain until its deadline, and clients move to another node.
+        realtime.close();
         closing ??= server.drain
           .close(config.shutdownTimeout * 1000)
           .then(() => auth.close())

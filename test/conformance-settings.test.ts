@@ -445,6 +445,7 @@ describe('GET /api/plinth/features', () => {
     for (const name of ['files', 'realtime', 'batch', 'backups', 'logs', 'crons', 'viewCollections', 'sql'])
       assert.equal(typeof features[name], 'boolean', name);
     assert.equal(features.viewCollections, true);
+    assert.equal(features.realtime, true);
   });
 });
 
@@ -499,10 +500,10 @@ describe('routes of features not built yet', () => {
     assert.equal((await server.request('GET', '/api/backups/x.zip')).status, 403);
   });
 
-  it('files and realtime: the generic 404', async (t) => {
+  it('files: the generic 404', async (t) => {
     // PocketBase's 404 for a missing file (apis/file.go download: NotFoundError).
     if (!(await missing('files'))) return t.skip('files are served');
-    for (const path of ['/api/files/users/abc/a.png', '/api/realtime']) {
+    for (const path of ['/api/files/users/abc/a.png']) {
       const res = await server.request('GET', path);
       assert.equal(res.status, 404, path);
       assert.deepEqual(res.body, { status: 404, message: "The requested resource wasn't found.", data: {} });

@@ -8,5 +8,6 @@ export { listProviders } from './oauth2/providers.ts';
 export type { Passwords } from './passwords.ts';
 export { ARGON2_OPTIONS, createPasswords } from './passwords.ts';
 export type { AuthResponse } from './service.ts';
+export { SESSIONS_REVOKED_TOPIC } from './sessions.ts';
 export type { Throttle } from './throttle.ts';
 export { createPasswordGuard, createThrottle } from './throttle.ts';

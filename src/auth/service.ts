@@ -112,6 +112,7 @@ export function createCore(deps: AuthDeps) {
       isSuperuser,
       sessionId: session.id,
       refreshable: claims.refreshable === true,
+      expiresAt: Number(claims.exp) * 1000,
     };
   }
 

@@ -59,7 +59,9 @@ const CACHE_TTL_MS = 5_000;
 const CACHE_MAX = 50_000;
 /** Last-seen is written at most this often per session: a request is not a write. */
 const TOUCH_INTERVAL_MS = 60_000;
-const TOPIC = 'sessions.revoked';
+/** The bus topic of ended sessions (their ids): every node forgets them, realtime streams included. */
+export const SESSIONS_REVOKED_TOPIC = 'sessions.revoked';
+const TOPIC = SESSIONS_REVOKED_TOPIC;
 
 interface Cached extends Session {
   /** Epoch ms of sign-in: the absolute timeout counts from here, with the settings of the moment. */

@@ -17,6 +17,8 @@ export interface TokenClaims {
   /** The address a verification or email-change token was issued for. */
   email?: string;
   newEmail?: string;
+  /** Expiry, in seconds since the epoch (set by signToken, required by verifyToken). */
+  exp?: number;
 }
 
 /** The `aud` of each token type: a token of one kind is never accepted as another. */

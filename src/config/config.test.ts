@@ -77,11 +77,13 @@ describe('loadConfig', () => {
   it('takes every key the docs list, and the docs list every key it takes', () => {
     const doc = readFileSync(join(import.meta.dirname, '../../docs/getting-started.md'), 'utf8');
     const admission = readFileSync(join(import.meta.dirname, '../../docs/operations.md'), 'utf8');
+    const realtime = readFileSync(join(import.meta.dirname, '../../docs/realtime.md'), 'utf8');
     // The first column of the settings tables: | `key` | ...
     const documented = new Set(
       [
         ...doc.matchAll(/^\| `(\w+)`\s+\| (?:`--|—)/gm),
         ...admission.matchAll(/^\| `(max\w+|queue\w+)`\s+\|/gm),
+        ...realtime.matchAll(/^\| `(realtime\w+)`\s+\|/gm),
       ].map((m) => m[1] as string),
     );
     assert.deepEqual([...documented].sort(), [...CONFIG_FILE_KEYS].sort());

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ADMISSION_KEYS, type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
+import { REALTIME_KEYS, type RealtimeConfig, readRealtime, realtimeEnv } from './realtime.ts';
 
 /** Boot configuration: what the process needs before it can open the database. */
-export interface Config extends AdmissionConfig {
+export interface Config extends AdmissionConfig, RealtimeConfig {
   /** host:port to listen on. */
   host: string;
   port: number;
@@ -79,6 +80,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     encryptionKey: env.PLINTH_ENCRYPTION_KEY,
     oldEncryptionKeys: env.PLINTH_OLD_ENCRYPTION_KEYS,
     ...admissionEnv(env),
+    ...realtimeEnv(env),
   };
   const merged: ConfigInput = { ...file };
   for (const source of [fromEnv, flags]) {
@@ -104,6 +106,7 @@ export const CONFIG_FILE_KEYS: readonly string[] = [
   'encryptionKey',
   'oldEncryptionKeys',
   ...ADMISSION_KEYS,
+  ...REALTIME_KEYS,
 ];
 /** Config's own names for `dir` and `db`, accepted in a file as they always were. */
 const FILE_ALIASES = ['dataDir', 'databaseUrl'];
@@ -183,9 +186,11 @@ function validate(input: ConfigInput): Config {
   if (!Number.isFinite(shutdownTimeout) || shutdownTimeout < 0 || shutdownTimeout > 3600)
     problems.push('shutdownTimeout must be a number of seconds from 0 to 3600');
   const admission = readAdmission(input, problems);
+  const realtime = readRealtime(input, problems);
   if (problems.length) throw new ConfigError(problems);
   return {
     ...admission,
+    ...realtime,
     host,
     port,
     dataDir: resolve(String(input.dir ?? input.dataDir ?? './plinth_data')),

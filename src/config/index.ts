@@ -3,3 +3,4 @@ export type { Config, ConfigInput } from './config.ts';
 export { ConfigError, loadConfig } from './config.ts';
 export { KEY_FILE, prepareDataDir, sqliteFile } from './data-dir.ts';
 export { type EncryptionKeys, loadEncryptionKeys } from './encryption-key.ts';
+export type { RealtimeConfig } from './realtime.ts';

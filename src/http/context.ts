@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AuthService, Client } from '../auth/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApiError, unauthorized } from '../errors/index.ts';
+import type { Realtime } from '../realtime/index.ts';
 import type { AuthContext, RecordService } from '../records/index.ts';
 import type { CollectionStore, SettingsStore } from '../schema/index.ts';
 import { requestDetails } from './caller.ts';
@@ -13,6 +14,7 @@ export interface HttpDeps {
   records: RecordService;
   auth: AuthService;
   settings: SettingsStore;
+  realtime: Realtime;
   /** A database failure as the 503 it answers with (db/outage.ts), or undefined. */
   outage?: (err: unknown) => ApiError | undefined;
 }

@@ -49,14 +49,25 @@ export function installDrain(app: FastifyInstance, log: Logger): void {
     inFlight++;
     res.once('close', () => {
       inFlight--;
-      if (draining && inFlight === 0) closeIdle();
+      if (draining && inFlight === 0) closeAll();
     });
   });
 
   const closeIdle = server.closeIdleConnections.bind(server);
+  /**
+   * Nothing is in flight: every connection left is idle, or open without having sent a request yet (Node
+   * counts those as busy and would wait for them). Idle ones close at once; the rest on the next turn,
+   * once a response that just ended has released its connection.
+   */
+  const closeAll = () => {
+    closeIdle();
+    setImmediate(() => {
+      if (inFlight === 0) for (const socket of sockets) socket.destroy();
+    });
+  };
   // Node calls this from server.close(): keep idle connections while other requests are in flight.
   server.closeIdleConnections = () => {
-    if (inFlight === 0) closeIdle();
+    if (inFlight === 0) closeAll();
   };
 
   // Any close path (app.close() or a direct server.close()) starts the drain.

@@ -17,6 +17,7 @@ import { featureRoutes } from './routes/features.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
 import { oauth2ProviderRoutes } from './routes/oauth2-providers.ts';
+import { realtimeRoutes } from './routes/realtime.ts';
 import { recordRoutes } from './routes/records.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { viewDryRunRoutes } from './routes/view-dry-run.ts';
@@ -83,6 +84,10 @@ export async function buildServer(
   await app.register(authRoutes, deps);
   await app.register(settingsRoutes, deps);
   await app.register(installerRoutes, deps);
+  await app.register(realtimeRoutes, {
+    realtime: deps.realtime,
+    maxSubscriptions: deps.config.realtimeMaxSubscriptions,
+  });
   // Last: it lists the features whose routes are registered above and stands in for the others.
   await app.register(featureRoutes);
   return app;

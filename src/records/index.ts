@@ -19,6 +19,7 @@ import type {
   PasswordHasher,
   RecordValues,
 } from './types.ts';
+import { checkVisibility, type VisibilityCheck } from './visibility.ts';
 import { type BeforeWrite, createRecord, updateRecord } from './write.ts';
 
 export { canManage, requireRule, ruleOf } from './access.ts';
@@ -36,6 +37,7 @@ export type {
   RequestDetails,
 } from './types.ts';
 export { GUEST } from './types.ts';
+export type { VisibilityCheck } from './visibility.ts';
 export { newTokenKey } from './write.ts';
 
 /** The writes (and the reads they need) that `RecordService.transaction` runs together. */
@@ -101,8 +103,18 @@ export interface RecordService {
    * never unless superuser). Used where a rule gates something other than a record route (`authRule`).
    */
   meetsRule(collection: Collection, rule: RuleName, id: string, auth: AuthContext): Promise<boolean>;
-  /** The record JSON the given caller may see. */
-  toJson(collection: Collection, values: RecordValues, auth: AuthContext): Record<string, unknown>;
+  /** The record JSON the given caller may see; `manages` shows a private email (auth collections). */
+  toJson(
+    collection: Collection,
+    values: RecordValues,
+    auth: AuthContext,
+    manages?: boolean,
+  ): Record<string, unknown>;
+  /**
+   * Answers many access questions about one stored record at once (realtime: one event, many
+   * subscribers), with one statement per 64 questions that need the database and none for the others.
+   */
+  checkVisibility(collection: Collection, id: string, checks: readonly VisibilityCheck[]): Promise<boolean[]>;
 }
 
 export function createRecordService(deps: {
@@ -135,7 +147,8 @@ export function createRecordService(deps: {
       );
       return rows[0] ? ctx.prepared(c).shape.fromRow(rows[0]) : undefined;
     },
-    toJson: (c, values, a) => ctx.prepared(c).shape.toJson(values, a),
+    toJson: (c, values, a, manages) => ctx.prepared(c).shape.toJson(values, a, manages),
+    checkVisibility: (c, id, checks) => checkVisibility(ctx, c, id, checks),
     async meetsRule(c, rule, id, a) {
       if (!a.isSuperuser && ruleOf(c, rule) === null) return false;
       try {

@@ -11,6 +11,8 @@ export interface AuthContext {
   isSuperuser: boolean;
   /** The server-side session the caller's token belongs to (auth issue: revocation, "this device"). */
   sessionId?: string;
+  /** Epoch ms when the caller's token expires (a realtime stream's auth ends then). */
+  expiresAt?: number;
   /** Whether the caller's token may be refreshed (impersonation tokens may not). */
   refreshable?: boolean;
   /** What access rules may read about the request (`@request.method`, `.headers`, `.query`, `.context`). */

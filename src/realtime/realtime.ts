@@ -1,0 +1,141 @@
+import type { Bus } from '../bus/index.ts';
+import type { RecordEvent, RecordService, RecordValues } from '../records/index.ts';
+import type { CollectionStore } from '../schema/index.ts';
+import { Broker, type RealtimeLimits } from './broker.ts';
+import { type Outgoing, prepareRecordEvent, type RecordAction } from './delivery.ts';
+
+/** Bus topics: record events and custom messages reach the subscribers of every node. */
+const RECORDS_TOPIC = 'realtime.records';
+const CUSTOM_TOPIC = 'realtime.custom';
+
+interface RecordMessage {
+  action: RecordAction;
+  collectionId: string;
+  record: RecordValues;
+}
+
+export interface Realtime {
+  readonly broker: Broker;
+  /** Sends `data` (JSON) to every client subscribed to the custom topic `topic`, on every node. */
+  publish(topic: string, data: unknown): Promise<void>;
+  /** Turns the clients of these sessions into guests (sign-out, revocation, password change). */
+  endSessions(ids: readonly string[]): void;
+  /** Ends every stream (shutdown), so that clients reconnect to another node. */
+  close(): void;
+}
+
+/**
+ * Realtime on one node: record events from the records layer, checked per subscriber and sent in the
+ * order they happened. Creates and updates travel over the bus (every node checks them for its own
+ * subscribers); a delete is checked before it commits, while the record can still be read, and sent
+ * once it has committed (never for a rolled-back delete).
+ */
+export function createRealtime(deps: {
+  records: RecordService;
+  collections: CollectionStore;
+  bus: Bus;
+  limits: RealtimeLimits;
+  onError: (err: unknown) => void;
+}): Realtime {
+  const { records, collections, bus } = deps;
+  const broker = new Broker(deps.limits);
+  // Events are checked side by side but sent one after another, in the order they came.
+  let sending: Promise<void> = Promise.resolve();
+  const enqueue = (prepared: Promise<Outgoing[]>) => {
+    sending = sending.then(async () => {
+      try {
+        for (const m of await prepared) m.client.send(m.event, m.data);
+      } catch (err) {
+        deps.onError(err);
+      }
+    });
+  };
+  const prepare = (message: RecordMessage): Promise<Outgoing[]> => {
+    const collection = collections.find(message.collectionId);
+    if (!collection || broker.size === 0) return Promise.resolve([]);
+    return prepareRecordEvent(broker, records, collection, message.action, message.record);
+  };
+
+  const unsubscribers = [
+    bus.subscribe(RECORDS_TOPIC, (message) => enqueue(prepare(message as RecordMessage))),
+    bus.subscribe(CUSTOM_TOPIC, (message) => {
+      const { topic, data } = message as { topic: string; data: string };
+      for (const client of broker.subscribers(topic) ?? [])
+        for (const sub of client.subscriptions.values()) if (sub.topic === topic) client.send(sub.raw, data);
+    }),
+  ];
+  const announce = (action: RecordAction) => (event: RecordEvent, next: () => Promise<void>) => {
+    const record = withoutSecrets(event);
+    bus.publish(RECORDS_TOPIC, { action, collectionId: event.collection.id, record }).catch(deps.onError);
+    refreshAuth(event, action);
+    return next();
+  };
+  const hookIds = [
+    records.hooks.afterCreate.bind(announce('create')),
+    records.hooks.afterUpdate.bind(announce('update')),
+  ];
+  // Deletes: checked inside the delete, before its statement runs; sent after the commit.
+  const deletes = new WeakMap<RecordEvent, Promise<Outgoing[]>>();
+  // Last of the delete handlers (highest priority number), right before the statement runs.
+  const deleteId = records.hooks.delete.bind(
+    async (event, next) => {
+      if (broker.size > 0) {
+        const prepared = prepare({
+          action: 'delete',
+          collectionId: event.collection.id,
+          record: event.record,
+        });
+        // Awaited: the record must still be readable when the checks run.
+        await prepared.catch(() => {});
+        deletes.set(event, prepared);
+      }
+      await next();
+    },
+    { priority: 1000 },
+  );
+  const afterDeleteId = records.hooks.afterDelete.bind((event, next) => {
+    const prepared = deletes.get(event);
+    if (prepared) enqueue(prepared);
+    refreshAuth(event, 'delete');
+    return next();
+  });
+
+  /** Clients signed in as a changed auth record see it as changed; a deleted one makes them guests. */
+  function refreshAuth(event: RecordEvent, action: RecordAction): void {
+    if (event.collection.type !== 'auth' || action === 'create') return;
+    for (const client of broker.clients()) {
+      const auth = client.auth?.context;
+      if (auth?.collection?.id !== event.collection.id || auth.record?.id !== event.record.id) continue;
+      if (action === 'delete') client.auth = undefined;
+      else if (client.auth) client.auth = { ...client.auth, context: { ...auth, record: event.record } };
+    }
+  }
+
+  return {
+    broker,
+    publish: (topic, data) => bus.publish(CUSTOM_TOPIC, { topic, data: JSON.stringify(data ?? null) }),
+    endSessions(ids) {
+      const ended = new Set(ids);
+      for (const client of broker.clients()) {
+        const session = client.auth?.context.sessionId;
+        if (session && ended.has(session)) client.auth = undefined;
+      }
+    },
+    close() {
+      for (const off of unsubscribers) off();
+      records.hooks.afterCreate.unbind(hookIds[0] as string);
+      records.hooks.afterUpdate.unbind(hookIds[1] as string);
+      records.hooks.delete.unbind(deleteId);
+      records.hooks.afterDelete.unbind(afterDeleteId);
+      broker.closeAll('The server is shutting down.');
+    },
+  };
+}
+
+/** Password hashes and token keys never leave the node (the bus may be a shared Redis). */
+function withoutSecrets(event: RecordEvent): RecordValues {
+  const record = { ...event.record };
+  for (const field of event.collection.fields)
+    if (field.type === 'password' || field.name === 'tokenKey') delete record[field.name];
+  return record;
+}
