@@ -51,6 +51,9 @@ const POST_RULES = [
   'owner.name ~ "ann"',
   '@request.auth.role = "mod" || status = "pub"',
   'secret != "top"',
+  'flag = true && meta.level > 2',
+  'tags ?= "x" || when > "2024-01-01"',
+  'meta.tag = "a" || n = "7"',
 ];
 const NOTE_RULES = [
   '',
@@ -106,6 +109,10 @@ describe('realtime sends each subscriber exactly what the records API would show
         { name: 'n', type: 'number' },
         { name: 'secret', type: 'text', hidden: true },
         { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+        { name: 'flag', type: 'bool' },
+        { name: 'meta', type: 'json' },
+        { name: 'when', type: 'date' },
+        { name: 'tags', type: 'select', values: ['x', 'y', 'z'], maxSelect: 3 },
       ],
     });
     const postsId = (await pb.collections.getOne('lk_posts')).id;
@@ -255,6 +262,10 @@ describe('realtime sends each subscriber exactly what the records API would show
         n: Math.floor(rnd.next() * 10),
         secret: rnd.pick(['top', 'low']),
         owner: rnd.pick([users.ann?.id, users.bob?.id, users.mod?.id, '']),
+        flag: rnd.next() < 0.5,
+        meta: rnd.pick([null, { level: Math.floor(rnd.next() * 5), tag: rnd.pick(['a', 'b']) }, 5, 'a', [1]]),
+        when: rnd.pick(['', '2023-05-01 10:00:00.000Z', '2025-02-03 00:00:00.000Z']),
+        tags: rnd.pick([[], ['x'], ['y', 'z'], ['x', 'z']]),
       };
     }
     function createPost() {

@@ -324,6 +324,30 @@ describe('realtime', () => {
       for (const off of offs) await off();
     });
 
+    it('checks read the event’s version of the record, not the one stored now', async () => {
+      // An update that hid a record, checked after a later update showed it again, must stay hidden.
+      const stored = await server.admin.collection('rt_owned').create({ title: 'now bob’s', owner: bob.id });
+      const collection = server.app.collections.get('rt_owned');
+      const annAuth = {
+        collection: server.app.collections.get('users'),
+        record: { id: ann.id },
+        isSuperuser: false,
+      };
+      const check = [{ rule: 'listRule' as const, auth: annAuth }];
+      const asStored = await server.app.records.checkVisibility(collection, { ...stored }, check);
+      const asAnns = await server.app.records.checkVisibility(
+        collection,
+        { ...stored, owner: ann.id },
+        check,
+      );
+      const gone = await server.app.records.checkVisibility(
+        collection,
+        { id: 'nosuchrecord01', owner: ann.id },
+        check,
+      );
+      assert.deepEqual([asStored, asAnns, gone], [[false], [true], [true]]);
+    });
+
     it('a null rule sends nothing to anyone but superusers', async () => {
       await server.admin.collections.create({
         name: 'rt_locked',

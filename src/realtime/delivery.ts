@@ -80,7 +80,7 @@ export async function prepareRecordEvent(
     }
   }
   if (targets.length === 0) return [];
-  const answers = await records.checkVisibility(collection, id, checks);
+  const answers = await records.checkVisibility(collection, values, checks);
   const bodies = new Map<string, Promise<string>>();
   const out: Outgoing[] = [];
   for (const t of targets) {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Bus } from '../bus/index.ts';
 import type { RecordEvent, RecordService, RecordValues } from '../records/index.ts';
 import type { CollectionStore } from '../schema/index.ts';
@@ -12,6 +13,8 @@ interface RecordMessage {
   action: RecordAction;
   collectionId: string;
   record: RecordValues;
+  /** The node that wrote it: that node has checked its own subscribers for a delete already. */
+  origin?: string;
 }
 
 export interface Realtime {
@@ -26,9 +29,10 @@ export interface Realtime {
 
 /**
  * Realtime on one node: record events from the records layer, checked per subscriber and sent in the
- * order they happened. Creates and updates travel over the bus (every node checks them for its own
- * subscribers); a delete is checked before it commits, while the record can still be read, and sent
- * once it has committed (never for a rolled-back delete).
+ * order they arrive. Every event travels over the bus with the record's values (secrets left out), and
+ * each node checks it for its own subscribers against those values. A delete is also checked on its own
+ * node before it commits, while what the record points to (a parent a cascade removes with it) can
+ * still be read, and sent once it has committed; nothing is sent for a rolled-back write.
  */
 export function createRealtime(deps: {
   records: RecordService;
@@ -39,6 +43,7 @@ export function createRealtime(deps: {
 }): Realtime {
   const { records, collections, bus } = deps;
   const broker = new Broker(deps.limits);
+  const nodeId = randomUUID();
   // Events are checked side by side but sent one after another, in the order they came.
   let sending: Promise<void> = Promise.resolve();
   const enqueue = (prepared: Promise<Outgoing[]>) => {
@@ -57,7 +62,12 @@ export function createRealtime(deps: {
   };
 
   const unsubscribers = [
-    bus.subscribe(RECORDS_TOPIC, (message) => enqueue(prepare(message as RecordMessage))),
+    bus.subscribe(RECORDS_TOPIC, (message) => {
+      const m = message as RecordMessage;
+      refreshAuth(m);
+      if (m.action === 'delete' && m.origin === nodeId) return;
+      enqueue(prepare(m));
+    }),
     bus.subscribe(CUSTOM_TOPIC, (message) => {
       const { topic, data } = message as { topic: string; data: string };
       for (const client of broker.subscribers(topic) ?? [])
@@ -65,9 +75,13 @@ export function createRealtime(deps: {
     }),
   ];
   const announce = (action: RecordAction) => (event: RecordEvent, next: () => Promise<void>) => {
-    const record = withoutSecrets(event);
-    bus.publish(RECORDS_TOPIC, { action, collectionId: event.collection.id, record }).catch(deps.onError);
-    refreshAuth(event, action);
+    const message: RecordMessage = {
+      action,
+      collectionId: event.collection.id,
+      record: withoutSecrets(event),
+      origin: nodeId,
+    };
+    bus.publish(RECORDS_TOPIC, message).catch(deps.onError);
     return next();
   };
   const hookIds = [
@@ -93,21 +107,22 @@ export function createRealtime(deps: {
     },
     { priority: 1000 },
   );
+  const announceDelete = announce('delete');
   const afterDeleteId = records.hooks.afterDelete.bind((event, next) => {
     const prepared = deletes.get(event);
     if (prepared) enqueue(prepared);
-    refreshAuth(event, 'delete');
-    return next();
+    // Other nodes check theirs from the values: the record itself is gone, what it points to is not.
+    return announceDelete(event, next);
   });
 
   /** Clients signed in as a changed auth record see it as changed; a deleted one makes them guests. */
-  function refreshAuth(event: RecordEvent, action: RecordAction): void {
-    if (event.collection.type !== 'auth' || action === 'create') return;
+  function refreshAuth({ action, collectionId, record }: RecordMessage): void {
+    if (action === 'create' || collections.find(collectionId)?.type !== 'auth') return;
     for (const client of broker.clients()) {
       const auth = client.auth?.context;
-      if (auth?.collection?.id !== event.collection.id || auth.record?.id !== event.record.id) continue;
+      if (auth?.collection?.id !== collectionId || auth.record?.id !== record.id) continue;
       if (action === 'delete') client.auth = undefined;
-      else if (client.auth) client.auth = { ...client.auth, context: { ...auth, record: event.record } };
+      else if (client.auth) client.auth = { ...client.auth, context: { ...auth, record } };
     }
   }
 

@@ -111,10 +111,14 @@ export interface RecordService {
     manages?: boolean,
   ): Record<string, unknown>;
   /**
-   * Answers many access questions about one stored record at once (realtime: one event, many
-   * subscribers), with one statement per 64 questions that need the database and none for the others.
+   * Answers many access questions about one record, as the given values, at once (realtime: one event,
+   * many subscribers), with one statement per 64 questions that need the database and none for the others.
    */
-  checkVisibility(collection: Collection, id: string, checks: readonly VisibilityCheck[]): Promise<boolean[]>;
+  checkVisibility(
+    collection: Collection,
+    values: RecordValues,
+    checks: readonly VisibilityCheck[],
+  ): Promise<boolean[]>;
 }
 
 export function createRecordService(deps: {
@@ -148,7 +152,7 @@ export function createRecordService(deps: {
       return rows[0] ? ctx.prepared(c).shape.fromRow(rows[0]) : undefined;
     },
     toJson: (c, values, a, manages) => ctx.prepared(c).shape.toJson(values, a, manages),
-    checkVisibility: (c, id, checks) => checkVisibility(ctx, c, id, checks),
+    checkVisibility: (c, values, checks) => checkVisibility(ctx, c, values, checks),
     async meetsRule(c, rule, id, a) {
       if (!a.isSuperuser && ruleOf(c, rule) === null) return false;
       try {

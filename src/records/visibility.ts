@@ -1,3 +1,4 @@
+import type { ColumnKind, SqlDialect } from '../db/index.ts';
 import { ApiError } from '../errors/index.ts';
 import {
   type CompileContext,
@@ -10,11 +11,12 @@ import {
   type Sql,
   sql,
 } from '../query/index.ts';
-import type { Collection, RuleName } from '../schema/index.ts';
+import { type Collection, fieldType, type RuleName } from '../schema/index.ts';
 import { ruleOf } from './access.ts';
 import type { RecordsContext } from './context.ts';
 import { clientQueryContext, ruleScope } from './rules.ts';
-import type { AuthContext } from './types.ts';
+import type { AuthContext, RecordValues } from './types.ts';
+import { paramsFor, zeroValues } from './write-support.ts';
 
 /** One question about one record: may `auth` see it through `rule`, and does it match `filter`? */
 export interface VisibilityCheck {
@@ -35,15 +37,18 @@ const REALTIME = { caller: 'realtime' };
 type Condition = { answer: boolean } | { sql: Sql; costs: CostGroup[] };
 
 /**
- * Answers many checks about one stored record with as few statements as possible: checks that need no
- * database (superusers, `""` rules, `null` rules, bad filters) are answered at once, and the rest become
- * the columns of one `SELECT … WHERE id = ?` (up to 64 per statement). A check whose rule cannot be
- * evaluated, or whose filter is bad or too costly, is false: the caller is an event, nobody to answer 400.
+ * Answers many checks about one record, given as its values (an event's version of it), with as few
+ * statements as possible: checks that need no database (superusers, `""` rules, `null` rules, bad filters)
+ * are answered at once, and the rest become the columns of one statement (up to 64 each) over a one-row
+ * table built from the values. The rules read that row under the collection's own name, so they see this
+ * version of the record even if it has changed or gone since, while what they reach through relations and
+ * `@collection` is read from the database as it is now. A check whose rule cannot be evaluated, or whose
+ * filter is bad or too costly, is false: the caller is an event, nobody to answer 400.
  */
 export async function checkVisibility(
   ctx: RecordsContext,
   collection: Collection,
-  id: string,
+  values: RecordValues,
   checks: readonly VisibilityCheck[],
 ): Promise<boolean[]> {
   const answers = new Array<boolean>(checks.length).fill(false);
@@ -53,14 +58,16 @@ export async function checkVisibility(
     if ('answer' in condition) answers[index] = condition.answer;
     else if (await withinCost(ctx, condition.costs)) pending.push({ index, sql: condition.sql });
   }
+  if (pending.length === 0) return answers;
+  const row = rowOf(ctx.db.dialect, collection, values);
   for (let start = 0; start < pending.length; start += COLUMNS_PER_QUERY) {
     const part = pending.slice(start, start + COLUMNS_PER_QUERY);
     try {
-      await answerTogether(ctx, collection, id, part, answers);
+      await answerTogether(ctx, row, part, answers);
     } catch (err) {
       if (!(err instanceof ApiError) || part.length === 1) throw err;
       // One subscriber's filter ran too long: answer the others one by one, so it costs only its own events.
-      for (const one of part) await answerTogether(ctx, collection, id, [one], answers).catch(() => {});
+      for (const one of part) await answerTogether(ctx, row, [one], answers).catch(() => {});
     }
   }
   return answers;
@@ -68,18 +75,51 @@ export async function checkVisibility(
 
 async function answerTogether(
   ctx: RecordsContext,
-  collection: Collection,
-  id: string,
+  row: Sql,
   part: readonly { index: number; sql: Sql }[],
   answers: boolean[],
 ): Promise<void> {
   const q = ctx.db.dialect.quote;
-  const table = raw(q(collection.name));
   const columns = part.map((p, i) => sql`CASE WHEN ${p.sql} THEN 1 ELSE 0 END AS ${raw(q(`c${i}`))}`);
-  const statement = sql`SELECT ${joinSql(columns, ', ')} FROM ${table} WHERE ${table}.${raw(q('id'))} = ${param(id)}`;
-  const [row] = await ctx.db.query<Record<string, unknown>>(statement.text, statement.params, REALTIME);
-  if (!row) return;
-  for (const [i, p] of part.entries()) answers[p.index] = Number(row[`c${i}`]) === 1 || row[`c${i}`] === true;
+  const statement = sql`SELECT ${joinSql(columns, ', ')} FROM ${row}`;
+  const [result] = await ctx.db.query<Record<string, unknown>>(statement.text, statement.params, REALTIME);
+  if (!result) return;
+  for (const [i, p] of part.entries())
+    answers[p.index] = Number(result[`c${i}`]) === 1 || result[`c${i}`] === true;
+}
+
+/**
+ * `(SELECT CAST(? AS <type>) AS "field", ...) AS "<collection>"`: the record as one row typed like the
+ * table's columns, so comparisons on it follow the same affinities, collations and types as on the table.
+ */
+function rowOf(dialect: SqlDialect, collection: Collection, values: RecordValues): Sql {
+  const names = collection.fields.map((f) => f.name);
+  const params = paramsFor(collection, names, { ...zeroValues(collection), ...values });
+  const columns = collection.fields.map((f, i) => {
+    const kind: ColumnKind = f.name === 'id' ? 'id' : fieldType(f.type).column(f);
+    return sql`${castParam(dialect, kind, param(params[i]))} AS ${raw(dialect.quote(f.name))}`;
+  });
+  return sql`(SELECT ${joinSql(columns, ', ')}) AS ${raw(dialect.quote(collection.name))}`;
+}
+
+function castParam(dialect: SqlDialect, kind: ColumnKind, value: Sql): Sql {
+  const engine = dialect.name;
+  const cast = (type: string) => sql`CAST(${value} AS ${raw(type)})`;
+  if (kind === 'id' || kind === 'text')
+    return { text: dialect.castTextSql(value.text), params: value.params };
+  if (engine === 'postgres') {
+    if (kind === 'number') return cast('DOUBLE PRECISION');
+    if (kind === 'bool') return cast('BOOLEAN');
+    return cast('JSONB');
+  }
+  if (engine === 'mysql') {
+    if (kind === 'number') return cast('DOUBLE');
+    if (kind === 'bool') return cast('SIGNED');
+    return { text: dialect.castTextSql(value.text), params: value.params };
+  }
+  // SQLite: NUMERIC is the affinity of the table's number and bool columns; JSON is read through functions.
+  if (kind === 'number' || kind === 'bool') return cast('NUMERIC');
+  return cast('TEXT');
 }
 
 function conditionOf(ctx: RecordsContext, collection: Collection, check: VisibilityCheck): Condition {
