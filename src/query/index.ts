@@ -1,4 +1,5 @@
 export type { CmpOp, Expr, Operand } from './ast.ts';
+export { compareLiterals } from './compare.ts';
 export { type CompileContext, compareValues, compileFilter, operandValue } from './compile.ts';
 export { type CostGroup, MAX_ROWS_PER_RECORD, overBound, type StatKey, statId } from './cost.ts';
 export { type JsonRef, type QueryDialect, queryDialect } from './engines.ts';
@@ -10,4 +11,4 @@ export { checkRule, type RequestInfo, resolveRequestPath } from './request.ts';
 export { MAX_RELATION_DEPTH, type ResolveContext, resolvePath } from './resolve.ts';
 export { compileSort, parseSort, type SortKey } from './sort.ts';
 export { joinSql, param, raw, type Sql, sql } from './sql.ts';
-export type { Single, Value } from './values.ts';
+export type { LiteralValue, Single, Value } from './values.ts';

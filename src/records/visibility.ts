@@ -14,6 +14,7 @@ import {
 import { type Collection, fieldType, type RuleName } from '../schema/index.ts';
 import { ruleOf } from './access.ts';
 import type { RecordsContext } from './context.ts';
+import { decideInMemory } from './memory-rule.ts';
 import { clientQueryContext, ruleScope } from './rules.ts';
 import type { AuthContext, RecordValues } from './types.ts';
 import { paramsFor, zeroValues } from './write-support.ts';
@@ -38,8 +39,9 @@ type Condition = { answer: boolean } | { sql: Sql; costs: CostGroup[] };
 
 /**
  * Answers many checks about one record, given as its values (an event's version of it), with as few
- * statements as possible: checks that need no database (superusers, `""` rules, `null` rules, bad filters)
- * are answered at once, and the rest become the columns of one statement (up to 64 each) over a one-row
+ * statements as possible: checks that need no database (superusers, `""` and `null` rules, rules and
+ * filters that compare only the record's own text fields with the caller's id and constants:
+ * memory-rule.ts) are answered at once, and the rest become the columns of one statement (up to 64 each) over a one-row
  * table built from the values. The rules read that row under the collection's own name, so they see this
  * version of the record even if it has changed or gone since, while what they reach through relations and
  * `@collection` is read from the database as it is now. A check whose rule cannot be evaluated, or whose
@@ -54,7 +56,7 @@ export async function checkVisibility(
   const answers = new Array<boolean>(checks.length).fill(false);
   const pending: { index: number; sql: Sql }[] = [];
   for (const [index, check] of checks.entries()) {
-    const condition = conditionOf(ctx, collection, check);
+    const condition = conditionOf(ctx, collection, check, values);
     if ('answer' in condition) answers[index] = condition.answer;
     else if (await withinCost(ctx, condition.costs)) pending.push({ index, sql: condition.sql });
   }
@@ -122,26 +124,42 @@ function castParam(dialect: SqlDialect, kind: ColumnKind, value: Sql): Sql {
   return cast('TEXT');
 }
 
-function conditionOf(ctx: RecordsContext, collection: Collection, check: VisibilityCheck): Condition {
+function conditionOf(
+  ctx: RecordsContext,
+  collection: Collection,
+  check: VisibilityCheck,
+  values: RecordValues,
+): Condition {
   const { auth, rule, filter } = check;
-  if (!auth.isSuperuser && ruleOf(collection, rule) === null) return { answer: false };
+  const text = ruleOf(collection, rule);
+  if (!auth.isSuperuser && text === null) return { answer: false };
   const parts: Sql[] = [];
   const costs: CostGroup[] = [];
-  try {
-    const scope = ruleScope(ctx, collection, rule, auth);
-    if (scope.kind === 'where') parts.push(scope.sql);
-  } catch (err) {
-    if (err instanceof ApiError) return { answer: false };
-    throw err;
+  if (!auth.isSuperuser && text?.trim()) {
+    const decided = decideInMemory(text, collection, values, auth, false);
+    if (decided === false) return { answer: false };
+    if (decided === undefined) {
+      try {
+        const scope = ruleScope(ctx, collection, rule, auth);
+        if (scope.kind === 'where') parts.push(scope.sql);
+      } catch (err) {
+        if (err instanceof ApiError) return { answer: false };
+        throw err;
+      }
+    }
   }
   if (filter?.trim()) {
     if (!auth.isSuperuser && SUPERUSER_ONLY.some((name) => filter.includes(name))) return { answer: false };
     if (filter.includes('\u0000')) return { answer: false };
-    try {
-      const qctx: CompileContext = { ...clientQueryContext(ctx, collection, auth), costs };
-      parts.push(compileFilter(parseFilter(filter), qctx));
-    } catch {
-      return { answer: false };
+    const decided = decideInMemory(filter, collection, values, auth, true);
+    if (decided === false) return { answer: false };
+    if (decided === undefined) {
+      try {
+        const qctx: CompileContext = { ...clientQueryContext(ctx, collection, auth), costs };
+        parts.push(compileFilter(parseFilter(filter), qctx));
+      } catch {
+        return { answer: false };
+      }
     }
   }
   if (parts.length === 0) return { answer: true };
