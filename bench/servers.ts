@@ -21,6 +21,8 @@ const BENCH_ENV = {
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PLINTH_'))),
   PLINTH_MAX_IN_FLIGHT_PER_IP: '0',
   PLINTH_MAX_CONNECTIONS_PER_IP: '0',
+  // The realtime bench opens its thousands of streams from one address too.
+  PLINTH_REALTIME_MAX_CLIENTS_PER_IP: '1000000',
 };
 const SUPERUSER = { email: 'bench@example.com', password: 'benchpass123' };
 /** Where the bench creates and drops its PostgreSQL databases: the maintenance database of a server. */
@@ -37,6 +39,8 @@ export interface RunningServer {
   db: BenchDb;
   /** Extra request headers needed for setup calls (Plinth: the superuser token); none for the baseline. */
   adminHeaders: Record<string, string>;
+  /** The server process, for reading its CPU time and memory from /proc. */
+  pid?: number;
   stop(): Promise<void>;
 }
 
@@ -149,7 +153,7 @@ async function startChild(
   const baseUrl = `http://127.0.0.1:${port}`;
   const child = spawnNode(args, logPath);
   await waitReady(child, baseUrl, logPath);
-  return { name, baseUrl, logPath, db, adminHeaders: {}, stop: () => stopChild(child) };
+  return { name, baseUrl, logPath, db, adminHeaders: {}, pid: child.pid, stop: () => stopChild(child) };
 }
 
 /**

@@ -1,0 +1,163 @@
+// `node bench/realtime.ts`: realtime delivery under load, with the subscribers and the writer in a
+// separate process (bench/realtime-load.ts) from the server.
+//
+//   N SSE subscribers (--subscribers, 10,000) spread over U users (--users, 1,000), each subscribed to
+//   `feed/*` on a collection whose list rule is `owner = @request.auth.id`; a writer creates --rate
+//   records a second (100) for --duration seconds (30), each owned by one user, so each write is due to
+//   that user's N/U streams. Reported: delivery latency p50/p99/max (write sent → event received), events
+//   delivered of those due, events a subscriber should not have had (must be 0), and the server's CPU
+//   seconds per second and RSS (now and peak) from /proc. Targets (issue 13): p99 < 250 ms, RSS < 512 MB.
+//
+// Flags: --subscribers N --users U --rate R --duration S --engines sqlite,postgres (sqlite) --json
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  api,
+  dropBenchDatabases,
+  type RunningServer,
+  startPlinthPostgres,
+  startPlinthSqlite,
+} from './servers.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const TMP = join(ROOT, '.bench-tmp', `realtime-${process.pid}`);
+const { values: flags } = parseArgs({
+  options: {
+    subscribers: { type: 'string', default: '10000' },
+    users: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '100' },
+    duration: { type: 'string', default: '30' },
+    engines: { type: 'string', default: 'sqlite' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const log = (msg: string) => console.error(`bench: ${msg}`);
+const TICKS = 100; // clock ticks per second of /proc/PID/stat (getconf CLK_TCK on Linux)
+
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+/** Resident memory now and at its peak, in MB. */
+function memory(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+async function setUp(server: RunningServer): Promise<{ id: string; token: string }[]> {
+  const users = await api(server.baseUrl, 'GET', '/api/collections/users', undefined, server.adminHeaders);
+  const usersId = (users.json as { id: string }).id;
+  const created = await api(
+    server.baseUrl,
+    'POST',
+    '/api/collections',
+    {
+      name: 'feed',
+      type: 'base',
+      listRule: 'owner = @request.auth.id',
+      viewRule: 'owner = @request.auth.id',
+      fields: [
+        { name: 'owner', type: 'relation', collectionId: usersId, maxSelect: 1 },
+        { name: 'sentAt', type: 'number' },
+      ],
+    },
+    server.adminHeaders,
+  );
+  if (created.status !== 200) throw new Error(`feed: ${created.status} ${created.text.slice(0, 200)}`);
+  const count = Number(flags.users);
+  const out: { id: string; token: string }[] = [];
+  // Creating a user hashes its password (argon2): a few at a time. Tokens come from impersonation.
+  for (let i = 0; i < count; i += 8) {
+    const batch = Array.from({ length: Math.min(8, count - i) }, (_, k) => i + k);
+    const made = await Promise.all(
+      batch.map(async (n) => {
+        const email = `u${n}@example.com`;
+        const res = await api(
+          server.baseUrl,
+          'POST',
+          '/api/collections/users/records',
+          { email, password: 'benchpass123', passwordConfirm: 'benchpass123' },
+          server.adminHeaders,
+        );
+        const id = (res.json as { id?: string }).id;
+        if (res.status !== 200 || !id) throw new Error(`user: ${res.status} ${res.text.slice(0, 200)}`);
+        const token = await api(
+          server.baseUrl,
+          'POST',
+          `/api/collections/users/impersonate/${id}`,
+          { duration: 3600 },
+          server.adminHeaders,
+        );
+        return { id, token: String((token.json as { token: string }).token) };
+      }),
+    );
+    out.push(...made);
+  }
+  return out;
+}
+
+async function runOne(engine: string) {
+  mkdirSync(TMP, { recursive: true });
+  const server = engine === 'postgres' ? await startPlinthPostgres(TMP) : await startPlinthSqlite(TMP);
+  try {
+    const users = await setUp(server);
+    log(`${engine}: ${users.length} users ready`);
+    const pid = server.pid as number;
+    const args = [join(ROOT, 'bench', 'realtime-load.ts'), '--url', server.baseUrl];
+    // Too many tokens for a command line: they go through a file.
+    const usersFile = join(TMP, 'users.json');
+    writeFileSync(usersFile, JSON.stringify(users));
+    args.push('--users', usersFile, '--admin', String(server.adminHeaders.authorization));
+    args.push('--subscribers', String(flags.subscribers), '--rate', String(flags.rate));
+    args.push('--duration', String(flags.duration));
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+    });
+    // CPU is measured over the writing phase only: from the first event the load process reports.
+    const before = cpuSeconds(pid);
+    const startedAt = Date.now();
+    let maxRss = 0;
+    const sampler = setInterval(() => {
+      maxRss = Math.max(maxRss, memory(pid).rss);
+    }, 500);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearInterval(sampler);
+    if (code !== 0) throw new Error(`load process exited with ${code}`);
+    const result = JSON.parse(output.trim().split('\n').at(-1) as string);
+    const cpu = (cpuSeconds(pid) - before) / ((Date.now() - startedAt) / 1000);
+    const mem = memory(pid);
+    return {
+      engine,
+      ...result,
+      serverCpuPerSecond: Number(cpu.toFixed(2)),
+      rssMb: mem.rss,
+      peakRssMb: Math.max(mem.peak, maxRss),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const results = [];
+try {
+  for (const engine of String(flags.engines).split(',')) results.push(await runOne(engine));
+} finally {
+  await dropBenchDatabases();
+  rmSync(TMP, { recursive: true, force: true });
+}
+if (flags.json) console.log(JSON.stringify(results));
+else
+  for (const r of results)
+    console.log(
+      `${r.engine}: ${r.subscribers} subscribers / ${r.users} users, ${r.writes} writes in ${r.seconds} s ` +
+        `(${r.failedWrites} failed); delivered ${r.delivered} of ${r.expected} (${r.unexpected} unexpected, ` +
+        `${r.dropped} streams dropped); latency p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms; ` +
+        `server CPU ${r.serverCpuPerSecond} s/s, RSS ${r.rssMb} MB (peak ${r.peakRssMb} MB)`,
+    );
