@@ -483,6 +483,41 @@ describe('realtime', () => {
       await off();
     });
 
+    it('a batch sends its events after it commits, and a failed batch sends none', async () => {
+      await server.request('PATCH', '/api/settings', {
+        token: server.adminToken,
+        body: { batch: { enabled: true } },
+      });
+      const pb = server.client();
+      const got = collector();
+      const off = await pb.collection('rt_public').subscribe('*', got.cb);
+      const create = (title: string) => ({
+        method: 'POST',
+        url: '/api/collections/rt_public/records',
+        body: { title },
+      });
+      const ok = await server.request('POST', '/api/batch', {
+        token: server.adminToken,
+        body: { requests: [create('b1'), create('b2')] },
+      });
+      assert.equal(ok.status, 200);
+      assert.deepEqual([(await got.next()).record.title, (await got.next()).record.title], ['b1', 'b2']);
+      const failed = await server.request('POST', '/api/batch', {
+        token: server.adminToken,
+        body: {
+          requests: [
+            create('b3'),
+            { method: 'POST', url: '/api/collections/rt_public/records', body: { title: 5 } },
+            { method: 'DELETE', url: '/api/collections/rt_public/records/nosuchrecord12' },
+          ],
+        },
+      });
+      assert.equal(failed.status, 400);
+      await settle(server, pb);
+      assert.equal(got.seen.length, 0);
+      await off();
+    });
+
     it('custom topics carry what server code publishes', async () => {
       const pb = server.client();
       const got = collector();
