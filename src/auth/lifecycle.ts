@@ -5,6 +5,7 @@ import {
   MFAS_NAME,
   OTPS_NAME,
   SESSIONS_NAME,
+  tokenSecret,
 } from '../schema/index.ts';
 import type { AuthDeps } from './context.ts';
 import { deleteRows } from './rows.ts';
@@ -49,6 +50,31 @@ export function bindSessionLifecycle(deps: AuthDeps, records: RecordService): vo
     }
     await next();
   });
+}
+
+/**
+ * PocketBase's dashboard invalidates an auth collection's tokens by saving a new `authToken.secret`.
+ * Plinth's auth tokens live as long as their session, so a new secret ends every session of the
+ * collection. Runs after the change has committed, before the other handlers (which may stop the chain).
+ */
+export function bindTokenInvalidation(deps: AuthDeps): void {
+  deps.collections.changed.bind(
+    async ({ before, after }, next) => {
+      if (
+        before?.type === 'auth' &&
+        after?.type === 'auth' &&
+        tokenSecret(after.options, 'authToken') !== tokenSecret(before.options, 'authToken')
+      ) {
+        try {
+          await deps.sessions.revokeCollection(after.id);
+        } catch (err) {
+          deps.log.error({ err, collection: after.name }, 'could not end the sessions of a collection');
+        }
+      }
+      await next();
+    },
+    { priority: -10 },
+  );
 }
 
 const SWEEP_INTERVAL_MS = 60 * 60_000;
