@@ -131,4 +131,33 @@ describe('token option secrets (the dashboard "invalidate tokens" button)', () =
     const current = await ask();
     assert.equal((await confirm(current)).status, 204, 'a link mailed after the change works');
   });
+
+  it('tokenKey:autogenerate (the record menu "Reset issued tokens") ends that record\'s sessions only', async () => {
+    const ann = await signIn('others', 'ann@others.test');
+    const bob = await signIn('others', 'bob@others.test');
+    const list = await admin(
+      'GET',
+      '/api/collections/others/records?filter=' + encodeURIComponent('email="ann@others.test"'),
+    );
+    const id = list.body.items[0].id;
+
+    const renamed = await admin('PATCH', `/api/collections/others/records/${id}`, {
+      emailVisibility: true,
+      tokenKey: 'a-value-chosen-by-the-client-is-still-ignored',
+    });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    assert.equal(
+      await refreshStatus('others', ann),
+      200,
+      'another change (or a tokenKey value) keeps the sessions',
+    );
+
+    const reset = await admin('PATCH', `/api/collections/others/records/${id}`, {
+      'tokenKey:autogenerate': '',
+    });
+    assert.equal(reset.status, 200, JSON.stringify(reset.body));
+    assert.equal(await refreshStatus('others', ann), 401, "the record's tokens are refused");
+    assert.equal(await refreshStatus('others', bob), 200, 'another record keeps its session');
+    assert.equal(await refreshStatus('others', await signIn('others', 'ann@others.test')), 200);
+  });
 });
