@@ -9,7 +9,7 @@ import type { AuthDeps } from './context.ts';
 import { createEmailFlows } from './email-flows.ts';
 import { createInstaller } from './installer.ts';
 import type { KeyRing } from './keys.ts';
-import { bindSessionLifecycle, startSweeper } from './lifecycle.ts';
+import { bindSessionLifecycle, bindTokenInvalidation, startSweeper } from './lifecycle.ts';
 import { authMethods } from './methods.ts';
 import { createOAuth2Flow } from './oauth2/flow.ts';
 import { createOtpFlow } from './otp.ts';
@@ -58,6 +58,7 @@ export function createAuthService(input: {
     secrets: input.secrets,
   };
   bindSessionLifecycle(deps, input.records);
+  bindTokenInvalidation(deps);
   const sweeper = startSweeper(deps);
   const core = createCore(deps);
   const oauth2 = createOAuth2Flow(deps, core.signIn);

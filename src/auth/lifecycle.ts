@@ -5,14 +5,15 @@ import {
   MFAS_NAME,
   OTPS_NAME,
   SESSIONS_NAME,
+  tokenSecret,
 } from '../schema/index.ts';
 import type { AuthDeps } from './context.ts';
 import { deleteRows } from './rows.ts';
 
 /**
  * Keeps sessions in step with the records they belong to:
- * - a new password ends every other session of the record (the one that changed it stays, if it was
- *   the record itself; a superuser or manager setting it ends them all); a new password or email also
+ * - a new password or tokenKey ends every other session of the record (the one that changed it stays, if
+ *   it was the record itself; a superuser or manager setting it ends them all); a new password or email also
  *   drops pending one-time codes and MFA steps;
  * - a deleted auth record takes its sessions, codes, MFA steps, origins and linked identities with it;
  * - a `_sessions` record deleted through the records API (a user revoking a device) is dropped from
@@ -23,7 +24,8 @@ export function bindSessionLifecycle(deps: AuthDeps, records: RecordService): vo
     if (e.collection.type === 'auth' && e.original) {
       const refs = { collectionRef: e.collection.id, recordRef: String(e.record.id) };
       const newPassword = e.original.password !== e.record.password;
-      if (newPassword) {
+      // A new tokenKey alone is PocketBase's "reset issued tokens" (the dashboard sends `tokenKey:autogenerate`).
+      if (newPassword || e.original.tokenKey !== e.record.tokenKey) {
         const self = e.auth.collection?.id === e.collection.id && e.auth.record?.id === e.record.id;
         await deps.sessions.revokeRecord(
           refs.collectionRef,
@@ -49,6 +51,31 @@ export function bindSessionLifecycle(deps: AuthDeps, records: RecordService): vo
     }
     await next();
   });
+}
+
+/**
+ * PocketBase's dashboard invalidates an auth collection's tokens by saving a new `authToken.secret`.
+ * Plinth's auth tokens live as long as their session, so a new secret ends every session of the
+ * collection. Runs after the change has committed, before the other handlers (which may stop the chain).
+ */
+export function bindTokenInvalidation(deps: AuthDeps): void {
+  deps.collections.changed.bind(
+    async ({ before, after }, next) => {
+      if (
+        before?.type === 'auth' &&
+        after?.type === 'auth' &&
+        tokenSecret(after.options, 'authToken') !== tokenSecret(before.options, 'authToken')
+      ) {
+        try {
+          await deps.sessions.revokeCollection(after.id);
+        } catch (err) {
+          deps.log.error({ err, collection: after.name }, 'could not end the sessions of a collection');
+        }
+      }
+      await next();
+    },
+    { priority: -10 },
+  );
 }
 
 const SWEEP_INTERVAL_MS = 60 * 60_000;

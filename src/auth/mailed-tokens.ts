@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { type FieldError, fieldError } from '../errors/index.ts';
 import type { RecordValues } from '../records/index.ts';
-import type { Collection } from '../schema/index.ts';
+import { type Collection, tokenSecret } from '../schema/index.ts';
 import { type AuthDeps, sendInBackground, templateOf, tokenSeconds } from './context.ts';
 import {
   inSeconds,
@@ -36,13 +36,20 @@ export async function mailToken(
       type,
       collectionId: collection.id,
       refreshable: false,
-      tk: tokenKeyFingerprint(String(record.tokenKey)),
+      tk: tokenKeyFingerprint(String(record.tokenKey), tokenSecret(collection.options, duration[0])),
       ...extra,
     },
     inSeconds(tokenSeconds(collection, duration[0], duration[1])),
   );
   sendInBackground(deps, templateOf(collection, template), to, { TOKEN: token }, record, type);
 }
+
+/** The collection option that holds each mailed token's duration and secret. */
+const OPTION_OF: Partial<Record<TokenType, string>> = {
+  verification: 'verificationToken',
+  passwordReset: 'passwordResetToken',
+  emailChange: 'emailChangeToken',
+};
 
 const invalid = () => fieldError('validation_invalid_token', 'Invalid or expired token.');
 
@@ -70,7 +77,9 @@ export async function tokenRecord(
       ),
     };
   const record = await deps.records.find(collection, claims.id);
-  if (!record || claims.tk !== tokenKeyFingerprint(String(record.tokenKey))) return { error: invalid() };
+  const secret = tokenSecret(collection.options, OPTION_OF[type] ?? '');
+  if (!record || claims.tk !== tokenKeyFingerprint(String(record.tokenKey), secret))
+    return { error: invalid() };
   if (claims.email !== undefined && String(record.email).toLowerCase() !== claims.email.toLowerCase())
     return {
       error:

@@ -49,6 +49,11 @@ export interface SessionStore {
    * everywhere or elsewhere, a new password, deletion) must not leave tokens it handed out alive.
    */
   revokeRecord(collectionId: string, recordId: string, keep?: string): Promise<number>;
+  /**
+   * Revokes every session of a collection's records (its auth tokens were invalidated); for `_superusers`,
+   * the sessions they started by impersonation too. Returns how many ended.
+   */
+  revokeCollection(collectionId: string): Promise<number>;
   /** Whether a session is still stored, read from the database (not the cache). */
   exists(id: string): Promise<boolean>;
   /** Drops cached sessions removed by someone else (the records API deleting `_sessions` rows). */
@@ -208,6 +213,15 @@ export function createSessionStore(deps: {
       // After the superuser's own sessions are gone: an impersonation started meanwhile either is found
       // here, or finds its superuser's session gone and ends itself (see `impersonate`).
       const minted = await selectIds(`${q('impersonatedBy')} = ?`, [recordId]);
+      await removeIds(minted);
+      return ids.length + minted.length;
+    },
+
+    async revokeCollection(collectionId) {
+      const ids = await selectIds(`${q('collectionRef')} = ?`, [collectionId]);
+      await removeIds(ids);
+      if (collectionId !== SUPERUSERS_ID) return ids.length;
+      const minted = await selectIds(`${q('impersonatedBy')} != ?`, ['']);
       await removeIds(minted);
       return ids.length + minted.length;
     },

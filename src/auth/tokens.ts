@@ -24,8 +24,16 @@ export interface TokenClaims {
 /** The `aud` of each token type: a token of one kind is never accepted as another. */
 export const audienceOf = (type: TokenType) => `plinth:${type}`;
 
-export const tokenKeyFingerprint = (tokenKey: string) =>
-  createHash('sha256').update(tokenKey).digest('base64url').slice(0, 16);
+/**
+ * `tk`: one-time tokens die when the record's tokenKey (a new password) or the collection's secret for
+ * their kind (the dashboard's "invalidate all previously issued tokens") changes. No secret: the tokenKey
+ * alone, as before secrets were read.
+ */
+export const tokenKeyFingerprint = (tokenKey: string, secret = '') =>
+  createHash('sha256')
+    .update(secret ? `${tokenKey}\0${secret}` : tokenKey)
+    .digest('base64url')
+    .slice(0, 16);
 
 export async function signToken(keys: KeyRing, claims: TokenClaims, expiresAt: number): Promise<string> {
   const key = keys.active();

@@ -2,6 +2,7 @@ import type { ErrorData } from '../errors/index.ts';
 import { randomStringMatching } from '../lib/index.ts';
 import { type Collection, type FieldDef, fieldType } from '../schema/index.ts';
 import type { RecordValues } from './types.ts';
+import { newTokenKey } from './write-support.ts';
 
 export interface InputResult {
   values: RecordValues;
@@ -56,6 +57,18 @@ export function applyInput(
 
   const serverSet = (name: string) => name === 'id' || (collection.type === 'auth' && name === 'tokenKey');
   for (const field of collection.fields) {
+    // `tokenKey:autogenerate` (superusers): a new tokenKey, the dashboard's "Reset issued tokens"; a value
+    // sent for it is still ignored.
+    if (
+      collection.type === 'auth' &&
+      field.name === 'tokenKey' &&
+      options.writeHidden &&
+      Object.hasOwn(body, `tokenKey${AUTOGENERATE}`)
+    ) {
+      touched.add(field.name);
+      values.tokenKey = newTokenKey();
+      delete ruleBody[`tokenKey${AUTOGENERATE}`];
+    }
     if (serverSet(field.name) || field.type === 'autodate') continue;
     const t = fieldType(field.type);
     const name = field.name;

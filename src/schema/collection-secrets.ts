@@ -44,9 +44,60 @@ export function openCollectionSecrets(c: Collection, box: SecretBox | undefined)
   return box ? { ...c, options: mapSecrets(c.options, (s) => box.open(s, CONTEXT)) } : c;
 }
 
-/** Options for an API answer: every provider without its client secret. */
+/**
+ * The token options whose `secret` PocketBase's dashboard replaces to "invalidate all previously issued
+ * tokens". Plinth signs with its own keys, so a secret here is not a key: it is a marker whose change
+ * ends the tokens of that kind (auth: the collection's sessions; mailed tokens: their `tk` claim).
+ */
+export const TOKEN_OPTION_KEYS = [
+  'authToken',
+  'passwordResetToken',
+  'emailChangeToken',
+  'verificationToken',
+  'fileToken',
+] as const;
+
+/** The `secret` of a token option (`''` when none is stored). */
+export function tokenSecret(options: Record<string, unknown>, key: string): string {
+  const config = options[key];
+  return isPlainObject(config) && typeof config.secret === 'string' ? config.secret : '';
+}
+
+/** A copy of the options with each token option's secret replaced by `fn`'s answer (undefined: left out). */
+function mapTokenSecrets(
+  options: Record<string, unknown>,
+  fn: (key: string, secret: string) => string | undefined,
+): Record<string, unknown> {
+  let out = options;
+  for (const key of TOKEN_OPTION_KEYS) {
+    const config = options[key];
+    if (!isPlainObject(config)) continue;
+    const { secret, ...rest } = config;
+    const next = fn(key, typeof secret === 'string' ? secret : '');
+    out = { ...out, [key]: next ? { ...rest, secret: next } : rest };
+  }
+  return out;
+}
+
+/** Options for an API answer: no provider's client secret, no token secret (as PocketBase answers). */
 export function redactCollectionSecrets(options: Record<string, unknown>): Record<string, unknown> {
-  return mapSecrets(options, () => undefined);
+  return mapTokenSecrets(
+    mapSecrets(options, () => undefined),
+    () => undefined,
+  );
+}
+
+/**
+ * A token option saved without a secret keeps the stored one: answers never show it, so a form that reads
+ * a collection and saves it back must not change it (a change would end every token of that kind).
+ */
+export function keepTokenSecrets(next: Collection, previous: Collection | undefined): Collection {
+  if (!previous) return next;
+  const options = mapTokenSecrets(
+    next.options,
+    (key, secret) => secret || tokenSecret(previous.options, key) || undefined,
+  );
+  return { ...next, options };
 }
 
 /**

@@ -12,6 +12,7 @@ import {
 } from './collection.ts';
 import {
   keepProviderSecrets,
+  keepTokenSecrets,
   openCollectionSecrets,
   resealCollectionSecrets,
   sealCollectionSecrets,
@@ -197,7 +198,7 @@ export async function createCollectionStore(
         existing ? 'Failed to update collection.' : 'Failed to create collection.',
         ruleErrors,
       );
-    return keepProviderSecrets(result.collection, existing);
+    return keepTokenSecrets(keepProviderSecrets(result.collection, existing), existing);
   }
 
   /**

@@ -207,10 +207,21 @@ function authOptions(
   return out;
 }
 
-/** Type checks for the option keys the auth code reads (`enabled`, `duration`, `identityFields`, `length`). */
+/** Type checks for the option keys the auth code reads (`enabled`, `duration`, `identityFields`, `length`, `secret`). */
 function checkAuthOption(value: Record<string, unknown>, fieldNames: string[]): ErrorData {
   const errors: ErrorData = {};
-  const { enabled, duration, identityFields, length, rule } = value;
+  const { enabled, duration, identityFields, length, rule, secret } = value;
+  // A token option's secret (see collection-secrets.ts): empty keeps the stored one.
+  if (
+    secret !== undefined &&
+    secret !== '' &&
+    (typeof secret !== 'string' || secret.length < 30 || secret.length > 255)
+  )
+    errors.secret = {
+      code: 'validation_length_out_of_range',
+      message: 'The length must be between 30 and 255.',
+      params: { min: 30, max: 255 },
+    };
   if (rule !== undefined && (typeof rule !== 'string' || rule.length > 10_000))
     errors.rule = { code: 'validation_invalid_rule', message: 'Must be a rule expression (empty: always).' };
   if (enabled !== undefined && typeof enabled !== 'boolean')
