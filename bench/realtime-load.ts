@@ -92,6 +92,7 @@ console.error(`bench: ${SUBSCRIBERS} subscribers connected`);
 
 let writes = 0;
 let failed = 0;
+const failures = new Map<number, number>();
 let expected = 0;
 const started = Date.now();
 const writing: Promise<void>[] = [];
@@ -105,7 +106,10 @@ while (Date.now() - started < DURATION * 1000) {
   writing.push(
     post('/api/collections/feed/records', { owner: owner.id, sentAt: Date.now() }, String(flags.admin)).then(
       (status) => {
-        if (status !== 200) failed++;
+        if (status !== 200) {
+          failed++;
+          failures.set(status, (failures.get(status) ?? 0) + 1);
+        }
       },
     ),
   );
@@ -123,6 +127,7 @@ console.log(
     users: users.length,
     writes,
     failedWrites: failed,
+    failures: Object.fromEntries(failures),
     seconds: (Date.now() - started) / 1000,
     expected,
     delivered,

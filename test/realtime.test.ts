@@ -581,8 +581,12 @@ describe('realtime', () => {
     it('an expired token makes the stream a guest’s', async () => {
       const u = await user('expiring@example.com');
       const { pb, got, off } = await ownedSubscription(u);
-      for (const client of server.app.realtime.broker.clients())
-        if (client.auth?.context.record?.id === u.id) client.auth.expiresAt = Date.now() - 1;
+      // Its token expires in 100 ms (as if it had been issued with that little left).
+      const { broker } = server.app.realtime;
+      for (const client of [...broker.clients()])
+        if (client.auth?.context.record?.id === u.id)
+          broker.bind(client, { ...client.auth, expiresAt: Date.now() + 100 });
+      await new Promise((r) => setTimeout(r, 150));
       await server.admin.collection('rt_owned').create({ title: 'after', owner: u.id });
       await settle(server, pb);
       assert.equal(got.seen.length, 0);

@@ -28,6 +28,7 @@ export class RealtimeClient {
   /** 40 random characters, as PocketBase's: the stream's only credential for `POST /api/realtime`. */
   readonly id = randomBytes(30).toString('base64url');
   readonly subscriptions = new Map<string, Subscription>();
+  /** Set through `Broker.bind`, which also regroups the client's subscriptions. */
   auth: ClientAuth | undefined = GUEST_AUTH;
   /** Epoch ms of the last message or subscription change (the idle timeout counts from it). */
   lastActive = Date.now();
@@ -55,11 +56,10 @@ export class RealtimeClient {
     return this.#closed;
   }
 
-  /** The caller the client's checks run as: a guest once its token has expired. */
+  /** The auth bound to the client, unless its token has expired (the broker then makes it a guest). */
   authContext(now = Date.now()): AuthContext | undefined {
     const auth = this.auth;
-    if (auth && auth.expiresAt <= now) this.auth = undefined;
-    return this.auth?.context;
+    return auth && auth.expiresAt > now ? auth.context : undefined;
   }
 
   /** Sends one message; `data` is its JSON text. */

@@ -1,7 +1,7 @@
 import { type FieldsTree, parseFields, pickFields } from '../query/index.ts';
 import type { AuthContext, RecordService, RecordValues, VisibilityCheck } from '../records/index.ts';
 import type { Collection } from '../schema/index.ts';
-import type { Broker } from './broker.ts';
+import type { Broker, Group } from './broker.ts';
 import type { RealtimeClient } from './client.ts';
 import { recordTopics, type Subscription } from './topics.ts';
 
@@ -14,24 +14,23 @@ export interface Outgoing {
   data: string;
 }
 
-interface Target {
-  client: RealtimeClient;
-  sub: Subscription;
+/** `@request.*` parts that vary per subscription; when a rule or filter reads none, subscribers can share a check. */
+const PER_SUBSCRIPTION = ['@request.query', '@request.headers'];
+
+interface Candidate {
+  group: Group;
   auth: AuthContext;
-  authKey: string;
   check: number;
   manage: number;
 }
 
-/** `@request.*` parts that vary per subscription; when a rule or filter reads none, subscribers can share a check. */
-const PER_SUBSCRIPTION = ['@request.query', '@request.headers'];
-
 /**
- * Works out who receives one record event and what each receives. Subscribers whose checks are the same
- * (same rule, same caller, same filter) share one check, and all the checks of one event go to the
- * database together (records' `checkVisibility`: one statement per 64, none for checks that need no
- * database). Answers are built once per distinct caller and options, following the records API: the
- * caller's view of hidden fields and emails, `expand` as the caller, then `fields`.
+ * Works out who receives one record event and what each receives. The broker keeps subscriptions in
+ * groups (same topic, same auth record, same options); groups whose checks are the same (same rule, same
+ * caller, same filter) share one check, and all the checks of one event go to the records layer together
+ * (`checkVisibility`: none for rules decided in memory, one statement per 64 for the rest). Answers are
+ * built once per distinct caller and options, following the records API: the caller's view of hidden
+ * fields and emails, `expand` as the caller, then `fields`.
  */
 export async function prepareRecordEvent(
   broker: Broker,
@@ -43,58 +42,60 @@ export async function prepareRecordEvent(
   const id = String(values.id);
   const checks: VisibilityCheck[] = [];
   const checkIndex = new Map<string, number>();
-  const addCheck = (key: string, check: VisibilityCheck) => {
+  const addCheck = (key: string, make: () => VisibilityCheck) => {
     let index = checkIndex.get(key);
     if (index === undefined) {
-      index = checks.push(check) - 1;
+      index = checks.push(make()) - 1;
       checkIndex.set(key, index);
     }
     return index;
   };
-  const targets: Target[] = [];
+  const candidates: Candidate[] = [];
   const seen = new Set<string>();
-  const now = Date.now();
+  const manageReads = readsRequest(manageRuleOf(collection), '');
   for (const { topic, rule } of recordTopics(collection, id)) {
     if (seen.has(topic)) continue;
     seen.add(topic);
-    for (const client of broker.subscribers(topic) ?? []) {
-      for (const sub of client.subscriptions.values()) {
-        if (sub.topic !== topic) continue;
-        const auth = callerOf(client, sub, now);
-        const authKey = keyOf(auth);
-        const filter = sub.query.filter ?? '';
-        const perSub = readsRequest(collection[rule], filter) ? `${json(sub.query)}${json(sub.headers)}` : '';
-        const check = addCheck(`${rule}\n${authKey}\n${filter}\n${perSub}`, { rule, auth, filter });
-        const manage =
-          collection.type === 'auth'
-            ? addCheck(
-                `manageRule\n${authKey}\n${readsRequest(manageRuleOf(collection), '') ? perSub : ''}`,
-                {
-                  rule: 'manageRule',
-                  auth,
-                },
-              )
-            : -1;
-        targets.push({ client, sub, auth, authKey, check, manage });
-      }
+    const ruleReads = readsRequest(collection[rule], '');
+    for (const group of broker.groups(topic)) {
+      const first = group.members.values().next().value;
+      if (!first) continue;
+      const { sub } = group;
+      const auth = callerOf(first.client.auth?.context, sub);
+      const filter = sub.query.filter ?? '';
+      const perSub = ruleReads || readsRequest(null, filter) ? sub.optionsKey : '';
+      const check = addCheck(`${rule}\n${group.authKey}\n${filter}\n${perSub}`, () => ({
+        rule,
+        auth,
+        filter,
+      }));
+      const manage =
+        collection.type === 'auth'
+          ? addCheck(`manageRule\n${group.authKey}\n${manageReads ? sub.optionsKey : ''}`, () => ({
+              rule: 'manageRule',
+              auth,
+            }))
+          : -1;
+      candidates.push({ group, auth, check, manage });
     }
   }
-  if (targets.length === 0) return [];
+  if (candidates.length === 0) return [];
   const answers = await records.checkVisibility(collection, values, checks);
   const bodies = new Map<string, Promise<string>>();
   const out: Outgoing[] = [];
-  for (const t of targets) {
-    if (!answers[t.check]) continue;
-    const manages = t.manage >= 0 && answers[t.manage] === true;
-    const expand = t.sub.query.expand ?? '';
-    const fields = t.sub.query.fields ?? '';
-    const key = `${t.authKey}\n${manages}\n${expand}\n${fields}`;
+  for (const c of candidates) {
+    if (!answers[c.check]) continue;
+    const manages = c.manage >= 0 && answers[c.manage] === true;
+    const expand = c.group.sub.query.expand ?? '';
+    const fields = c.group.sub.query.fields ?? '';
+    const key = `${c.group.authKey}\n${manages}\n${expand}\n${fields}`;
     let body = bodies.get(key);
     if (!body) {
-      body = answer(records, collection, action, values, t.auth, manages, expand, fields);
+      body = answer(records, collection, action, values, c.auth, manages, expand, fields);
       bodies.set(key, body);
     }
-    out.push({ client: t.client, event: t.sub.raw, data: await body });
+    const data = await body;
+    for (const member of c.group.members) out.push({ client: member.client, event: member.sub.raw, data });
   }
   return out;
 }
@@ -129,9 +130,8 @@ async function answer(
   return JSON.stringify({ action, record: picked });
 }
 
-/** The caller a subscription's checks run as: the client's auth with the subscription's query and headers. */
-function callerOf(client: RealtimeClient, sub: Subscription, now: number): AuthContext {
-  const auth = client.authContext(now);
+/** The caller a subscription's checks run as: the bound auth with the subscription's query and headers. */
+function callerOf(auth: AuthContext | undefined, sub: Subscription): AuthContext {
   return {
     collection: auth?.collection ?? null,
     record: auth?.record ?? null,
@@ -139,11 +139,6 @@ function callerOf(client: RealtimeClient, sub: Subscription, now: number): AuthC
     request: { method: 'GET', headers: sub.headers, query: sub.query, context: 'realtime' },
   };
 }
-
-const keyOf = (auth: AuthContext) =>
-  auth.isSuperuser ? 's' : auth.collection && auth.record ? `${auth.collection.id}/${auth.record.id}` : 'g';
-
-const json = (value: unknown) => JSON.stringify(value);
 
 function readsRequest(rule: string | null, filter: string): boolean {
   return PER_SUBSCRIPTION.some((part) => rule?.includes(part) || filter.includes(part));

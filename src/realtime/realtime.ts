@@ -121,7 +121,8 @@ export function createRealtime(deps: {
     for (const client of broker.clients()) {
       const auth = client.auth?.context;
       if (auth?.collection?.id !== collectionId || auth.record?.id !== record.id) continue;
-      if (action === 'delete') client.auth = undefined;
+      // The same auth record (the same groups): its new values are what `@request.auth.*` reads now.
+      if (action === 'delete') broker.bind(client, undefined);
       else if (client.auth) client.auth = { ...client.auth, context: { ...auth, record } };
     }
   }
@@ -133,7 +134,7 @@ export function createRealtime(deps: {
       const ended = new Set(ids);
       for (const client of broker.clients()) {
         const session = client.auth?.context.sessionId;
-        if (session && ended.has(session)) client.auth = undefined;
+        if (session && ended.has(session)) broker.bind(client, undefined);
       }
     },
     close() {

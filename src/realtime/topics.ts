@@ -9,6 +9,8 @@ export interface Subscription {
   topic: string;
   query: Record<string, string>;
   headers: Record<string, string>;
+  /** The options as one string: subscriptions with equal options (and auth) share their checks. */
+  optionsKey: string;
 }
 
 /** PocketBase's limits on `POST /api/realtime`. */
@@ -17,7 +19,7 @@ export const MAX_SUBSCRIPTION_LENGTH = 2500;
 export function parseSubscription(raw: string): Subscription {
   const mark = raw.indexOf('?');
   const topic = mark < 0 ? raw : raw.slice(0, mark);
-  const subscription: Subscription = { raw, topic, query: {}, headers: {} };
+  const subscription: Subscription = { raw, topic, query: {}, headers: {}, optionsKey: '{}{}' };
   if (mark < 0) return subscription;
   const options = readOptions(new URLSearchParams(raw.slice(mark + 1)).get('options'));
   for (const [key, value] of Object.entries(options.query)) {
@@ -29,8 +31,12 @@ export function parseSubscription(raw: string): Subscription {
     // Header names as rules read them on HTTP requests: lower case, `-` as `_`.
     if (text !== undefined) subscription.headers[key.toLowerCase().replaceAll('-', '_')] = text;
   }
+  subscription.optionsKey = sortedJson(subscription.query) + sortedJson(subscription.headers);
   return subscription;
 }
+
+const sortedJson = (o: Record<string, string>) =>
+  JSON.stringify(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
 
 /** Options that are not JSON objects are ignored, as PocketBase ignores them. */
 function readOptions(text: string | null): {

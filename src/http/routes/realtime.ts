@@ -41,7 +41,7 @@ export async function realtimeRoutes(
     const bound = client.authContext();
     if (bound && !sameAuth(bound, request.auth))
       throw forbidden("The current and the previous request authorization don't match.");
-    client.auth = authOf(request);
+    broker.bind(client, authOf(request));
     broker.replace(client, subscriptions.map(parseSubscription));
     return reply.code(204).send();
   });
