@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { EventSource } from 'eventsource';
 import type PocketBase from 'pocketbase';
+import { createRealtime } from '../src/realtime/index.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 // The SDK's realtime service needs a global EventSource (browsers have one; Node's is behind a flag).
@@ -236,6 +237,37 @@ describe('realtime', () => {
       assert.deepEqual(other.body.data, {});
       assert.equal((await server.request('POST', '/api/realtime', { body })).status, 403);
       stream.close();
+    });
+
+    it('a subscription request that reaches another node is applied by the node holding the stream', async () => {
+      // A second node in this process, on the same bus: it holds no stream, so it asks the others.
+      const other = createRealtime({
+        records: server.app.records,
+        collections: server.app.collections,
+        bus: server.app.bus,
+        limits: server.app.realtime.broker.limits,
+        onError: (err) => {
+          throw err;
+        },
+      });
+      try {
+        const stream = openStream(server);
+        const clientId = await stream.clientId();
+        // The nodes learn of each other from their presence messages.
+        await new Promise((r) => setTimeout(r, 50));
+        const ask = (id: string, ip: string) =>
+          other.subscribe({ clientId: id, ip, auth: undefined, subscriptions: ['rt_public/*'] });
+        assert.equal(await ask('nosuchclient', '127.0.0.1'), 'missing');
+        assert.equal(await ask(clientId, '10.0.0.1'), 'ip');
+        assert.equal(await ask(clientId, '127.0.0.1'), 'ok');
+        assert.deepEqual(
+          [...(server.app.realtime.broker.find(clientId)?.subscriptions.keys() ?? [])],
+          ['rt_public/*'],
+        );
+        stream.close();
+      } finally {
+        other.close();
+      }
     });
 
     it('forgets a client whose stream closed', async () => {

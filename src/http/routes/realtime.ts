@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badRequest, type ErrorData, fieldError, forbidden, notFound } from '../../errors/index.ts';
-import { MAX_SUBSCRIPTION_LENGTH, parseSubscription, type Realtime } from '../../realtime/index.ts';
+import { MAX_SUBSCRIPTION_LENGTH, type Realtime } from '../../realtime/index.ts';
 import type { AuthContext } from '../../records/index.ts';
 
 /** Whether two callers are the same auth record (guests are the same as guests). */
@@ -35,14 +35,16 @@ export async function realtimeRoutes(
 
   app.post('/api/realtime', async (request, reply) => {
     const { clientId, subscriptions } = readForm(request.body, maxSubscriptions);
-    const client = broker.find(clientId);
-    if (!client || client.closed) throw notFound('Missing or invalid client id.');
-    if (client.ip !== request.ip) throw badRequest('Invalid realtime client.');
-    const bound = client.authContext();
-    if (bound && !sameAuth(bound, request.auth))
+    const outcome = await realtime.subscribe({
+      clientId,
+      ip: request.ip,
+      auth: authOf(request),
+      subscriptions,
+    });
+    if (outcome === 'missing') throw notFound('Missing or invalid client id.');
+    if (outcome === 'ip') throw badRequest('Invalid realtime client.');
+    if (outcome === 'auth')
       throw forbidden("The current and the previous request authorization don't match.");
-    broker.bind(client, authOf(request));
-    broker.replace(client, subscriptions.map(parseSubscription));
     return reply.code(204).send();
   });
 }
