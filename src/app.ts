@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import {
@@ -9,7 +10,7 @@ import {
   loadKeyRing,
   SESSIONS_REVOKED_TOPIC,
 } from './auth/index.ts';
-import { type Bus, createMemoryBus } from './bus/index.ts';
+import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
 import { buildServer } from './http/index.ts';
@@ -87,7 +88,24 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       };
     });
     const keys = await loadKeyRing(db, config.dataDir, secrets);
-    const bus = createMemoryBus((err, topic) => log.error({ err, topic }, 'bus handler failed'));
+    const onBusError = (err: unknown, topic: string) => log.error({ err, topic }, 'bus handler failed');
+    const redis = config.redisUrl
+      ? createRedisBus({
+          url: config.redisUrl,
+          prefix: config.redisPrefix,
+          onError: onBusError,
+          onStatus: (event, detail) =>
+            event === 'up'
+              ? log.info(`Redis connected (${detail}): changes reach the other nodes`)
+              : event === 'down'
+                ? log.warn(`Redis unreachable (${detail}): this node works alone until it is back`)
+                : log.warn(`not sent to the other nodes (Redis down): ${detail}`),
+        })
+      : undefined;
+    const bus: Bus = redis ?? createMemoryBus(onBusError);
+    shareChanges(bus, collections, settings, (err) =>
+      log.error({ err }, 'reloading a change from another node failed'),
+    );
     const auth = createAuthService({
       db,
       collections,
@@ -119,7 +137,16 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       if (Array.isArray(ids)) realtime.endSessions(ids.filter((id): id is string => typeof id === 'string'));
     });
     // Readiness: what this node needs to serve traffic (Redis and storage checks join this list).
-    const readiness = [{ name: 'database', run: () => sql`select 1`.execute(db.kysely) }];
+    const readiness: { name: string; run: () => Promise<unknown> }[] = [
+      { name: 'database', run: () => sql`select 1`.execute(db.kysely) },
+    ];
+    if (redis)
+      readiness.push({
+        name: 'redis',
+        run: async () => {
+          if (!redis.connected) throw new Error('Redis is unreachable');
+        },
+      });
     const outage = (err: unknown) => outageError(db.dialect, err);
     const server = await buildServer(
       { config, collections, records, auth, settings, realtime, outage },
@@ -156,4 +183,34 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     await db.close();
     throw err;
   }
+}
+
+/**
+ * Collections and settings are cached on each node: a change made on one node makes the others read them
+ * again (schema and rules in force everywhere within the bus's delay). Each message names the node it
+ * came from, which ignores its own.
+ */
+function shareChanges(
+  bus: Bus,
+  collections: CollectionStore,
+  settings: SettingsStore,
+  onError: (err: unknown) => void,
+): void {
+  const node = randomUUID();
+  const share = (topic: string, reload: () => Promise<void>) => {
+    bus.subscribe(topic, (from) => {
+      if (from !== node) reload().catch(onError);
+    });
+    return () => bus.publish(topic, node).catch(onError);
+  };
+  const collectionsChanged = share('collections.changed', () => collections.reload());
+  const settingsChanged = share('settings.changed', () => settings.reload());
+  collections.changed.bind((_change, next) => {
+    collectionsChanged();
+    return next();
+  });
+  settings.changed.bind((_settings, next) => {
+    settingsChanged();
+    return next();
+  });
 }

@@ -12,7 +12,7 @@ import { superuser } from './superuser.ts';
 const HELP = `plinth — an open-source backend in one command
 
 Usage:
-  plinth serve [--http 127.0.0.1:8090] [--dir ./plinth_data] [--db URL] [--origins *]
+  plinth serve [--http 127.0.0.1:8090] [--dir ./plinth_data] [--db URL] [--redis URL] [--origins *]
                [--shutdown-timeout 30]
   plinth superuser upsert EMAIL PASSWORD [--dir DIR] [--db URL]
   plinth superuser create EMAIL PASSWORD [--dir DIR] [--db URL]
@@ -55,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     http: values.http,
     dir: values.dir,
     db: values.db,
+    redis: values.redis,
     origins: values.origins,
     logLevel: values['log-level'],
     shutdownTimeout: values['shutdown-timeout'],
@@ -102,6 +103,7 @@ function parse(argv: string[]) {
       http: { type: 'string' },
       dir: { type: 'string' },
       db: { type: 'string' },
+      redis: { type: 'string' },
       origins: { type: 'string' },
       config: { type: 'string' },
       'log-level': { type: 'string' },

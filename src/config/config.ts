@@ -40,6 +40,10 @@ export interface Config extends AdmissionConfig, RealtimeConfig {
   encryptionKey: string;
   /** Earlier keys: secrets they encrypted are re-encrypted with `encryptionKey` at start. */
   oldEncryptionKeys: string[];
+  /** Redis URL (`redis://…`): the bus between nodes of a cluster. Empty: one node, an in-memory bus. */
+  redisUrl: string;
+  /** Prepended to the bus's Redis channels, so that several apps can share one Redis. */
+  redisPrefix: string;
 }
 
 /** Raw settings from one source, before validation; every key optional. */
@@ -47,6 +51,7 @@ export type ConfigInput = Partial<Record<keyof Config, unknown>> & {
   http?: unknown;
   dir?: unknown;
   db?: unknown;
+  redis?: unknown;
 };
 
 export class ConfigError extends Error {
@@ -79,6 +84,8 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     trustProxy: env.PLINTH_TRUST_PROXY,
     encryptionKey: env.PLINTH_ENCRYPTION_KEY,
     oldEncryptionKeys: env.PLINTH_OLD_ENCRYPTION_KEYS,
+    redis: env.PLINTH_REDIS,
+    redisPrefix: env.PLINTH_REDIS_PREFIX,
     ...admissionEnv(env),
     ...realtimeEnv(env),
   };
@@ -105,6 +112,8 @@ export const CONFIG_FILE_KEYS: readonly string[] = [
   'shutdownTimeout',
   'encryptionKey',
   'oldEncryptionKeys',
+  'redis',
+  'redisPrefix',
   ...ADMISSION_KEYS,
   ...REALTIME_KEYS,
 ];
@@ -185,6 +194,11 @@ function validate(input: ConfigInput): Config {
   const shutdownTimeout = Number(input.shutdownTimeout ?? 30);
   if (!Number.isFinite(shutdownTimeout) || shutdownTimeout < 0 || shutdownTimeout > 3600)
     problems.push('shutdownTimeout must be a number of seconds from 0 to 3600');
+  const redisUrl = String(input.redis ?? input.redisUrl ?? '');
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('redis must be a redis:// or rediss:// URL');
+  const redisPrefix = String(input.redisPrefix ?? 'plinth:');
+  if (!/^[\w:.-]{0,64}$/.test(redisPrefix))
+    problems.push('redisPrefix must be up to 64 letters, digits, _, -, . or :');
   const admission = readAdmission(input, problems);
   const realtime = readRealtime(input, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -205,6 +219,8 @@ function validate(input: ConfigInput): Config {
     trustProxy,
     encryptionKey: encryptionKey.trim(),
     oldEncryptionKeys,
+    redisUrl,
+    redisPrefix,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { Database } from '../db/index.ts';
 import { ApiError, badRequest, type ErrorData, fieldError } from '../errors/index.ts';
+import { Hook } from '../hooks/index.ts';
 import { isPlainObject, type SecretBox } from '../lib/index.ts';
 import { readParam, writeParam } from './params.ts';
 import { validateSettings } from './settings-rules.ts';
@@ -22,6 +23,8 @@ export interface SettingsStore {
   /** The JSON a superuser sees: secrets left out, as PocketBase leaves them out. */
   toJson(settings?: Settings): Record<string, unknown>;
   reload(): Promise<void>;
+  /** Triggered after an update is stored (other nodes of a cluster reload then). */
+  readonly changed: Hook<Settings>;
 }
 
 const ROW_ID = 'settings';
@@ -93,7 +96,9 @@ export async function createSettingsStore(
     return base;
   }
 
+  const changed = new Hook<Settings>();
   const store: SettingsStore = {
+    changed,
     get: () => current,
     async reload() {
       current = await read();
@@ -112,6 +117,7 @@ export async function createSettingsStore(
         throw new ApiError(400, 'An error occurred while saving the new settings.', errors);
       await writeParam(db, ROW_ID, sealSettings(settings, secrets));
       current = settings;
+      await changed.trigger(settings);
       return settings;
     },
     toJson: (settings = current) => withoutSecrets(settings),

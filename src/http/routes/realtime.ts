@@ -3,11 +3,6 @@ import { ApiError, badRequest, type ErrorData, fieldError, forbidden, notFound }
 import { MAX_SUBSCRIPTION_LENGTH, type Realtime } from '../../realtime/index.ts';
 import type { AuthContext } from '../../records/index.ts';
 
-/** Whether two callers are the same auth record (guests are the same as guests). */
-const sameAuth = (a: AuthContext | undefined, b: AuthContext) =>
-  (a?.record?.id ?? null) === (b.record?.id ?? null) &&
-  (a?.collection?.id ?? null) === (b.collection?.id ?? null);
-
 /**
  * PocketBase's realtime protocol. `GET /api/realtime` opens an SSE stream whose first message,
  * `PB_CONNECT`, carries the client id; `POST /api/realtime {clientId, subscriptions}` replaces that

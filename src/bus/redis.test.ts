@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { describe, it } from 'node:test';
+import { createRedisBus, type RedisBus } from './redis.ts';
+
+const SHARED = 'redis://127.0.0.1:6379';
+
+async function until(check: () => boolean, label: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A Redis of this test's own (never the shared service), to stop and start again. */
+async function privateRedis(port: number): Promise<ChildProcess> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  return child;
+}
+
+describe('the Redis bus', () => {
+  it('delivers each message once to every subscriber on every node, the publisher’s included', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const a = createRedisBus({ url: SHARED, prefix });
+    const b = createRedisBus({ url: SHARED, prefix });
+    try {
+      const got: string[] = [];
+      a.subscribe('t', (m) => got.push(`a:${JSON.stringify(m)}`));
+      b.subscribe('t', (m) => got.push(`b:${JSON.stringify(m)}`));
+      b.subscribe('other', (m) => got.push(`other:${JSON.stringify(m)}`));
+      await until(() => a.connected && b.connected, 'both connected');
+      await new Promise((r) => setTimeout(r, 100)); // the subscriptions reach Redis
+      await a.publish('t', { n: 1 });
+      await b.publish('t', [2]);
+      await until(() => got.length >= 4, 'four deliveries');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(got.sort(), ['a:[2]', 'a:{"n":1}', 'b:[2]', 'b:{"n":1}']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('keeps working alone while Redis is down, and reconnects by itself', async () => {
+    const port = await freePort();
+    let redis = await privateRedis(port);
+    const url = `redis://127.0.0.1:${port}`;
+    const events: string[] = [];
+    const options = { url, prefix: 'p:', onStatus: (e: string) => events.push(e) };
+    const a: RedisBus = createRedisBus(options);
+    const b: RedisBus = createRedisBus({ url, prefix: 'p:' });
+    try {
+      const atA: unknown[] = [];
+      const atB: unknown[] = [];
+      a.subscribe('t', (m) => atA.push(m));
+      b.subscribe('t', (m) => atB.push(m));
+      await until(() => a.connected && b.connected, 'connected');
+      redis.kill('SIGKILL');
+      await until(() => !a.connected, 'the loss noticed');
+      const started = Date.now();
+      await a.publish('t', 'alone');
+      assert.ok(Date.now() - started < 1000, 'publishing does not wait for Redis');
+      await until(() => atA.length === 1, 'the local delivery');
+      assert.deepEqual(atB, [], 'nothing reached the other node');
+      assert.ok(events.includes('down') && events.includes('not-sent'), events.join());
+      redis = await privateRedis(port);
+      await until(() => a.connected && b.connected, 'reconnected', 10_000);
+      await new Promise((r) => setTimeout(r, 200)); // subscribed again on 'ready'
+      await a.publish('t', 'together');
+      await until(() => atB.length === 1, 'the other node again');
+      assert.deepEqual(atB, ['together']);
+      assert.ok(events.includes('up'));
+    } finally {
+      await a.close();
+      await b.close();
+      redis.kill('SIGKILL');
+    }
+  });
+});

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Bus, BusHandler } from './bus.ts';
+
+export interface RedisBusOptions {
+  url: string;
+  /** Prepended to every channel, so that several apps (or test runs) can share one Redis. */
+  prefix?: string;
+  onError?: (err: unknown, topic: string) => void;
+  /** Lost and regained connections, and messages that could not be sent to other nodes. */
+  onStatus?: (event: 'down' | 'up' | 'not-sent', detail: string) => void;
+}
+
+export interface RedisBus extends Bus {
+  /** True while both connections to Redis are up. */
+  readonly connected: boolean;
+}
+
+/** Channel names carry the topic as it is (topics are Plinth's own fixed strings). */
+const envelope = (node: string, message: unknown) => JSON.stringify({ n: node, m: message ?? null });
+
+/**
+ * The bus of a cluster: every message goes to this node's handlers at once (as on the memory bus) and to
+ * every other node through Redis pub/sub. Handlers on this node never wait for Redis, so while Redis is
+ * down each node keeps working alone: what it publishes then reaches no other node (reported through
+ * `onStatus`), and ioredis reconnects by itself and subscribes again. Publishing never waits for a
+ * connection that is down (no offline queue), so nothing hangs on a lost Redis.
+ */
+export function createRedisBus(options: RedisBusOptions): RedisBus {
+  const prefix = options.prefix ?? 'plinth:';
+  const node = randomUUID();
+  const handlers = new Map<string, Set<BusHandler>>();
+  const connection = () =>
+    new Redis(options.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // Reconnect quickly at first, then every 2 s at most.
+      retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
+      // Subscriptions are made again on each 'ready' below, from the handlers this node has.
+      autoResubscribe: false,
+    });
+  const pub = connection();
+  const sub = connection();
+  let closed = false;
+  let wasUp = false;
+  const connected = () => pub.status === 'ready' && sub.status === 'ready';
+  const report = () => {
+    if (closed) return;
+    const up = connected();
+    if (up !== wasUp) options.onStatus?.(up ? 'up' : 'down', options.url.replace(/\/\/[^@]*@/, '//***@'));
+    wasUp = up;
+  };
+  for (const c of [pub, sub]) {
+    c.on('ready', report);
+    c.on('close', report);
+    // ioredis reports every failed attempt here; `report` says it once per change instead.
+    c.on('error', () => {});
+  }
+
+  const channels = () => [...handlers.keys()].map((topic) => prefix + topic);
+  sub.on('ready', () => {
+    const all = channels();
+    if (all.length) sub.subscribe(...all).catch((err) => options.onError?.(err, 'subscribe'));
+  });
+
+  const deliver = (topic: string, text: string) => {
+    const set = handlers.get(topic);
+    if (!set?.size) return;
+    for (const handler of [...set]) {
+      setImmediate(() => {
+        try {
+          handler(JSON.parse(text));
+        } catch (err) {
+          options.onError?.(err, topic);
+        }
+      });
+    }
+  };
+
+  sub.on('message', (channel: string, text: string) => {
+    if (!channel.startsWith(prefix)) return;
+    let parsed: { n?: unknown; m?: unknown };
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return;
+    }
+    // This node's own messages were delivered here when they were published.
+    if (parsed.n === node) return;
+    deliver(channel.slice(prefix.length), JSON.stringify(parsed.m ?? null));
+  });
+
+  return {
+    get connected() {
+      return connected();
+    },
+    async publish(topic, message) {
+      if (closed) throw new Error('the bus is closed');
+      const text = JSON.stringify(message ?? null);
+      deliver(topic, text);
+      try {
+        await pub.publish(prefix + topic, envelope(node, message));
+      } catch (err) {
+        options.onStatus?.('not-sent', `${topic}: ${(err as Error).message}`);
+      }
+    },
+    subscribe(topic, handler) {
+      let set = handlers.get(topic);
+      if (!set) {
+        set = new Set();
+        handlers.set(topic, set);
+        // While the connection is down, the next 'ready' subscribes it with the others.
+        if (sub.status === 'ready')
+          sub.subscribe(prefix + topic).catch((err) => options.onError?.(err, topic));
+      }
+      set.add(handler);
+      return () => {
+        set.delete(handler);
+        if (set.size === 0 && handlers.get(topic) === set) {
+          handlers.delete(topic);
+          if (sub.status === 'ready') sub.unsubscribe(prefix + topic).catch(() => {});
+        }
+      };
+    },
+    async close() {
+      closed = true;
+      handlers.clear();
+      pub.disconnect();
+      sub.disconnect();
+    },
+  };
+}
