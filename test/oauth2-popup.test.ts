@@ -167,6 +167,14 @@ describe('the OAuth2 popup flow (/api/oauth2-redirect and realtime @oauth2)', ()
       assert.deepEqual(await w.settled(), [{ state: w.id, code: 'real' }]);
     });
 
+    it('does nothing on HEAD, so that a link checker cannot use up the answer', async () => {
+      const w = await waiter();
+      const res = await redirect(`?state=${w.id}&code=abc`, { method: 'HEAD' });
+      assert.equal(res.status, 404);
+      assert.deepEqual(await w.settled(), []);
+      assert.equal(subscribedToOAuth2(w.id), true);
+    });
+
     it('reads a repeated parameter by its first value', async () => {
       const w = await waiter();
       const res = await redirect(`?state=${w.id}&state=nosuchclient&code=first&code=second&error=`);

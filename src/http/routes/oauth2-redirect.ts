@@ -44,7 +44,8 @@ export async function oauth2RedirectRoutes(
       .header('location', ok ? SUCCESS : FAILURE)
       .send();
   };
-  app.get('/api/oauth2-redirect', handle);
+  // No HEAD twin: a HEAD (a link checker) must not use up the client's one answer.
+  app.get('/api/oauth2-redirect', { exposeHeadRoute: false }, handle);
   app.post('/api/oauth2-redirect', handle);
 }
 
