@@ -17,6 +17,7 @@ import { featureRoutes } from './routes/features.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
 import { oauth2ProviderRoutes } from './routes/oauth2-providers.ts';
+import { oauth2RedirectRoutes } from './routes/oauth2-redirect.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
 import { recordRoutes } from './routes/records.ts';
 import { settingsRoutes } from './routes/settings.ts';
@@ -88,6 +89,8 @@ export async function buildServer(
     realtime: deps.realtime,
     maxSubscriptions: deps.config.realtimeMaxSubscriptions,
   });
+  // The provider's redirect in the SDK's all-in-one OAuth2 flow, answered over realtime.
+  await app.register(oauth2RedirectRoutes, { realtime: deps.realtime });
   // Last: it lists the features whose routes are registered above and stands in for the others.
   await app.register(featureRoutes);
   return app;

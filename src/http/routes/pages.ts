@@ -4,7 +4,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 /**
  * Serves `/_/`, the page behind the links Plinth prints and mails, which use PocketBase's hash routes:
  * `#/pbinstall/TOKEN` (first superuser), `#/auth/confirm-verification/TOKEN`,
- * `#/auth/confirm-password-reset/TOKEN` and `#/auth/confirm-email-change/TOKEN`. The token stays in the
+ * `#/auth/confirm-password-reset/TOKEN` and `#/auth/confirm-email-change/TOKEN`, plus the two pages the OAuth2
+ * popup ends on (`#/auth/oauth2-redirect-success` and `-failure`, from `/api/oauth2-redirect`). The token stays in the
  * fragment so that it never reaches a request log; the page posts it to the API in a JSON body. It needs
  * nothing external: one inline script allowed by its hash, no innerHTML, the strictest CSP that still works.
  */
@@ -101,7 +102,17 @@ async function send(body) {
 // A link opened in a tab that already shows this page only changes the hash: start over.
 addEventListener('hashchange', () => location.reload());
 
-if (route && route.type && (claims.type !== route.type || typeof claims.collectionId !== 'string')) {
+// Where /api/oauth2-redirect sends the sign-in popup: nothing to do but say how it went.
+const OAUTH2 = {
+  '#/auth/oauth2-redirect-success': 'Done: the app is finishing your sign-in. You can close this window and go back to it.',
+  '#/auth/oauth2-redirect-failure': 'The sign-in did not complete. Close this window and try again from the app.',
+};
+
+if (Object.hasOwn(OAUTH2, location.hash)) {
+  show(OAUTH2[location.hash]);
+  // A popup the app opened may close itself; the app has its answer over realtime already.
+  if (location.hash.endsWith('-success')) window.close();
+} else if (route && route.type && (claims.type !== route.type || typeof claims.collectionId !== 'string')) {
   show('This link is invalid or incomplete. Request a new one.');
 } else if (route) {
   show('');
