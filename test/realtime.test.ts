@@ -264,6 +264,18 @@ describe('realtime', () => {
           [...(server.app.realtime.broker.find(clientId)?.subscriptions.keys() ?? [])],
           ['rt_public/*'],
         );
+        // The OAuth2 redirect travels the same way.
+        const redirect = { state: clientId, code: 'c0de', error: '' };
+        assert.equal(await other.oauth2(redirect, '127.0.0.1'), 'not-subscribed');
+        await other.subscribe({ clientId, ip: '127.0.0.1', auth: undefined, subscriptions: ['@oauth2'] });
+        assert.equal(await other.oauth2(redirect, '10.0.0.9'), 'other-ip');
+        assert.equal(await other.oauth2(redirect, '127.0.0.1'), 'delivered');
+        await stream.until(() => stream.text.includes('event:@oauth2'), 'the OAuth2 message');
+        assert.match(stream.text, /event:@oauth2\ndata:\{"state":"[^"]+","code":"c0de"\}/);
+        assert.equal(
+          await other.oauth2({ ...redirect, state: 'nosuchclient' }, '127.0.0.1'),
+          'unknown-client',
+        );
         stream.close();
       } finally {
         other.close();

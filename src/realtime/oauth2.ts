@@ -28,11 +28,7 @@ export type OAuth2Delivery = 'delivered' | 'unknown-client' | 'not-subscribed' |
  * one that started it: a link with someone else's client id, opened elsewhere, tells that client nothing
  * and leaves it waiting). A client that is told ends its `@oauth2` subscription: one sign-in link, one answer.
  *
- * Several nodes: today only clients connected to this node are found, so with a load balancer that does
- * not pin a browser to one node the redirect may land where the stream is not. To route it, a node that
- * answers `unknown-client` would ask the others over the bus (a request/response message carrying this
- * `message` and `ip`, answered by the node that holds the client with its own `deliverOAuth2` result) and
- * redirect on that answer. The bus part is not built yet.
+ * On this node only; `Realtime.oauth2` asks the other nodes when the client is not here.
  */
 export function deliverOAuth2(broker: Broker, message: OAuth2Redirect, ip: string): OAuth2Delivery {
   if (!message.state || message.state.length > MAX_OAUTH2_STATE_LENGTH) return 'unknown-client';

@@ -4,6 +4,13 @@ import type { RecordEvent, RecordService, RecordValues } from '../records/index.
 import type { CollectionStore } from '../schema/index.ts';
 import { Broker, type RealtimeLimits } from './broker.ts';
 import { type Outgoing, prepareRecordEvent, type RecordAction } from './delivery.ts';
+import { createForwarder } from './forward.ts';
+import {
+  deliverOAuth2,
+  MAX_OAUTH2_STATE_LENGTH,
+  type OAuth2Delivery,
+  type OAuth2Redirect,
+} from './oauth2.ts';
 import {
   type AuthRef,
   authRefOf,
@@ -16,28 +23,6 @@ import {
 /** Bus topics: record events and custom messages reach the subscribers of every node. */
 const RECORDS_TOPIC = 'realtime.records';
 const CUSTOM_TOPIC = 'realtime.custom';
-/** A `POST /api/realtime` for a stream held by another node, and the answers to it. */
-const SUBSCRIBE_TOPIC = 'realtime.subscribe';
-const replyTopic = (nodeId: string) => `realtime.subscribed.${nodeId}`;
-/** Nodes say they are there this often; one not heard from for three times as long is gone. */
-const PRESENCE_TOPIC = 'realtime.presence';
-const PRESENCE_MS = 2000;
-/** How long a node waits for the others to say whether they hold a stream. */
-const ASK_TIMEOUT_MS = 2000;
-
-interface SubscribeMessage {
-  id: string;
-  from: string;
-  clientId: string;
-  ip: string;
-  auth?: AuthRef;
-  subscriptions: string[];
-}
-interface SubscribeReply {
-  id: string;
-  outcome: SubscribeOutcome;
-}
-
 interface RecordMessage {
   action: RecordAction;
   collectionId: string;
@@ -55,6 +40,8 @@ export interface Realtime {
    * load balancer, on the node that holds it (asked over the bus).
    */
   subscribe(request: SubscribeRequest): Promise<SubscribeOutcome>;
+  /** `/api/oauth2-redirect`: the provider's answer to the stream named by `state`, on whichever node. */
+  oauth2(message: OAuth2Redirect, ip: string): Promise<OAuth2Delivery>;
   /** Turns the clients of these sessions into guests (sign-out, revocation, password change). */
   endSessions(ids: readonly string[]): void;
   /** Ends every stream (shutdown), so that clients reconnect to another node. */
@@ -95,48 +82,24 @@ export function createRealtime(deps: {
     return prepareRecordEvent(broker, records, collection, message.action, message.record);
   };
 
-  // Other nodes, by id, with when they were last heard from: a stream this node does not hold may be theirs.
-  const peers = new Map<string, number>();
-  const livePeers = () => {
-    const since = Date.now() - 3 * PRESENCE_MS;
-    for (const [id, seen] of peers) if (seen < since) peers.delete(id);
-    return peers.size;
-  };
-  const announcePresence = () => bus.publish(PRESENCE_TOPIC, nodeId).catch(deps.onError);
-  const presence = setInterval(announcePresence, PRESENCE_MS);
-  presence.unref();
-  announcePresence();
-  const waiting = new Map<string, { pending: number; resolve: (o: SubscribeOutcome) => void }>();
-
-  async function subscribeFor(message: SubscribeMessage): Promise<void> {
-    const client = broker.find(message.clientId);
-    let outcome: SubscribeOutcome = 'missing';
-    if (client) {
-      const auth = await resolveAuthRef(message.auth, collections, records);
-      outcome = subscribeHere(broker, client, { ip: message.ip, auth, subscriptions: message.subscriptions });
-    }
-    await bus.publish(replyTopic(message.from), { id: message.id, outcome } satisfies SubscribeReply);
-  }
+  // Requests for streams held by other nodes (behind a load balancer), and theirs for ours.
+  const forwarder = createForwarder({
+    bus,
+    onError: deps.onError,
+    async handle({ kind, clientId, payload }) {
+      const client = broker.find(clientId);
+      if (!client) return undefined;
+      if (kind === 'oauth2') {
+        const { message, ip } = payload as { message: OAuth2Redirect; ip: string };
+        return deliverOAuth2(broker, message, ip);
+      }
+      const p = payload as { ip: string; auth?: AuthRef; subscriptions: string[] };
+      const auth = await resolveAuthRef(p.auth, collections, records);
+      return subscribeHere(broker, client, { ip: p.ip, auth, subscriptions: p.subscriptions });
+    },
+  });
 
   const unsubscribers = [
-    bus.subscribe(PRESENCE_TOPIC, (id) => {
-      if (typeof id === 'string' && id !== nodeId) {
-        // A node that just started answers with its own presence, so that it knows this one at once.
-        if (!peers.has(id)) announcePresence();
-        peers.set(id, Date.now());
-      }
-    }),
-    bus.subscribe(SUBSCRIBE_TOPIC, (message) => {
-      const m = message as SubscribeMessage;
-      if (m.from !== nodeId) subscribeFor(m).catch(deps.onError);
-    }),
-    bus.subscribe(replyTopic(nodeId), (message) => {
-      const { id, outcome } = message as SubscribeReply;
-      const wait = waiting.get(id);
-      if (!wait) return;
-      wait.pending--;
-      if (outcome !== 'missing' || wait.pending <= 0) wait.resolve(outcome);
-    }),
     bus.subscribe(RECORDS_TOPIC, (message) => {
       const m = message as RecordMessage;
       refreshAuth(m);
@@ -202,36 +165,23 @@ export function createRealtime(deps: {
     }
   }
 
-  function ask(request: SubscribeRequest): Promise<SubscribeOutcome> {
-    const peerCount = livePeers();
-    if (peerCount === 0) return Promise.resolve('missing');
-    const id = randomUUID();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done('missing'), ASK_TIMEOUT_MS);
-      const done = (outcome: SubscribeOutcome) => {
-        clearTimeout(timer);
-        waiting.delete(id);
-        resolve(outcome);
-      };
-      waiting.set(id, { pending: peerCount, resolve: done });
-      const message: SubscribeMessage = {
-        id,
-        from: nodeId,
-        clientId: request.clientId,
-        ip: request.ip,
-        subscriptions: [...request.subscriptions],
-        ...(request.auth ? { auth: authRefOf(request.auth) } : {}),
-      };
-      bus.publish(SUBSCRIBE_TOPIC, message).catch(() => done('missing'));
-    });
-  }
-
   return {
     broker,
     subscribe(request) {
       const client = broker.find(request.clientId);
       if (client) return Promise.resolve(subscribeHere(broker, client, request));
-      return ask(request);
+      const payload = {
+        ip: request.ip,
+        subscriptions: [...request.subscriptions],
+        auth: authRefOf(request.auth),
+      };
+      return forwarder.ask({ kind: 'subscribe', clientId: request.clientId, payload }, 'missing');
+    },
+    oauth2(message, ip) {
+      const here = deliverOAuth2(broker, message, ip);
+      if (here !== 'unknown-client' || !message.state || message.state.length > MAX_OAUTH2_STATE_LENGTH)
+        return Promise.resolve(here);
+      return forwarder.ask({ kind: 'oauth2', clientId: message.state, payload: { message, ip } }, here);
     },
     publish: (topic, data) => bus.publish(CUSTOM_TOPIC, { topic, data: JSON.stringify(data ?? null) }),
     endSessions(ids) {
@@ -242,7 +192,7 @@ export function createRealtime(deps: {
       }
     },
     close() {
-      clearInterval(presence);
+      forwarder.close();
       for (const off of unsubscribers) off();
       records.hooks.afterCreate.unbind(hookIds[0] as string);
       records.hooks.afterUpdate.unbind(hookIds[1] as string);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { deliverOAuth2, type OAuth2Redirect, type Realtime } from '../../realtime/index.ts';
+import type { OAuth2Redirect, Realtime } from '../../realtime/index.ts';
 
 /** Where the browser is sent afterwards: the `/_/` page (pages.ts) shows the outcome, as PocketBase's dashboard does. */
 const SUCCESS = '../_/#/auth/oauth2-redirect-success';
@@ -31,7 +31,7 @@ export async function oauth2RedirectRoutes(
 
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const message = request.method === 'POST' ? fromBody(request) : fromQuery(request.url);
-    const outcome = deliverOAuth2(realtime.broker, message, request.ip);
+    const outcome = await realtime.oauth2(message, request.ip);
     const ok = outcome === 'delivered' && !message.error && message.code !== '';
     if (!ok) {
       request.log.debug(
