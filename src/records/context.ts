@@ -21,8 +21,9 @@ export function createRecordsContext(deps: Omit<RecordsContext, 'prepared' | 'fa
   // Keyed by the collection object: the store replaces the object on every change, so a stale entry
   // can never be used, and the change hook frees it.
   let cache = new WeakMap<Collection, PreparedCollection>();
-  deps.collections.changed.bind(() => {
+  deps.collections.changed.bind((_change, next) => {
     cache = new WeakMap();
+    return next();
   });
   return {
     ...deps,

@@ -24,7 +24,7 @@ export async function startHaproxy(backends: { host: string; port: number }[]): 
   const dir = mkdtempSync(join(tmpdir(), 'plinth-haproxy-'));
   const config = [
     'global',
-    '  maxconn 20000',
+    '  maxconn 4000',
     'defaults',
     '  mode http',
     '  timeout connect 2s',
