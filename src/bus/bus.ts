@@ -14,6 +14,28 @@ export interface Bus {
 }
 
 /**
+ * Hands each handler its own copy of a message (parsed from `text`) on a later turn of the event loop, as
+ * a networked bus would: no shared objects, no handler running inside `publish`. A handler that throws is
+ * reported and does not stop the others.
+ */
+export function deliverCopies(
+  handlers: ReadonlySet<BusHandler> | undefined,
+  text: string,
+  onError: (err: unknown) => void,
+): void {
+  if (!handlers?.size) return;
+  for (const handler of [...handlers]) {
+    setImmediate(() => {
+      try {
+        handler(JSON.parse(text));
+      } catch (err) {
+        onError(err);
+      }
+    });
+  }
+}
+
+/**
  * The single-node bus. Messages go through JSON and are delivered asynchronously, exactly as a networked
  * bus would deliver them, so code that works on it works on Redis too: no shared object references, no
  * re-entrant handlers. A throwing handler is reported through `onError` and does not stop the others.
@@ -24,18 +46,7 @@ export function createMemoryBus(onError: (err: unknown, topic: string) => void =
   return {
     async publish(topic, message) {
       if (closed) throw new Error('the bus is closed');
-      const text = JSON.stringify(message ?? null);
-      const handlers = topics.get(topic);
-      if (!handlers?.size) return;
-      for (const handler of [...handlers]) {
-        setImmediate(() => {
-          try {
-            handler(JSON.parse(text));
-          } catch (err) {
-            onError(err, topic);
-          }
-        });
-      }
+      deliverCopies(topics.get(topic), JSON.stringify(message ?? null), (err) => onError(err, topic));
     },
     subscribe(topic, handler) {
       const set = topics.get(topic) ?? new Set<BusHandler>();

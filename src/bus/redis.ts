@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Bus, BusHandler } from './bus.ts';
+import { type Bus, type BusHandler, deliverCopies } from './bus.ts';
 
 export interface RedisBusOptions {
   url: string;
@@ -63,19 +63,8 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     if (all.length) sub.subscribe(...all).catch((err) => options.onError?.(err, 'subscribe'));
   });
 
-  const deliver = (topic: string, text: string) => {
-    const set = handlers.get(topic);
-    if (!set?.size) return;
-    for (const handler of [...set]) {
-      setImmediate(() => {
-        try {
-          handler(JSON.parse(text));
-        } catch (err) {
-          options.onError?.(err, topic);
-        }
-      });
-    }
-  };
+  const deliver = (topic: string, text: string) =>
+    deliverCopies(handlers.get(topic), text, (err) => options.onError?.(err, topic));
 
   sub.on('message', (channel: string, text: string) => {
     if (!channel.startsWith(prefix)) return;
