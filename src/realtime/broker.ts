@@ -26,6 +26,8 @@ export const authKeyOf = (auth: ClientAuth | undefined): string => {
   return c?.isSuperuser ? 's' : c?.collection && c.record ? `${c.collection.id}/${String(c.record.id)}` : 'g';
 };
 
+/** Streams written to in one turn of the event loop by the keep-alive round. */
+const HEARTBEAT_SLICE = 500;
 /** Longest a timer may wait (about 24.8 days); a later expiry is re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -196,9 +198,17 @@ export class Broker {
 
   #tick(): void {
     const idleBefore = Date.now() - this.limits.idleTimeout * 1000;
-    for (const client of [...this.#clients.values()]) {
-      if (client.lastActive < idleBefore) client.close('The connection was idle for too long.');
-      else client.heartbeat();
-    }
+    const clients = [...this.#clients.values()];
+    // In slices, each on its own turn of the event loop: 10,000 writes at once would hold the loop for
+    // hundreds of milliseconds, long enough for requests to be shed as overload.
+    const slice = (start: number) => {
+      for (const client of clients.slice(start, start + HEARTBEAT_SLICE)) {
+        if (client.closed) continue;
+        if (client.lastActive < idleBefore) client.close('The connection was idle for too long.');
+        else client.heartbeat();
+      }
+      if (start + HEARTBEAT_SLICE < clients.length) setImmediate(slice, start + HEARTBEAT_SLICE);
+    };
+    slice(0);
   }
 }
