@@ -123,6 +123,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       records,
       collections,
       bus,
+      clustered: redis !== undefined,
       limits: {
         maxClientsPerIp: config.realtimeMaxClientsPerIp,
         maxSubscriptions: config.realtimeMaxSubscriptions,

@@ -45,6 +45,8 @@ export interface Forwarder {
  */
 export function createForwarder(deps: {
   bus: Bus;
+  /** The bus reaches other nodes (Redis): ask even before any other node has been heard from. */
+  clustered: boolean;
   handle: (request: Forwarded) => Promise<unknown | undefined>;
   onError: (err: unknown) => void;
 }): Forwarder {
@@ -91,7 +93,8 @@ export function createForwarder(deps: {
 
   return {
     ask<T>(request: Forwarded, notHeld: T): Promise<T> {
-      const pending = livePeers();
+      // Before the first presence message arrives, a node of a cluster waits for an answer or the timeout.
+      const pending = livePeers() || (deps.clustered ? Number.POSITIVE_INFINITY : 0);
       if (pending === 0) return Promise.resolve(notHeld);
       const id = randomUUID();
       return new Promise<T>((resolve) => {

@@ -59,6 +59,8 @@ export function createRealtime(deps: {
   records: RecordService;
   collections: CollectionStore;
   bus: Bus;
+  /** The bus reaches other nodes (Redis). */
+  clustered?: boolean;
   limits: RealtimeLimits;
   onError: (err: unknown) => void;
 }): Realtime {
@@ -85,6 +87,7 @@ export function createRealtime(deps: {
   // Requests for streams held by other nodes (behind a load balancer), and theirs for ours.
   const forwarder = createForwarder({
     bus,
+    clustered: deps.clustered ?? false,
     onError: deps.onError,
     async handle({ kind, clientId, payload }) {
       const client = broker.find(clientId);
