@@ -74,10 +74,6 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     await collections.reload();
     const passwords = createPasswords();
     const settings = await createSettingsStore(db, config.appUrl, secrets);
-    // One throttle: sign-ins and `oldPassword` checks share each identity's budget.
-    const throttle = createThrottle();
-    const passwordGuard = createPasswordGuard(throttle, () => settings.get());
-    const records = createRecordService({ db, collections, passwords, passwordGuard });
     const mailer = createMailer(() => {
       const { smtp, meta } = settings.get();
       // PocketBase's empty `authMethod` means PLAIN.
@@ -94,16 +90,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           url: config.redisUrl,
           prefix: config.redisPrefix,
           onError: onBusError,
-          onStatus: (event, detail) =>
-            event === 'up'
-              ? log.info(`Redis connected (${detail}): changes reach the other nodes`)
-              : event === 'down'
-                ? log.warn(`Redis unreachable (${detail}): this node works alone until it is back`)
-                : log.warn(`not sent to the other nodes (Redis down): ${detail}`),
+          onStatus: reportRedis(log, () => resync()),
         })
       : undefined;
     const bus: Bus = redis ?? createMemoryBus(onBusError);
-    shareChanges(bus, collections, settings, (err) =>
+    // One throttle: sign-ins and `oldPassword` checks share each identity's budget, on every node.
+    const throttle = createThrottle(redis?.counters);
+    const passwordGuard = createPasswordGuard(throttle, () => settings.get());
+    const records = createRecordService({ db, collections, passwords, passwordGuard });
+    const resync = shareChanges(bus, collections, settings, (err) =>
       log.error({ err }, 'reloading a change from another node failed'),
     );
     const auth = createAuthService({
@@ -123,7 +118,6 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       records,
       collections,
       bus,
-      clustered: redis !== undefined,
       limits: {
         maxClientsPerIp: config.realtimeMaxClientsPerIp,
         maxSubscriptions: config.realtimeMaxSubscriptions,
@@ -150,7 +144,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       });
     const outage = (err: unknown) => outageError(db.dialect, err);
     const server = await buildServer(
-      { config, collections, records, auth, settings, realtime, outage },
+      { config, collections, records, auth, settings, realtime, outage, sharedCounters: redis?.counters },
       log,
       readiness,
     );
@@ -189,14 +183,15 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
 /**
  * Collections and settings are cached on each node: a change made on one node makes the others read them
  * again (schema and rules in force everywhere within the bus's delay). Each message names the node it
- * came from, which ignores its own.
+ * came from, which ignores its own. Answers the function to call when changes may have been missed (Redis
+ * was down): it reads both again and tells the other nodes to do the same.
  */
 function shareChanges(
   bus: Bus,
   collections: CollectionStore,
   settings: SettingsStore,
   onError: (err: unknown) => void,
-): void {
+): () => void {
   const node = randomUUID();
   const share = (topic: string, reload: () => Promise<void>) => {
     bus.subscribe(topic, (from) => {
@@ -214,4 +209,40 @@ function shareChanges(
     settingsChanged();
     return next();
   });
+  // Both ways: this node may have missed others' changes, and they may have missed this node's.
+  return () => {
+    collections.reload().catch(onError);
+    settings.reload().catch(onError);
+    collectionsChanged();
+    settingsChanged();
+  };
+}
+
+/**
+ * What the log says about Redis. Losing it and getting it back are both warnings, so that an operator who
+ * reads only warnings sees when an outage ended, not only that it began. Once it is back, `back` runs:
+ * changes other nodes made meanwhile were announced to nobody.
+ */
+function reportRedis(
+  log: Logger,
+  back: () => void,
+): (event: 'up' | 'down' | 'not-sent', detail: string) => void {
+  let lost = false;
+  let unsent = false;
+  return (event, detail) => {
+    if (event === 'down') {
+      lost = true;
+      unsent = false;
+      log.warn(`Redis unreachable (${detail}): this node works alone until it is back`);
+    } else if (event === 'not-sent') {
+      // Once per outage: every write would say it again.
+      if (!unsent)
+        log.warn(`changes on this node do not reach the other nodes while Redis is down (${detail})`);
+      unsent = true;
+    } else if (lost) {
+      lost = false;
+      log.warn(`Redis reachable again (${detail}): changes reach the other nodes`);
+      back();
+    } else log.info(`Redis connected (${detail}): changes reach the other nodes`);
+  };
 }

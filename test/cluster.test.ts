@@ -195,6 +195,54 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     assert.ok(elapsed < 1000, `refused on every node after ${elapsed} ms`);
   });
 
+  it('failed sign-ins count against one budget whichever node they reach', async () => {
+    // 10 failures per identity by default: per-node counters would allow 30 over three nodes.
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${nodes[i % 3]?.url}/api/collections/users/auth-with-password`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ identity: 'nobody@example.com', password: `guess-${i}` }),
+      });
+      statuses.push(res.status);
+    }
+    assert.deepEqual(statuses, [...Array(10).fill(400), 429, 429]);
+  });
+
+  it('rate limits count across nodes, and new rules start every node afresh', async () => {
+    const set = async (rateLimits: Json) => {
+      await admin.settings.update({ rateLimits });
+      // In force on a node once it lists the new settings (superusers are never rate limited).
+      for (const n of nodes)
+        await until(async () => {
+          const res = await guestGet(n.url, '/api/settings', admin.authStore.token);
+          const seen = ((await res.json()) as Json).rateLimits;
+          return seen.enabled && seen.rules[0]?.maxRequests === rateLimits.rules[0].maxRequests;
+        }, `rate limits on ${n.url}`);
+    };
+    const rule = (maxRequests: number) => ({
+      enabled: true,
+      excludedIPs: [],
+      rules: [{ label: 'cl_posts:list', audience: '@guest', duration: 60, maxRequests }],
+    });
+    const burst = async (n: number) => {
+      const statuses: number[] = [];
+      for (let i = 0; i < n; i++)
+        statuses.push(
+          (await guestGet(nodes[i % 3]?.url as string, '/api/collections/cl_posts/records')).status,
+        );
+      return statuses;
+    };
+    try {
+      await set(rule(4));
+      assert.deepEqual(await burst(7), [200, 200, 200, 200, 429, 429, 429]);
+      await set(rule(5));
+      assert.deepEqual(await burst(7), [200, 200, 200, 200, 200, 429, 429]);
+    } finally {
+      await admin.settings.update({ rateLimits: { enabled: false } });
+    }
+  });
+
   it('a node killed mid-test: the others keep serving, and its streams reconnect through HAProxy', async () => {
     const subscribers = [0, 1, 2, 3, 4, 5].map(() => {
       const pb = client();

@@ -15,8 +15,8 @@ export function createEmailFlows(deps: AuthDeps) {
   const { records, throttle } = deps;
 
   /** Counts the request against the address and the client (mail bombing, enumeration by volume). */
-  function limit(collection: Collection, kind: string, email: string, client: Client) {
-    throttle.attempt(throttleKeys(deps, `${kind}:${collection.id}`, email, client));
+  async function limit(collection: Collection, kind: string, email: string, client: Client) {
+    await throttle.attempt(throttleKeys(deps, `${kind}:${collection.id}`, email, client));
   }
 
   /** The one `email` field of request-verification and request-password-reset. */
@@ -53,7 +53,7 @@ export function createEmailFlows(deps: AuthDeps) {
     async requestVerification(collection: Collection, input: unknown, client: Client): Promise<void> {
       superusersRefused(collection, 'All superusers are verified by default.');
       const email = emailOf(input);
-      limit(collection, 'verify', email, client);
+      await limit(collection, 'verify', email, client);
       const record = await records.findBy(collection, 'email', email, true);
       if (!record || record.verified === true) return;
       afterReply(deps, 'send a verification mail', () =>
@@ -85,7 +85,7 @@ export function createEmailFlows(deps: AuthDeps) {
       if (!option(collection, 'passwordAuth', { enabled: false }).enabled)
         throw badRequest('The collection is not configured to allow password authentication.');
       const email = emailOf(input);
-      limit(collection, 'reset', email, client);
+      await limit(collection, 'reset', email, client);
       const record = await records.findBy(collection, 'email', email, true);
       if (!record) return;
       afterReply(deps, 'send a password reset mail', () =>
@@ -152,7 +152,7 @@ export function createEmailFlows(deps: AuthDeps) {
       if (newEmail === auth.record.email)
         errors.add('newEmail', fieldError('validation_not_in_invalid', 'Must not be in list.'));
       errors.check();
-      limit(collection, 'email-change', String(auth.record.id), client);
+      await limit(collection, 'email-change', String(auth.record.id), client);
       const taken = await records.findBy(collection, 'email', newEmail, true);
       if (taken && taken.id !== auth.record.id)
         throw badRequest('An error occurred while validating the submitted data.', {
@@ -197,9 +197,9 @@ export function createEmailFlows(deps: AuthDeps) {
       /** Checked against the sign-in throttle: this is a password guess like any other. */
       async function passwordMatches(record: RecordValues, password: string) {
         const limits = throttleKeys(deps, `login:${collection.id}`, String(record.email), client);
-        throttle.attempt(limits);
+        await throttle.attempt(limits);
         const ok = await deps.passwords.verify(String(record.password ?? ''), password);
-        if (ok) throttle.succeeded(limits);
+        if (ok) await throttle.succeeded(limits);
         return ok;
       }
     },

@@ -57,7 +57,7 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
       errors.check();
       const email = values.email;
       const limits = throttleKeys(deps, `otp-request:${collection.id}`, email, client);
-      throttle.attempt(limits);
+      await throttle.attempt(limits);
       const otpId = newRecordId();
       const record = await records.findBy(collection, 'email', email, true);
       if (!record) return { otpId };
@@ -105,7 +105,7 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
         { key: `otp:${otpId}`, max: OTP_MAX_ATTEMPTS, windowSeconds: Number(otp.duration) || 180 },
         ...throttleKeys(deps, `otp-ip:${collection.id}`, '', client).slice(1),
       ];
-      throttle.attempt(limits);
+      await throttle.attempt(limits);
       const row = await findRow(deps.db, OTPS_NAME, otpId);
       const fresh = row && dateMs(row.created) + (Number(otp.duration) || 180) * 1000 > Date.now();
       const matches = row && safeEqual(String(row.password), codeHash(deps, otpId, code));
@@ -118,7 +118,7 @@ export function createOtpFlow(deps: AuthDeps, signIn: (input: Issued) => Promise
         // One answer, without field errors, for every way a code can be wrong (as PocketBase's).
         throw badRequest('Invalid or expired OTP.');
       }
-      throttle.succeeded(limits);
+      await throttle.succeeded(limits);
       await deleteRows(deps.db, OTPS_NAME, { id: otpId });
       // The code reached the mailbox: that proves the address, as PocketBase treats it. The password
       // someone set before is replaced (claimUnverified) unless it is, or will be, proven in this same

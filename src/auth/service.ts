@@ -135,7 +135,7 @@ export function createCore(deps: AuthDeps) {
       errors.add('identityField', fieldError('validation_in_invalid', 'Must be a valid value.'));
     errors.check();
     const limits = throttleKeys(deps, `login:${collection.id}`, identity, client);
-    throttle.attempt(limits);
+    await throttle.attempt(limits);
     const fields = identityField ? [identityField] : options.identityFields;
     let record: RecordValues | undefined;
     for (const field of fields) {
@@ -150,7 +150,7 @@ export function createCore(deps: AuthDeps) {
       : await deps.passwords.dummyVerify(password);
     // One answer for unknown accounts and wrong passwords (and, in signIn, records the authRule turns away).
     if (!record || !ok) throw badRequest('Failed to authenticate.');
-    throttle.succeeded(limits);
+    await throttle.succeeded(limits);
     return signIn({ collection, record, method: 'password', client, body: raw });
   }
 

@@ -1,12 +1,13 @@
+import { type CounterLimit, createMemoryCounters, type WindowCounters } from '../bus/index.ts';
 import { tooManyRequests } from '../errors/index.ts';
 import type { PasswordGuard, RecordValues } from '../records/index.ts';
 import type { Collection } from '../schema/index.ts';
 
 /**
- * Fixed-window counters of failed attempts, per key (an identity, a client IP, an OTP). A key that
- * reached its limit is refused until its window ends; nothing locks an account for longer, so an
- * attacker cannot lock its owner out for good. In memory, per node: the cluster issue moves the
- * counters to Redis behind this same interface.
+ * Counts failed attempts per key (an identity, a client IP, an OTP) in fixed windows. A key that reached
+ * its limit is refused until its window ends; nothing locks an account for longer, so an attacker cannot
+ * lock its owner out for good. The counters are the bus's: in memory on one node, in Redis across a
+ * cluster (a client gets one budget whichever node it reaches).
  */
 export interface Throttle {
   /**
@@ -14,56 +15,23 @@ export interface Throttle {
    * Counting before the work, not after, is what stops parallel attempts that would all pass a check
    * made while the others are still being verified.
    */
-  attempt(keys: ThrottleKey[]): void;
+  attempt(keys: ThrottleKey[]): Promise<void>;
   /** A successful attempt: the identity's count starts over, the others take the attempt back. */
-  succeeded(keys: ThrottleKey[]): void;
+  succeeded(keys: ThrottleKey[]): Promise<void>;
 }
 
-export interface ThrottleKey {
-  key: string;
-  max: number;
-  windowSeconds: number;
-}
+export type ThrottleKey = CounterLimit;
 
-const MAX_KEYS = 200_000;
-
-export function createThrottle(now: () => number = Date.now): Throttle {
-  const windows = new Map<string, { count: number; resetAt: number }>();
-
-  const live = (key: string) => {
-    const w = windows.get(key);
-    if (w && w.resetAt <= now()) {
-      windows.delete(key);
-      return undefined;
-    }
-    return w;
-  };
-
+export function createThrottle(counters: WindowCounters = createMemoryCounters()): Throttle {
   return {
-    attempt(keys) {
-      let wait = 0;
-      for (const k of keys) {
-        const w = live(k.key);
-        if (w && w.count >= k.max) wait = Math.max(wait, Math.ceil((w.resetAt - now()) / 1000));
-      }
+    async attempt(keys) {
+      const wait = await counters.take(keys);
       if (wait > 0) throw tooManyRequests(wait, 'Too many attempts, please try again later.');
-      for (const k of keys) {
-        const w = live(k.key);
-        if (w) w.count++;
-        else {
-          // Bounded: when full, the oldest windows go first (a flood of distinct keys cannot grow memory).
-          if (windows.size >= MAX_KEYS) windows.delete(windows.keys().next().value!);
-          windows.set(k.key, { count: 1, resetAt: now() + k.windowSeconds * 1000 });
-        }
-      }
     },
-    succeeded(keys) {
-      keys.forEach((k, i) => {
-        const w = live(k.key);
-        if (!w) return;
-        if (i === 0) windows.delete(k.key);
-        else w.count = Math.max(0, w.count - 1);
-      });
+    async succeeded(keys) {
+      if (!keys.length) return;
+      const [identity, ...others] = keys.map((k) => k.key);
+      await Promise.all([counters.forget([identity as string]), counters.giveBack(others)]);
     },
   };
 }

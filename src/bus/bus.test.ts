@@ -42,6 +42,15 @@ describe('the in-memory bus', () => {
     await assert.rejects(bus.publish('t', 3), /closed/);
   });
 
+  it('says how many subscribers a message reached', async () => {
+    const bus = createMemoryBus();
+    bus.subscribe('a', () => {});
+    assert.equal(await bus.publish('a', 1), 1);
+    bus.subscribe('a', () => {});
+    assert.equal(await bus.publish('a', 1), 2);
+    assert.equal(await bus.publish('nobody', 1), 0);
+  });
+
   it('refuses messages a networked bus could not carry', async () => {
     const bus = createMemoryBus();
     await assert.rejects(bus.publish('t', { n: 1n }), TypeError);

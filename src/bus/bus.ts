@@ -6,8 +6,12 @@ export type BusHandler = (message: unknown) => void;
  * in-memory bus; a cluster puts Redis (or PostgreSQL LISTEN/NOTIFY) behind the same interface.
  */
 export interface Bus {
-  /** Sends `message` (JSON-serializable) to every subscriber of `topic`, on every node. */
-  publish(topic: string, message: unknown): Promise<void>;
+  /**
+   * Sends `message` (JSON-serializable) to every subscriber of `topic`, on every node. Resolves with how
+   * many it reached: each handler on this node, and one for each other node with a subscriber (Redis
+   * counts nodes, not their handlers). While the other nodes cannot be reached, only this node's count.
+   */
+  publish(topic: string, message: unknown): Promise<number>;
   /** Returns the function that unsubscribes. */
   subscribe(topic: string, handler: BusHandler): () => void;
   close(): Promise<void>;
@@ -46,7 +50,9 @@ export function createMemoryBus(onError: (err: unknown, topic: string) => void =
   return {
     async publish(topic, message) {
       if (closed) throw new Error('the bus is closed');
-      deliverCopies(topics.get(topic), JSON.stringify(message ?? null), (err) => onError(err, topic));
+      const handlers = topics.get(topic);
+      deliverCopies(handlers, JSON.stringify(message ?? null), (err) => onError(err, topic));
+      return handlers?.size ?? 0;
     },
     subscribe(topic, handler) {
       const set = topics.get(topic) ?? new Set<BusHandler>();

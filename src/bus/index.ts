@@ -1,3 +1,4 @@
 export type { Bus, BusHandler } from './bus.ts';
 export { createMemoryBus } from './bus.ts';
+export { type CounterLimit, createMemoryCounters, type WindowCounters } from './counters.ts';
 export { createRedisBus, type RedisBus, type RedisBusOptions } from './redis.ts';

@@ -60,6 +60,27 @@ describe('the Redis bus', () => {
     }
   });
 
+  it('says how many subscribers a message reached: this node’s handlers, and one per other node', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const nodes = [0, 1, 2].map(() => createRedisBus({ url: SHARED, prefix }));
+    try {
+      await until(() => nodes.every((n) => n.connected), 'connected');
+      const [a, b, c] = nodes as [RedisBus, RedisBus, RedisBus];
+      // Counted at once, even before Redis has confirmed a's own subscription.
+      a.subscribe('t', () => {});
+      assert.equal(await a.publish('t', 1), 1);
+      b.subscribe('t', () => {});
+      c.subscribe('t', () => {});
+      c.subscribe('t', () => {});
+      await new Promise((r) => setTimeout(r, 200)); // the subscriptions reach Redis
+      assert.equal(await a.publish('t', 1), 3);
+      assert.equal(await c.publish('t', 1), 4);
+      assert.equal(await c.publish('nobody', 1), 0);
+    } finally {
+      for (const n of nodes) await n.close();
+    }
+  });
+
   it('keeps working alone while Redis is down, and reconnects by itself', async () => {
     const port = await freePort();
     let redis = await privateRedis(port);
@@ -77,7 +98,7 @@ describe('the Redis bus', () => {
       redis.kill('SIGKILL');
       await until(() => !a.connected, 'the loss noticed');
       const started = Date.now();
-      await a.publish('t', 'alone');
+      assert.equal(await a.publish('t', 'alone'), 1, 'only this node counts');
       assert.ok(Date.now() - started < 1000, 'publishing does not wait for Redis');
       await until(() => atA.length === 1, 'the local delivery');
       assert.deepEqual(atB, [], 'nothing reached the other node');

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type Bus, type BusHandler, deliverCopies } from './bus.ts';
+import { createMemoryCounters, type WindowCounters } from './counters.ts';
+import { createRedisCounters } from './redis-counters.ts';
 
 export interface RedisBusOptions {
   url: string;
@@ -14,6 +16,8 @@ export interface RedisBusOptions {
 export interface RedisBus extends Bus {
   /** True while both connections to Redis are up. */
   readonly connected: boolean;
+  /** Counters shared by every node (sign-in throttling, rate limits); this node's own while Redis is down. */
+  readonly counters: WindowCounters;
 }
 
 /** Channel names carry the topic as it is (topics are Plinth's own fixed strings). */
@@ -34,6 +38,8 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     new Redis(options.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
+      // A Redis that accepts connections but does not answer (stopped, overloaded) must not hang requests.
+      commandTimeout: 1000,
       // Reconnect quickly at first, then every 2 s at most.
       retryStrategy: (attempt) => Math.min(100 * attempt, 2000),
       // Subscriptions are made again on each 'ready' below, from the handlers this node has.
@@ -41,6 +47,7 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     });
   const pub = connection();
   const sub = connection();
+  const counters = createRedisCounters(pub, prefix, createMemoryCounters());
   let closed = false;
   let wasUp = false;
   const connected = () => pub.status === 'ready' && sub.status === 'ready';
@@ -57,11 +64,20 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     c.on('error', () => {});
   }
 
-  const channels = () => [...handlers.keys()].map((topic) => prefix + topic);
+  /** The topics Redis has confirmed this node's subscription to (publish counts this node apart). */
+  const subscribed = new Set<string>();
+  const subscribeTopics = (topics: string[]) =>
+    sub
+      .subscribe(...topics.map((topic) => prefix + topic))
+      .then(() => {
+        for (const topic of topics) if (handlers.has(topic)) subscribed.add(topic);
+      })
+      .catch((err) => options.onError?.(err, topics.join()));
   sub.on('ready', () => {
-    const all = channels();
-    if (all.length) sub.subscribe(...all).catch((err) => options.onError?.(err, 'subscribe'));
+    const all = [...handlers.keys()];
+    if (all.length) subscribeTopics(all);
   });
+  sub.on('close', () => subscribed.clear());
 
   const deliver = (topic: string, text: string) =>
     deliverCopies(handlers.get(topic), text, (err) => options.onError?.(err, topic));
@@ -83,14 +99,20 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     get connected() {
       return connected();
     },
+    counters,
     async publish(topic, message) {
       if (closed) throw new Error('the bus is closed');
       const text = JSON.stringify(message ?? null);
+      const here = handlers.get(topic)?.size ?? 0;
       deliver(topic, text);
       try {
-        await pub.publish(prefix + topic, envelope(node, message));
+        // Redis counts the connections subscribed to the channel, one per node: this node's is replaced by
+        // its handlers (once Redis has confirmed its subscription; before, it is not in Redis's count).
+        const reached = await pub.publish(prefix + topic, envelope(node, message));
+        return reached - (subscribed.has(topic) ? 1 : 0) + here;
       } catch (err) {
         options.onStatus?.('not-sent', `${topic}: ${(err as Error).message}`);
+        return here;
       }
     },
     subscribe(topic, handler) {
@@ -99,14 +121,14 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
         set = new Set();
         handlers.set(topic, set);
         // While the connection is down, the next 'ready' subscribes it with the others.
-        if (sub.status === 'ready')
-          sub.subscribe(prefix + topic).catch((err) => options.onError?.(err, topic));
+        if (sub.status === 'ready') subscribeTopics([topic]);
       }
       set.add(handler);
       return () => {
         set.delete(handler);
         if (set.size === 0 && handlers.get(topic) === set) {
           handlers.delete(topic);
+          subscribed.delete(topic);
           if (sub.status === 'ready') sub.unsubscribe(prefix + topic).catch(() => {});
         }
       };

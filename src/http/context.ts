@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuthService, Client } from '../auth/index.ts';
+import type { WindowCounters } from '../bus/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApiError, unauthorized } from '../errors/index.ts';
 import type { Realtime } from '../realtime/index.ts';
@@ -17,6 +18,8 @@ export interface HttpDeps {
   realtime: Realtime;
   /** A database failure as the 503 it answers with (db/outage.ts), or undefined. */
   outage?: (err: unknown) => ApiError | undefined;
+  /** Counters shared by the nodes of a cluster (Redis); rate limits are counted per node without them. */
+  sharedCounters?: WindowCounters;
 }
 
 /** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */

@@ -1,10 +1,11 @@
 import { BlockList, isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import { stableJson } from '../lib/index.ts';
 import type { Collection, RateLimits } from '../schema/index.ts';
 import { isProbe } from './admission.ts';
 import type { HttpDeps } from './context.ts';
 import { type CompiledRule, compileRules, matchPath, matchTags } from './rate-rules.ts';
-import { createMemoryRateStore, type RateLimitStore } from './rate-store.ts';
+import type { RateLimitStore } from './rate-store.ts';
 
 /**
  * PocketBase's tags per route: a rule labelled `users:create` or `*:create` limits the create route of
@@ -81,7 +82,7 @@ function tooMany(reply: FastifyReply, seconds: number): void {
 export function installRateLimits(
   app: FastifyInstance,
   { settings, collections }: Pick<HttpDeps, 'settings' | 'collections'>,
-  store: RateLimitStore = createMemoryRateStore(),
+  store: RateLimitStore,
 ): void {
   let limits: Limits = { source: undefined, enabled: false, rules: [], excluded: undefined };
   let rulesJson = '';
@@ -91,9 +92,9 @@ export function installRateLimits(
     const current = settings.get().rateLimits;
     if (current !== limits.source) {
       limits = compile(current);
-      const json = JSON.stringify(current);
+      const json = stableJson(current);
       // As in PocketBase, changed rules start every counter afresh.
-      if (json !== rulesJson) void store.clear();
+      if (json !== rulesJson) store.reset(json);
       rulesJson = json;
     }
     if (!limits.enabled || request.auth.isSuperuser) return undefined;

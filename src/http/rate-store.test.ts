@@ -17,8 +17,8 @@ describe('the in-memory rate-limit store', () => {
       assert.equal(store.hit('another rule', 'k', 1, 10), 0, 'and limiters');
       now += 5_500;
       assert.equal(store.hit('rule', 'k', 2, 10), 0, 'a new window starts once the old one has ended');
-      store.clear();
-      assert.equal(store.hit('rule', 'other', 1, 10), 0, 'clear forgets every counter');
+      store.reset('[]');
+      assert.equal(store.hit('rule', 'other', 1, 10), 0, 'new rules forget every counter');
     } finally {
       store.close();
     }

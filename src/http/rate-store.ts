@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
+import type { WindowCounters } from '../bus/index.ts';
+
 /**
- * Where rate-limit counters live. One node keeps them in memory; a cluster needs them shared (Redis, by
- * the cluster issue) behind this same interface, which is why `hit` may answer with a promise.
+ * Where rate-limit counters live. One node keeps them in memory (two-level maps, the fastest for the hot
+ * path); a cluster shares them through the bus's counters (Redis), which is why `hit` may answer with a
+ * promise.
  */
 export interface RateLimitStore {
   /**
@@ -9,8 +13,11 @@ export interface RateLimitStore {
    * the window ends.
    */
   hit(limiter: string, client: string, max: number, seconds: number): number | Promise<number>;
-  /** Forgets every counter (the rules changed). */
-  clear(): void | Promise<void>;
+  /**
+   * The rules changed to `rules` (their stable JSON): every counter starts afresh. Every node calls this
+   * with the same text, so shared counters can be renamed rather than deleted.
+   */
+  reset(rules: string): void;
   close(): void;
 }
 
@@ -55,12 +62,30 @@ export function createMemoryRateStore(now: () => number = Date.now): RateLimitSt
       }
       return Math.max(1, Math.ceil((w.ends - t) / 1000));
     },
-    clear() {
+    reset() {
       limiters.clear();
     },
     close() {
       clearInterval(sweeper);
       limiters.clear();
     },
+  };
+}
+
+/**
+ * Counters shared by every node: a client has the same budget whichever node it reaches. Each request
+ * costs one Redis round trip (one atomic script). The counters' names carry a digest of the rules, so
+ * changed rules start afresh on every node without deleting anything (old names expire with their windows).
+ */
+export function createSharedRateStore(counters: WindowCounters): RateLimitStore {
+  let generation = '';
+  return {
+    hit(limiter, client, max, seconds) {
+      return counters.take([{ key: `rate:${generation}:${limiter}:${client}`, max, windowSeconds: seconds }]);
+    },
+    reset(rules) {
+      generation = createHash('sha256').update(rules).digest('base64url').slice(0, 12);
+    },
+    close() {},
   };
 }

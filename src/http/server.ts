@@ -7,6 +7,7 @@ import type { HttpDeps } from './context.ts';
 import { installDrain } from './drain.ts';
 import { frameworkErrors, installErrorHandling } from './errors.ts';
 import { installRateLimits } from './rate-limit.ts';
+import { createMemoryRateStore, createSharedRateStore } from './rate-store.ts';
 import type { ReadinessCheck } from './readiness.ts';
 import { requestId } from './request-id.ts';
 import { RequestLogController } from './request-log.ts';
@@ -71,7 +72,11 @@ export async function buildServer(
   // After auth: a superuser token used from outside `superuserIPs` is refused.
   installSuperuserIps(app, deps);
   // After auth (a rule's audience depends on it), before the routes (it tags collection routes).
-  installRateLimits(app, deps);
+  installRateLimits(
+    app,
+    deps,
+    deps.sharedCounters ? createSharedRateStore(deps.sharedCounters) : createMemoryRateStore(),
+  );
 
   installErrorHandling(app, deps.outage);
   installJsonBodies(app);

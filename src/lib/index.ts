@@ -1,6 +1,6 @@
 export { safeEqual } from './compare.ts';
 export { checksumId, newRecordId, prefixedNumericId, randomSecret, randomString } from './id.ts';
-export { containsNul, FORBIDDEN_KEYS, isPlainObject, parseJsonOr } from './json.ts';
+export { containsNul, FORBIDDEN_KEYS, isPlainObject, parseJsonOr, stableJson } from './json.ts';
 export { PatternError, randomStringMatching } from './pattern-string.ts';
 export { createSecretBox, type SecretBox, SecretBoxError } from './secret-box.ts';
 export { createSemaphore } from './semaphore.ts';

@@ -37,3 +37,12 @@ export function containsNul(value: unknown): boolean {
   }
   return false;
 }
+
+/** JSON with every object's keys sorted: the same text for equal values, whatever order they were built in. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    isPlainObject(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

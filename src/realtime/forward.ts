@@ -8,11 +8,8 @@ export interface Forwarded {
   payload: unknown;
 }
 
-/** Nodes say they are there this often; one not heard from for three times as long is gone. */
-const PRESENCE_MS = 2000;
 /** How long a node waits for the others to say whether they hold a stream. */
 const ASK_TIMEOUT_MS = 2000;
-const PRESENCE_TOPIC = 'realtime.presence';
 const ASK_TOPIC = 'realtime.ask';
 const replyTopic = (node: string) => `realtime.answer.${node}`;
 
@@ -30,8 +27,8 @@ interface Answer {
 export interface Forwarder {
   /**
    * Asks the other nodes to handle `request` for a stream this node does not hold. Resolves with the
-   * outcome of the node that holds it, or `notHeld` if none does (or none answers within 2 s). A node alone
-   * (no other node heard from) resolves at once.
+   * outcome of the node that holds it, or `notHeld` once every node reached has said it does not (or none
+   * answers within 2 s). A node alone resolves at once.
    */
   ask<T>(request: Forwarded, notHeld: T): Promise<T>;
   close(): void;
@@ -40,37 +37,21 @@ export interface Forwarder {
 /**
  * Requests that must reach the node holding a realtime stream (a subscription change, an OAuth2 answer),
  * when a load balancer sent them to another node: asked over the bus, answered by every node (held or
- * not), so that the asker need not wait for the timeout. `handle` answers undefined for a stream this
- * node does not hold.
+ * not). The bus says how many nodes an ask reached, so the asker knows how many answers to wait for and
+ * need not wait for the timeout, nor guess which nodes are up. `handle` answers undefined for a stream
+ * this node does not hold.
  */
 export function createForwarder(deps: {
   bus: Bus;
-  /** The bus reaches other nodes (Redis): ask even before any other node has been heard from. */
-  clustered: boolean;
   handle: (request: Forwarded) => Promise<unknown | undefined>;
   onError: (err: unknown) => void;
 }): Forwarder {
   const { bus } = deps;
   const node = randomUUID();
-  const peers = new Map<string, number>();
-  const waiting = new Map<string, { pending: number; finish: (held: boolean, outcome?: unknown) => void }>();
-  const livePeers = () => {
-    const since = Date.now() - 3 * PRESENCE_MS;
-    for (const [id, seen] of peers) if (seen < since) peers.delete(id);
-    return peers.size;
-  };
-  const announce = () => bus.publish(PRESENCE_TOPIC, node).catch(deps.onError);
-  const presence = setInterval(announce, PRESENCE_MS);
-  presence.unref();
-  announce();
+  type Settle = (held: boolean, outcome?: unknown) => void;
+  const waiting = new Map<string, { answer: Settle; finish: Settle }>();
 
   const offs = [
-    bus.subscribe(PRESENCE_TOPIC, (id) => {
-      if (typeof id !== 'string' || id === node) return;
-      // A node heard from for the first time hears back at once, so both know each other.
-      if (!peers.has(id)) announce();
-      peers.set(id, Date.now());
-    }),
     bus.subscribe(ASK_TOPIC, (message) => {
       const ask = message as Ask;
       if (ask.from === node) return;
@@ -84,35 +65,42 @@ export function createForwarder(deps: {
     }),
     bus.subscribe(replyTopic(node), (message) => {
       const { id, held, outcome } = message as Answer;
-      const wait = waiting.get(id);
-      if (!wait) return;
-      wait.pending--;
-      if (held || wait.pending <= 0) wait.finish(held, outcome);
+      waiting.get(id)?.answer(held, outcome);
     }),
   ];
 
   return {
     ask<T>(request: Forwarded, notHeld: T): Promise<T> {
-      // Before the first presence message arrives, a node of a cluster waits for an answer or the timeout.
-      const pending = livePeers() || (deps.clustered ? Number.POSITIVE_INFINITY : 0);
-      if (pending === 0) return Promise.resolve(notHeld);
       const id = randomUUID();
       return new Promise<T>((resolve) => {
+        // Answers may come before the bus says how many nodes the ask reached: count both ways.
+        let expected = Number.POSITIVE_INFINITY;
+        let answered = 0;
         const timer = setTimeout(() => finish(false), ASK_TIMEOUT_MS);
         const finish = (held: boolean, outcome?: unknown) => {
           clearTimeout(timer);
           waiting.delete(id);
           resolve(held ? (outcome as T) : notHeld);
         };
-        waiting.set(id, { pending, finish });
+        const answer: Settle = (held, outcome) => {
+          answered++;
+          if (held || answered >= expected) finish(held, outcome);
+        };
+        waiting.set(id, { answer, finish });
         const ask: Ask = { ...request, id, from: node };
-        bus.publish(ASK_TOPIC, ask).catch(() => finish(false));
+        bus.publish(ASK_TOPIC, ask).then(
+          (reached) => {
+            // This node is one of those reached (it listens to asks too) and never answers itself.
+            expected = reached - 1;
+            if (answered >= expected && waiting.has(id)) finish(false);
+          },
+          () => finish(false),
+        );
       });
     },
     close() {
-      clearInterval(presence);
       for (const off of offs) off();
-      for (const wait of waiting.values()) wait.finish(false);
+      for (const { finish } of [...waiting.values()]) finish(false);
     },
   };
 }

@@ -59,8 +59,6 @@ export function createRealtime(deps: {
   records: RecordService;
   collections: CollectionStore;
   bus: Bus;
-  /** The bus reaches other nodes (Redis). */
-  clustered?: boolean;
   limits: RealtimeLimits;
   onError: (err: unknown) => void;
 }): Realtime {
@@ -87,7 +85,6 @@ export function createRealtime(deps: {
   // Requests for streams held by other nodes (behind a load balancer), and theirs for ours.
   const forwarder = createForwarder({
     bus,
-    clustered: deps.clustered ?? false,
     onError: deps.onError,
     async handle({ kind, clientId, payload }) {
       const client = broker.find(clientId);
@@ -186,7 +183,9 @@ export function createRealtime(deps: {
         return Promise.resolve(here);
       return forwarder.ask({ kind: 'oauth2', clientId: message.state, payload: { message, ip } }, here);
     },
-    publish: (topic, data) => bus.publish(CUSTOM_TOPIC, { topic, data: JSON.stringify(data ?? null) }),
+    async publish(topic, data) {
+      await bus.publish(CUSTOM_TOPIC, { topic, data: JSON.stringify(data ?? null) });
+    },
     endSessions(ids) {
       const ended = new Set(ids);
       for (const client of broker.clients()) {

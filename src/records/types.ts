@@ -59,8 +59,8 @@ export interface PasswordHasher {
  */
 export interface PasswordGuard {
   /** Counts a guess, or throws 429 when the record's identity is at its limit. */
-  attempt(collection: Collection, record: RecordValues): void;
-  succeeded(collection: Collection, record: RecordValues): void;
+  attempt(collection: Collection, record: RecordValues): Promise<void>;
+  succeeded(collection: Collection, record: RecordValues): Promise<void>;
 }
 
 export interface RecordEvent {

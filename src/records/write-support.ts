@@ -100,13 +100,13 @@ export async function checkOldPassword(
 ): Promise<void> {
   if (collection.type !== 'auth' || input.passwords.password === undefined || manage) return;
   const old = typeof body.oldPassword === 'string' ? body.oldPassword : '';
-  if (old) ctx.passwordGuard?.attempt(collection, original);
+  if (old) await ctx.passwordGuard?.attempt(collection, original);
   if (!old || !(await ctx.passwords.verify(String(original.password ?? ''), old))) {
     input.errors.oldPassword = fieldError(
       'validation_invalid_old_password',
       'Missing or invalid old password.',
     );
-  } else ctx.passwordGuard?.succeeded(collection, original);
+  } else await ctx.passwordGuard?.succeeded(collection, original);
 }
 
 /**
