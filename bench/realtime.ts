@@ -8,7 +8,11 @@
 //   delivered of those due, events a subscriber should not have had (must be 0), and the server's CPU
 //   seconds per second and RSS (now and peak) from /proc. Targets (issue 13): p99 < 250 ms, RSS < 512 MB.
 //
-// Flags: --subscribers N --users U --rate R --duration S --engines sqlite,postgres (sqlite) --json
+//   --nodes K (1): K nodes on one PostgreSQL database and the local Redis behind HAProxy (docs/scale-out.md),
+//   the load going through HAProxy; CPU and RSS are then the sums over the nodes. HAProxy needs two file
+//   descriptors per stream: keep --subscribers under half the open-file limit.
+//
+// Flags: --subscribers N --users U --rate R --duration S --engines sqlite,postgres (sqlite) --nodes K --json
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +21,7 @@ import {
   api,
   dropBenchDatabases,
   type RunningServer,
+  startPlinthCluster,
   startPlinthPostgres,
   startPlinthSqlite,
 } from './servers.ts';
@@ -30,6 +35,7 @@ const { values: flags } = parseArgs({
     rate: { type: 'string', default: '100' },
     duration: { type: 'string', default: '30' },
     engines: { type: 'string', default: 'sqlite' },
+    nodes: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -103,11 +109,19 @@ async function setUp(server: RunningServer): Promise<{ id: string; token: string
 
 async function runOne(engine: string) {
   mkdirSync(TMP, { recursive: true });
-  const server = engine === 'postgres' ? await startPlinthPostgres(TMP) : await startPlinthSqlite(TMP);
+  const nodes = Number(flags.nodes);
+  if (nodes > 1 && engine !== 'postgres') throw new Error('--nodes above 1 runs on postgres only');
+  const server =
+    nodes > 1
+      ? await startPlinthCluster(TMP, nodes, { maxconn: Number(flags.subscribers) + 500 })
+      : engine === 'postgres'
+        ? await startPlinthPostgres(TMP)
+        : await startPlinthSqlite(TMP);
   try {
     const users = await setUp(server);
     log(`${engine}: ${users.length} users ready`);
-    const pid = server.pid as number;
+    const pids = server.pids ?? [server.pid as number];
+    const sum = (f: (pid: number) => number) => pids.reduce((total, pid) => total + f(pid), 0);
     const args = [join(ROOT, 'bench', 'realtime-load.ts'), '--url', server.baseUrl];
     // Too many tokens for a command line: they go through a file.
     const usersFile = join(TMP, 'users.json');
@@ -121,24 +135,30 @@ async function runOne(engine: string) {
       output += chunk;
     });
     // CPU is measured over the writing phase only: from the first event the load process reports.
-    const before = cpuSeconds(pid);
+    const before = sum(cpuSeconds);
     const startedAt = Date.now();
     let maxRss = 0;
     const sampler = setInterval(() => {
-      maxRss = Math.max(maxRss, memory(pid).rss);
+      maxRss = Math.max(
+        maxRss,
+        sum((pid) => memory(pid).rss),
+      );
     }, 500);
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     clearInterval(sampler);
     if (code !== 0) throw new Error(`load process exited with ${code}`);
     const result = JSON.parse(output.trim().split('\n').at(-1) as string);
-    const cpu = (cpuSeconds(pid) - before) / ((Date.now() - startedAt) / 1000);
-    const mem = memory(pid);
+    const cpu = (sum(cpuSeconds) - before) / ((Date.now() - startedAt) / 1000);
+    const rss = sum((pid) => memory(pid).rss);
+    // A single process's own peak (VmHWM) is exact; for several, the peak of the sampled sums.
+    const peak = pids.length === 1 ? memory(pids[0] as number).peak : 0;
     return {
       engine,
+      nodes,
       ...result,
       serverCpuPerSecond: Number(cpu.toFixed(2)),
-      rssMb: mem.rss,
-      peakRssMb: Math.max(mem.peak, maxRss),
+      rssMb: rss,
+      peakRssMb: Math.max(peak, maxRss),
     };
   } finally {
     await server.stop();
@@ -156,7 +176,7 @@ if (flags.json) console.log(JSON.stringify(results));
 else
   for (const r of results)
     console.log(
-      `${r.engine}: ${r.subscribers} subscribers / ${r.users} users, ${r.writes} writes in ${r.seconds} s ` +
+      `${r.engine}${r.nodes > 1 ? ` x${r.nodes} nodes` : ''}: ${r.subscribers} subscribers / ${r.users} users, ${r.writes} writes in ${r.seconds} s ` +
         `(${r.failedWrites} failed); delivered ${r.delivered} of ${r.expected} (${r.unexpected} unexpected, ` +
         `${r.dropped} streams dropped); latency p50 ${r.p50} ms, p99 ${r.p99} ms, max ${r.max} ms; ` +
         `server CPU ${r.serverCpuPerSecond} s/s, RSS ${r.rssMb} MB (peak ${r.peakRssMb} MB)`,

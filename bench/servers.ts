@@ -8,6 +8,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { startHaproxy } from '../test/helpers/haproxy.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // process.execPath is the Node that runs this script (the project's Node 24 under `npm run bench`),
@@ -41,6 +42,8 @@ export interface RunningServer {
   adminHeaders: Record<string, string>;
   /** The server process, for reading its CPU time and memory from /proc. */
   pid?: number;
+  /** Every server process of a cluster (`pid` is the first). */
+  pids?: number[];
   stop(): Promise<void>;
 }
 
@@ -96,16 +99,16 @@ export function logTail(logPath: string, lines = 20): string {
 }
 
 /** Spawns a Node child with stdout/stderr going to a log file (a file, not a pipe: no backpressure). */
-function spawnNode(args: string[], logPath: string): ChildProcess {
+function spawnNode(args: string[], logPath: string, env: Record<string, string> = {}): ChildProcess {
   const fd = openSync(logPath, 'a');
-  const child = spawn(NODE, args, { cwd: ROOT, env: BENCH_ENV, stdio: ['ignore', fd, fd] });
+  const child = spawn(NODE, args, { cwd: ROOT, env: { ...BENCH_ENV, ...env }, stdio: ['ignore', fd, fd] });
   closeSync(fd);
   return child;
 }
 
 /** Runs a Node command to completion (e.g. `plinth superuser upsert`); throws on non-zero exit. */
-async function runNode(args: string[], logPath: string): Promise<void> {
-  const child = spawnNode(args, logPath);
+async function runNode(args: string[], logPath: string, env: Record<string, string> = {}): Promise<void> {
+  const child = spawnNode(args, logPath, env);
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   if (code !== 0) throw new Error(`node ${args.join(' ')} exited with ${code}:\n${logTail(logPath)}`);
 }
@@ -149,9 +152,10 @@ async function startChild(
   port: number,
   logPath: string,
   db: BenchDb,
+  env: Record<string, string> = {},
 ): Promise<RunningServer> {
   const baseUrl = `http://127.0.0.1:${port}`;
-  const child = spawnNode(args, logPath);
+  const child = spawnNode(args, logPath, env);
   await waitReady(child, baseUrl, logPath);
   return { name, baseUrl, logPath, db, adminHeaders: {}, pid: child.pid, stop: () => stopChild(child) };
 }
@@ -277,6 +281,64 @@ export async function startPlinthPostgres(
     { engine: 'postgres', url },
     variant,
   );
+}
+
+/**
+ * `nodes` Plinth processes on one fresh PostgreSQL database and the local Redis (channels of their own),
+ * behind HAProxy as docs/scale-out.md sets it up; `baseUrl` is HAProxy's. `maxconn` bounds HAProxy's
+ * connections (it needs two descriptors per connection, within the process's open-file limit).
+ */
+export async function startPlinthCluster(
+  runDir: string,
+  nodes: number,
+  options: { redis?: string; maxconn?: number } = {},
+): Promise<RunningServer> {
+  const url = await createBenchDatabase('cluster');
+  const redis = ['--redis', options.redis ?? 'redis://127.0.0.1:6379'];
+  // One encryption key for all (the signing keys in the database are sealed with it), channels of their own.
+  const env = {
+    PLINTH_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    PLINTH_REDIS_PREFIX: `bench-${randomBytes(6).toString('hex')}:`,
+  };
+  const plinth = join(ROOT, 'bin', 'plinth.js');
+  const children: RunningServer[] = [];
+  const stopAll = () => Promise.all(children.map((c) => c.stop())).then(() => {});
+  try {
+    for (let i = 0; i < nodes; i++) {
+      const dir = join(runDir, `cluster-node${i + 1}`);
+      mkdirSync(dir, { recursive: true });
+      const logPath = join(runDir, `cluster-node${i + 1}.log`);
+      if (i === 0)
+        await runNode(
+          [plinth, 'superuser', 'upsert', SUPERUSER.email, SUPERUSER.password, '--dir', dir, '--db', url],
+          logPath,
+          env,
+        );
+      const port = await freePort();
+      const args = [plinth, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir, '--db', url, ...redis];
+      children.push(await startChild(`node${i + 1}`, args, port, logPath, { engine: 'postgres', url }, env));
+    }
+    const proxy = await startHaproxy(
+      children.map((c) => ({ host: '127.0.0.1', port: Number(new URL(c.baseUrl).port) })),
+      { maxconn: options.maxconn ?? 4000 },
+    );
+    const pids = children.map((c) => c.pid as number);
+    const server: RunningServer = {
+      name: `plinth x${nodes}`,
+      baseUrl: proxy.url,
+      logPath: children[0]?.logPath as string,
+      db: { engine: 'postgres', url },
+      adminHeaders: {},
+      pid: pids[0],
+      pids,
+      stop: () => proxy.stop().then(stopAll),
+    };
+    await setUpPlinth(server);
+    return server;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
 }
 
 /** `plinth superuser upsert`, `plinth serve`, then the collection and settings through the HTTP API. */

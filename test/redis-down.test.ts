@@ -171,6 +171,8 @@ describe(`Redis down and back, ${NODES} node(s)`, () => {
     assert.equal((await signIn('wrong-password')).status, 400);
     await until(() => nearBy.includes('alone-2'), 'local events while Redis is down');
     assert.deepEqual(nearBy, ['before', 'alone-0', 'alone-1', 'alone-2']);
+    // The log is written asynchronously: wait for the line, then count.
+    assert.ok(await first.waitFor(/do not reach the other nodes while Redis is down/), first.log());
     assert.equal(
       first.log().match(/do not reach the other nodes while Redis is down/g)?.length,
       1,

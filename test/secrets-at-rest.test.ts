@@ -32,7 +32,10 @@ describe('secrets at rest', () => {
 
   async function boot(flags: Record<string, unknown> = {}): Promise<App> {
     await app?.close();
-    const config = loadConfig({ dir: dataDir, logLevel: 'silent', db: database.url, ...flags }, {});
+    const config = loadConfig(
+      { dir: dataDir, logLevel: 'silent', db: database.url, maxEventLoopDelayMs: 0, ...flags },
+      {},
+    );
     app = await createApp(config, createLogger('silent'));
     return app;
   }

@@ -19,12 +19,15 @@ export interface Haproxy {
  * probe checked every 200 ms (a node that stops answering leaves the pool after one failed check), long
  * timeouts for realtime streams, and a retry on another node for a request whose connection was refused.
  */
-export async function startHaproxy(backends: { host: string; port: number }[]): Promise<Haproxy> {
+export async function startHaproxy(
+  backends: { host: string; port: number }[],
+  options: { maxconn?: number } = {},
+): Promise<Haproxy> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'plinth-haproxy-'));
   const config = [
     'global',
-    '  maxconn 4000',
+    `  maxconn ${options.maxconn ?? 4000}`,
     'defaults',
     '  mode http',
     '  timeout connect 2s',
