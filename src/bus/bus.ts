@@ -9,7 +9,8 @@ export interface Bus {
   /**
    * Sends `message` (JSON-serializable) to every subscriber of `topic`, on every node. Resolves with how
    * many it reached: each handler on this node, and one for each other node with a subscriber (Redis
-   * counts nodes, not their handlers). While the other nodes cannot be reached, only this node's count.
+   * counts nodes, not their handlers). While the other nodes cannot be reached, only this node's count;
+   * right after this node subscribes, possibly one too many (never too few).
    */
   publish(topic: string, message: unknown): Promise<number>;
   /** Returns the function that unsubscribes. */

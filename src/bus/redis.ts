@@ -107,7 +107,9 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
       deliver(topic, text);
       try {
         // Redis counts the connections subscribed to the channel, one per node: this node's is replaced by
-        // its handlers (once Redis has confirmed its subscription; before, it is not in Redis's count).
+        // its handlers. Until Redis has confirmed this node's subscription it may or may not be in Redis's
+        // count; it is taken as not, so the answer may be one too many then, never too few (an asker
+        // waits for one answer more rather than giving up before the node that holds a stream answers).
         const reached = await pub.publish(prefix + topic, envelope(node, message));
         return reached - (subscribed.has(topic) ? 1 : 0) + here;
       } catch (err) {
