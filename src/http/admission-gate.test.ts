@@ -19,6 +19,8 @@ function waiter(ip: string, log: string[], name: string): Waiter {
     prev: undefined,
     next: undefined,
     queued: false,
+    ipPrev: undefined,
+    ipNext: undefined,
     run: () => log.push(`run ${name}`),
     expire: () => log.push(`expire ${name}`),
   };
@@ -58,6 +60,43 @@ describe('the admission gate', () => {
     gate.leave('w1');
     await turn();
     assert.deepEqual(log, ['run w1', 'run w2']);
+    gate.close();
+  });
+
+  it('goes round the waiting IPs, so a flood from one address does not hold back another', async () => {
+    const gate = new AdmissionGate(limits({ maxInFlight: 1, maxQueue: 20 }));
+    const log: string[] = [];
+    assert.equal(gate.enter('flood'), 'run');
+    for (let i = 1; i <= 5; i++) gate.wait(waiter('flood', log, `f${i}`));
+    gate.wait(waiter('calm', log, 'c1'));
+    gate.wait(waiter('other', log, 'o1'));
+    gate.wait(waiter('calm', log, 'c2'));
+    for (let i = 0; i < 7; i++) {
+      gate.leave('any'); // no per-IP limit here, so which IP leaves does not matter
+      await turn();
+    }
+    // Oldest first within an IP; an IP just served waits for the others' turn.
+    assert.deepEqual(log, ['run f1', 'run c1', 'run o1', 'run f2', 'run c2', 'run f3', 'run f4']);
+    gate.close();
+  });
+
+  it('keeps the round right when waiters leave from the middle of an IP queue', async () => {
+    const gate = new AdmissionGate(limits({ maxInFlight: 1, maxQueue: 20 }));
+    const log: string[] = [];
+    gate.enter('a');
+    const ws = ['a1', 'a2', 'a3'].map((n) => waiter('a', log, n));
+    for (const w of ws) gate.wait(w);
+    const b1 = waiter('b', log, 'b1');
+    gate.wait(b1);
+    gate.cancel(ws[1] as Waiter);
+    gate.cancel(b1);
+    assert.equal(gate.queued, 2);
+    for (let i = 0; i < 3; i++) {
+      gate.leave('a');
+      await turn();
+    }
+    assert.deepEqual(log, ['run a1', 'run a3']);
+    assert.equal(gate.queued, 0);
     gate.close();
   });
 

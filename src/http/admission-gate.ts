@@ -9,7 +9,10 @@ export interface GateLimits {
   orphanGraceMs?: number;
 }
 
-/** A queued request. The gate links waiters into its queue; the caller only fills `ip`, `run` and `expire`. */
+/**
+ * A queued request. The gate links waiters into its queues (all waiters by age, and its IP's own); the caller
+ * only fills `ip`, `run` and `expire`.
+ */
 export interface Waiter {
   ip: string;
   /** Called when a slot is free: the request may go on (it now holds the slot). */
@@ -20,6 +23,15 @@ export interface Waiter {
   prev: Waiter | undefined;
   next: Waiter | undefined;
   queued: boolean;
+  /** Links in its IP's queue. */
+  ipPrev?: Waiter | undefined;
+  ipNext?: Waiter | undefined;
+}
+
+/** The waiters of one IP, oldest first. */
+interface IpQueue {
+  head: Waiter | undefined;
+  tail: Waiter | undefined;
 }
 
 /** `run`: go on, a slot is held; `queue`: call `wait()`; `busy`: queue full; `ip`: too many from this IP. */
@@ -29,9 +41,11 @@ export type Verdict = 'run' | 'queue' | 'busy' | 'ip';
 export const ORPHAN_GRACE_MS = 30_000;
 
 /**
- * Bounds the requests handled at once, with a FIFO queue of bounded length and wait. Every call is O(1)
- * and allocates nothing on the path where a slot is free; the only timers are one sweep for the whole
- * gate, running while anyone waits, and one deferred hand-over per burst of freed slots.
+ * Bounds the requests handled at once, with a queue of bounded length and wait. Freed slots go round the
+ * client IPs that wait, oldest request first within each IP, so one address flooding the server delays
+ * another's request by at most one of its own per slot, not by its whole backlog. Every call is O(1) and
+ * allocates nothing on the path where a slot is free; the only timers are one sweep for the whole gate,
+ * running while anyone waits, and one deferred hand-over per burst of freed slots.
  */
 export class AdmissionGate {
   inFlight = 0;
@@ -40,8 +54,11 @@ export class AdmissionGate {
   readonly #perIp = new Map<string, number>();
   /** Requests whose client left while they ran: their slot is freed when they finish, or after the grace. */
   readonly #orphans = new Map<object, { ip: string; at: number }>();
+  /** Every waiter, oldest first: the sweep expires from the head. */
   #head: Waiter | undefined;
   #tail: Waiter | undefined;
+  /** The IPs with waiters; the map's order is the round robin (an IP served goes to the back). */
+  readonly #byIp = new Map<string, IpQueue>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #handOver = false;
 
@@ -62,7 +79,7 @@ export class AdmissionGate {
       }
       this.#perIp.set(ip, n + 1);
     } else if (this.inFlight >= this.#limits.maxInFlight || this.queued > 0) {
-      // Waiters go first even if a slot has just been freed: the queue stays first come, first served.
+      // Waiters go first even if a slot has just been freed: a newcomer does not jump the queue.
       return this.queued >= this.#limits.maxQueue ? 'busy' : 'queue';
     }
     this.inFlight++;
@@ -78,6 +95,16 @@ export class AdmissionGate {
     if (this.#tail) this.#tail.next = w;
     else this.#head = w;
     this.#tail = w;
+    w.ipNext = undefined;
+    const own = this.#byIp.get(w.ip);
+    if (own) {
+      w.ipPrev = own.tail;
+      (own.tail as Waiter).ipNext = w;
+      own.tail = w;
+    } else {
+      w.ipPrev = undefined;
+      this.#byIp.set(w.ip, { head: w, tail: w });
+    }
     this.queued++;
     this.#sweeper ??= setInterval(() => this.#sweep(), this.#sweepEvery()).unref();
   }
@@ -124,8 +151,11 @@ export class AdmissionGate {
   #admitWaiters(): void {
     this.#handOver = false;
     while (this.#head && this.inFlight < this.#limits.maxInFlight) {
-      const w = this.#head;
+      const [ip, own] = this.#byIp.entries().next().value as [string, IpQueue];
+      const w = own.head as Waiter;
       this.#unlink(w);
+      // Served: to the back of the round (#unlink dropped the IP if it has no waiter left).
+      if (this.#byIp.delete(ip)) this.#byIp.set(ip, own);
       this.inFlight++;
       w.run();
     }
@@ -159,6 +189,13 @@ export class AdmissionGate {
     if (w.next) w.next.prev = w.prev;
     else this.#tail = w.prev;
     w.prev = w.next = undefined;
+    const own = this.#byIp.get(w.ip) as IpQueue;
+    if (w.ipPrev) w.ipPrev.ipNext = w.ipNext;
+    else own.head = w.ipNext;
+    if (w.ipNext) w.ipNext.ipPrev = w.ipPrev;
+    else own.tail = w.ipPrev;
+    if (!own.head) this.#byIp.delete(w.ip);
+    w.ipPrev = w.ipNext = undefined;
     w.queued = false;
     this.queued--;
   }

@@ -166,6 +166,8 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionConfig):
       prev: undefined,
       next: undefined,
       queued: false,
+      ipPrev: undefined,
+      ipNext: undefined,
       run() {
         const socket = request.raw.socket;
         if (!socket || socket.destroyed) {
