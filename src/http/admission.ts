@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdmissionConfig } from '../config/index.ts';
@@ -20,25 +20,33 @@ const BUSY = errorBody(503, 'The server is busy; try again shortly.');
 const PER_IP = errorBody(429, 'Too many requests in progress from this address; try again shortly.');
 const CONNECTIONS = errorBody(503, 'Too many connections from this address.');
 
-// Per-request state lives on the raw response, so the hooks need no closure or object for it.
-const kPhase = Symbol('plinth.admission');
-const kIp = Symbol('plinth.admission.ip');
-const kWaiter = Symbol('plinth.admission.waiter');
 const RUNNING = 1;
 const QUEUED = 2;
 const ORPHANED = 3;
 const DONE = 4;
 
-type Tracked = ServerResponse & { [kPhase]?: number; [kIp]?: string; [kWaiter]?: Waiter };
+/**
+ * The server's responses, with admission's state as fields of their own: set in the constructor, so every
+ * response has one shape, and `writeHead()` frees the slot. Writing the head is the moment the handler
+ * has answered: the body, a streamed file say, may still be on its way to a slow reader, which holds no
+ * slot. Hooking it here rather than with an `onSend` hook saves a Fastify hook run per request.
+ */
+export interface AdmittedResponse extends ServerResponse {
+  /** 0 until admission has seen the request (probes and realtime streams stay 0). */
+  phase: number;
+  ip: string;
+  waiter: Waiter | undefined;
+}
+
 /** The responses a connection has admitted or queued and not yet answered (more than one if pipelined). */
 const kOpen = Symbol('plinth.admission.open');
-type TrackedSocket = Socket & { [kOpen]?: Set<Tracked> };
+type TrackedSocket = Socket & { [kOpen]?: Set<AdmittedResponse> };
 
 /**
- * Notes `res` as open on its connection. One 'close' listener per connection (see installAdmission) rather
+ * Notes `res` as open on its connection. One 'close' listener per connection (see createAdmission) rather
  * than one per response: a listener per request cost ~1.5 µs, a third of what admission costs a request.
  */
-function track(res: Tracked): void {
+function track(res: AdmittedResponse): void {
   const socket = res.socket as TrackedSocket | null;
   if (!socket) return;
   let open = socket[kOpen];
@@ -49,7 +57,7 @@ function track(res: Tracked): void {
   open.add(res);
 }
 
-function untrack(res: Tracked): void {
+function untrack(res: AdmittedResponse): void {
   (res.socket as TrackedSocket | null)?.[kOpen]?.delete(res);
 }
 
@@ -84,12 +92,44 @@ function reject(reply: FastifyReply, status: number, body: string): void {
  * before the auth hook: a request that will be shed must not first cost a token check. Probes and realtime
  * streams pass untouched.
  *
- * A slot is held until the handler answers (`onSend`), not until the response is written, so slow readers
+ * A slot is held until the handler answers (the response's `writeHead()`), not until the response is written, so slow readers
  * do not hold slots. A queued request whose client leaves is dropped without running; one that is running
  * keeps its slot until it finishes (its work is still going on) and its answer is written nowhere.
  */
-export function installAdmission(app: FastifyInstance, limits: AdmissionConfig): void {
+export interface Admission {
+  /** The class of the server's responses: pass it as Node's `ServerResponse` server option. */
+  readonly Response: typeof ServerResponse;
+  /** Installs the hooks on the Fastify instance whose server was created with `Response`. */
+  install(app: FastifyInstance): void;
+}
+
+export function createAdmission(limits: AdmissionConfig): Admission {
   const gate = new AdmissionGate(limits);
+
+  class Response extends ServerResponse implements AdmittedResponse {
+    phase = 0;
+    ip = '';
+    waiter: Waiter | undefined = undefined;
+
+    // Node's own signature is overloaded; every form goes through unchanged. Node calls writeHead itself
+    // when a response is ended or written without it.
+    override writeHead(code: number, reason?: unknown, headers?: unknown): this {
+      if (this.phase === RUNNING) {
+        this.phase = DONE;
+        untrack(this);
+        gate.leave(this.ip);
+      } else if (this.phase === ORPHANED) {
+        this.phase = DONE;
+        gate.finish(this);
+      }
+      return (super.writeHead as (c: number, r?: unknown, h?: unknown) => this)(code, reason, headers);
+    }
+  }
+
+  return { Response: Response as typeof ServerResponse, install: (app) => install(app, limits, gate) };
+}
+
+function install(app: FastifyInstance, limits: AdmissionConfig, gate: AdmissionGate): void {
   const relief = createMemoryRelief(() => gate.queued === 0);
   const loop = watchEventLoop(limits.maxEventLoopDelayMs);
   limitConnectionsPerIp(app.server, limits.maxConnectionsPerIp);
@@ -107,29 +147,28 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionConfig):
     socket.once('close', () => {
       const open = socket[kOpen];
       socket[kOpen] = undefined;
-      if (open) for (const res of open) onClose.call(res);
+      if (open) for (const res of open) onClose(res);
     });
   });
 
-  function onClose(this: Tracked): void {
-    const phase = this[kPhase];
-    if (phase === QUEUED) {
-      this[kPhase] = DONE;
-      gate.cancel(this[kWaiter] as Waiter);
-    } else if (phase === RUNNING) {
-      // Finished without onSend (a hijacked reply): free the slot; otherwise the client left mid-work.
-      if (this.writableFinished) {
-        this[kPhase] = DONE;
-        gate.leave(this[kIp] as string);
+  function onClose(res: AdmittedResponse): void {
+    if (res.phase === QUEUED) {
+      res.phase = DONE;
+      gate.cancel(res.waiter as Waiter);
+    } else if (res.phase === RUNNING) {
+      // Finished without writeHead() (a hijacked reply): free the slot; otherwise the client left mid-work.
+      if (res.writableFinished) {
+        res.phase = DONE;
+        gate.leave(res.ip);
       } else {
-        this[kPhase] = ORPHANED;
-        gate.orphan(this, this[kIp] as string);
+        res.phase = ORPHANED;
+        gate.orphan(res, res.ip);
       }
     }
   }
 
   app.addHook('onRequest', (request, reply, done) => {
-    const res = reply.raw as Tracked;
+    const res = reply.raw as AdmittedResponse;
     if (isOverConnectionLimit(request.raw.socket)) {
       reply.header('connection', 'close');
       return reject(reply, 503, CONNECTIONS);
@@ -142,8 +181,8 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionConfig):
     const ip = request.ip;
     const verdict = gate.enter(ip);
     if (verdict === 'run') {
-      res[kPhase] = RUNNING;
-      res[kIp] = ip;
+      res.phase = RUNNING;
+      res.ip = ip;
       track(res);
       return done();
     }
@@ -156,7 +195,7 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionConfig):
   function queue(
     request: FastifyRequest,
     reply: FastifyReply,
-    res: Tracked,
+    res: AdmittedResponse,
     ip: string,
     done: () => void,
   ): void {
@@ -172,39 +211,26 @@ export function installAdmission(app: FastifyInstance, limits: AdmissionConfig):
         const socket = request.raw.socket;
         if (!socket || socket.destroyed) {
           // Gone before its 'close' event was delivered: never run it.
-          res[kPhase] = DONE;
+          res.phase = DONE;
           gate.leave(ip);
           return;
         }
-        res[kPhase] = RUNNING;
+        res.phase = RUNNING;
         done();
       },
       expire() {
-        res[kPhase] = DONE;
+        res.phase = DONE;
         untrack(res);
         reject(reply, 503, BUSY);
       },
     };
-    res[kPhase] = QUEUED;
-    res[kIp] = ip;
-    res[kWaiter] = waiter;
+    res.phase = QUEUED;
+    res.ip = ip;
+    res.waiter = waiter;
     track(res);
     gate.wait(waiter);
   }
 
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    const res = reply.raw as Tracked;
-    const phase = res[kPhase];
-    if (phase === RUNNING) {
-      res[kPhase] = DONE;
-      untrack(res);
-      gate.leave(res[kIp] as string);
-    } else if (phase === ORPHANED) {
-      res[kPhase] = DONE;
-      gate.finish(res);
-    }
-    done(null, payload);
-  });
   app.addHook('onClose', (_app, done) => {
     gate.close();
     relief.close();

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../log/index.ts';
 import { GUEST } from '../records/index.ts';
-import { installAdmission } from './admission.ts';
+import { createAdmission } from './admission.ts';
 import { installJsonBodies } from './body.ts';
 import type { HttpDeps } from './context.ts';
 import { installDrain } from './drain.ts';
@@ -32,7 +32,10 @@ export async function buildServer(
   log: Logger,
   readiness: readonly ReadinessCheck[] = [],
 ): Promise<FastifyInstance> {
+  // Admission control frees a request's slot as its response ends, through the server's response class.
+  const admission = createAdmission(deps.config);
   const app = Fastify({
+    http: { ServerResponse: admission.Response },
     loggerInstance: log,
     logController: new RequestLogController(log),
     // No child logger per request (it costs a few µs each): lines that concern a request carry `reqId`.
@@ -54,7 +57,7 @@ export async function buildServer(
   // First of the onRequest hooks: no work starts for a request that arrives during shutdown.
   installDrain(app, log);
   // Next, before any work (auth included): bounded in-flight requests and queue, per-IP limits.
-  installAdmission(app, deps.config);
+  admission.install(app);
 
   app.decorateRequest('auth', null as never);
   // Callback style, and no promise at all for guests: this runs on every request.

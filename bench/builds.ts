@@ -1,0 +1,155 @@
+// `node bench/builds.ts --a DIR --b DIR`: what a change costs per request. Two checkouts of Plinth (two
+// git worktrees, say one with the change and one without) run side by side with the same setup; the load
+// (bench/load.ts, a separate process) goes to one, then the other, round after round, so both see the
+// same machine. Reported per build: server CPU per request (from /proc/PID/stat: what the change costs,
+// and steadier than req/s on a shared machine) and req/s, each round and the medians.
+//
+// Flags: --a DIR --b DIR (checkouts holding bin/plinth.js; b defaults to this one) --rounds N (8)
+//        --duration S (5) --warmup S (3) --connections N (10) --engine sqlite|postgres (sqlite)
+//        --scenario get|list (get) --json
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LoadResult } from './load.ts';
+import {
+  api,
+  dropBenchDatabases,
+  type RunningServer,
+  startPlinthPostgres,
+  startPlinthSqlite,
+} from './servers.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const TMP = join(ROOT, '.bench-tmp', `builds-${process.pid}`);
+const { values: flags } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string', default: ROOT },
+    rounds: { type: 'string', default: '8' },
+    duration: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '10' },
+    engine: { type: 'string', default: 'sqlite' },
+    scenario: { type: 'string', default: 'get' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const log = (msg: string) => console.error(`bench: ${msg}`);
+const TICKS = 100; // clock ticks per second of /proc/PID/stat (getconf CLK_TCK on Linux)
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function load(url: string, duration: number): Promise<LoadResult> {
+  const args = [join(ROOT, 'bench', 'load.ts'), '--url', url, '--duration', String(duration)];
+  args.push('--connections', flags.connections);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`);
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as LoadResult);
+      } catch (err) {
+        reject(new Error(`load failed: ${(err as Error).message}`));
+      }
+    }),
+  );
+}
+
+interface Build {
+  label: string;
+  server: RunningServer;
+  url: string;
+  cpuPerRequest: number[];
+  rps: number[];
+}
+
+/** Starts one checkout's server with the bench's usual setup and 20 records; returns the URL to load. */
+async function start(label: string, dir: string): Promise<Build> {
+  const variant = { name: `plinth-${label}`, entry: join(dir, 'bin', 'plinth.js') };
+  const server =
+    flags.engine === 'postgres'
+      ? await startPlinthPostgres(TMP, variant)
+      : await startPlinthSqlite(TMP, variant);
+  let id = '';
+  for (let i = 0; i < 20; i++) {
+    const res = await api(
+      server.baseUrl,
+      'POST',
+      '/api/collections/posts/records',
+      { title: `post ${i}`, n: i },
+      server.adminHeaders,
+    );
+    if (res.status !== 200) throw new Error(`${label}: create answered ${res.status}: ${res.text}`);
+    id ||= (res.json as { id: string }).id;
+  }
+  const path =
+    flags.scenario === 'list'
+      ? '/api/collections/posts/records?perPage=20&sort=-created'
+      : `/api/collections/posts/records/${id}`;
+  const check = await api(server.baseUrl, 'GET', path);
+  if (check.status !== 200) throw new Error(`${label}: ${path} answered ${check.status}`);
+  return { label, server, url: server.baseUrl + path, cpuPerRequest: [], rps: [] };
+}
+
+async function measure(build: Build): Promise<void> {
+  const pid = build.server.pid as number;
+  const before = cpuSeconds(pid);
+  const result = await load(build.url, Number(flags.duration));
+  const cpu = cpuSeconds(pid) - before;
+  const failed = result.non2xx + result.errors + result.timeouts;
+  if (failed > 0) throw new Error(`${build.label}: ${failed} requests failed under load`);
+  build.cpuPerRequest.push((cpu / result.requests) * 1e6);
+  build.rps.push(result.rps);
+  log(
+    `${build.label}: ${((cpu / result.requests) * 1e6).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`,
+  );
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((x, y) => x - y);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+};
+
+if (!flags.a) {
+  console.error('builds.ts: --a DIR is required (a checkout to compare with --b, by default this one)');
+  process.exit(2);
+}
+// Rate limits are switched off by the setup; the per-IP admission limits too, as in bench/run.ts.
+process.env.PLINTH_MAX_IN_FLIGHT_PER_IP = '0';
+process.env.PLINTH_MAX_CONNECTIONS_PER_IP = '0';
+mkdirSync(TMP, { recursive: true });
+const builds: Build[] = [];
+try {
+  builds.push(await start('a', resolve(flags.a)));
+  builds.push(await start('b', resolve(flags.b)));
+  for (const b of builds) await load(b.url, Number(flags.warmup));
+  for (let round = 0; round < Number(flags.rounds); round++) {
+    // Alternate which goes first, so neither always runs right after the other's load.
+    for (const b of round % 2 ? [...builds].reverse() : builds) await measure(b);
+  }
+  const summary = builds.map((b) => ({
+    build: b.label,
+    dir: resolve(b.label === 'a' ? (flags.a as string) : flags.b),
+    cpuPerRequestUs: b.cpuPerRequest.map((x) => Number(x.toFixed(1))),
+    rps: b.rps.map(Math.round),
+    medianCpuPerRequestUs: Number(median(b.cpuPerRequest).toFixed(1)),
+    medianRps: Math.round(median(b.rps)),
+  }));
+  if (flags.json) console.log(JSON.stringify(summary, null, 2));
+  else
+    for (const s of summary)
+      console.log(
+        `${s.build} (${s.dir}): median ${s.medianCpuPerRequestUs} µs CPU/req, ${s.medianRps} req/s`,
+      );
+} finally {
+  await Promise.all(builds.map((b) => b.server.stop()));
+  if (flags.engine === 'postgres') await dropBenchDatabases();
+  rmSync(TMP, { recursive: true, force: true });
+}
