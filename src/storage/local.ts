@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { type BlobInfo, type ByteRange, checkKey, type Storage } from './storage.ts';
+
+const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
+/**
+ * Blobs as files under `root` (the data dir's `storage/`), one folder per key segment. A write goes to
+ * `root/.tmp/` first and is renamed into place, so a reader never sees half a file and a crash leaves
+ * only a temporary file behind (removed at the next start).
+ */
+export async function createLocalStorage(root: string): Promise<Storage> {
+  const tmp = join(root, '.tmp');
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true, mode: 0o700 });
+  const pathOf = (key: string) => join(root, checkKey(key));
+
+  async function place(key: string, write: (path: string) => Promise<void>): Promise<void> {
+    const target = pathOf(key);
+    const staged = join(tmp, randomBytes(12).toString('hex'));
+    try {
+      await write(staged);
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      await rename(staged, target);
+    } catch (err) {
+      await rm(staged, { force: true });
+      throw err;
+    }
+  }
+
+  async function statOf(key: string): Promise<BlobInfo | undefined> {
+    try {
+      const s = await stat(pathOf(key));
+      if (!s.isFile()) return undefined;
+      return {
+        size: s.size,
+        modified: s.mtime,
+        etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`,
+      };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  return {
+    putFile: (key, path) => place(key, (staged) => copyFile(path, staged)),
+    putBuffer: (key, body) => place(key, (staged) => writeFile(staged, body, { mode: 0o600 })),
+    stat: statOf,
+    async read(key: string, range?: ByteRange): Promise<Readable | undefined> {
+      try {
+        const handle = await open(pathOf(key), 'r');
+        return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+      } catch (err) {
+        if (isMissing(err)) return undefined;
+        throw err;
+      }
+    },
+    async delete(key) {
+      await rm(pathOf(key), { force: true });
+    },
+    async deletePrefix(prefix) {
+      await rm(pathOf(prefix), { recursive: true, force: true });
+    },
+    close: async () => {},
+  };
+}
