@@ -4,4 +4,5 @@ export { containsNul, FORBIDDEN_KEYS, isPlainObject, parseJsonOr, stableJson } f
 export { PatternError, randomStringMatching } from './pattern-string.ts';
 export { createSecretBox, type SecretBox, SecretBoxError } from './secret-box.ts';
 export { createSemaphore } from './semaphore.ts';
+export { SNIFF_BYTES, sniffMime } from './sniff.ts';
 export { formatDate, normalizeDate, nowString } from './time.ts';
