@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import {
@@ -28,6 +29,7 @@ import {
   type SettingsStore,
   SYSTEM_MIGRATIONS,
 } from './schema/index.ts';
+import { createLocalStorage } from './storage/index.ts';
 
 /** A wired Plinth: every service, the HTTP server, and one way to shut it all down. */
 export interface App {
@@ -97,7 +99,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     // One throttle: sign-ins and `oldPassword` checks share each identity's budget, on every node.
     const throttle = createThrottle(redis?.counters);
     const passwordGuard = createPasswordGuard(throttle, () => settings.get());
-    const records = createRecordService({ db, collections, passwords, passwordGuard });
+    const storage = await createLocalStorage(join(config.dataDir, 'storage'));
+    const files = {
+      storage,
+      onError: (err: unknown, key: string) => log.error({ err, key }, 'removing a stored file failed'),
+    };
+    const records = createRecordService({ db, collections, passwords, passwordGuard, files });
     const resync = shareChanges(bus, collections, settings, (err) =>
       log.error({ err }, 'reloading a change from another node failed'),
     );
@@ -144,7 +151,17 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       });
     const outage = (err: unknown) => outageError(db.dialect, err);
     const server = await buildServer(
-      { config, collections, records, auth, settings, realtime, outage, sharedCounters: redis?.counters },
+      {
+        config,
+        collections,
+        records,
+        auth,
+        settings,
+        realtime,
+        outage,
+        sharedCounters: redis?.counters,
+        storage,
+      },
       log,
       readiness,
     );
@@ -169,6 +186,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           .then(() => auth.close())
           .then(() => mailer.close())
           .then(() => bus.close())
+          .then(() => storage.close())
           .then(() => db.close())
           .finally(() => log.flush());
         return closing;

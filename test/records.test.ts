@@ -1296,18 +1296,18 @@ describe('unique indexes', () => {
   });
 });
 
-describe('file fields before uploads exist', () => {
+describe('file fields with a JSON body', () => {
   test('refuses file names a JSON body makes up, on create, update and through modifiers', async () => {
     const c = await makeCollection([
       { name: 'doc', type: 'file' },
       { name: 'docs', type: 'file', maxSelect: 3 },
     ]);
-    assertError(await create(c.name, { doc: '../../etc/passwd' }), 400, 'doc', 'validation_unknown_file');
-    assertError(await create(c.name, { docs: ['a.txt'] }), 400, 'docs', 'validation_unknown_file');
+    assertError(await create(c.name, { doc: '../../etc/passwd' }), 400, 'doc', 'validation_invalid_file');
+    assertError(await create(c.name, { docs: ['a.txt'] }), 400, 'docs', 'validation_invalid_file');
     const rec = ok(await create(c.name, {}));
     assert.equal(rec.doc, '');
     assert.deepEqual(rec.docs, []);
-    assertError(await update(c.name, rec.id, { 'docs+': 'x.png' }), 400, 'docs', 'validation_unknown_file');
+    assertError(await update(c.name, rec.id, { 'docs+': 'x.png' }), 400, 'docs', 'validation_invalid_file');
     // Clearing is always allowed.
     ok(await update(c.name, rec.id, { doc: '', docs: [] }));
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { createLocalStorage, createS3Storage, type Storage } from '../src/storage/index.ts';
+import { createLocalStorage, createS3Storage, type FileStorage } from '../src/storage/index.ts';
 import { startS3, type TestS3 } from './helpers/s3.ts';
 
 async function text(stream: Readable | undefined): Promise<string | undefined> {
@@ -15,33 +15,34 @@ async function text(stream: Readable | undefined): Promise<string | undefined> {
 }
 
 /** One suite, run on the data dir and on a real S3-compatible server. */
-const KINDS: { name: string; open(dir: string): Promise<{ storage: Storage; stop(): Promise<void> }> }[] = [
-  {
-    name: 'local disk',
-    async open(dir) {
-      return { storage: await createLocalStorage(join(dir, 'storage')), stop: async () => {} };
+const KINDS: { name: string; open(dir: string): Promise<{ storage: FileStorage; stop(): Promise<void> }> }[] =
+  [
+    {
+      name: 'local disk',
+      async open(dir) {
+        return { storage: await createLocalStorage(join(dir, 'storage')), stop: async () => {} };
+      },
     },
-  },
-  {
-    name: 'S3 (s3rver)',
-    async open() {
-      const s3: TestS3 = await startS3();
-      const storage = createS3Storage(s3.options);
-      return {
-        storage,
-        stop: async () => {
-          await storage.close();
-          await s3.stop();
-        },
-      };
+    {
+      name: 'S3 (s3rver)',
+      async open() {
+        const s3: TestS3 = await startS3();
+        const storage = createS3Storage(s3.options);
+        return {
+          storage,
+          stop: async () => {
+            await storage.close();
+            await s3.stop();
+          },
+        };
+      },
     },
-  },
-];
+  ];
 
 for (const kind of KINDS) {
   describe(`storage on ${kind.name}`, () => {
     let dir: string;
-    let storage: Storage;
+    let storage: FileStorage;
     let stop: () => Promise<void>;
     let source: string;
     before(async () => {

@@ -6,6 +6,7 @@ import { ApiError, unauthorized } from '../errors/index.ts';
 import type { Realtime } from '../realtime/index.ts';
 import type { AuthContext, RecordService } from '../records/index.ts';
 import type { CollectionStore, SettingsStore } from '../schema/index.ts';
+import type { FileStorage } from '../storage/index.ts';
 import { requestDetails } from './caller.ts';
 
 /** What the route plugins need; made once in app.ts. */
@@ -20,6 +21,8 @@ export interface HttpDeps {
   outage?: (err: unknown) => ApiError | undefined;
   /** Counters shared by the nodes of a cluster (Redis); rate limits are counted per node without them. */
   sharedCounters?: WindowCounters;
+  /** Where file fields' files are (the same storage the records service writes to). */
+  storage: FileStorage;
 }
 
 /** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */

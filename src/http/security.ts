@@ -3,15 +3,19 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const STATIC_HEADERS = {
   'x-content-type-options': 'nosniff',
-  'x-frame-options': 'SAMEORIGIN',
   'referrer-policy': 'strict-origin-when-cross-origin',
 };
 
-/** The headers every response carries, including the few Fastify sends without running hooks. */
+/**
+ * The headers every response carries, including the few Fastify sends without running hooks. Stored files
+ * may be framed by other sites (an embedded PDF, as PocketBase allows) and set their own caching.
+ */
 export function applySecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
   reply.headers(STATIC_HEADERS);
   reply.header('x-request-id', request.id);
-  if (request.url.startsWith('/api/')) reply.header('cache-control', 'no-store');
+  if (!request.url.startsWith('/api/files/')) reply.header('x-frame-options', 'SAMEORIGIN');
+  if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control'))
+    reply.header('cache-control', 'no-store');
 }
 
 /**

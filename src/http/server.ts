@@ -15,6 +15,7 @@ import { authRoutes } from './routes/auth.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { featureRoutes } from './routes/features.ts';
+import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
 import { oauth2ProviderRoutes } from './routes/oauth2-providers.ts';
@@ -89,6 +90,7 @@ export async function buildServer(
   await app.register(collectionRoutes, deps);
   await app.register(viewDryRunRoutes, deps);
   await app.register(recordRoutes, deps);
+  await app.register(fileRoutes, deps);
   await app.register(batchRoutes, deps);
   await app.register(authRoutes, deps);
   await app.register(settingsRoutes, deps);

@@ -34,7 +34,7 @@ export async function sniffMime(head: Buffer): Promise<string> {
   } catch {
     return fallback;
   }
-  if (/[\u0000-\u0008\u000e-\u001a\u001c-\u001f]/.test(text)) return fallback;
+  if (hasBinaryControls(text)) return fallback;
   const start = skipProlog(text).toLowerCase();
   if (start.startsWith('<svg')) return 'image/svg+xml';
   if (HTML_STARTS.some((tag) => start.startsWith(tag))) return 'text/html; charset=utf-8';
@@ -66,4 +66,14 @@ function skipProlog(text: string): string {
     if (end <= 0) return rest;
     rest = rest.slice(end).trimStart();
   }
+}
+
+/** Control characters text files do not hold (tab, line breaks, form feed and escape are fine). */
+function hasBinaryControls(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0b && c !== 0x0c && c !== 0x0d && c !== 0x1b)
+      return true;
+  }
+  return false;
 }

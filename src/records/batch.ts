@@ -30,24 +30,32 @@ class DeferredHook<E> extends Hook<E> {
 /**
  * Runs `work` with a records context in which every read and write goes to one transaction (so each use
  * case run through it sees the writes before it), and commits once `work` resolves; if it throws, nothing
- * is kept. The `after*` hooks of all the writes run once the transaction has committed.
+ * is kept (uploads stored for its writes are removed again). The `after*` hooks of all the writes run once
+ * the transaction has committed.
  */
 export async function inOneTransaction<T>(
   ctx: RecordsContext,
   work: (tx: RecordsContext) => Promise<T>,
 ): Promise<T> {
   let after: Deferred[] = [];
-  const result = await ctx.db.transaction(async (trx) => {
-    // The engine may ask for a retry (a serialization failure): the work starts over, and so does its list.
-    after = [];
-    const hooks: RecordHooks = {
-      ...ctx.hooks,
-      afterCreate: new DeferredHook(ctx.hooks.afterCreate, after),
-      afterUpdate: new DeferredHook(ctx.hooks.afterUpdate, after),
-      afterDelete: new DeferredHook(ctx.hooks.afterDelete, after),
-    };
-    return work({ ...ctx, db: joinedTransaction(ctx.db, trx), hooks });
-  });
+  const undo: Deferred[] = [];
+  let result: T;
+  try {
+    result = await ctx.db.transaction(async (trx) => {
+      // The engine may ask for a retry (a serialization failure): the work starts over, and so does its list.
+      after = [];
+      const hooks: RecordHooks = {
+        ...ctx.hooks,
+        afterCreate: new DeferredHook(ctx.hooks.afterCreate, after),
+        afterUpdate: new DeferredHook(ctx.hooks.afterUpdate, after),
+        afterDelete: new DeferredHook(ctx.hooks.afterDelete, after),
+      };
+      return work({ ...ctx, db: joinedTransaction(ctx.db, trx), hooks, onRollback: undo });
+    });
+  } catch (err) {
+    for (const run of undo) await run();
+    throw err;
+  }
   for (const run of after) await run();
   return result;
 }

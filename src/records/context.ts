@@ -1,5 +1,6 @@
 import type { Database } from '../db/index.ts';
 import type { Collection, CollectionStore } from '../schema/index.ts';
+import type { FileStorage } from '../storage/index.ts';
 import { createFanoutStats, type FanoutStats } from './fanout-stats.ts';
 import type { RecordHooks } from './hooks.ts';
 import { type PreparedCollection, prepareCollection } from './prepared.ts';
@@ -15,6 +16,10 @@ export interface RecordsContext {
   prepared(collection: Collection): PreparedCollection;
   /** The planner-side bound on clients' filters through lists, with its statistics. */
   fanout: FanoutStats;
+  /** Where file fields' files go; `onError` hears of a cleanup that failed after its write committed. */
+  files: { storage: FileStorage; onError(err: unknown, key: string): void };
+  /** Within a batch: what to undo outside the database (stored uploads) if the transaction fails. */
+  onRollback?: (() => Promise<void>)[];
 }
 
 export function createRecordsContext(deps: Omit<RecordsContext, 'prepared' | 'fanout'>): RecordsContext {

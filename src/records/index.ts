@@ -8,6 +8,7 @@ import { createRecordsContext } from './context.ts';
 import { deleteRecord, truncateRecords } from './delete.ts';
 import { checkExpand, type ExpandTree, expandRecords, parseExpand } from './expand.ts';
 import { ExpandBudget } from './expand-budget.ts';
+import { bindFileCleanup } from './file-store.ts';
 import { createRecordHooks, type RecordHooks } from './hooks.ts';
 import { findRecord, listRecords, ruleAllows, viewRecord } from './read.ts';
 import { ruleScope } from './rules.ts';
@@ -20,10 +21,12 @@ import type {
   RecordValues,
 } from './types.ts';
 import { checkVisibility, type VisibilityCheck } from './visibility.ts';
-import { type BeforeWrite, createRecord, updateRecord } from './write.ts';
+import { createRecord, updateRecord, type WriteOptions } from './write.ts';
 
 export { canManage, requireRule, ruleOf } from './access.ts';
 export type { ExpandTree } from './expand.ts';
+export type { Upload, Uploads } from './files.ts';
+export { DEFAULT_MAX_FILE_SIZE, fileKey, maxFileSize, storedFileName, thumbsPrefix } from './files.ts';
 export type { RecordHooks } from './hooks.ts';
 export { isOwner } from './serialize.ts';
 export type {
@@ -38,6 +41,7 @@ export type {
 } from './types.ts';
 export { GUEST } from './types.ts';
 export type { VisibilityCheck } from './visibility.ts';
+export type { WriteOptions } from './write.ts';
 export { newTokenKey } from './write.ts';
 
 /** The writes (and the reads they need) that `RecordService.transaction` runs together. */
@@ -52,19 +56,22 @@ export interface RecordService {
     auth: AuthContext,
   ): Promise<ListResult<Record<string, unknown>>>;
   view(collection: Collection, id: string, auth: AuthContext): Promise<Record<string, unknown>>;
-  /** `beforeWrite` runs once the caller is allowed and the body valid, before anything is written. */
+  /**
+   * `options.beforeWrite` runs once the caller is allowed and the body valid, before anything is written;
+   * `options.uploads` are the files sent with the body (stored only if the write goes through).
+   */
   create(
     collection: Collection,
     body: unknown,
     auth: AuthContext,
-    beforeWrite?: BeforeWrite,
+    options?: WriteOptions,
   ): Promise<Record<string, unknown>>;
   update(
     collection: Collection,
     id: string,
     body: unknown,
     auth: AuthContext,
-    beforeWrite?: BeforeWrite,
+    options?: WriteOptions,
   ): Promise<Record<string, unknown>>;
   remove(collection: Collection, id: string, auth: AuthContext): Promise<void>;
   /** Deletes every record of the collection (cascades included), in one transaction. */
@@ -126,15 +133,17 @@ export function createRecordService(deps: {
   collections: CollectionStore;
   passwords: PasswordHasher;
   passwordGuard?: PasswordGuard;
+  files: RecordsContext['files'];
 }): RecordService {
   const hooks = createRecordHooks();
   const ctx = createRecordsContext({ ...deps, hooks });
+  bindFileCleanup(ctx, hooks);
   return {
     hooks,
     list: (c, q, a) => listRecords(ctx, c, q, a),
     view: (c, id, a) => viewRecord(ctx, c, id, a),
-    create: (c, body, a, before) => createRecord(ctx, c, body, a, before),
-    update: (c, id, body, a, before) => updateRecord(ctx, c, id, body, a, before),
+    create: (c, body, a, options) => createRecord(ctx, c, body, a, options),
+    update: (c, id, body, a, options) => updateRecord(ctx, c, id, body, a, options),
     remove: (c, id, a) => deleteRecord(ctx, c, id, a),
     truncate: (c, a) => truncateRecords(ctx, c, a),
     find: (c, id) => findRecord(ctx, deps.db.kysely, c, id),
@@ -171,8 +180,8 @@ export function createRecordService(deps: {
     transaction: (work) =>
       inOneTransaction(ctx, (tx) =>
         work({
-          create: (c, body, a) => createRecord(tx, c, body, a),
-          update: (c, id, body, a) => updateRecord(tx, c, id, body, a),
+          create: (c, body, a, options) => createRecord(tx, c, body, a, options),
+          update: (c, id, body, a, options) => updateRecord(tx, c, id, body, a, options),
           remove: (c, id, a) => deleteRecord(tx, c, id, a),
           find: (c, id) => findRecord(tx, tx.db.kysely, c, id),
           expand: (c, records, tree, a) => expandJson(tx, c, records, tree, a),

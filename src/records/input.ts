@@ -1,6 +1,7 @@
 import type { ErrorData } from '../errors/index.ts';
 import { randomStringMatching } from '../lib/index.ts';
 import { type Collection, type FieldDef, fieldType } from '../schema/index.ts';
+import { checkFiles, type Uploads } from './files.ts';
 import type { RecordValues } from './types.ts';
 import { newTokenKey } from './write-support.ts';
 
@@ -23,7 +24,11 @@ export interface InputOptions {
   writeHidden: boolean;
   /** A new record: text fields left empty get a value from their `autogeneratePattern`. */
   create?: boolean;
+  /** Files sent with this write, by stored name: file fields may take these besides the files they have. */
+  uploads?: Uploads;
 }
+
+const NO_UPLOADS: Uploads = new Map();
 
 /** `slug:autogenerate`: the field's pattern generates the value (after the given prefix, if any). */
 const AUTOGENERATE = ':autogenerate';
@@ -118,7 +123,7 @@ export function applyInput(
     // :changed, :length, :each). A value that failed validation stays as sent; the write fails anyway.
     if ((has(name) || modified) && !errors[name] && field.type !== 'password') ruleBody[name] = values[name];
     if (field.type === 'file' && !errors[name]) {
-      const err = keepsOnlyStoredFiles(base[name], values[name]);
+      const err = checkFiles(field, base[name], values[name], options.uploads ?? NO_UPLOADS);
       if (err) errors[name] = err;
     }
   }
@@ -177,18 +182,4 @@ function applyModifier(
       : [...new Set(op === 'append' ? [...current, ...items] : [...items, ...current])];
   values[field.name] = t.isMulti(field) ? next : (next.at(-1) ?? '');
   return undefined;
-}
-
-/**
- * A JSON body may only keep, reorder or drop a file field's stored file names: a name it makes up would
- * later be served as if it were an uploaded file. Uploads come as multipart with the files release.
- */
-function keepsOnlyStoredFiles(before: unknown, after: unknown) {
-  const stored = new Set(([] as string[]).concat((before as string | string[]) || []));
-  const names = ([] as string[]).concat((after as string | string[]) || []).filter(Boolean);
-  if (names.every((n) => stored.has(n))) return undefined;
-  return {
-    code: 'validation_unknown_file',
-    message: 'Only files stored on this record can be kept; uploads arrive with file support.',
-  };
 }

@@ -5,6 +5,8 @@ import type { Collection } from '../schema/index.ts';
 import { canManage, requireRule, requireWritable } from './access.ts';
 import { checkAuthIdUnique } from './auth-id.ts';
 import type { RecordsContext } from './context.ts';
+import { storeUploads, withUploadsUndone } from './file-store.ts';
+import type { Uploads } from './files.ts';
 import { applyInput } from './input.ts';
 import { findRecord, managesRecord, ruleAllows } from './read.ts';
 import { resolveRecordId } from './record-id.ts';
@@ -25,7 +27,11 @@ import {
 export { newTokenKey };
 
 const shareLock = (ctx: RecordsContext) => ctx.db.dialect.lockingSelectSuffix('share');
-const inputOptions = (auth: AuthContext, create = false) => ({ writeHidden: auth.isSuperuser, create });
+const inputOptions = (auth: AuthContext, uploads: Uploads | undefined, create = false) => ({
+  writeHidden: auth.isSuperuser,
+  create,
+  uploads,
+});
 
 /**
  * Called once the caller is known to be allowed and the body valid, just before the write: where the route
@@ -33,6 +39,13 @@ const inputOptions = (auth: AuthContext, create = false) => ({ writeHidden: auth
  * written, yet never hides the 403/404 an unauthorized caller gets.
  */
 export type BeforeWrite = () => void;
+
+/** What a write may come with besides its body. */
+export interface WriteOptions {
+  beforeWrite?: BeforeWrite;
+  /** Files sent with the write (multipart), by stored name; the body's file fields name the ones to keep. */
+  uploads?: Uploads;
+}
 
 /**
  * `POST /records`. Everything is validated before the transaction (all field errors at once) and slow work
@@ -43,14 +56,14 @@ export async function createRecord(
   collection: Collection,
   body: unknown,
   auth: AuthContext,
-  beforeWrite?: BeforeWrite,
+  { beforeWrite, uploads }: WriteOptions = {},
 ): Promise<Record<string, unknown>> {
   requireWritable(collection);
   requireRule(collection, 'createRule', auth);
   if (!isPlainObject(body)) throw badRequest('Invalid request body.');
   const base = zeroValues(collection);
   if (collection.type === 'auth') base.tokenKey = newTokenKey();
-  const input = applyInput(collection, body, base, inputOptions(auth, true));
+  const input = applyInput(collection, body, base, inputOptions(auth, uploads, true));
   const scope = ruleScope(ctx, collection, 'createRule', auth, input.ruleBody);
   input.values.id = resolveRecordId(collection, body.id, input.errors);
   // A record that does not exist yet cannot meet an expression manageRule: only `""` and superusers manage here.
@@ -69,15 +82,16 @@ export async function createRecord(
   };
 
   const setsRelations = collection.fields.some((f) => f.type === 'relation' && input.touched.has(f.name));
-  let values: RecordValues;
   const lone = !setsRelations && ctx.hooks.create.size === 0 && scope.kind === 'all';
-  if (lone && collection.type !== 'auth') {
-    // A lone INSERT is atomic by itself: no transaction, and on a server engine two round trips fewer.
-    beforeWrite?.();
-    await insert(ctx.db.kysely, input.values);
-    values = input.values;
-  } else {
-    values = await ctx.db.transaction(async (trx) => {
+  const undo = await storeUploads(ctx, collection, String(input.values.id), input.values, uploads);
+  const values = await withUploadsUndone(ctx, undo, async () => {
+    if (lone && collection.type !== 'auth') {
+      // A lone INSERT is atomic by itself: no transaction, and on a server engine two round trips fewer.
+      beforeWrite?.();
+      await insert(ctx.db.kysely, input.values);
+      return input.values;
+    }
+    return ctx.db.transaction(async (trx) => {
       const errors = {};
       await checkRelations(
         trx,
@@ -98,7 +112,7 @@ export async function createRecord(
       beforeWrite?.();
       return event.record;
     });
-  }
+  });
   await ctx.hooks.afterCreate.trigger({ collection, record: values, auth });
   return p.shape.toJson(values, auth, canManage(collection, auth));
 }
@@ -114,7 +128,7 @@ export async function updateRecord(
   id: string,
   body: unknown,
   auth: AuthContext,
-  beforeWrite?: BeforeWrite,
+  { beforeWrite, uploads }: WriteOptions = {},
 ): Promise<Record<string, unknown>> {
   requireWritable(collection);
   requireRule(collection, 'updateRule', auth);
@@ -122,7 +136,7 @@ export async function updateRecord(
   const current = await findRecord(ctx, ctx.db.kysely, collection, id);
   if (!current) throw notFound();
   // Rules read the body as it will be stored (modifiers resolved against this record).
-  const first = applyInput(collection, body, current, inputOptions(auth));
+  const first = applyInput(collection, body, current, inputOptions(auth, uploads));
   // A record the update rule does not reach is a 404 before any validation, like a missing one.
   const scope = ruleScope(ctx, collection, 'updateRule', auth, first.ruleBody, current);
   if (!(await ruleAllows(ctx, ctx.db.kysely, collection, id, scope, auth))) throw notFound();
@@ -139,43 +153,46 @@ export async function updateRecord(
   beforeWrite?.();
   const hashed = await hashPasswords(ctx, collection, first.passwords);
   const p = ctx.prepared(collection);
+  const undo = await storeUploads(ctx, collection, id, first.values, uploads);
 
-  const { values, original } = await ctx.db.transaction(async (trx) => {
-    const original = await findRecord(ctx, trx, collection, id, true);
-    if (!original) throw notFound();
-    const input = applyInput(collection, body, original, inputOptions(auth));
-    const locked = ruleScope(ctx, collection, 'updateRule', auth, input.ruleBody, original);
-    if (!(await ruleAllows(ctx, trx, collection, id, locked))) throw notFound();
-    checkAuthFields(collection, body, input, original, manage);
-    // The old password was checked against this hash; a change in between voids that check.
-    if (first.passwords.password !== undefined && original.password !== current.password) {
-      input.errors.oldPassword = {
-        code: 'validation_invalid_old_password',
-        message: 'Missing or invalid old password.',
-      };
-    }
-    await checkRelations(
-      trx,
-      ctx.collections,
-      collection,
-      input.values,
-      input.touched,
-      input.errors,
-      shareLock(ctx),
-    );
-    if (hasErrors(input.errors)) throw badRequest('Failed to update record.', input.errors);
-    Object.assign(input.values, hashed);
-    setAutodates(collection, input.values, false);
-    const event = { collection, record: input.values, original, auth };
-    await ctx.hooks.update.trigger(event, async (e) => {
-      try {
-        await ctx.db.run(trx, p.update.sql, [...paramsFor(collection, p.update.columns, e.record), id]);
-      } catch (err) {
-        translateWriteError(ctx, collection, err, 'Failed to update record.');
+  const { values, original } = await withUploadsUndone(ctx, undo, () =>
+    ctx.db.transaction(async (trx) => {
+      const original = await findRecord(ctx, trx, collection, id, true);
+      if (!original) throw notFound();
+      const input = applyInput(collection, body, original, inputOptions(auth, uploads));
+      const locked = ruleScope(ctx, collection, 'updateRule', auth, input.ruleBody, original);
+      if (!(await ruleAllows(ctx, trx, collection, id, locked))) throw notFound();
+      checkAuthFields(collection, body, input, original, manage);
+      // The old password was checked against this hash; a change in between voids that check.
+      if (first.passwords.password !== undefined && original.password !== current.password) {
+        input.errors.oldPassword = {
+          code: 'validation_invalid_old_password',
+          message: 'Missing or invalid old password.',
+        };
       }
-    });
-    return { values: event.record, original };
-  });
+      await checkRelations(
+        trx,
+        ctx.collections,
+        collection,
+        input.values,
+        input.touched,
+        input.errors,
+        shareLock(ctx),
+      );
+      if (hasErrors(input.errors)) throw badRequest('Failed to update record.', input.errors);
+      Object.assign(input.values, hashed);
+      setAutodates(collection, input.values, false);
+      const event = { collection, record: input.values, original, auth };
+      await ctx.hooks.update.trigger(event, async (e) => {
+        try {
+          await ctx.db.run(trx, p.update.sql, [...paramsFor(collection, p.update.columns, e.record), id]);
+        } catch (err) {
+          translateWriteError(ctx, collection, err, 'Failed to update record.');
+        }
+      });
+      return { values: event.record, original };
+    }),
+  );
   await ctx.hooks.afterUpdate.trigger({ collection, record: values, original, auth });
   return p.shape.toJson(values, auth, manage);
 }

@@ -2,16 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { type BlobInfo, type ByteRange, checkKey, type Storage } from './storage.ts';
+import { SNIFF_BYTES, sniffMime } from '../lib/index.ts';
+import { type BlobInfo, type ByteRange, checkKey, type FileStorage } from './storage.ts';
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
+
+async function readHead(path: string): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
 
 /**
  * Blobs as files under `root` (the data dir's `storage/`), one folder per key segment. A write goes to
  * `root/.tmp/` first and is renamed into place, so a reader never sees half a file and a crash leaves
  * only a temporary file behind (removed at the next start).
  */
-export async function createLocalStorage(root: string): Promise<Storage> {
+export async function createLocalStorage(root: string): Promise<FileStorage> {
   const tmp = join(root, '.tmp');
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true, mode: 0o700 });
@@ -32,12 +44,15 @@ export async function createLocalStorage(root: string): Promise<Storage> {
 
   async function statOf(key: string): Promise<BlobInfo | undefined> {
     try {
-      const s = await stat(pathOf(key));
+      const path = pathOf(key);
+      const s = await stat(path);
       if (!s.isFile()) return undefined;
       return {
         size: s.size,
         modified: s.mtime,
         etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`,
+        // No metadata beside the file: its type is sniffed again, exactly as it was on upload.
+        contentType: await sniffMime(await readHead(path)),
       };
     } catch (err) {
       if (isMissing(err)) return undefined;

@@ -10,7 +10,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { type BlobInfo, type ByteRange, checkKey, type Storage } from './storage.ts';
+import { type BlobInfo, type ByteRange, checkKey, type FileStorage } from './storage.ts';
 
 /** PocketBase's `s3` settings (the same keys, so its settings API and dashboard forms carry over). */
 export interface S3Options {
@@ -28,7 +28,7 @@ const isNotFound = (err: unknown) => {
 };
 
 /** Blobs as objects of one S3-compatible bucket, under the same keys as on disk. */
-export function createS3Storage(options: S3Options): Storage {
+export function createS3Storage(options: S3Options): FileStorage {
   const client = new S3Client({
     region: options.region || 'us-east-1',
     endpoint: options.endpoint || undefined,
@@ -48,6 +48,7 @@ export function createS3Storage(options: S3Options): Storage {
         size: Number(head.ContentLength ?? 0),
         modified: head.LastModified ?? new Date(0),
         etag: head.ETag ?? `"${Number(head.ContentLength ?? 0).toString(16)}"`,
+        contentType: head.ContentType ?? 'application/octet-stream',
       };
     } catch (err) {
       if (isNotFound(err)) return undefined;

@@ -6,6 +6,8 @@ export interface BlobInfo {
   modified: Date;
   /** Changes whenever the content may have (quoted, as an HTTP `ETag`). */
   etag: string;
+  /** The type it was stored with (S3), or sniffed from its first bytes (local disk). */
+  contentType: string;
 }
 
 /** An inclusive byte range, as HTTP's `Range: bytes=start-end`. */
@@ -19,7 +21,7 @@ export interface ByteRange {
  * are `/`-separated paths checked by {@link checkKey}, so no implementation has to think about traversal.
  * Writes are all-or-nothing: a blob is visible under its key only once all of it is stored.
  */
-export interface Storage {
+export interface FileStorage {
   /** Stores a local file (already validated, its size known) under `key`, replacing any blob there. */
   putFile(key: string, path: string, contentType: string): Promise<void>;
   /** Stores a small in-memory blob (a generated thumbnail). */

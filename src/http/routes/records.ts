@@ -1,8 +1,11 @@
+import { join } from 'node:path';
+import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import { callerOf } from '../caller.ts';
 import type { HttpDeps } from '../context.ts';
 import { queryBool, queryString } from '../context.ts';
 import { recordRouteOutput } from '../output.ts';
+import { recordBodies } from '../record-body.ts';
 
 type CollectionParams = { collection: string };
 type RecordParams = { collection: string; id: string };
@@ -12,11 +15,20 @@ type RecordParams = { collection: string; id: string };
  * Those two are checked only once the caller is known to be allowed (before a write, after a read), so a
  * caller without access gets PocketBase's 403/404, never a 400 about them.
  */
-export async function recordRoutes(app: FastifyInstance, { collections, records }: HttpDeps): Promise<void> {
+export async function recordRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  const { collections, records } = deps;
   const output = recordRouteOutput(records);
-  // No body at all (no Content-Type) is `{}`, as PocketBase reads it: a PATCH without one changes nothing.
-  // (An empty JSON body is `{}` already: http/body.ts.)
-  const bodyOf = (body: unknown) => (body === undefined ? {} : body);
+  // Forms with files: every limit is set by the collection's file fields (record-body.ts), these only
+  // bound what no collection needs more of.
+  await app.register(multipart, {
+    limits: {
+      fieldSize: deps.config.bodyLimit,
+      fields: 1000,
+      parts: 2000,
+      fileSize: Number.MAX_SAFE_INTEGER,
+    },
+  });
+  const readBody = recordBodies(join(deps.config.dataDir, '.uploads'));
 
   app.get<{ Params: CollectionParams }>('/api/collections/:collection/records', async (request) => {
     const q = request.query;
@@ -46,16 +58,30 @@ export async function recordRoutes(app: FastifyInstance, { collections, records 
   app.post<{ Params: CollectionParams }>('/api/collections/:collection/records', async (request) => {
     const collection = collections.get(request.params.collection);
     const out = output(request, collection);
-    const record = await records.create(collection, bodyOf(request.body), callerOf(request), out.check);
-    return out.send([record], record);
+    const { body, uploads, done } = await readBody(request, collection, 'Failed to create record.');
+    try {
+      const record = await records.create(collection, body, callerOf(request), {
+        beforeWrite: out.check,
+        uploads,
+      });
+      return await out.send([record], record);
+    } finally {
+      await done();
+    }
   });
 
   app.patch<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request) => {
     const collection = collections.get(request.params.collection);
     const out = output(request, collection);
     const id = request.params.id;
-    const record = await records.update(collection, id, bodyOf(request.body), callerOf(request), out.check);
-    return out.send([record], record);
+    const { body, uploads, done } = await readBody(request, collection, 'Failed to update record.');
+    try {
+      const caller = callerOf(request);
+      const record = await records.update(collection, id, body, caller, { beforeWrite: out.check, uploads });
+      return await out.send([record], record);
+    } finally {
+      await done();
+    }
   });
 
   app.delete<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request, reply) => {

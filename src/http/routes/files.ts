@@ -1,0 +1,114 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { notFound } from '../../errors/index.ts';
+import { fileKey } from '../../records/index.ts';
+import type { FileStorage } from '../../storage/index.ts';
+import type { HttpDeps } from '../context.ts';
+import { queryString } from '../context.ts';
+import { parseRange } from '../range.ts';
+
+type FileParams = { collection: string; recordId: string; filename: string };
+
+/** Types a browser may show in place; anything else is offered as a download. */
+const INLINE = new Set([
+  'image/png',
+  'image/jpg',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/x-icon',
+  'image/bmp',
+  'video/webm',
+  'video/mp4',
+  'video/3gpp',
+  'video/quicktime',
+  'video/x-ms-wmv',
+  'audio/basic',
+  'audio/aiff',
+  'audio/mpeg',
+  'audio/midi',
+  'audio/mp3',
+  'audio/wave',
+  'audio/wav',
+  'audio/x-wav',
+  'audio/x-mpeg',
+  'audio/x-m4a',
+  'audio/aac',
+  'application/pdf',
+  'application/x-pdf',
+]);
+/** Every file: no script runs, no request leaves, even for an SVG or HTML someone uploaded. */
+const SANDBOX = "default-src 'none'; media-src 'self'; style-src 'unsafe-inline'; sandbox";
+const CACHE = 'max-age=2592000, stale-while-revalidate=86400';
+/** What Go's ParseBool reads as true (PocketBase's `download`). */
+const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
+
+export async function fileRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
+  const { collections, records, storage } = deps;
+
+  /**
+   * `GET /api/files/{collection}/{record}/{name}`, PocketBase's order of checks: the collection, the record,
+   * a file field holding that name; anything missing is the same 404. Public files need no rule.
+   */
+  app.get<{ Params: FileParams }>('/api/files/:collection/:recordId/:filename', async (request, reply) => {
+    const { collection: idOrName, recordId, filename } = request.params;
+    const collection = collections.find(idOrName);
+    if (!collection || !recordId) throw notFound();
+    const record = await records.find(collection, recordId);
+    if (!record) throw notFound();
+    const field = collection.fields.find(
+      (f) => f.type === 'file' && ([] as unknown[]).concat(record[f.name] ?? []).includes(filename),
+    );
+    if (!field) throw notFound();
+    if (field.protected) throw notFound(); // protected files need a file token (POST /api/files/token)
+    return serve(request, reply, storage, fileKey(collection, recordId, filename), filename);
+  });
+}
+
+async function serve(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  storage: FileStorage,
+  key: string,
+  name: string,
+): Promise<FastifyReply> {
+  const info = await storage.stat(key);
+  if (!info) throw notFound();
+  const type = info.contentType;
+  const bare = (type.split(';')[0] as string).trim().toLowerCase();
+  const attachment = !INLINE.has(bare) || TRUE.has(queryString(request.query, 'download') ?? '');
+  reply
+    .header('content-type', type)
+    .header('content-disposition', `${attachment ? 'attachment' : 'inline'}; filename="${name}"`)
+    .header('content-security-policy', SANDBOX)
+    .header('cache-control', CACHE)
+    .header('last-modified', info.modified.toUTCString())
+    .header('etag', info.etag)
+    .header('accept-ranges', 'bytes');
+  if (notModified(request, info.etag, info.modified)) return reply.code(304).send();
+  const ifRange = request.headers['if-range'];
+  const range = parseRange(
+    request.headers.range,
+    info.size,
+    typeof ifRange === 'string' ? ifRange : undefined,
+    info.etag,
+  );
+  if (range === 'unsatisfiable')
+    return reply.code(416).header('content-range', `bytes */${info.size}`).send();
+  const body = await storage.read(key, range);
+  if (!body) throw notFound();
+  if (range) {
+    reply
+      .code(206)
+      .header('content-range', `bytes ${range.start}-${range.end}/${info.size}`)
+      .header('content-length', range.end - range.start + 1);
+  } else reply.header('content-length', info.size);
+  return reply.send(body);
+}
+
+/** `If-None-Match` (wins when sent) or `If-Modified-Since`, as HTTP caches use them. */
+function notModified(request: FastifyRequest, etag: string, modified: Date): boolean {
+  const match = request.headers['if-none-match'];
+  if (match) return match.split(',').some((tag) => tag.trim() === etag || tag.trim() === '*');
+  const since = Date.parse(request.headers['if-modified-since'] ?? '');
+  return Number.isFinite(since) && Math.floor(modified.getTime() / 1000) * 1000 <= since;
+}

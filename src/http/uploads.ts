@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyRequest } from 'fastify';
+import { ApiError, badRequest } from '../errors/index.ts';
+import { SNIFF_BYTES, sniffMime } from '../lib/index.ts';
+import { parseJsonText } from './body.ts';
+
+/** One uploaded file, written whole to a spool file and sniffed; not yet in storage. */
+export interface SpooledFile {
+  /** The form key it came under, modifier included (`avatar`, `documents+`). */
+  key: string;
+  /** The name the client gave, as given (sanitized later). */
+  originalName: string;
+  path: string;
+  size: number;
+  /** Sniffed from the content, never taken from the client. */
+  mime: string;
+}
+
+export interface MultipartBody {
+  /** The form's values: `@jsonPayload` merged in, a key sent several times as a list. */
+  body: Record<string, unknown>;
+  files: SpooledFile[];
+}
+
+export interface MultipartLimits {
+  /** Where spool files go (the caller removes them, see `discardSpooled`). */
+  spoolDir: string;
+  /** The most bytes a file sent under `key` may have; undefined: the key takes no file. */
+  maxFileSize(key: string): number | undefined;
+  /** The most bytes of all files together. */
+  maxTotal: number;
+  maxFiles: number;
+  /** The error for a file past `maxFileSize(key)`. */
+  tooLarge(key: string, originalName: string, max: number): Error;
+}
+
+/** Counts bytes as they pass and keeps the first SNIFF_BYTES; fails past `max`. */
+class Meter extends Transform {
+  size = 0;
+  readonly head: Buffer[] = [];
+  #headBytes = 0;
+  readonly #max: number;
+  readonly #onTooLarge: () => Error;
+  constructor(max: number, onTooLarge: () => Error) {
+    super();
+    this.#max = max;
+    this.#onTooLarge = onTooLarge;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.size += chunk.length;
+    if (this.size > this.#max) {
+      done(this.#onTooLarge());
+      return;
+    }
+    if (this.#headBytes < SNIFF_BYTES) {
+      const part = chunk.subarray(0, SNIFF_BYTES - this.#headBytes);
+      this.head.push(part);
+      this.#headBytes += part.length;
+    }
+    done(null, chunk);
+  }
+}
+
+/**
+ * Reads a multipart form: its values into `body`, each file streamed to a spool file while its size is
+ * counted, so a file past its field's limit is cut off at the limit (the request fails at once, the rest of
+ * it unread) and memory stays flat whatever the size. Files under keys that take no file are read and
+ * dropped. On any failure every spool file of the request is removed.
+ */
+export async function readMultipart(
+  request: FastifyRequest,
+  limits: MultipartLimits,
+): Promise<MultipartBody> {
+  const body: Record<string, unknown> = {};
+  const files: SpooledFile[] = [];
+  let total = 0;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'field') {
+        const value = part.value;
+        if (part.fieldname === '@jsonPayload') {
+          const payload = parseJsonText(String(value));
+          if (payload && typeof payload === 'object' && !Array.isArray(payload)) Object.assign(body, payload);
+          else throw badRequest('Invalid @jsonPayload: a JSON object was expected.');
+        } else addValue(body, part.fieldname, value);
+        continue;
+      }
+      const max = limits.maxFileSize(part.fieldname);
+      if (max === undefined) {
+        part.file.resume();
+        continue;
+      }
+      if (files.length >= limits.maxFiles)
+        throw badRequest(`Too many files: at most ${limits.maxFiles} per request.`);
+      const room = Math.min(max, limits.maxTotal - total);
+      const path = join(limits.spoolDir, randomBytes(16).toString('hex'));
+      const meter = new Meter(room, () =>
+        room < max
+          ? new ApiError(413, 'Request entity too large.')
+          : limits.tooLarge(part.fieldname, part.filename ?? '', max),
+      );
+      files.push({ key: part.fieldname, originalName: part.filename ?? '', path, size: 0, mime: '' });
+      await pipeline(part.file, meter, createWriteStream(path, { mode: 0o600 }));
+      if (part.file.truncated) throw new ApiError(413, 'Request entity too large.');
+      const file = files.at(-1) as SpooledFile;
+      file.size = meter.size;
+      file.mime = await sniffMime(Buffer.concat(meter.head));
+      total += meter.size;
+    }
+  } catch (err) {
+    await discardSpooled(files);
+    if (!request.raw.complete) lingerThenClose(request);
+    throw asClientError(err);
+  }
+  return { body, files };
+}
+
+/** How long the rest of a refused upload is read and dropped before the connection is cut. */
+const LINGER_MS = 2000;
+
+/**
+ * A form refused before its end (a file past its limit): the answer goes at once, with `Connection:
+ * close`. Closing a socket with unread bytes makes the kernel send a reset, which can destroy the answer
+ * before the client reads it; so the rest of the upload is read and dropped for a moment (as web servers'
+ * "lingering close" does), then the connection is cut, however much is still coming.
+ */
+function lingerThenClose(request: FastifyRequest): void {
+  const raw = request.raw;
+  raw.on('data', () => {});
+  raw.resume();
+  const timer = setTimeout(() => raw.socket?.destroy(), LINGER_MS);
+  timer.unref();
+  raw.once('end', () => clearTimeout(timer));
+}
+
+/** Removes spool files (their content either went to storage or is not wanted). */
+export async function discardSpooled(files: readonly SpooledFile[]): Promise<void> {
+  await Promise.all(files.map((f) => rm(f.path, { force: true })));
+}
+
+function addValue(body: Record<string, unknown>, key: string, value: unknown): void {
+  if (!Object.hasOwn(body, key)) body[key] = value;
+  else if (Array.isArray(body[key])) (body[key] as unknown[]).push(value);
+  else body[key] = [body[key], value];
+}
+
+/** @fastify/multipart's limit errors (parts, fields, field size) and malformed forms as 4xx. */
+function asClientError(err: unknown): unknown {
+  if (err instanceof ApiError) return err;
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.statusCode === 413)
+    return new ApiError(413, 'Request entity too large.');
+  if (typeof e.code === 'string' && e.code.startsWith('FST_')) return badRequest('Invalid multipart form.');
+  if (e.message && /multipart|boundary|Unexpected end of form|Malformed part header/i.test(e.message))
+    return badRequest('Invalid multipart form.');
+  return err;
+}

@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RecordModel } from 'pocketbase';
+import sharp from 'sharp';
+import { startServer, type TestServer } from './helpers/server.ts';
+
+const png = (size = 8) =>
+  sharp({ create: { width: size, height: size, channels: 3, background: 'blue' } })
+    .png()
+    .toBuffer();
+const NAME = /^[a-z0-9_]{3,100}_[a-z0-9]{10}(\.[\w.*+=#-]+)?$/;
+
+/** Every stored key of the server's local storage (its temporary folder aside). */
+function storedKeys(server: TestServer): string[] {
+  const keys: string[] = [];
+  const walk = (dir: string, prefix: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === '.tmp') continue;
+      if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}${entry.name}/`);
+      else keys.push(prefix + entry.name);
+    }
+  };
+  walk(join(server.dataDir, 'storage'), '');
+  return keys.sort();
+}
+
+async function eventually(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await sleep(20);
+  assert.ok(check(), what);
+}
+
+describe('file fields: uploads through the SDK, downloads, cleanup', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+    await server.admin.collections.create({
+      name: 'docs',
+      type: 'base',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      updateRule: '',
+      deleteRule: '',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'one', type: 'file', maxSize: 1000 },
+        { name: 'many', type: 'file', maxSelect: 3 },
+        { name: 'image', type: 'file', mimeTypes: ['image/png', 'image/jpeg'] },
+        { name: 'secret', type: 'file', protected: true },
+      ],
+    });
+  });
+  after(() => server.close());
+
+  const docs = () => server.client().collection('docs');
+  const url = (record: RecordModel, name: string, query: Record<string, unknown> = {}) =>
+    server.client().files.getURL(record, name, query);
+  const keysOf = (record: RecordModel) => storedKeys(server).filter((k) => k.split('/')[1] === record.id);
+
+  test('stores uploads under safe random names, and serves them back as stored', async () => {
+    const image = await png();
+    const record = await docs().create({
+      title: 'first',
+      one: new File(['hello world'], 'Hello World.TXT'),
+      many: [new File(['a'], 'a.txt'), new File(['b'], 'b b.txt')],
+      image: new File([image], 'photo.png'),
+    });
+    assert.match(record.one, /^hello_world_[a-z0-9]{10}\.TXT$/);
+    assert.equal(record.many.length, 2);
+    for (const name of [record.one, ...record.many, record.image]) assert.match(name, NAME);
+    assert.equal(keysOf(record).length, 4);
+
+    const text = await fetch(url(record, record.one));
+    assert.equal(text.status, 200);
+    assert.equal(await text.text(), 'hello world');
+    assert.equal(text.headers.get('content-type'), 'text/plain; charset=utf-8');
+    assert.equal(text.headers.get('content-disposition'), `attachment; filename="${record.one}"`);
+    assert.match(String(text.headers.get('content-security-policy')), /sandbox/);
+    assert.equal(text.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(text.headers.get('x-frame-options'), null);
+
+    const picture = await fetch(url(record, record.image));
+    assert.equal(picture.headers.get('content-type'), 'image/png');
+    assert.equal(picture.headers.get('content-disposition'), `inline; filename="${record.image}"`);
+    assert.deepEqual(Buffer.from(await picture.arrayBuffer()), image);
+    const download = await fetch(url(record, record.image, { download: true }));
+    assert.equal(download.headers.get('content-disposition'), `attachment; filename="${record.image}"`);
+  });
+
+  test('a single-file field keeps the last file sent, and only that one is stored', async () => {
+    const record = await docs().create({
+      one: [new File(['1'], 'first.txt'), new File(['2'], 'second.txt')],
+    });
+    assert.match(record.one, /^second_/);
+    assert.deepEqual(
+      keysOf(record).map((k) => k.split('/')[2]),
+      [record.one],
+    );
+  });
+
+  test('update: a plain key replaces, names sent with it stay in front, + and - append, prepend, remove', async () => {
+    const record = await docs().create({ many: [new File(['a'], 'a.txt'), new File(['b'], 'b.txt')] });
+    const [a, b] = record.many as [string, string];
+    const appended = await docs().update(record.id, { 'many+': new File(['c'], 'c.txt') });
+    assert.deepEqual(appended.many.slice(0, 2), [a, b]);
+    const c = appended.many[2];
+    assert.match(c, /^c[a-z0-9]{10}_/);
+    const removed = await docs().update(record.id, { 'many-': [a] });
+    assert.deepEqual(removed.many, [b, c]);
+    const prepended = await docs().update(record.id, { '+many': new File(['d'], 'd.txt'), 'many-': b });
+    assert.equal(prepended.many.length, 2);
+    assert.match(prepended.many[0], /^d[a-z0-9]{10}_/);
+    assert.equal(prepended.many[1], c);
+    // A plain key replaces, but the names sent under it are kept in front of the new file.
+    const form = new FormData();
+    form.append('many', c);
+    form.append('many', new File(['e'], 'e.txt'));
+    const replaced = await docs().update(record.id, form);
+    assert.equal(replaced.many.length, 2);
+    assert.equal(replaced.many[0], c);
+    assert.match(replaced.many[1], /^e[a-z0-9]{10}_/);
+    // Files let go of are removed once the update has committed.
+    await eventually(
+      () =>
+        keysOf(record)
+          .map((k) => k.split('/')[2])
+          .sort()
+          .join() === [...replaced.many].sort().join(),
+      `only the current files stay stored: ${keysOf(record).join(', ')}`,
+    );
+    assert.equal((await fetch(url(record, a))).status, 404);
+    const cleared = await docs().update(record.id, { many: [] });
+    assert.deepEqual(cleared.many, []);
+    await eventually(() => keysOf(record).length === 0, 'clearing the field removes its files');
+  });
+
+  test('refuses, with PocketBase codes, a file too large, of the wrong type, too many, or a made-up name', async () => {
+    const before = storedKeys(server);
+    const refused = async (body: Record<string, unknown>, field: string, code: string) => {
+      const err = await docs()
+        .create(body)
+        .then(
+          () => assert.fail('accepted'),
+          (e) => e,
+        );
+      assert.equal(err.status, 400, JSON.stringify(err.response));
+      assert.equal(err.response.message, 'Failed to create record.');
+      assert.equal(err.response.data[field]?.code, code, JSON.stringify(err.response.data));
+      return err.response.data[field];
+    };
+    const tooLarge = await refused(
+      { one: new File(['x'.repeat(1001)], 'big.txt') },
+      'one',
+      'validation_file_size_limit',
+    );
+    assert.deepEqual(tooLarge.params, { file: 'big.txt', maxSize: 1000 });
+    // The type is sniffed: an HTML page called .png and sent as image/png is not an image.
+    const html = new File(['<html><script>alert(1)</script></html>'], 'x.png', { type: 'image/png' });
+    await refused({ image: html }, 'image', 'validation_invalid_mime_type');
+    const four = ['1', '2', '3', '4'].map((n) => new File([n], `${n}.txt`));
+    const many = await refused({ many: four }, 'many', 'validation_too_many_files');
+    assert.deepEqual(many.params, { maxSelect: 3 });
+    await refused({ many: ['../../etc/passwd'], title: 'x' }, 'many', 'validation_invalid_file');
+    assert.deepEqual(storedKeys(server), before, 'nothing was stored');
+    assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), [], 'no spool file left');
+  });
+
+  test('a write that fails after its files were stored takes them out again', async () => {
+    await server.admin.collections.create({
+      name: 'uniq',
+      type: 'base',
+      createRule: '',
+      fields: [
+        { name: 'code', type: 'text' },
+        { name: 'one', type: 'file' },
+      ],
+      indexes: ['CREATE UNIQUE INDEX idx_uniq_code ON uniq (code)'],
+    });
+    const uniq = server.client().collection('uniq');
+    await uniq.create({ code: 'taken' });
+    const before = storedKeys(server);
+    const err = await uniq.create({ code: 'taken', one: new File(['dup'], 'dup.txt') }).catch((e) => e);
+    assert.equal(err.status, 400);
+    assert.equal(err.response.data.code?.code, 'validation_not_unique');
+    assert.deepEqual(storedKeys(server), before);
+  });
+
+  test('deleting a record removes its folder once the delete has committed', async () => {
+    const record = await docs().create({ one: new File(['bye'], 'bye.txt') });
+    assert.equal(keysOf(record).length, 1);
+    await docs().delete(record.id);
+    await eventually(() => keysOf(record).length === 0, 'the record folder is gone');
+    assert.equal((await fetch(url(record, record.one))).status, 404);
+  });
+
+  test('ranges, conditional requests and HEAD', async () => {
+    const record = await docs().create({ one: new File(['0123456789'], 'digits.txt') });
+    const at = url(record, record.one);
+    const part = await fetch(at, { headers: { range: 'bytes=2-4' } });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), 'bytes 2-4/10');
+    assert.equal(await part.text(), '234');
+    const tail = await fetch(at, { headers: { range: 'bytes=-3' } });
+    assert.equal(await tail.text(), '789');
+    const past = await fetch(at, { headers: { range: 'bytes=10-' } });
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get('content-range'), 'bytes */10');
+    const full = await fetch(at);
+    const etag = String(full.headers.get('etag'));
+    await full.text();
+    assert.equal((await fetch(at, { headers: { 'if-none-match': etag } })).status, 304);
+    const since = String(full.headers.get('last-modified'));
+    assert.equal((await fetch(at, { headers: { 'if-modified-since': since } })).status, 304);
+    const stale = await fetch(at, { headers: { range: 'bytes=0-1', 'if-range': '"other"' } });
+    assert.equal(stale.status, 200, 'a range against another version gets the whole file');
+    await stale.text();
+    const head = await fetch(at, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), '10');
+  });
+
+  test('answers the same 404 for an unknown collection, record, name, or a protected file without a token', async () => {
+    const record = await docs().create({ one: new File(['x'], 'x.txt'), secret: new File(['s'], 's.txt') });
+    const base = `${server.url}/api/files`;
+    for (const path of [
+      `/nope/${record.id}/${record.one}`,
+      `/docs/nope/${record.one}`,
+      `/docs/${record.id}/other.txt`,
+      `/docs/${record.id}/..%2F..%2Fdata.db`,
+      `/docs/${record.id}/${record.secret}`,
+    ]) {
+      const res = await fetch(base + path);
+      assert.equal(res.status, 404, path);
+      assert.deepEqual(await res.json(), {
+        status: 404,
+        message: "The requested resource wasn't found.",
+        data: {},
+      });
+    }
+    assert.equal((await fetch(`${base}/docs/${record.id}/${record.one}`)).status, 200);
+  });
+});
+
+describe('hostile uploads', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+    await server.admin.collections.create({
+      name: 'box',
+      type: 'base',
+      createRule: '',
+      viewRule: '',
+      fields: [{ name: 'f', type: 'file', maxSelect: 5, maxSize: 1024 * 1024 }],
+    });
+  });
+  after(() => server.close());
+  const box = () => server.client().collection('box');
+
+  test('names that try to escape, hide or confuse come out plain', async () => {
+    const names = [
+      '../../etc/passwd',
+      '..\\..\\boot.ini',
+      '.htaccess',
+      'a\u0000b\r\n.txt',
+      `${'x'.repeat(400)}.txt`,
+    ];
+    const record = await box().create({ f: names.map((n) => new File(['x'], n)) });
+    assert.equal(record.f.length, names.length);
+    for (const name of record.f as string[]) {
+      assert.match(name, NAME, name);
+      assert.ok(name.length <= 100 + 11 + 21, name);
+    }
+    assert.ok(!existsSync(join(server.dataDir, 'etc')));
+  });
+
+  test('a zero-byte file is stored and served empty', async () => {
+    const record = await box().create({ f: new File([], 'empty.bin') });
+    const res = await fetch(server.client().files.getURL(record, record.f[0]));
+    assert.equal(res.status, 200);
+    assert.equal((await res.arrayBuffer()).byteLength, 0);
+  });
+
+  /**
+   * Sends a raw body to the create route; resolves with the status and parsed body. With `holdOpenMs`, the
+   * request is left unfinished that long after the body is written (the answer must not wait for it).
+   */
+  function rawCreate(body: Buffer | string, contentType: string, holdOpenMs = 0) {
+    return new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const req = httpRequest(
+        `${server.url}/api/collections/box/records`,
+        { method: 'POST', headers: { 'content-type': contentType } },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => {
+            clearTimeout(timer);
+            req.destroy();
+            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+          });
+        },
+      );
+      req.on('error', reject);
+      if (!holdOpenMs) return req.end(body);
+      req.write(body);
+      timer = setTimeout(() => req.end(), holdOpenMs);
+    });
+  }
+
+  test('a truncated or malformed form is a 400, and leaves nothing behind', async () => {
+    const before = storedKeys(server);
+    const boundary = 'XyZ';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello`;
+    const truncated = await rawCreate(head, `multipart/form-data; boundary=${boundary}`);
+    assert.equal(truncated.status, 400, JSON.stringify(truncated.body));
+    const noBoundary = await rawCreate('whatever', 'multipart/form-data');
+    assert.ok(noBoundary.status >= 400 && noBoundary.status < 500, String(noBoundary.status));
+    assert.deepEqual(storedKeys(server), before);
+    assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), []);
+  });
+
+  test('thousands of parts are refused with a 4xx', async () => {
+    const boundary = 'B0undary';
+    const parts = Array.from(
+      { length: 3000 },
+      (_, i) => `--${boundary}\r\nContent-Disposition: form-data; name="k${i}"\r\n\r\nv\r\n`,
+    ).join('');
+    const res = await rawCreate(`${parts}--${boundary}--\r\n`, `multipart/form-data; boundary=${boundary}`);
+    assert.ok(res.status >= 400 && res.status < 500, String(res.status));
+  });
+
+  test('a file far past its limit is cut off early: the answer comes before the upload ends', async () => {
+    // 2 MB sent now, and the request left open: a server reading to the end would never answer.
+    const boundary = 'Big';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
+    const res = await rawCreate(
+      Buffer.concat([Buffer.from(head), Buffer.alloc(2 * 1024 * 1024)]),
+      `multipart/form-data; boundary=${boundary}`,
+      60_000,
+    );
+    assert.equal(res.status, 400);
+    assert.equal((res.body as { data: { f: { code: string } } }).data.f.code, 'validation_file_size_limit');
+    assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), []);
+  });
+});
