@@ -223,7 +223,7 @@ describe('file fields: uploads through the SDK, downloads, cleanup', () => {
     assert.equal(head.headers.get('content-length'), '10');
   });
 
-  test('answers the same 404 for an unknown collection, record, name, or a protected file without a token', async () => {
+  test('answers the same 404 for an unknown collection, record or name', async () => {
     const record = await docs().create({ one: new File(['x'], 'x.txt'), secret: new File(['s'], 's.txt') });
     const base = `${server.url}/api/files`;
     for (const path of [
@@ -231,7 +231,6 @@ describe('file fields: uploads through the SDK, downloads, cleanup', () => {
       `/docs/nope/${record.one}`,
       `/docs/${record.id}/other.txt`,
       `/docs/${record.id}/..%2F..%2Fdata.db`,
-      `/docs/${record.id}/${record.secret}`,
     ]) {
       const res = await fetch(base + path);
       assert.equal(res.status, 404, path);
@@ -242,6 +241,8 @@ describe('file fields: uploads through the SDK, downloads, cleanup', () => {
       });
     }
     assert.equal((await fetch(`${base}/docs/${record.id}/${record.one}`)).status, 200);
+    // A protected file of a collection whose view rule is "" is open to anyone, token or not (PocketBase's rule).
+    assert.equal((await fetch(`${base}/docs/${record.id}/${record.secret}`)).status, 200);
   });
 });
 
@@ -345,5 +346,97 @@ describe('hostile uploads', () => {
     assert.equal(res.status, 400);
     assert.equal((res.body as { data: { f: { code: string } } }).data.f.code, 'validation_file_size_limit');
     assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), []);
+  });
+});
+
+describe('protected files and file tokens', () => {
+  let server: TestServer;
+  const password = 'password-123';
+  before(async () => {
+    server = await startServer();
+    await server.admin.collections.create({
+      name: 'vault',
+      type: 'base',
+      createRule: '@request.auth.id != ""',
+      viewRule: 'owner = @request.auth.id',
+      fields: [
+        { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
+        { name: 'doc', type: 'file', protected: true },
+        { name: 'context', type: 'text' },
+      ],
+    });
+  });
+  after(() => server.close());
+
+  async function signedIn(email: string) {
+    const pb = server.client();
+    await pb.collection('users').create({ email, password, passwordConfirm: password });
+    await pb.collection('users').authWithPassword(email, password);
+    return pb;
+  }
+
+  test('the owner opens the file with a file token; others, guests and headers get the same 404', async () => {
+    const owner = await signedIn('owner@example.com');
+    const other = await signedIn('other@example.com');
+    const record = await owner.collection('vault').create({
+      owner: owner.authStore.record?.id,
+      doc: new File(['top secret'], 'secret.txt'),
+    });
+    const at = (token?: string) => owner.files.getURL(record, record.doc, token ? { token } : {});
+    const token = await owner.files.getToken();
+    const ok = await fetch(at(token));
+    assert.equal(ok.status, 200);
+    assert.equal(await ok.text(), 'top secret');
+    for (const [what, res] of [
+      ['no token', await fetch(at())],
+      ["another user's token", await fetch(at(await other.files.getToken()))],
+      ['a made-up token', await fetch(at('not.a.token'))],
+      ['an auth token in place of a file token', await fetch(at(owner.authStore.token))],
+      ['the Authorization header', await fetch(at(), { headers: { authorization: owner.authStore.token } })],
+    ] as const) {
+      assert.equal(res.status, 404, what);
+      assert.equal(
+        ((await res.json()) as { message: string }).message,
+        "The requested resource wasn't found.",
+        what,
+      );
+    }
+    // Superusers see every record, through a file token of their own.
+    assert.equal((await fetch(at(await server.admin.files.getToken()))).status, 200);
+  });
+
+  test('a file token ends with its session, and with a new password', async () => {
+    const owner = await signedIn('leaver@example.com');
+    const record = await owner.collection('vault').create({
+      owner: owner.authStore.record?.id,
+      doc: new File(['x'], 'x.txt'),
+    });
+    const at = (token: string) => owner.files.getURL(record, record.doc, { token });
+    const first = await owner.files.getToken();
+    assert.equal((await fetch(at(first))).status, 200);
+    await owner.collection('users').update(String(owner.authStore.record?.id), {
+      oldPassword: password,
+      password: 'password-456',
+      passwordConfirm: 'password-456',
+    });
+    assert.equal((await fetch(at(first))).status, 404, 'a new password ends earlier file tokens');
+    await owner.collection('users').authWithPassword('leaver@example.com', 'password-456');
+    const second = await owner.files.getToken();
+    assert.equal((await fetch(at(second))).status, 200);
+    const logout = await server.request('POST', '/api/collections/users/auth-logout', {
+      token: owner.authStore.token,
+      body: {},
+    });
+    assert.equal(logout.status, 204, JSON.stringify(logout.body));
+    assert.equal((await fetch(at(second))).status, 404, 'signing out ends the file tokens of that session');
+  });
+
+  test('POST /api/files/token needs a signed-in record', async () => {
+    const res = await server.request('POST', '/api/files/token');
+    assert.equal(res.status, 401);
+    assert.equal(res.body.message, 'The request requires valid record authorization token.');
+    const admin = await server.request('POST', '/api/files/token', { token: server.adminToken });
+    assert.equal(admin.status, 200);
+    assert.equal(typeof admin.body.token, 'string');
   });
 });

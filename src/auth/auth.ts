@@ -7,6 +7,7 @@ import type { RecordService } from '../records/index.ts';
 import type { Collection, CollectionStore, SettingsStore } from '../schema/index.ts';
 import type { AuthDeps } from './context.ts';
 import { createEmailFlows } from './email-flows.ts';
+import { createFileTokens } from './file-tokens.ts';
 import { createInstaller } from './installer.ts';
 import type { KeyRing } from './keys.ts';
 import { bindSessionLifecycle, bindTokenInvalidation, startSweeper } from './lifecycle.ts';
@@ -66,6 +67,7 @@ export function createAuthService(input: {
     ...core,
     ...createInstaller(deps, core.signIn),
     ...createEmailFlows(deps),
+    ...createFileTokens(deps),
     ...createTestEmail(deps),
     ...createOtpFlow(deps, core.signIn),
     ...oauth2,

@@ -30,6 +30,18 @@ function allowListOf(): (ips: readonly string[]) => BlockList {
   };
 }
 
+/** True when the request's client may act as a superuser (`superuserIPs` empty, or listing it). */
+export function superuserIpCheck(settings: HttpDeps['settings']): (request: FastifyRequest) => boolean {
+  const allowList = allowListOf();
+  return (request) => {
+    const ips = settings.get().superuserIPs;
+    if (!ips.length) return true;
+    const ip = clientIp(request);
+    const family = isIP(ip);
+    return family !== 0 && allowList(ips).check(ip, family === 4 ? 'ipv4' : 'ipv6');
+  };
+}
+
 const SIGN_IN = /\/auth-with-(password|otp|oauth2)$/;
 // PocketBase answers with its generic 403 and gives no reason.
 const refused = () => new ApiError(403);
@@ -40,14 +52,7 @@ const refused = () => new ApiError(403);
  * `_superusers` from elsewhere, before the credentials are looked at. Runs after the auth hook.
  */
 export function installSuperuserIps(app: FastifyInstance, { settings, collections }: HttpDeps): void {
-  const allowList = allowListOf();
-  const allowed = (request: FastifyRequest) => {
-    const ips = settings.get().superuserIPs;
-    if (!ips.length) return true;
-    const ip = clientIp(request);
-    const family = isIP(ip);
-    return family !== 0 && allowList(ips).check(ip, family === 4 ? 'ipv4' : 'ipv6');
-  };
+  const allowed = superuserIpCheck(settings);
   app.addHook('onRequest', (request, _reply, done) => {
     if (request.auth?.isSuperuser && !allowed(request)) return done(refused());
     const collection = (request.params as Record<string, unknown> | undefined)?.collection;

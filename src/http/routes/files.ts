@@ -1,10 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { notFound } from '../../errors/index.ts';
-import { fileKey } from '../../records/index.ts';
+import { fileKey, GUEST } from '../../records/index.ts';
+import type { Collection } from '../../schema/index.ts';
 import type { FileStorage } from '../../storage/index.ts';
+import { requestDetails } from '../caller.ts';
 import type { HttpDeps } from '../context.ts';
 import { queryString } from '../context.ts';
 import { parseRange } from '../range.ts';
+import { superuserIpCheck } from '../superuser-ips.ts';
 
 type FileParams = { collection: string; recordId: string; filename: string };
 
@@ -43,7 +46,26 @@ const CACHE = 'max-age=2592000, stale-while-revalidate=86400';
 const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 
 export async function fileRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
-  const { collections, records, storage } = deps;
+  const { collections, records, storage, auth } = deps;
+  const superuserAllowed = superuserIpCheck(deps.settings);
+
+  /** `POST /api/files/token`: a short-lived token for protected files, for any signed-in record. */
+  app.post('/api/files/token', async (request) => auth.fileToken(request.auth));
+
+  /**
+   * A protected file is served when the collection's view rule lets the file token's record (or a guest,
+   * without one) see the record, with `@request.context` "protectedFile". Only `?token=` counts, never the
+   * Authorization header (PocketBase's rule: file URLs are shared, headers are not).
+   */
+  async function mayOpenProtected(request: FastifyRequest, collection: Collection, id: string) {
+    const token = queryString(request.query, 'token');
+    let caller = (token && (await auth.fileTokenAuth(token))) || GUEST;
+    if (caller.isSuperuser && !superuserAllowed(request)) caller = GUEST;
+    return records.meetsRule(collection, 'viewRule', id, {
+      ...caller,
+      request: requestDetails(request, 'protectedFile'),
+    });
+  }
 
   /**
    * `GET /api/files/{collection}/{record}/{name}`, PocketBase's order of checks: the collection, the record,
@@ -59,7 +81,7 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
       (f) => f.type === 'file' && ([] as unknown[]).concat(record[f.name] ?? []).includes(filename),
     );
     if (!field) throw notFound();
-    if (field.protected) throw notFound(); // protected files need a file token (POST /api/files/token)
+    if (field.protected && !(await mayOpenProtected(request, collection, recordId))) throw notFound();
     return serve(request, reply, storage, fileKey(collection, recordId, filename), filename);
   });
 }
