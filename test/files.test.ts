@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
 import type { RecordModel } from 'pocketbase';
 import sharp from 'sharp';
 import { startServer, type TestServer } from './helpers/server.ts';
@@ -438,5 +439,122 @@ describe('protected files and file tokens', () => {
     const admin = await server.request('POST', '/api/files/token', { token: server.adminToken });
     assert.equal(admin.status, 200);
     assert.equal(typeof admin.body.token, 'string');
+  });
+});
+
+describe('thumbnails', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startServer();
+    await server.admin.collections.create({
+      name: 'pics',
+      type: 'base',
+      createRule: '',
+      viewRule: '',
+      updateRule: '',
+      fields: [
+        {
+          name: 'image',
+          type: 'file',
+          maxSelect: 2,
+          thumbs: ['50x30', '50x30t', '50x30b', '50x30f', '0x20', '40x0'],
+        },
+      ],
+    });
+  });
+  after(() => server.close());
+  const pics = () => server.client().collection('pics');
+
+  /** 100×200: the top half red, the bottom half blue. */
+  const portrait = () =>
+    sharp({ create: { width: 100, height: 200, channels: 3, background: 'blue' } })
+      .composite([
+        {
+          input: { create: { width: 100, height: 100, channels: 3, background: 'red' } },
+          top: 0,
+          left: 0,
+        },
+      ])
+      .png()
+      .toBuffer();
+
+  async function fetchThumb(record: RecordModel, thumb: string) {
+    const res = await fetch(server.client().files.getURL(record, record.image[0], { thumb }));
+    assert.equal(res.status, 200, thumb);
+    return { res, body: Buffer.from(await res.arrayBuffer()) };
+  }
+  const centre = async (body: Buffer) => {
+    const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
+    const i = (Math.floor(info.height / 2) * info.width + Math.floor(info.width / 2)) * info.channels;
+    return [data[i], data[i + 1], data[i + 2]];
+  };
+
+  test('makes the listed sizes, cropped, fitted or scaled as asked, and keeps them', async () => {
+    const record = await pics().create({ image: new File([await portrait()], 'p.png') });
+    const expect: Record<string, [number, number]> = {
+      '50x30': [50, 30],
+      '50x30t': [50, 30],
+      '50x30b': [50, 30],
+      '50x30f': [15, 30],
+      '0x20': [10, 20],
+      '40x0': [40, 80],
+      '100x100': [100, 100],
+    };
+    for (const [size, [width, height]] of Object.entries(expect)) {
+      const { res, body } = await fetchThumb(record, size);
+      assert.equal(res.headers.get('content-type'), 'image/png', size);
+      assert.equal(res.headers.get('content-disposition'), `inline; filename="${size}_${record.image[0]}"`);
+      const meta = await sharp(body).metadata();
+      assert.deepEqual([meta.width, meta.height], [width, height], size);
+    }
+    assert.deepEqual(await centre((await fetchThumb(record, '50x30t')).body), [255, 0, 0], 'top crop is red');
+    assert.deepEqual(
+      await centre((await fetchThumb(record, '50x30b')).body),
+      [0, 0, 255],
+      'bottom crop is blue',
+    );
+    const kept = storedKeys(server).filter((k) => k.includes(`/${record.id}/thumbs_`));
+    assert.equal(kept.length, 7, kept.join());
+    // Dropping the file drops its thumbnails.
+    await pics().update(record.id, { image: [] });
+    await eventually(
+      () => storedKeys(server).filter((k) => k.includes(`/${record.id}/`)).length === 0,
+      'the file and its thumbnails are removed',
+    );
+  });
+
+  test('serves the original for an unlisted size, a non-image, or an image too large to decode', async () => {
+    const original = await portrait();
+    const record = await pics().create({
+      image: [new File([original], 'p.png'), new File(['text'], 't.txt')],
+    });
+    assert.deepEqual((await fetchThumb(record, '10x10')).body, original);
+    const text = await fetch(server.client().files.getURL(record, record.image[1], { thumb: '100x100' }));
+    assert.equal(await text.text(), 'text');
+    // A PNG whose header claims 20000×20000 pixels: refused before decoding, the original is served.
+    const bomb = Buffer.from(await png(4));
+    bomb.writeUInt32BE(20000, 16);
+    bomb.writeUInt32BE(20000, 20);
+    bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29);
+    const bombed = await pics().create({ image: new File([bomb], 'bomb.png') });
+    const { res, body } = await fetchThumb(bombed, '50x30');
+    assert.equal(res.headers.get('content-type'), 'image/png');
+    assert.deepEqual(body, bomb);
+    assert.equal(storedKeys(server).filter((k) => k.includes(`/${bombed.id}/thumbs_`)).length, 0);
+  });
+
+  test('keeps the format of JPEG and GIF sources, makes PNG of WebP', async () => {
+    const base = sharp({ create: { width: 60, height: 60, channels: 3, background: 'green' } });
+    for (const [format, type] of [
+      ['jpeg', 'image/jpeg'],
+      ['gif', 'image/gif'],
+      ['webp', 'image/png'],
+    ] as const) {
+      const record = await pics().create({
+        image: new File([await base.clone().toFormat(format).toBuffer()], `i.${format}`),
+      });
+      const { res } = await fetchThumb(record, '50x30');
+      assert.equal(res.headers.get('content-type'), type, format);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { notFound } from '../../errors/index.ts';
-import { fileKey, GUEST } from '../../records/index.ts';
+import { fileKey, GUEST, thumbsPrefix } from '../../records/index.ts';
 import type { Collection } from '../../schema/index.ts';
 import type { FileStorage } from '../../storage/index.ts';
 import { requestDetails } from '../caller.ts';
@@ -8,6 +8,7 @@ import type { HttpDeps } from '../context.ts';
 import { queryString } from '../context.ts';
 import { parseRange } from '../range.ts';
 import { superuserIpCheck } from '../superuser-ips.ts';
+import { createThumbnailer, thumbSize } from '../thumbs.ts';
 
 type FileParams = { collection: string; recordId: string; filename: string };
 
@@ -48,6 +49,7 @@ const TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
 export async function fileRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   const { collections, records, storage, auth } = deps;
   const superuserAllowed = superuserIpCheck(deps.settings);
+  const thumbs = createThumbnailer(storage, app.log);
 
   /** `POST /api/files/token`: a short-lived token for protected files, for any signed-in record. */
   app.post('/api/files/token', async (request) => auth.fileToken(request.auth));
@@ -82,7 +84,21 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     );
     if (!field) throw notFound();
     if (field.protected && !(await mayOpenProtected(request, collection, recordId))) throw notFound();
-    return serve(request, reply, storage, fileKey(collection, recordId, filename), filename);
+    const key = fileKey(collection, recordId, filename);
+    const thumb = queryString(request.query, 'thumb');
+    if (thumb) {
+      const info = await storage.stat(key);
+      if (!info) throw notFound();
+      const size = thumbSize(field, thumb, info.contentType);
+      const thumbKey = `${thumbsPrefix(collection, recordId, filename)}/${size}_${filename}`;
+      // Made on first request and kept; if it cannot be made, the original is served (PocketBase does too).
+      if (
+        size &&
+        ((await storage.stat(thumbKey)) || (await thumbs.make(key, thumbKey, size, info.contentType)))
+      )
+        return serve(request, reply, storage, thumbKey, `${size}_${filename}`);
+    }
+    return serve(request, reply, storage, key, filename);
   });
 }
 

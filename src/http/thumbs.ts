@@ -1,0 +1,121 @@
+import { availableParallelism } from 'node:os';
+import type { Readable } from 'node:stream';
+import sharp from 'sharp';
+import { createSemaphore } from '../lib/index.ts';
+import type { FieldDef } from '../schema/index.ts';
+import type { FileStorage } from '../storage/index.ts';
+
+/** Sizes every image file field serves, listed or not (PocketBase's default). */
+const DEFAULT_THUMB = '100x100';
+/** `WxH` crops from the center, `t`/`b` from the top/bottom, `f` fits inside; `0xH`/`Wx0` keep the ratio. */
+const SIZE = /^(\d{1,4})x(\d{1,4})(t|b|f)?$/;
+const SOURCES = new Set(['image/png', 'image/jpg', 'image/jpeg', 'image/gif', 'image/webp']);
+/** Sources past these are not decoded (decompression bombs): the original is served instead. */
+const MAX_SOURCE_BYTES = 50 * 1024 * 1024;
+const MAX_SOURCE_PIXELS = 50_000_000;
+
+/** The thumb size to serve for `?thumb=`, or undefined to serve the original (PocketBase's rules). */
+export function thumbSize(
+  field: FieldDef,
+  thumb: string | undefined,
+  contentType: string,
+): string | undefined {
+  if (!thumb) return undefined;
+  const listed = thumb === DEFAULT_THUMB || ((field.thumbs as string[] | undefined) ?? []).includes(thumb);
+  if (!listed || !SIZE.test(thumb) || /^0x0/.test(thumb)) return undefined;
+  return SOURCES.has((contentType.split(';')[0] as string).trim().toLowerCase()) ? thumb : undefined;
+}
+
+export interface Thumbnailer {
+  /**
+   * Makes the thumb of the blob at `sourceKey` and stores it at `thumbKey`, once however many ask at the
+   * same time; false when it cannot (too large, not decodable, too busy), and the original is served.
+   */
+  make(sourceKey: string, thumbKey: string, size: string, contentType: string): Promise<boolean>;
+}
+
+/**
+ * Thumbnails with sharp, off the event loop (libvips threads), at most `2 × cores` at once: more would only
+ * queue inside libvips while holding their source buffers. A request waits at most `maxWaitMs` for a turn.
+ */
+export function createThumbnailer(
+  storage: FileStorage,
+  log: { warn(details: object, message: string): void },
+  options: { concurrency?: number; maxWaitMs?: number } = {},
+): Thumbnailer {
+  const run = createSemaphore(options.concurrency ?? availableParallelism() * 2);
+  const maxWaitMs = options.maxWaitMs ?? 30_000;
+  const inFlight = new Map<string, Promise<boolean>>();
+
+  async function generate(sourceKey: string, thumbKey: string, size: string, contentType: string) {
+    const info = await storage.stat(sourceKey);
+    if (!info || info.size > MAX_SOURCE_BYTES) return false;
+    const stream = await storage.read(sourceKey);
+    if (!stream) return false;
+    const source = await readAll(stream);
+    const [, w, h, mode] = SIZE.exec(size) as RegExpExecArray;
+    const width = Number(w) || undefined;
+    const height = Number(h) || undefined;
+    const type = (contentType.split(';')[0] as string).trim().toLowerCase();
+    let image = sharp(source, {
+      limitInputPixels: MAX_SOURCE_PIXELS,
+      animated: false,
+      failOn: 'error',
+    }).rotate();
+    image = image.resize({
+      width,
+      height,
+      fit: !width || !height ? 'inside' : mode === 'f' ? 'inside' : 'cover',
+      position: mode === 't' ? 'top' : mode === 'b' ? 'bottom' : 'centre',
+    });
+    const [format, outType] =
+      type === 'image/jpeg' || type === 'image/jpg'
+        ? (['jpeg', 'image/jpeg'] as const)
+        : type === 'image/gif'
+          ? (['gif', 'image/gif'] as const)
+          : (['png', 'image/png'] as const);
+    await storage.putBuffer(thumbKey, await image.toFormat(format).toBuffer(), outType);
+    return true;
+  }
+
+  return {
+    make(sourceKey, thumbKey, size, contentType) {
+      let pending = inFlight.get(thumbKey);
+      if (!pending) {
+        pending = withDeadline(
+          run(() => generate(sourceKey, thumbKey, size, contentType)),
+          maxWaitMs,
+        ).catch((err: unknown) => {
+          log.warn({ err, key: sourceKey, size }, 'thumbnail failed: the original is served');
+          return false;
+        });
+        pending.finally(() => inFlight.delete(thumbKey));
+        inFlight.set(thumbKey, pending);
+      }
+      return pending;
+    },
+  };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_SOURCE_BYTES) {
+      stream.destroy();
+      throw new Error('thumbnail source too large');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no thumbnail slot within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
