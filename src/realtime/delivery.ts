@@ -1,5 +1,11 @@
 import { type FieldsTree, parseFields, pickFields } from '../query/index.ts';
-import type { AuthContext, RecordService, RecordValues, VisibilityCheck } from '../records/index.ts';
+import {
+  type AuthContext,
+  ownerFieldOf,
+  type RecordService,
+  type RecordValues,
+  type VisibilityCheck,
+} from '../records/index.ts';
 import type { Collection } from '../schema/index.ts';
 import type { Broker, Group } from './broker.ts';
 import type { RealtimeClient } from './client.ts';
@@ -28,7 +34,8 @@ interface Candidate {
  * Works out who receives one record event and what each receives. The broker keeps subscriptions in
  * groups (same topic, same auth record, same options); groups whose checks are the same (same rule, same
  * caller, same filter) share one check, and all the checks of one event go to the records layer together
- * (`checkVisibility`: none for rules decided in memory, one statement per 64 for the rest). Answers are
+ * (`checkVisibility`: none for rules decided in memory, one statement per 64 for the rest); under an
+ * owner rule only the owner's groups are checked, not every user's. Answers are
  * built once per distinct caller and options, following the records API: the caller's view of hidden
  * fields and emails, `expand` as the caller, then `fields`.
  */
@@ -57,7 +64,12 @@ export async function prepareRecordEvent(
     if (seen.has(topic)) continue;
     seen.add(topic);
     const ruleReads = readsRequest(collection[rule], '');
-    for (const group of broker.groups(topic)) {
+    // An owner rule (`owner = @request.auth.id`) passes for the owner alone among signed-in callers:
+    // the other users' groups are not asked at all (guests' and superusers' still are).
+    const ownerField = ownerFieldOf(collection[rule], collection);
+    const owner = ownerField === undefined ? undefined : values[ownerField];
+    const groups = typeof owner === 'string' ? broker.groupsOf(topic, owner) : broker.groups(topic);
+    for (const group of groups) {
       const first = group.members.values().next().value;
       if (!first) continue;
       const { sub } = group;

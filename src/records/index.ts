@@ -25,6 +25,7 @@ import { type BeforeWrite, createRecord, updateRecord } from './write.ts';
 export { canManage, requireRule, ruleOf } from './access.ts';
 export type { ExpandTree } from './expand.ts';
 export type { RecordHooks } from './hooks.ts';
+export { ownerFieldOf } from './memory-rule.ts';
 export { isOwner } from './serialize.ts';
 export type {
   AuthContext,
