@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type ClientAuth, RealtimeClient } from './client.ts';
+import type { GroupQuestions } from './questions.ts';
 import type { Subscription } from './topics.ts';
 
 /**
@@ -16,6 +17,8 @@ export interface Group {
   /** The options every member subscribed with (a representative subscription). */
   readonly sub: Subscription;
   readonly members: Set<Member>;
+  /** What delivery.ts asks about events for this group, kept between events (questions.ts). */
+  questions?: GroupQuestions;
 }
 
 export interface Member {

@@ -9,7 +9,8 @@ import {
 import type { Collection } from '../schema/index.ts';
 import type { Broker, Group } from './broker.ts';
 import type { RealtimeClient } from './client.ts';
-import { recordTopics, type Subscription } from './topics.ts';
+import { type KeyedCheck, questionsOf, readsRequest } from './questions.ts';
+import { recordTopics } from './topics.ts';
 
 export type RecordAction = 'create' | 'update' | 'delete';
 
@@ -19,9 +20,6 @@ export interface Outgoing {
   event: string;
   data: string;
 }
-
-/** `@request.*` parts that vary per subscription; when a rule or filter reads none, subscribers can share a check. */
-const PER_SUBSCRIPTION = ['@request.query', '@request.headers'];
 
 interface Candidate {
   group: Group;
@@ -49,10 +47,10 @@ export async function prepareRecordEvent(
   const id = String(values.id);
   const checks: VisibilityCheck[] = [];
   const checkIndex = new Map<string, number>();
-  const addCheck = (key: string, make: () => VisibilityCheck) => {
+  const addCheck = ({ key, check }: KeyedCheck) => {
     let index = checkIndex.get(key);
     if (index === undefined) {
-      index = checks.push(make()) - 1;
+      index = checks.push(check) - 1;
       checkIndex.set(key, index);
     }
     return index;
@@ -72,23 +70,10 @@ export async function prepareRecordEvent(
     for (const group of groups) {
       const first = group.members.values().next().value;
       if (!first) continue;
-      const { sub } = group;
-      const auth = callerOf(first.client.auth?.context, sub);
-      const filter = sub.query.filter ?? '';
-      const perSub = ruleReads || readsRequest(null, filter) ? sub.optionsKey : '';
-      const check = addCheck(`${rule}\n${group.authKey}\n${filter}\n${perSub}`, () => ({
-        rule,
-        auth,
-        filter,
-      }));
-      const manage =
-        collection.type === 'auth'
-          ? addCheck(`manageRule\n${group.authKey}\n${manageReads ? sub.optionsKey : ''}`, () => ({
-              rule: 'manageRule',
-              auth,
-            }))
-          : -1;
-      candidates.push({ group, auth, check, manage });
+      const questions = questionsOf(group, first.client.auth);
+      const check = addCheck(questions.check(rule, ruleReads || questions.filterReads));
+      const manage = collection.type === 'auth' ? addCheck(questions.check('manageRule', manageReads)) : -1;
+      candidates.push({ group, auth: questions.auth, check, manage });
     }
   }
   if (candidates.length === 0) return [];
@@ -140,20 +125,6 @@ async function answer(
     if (tree) picked = pickFields(record, tree);
   }
   return JSON.stringify({ action, record: picked });
-}
-
-/** The caller a subscription's checks run as: the bound auth with the subscription's query and headers. */
-function callerOf(auth: AuthContext | undefined, sub: Subscription): AuthContext {
-  return {
-    collection: auth?.collection ?? null,
-    record: auth?.record ?? null,
-    isSuperuser: auth?.isSuperuser ?? false,
-    request: { method: 'GET', headers: sub.headers, query: sub.query, context: 'realtime' },
-  };
-}
-
-function readsRequest(rule: string | null, filter: string): boolean {
-  return PER_SUBSCRIPTION.some((part) => rule?.includes(part) || filter.includes(part));
 }
 
 function manageRuleOf(collection: Collection): string | null {
