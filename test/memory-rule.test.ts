@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AuthContext } from '../src/records/index.ts';
-import { decideInMemory } from '../src/records/memory-rule.ts';
+import { decideInMemory, ownerFieldOf } from '../src/records/memory-rule.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 const LEFT = ['id', 'title', 'owner', 'kind', 'mail', 'n', 'flag', 'secret', 'nosuch'];
@@ -88,6 +88,13 @@ describe('rules decided in memory agree with the database', () => {
       for (const op of OPS) for (const right of RIGHT) texts.push(`${left} ${op} ${right}`);
     texts.push('owner = @request.auth.id || title = "a"', 'owner = @request.auth.id && kind != ""');
     texts.push('nosuch = "x" || title = "a"', 'title = "a" && n > 1');
+    texts.push('n > 1 && @request.auth.id = owner', '(owner = @request.auth.id && n > 0) && flag = true');
+    texts.push(
+      'owner = @request.auth.id || n > 1',
+      'owner:lower = @request.auth.id',
+      'owner ?= @request.auth.id',
+    );
+    let owned = 0;
     for (const text of texts) {
       const saved = await server.request('PATCH', '/api/collections/mr_items', {
         token: server.adminToken,
@@ -107,6 +114,14 @@ describe('rules decided in memory agree with the database', () => {
         });
         const visible =
           res.status === 200 ? new Set(res.body.items.map((r: { id: string }) => r.id)) : new Set();
+        // A rule that names an owner field lets a signed-in caller see only records whose field is their id.
+        const ownerField = ownerFieldOf(text, collection());
+        if (ownerField && caller.token) {
+          owned++;
+          for (const values of records)
+            if (typeof values[ownerField] === 'string' && values[ownerField] !== caller.auth.record?.id)
+              assert.ok(!visible.has(values.id), `rule ${text}, caller ${caller.name}, ${values.id}`);
+        }
         for (const values of records) {
           const auth: AuthContext = {
             ...caller.auth,
@@ -124,6 +139,14 @@ describe('rules decided in memory agree with the database', () => {
         }
       }
     }
+    // owner/id/title = @request.auth.id (both ways round), and the and-ed forms, for each signed-in caller.
+    assert.ok(owned >= 2 * 8, `${owned} owner checks`);
+    for (const text of [
+      'owner = @request.auth.id || n > 1',
+      'owner:lower = @request.auth.id',
+      'n = @request.auth.id',
+    ])
+      assert.equal(ownerFieldOf(text, collection()), undefined, text);
     // The point is to spare the database the common rules: the owner rule is always decided in memory.
     assert.ok(decided > compared / 5, `${decided} of ${compared} decided`);
     for (const caller of callers)

@@ -497,6 +497,34 @@ describe('realtime', () => {
       for (const off of offs) await off();
     });
 
+    it('a rule reading the caller’s record follows a change of that record mid-stream', async () => {
+      // `verified` is read from the stream's own copy of the caller's record (not joined): that copy,
+      // and what the checks were built from, must follow the change.
+      await server.admin.collections.create({
+        name: 'rt_verified',
+        type: 'base',
+        listRule: '@request.auth.verified = true',
+        viewRule: '@request.auth.verified = true',
+        fields: [{ name: 't', type: 'text' }],
+      });
+      const annPb = as(ann);
+      const got = collector();
+      const off = await annPb.collection('rt_verified').subscribe('*', got.cb);
+      try {
+        await server.admin.collection('rt_verified').create({ t: 'not yet' });
+        await settle(server, annPb);
+        await server.admin.collection('users').update(ann.id, { verified: true });
+        await server.admin.collection('rt_verified').create({ t: 'now' });
+        assert.equal((await got.next()).record.t, 'now');
+        await server.admin.collection('users').update(ann.id, { verified: false });
+        await server.admin.collection('rt_verified').create({ t: 'no more' });
+        await settle(server, annPb);
+        assert.deepEqual(got.seen, []);
+      } finally {
+        await off();
+      }
+    });
+
     it('no event for a write that rolled back', async () => {
       await server.admin.collections.create({
         name: 'rt_parent',

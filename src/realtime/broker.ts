@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { type ClientAuth, RealtimeClient } from './client.ts';
+import type { GroupQuestions } from './questions.ts';
 import type { Subscription } from './topics.ts';
 
 /**
@@ -11,9 +12,13 @@ export interface Group {
   readonly key: string;
   /** `s` (superusers), `g` (guests), or the auth record's `collectionId/id`. */
   readonly authKey: string;
+  /** The auth record's id, for callers signed in who are not superusers. */
+  readonly authId: string | undefined;
   /** The options every member subscribed with (a representative subscription). */
   readonly sub: Subscription;
   readonly members: Set<Member>;
+  /** What delivery.ts asks about events for this group, kept between events (questions.ts). */
+  questions?: GroupQuestions;
 }
 
 export interface Member {
@@ -25,6 +30,19 @@ export const authKeyOf = (auth: ClientAuth | undefined): string => {
   const c = auth?.context;
   return c?.isSuperuser ? 's' : c?.collection && c.record ? `${c.collection.id}/${String(c.record.id)}` : 'g';
 };
+
+const authIdOf = (auth: ClientAuth | undefined): string | undefined => {
+  const c = auth?.context;
+  return !c?.isSuperuser && c?.collection && c.record ? String(c.record.id) : undefined;
+};
+
+/** The groups of one topic, by key, and by auth record id for an event only its owner may see. */
+interface TopicGroups {
+  readonly byKey: Map<string, Group>;
+  readonly byAuthId: Map<string, Set<Group>>;
+  /** Guests' and superusers' groups. */
+  readonly others: Set<Group>;
+}
 
 /** Streams written to in one turn of the event loop by the keep-alive round. */
 const HEARTBEAT_SLICE = 500;
@@ -53,7 +71,7 @@ export class Broker {
   readonly #clients = new Map<string, RealtimeClient>();
   readonly #perIp = new Map<string, number>();
   readonly #byTopic = new Map<string, Set<RealtimeClient>>();
-  readonly #groups = new Map<string, Map<string, Group>>();
+  readonly #groups = new Map<string, TopicGroups>();
   readonly #memberships = new Map<RealtimeClient, { group: Group; member: Member }[]>();
   readonly #expiry = new Map<RealtimeClient, NodeJS.Timeout>();
   readonly #timer: NodeJS.Timeout;
@@ -136,23 +154,44 @@ export class Broker {
 
   /** The groups subscribed to `topic`. */
   groups(topic: string): Iterable<Group> {
-    return this.#groups.get(topic)?.values() ?? [];
+    return this.#groups.get(topic)?.byKey.values() ?? [];
+  }
+
+  /**
+   * The groups subscribed to `topic` that could see a record only the caller whose id is `authId` may
+   * see (besides guests and superusers): those signed in with that id, guests' and superusers'.
+   */
+  groupsOf(topic: string, authId: string): Group[] {
+    const groups = this.#groups.get(topic);
+    if (!groups) return [];
+    const own = groups.byAuthId.get(authId);
+    return own ? [...groups.others, ...own] : [...groups.others];
   }
 
   #group(client: RealtimeClient): void {
     const authKey = authKeyOf(client.auth);
+    const authId = authIdOf(client.auth);
     const memberships: { group: Group; member: Member }[] = [];
     for (const sub of client.subscriptions.values()) {
-      let byKey = this.#groups.get(sub.topic);
-      if (!byKey) {
-        byKey = new Map();
-        this.#groups.set(sub.topic, byKey);
+      let groups = this.#groups.get(sub.topic);
+      if (!groups) {
+        groups = { byKey: new Map(), byAuthId: new Map(), others: new Set() };
+        this.#groups.set(sub.topic, groups);
       }
       const key = `${authKey}\n${sub.optionsKey}`;
-      let group = byKey.get(key);
+      let group = groups.byKey.get(key);
       if (!group) {
-        group = { key, authKey, sub, members: new Set() };
-        byKey.set(key, group);
+        group = { key, authKey, authId, sub, members: new Set() };
+        groups.byKey.set(key, group);
+        if (authId === undefined) groups.others.add(group);
+        else {
+          let own = groups.byAuthId.get(authId);
+          if (!own) {
+            own = new Set();
+            groups.byAuthId.set(authId, own);
+          }
+          own.add(group);
+        }
       }
       const member = { client, sub };
       group.members.add(member);
@@ -165,9 +204,14 @@ export class Broker {
     for (const { group, member } of this.#memberships.get(client) ?? []) {
       group.members.delete(member);
       if (group.members.size > 0) continue;
-      const byKey = this.#groups.get(group.sub.topic);
-      byKey?.delete(group.key);
-      if (byKey?.size === 0) this.#groups.delete(group.sub.topic);
+      const groups = this.#groups.get(group.sub.topic);
+      if (!groups) continue;
+      groups.byKey.delete(group.key);
+      groups.others.delete(group);
+      const own = group.authId === undefined ? undefined : groups.byAuthId.get(group.authId);
+      own?.delete(group);
+      if (own?.size === 0) groups.byAuthId.delete(group.authId as string);
+      if (groups.byKey.size === 0) this.#groups.delete(group.sub.topic);
     }
     this.#memberships.delete(client);
   }

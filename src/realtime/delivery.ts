@@ -1,9 +1,16 @@
 import { type FieldsTree, parseFields, pickFields } from '../query/index.ts';
-import type { AuthContext, RecordService, RecordValues, VisibilityCheck } from '../records/index.ts';
+import {
+  type AuthContext,
+  ownerFieldOf,
+  type RecordService,
+  type RecordValues,
+  type VisibilityCheck,
+} from '../records/index.ts';
 import type { Collection } from '../schema/index.ts';
 import type { Broker, Group } from './broker.ts';
 import type { RealtimeClient } from './client.ts';
-import { recordTopics, type Subscription } from './topics.ts';
+import { type KeyedCheck, questionsOf, readsRequest } from './questions.ts';
+import { recordTopics } from './topics.ts';
 
 export type RecordAction = 'create' | 'update' | 'delete';
 
@@ -13,9 +20,6 @@ export interface Outgoing {
   event: string;
   data: string;
 }
-
-/** `@request.*` parts that vary per subscription; when a rule or filter reads none, subscribers can share a check. */
-const PER_SUBSCRIPTION = ['@request.query', '@request.headers'];
 
 interface Candidate {
   group: Group;
@@ -28,7 +32,8 @@ interface Candidate {
  * Works out who receives one record event and what each receives. The broker keeps subscriptions in
  * groups (same topic, same auth record, same options); groups whose checks are the same (same rule, same
  * caller, same filter) share one check, and all the checks of one event go to the records layer together
- * (`checkVisibility`: none for rules decided in memory, one statement per 64 for the rest). Answers are
+ * (`checkVisibility`: none for rules decided in memory, one statement per 64 for the rest); under an
+ * owner rule only the owner's groups are checked, not every user's. Answers are
  * built once per distinct caller and options, following the records API: the caller's view of hidden
  * fields and emails, `expand` as the caller, then `fields`.
  */
@@ -42,10 +47,10 @@ export async function prepareRecordEvent(
   const id = String(values.id);
   const checks: VisibilityCheck[] = [];
   const checkIndex = new Map<string, number>();
-  const addCheck = (key: string, make: () => VisibilityCheck) => {
+  const addCheck = ({ key, check }: KeyedCheck) => {
     let index = checkIndex.get(key);
     if (index === undefined) {
-      index = checks.push(make()) - 1;
+      index = checks.push(check) - 1;
       checkIndex.set(key, index);
     }
     return index;
@@ -57,26 +62,18 @@ export async function prepareRecordEvent(
     if (seen.has(topic)) continue;
     seen.add(topic);
     const ruleReads = readsRequest(collection[rule], '');
-    for (const group of broker.groups(topic)) {
+    // An owner rule (`owner = @request.auth.id`) passes for the owner alone among signed-in callers:
+    // the other users' groups are not asked at all (guests' and superusers' still are).
+    const ownerField = ownerFieldOf(collection[rule], collection);
+    const owner = ownerField === undefined ? undefined : values[ownerField];
+    const groups = typeof owner === 'string' ? broker.groupsOf(topic, owner) : broker.groups(topic);
+    for (const group of groups) {
       const first = group.members.values().next().value;
       if (!first) continue;
-      const { sub } = group;
-      const auth = callerOf(first.client.auth?.context, sub);
-      const filter = sub.query.filter ?? '';
-      const perSub = ruleReads || readsRequest(null, filter) ? sub.optionsKey : '';
-      const check = addCheck(`${rule}\n${group.authKey}\n${filter}\n${perSub}`, () => ({
-        rule,
-        auth,
-        filter,
-      }));
-      const manage =
-        collection.type === 'auth'
-          ? addCheck(`manageRule\n${group.authKey}\n${manageReads ? sub.optionsKey : ''}`, () => ({
-              rule: 'manageRule',
-              auth,
-            }))
-          : -1;
-      candidates.push({ group, auth, check, manage });
+      const questions = questionsOf(group, first.client.auth);
+      const check = addCheck(questions.check(rule, ruleReads || questions.filterReads));
+      const manage = collection.type === 'auth' ? addCheck(questions.check('manageRule', manageReads)) : -1;
+      candidates.push({ group, auth: questions.auth, check, manage });
     }
   }
   if (candidates.length === 0) return [];
@@ -128,20 +125,6 @@ async function answer(
     if (tree) picked = pickFields(record, tree);
   }
   return JSON.stringify({ action, record: picked });
-}
-
-/** The caller a subscription's checks run as: the bound auth with the subscription's query and headers. */
-function callerOf(auth: AuthContext | undefined, sub: Subscription): AuthContext {
-  return {
-    collection: auth?.collection ?? null,
-    record: auth?.record ?? null,
-    isSuperuser: auth?.isSuperuser ?? false,
-    request: { method: 'GET', headers: sub.headers, query: sub.query, context: 'realtime' },
-  };
-}
-
-function readsRequest(rule: string | null, filter: string): boolean {
-  return PER_SUBSCRIPTION.some((part) => rule?.includes(part) || filter.includes(part));
 }
 
 function manageRuleOf(collection: Collection): string | null {

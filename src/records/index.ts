@@ -28,6 +28,7 @@ export type { ExpandTree } from './expand.ts';
 export type { Upload, Uploads } from './files.ts';
 export { DEFAULT_MAX_FILE_SIZE, fileKey, maxFileSize, storedFileName, thumbsPrefix } from './files.ts';
 export type { RecordHooks } from './hooks.ts';
+export { ownerFieldOf } from './memory-rule.ts';
 export { isOwner } from './serialize.ts';
 export type {
   AuthContext,

@@ -106,6 +106,35 @@ export function decideInMemory(
   }
 }
 
+/**
+ * The field a rule requires to equal the caller's id, when it says so at its top level: `owner =
+ * @request.auth.id` (either way round), alone or and-ed with anything else, on a field holding one text
+ * value compared exactly (the fields decideInMemory reads). A signed-in caller who is not a superuser then
+ * passes the rule only if the record's text in that field is their id, whatever else the rule says (SQL
+ * compares such text exactly: binary collations on every engine). Realtime uses it to check an event
+ * against the subscribers signed in as its owner alone, not against every subscriber. Says nothing about
+ * guests (whose id reads as null, which equals "") nor superusers (who skip rules).
+ */
+export function ownerFieldOf(text: string | null, collection: Collection): string | undefined {
+  const expr = text?.trim() ? parse(text) : null;
+  return expr ? ownerField(expr, collection) : undefined;
+}
+
+function ownerField(e: Expr, collection: Collection): string | undefined {
+  if (e.kind === 'and') return ownerField(e.left, collection) ?? ownerField(e.right, collection);
+  if (e.kind !== 'cmp' || e.op !== '=' || e.any) return undefined;
+  const isAuthId = (o: Operand) =>
+    o.kind === 'path' && !o.modifier && o.path.length === 3 && o.path.join('.') === '@request.auth.id';
+  const other = isAuthId(e.left) ? e.right : isAuthId(e.right) ? e.left : undefined;
+  if (other?.kind !== 'path' || other.modifier || other.path.length !== 1) return undefined;
+  const name = other.path[0] as string;
+  if (name === 'id') return name;
+  const field = collection.fields.find((f) => f.name === name);
+  if (!field || !TEXT_TYPES.has(field.type) || fieldType(field.type).column(field) !== 'text')
+    return undefined;
+  return name;
+}
+
 const constant = (value: LiteralValue): Term => ({ value, text: false });
 
 /** A stored value as the query layer reads it into a literal: lists and objects as their JSON text. */
