@@ -198,6 +198,32 @@ describe('file fields: uploads through the SDK, downloads, cleanup', () => {
     assert.equal((await fetch(url(record, record.one))).status, 404);
   });
 
+  test('a cascade delete removes the files of every record it deletes', async () => {
+    const parents = await server.admin.collections.create({
+      name: 'parents',
+      type: 'base',
+      createRule: '',
+      deleteRule: '',
+    });
+    await server.admin.collections.create({
+      name: 'children',
+      type: 'base',
+      createRule: '',
+      fields: [
+        { name: 'parent', type: 'relation', collectionId: parents.id, cascadeDelete: true, maxSelect: 1 },
+        { name: 'one', type: 'file' },
+      ],
+    });
+    const parent = await server.client().collection('parents').create({});
+    const child = await server
+      .client()
+      .collection('children')
+      .create({ parent: parent.id, one: new File(['c'], 'c.txt') });
+    assert.equal(keysOf(child).length, 1);
+    await server.client().collection('parents').delete(parent.id);
+    await eventually(() => keysOf(child).length === 0, "the child's folder is gone");
+  });
+
   test('ranges, conditional requests and HEAD', async () => {
     const record = await docs().create({ one: new File(['0123456789'], 'digits.txt') });
     const at = url(record, record.one);
