@@ -664,6 +664,45 @@ describe('realtime', () => {
     });
   });
 
+  it('two superusers with a filter on @request.auth each get their own answer', async () => {
+    await server.admin.collections.create({
+      name: 'rt_who',
+      type: 'base',
+      listRule: null,
+      viewRule: null,
+      fields: [{ name: 'who', type: 'text' }],
+    });
+    const second = await server.admin
+      .collection('_superusers')
+      .create({
+        email: 'root2@example.com',
+        password: 'root-password-2',
+        passwordConfirm: 'root-password-2',
+      });
+    const other = server.client();
+    await other.collection('_superusers').authWithPassword('root2@example.com', 'root-password-2');
+    const first = server.client();
+    first.authStore.save(server.adminToken, null);
+    const firstId = String(server.admin.authStore.record?.id);
+    const [gotFirst, gotOther] = [collector(), collector()];
+    const filter = { filter: 'who = @request.auth.id' };
+    const offs = [
+      await first.collection('rt_who').subscribe('*', gotFirst.cb, filter),
+      await other.collection('rt_who').subscribe('*', gotOther.cb, filter),
+    ];
+    await server.admin.collection('rt_who').create({ who: firstId });
+    await server.admin.collection('rt_who').create({ who: second.id });
+    assert.equal((await gotFirst.next()).record.who, firstId);
+    assert.equal((await gotOther.next()).record.who, second.id);
+    await settle(server, first, other);
+    assert.deepEqual(
+      [gotFirst.seen.length, gotOther.seen.length],
+      [0, 0],
+      "nobody got the other one's record",
+    );
+    for (const off of offs) await off();
+  });
+
   it('the SDK reconnects and resubscribes after the server ends its stream', async () => {
     const pb = server.client();
     const got = collector();

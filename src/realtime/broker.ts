@@ -26,9 +26,14 @@ export interface Member {
   sub: Subscription;
 }
 
+/**
+ * Who a group's members are, for sharing answers: one key per signed-in record (superusers included: a
+ * filter may read `@request.auth.id`, and two superusers are two answers), `g` for guests.
+ */
 export const authKeyOf = (auth: ClientAuth | undefined): string => {
   const c = auth?.context;
-  return c?.isSuperuser ? 's' : c?.collection && c.record ? `${c.collection.id}/${String(c.record.id)}` : 'g';
+  const who = c?.collection && c.record ? `${c.collection.id}/${String(c.record.id)}` : 'g';
+  return c?.isSuperuser ? `s:${who}` : who;
 };
 
 const authIdOf = (auth: ClientAuth | undefined): string | undefined => {
