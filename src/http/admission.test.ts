@@ -51,4 +51,17 @@ describe('admission on a streamed response', () => {
       await app.close();
     }
   });
+
+  it("frees the slot of requests made with Fastify's inject, whose responses are not the server's class", async () => {
+    const admission = createAdmission(LIMITS);
+    const app = Fastify({ http: { ServerResponse: admission.Response } }) as unknown as FastifyInstance;
+    admission.install(app);
+    app.get('/quick', async () => ({ ok: true }));
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await app.inject({ url: '/quick' })).statusCode, 200);
+      assert.equal(app.admission.inFlight, 0);
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -106,6 +106,18 @@ export interface Admission {
 export function createAdmission(limits: AdmissionConfig): Admission {
   const gate = new AdmissionGate(limits);
 
+  /** The handler has answered: its slot goes to the next request. */
+  const answered = (res: AdmittedResponse) => {
+    if (res.phase === RUNNING) {
+      res.phase = DONE;
+      untrack(res);
+      gate.leave(res.ip);
+    } else if (res.phase === ORPHANED) {
+      res.phase = DONE;
+      gate.finish(res);
+    }
+  };
+
   class Response extends ServerResponse implements AdmittedResponse {
     phase = 0;
     ip = '';
@@ -114,22 +126,41 @@ export function createAdmission(limits: AdmissionConfig): Admission {
     // Node's own signature is overloaded; every form goes through unchanged. Node calls writeHead itself
     // when a response is ended or written without it.
     override writeHead(code: number, reason?: unknown, headers?: unknown): this {
-      if (this.phase === RUNNING) {
-        this.phase = DONE;
-        untrack(this);
-        gate.leave(this.ip);
-      } else if (this.phase === ORPHANED) {
-        this.phase = DONE;
-        gate.finish(this);
-      }
+      answered(this);
       return (super.writeHead as (c: number, r?: unknown, h?: unknown) => this)(code, reason, headers);
     }
   }
 
-  return { Response: Response as typeof ServerResponse, install: (app) => install(app, limits, gate) };
+  return {
+    Response: Response as typeof ServerResponse,
+    install: (app) => install(app, limits, gate, answered),
+  };
 }
 
-function install(app: FastifyInstance, limits: AdmissionConfig, gate: AdmissionGate): void {
+/**
+ * A response made by something other than the server (Fastify's `inject`, which builds its own) gets the
+ * same state and `writeHead` on the instance. Only such responses pay for it.
+ */
+function adopt(res: ServerResponse, answered: (res: AdmittedResponse) => void): AdmittedResponse {
+  const r = res as AdmittedResponse;
+  if (r.phase !== undefined) return r;
+  r.phase = 0;
+  r.ip = '';
+  r.waiter = undefined;
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    answered(r);
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
+  return r;
+}
+
+function install(
+  app: FastifyInstance,
+  limits: AdmissionConfig,
+  gate: AdmissionGate,
+  answered: (res: AdmittedResponse) => void,
+): void {
   const relief = createMemoryRelief(() => gate.queued === 0);
   const loop = watchEventLoop(limits.maxEventLoopDelayMs);
   limitConnectionsPerIp(app.server, limits.maxConnectionsPerIp);
@@ -168,7 +199,7 @@ function install(app: FastifyInstance, limits: AdmissionConfig, gate: AdmissionG
   }
 
   app.addHook('onRequest', (request, reply, done) => {
-    const res = reply.raw as AdmittedResponse;
+    const res = adopt(reply.raw, answered);
     if (isOverConnectionLimit(request.raw.socket)) {
       reply.header('connection', 'close');
       return reject(reply, 503, CONNECTIONS);
