@@ -29,7 +29,7 @@ import {
   type SettingsStore,
   SYSTEM_MIGRATIONS,
 } from './schema/index.ts';
-import { createLocalStorage } from './storage/index.ts';
+import { createLocalStorage, createSwitchingStorage } from './storage/index.ts';
 
 /** A wired Plinth: every service, the HTTP server, and one way to shut it all down. */
 export interface App {
@@ -99,7 +99,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     // One throttle: sign-ins and `oldPassword` checks share each identity's budget, on every node.
     const throttle = createThrottle(redis?.counters);
     const passwordGuard = createPasswordGuard(throttle, () => settings.get());
-    const storage = await createLocalStorage(join(config.dataDir, 'storage'));
+    // The data dir, or the bucket of the `s3` settings while they are enabled (switched without a restart).
+    const storage = createSwitchingStorage(
+      await createLocalStorage(join(config.dataDir, 'storage')),
+      () => settings.get().s3,
+    );
     const files = {
       storage,
       onError: (err: unknown, key: string) => log.error({ err, key }, 'removing a stored file failed'),

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import type { RecordModel } from 'pocketbase';
 import sharp from 'sharp';
+import { listKeys, startS3, type TestS3 } from './helpers/s3.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 const png = (size = 8) =>
@@ -15,8 +16,39 @@ const png = (size = 8) =>
     .toBuffer();
 const NAME = /^[a-z0-9_]{3,100}_[a-z0-9]{10}(\.[\w.*+=#-]+)?$/;
 
+/** Where the suite's servers store files: the data dir, or a real S3-compatible server (s3rver). */
+const STORAGES = ['local', 's3'] as const;
+type StorageKind = (typeof STORAGES)[number];
+const s3Of = new WeakMap<TestServer, TestS3>();
+
+/** Starts a server storing files on `kind`. */
+async function serverOn(kind: StorageKind): Promise<TestServer> {
+  const server = await startServer();
+  if (kind === 's3') {
+    const s3 = await startS3();
+    s3Of.set(server, s3);
+    const res = await server.request('PATCH', '/api/settings', {
+      token: server.adminToken,
+      body: { s3: { enabled: true, ...s3.options } },
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  return server;
+}
+
+async function stop(server: TestServer): Promise<void> {
+  await server.close();
+  await s3Of.get(server)?.stop();
+}
+
+/** Every stored key, wherever the server stores files. */
+async function storedKeys(server: TestServer): Promise<string[]> {
+  const s3 = s3Of.get(server);
+  return s3 ? listKeys(s3.options) : localKeys(server);
+}
+
 /** Every stored key of the server's local storage (its temporary folder aside). */
-function storedKeys(server: TestServer): string[] {
+function localKeys(server: TestServer): string[] {
   const keys: string[] = [];
   const walk = (dir: string, prefix: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -29,249 +61,255 @@ function storedKeys(server: TestServer): string[] {
   return keys.sort();
 }
 
-async function eventually(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100 && !check(); i++) await sleep(20);
-  assert.ok(check(), what);
+async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !(await check()); i++) await sleep(20);
+  assert.ok(await check(), what);
 }
 
-describe('file fields: uploads through the SDK, downloads, cleanup', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startServer();
-    await server.admin.collections.create({
-      name: 'docs',
-      type: 'base',
-      listRule: '',
-      viewRule: '',
-      createRule: '',
-      updateRule: '',
-      deleteRule: '',
-      fields: [
-        { name: 'title', type: 'text' },
-        { name: 'one', type: 'file', maxSize: 1000 },
-        { name: 'many', type: 'file', maxSelect: 3 },
-        { name: 'image', type: 'file', mimeTypes: ['image/png', 'image/jpeg'] },
-        { name: 'secret', type: 'file', protected: true },
-      ],
+for (const kind of STORAGES)
+  describe(`file fields: uploads through the SDK, downloads, cleanup on ${kind} storage`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await serverOn(kind);
+      await server.admin.collections.create({
+        name: 'docs',
+        type: 'base',
+        listRule: '',
+        viewRule: '',
+        createRule: '',
+        updateRule: '',
+        deleteRule: '',
+        fields: [
+          { name: 'title', type: 'text' },
+          { name: 'one', type: 'file', maxSize: 1000 },
+          { name: 'many', type: 'file', maxSelect: 3 },
+          { name: 'image', type: 'file', mimeTypes: ['image/png', 'image/jpeg'] },
+          { name: 'secret', type: 'file', protected: true },
+        ],
+      });
     });
-  });
-  after(() => server.close());
+    after(() => stop(server));
 
-  const docs = () => server.client().collection('docs');
-  const url = (record: RecordModel, name: string, query: Record<string, unknown> = {}) =>
-    server.client().files.getURL(record, name, query);
-  const keysOf = (record: RecordModel) => storedKeys(server).filter((k) => k.split('/')[1] === record.id);
+    const docs = () => server.client().collection('docs');
+    const url = (record: RecordModel, name: string, query: Record<string, unknown> = {}) =>
+      server.client().files.getURL(record, name, query);
+    const keysOf = async (record: RecordModel) =>
+      (await storedKeys(server)).filter((k) => k.split('/')[1] === record.id);
 
-  test('stores uploads under safe random names, and serves them back as stored', async () => {
-    const image = await png();
-    const record = await docs().create({
-      title: 'first',
-      one: new File(['hello world'], 'Hello World.TXT'),
-      many: [new File(['a'], 'a.txt'), new File(['b'], 'b b.txt')],
-      image: new File([image], 'photo.png'),
+    test('stores uploads under safe random names, and serves them back as stored', async () => {
+      const image = await png();
+      const record = await docs().create({
+        title: 'first',
+        one: new File(['hello world'], 'Hello World.TXT'),
+        many: [new File(['a'], 'a.txt'), new File(['b'], 'b b.txt')],
+        image: new File([image], 'photo.png'),
+      });
+      assert.match(record.one, /^hello_world_[a-z0-9]{10}\.TXT$/);
+      assert.equal(record.many.length, 2);
+      for (const name of [record.one, ...record.many, record.image]) assert.match(name, NAME);
+      assert.equal((await keysOf(record)).length, 4);
+
+      const text = await fetch(url(record, record.one));
+      assert.equal(text.status, 200);
+      assert.equal(await text.text(), 'hello world');
+      assert.equal(text.headers.get('content-type'), 'text/plain; charset=utf-8');
+      assert.equal(text.headers.get('content-disposition'), `attachment; filename="${record.one}"`);
+      assert.match(String(text.headers.get('content-security-policy')), /sandbox/);
+      assert.equal(text.headers.get('x-content-type-options'), 'nosniff');
+      assert.equal(text.headers.get('x-frame-options'), null);
+
+      const picture = await fetch(url(record, record.image));
+      assert.equal(picture.headers.get('content-type'), 'image/png');
+      assert.equal(picture.headers.get('content-disposition'), `inline; filename="${record.image}"`);
+      assert.deepEqual(Buffer.from(await picture.arrayBuffer()), image);
+      const download = await fetch(url(record, record.image, { download: true }));
+      assert.equal(download.headers.get('content-disposition'), `attachment; filename="${record.image}"`);
     });
-    assert.match(record.one, /^hello_world_[a-z0-9]{10}\.TXT$/);
-    assert.equal(record.many.length, 2);
-    for (const name of [record.one, ...record.many, record.image]) assert.match(name, NAME);
-    assert.equal(keysOf(record).length, 4);
 
-    const text = await fetch(url(record, record.one));
-    assert.equal(text.status, 200);
-    assert.equal(await text.text(), 'hello world');
-    assert.equal(text.headers.get('content-type'), 'text/plain; charset=utf-8');
-    assert.equal(text.headers.get('content-disposition'), `attachment; filename="${record.one}"`);
-    assert.match(String(text.headers.get('content-security-policy')), /sandbox/);
-    assert.equal(text.headers.get('x-content-type-options'), 'nosniff');
-    assert.equal(text.headers.get('x-frame-options'), null);
-
-    const picture = await fetch(url(record, record.image));
-    assert.equal(picture.headers.get('content-type'), 'image/png');
-    assert.equal(picture.headers.get('content-disposition'), `inline; filename="${record.image}"`);
-    assert.deepEqual(Buffer.from(await picture.arrayBuffer()), image);
-    const download = await fetch(url(record, record.image, { download: true }));
-    assert.equal(download.headers.get('content-disposition'), `attachment; filename="${record.image}"`);
-  });
-
-  test('a single-file field keeps the last file sent, and only that one is stored', async () => {
-    const record = await docs().create({
-      one: [new File(['1'], 'first.txt'), new File(['2'], 'second.txt')],
+    test('a single-file field keeps the last file sent, and only that one is stored', async () => {
+      const record = await docs().create({
+        one: [new File(['1'], 'first.txt'), new File(['2'], 'second.txt')],
+      });
+      assert.match(record.one, /^second_/);
+      assert.deepEqual(
+        (await keysOf(record)).map((k) => k.split('/')[2]),
+        [record.one],
+      );
     });
-    assert.match(record.one, /^second_/);
-    assert.deepEqual(
-      keysOf(record).map((k) => k.split('/')[2]),
-      [record.one],
-    );
-  });
 
-  test('update: a plain key replaces, names sent with it stay in front, + and - append, prepend, remove', async () => {
-    const record = await docs().create({ many: [new File(['a'], 'a.txt'), new File(['b'], 'b.txt')] });
-    const [a, b] = record.many as [string, string];
-    const appended = await docs().update(record.id, { 'many+': new File(['c'], 'c.txt') });
-    assert.deepEqual(appended.many.slice(0, 2), [a, b]);
-    const c = appended.many[2];
-    assert.match(c, /^c[a-z0-9]{10}_/);
-    const removed = await docs().update(record.id, { 'many-': [a] });
-    assert.deepEqual(removed.many, [b, c]);
-    const prepended = await docs().update(record.id, { '+many': new File(['d'], 'd.txt'), 'many-': b });
-    assert.equal(prepended.many.length, 2);
-    assert.match(prepended.many[0], /^d[a-z0-9]{10}_/);
-    assert.equal(prepended.many[1], c);
-    // A plain key replaces, but the names sent under it are kept in front of the new file.
-    const form = new FormData();
-    form.append('many', c);
-    form.append('many', new File(['e'], 'e.txt'));
-    const replaced = await docs().update(record.id, form);
-    assert.equal(replaced.many.length, 2);
-    assert.equal(replaced.many[0], c);
-    assert.match(replaced.many[1], /^e[a-z0-9]{10}_/);
-    // Files let go of are removed once the update has committed.
-    await eventually(
-      () =>
-        keysOf(record)
+    test('update: a plain key replaces, names sent with it stay in front, + and - append, prepend, remove', async () => {
+      const record = await docs().create({ many: [new File(['a'], 'a.txt'), new File(['b'], 'b.txt')] });
+      const [a, b] = record.many as [string, string];
+      const appended = await docs().update(record.id, { 'many+': new File(['c'], 'c.txt') });
+      assert.deepEqual(appended.many.slice(0, 2), [a, b]);
+      const c = appended.many[2];
+      assert.match(c, /^c[a-z0-9]{10}_/);
+      const removed = await docs().update(record.id, { 'many-': [a] });
+      assert.deepEqual(removed.many, [b, c]);
+      const prepended = await docs().update(record.id, { '+many': new File(['d'], 'd.txt'), 'many-': b });
+      assert.equal(prepended.many.length, 2);
+      assert.match(prepended.many[0], /^d[a-z0-9]{10}_/);
+      assert.equal(prepended.many[1], c);
+      // A plain key replaces, but the names sent under it are kept in front of the new file.
+      const form = new FormData();
+      form.append('many', c);
+      form.append('many', new File(['e'], 'e.txt'));
+      const replaced = await docs().update(record.id, form);
+      assert.equal(replaced.many.length, 2);
+      assert.equal(replaced.many[0], c);
+      assert.match(replaced.many[1], /^e[a-z0-9]{10}_/);
+      // Files let go of are removed once the update has committed.
+      const current = async () =>
+        (await keysOf(record))
           .map((k) => k.split('/')[2])
           .sort()
-          .join() === [...replaced.many].sort().join(),
-      `only the current files stay stored: ${keysOf(record).join(', ')}`,
-    );
-    assert.equal((await fetch(url(record, a))).status, 404);
-    const cleared = await docs().update(record.id, { many: [] });
-    assert.deepEqual(cleared.many, []);
-    await eventually(() => keysOf(record).length === 0, 'clearing the field removes its files');
-  });
-
-  test('refuses, with PocketBase codes, a file too large, of the wrong type, too many, or a made-up name', async () => {
-    const before = storedKeys(server);
-    const refused = async (body: Record<string, unknown>, field: string, code: string) => {
-      const err = await docs()
-        .create(body)
-        .then(
-          () => assert.fail('accepted'),
-          (e) => e,
-        );
-      assert.equal(err.status, 400, JSON.stringify(err.response));
-      assert.equal(err.response.message, 'Failed to create record.');
-      assert.equal(err.response.data[field]?.code, code, JSON.stringify(err.response.data));
-      return err.response.data[field];
-    };
-    const tooLarge = await refused(
-      { one: new File(['x'.repeat(1001)], 'big.txt') },
-      'one',
-      'validation_file_size_limit',
-    );
-    assert.deepEqual(tooLarge.params, { file: 'big.txt', maxSize: 1000 });
-    // The type is sniffed: an HTML page called .png and sent as image/png is not an image.
-    const html = new File(['<html><script>alert(1)</script></html>'], 'x.png', { type: 'image/png' });
-    await refused({ image: html }, 'image', 'validation_invalid_mime_type');
-    const four = ['1', '2', '3', '4'].map((n) => new File([n], `${n}.txt`));
-    const many = await refused({ many: four }, 'many', 'validation_too_many_files');
-    assert.deepEqual(many.params, { maxSelect: 3 });
-    await refused({ many: ['../../etc/passwd'], title: 'x' }, 'many', 'validation_invalid_file');
-    assert.deepEqual(storedKeys(server), before, 'nothing was stored');
-    assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), [], 'no spool file left');
-  });
-
-  test('a write that fails after its files were stored takes them out again', async () => {
-    await server.admin.collections.create({
-      name: 'uniq',
-      type: 'base',
-      createRule: '',
-      fields: [
-        { name: 'code', type: 'text' },
-        { name: 'one', type: 'file' },
-      ],
-      indexes: ['CREATE UNIQUE INDEX idx_uniq_code ON uniq (code)'],
+          .join();
+      await eventually(
+        async () => (await current()) === [...replaced.many].sort().join(),
+        'only the current files stay stored',
+      );
+      assert.equal((await fetch(url(record, a))).status, 404);
+      const cleared = await docs().update(record.id, { many: [] });
+      assert.deepEqual(cleared.many, []);
+      await eventually(
+        async () => (await keysOf(record)).length === 0,
+        'clearing the field removes its files',
+      );
     });
-    const uniq = server.client().collection('uniq');
-    await uniq.create({ code: 'taken' });
-    const before = storedKeys(server);
-    const err = await uniq.create({ code: 'taken', one: new File(['dup'], 'dup.txt') }).catch((e) => e);
-    assert.equal(err.status, 400);
-    assert.equal(err.response.data.code?.code, 'validation_not_unique');
-    assert.deepEqual(storedKeys(server), before);
-  });
 
-  test('deleting a record removes its folder once the delete has committed', async () => {
-    const record = await docs().create({ one: new File(['bye'], 'bye.txt') });
-    assert.equal(keysOf(record).length, 1);
-    await docs().delete(record.id);
-    await eventually(() => keysOf(record).length === 0, 'the record folder is gone');
-    assert.equal((await fetch(url(record, record.one))).status, 404);
-  });
-
-  test('a cascade delete removes the files of every record it deletes', async () => {
-    const parents = await server.admin.collections.create({
-      name: 'parents',
-      type: 'base',
-      createRule: '',
-      deleteRule: '',
+    test('refuses, with PocketBase codes, a file too large, of the wrong type, too many, or a made-up name', async () => {
+      const before = await storedKeys(server);
+      const refused = async (body: Record<string, unknown>, field: string, code: string) => {
+        const err = await docs()
+          .create(body)
+          .then(
+            () => assert.fail('accepted'),
+            (e) => e,
+          );
+        assert.equal(err.status, 400, JSON.stringify(err.response));
+        assert.equal(err.response.message, 'Failed to create record.');
+        assert.equal(err.response.data[field]?.code, code, JSON.stringify(err.response.data));
+        return err.response.data[field];
+      };
+      const tooLarge = await refused(
+        { one: new File(['x'.repeat(1001)], 'big.txt') },
+        'one',
+        'validation_file_size_limit',
+      );
+      assert.deepEqual(tooLarge.params, { file: 'big.txt', maxSize: 1000 });
+      // The type is sniffed: an HTML page called .png and sent as image/png is not an image.
+      const html = new File(['<html><script>alert(1)</script></html>'], 'x.png', { type: 'image/png' });
+      await refused({ image: html }, 'image', 'validation_invalid_mime_type');
+      const four = ['1', '2', '3', '4'].map((n) => new File([n], `${n}.txt`));
+      const many = await refused({ many: four }, 'many', 'validation_too_many_files');
+      assert.deepEqual(many.params, { maxSelect: 3 });
+      await refused({ many: ['../../etc/passwd'], title: 'x' }, 'many', 'validation_invalid_file');
+      assert.deepEqual(await storedKeys(server), before, 'nothing was stored');
+      assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), [], 'no spool file left');
     });
-    await server.admin.collections.create({
-      name: 'children',
-      type: 'base',
-      createRule: '',
-      fields: [
-        { name: 'parent', type: 'relation', collectionId: parents.id, cascadeDelete: true, maxSelect: 1 },
-        { name: 'one', type: 'file' },
-      ],
-    });
-    const parent = await server.client().collection('parents').create({});
-    const child = await server
-      .client()
-      .collection('children')
-      .create({ parent: parent.id, one: new File(['c'], 'c.txt') });
-    assert.equal(keysOf(child).length, 1);
-    await server.client().collection('parents').delete(parent.id);
-    await eventually(() => keysOf(child).length === 0, "the child's folder is gone");
-  });
 
-  test('ranges, conditional requests and HEAD', async () => {
-    const record = await docs().create({ one: new File(['0123456789'], 'digits.txt') });
-    const at = url(record, record.one);
-    const part = await fetch(at, { headers: { range: 'bytes=2-4' } });
-    assert.equal(part.status, 206);
-    assert.equal(part.headers.get('content-range'), 'bytes 2-4/10');
-    assert.equal(await part.text(), '234');
-    const tail = await fetch(at, { headers: { range: 'bytes=-3' } });
-    assert.equal(await tail.text(), '789');
-    const past = await fetch(at, { headers: { range: 'bytes=10-' } });
-    assert.equal(past.status, 416);
-    assert.equal(past.headers.get('content-range'), 'bytes */10');
-    const full = await fetch(at);
-    const etag = String(full.headers.get('etag'));
-    await full.text();
-    assert.equal((await fetch(at, { headers: { 'if-none-match': etag } })).status, 304);
-    const since = String(full.headers.get('last-modified'));
-    assert.equal((await fetch(at, { headers: { 'if-modified-since': since } })).status, 304);
-    const stale = await fetch(at, { headers: { range: 'bytes=0-1', 'if-range': '"other"' } });
-    assert.equal(stale.status, 200, 'a range against another version gets the whole file');
-    await stale.text();
-    const head = await fetch(at, { method: 'HEAD' });
-    assert.equal(head.status, 200);
-    assert.equal(head.headers.get('content-length'), '10');
-  });
-
-  test('answers the same 404 for an unknown collection, record or name', async () => {
-    const record = await docs().create({ one: new File(['x'], 'x.txt'), secret: new File(['s'], 's.txt') });
-    const base = `${server.url}/api/files`;
-    for (const path of [
-      `/nope/${record.id}/${record.one}`,
-      `/docs/nope/${record.one}`,
-      `/docs/${record.id}/other.txt`,
-      `/docs/${record.id}/..%2F..%2Fdata.db`,
-    ]) {
-      const res = await fetch(base + path);
-      assert.equal(res.status, 404, path);
-      assert.deepEqual(await res.json(), {
-        status: 404,
-        message: "The requested resource wasn't found.",
-        data: {},
+    test('a write that fails after its files were stored takes them out again', async () => {
+      await server.admin.collections.create({
+        name: 'uniq',
+        type: 'base',
+        createRule: '',
+        fields: [
+          { name: 'code', type: 'text' },
+          { name: 'one', type: 'file' },
+        ],
+        indexes: ['CREATE UNIQUE INDEX idx_uniq_code ON uniq (code)'],
       });
-    }
-    assert.equal((await fetch(`${base}/docs/${record.id}/${record.one}`)).status, 200);
-    // A protected file of a collection whose view rule is "" is open to anyone, token or not (PocketBase's rule).
-    assert.equal((await fetch(`${base}/docs/${record.id}/${record.secret}`)).status, 200);
+      const uniq = server.client().collection('uniq');
+      await uniq.create({ code: 'taken' });
+      const before = await storedKeys(server);
+      const err = await uniq.create({ code: 'taken', one: new File(['dup'], 'dup.txt') }).catch((e) => e);
+      assert.equal(err.status, 400);
+      assert.equal(err.response.data.code?.code, 'validation_not_unique');
+      assert.deepEqual(await storedKeys(server), before);
+    });
+
+    test('deleting a record removes its folder once the delete has committed', async () => {
+      const record = await docs().create({ one: new File(['bye'], 'bye.txt') });
+      assert.equal((await keysOf(record)).length, 1);
+      await docs().delete(record.id);
+      await eventually(async () => (await keysOf(record)).length === 0, 'the record folder is gone');
+      assert.equal((await fetch(url(record, record.one))).status, 404);
+    });
+
+    test('a cascade delete removes the files of every record it deletes', async () => {
+      const parents = await server.admin.collections.create({
+        name: 'parents',
+        type: 'base',
+        createRule: '',
+        deleteRule: '',
+      });
+      await server.admin.collections.create({
+        name: 'children',
+        type: 'base',
+        createRule: '',
+        fields: [
+          { name: 'parent', type: 'relation', collectionId: parents.id, cascadeDelete: true, maxSelect: 1 },
+          { name: 'one', type: 'file' },
+        ],
+      });
+      const parent = await server.client().collection('parents').create({});
+      const child = await server
+        .client()
+        .collection('children')
+        .create({ parent: parent.id, one: new File(['c'], 'c.txt') });
+      assert.equal((await keysOf(child)).length, 1);
+      await server.client().collection('parents').delete(parent.id);
+      await eventually(async () => (await keysOf(child)).length === 0, "the child's folder is gone");
+    });
+
+    test('ranges, conditional requests and HEAD', async () => {
+      const record = await docs().create({ one: new File(['0123456789'], 'digits.txt') });
+      const at = url(record, record.one);
+      const part = await fetch(at, { headers: { range: 'bytes=2-4' } });
+      assert.equal(part.status, 206);
+      assert.equal(part.headers.get('content-range'), 'bytes 2-4/10');
+      assert.equal(await part.text(), '234');
+      const tail = await fetch(at, { headers: { range: 'bytes=-3' } });
+      assert.equal(await tail.text(), '789');
+      const past = await fetch(at, { headers: { range: 'bytes=10-' } });
+      assert.equal(past.status, 416);
+      assert.equal(past.headers.get('content-range'), 'bytes */10');
+      const full = await fetch(at);
+      const etag = String(full.headers.get('etag'));
+      await full.text();
+      assert.equal((await fetch(at, { headers: { 'if-none-match': etag } })).status, 304);
+      const since = String(full.headers.get('last-modified'));
+      assert.equal((await fetch(at, { headers: { 'if-modified-since': since } })).status, 304);
+      const stale = await fetch(at, { headers: { range: 'bytes=0-1', 'if-range': '"other"' } });
+      assert.equal(stale.status, 200, 'a range against another version gets the whole file');
+      await stale.text();
+      const head = await fetch(at, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(head.headers.get('content-length'), '10');
+    });
+
+    test('answers the same 404 for an unknown collection, record or name', async () => {
+      const record = await docs().create({ one: new File(['x'], 'x.txt'), secret: new File(['s'], 's.txt') });
+      const base = `${server.url}/api/files`;
+      for (const path of [
+        `/nope/${record.id}/${record.one}`,
+        `/docs/nope/${record.one}`,
+        `/docs/${record.id}/other.txt`,
+        `/docs/${record.id}/..%2F..%2Fdata.db`,
+      ]) {
+        const res = await fetch(base + path);
+        assert.equal(res.status, 404, path);
+        assert.deepEqual(await res.json(), {
+          status: 404,
+          message: "The requested resource wasn't found.",
+          data: {},
+        });
+      }
+      assert.equal((await fetch(`${base}/docs/${record.id}/${record.one}`)).status, 200);
+      // A protected file of a collection whose view rule is "" is open to anyone, token or not (PocketBase's rule).
+      assert.equal((await fetch(`${base}/docs/${record.id}/${record.secret}`)).status, 200);
+    });
   });
-});
 
 describe('hostile uploads', () => {
   let server: TestServer;
@@ -340,14 +378,14 @@ describe('hostile uploads', () => {
   }
 
   test('a truncated or malformed form is a 400, and leaves nothing behind', async () => {
-    const before = storedKeys(server);
+    const before = await storedKeys(server);
     const boundary = 'XyZ';
     const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello`;
     const truncated = await rawCreate(head, `multipart/form-data; boundary=${boundary}`);
     assert.equal(truncated.status, 400, JSON.stringify(truncated.body));
     const noBoundary = await rawCreate('whatever', 'multipart/form-data');
     assert.ok(noBoundary.status >= 400 && noBoundary.status < 500, String(noBoundary.status));
-    assert.deepEqual(storedKeys(server), before);
+    assert.deepEqual(await storedKeys(server), before);
     assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), []);
   });
 
@@ -376,211 +414,277 @@ describe('hostile uploads', () => {
   });
 });
 
-describe('protected files and file tokens', () => {
-  let server: TestServer;
-  const password = 'password-123';
-  before(async () => {
-    server = await startServer();
-    await server.admin.collections.create({
-      name: 'vault',
-      type: 'base',
-      createRule: '@request.auth.id != ""',
-      viewRule: 'owner = @request.auth.id',
-      fields: [
-        { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
-        { name: 'doc', type: 'file', protected: true },
-        { name: 'context', type: 'text' },
-      ],
+for (const kind of STORAGES)
+  describe(`protected files and file tokens on ${kind} storage`, () => {
+    let server: TestServer;
+    const password = 'password-123';
+    before(async () => {
+      server = await serverOn(kind);
+      await server.admin.collections.create({
+        name: 'vault',
+        type: 'base',
+        createRule: '@request.auth.id != ""',
+        viewRule: 'owner = @request.auth.id',
+        fields: [
+          { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
+          { name: 'doc', type: 'file', protected: true },
+          { name: 'context', type: 'text' },
+        ],
+      });
     });
-  });
-  after(() => server.close());
+    after(() => stop(server));
 
-  async function signedIn(email: string) {
-    const pb = server.client();
-    await pb.collection('users').create({ email, password, passwordConfirm: password });
-    await pb.collection('users').authWithPassword(email, password);
-    return pb;
-  }
-
-  test('the owner opens the file with a file token; others, guests and headers get the same 404', async () => {
-    const owner = await signedIn('owner@example.com');
-    const other = await signedIn('other@example.com');
-    const record = await owner.collection('vault').create({
-      owner: owner.authStore.record?.id,
-      doc: new File(['top secret'], 'secret.txt'),
-    });
-    const at = (token?: string) => owner.files.getURL(record, record.doc, token ? { token } : {});
-    const token = await owner.files.getToken();
-    const ok = await fetch(at(token));
-    assert.equal(ok.status, 200);
-    assert.equal(await ok.text(), 'top secret');
-    for (const [what, res] of [
-      ['no token', await fetch(at())],
-      ["another user's token", await fetch(at(await other.files.getToken()))],
-      ['a made-up token', await fetch(at('not.a.token'))],
-      ['an auth token in place of a file token', await fetch(at(owner.authStore.token))],
-      ['the Authorization header', await fetch(at(), { headers: { authorization: owner.authStore.token } })],
-    ] as const) {
-      assert.equal(res.status, 404, what);
-      assert.equal(
-        ((await res.json()) as { message: string }).message,
-        "The requested resource wasn't found.",
-        what,
-      );
+    async function signedIn(email: string) {
+      const pb = server.client();
+      await pb.collection('users').create({ email, password, passwordConfirm: password });
+      await pb.collection('users').authWithPassword(email, password);
+      return pb;
     }
-    // Superusers see every record, through a file token of their own.
-    assert.equal((await fetch(at(await server.admin.files.getToken()))).status, 200);
+
+    test('the owner opens the file with a file token; others, guests and headers get the same 404', async () => {
+      const owner = await signedIn('owner@example.com');
+      const other = await signedIn('other@example.com');
+      const record = await owner.collection('vault').create({
+        owner: owner.authStore.record?.id,
+        doc: new File(['top secret'], 'secret.txt'),
+      });
+      const at = (token?: string) => owner.files.getURL(record, record.doc, token ? { token } : {});
+      const token = await owner.files.getToken();
+      const ok = await fetch(at(token));
+      assert.equal(ok.status, 200);
+      assert.equal(await ok.text(), 'top secret');
+      for (const [what, res] of [
+        ['no token', await fetch(at())],
+        ["another user's token", await fetch(at(await other.files.getToken()))],
+        ['a made-up token', await fetch(at('not.a.token'))],
+        ['an auth token in place of a file token', await fetch(at(owner.authStore.token))],
+        [
+          'the Authorization header',
+          await fetch(at(), { headers: { authorization: owner.authStore.token } }),
+        ],
+      ] as const) {
+        assert.equal(res.status, 404, what);
+        assert.equal(
+          ((await res.json()) as { message: string }).message,
+          "The requested resource wasn't found.",
+          what,
+        );
+      }
+      // Superusers see every record, through a file token of their own.
+      assert.equal((await fetch(at(await server.admin.files.getToken()))).status, 200);
+    });
+
+    test('a file token ends with its session, and with a new password', async () => {
+      const owner = await signedIn('leaver@example.com');
+      const record = await owner.collection('vault').create({
+        owner: owner.authStore.record?.id,
+        doc: new File(['x'], 'x.txt'),
+      });
+      const at = (token: string) => owner.files.getURL(record, record.doc, { token });
+      const first = await owner.files.getToken();
+      assert.equal((await fetch(at(first))).status, 200);
+      await owner.collection('users').update(String(owner.authStore.record?.id), {
+        oldPassword: password,
+        password: 'password-456',
+        passwordConfirm: 'password-456',
+      });
+      assert.equal((await fetch(at(first))).status, 404, 'a new password ends earlier file tokens');
+      await owner.collection('users').authWithPassword('leaver@example.com', 'password-456');
+      const second = await owner.files.getToken();
+      assert.equal((await fetch(at(second))).status, 200);
+      const logout = await server.request('POST', '/api/collections/users/auth-logout', {
+        token: owner.authStore.token,
+        body: {},
+      });
+      assert.equal(logout.status, 204, JSON.stringify(logout.body));
+      assert.equal((await fetch(at(second))).status, 404, 'signing out ends the file tokens of that session');
+    });
+
+    test('POST /api/files/token needs a signed-in record', async () => {
+      const res = await server.request('POST', '/api/files/token');
+      assert.equal(res.status, 401);
+      assert.equal(res.body.message, 'The request requires valid record authorization token.');
+      const admin = await server.request('POST', '/api/files/token', { token: server.adminToken });
+      assert.equal(admin.status, 200);
+      assert.equal(typeof admin.body.token, 'string');
+    });
   });
 
-  test('a file token ends with its session, and with a new password', async () => {
-    const owner = await signedIn('leaver@example.com');
-    const record = await owner.collection('vault').create({
-      owner: owner.authStore.record?.id,
-      doc: new File(['x'], 'x.txt'),
+for (const kind of STORAGES)
+  describe(`thumbnails on ${kind} storage`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await serverOn(kind);
+      await server.admin.collections.create({
+        name: 'pics',
+        type: 'base',
+        createRule: '',
+        viewRule: '',
+        updateRule: '',
+        fields: [
+          {
+            name: 'image',
+            type: 'file',
+            maxSelect: 2,
+            thumbs: ['50x30', '50x30t', '50x30b', '50x30f', '0x20', '40x0'],
+          },
+        ],
+      });
     });
-    const at = (token: string) => owner.files.getURL(record, record.doc, { token });
-    const first = await owner.files.getToken();
-    assert.equal((await fetch(at(first))).status, 200);
-    await owner.collection('users').update(String(owner.authStore.record?.id), {
-      oldPassword: password,
-      password: 'password-456',
-      passwordConfirm: 'password-456',
+    after(() => stop(server));
+    const pics = () => server.client().collection('pics');
+
+    /** 100×200: the top half red, the bottom half blue. */
+    const portrait = () =>
+      sharp({ create: { width: 100, height: 200, channels: 3, background: 'blue' } })
+        .composite([
+          {
+            input: { create: { width: 100, height: 100, channels: 3, background: 'red' } },
+            top: 0,
+            left: 0,
+          },
+        ])
+        .png()
+        .toBuffer();
+
+    async function fetchThumb(record: RecordModel, thumb: string) {
+      const res = await fetch(server.client().files.getURL(record, record.image[0], { thumb }));
+      assert.equal(res.status, 200, thumb);
+      return { res, body: Buffer.from(await res.arrayBuffer()) };
+    }
+    const centre = async (body: Buffer) => {
+      const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
+      const i = (Math.floor(info.height / 2) * info.width + Math.floor(info.width / 2)) * info.channels;
+      return [data[i], data[i + 1], data[i + 2]];
+    };
+
+    test('makes the listed sizes, cropped, fitted or scaled as asked, and keeps them', async () => {
+      const record = await pics().create({ image: new File([await portrait()], 'p.png') });
+      const expect: Record<string, [number, number]> = {
+        '50x30': [50, 30],
+        '50x30t': [50, 30],
+        '50x30b': [50, 30],
+        '50x30f': [15, 30],
+        '0x20': [10, 20],
+        '40x0': [40, 80],
+        '100x100': [100, 100],
+      };
+      for (const [size, [width, height]] of Object.entries(expect)) {
+        const { res, body } = await fetchThumb(record, size);
+        assert.equal(res.headers.get('content-type'), 'image/png', size);
+        assert.equal(res.headers.get('content-disposition'), `inline; filename="${size}_${record.image[0]}"`);
+        const meta = await sharp(body).metadata();
+        assert.deepEqual([meta.width, meta.height], [width, height], size);
+      }
+      assert.deepEqual(
+        await centre((await fetchThumb(record, '50x30t')).body),
+        [255, 0, 0],
+        'top crop is red',
+      );
+      assert.deepEqual(
+        await centre((await fetchThumb(record, '50x30b')).body),
+        [0, 0, 255],
+        'bottom crop is blue',
+      );
+      const kept = (await storedKeys(server)).filter((k) => k.includes(`/${record.id}/thumbs_`));
+      assert.equal(kept.length, 7, kept.join());
+      // Dropping the file drops its thumbnails.
+      await pics().update(record.id, { image: [] });
+      await eventually(
+        async () => (await storedKeys(server)).filter((k) => k.includes(`/${record.id}/`)).length === 0,
+        'the file and its thumbnails are removed',
+      );
     });
-    assert.equal((await fetch(at(first))).status, 404, 'a new password ends earlier file tokens');
-    await owner.collection('users').authWithPassword('leaver@example.com', 'password-456');
-    const second = await owner.files.getToken();
-    assert.equal((await fetch(at(second))).status, 200);
-    const logout = await server.request('POST', '/api/collections/users/auth-logout', {
-      token: owner.authStore.token,
-      body: {},
+
+    test('serves the original for an unlisted size, a non-image, or an image too large to decode', async () => {
+      const original = await portrait();
+      const record = await pics().create({
+        image: [new File([original], 'p.png'), new File(['text'], 't.txt')],
+      });
+      assert.deepEqual((await fetchThumb(record, '10x10')).body, original);
+      const text = await fetch(server.client().files.getURL(record, record.image[1], { thumb: '100x100' }));
+      assert.equal(await text.text(), 'text');
+      // A PNG whose header claims 20000×20000 pixels: refused before decoding, the original is served.
+      const bomb = Buffer.from(await png(4));
+      bomb.writeUInt32BE(20000, 16);
+      bomb.writeUInt32BE(20000, 20);
+      bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29);
+      const bombed = await pics().create({ image: new File([bomb], 'bomb.png') });
+      const { res, body } = await fetchThumb(bombed, '50x30');
+      assert.equal(res.headers.get('content-type'), 'image/png');
+      assert.deepEqual(body, bomb);
+      assert.equal((await storedKeys(server)).filter((k) => k.includes(`/${bombed.id}/thumbs_`)).length, 0);
     });
-    assert.equal(logout.status, 204, JSON.stringify(logout.body));
-    assert.equal((await fetch(at(second))).status, 404, 'signing out ends the file tokens of that session');
+
+    test('keeps the format of JPEG and GIF sources, makes PNG of WebP', async () => {
+      const base = sharp({ create: { width: 60, height: 60, channels: 3, background: 'green' } });
+      for (const [format, type] of [
+        ['jpeg', 'image/jpeg'],
+        ['gif', 'image/gif'],
+        ['webp', 'image/png'],
+      ] as const) {
+        const record = await pics().create({
+          image: new File([await base.clone().toFormat(format).toBuffer()], `i.${format}`),
+        });
+        const { res } = await fetchThumb(record, '50x30');
+        assert.equal(res.headers.get('content-type'), type, format);
+      }
+    });
   });
 
-  test('POST /api/files/token needs a signed-in record', async () => {
-    const res = await server.request('POST', '/api/files/token');
-    assert.equal(res.status, 401);
-    assert.equal(res.body.message, 'The request requires valid record authorization token.');
-    const admin = await server.request('POST', '/api/files/token', { token: server.adminToken });
-    assert.equal(admin.status, 200);
-    assert.equal(typeof admin.body.token, 'string');
-  });
-});
-
-describe('thumbnails', () => {
+describe('S3 storage from the settings', () => {
   let server: TestServer;
+  let s3: TestS3;
   before(async () => {
     server = await startServer();
+    s3 = await startS3();
     await server.admin.collections.create({
-      name: 'pics',
+      name: 'moves',
       type: 'base',
       createRule: '',
       viewRule: '',
-      updateRule: '',
-      fields: [
-        {
-          name: 'image',
-          type: 'file',
-          maxSelect: 2,
-          thumbs: ['50x30', '50x30t', '50x30b', '50x30f', '0x20', '40x0'],
-        },
-      ],
+      fields: [{ name: 'f', type: 'file' }],
     });
   });
-  after(() => server.close());
-  const pics = () => server.client().collection('pics');
-
-  /** 100×200: the top half red, the bottom half blue. */
-  const portrait = () =>
-    sharp({ create: { width: 100, height: 200, channels: 3, background: 'blue' } })
-      .composite([
-        {
-          input: { create: { width: 100, height: 100, channels: 3, background: 'red' } },
-          top: 0,
-          left: 0,
-        },
-      ])
-      .png()
-      .toBuffer();
-
-  async function fetchThumb(record: RecordModel, thumb: string) {
-    const res = await fetch(server.client().files.getURL(record, record.image[0], { thumb }));
-    assert.equal(res.status, 200, thumb);
-    return { res, body: Buffer.from(await res.arrayBuffer()) };
-  }
-  const centre = async (body: Buffer) => {
-    const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
-    const i = (Math.floor(info.height / 2) * info.width + Math.floor(info.width / 2)) * info.channels;
-    return [data[i], data[i + 1], data[i + 2]];
-  };
-
-  test('makes the listed sizes, cropped, fitted or scaled as asked, and keeps them', async () => {
-    const record = await pics().create({ image: new File([await portrait()], 'p.png') });
-    const expect: Record<string, [number, number]> = {
-      '50x30': [50, 30],
-      '50x30t': [50, 30],
-      '50x30b': [50, 30],
-      '50x30f': [15, 30],
-      '0x20': [10, 20],
-      '40x0': [40, 80],
-      '100x100': [100, 100],
-    };
-    for (const [size, [width, height]] of Object.entries(expect)) {
-      const { res, body } = await fetchThumb(record, size);
-      assert.equal(res.headers.get('content-type'), 'image/png', size);
-      assert.equal(res.headers.get('content-disposition'), `inline; filename="${size}_${record.image[0]}"`);
-      const meta = await sharp(body).metadata();
-      assert.deepEqual([meta.width, meta.height], [width, height], size);
-    }
-    assert.deepEqual(await centre((await fetchThumb(record, '50x30t')).body), [255, 0, 0], 'top crop is red');
-    assert.deepEqual(
-      await centre((await fetchThumb(record, '50x30b')).body),
-      [0, 0, 255],
-      'bottom crop is blue',
-    );
-    const kept = storedKeys(server).filter((k) => k.includes(`/${record.id}/thumbs_`));
-    assert.equal(kept.length, 7, kept.join());
-    // Dropping the file drops its thumbnails.
-    await pics().update(record.id, { image: [] });
-    await eventually(
-      () => storedKeys(server).filter((k) => k.includes(`/${record.id}/`)).length === 0,
-      'the file and its thumbnails are removed',
-    );
+  after(async () => {
+    await server.close();
+    await s3.stop();
   });
-
-  test('serves the original for an unlisted size, a non-image, or an image too large to decode', async () => {
-    const original = await portrait();
-    const record = await pics().create({
-      image: [new File([original], 'p.png'), new File(['text'], 't.txt')],
+  const settings = (body: unknown) =>
+    server.request('PATCH', '/api/settings', { token: server.adminToken, body });
+  const test3 = () =>
+    server.request('POST', '/api/settings/test/s3', {
+      token: server.adminToken,
+      body: { filesystem: 'storage' },
     });
-    assert.deepEqual((await fetchThumb(record, '10x10')).body, original);
-    const text = await fetch(server.client().files.getURL(record, record.image[1], { thumb: '100x100' }));
-    assert.equal(await text.text(), 'text');
-    // A PNG whose header claims 20000×20000 pixels: refused before decoding, the original is served.
-    const bomb = Buffer.from(await png(4));
-    bomb.writeUInt32BE(20000, 16);
-    bomb.writeUInt32BE(20000, 20);
-    bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29);
-    const bombed = await pics().create({ image: new File([bomb], 'bomb.png') });
-    const { res, body } = await fetchThumb(bombed, '50x30');
-    assert.equal(res.headers.get('content-type'), 'image/png');
-    assert.deepEqual(body, bomb);
-    assert.equal(storedKeys(server).filter((k) => k.includes(`/${bombed.id}/thumbs_`)).length, 0);
-  });
 
-  test('keeps the format of JPEG and GIF sources, makes PNG of WebP', async () => {
-    const base = sharp({ create: { width: 60, height: 60, channels: 3, background: 'green' } });
-    for (const [format, type] of [
-      ['jpeg', 'image/jpeg'],
-      ['gif', 'image/gif'],
-      ['webp', 'image/png'],
-    ] as const) {
-      const record = await pics().create({
-        image: new File([await base.clone().toFormat(format).toBuffer()], `i.${format}`),
-      });
-      const { res } = await fetchThumb(record, '50x30');
-      assert.equal(res.headers.get('content-type'), type, format);
-    }
+  test('switches without a restart, and POST /api/settings/test/s3 tries the saved settings', async () => {
+    const failed = await test3();
+    assert.equal(failed.status, 400);
+    assert.match(failed.body.message, /not enabled/);
+    const onDisk = await server
+      .client()
+      .collection('moves')
+      .create({ f: new File(['disk'], 'd.txt') });
+    assert.equal((await settings({ s3: { enabled: true, ...s3.options } })).status, 200);
+    assert.equal((await test3()).status, 204);
+    assert.deepEqual(await listKeys(s3.options), [], 'the test object was removed again');
+    const inBucket = await server
+      .client()
+      .collection('moves')
+      .create({ f: new File(['bucket'], 'b.txt') });
+    assert.deepEqual(await listKeys(s3.options), [`${inBucket.collectionId}/${inBucket.id}/${inBucket.f}`]);
+    const read = await fetch(server.client().files.getURL(inBucket, inBucket.f));
+    assert.equal(await read.text(), 'bucket');
+    // Files are not moved: the one stored on disk is not in the bucket.
+    assert.equal((await fetch(server.client().files.getURL(onDisk, onDisk.f))).status, 404);
+    // A wrong bucket: the test says what S3 answered.
+    assert.equal((await settings({ s3: { bucket: 'no-such-bucket' } })).status, 200);
+    const wrong = await test3();
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.body.message, /^Failed to test the S3 filesystem\. Raw error: \n.+/);
+    // Back to the data dir.
+    assert.equal((await settings({ s3: { enabled: false, bucket: s3.options.bucket } })).status, 200);
+    assert.equal(await (await fetch(server.client().files.getURL(onDisk, onDisk.f))).text(), 'disk');
   });
 });

@@ -672,13 +672,11 @@ describe('realtime', () => {
       viewRule: null,
       fields: [{ name: 'who', type: 'text' }],
     });
-    const second = await server.admin
-      .collection('_superusers')
-      .create({
-        email: 'root2@example.com',
-        password: 'root-password-2',
-        passwordConfirm: 'root-password-2',
-      });
+    const second = await server.admin.collection('_superusers').create({
+      email: 'root2@example.com',
+      password: 'root-password-2',
+      passwordConfirm: 'root-password-2',
+    });
     const other = server.client();
     await other.collection('_superusers').authWithPassword('root2@example.com', 'root-password-2');
     const first = server.client();

@@ -1,14 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { appleClientSecret } from '../../auth/index.ts';
 import { badRequest, fieldError } from '../../errors/index.ts';
 import { isPlainObject } from '../../lib/index.ts';
+import type { SettingsStore } from '../../schema/index.ts';
+import { createS3Storage } from '../../storage/index.ts';
 import { type HttpDeps, requireSuperuser } from '../context.ts';
 
 /**
- * `POST /api/settings/test/s3` as PocketBase answers it with S3 off: the form is checked (`filesystem` is
- * `storage` or `backups`), then the test fails, since Plinth has no S3 storage yet.
+ * `POST /api/settings/test/s3`, as PocketBase does it: the saved settings of `filesystem` (`storage` for
+ * files, `backups`) are tried by writing a small object and deleting it again; 204 when both work, else 400
+ * with the S3 error in the message.
  */
-function testS3(body: unknown): never {
+async function testS3(settings: SettingsStore, body: unknown): Promise<void> {
   const filesystem = isPlainObject(body) ? body.filesystem : undefined;
   if (filesystem === undefined || filesystem === '')
     throw badRequest('Failed to test the S3 filesystem.', {
@@ -18,7 +22,19 @@ function testS3(body: unknown): never {
     throw badRequest('Failed to test the S3 filesystem.', {
       filesystem: fieldError('validation_in_invalid', 'Must be a valid value.'),
     });
-  throw badRequest('Failed to test the S3 filesystem. S3 storage is not supported by this server yet.');
+  const config = filesystem === 'storage' ? settings.get().s3 : settings.get().backups.s3;
+  const failed = (reason: string) => badRequest(`Failed to test the S3 filesystem. Raw error: \n${reason}.`);
+  if (!config.enabled) throw failed('S3 storage filesystem is not enabled');
+  const s3 = createS3Storage(config);
+  const prefix = `pb_settings_test_${randomBytes(4).toString('hex').slice(0, 5)}`;
+  try {
+    await s3.putBuffer(`${prefix}/test.txt`, Buffer.from('test'), 'text/plain');
+    await s3.deletePrefix(prefix);
+  } catch (err) {
+    throw failed((err as Error).message || String(err));
+  } finally {
+    await s3.close();
+  }
 }
 
 /** Runtime settings (superusers only); secrets are never sent back. */
@@ -31,9 +47,10 @@ export async function settingsRoutes(app: FastifyInstance, { settings, auth }: H
     requireSuperuser(request);
     return settings.toJson(await settings.update(request.body));
   });
-  app.post('/api/settings/test/s3', async (request) => {
+  app.post('/api/settings/test/s3', async (request, reply) => {
     requireSuperuser(request);
-    testS3(request.body);
+    await testS3(settings, request.body);
+    return reply.code(204).send();
   });
   app.post('/api/settings/test/email', async (request, reply) => {
     requireSuperuser(request);
