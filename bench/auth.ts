@@ -1,18 +1,8 @@
-// `node bench/auth.ts`: what auth costs, with the load from a separate process (bench/load.ts).
-//
-//   login    POST auth-with-password (argon2id, m=19 MiB t=2 p=1; at most 4 hashes at once)   req/s
-//   refresh  POST auth-refresh with a valid token                                              req/s
-//   get-own  GET  users/records/{id} with a token, owner rule `id = @request.auth.id`:
-//            Plinth (server-side session check) / the same server with a static token check
-//            (bench/plinth-static-sessions.ts: signature, expiry and record only)            ratio
-//
-// Flags: --duration S (10) --warmup S (2) --rounds N (3) --connections N (10)
-//        --engines sqlite,postgres (sqlite) --json
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
+import { loadInChild } from './proc.ts';
 import {
   api,
   dropBenchDatabases,
@@ -44,23 +34,11 @@ interface Request {
 }
 
 function load(server: RunningServer, r: Request, duration: number): Promise<LoadResult> {
-  const args = [join(ROOT, 'bench', 'load.ts'), '--url', server.baseUrl + r.path, '--method', r.method];
+  const args = ['--url', server.baseUrl + r.path, '--method', r.method];
   args.push('--connections', flags.connections, '--duration', String(duration));
   if (r.body) args.push('--body', r.body, '--content-type', 'application/json');
   for (const [k, v] of Object.entries(r.headers)) args.push('--header', `${k}: ${v}`);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as LoadResult);
-      } catch (err) {
-        reject(new Error(`load failed: ${(err as Error).message}`));
-      }
-    }),
-  );
+  return loadInChild(args);
 }
 
 /** Signs the bench user up (once per server) and in; returns its id and a token. */

@@ -7,11 +7,11 @@
 // Flags: --a DIR --b DIR (checkouts holding bin/plinth.js; b defaults to this one) --rounds N (8)
 //        --duration S (5) --warmup S (3) --connections N (10) --engine sqlite|postgres (sqlite)
 //        --scenario get|list (get) --json
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
+import { cpuSeconds, loadInChild } from './proc.ts';
 import {
   api,
   dropBenchDatabases,
@@ -36,29 +36,8 @@ const { values: flags } = parseArgs({
   },
 });
 const log = (msg: string) => console.error(`bench: ${msg}`);
-const TICKS = 100; // clock ticks per second of /proc/PID/stat (getconf CLK_TCK on Linux)
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-
 function load(url: string, duration: number): Promise<LoadResult> {
-  const args = [join(ROOT, 'bench', 'load.ts'), '--url', url, '--duration', String(duration)];
-  args.push('--connections', flags.connections);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as LoadResult);
-      } catch (err) {
-        reject(new Error(`load failed: ${(err as Error).message}`));
-      }
-    }),
-  );
+  return loadInChild(['--url', url, '--duration', String(duration), '--connections', flags.connections]);
 }
 
 interface Build {

@@ -14,9 +14,10 @@
 //
 // Flags: --subscribers N --users U --rate R --duration S --engines sqlite,postgres (sqlite) --nodes K --json
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cpuSeconds, memory } from './proc.ts';
 import {
   api,
   dropBenchDatabases,
@@ -40,21 +41,6 @@ const { values: flags } = parseArgs({
   },
 });
 const log = (msg: string) => console.error(`bench: ${msg}`);
-const TICKS = 100; // clock ticks per second of /proc/PID/stat (getconf CLK_TCK on Linux)
-
-/** CPU seconds (user + system) the process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / TICKS;
-}
-
-/** Resident memory now and at its peak, in MB. */
-function memory(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
-
 async function setUp(server: RunningServer): Promise<{ id: string; token: string }[]> {
   const users = await api(server.baseUrl, 'GET', '/api/collections/users', undefined, server.adminHeaders);
   const usersId = (users.json as { id: string }).id;
