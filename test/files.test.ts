@@ -688,3 +688,53 @@ describe('S3 storage from the settings', () => {
     assert.equal(await (await fetch(server.client().files.getURL(onDisk, onDisk.f))).text(), 'disk');
   });
 });
+
+describe('a slow upload and admission control', () => {
+  let server: TestServer;
+  before(async () => {
+    // One slot: a slow uploader holding it would keep everyone else waiting.
+    server = await startServer({ flags: { maxInFlight: 1, maxQueue: 10, maxInFlightPerIp: 0 } });
+    await server.admin.collections.create({
+      name: 'slow',
+      type: 'base',
+      listRule: '',
+      createRule: '',
+      fields: [{ name: 'f', type: 'file' }],
+    });
+  });
+  after(() => server.close());
+
+  test('reads the upload without holding a slot: others are served meanwhile, then it is stored', async () => {
+    const boundary = 'Slow';
+    const req = httpRequest(`${server.url}/api/collections/slow/records`, {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+    });
+    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="slow.txt"\r\n\r\n`);
+    for (let i = 0; i < 5; i++) {
+      req.write('part ');
+      // While the upload trickles in, another client is served at once.
+      const started = performance.now();
+      const list = await server.request('GET', '/api/collections/slow/records');
+      assert.equal(list.status, 200);
+      assert.ok(performance.now() - started < 1000, 'a list waited for the upload');
+      await sleep(50);
+    }
+    assert.equal(server.app.server.admission.inFlight, 0, 'the upload holds no slot while it is read');
+    req.end(`\r\n--${boundary}--\r\n`);
+    const { status, body } = await answer;
+    assert.equal(status, 200, body);
+    const record = JSON.parse(body) as RecordModel;
+    const stored = await fetch(server.client().files.getURL(record, record.f));
+    assert.equal(await stored.text(), 'part part part part part ');
+    assert.equal(server.app.server.admission.inFlight, 0);
+  });
+});

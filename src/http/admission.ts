@@ -2,6 +2,7 @@ import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdmissionConfig } from '../config/index.ts';
+import { ApiError } from '../errors/index.ts';
 import { AdmissionGate, type Waiter } from './admission-gate.ts';
 import { isOverConnectionLimit, limitConnectionsPerIp } from './connections.ts';
 import { watchEventLoop } from './loop-watch.ts';
@@ -16,14 +17,18 @@ const EXEMPT = [...PROBES, '/api/realtime'];
 const RETRY_AFTER = '1';
 const JSON_TYPE = 'application/json; charset=utf-8';
 const errorBody = (status: number, message: string) => JSON.stringify({ status, message, data: {} });
-const BUSY = errorBody(503, 'The server is busy; try again shortly.');
-const PER_IP = errorBody(429, 'Too many requests in progress from this address; try again shortly.');
+const BUSY_MESSAGE = 'The server is busy; try again shortly.';
+const PER_IP_MESSAGE = 'Too many requests in progress from this address; try again shortly.';
+const BUSY = errorBody(503, BUSY_MESSAGE);
+const PER_IP = errorBody(429, PER_IP_MESSAGE);
 const CONNECTIONS = errorBody(503, 'Too many connections from this address.');
 
 const RUNNING = 1;
 const QUEUED = 2;
 const ORPHANED = 3;
 const DONE = 4;
+/** Reading its body outside a slot (`outsideSlot`). */
+const OUTSIDE = 5;
 
 /**
  * The server's responses, with admission's state as fields of their own: set in the constructor, so every
@@ -36,6 +41,8 @@ export interface AdmittedResponse extends ServerResponse {
   phase: number;
   ip: string;
   waiter: Waiter | undefined;
+  /** Set while a request waits to take its slot back: its client left, so it never will. */
+  onGone: (() => void) | undefined;
 }
 
 /** The responses a connection has admitted or queued and not yet answered (more than one if pipelined). */
@@ -69,10 +76,16 @@ const startsWithAny = (url: string, prefixes: readonly string[]) => {
 /** True for the health and readiness probes, which no limit may slow down. */
 export const isProbe = (url: string): boolean => startsWithAny(url, PROBES);
 
-/** What the gate holds now (for tests and, later, metrics). */
+/** What the gate holds now (for tests and, later, metrics), and the one way around it. */
 export interface AdmissionStats {
   readonly inFlight: number;
   readonly queued: number;
+  /**
+   * Runs `work` (reading a long upload) without holding a slot: a slow uploader waits on the network, not
+   * on the server, and must not keep others out. Afterwards the request takes a slot again as a new one
+   * would: at once, after a wait in the queue, or a 503 or 429 (thrown) past the limits.
+   */
+  outsideSlot<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T>;
 }
 
 declare module 'fastify' {
@@ -122,6 +135,7 @@ export function createAdmission(limits: AdmissionConfig): Admission {
     phase = 0;
     ip = '';
     waiter: Waiter | undefined = undefined;
+    onGone: (() => void) | undefined = undefined;
 
     // Node's own signature is overloaded; every form goes through unchanged. Node calls writeHead itself
     // when a response is ended or written without it.
@@ -147,6 +161,7 @@ function adopt(res: ServerResponse, answered: (res: AdmittedResponse) => void): 
   r.phase = 0;
   r.ip = '';
   r.waiter = undefined;
+  r.onGone = undefined;
   const writeHead = res.writeHead;
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
     answered(r);
@@ -171,7 +186,58 @@ function install(
     get queued() {
       return gate.queued;
     },
+    async outsideSlot<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> {
+      const res = reply.raw as AdmittedResponse;
+      if (res.phase !== RUNNING) return work();
+      res.phase = OUTSIDE;
+      untrack(res);
+      gate.leave(res.ip);
+      const result = await work();
+      await takeSlotBack(res, reply);
+      return result;
+    },
   } satisfies AdmissionStats);
+
+  /** A request coming back from `outsideSlot` enters the gate as a new one would. */
+  function takeSlotBack(res: AdmittedResponse, reply: FastifyReply): Promise<void> {
+    const ip = res.ip;
+    const verdict = gate.enter(ip);
+    if (verdict === 'run') {
+      res.phase = RUNNING;
+      track(res);
+      return Promise.resolve();
+    }
+    reply.header('retry-after', RETRY_AFTER);
+    if (verdict === 'ip') throw new ApiError(429, PER_IP_MESSAGE);
+    if (verdict === 'busy') throw new ApiError(503, BUSY_MESSAGE);
+    return new Promise((resolve, fail) => {
+      const waiter: Waiter = {
+        ip,
+        at: 0,
+        prev: undefined,
+        next: undefined,
+        queued: false,
+        ipPrev: undefined,
+        ipNext: undefined,
+        run() {
+          res.onGone = undefined;
+          res.phase = RUNNING;
+          resolve();
+        },
+        expire() {
+          res.onGone = undefined;
+          res.phase = DONE;
+          untrack(res);
+          fail(new ApiError(503, BUSY_MESSAGE));
+        },
+      };
+      res.onGone = () => fail(new ApiError(503, 'The client has gone.'));
+      res.phase = QUEUED;
+      res.waiter = waiter;
+      track(res);
+      gate.wait(waiter);
+    });
+  }
 
   // A connection that closes takes its open responses with it: each is handled as closed before its end.
   app.server.on('connection', (socket: TrackedSocket) => {
@@ -186,6 +252,8 @@ function install(
     if (res.phase === QUEUED) {
       res.phase = DONE;
       gate.cancel(res.waiter as Waiter);
+      res.onGone?.();
+      res.onGone = undefined;
     } else if (res.phase === RUNNING) {
       // Finished without writeHead() (a hijacked reply): free the slot; otherwise the client left mid-work.
       if (res.writableFinished) {

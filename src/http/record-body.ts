@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../errors/index.ts';
 import { maxFileSize, storedFileName, type Upload } from '../records/index.ts';
 import type { Collection, FieldDef } from '../schema/index.ts';
@@ -43,28 +43,44 @@ function namesIn(value: unknown): unknown[] {
  */
 export function recordBodies(spoolDir: string) {
   mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
-  return async (request: FastifyRequest, collection: Collection, failure: string): Promise<RecordBody> => {
+  return async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    collection: Collection,
+    failure: string,
+  ): Promise<RecordBody> => {
     // No body at all (no Content-Type) is `{}`, as PocketBase reads it; a JSON `null` is not an object (400).
     if (!request.isMultipart())
       return { body: request.body === undefined ? {} : request.body, done: async () => {} };
     const fileFields = collection.fields.filter((f) => f.type === 'file');
-    const { body, files } = await readMultipart(request, {
-      spoolDir,
-      maxFileSize: (key) => {
-        const field = fileFieldOf(collection, key);
-        return field && maxFileSize(field);
-      },
-      maxTotal: fileFields.reduce((sum, f) => sum + maxFileSize(f) * slots(f), 0),
-      maxFiles: fileFields.reduce((sum, f) => sum + slots(f), 0),
-      // The field error checkFiles would give, at once: the rest of a file past its limit is never read.
-      tooLarge: (key, originalName, max) =>
-        badRequest(failure, {
-          [(fileFieldOf(collection, key) as FieldDef).name]: {
-            code: 'validation_file_size_limit',
-            message: `Failed to upload ${originalName.slice(0, 300)} - the maximum allowed file size is ${max} bytes.`,
-            params: { file: originalName.slice(0, 300), maxSize: max },
-          },
-        }),
+    // The upload may take minutes on a slow link: it is read without holding an admission slot. If no slot
+    // is to be had afterwards (503), what was spooled goes.
+    let spooled: SpooledFile[] = [];
+    const read = () =>
+      readMultipart(request, {
+        spoolDir,
+        maxFileSize: (key) => {
+          const field = fileFieldOf(collection, key);
+          return field && maxFileSize(field);
+        },
+        maxTotal: fileFields.reduce((sum, f) => sum + maxFileSize(f) * slots(f), 0),
+        maxFiles: fileFields.reduce((sum, f) => sum + slots(f), 0),
+        // The field error checkFiles would give, at once: the rest of a file past its limit is never read.
+        tooLarge: (key, originalName, max) =>
+          badRequest(failure, {
+            [(fileFieldOf(collection, key) as FieldDef).name]: {
+              code: 'validation_file_size_limit',
+              message: `Failed to upload ${originalName.slice(0, 300)} - the maximum allowed file size is ${max} bytes.`,
+              params: { file: originalName.slice(0, 300), maxSize: max },
+            },
+          }),
+      }).then((form) => {
+        spooled = form.files;
+        return form;
+      });
+    const { body, files } = await request.server.admission.outsideSlot(reply, read).catch(async (err) => {
+      await discardSpooled(spooled);
+      throw err;
     });
     const uploads = new Map<string, Upload>();
     const added = new Map<string, string[]>();

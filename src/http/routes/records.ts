@@ -58,37 +58,53 @@ export async function recordRoutes(app: FastifyInstance, deps: HttpDeps): Promis
       },
     });
 
-    writes.post<{ Params: CollectionParams }>('/api/collections/:collection/records', async (request) => {
-      const collection = collections.get(request.params.collection);
-      const out = output(request, collection);
-      const { body, uploads, done } = await readBody(request, collection, 'Failed to create record.');
-      try {
-        const record = await records.create(collection, body, callerOf(request), {
-          beforeWrite: out.check,
-          uploads,
-        });
-        return await out.send([record], record);
-      } finally {
-        await done();
-      }
-    });
+    writes.post<{ Params: CollectionParams }>(
+      '/api/collections/:collection/records',
+      async (request, reply) => {
+        const collection = collections.get(request.params.collection);
+        const out = output(request, collection);
+        const { body, uploads, done } = await readBody(
+          request,
+          reply,
+          collection,
+          'Failed to create record.',
+        );
+        try {
+          const record = await records.create(collection, body, callerOf(request), {
+            beforeWrite: out.check,
+            uploads,
+          });
+          return await out.send([record], record);
+        } finally {
+          await done();
+        }
+      },
+    );
 
-    writes.patch<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request) => {
-      const collection = collections.get(request.params.collection);
-      const out = output(request, collection);
-      const id = request.params.id;
-      const { body, uploads, done } = await readBody(request, collection, 'Failed to update record.');
-      try {
-        const caller = callerOf(request);
-        const record = await records.update(collection, id, body, caller, {
-          beforeWrite: out.check,
-          uploads,
-        });
-        return await out.send([record], record);
-      } finally {
-        await done();
-      }
-    });
+    writes.patch<{ Params: RecordParams }>(
+      '/api/collections/:collection/records/:id',
+      async (request, reply) => {
+        const collection = collections.get(request.params.collection);
+        const out = output(request, collection);
+        const id = request.params.id;
+        const { body, uploads, done } = await readBody(
+          request,
+          reply,
+          collection,
+          'Failed to update record.',
+        );
+        try {
+          const caller = callerOf(request);
+          const record = await records.update(collection, id, body, caller, {
+            beforeWrite: out.check,
+            uploads,
+          });
+          return await out.send([record], record);
+        } finally {
+          await done();
+        }
+      },
+    );
   });
 
   app.delete<{ Params: RecordParams }>('/api/collections/:collection/records/:id', async (request, reply) => {
