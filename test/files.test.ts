@@ -262,6 +262,28 @@ for (const kind of STORAGES)
       await eventually(async () => (await keysOf(child)).length === 0, "the child's folder is gone");
     });
 
+    test('downloads count against the `<collection>:file` rate limit', async () => {
+      const record = await docs().create({ one: new File(['x'], 'x.txt') });
+      const set = (enabled: boolean) =>
+        server.request('PATCH', '/api/settings', {
+          token: server.adminToken,
+          body: {
+            rateLimits: {
+              enabled,
+              rules: [{ label: 'docs:file', audience: '', duration: 60, maxRequests: 2 }],
+            },
+          },
+        });
+      assert.equal((await set(true)).status, 200);
+      try {
+        const statuses = [];
+        for (let i = 0; i < 3; i++) statuses.push((await fetch(url(record, record.one))).status);
+        assert.deepEqual(statuses, [200, 200, 429]);
+      } finally {
+        assert.equal((await set(false)).status, 200);
+      }
+    });
+
     test('ranges, conditional requests and HEAD', async () => {
       const record = await docs().create({ one: new File(['0123456789'], 'digits.txt') });
       const at = url(record, record.one);
