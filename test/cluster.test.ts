@@ -174,6 +174,50 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     for (const off of offs) await off();
   });
 
+  it('a delete is checked on every node before it commits: a rule through a parent the cascade removes still holds', async () => {
+    const parents = await admin.collections.create({
+      name: 'cl_parents',
+      type: 'base',
+      listRule: 'owner = @request.auth.id',
+      viewRule: 'owner = @request.auth.id',
+      fields: [
+        {
+          name: 'owner',
+          type: 'relation',
+          collectionId: (await admin.collections.getOne('users')).id,
+          maxSelect: 1,
+        },
+      ],
+    });
+    await admin.collections.create({
+      name: 'cl_children',
+      type: 'base',
+      listRule: 'parent.owner = @request.auth.id',
+      viewRule: 'parent.owner = @request.auth.id',
+      fields: [
+        { name: 'parent', type: 'relation', collectionId: parents.id, cascadeDelete: true, maxSelect: 1 },
+      ],
+    });
+    const parent = await admin.collection('cl_parents').create({ owner: users.ann?.id });
+    const child = await admin.collection('cl_children').create({ parent: parent.id });
+    // Six streams through HAProxy land on every node.
+    const subscribers = [0, 1, 2, 3, 4, 5].map(() => {
+      const pb = client();
+      pb.authStore.save(users.ann?.token as string, null);
+      return { pb, got: [] as string[] };
+    });
+    const offs = [];
+    for (const s of subscribers)
+      offs.push(
+        await s.pb.collection('cl_children').subscribe('*', (e) => s.got.push(`${e.action}:${e.record.id}`)),
+      );
+    await admin.collection('cl_parents').delete(parent.id);
+    for (const s of subscribers) await until(() => s.got.length >= 1, 'the delete of the child');
+    await new Promise((r) => setTimeout(r, 200));
+    for (const s of subscribers) assert.deepEqual(s.got, [`delete:${child.id}`]);
+    for (const off of offs) await off();
+  });
+
   it('a signed-out session is refused on every node within a second', async () => {
     const pb = new PocketBase(proxy.url);
     const { token } = await pb.collection('users').authWithPassword('ann@example.com', 'password-123');

@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib';
 import type { RecordModel } from 'pocketbase';
 import sharp from 'sharp';
 import { listKeys, startS3, type TestS3 } from './helpers/s3.ts';
-import { startServer, type TestServer } from './helpers/server.ts';
+import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
 
 const png = (size = 8) =>
   sharp({ create: { width: size, height: size, channels: 3, background: 'blue' } })
@@ -16,9 +16,12 @@ const png = (size = 8) =>
     .toBuffer();
 const NAME = /^[a-z0-9_]{3,100}_[a-z0-9]{10}(\.[\w.*+=#-]+)?$/;
 
-/** Where the suite's servers store files: the data dir, or a real S3-compatible server (s3rver). */
-const STORAGES = ['local', 's3'] as const;
-type StorageKind = (typeof STORAGES)[number];
+/**
+ * Where the suite's servers store files: the data dir, or a real S3-compatible server (s3rver). Storage does
+ * not touch the database, so the S3 runs happen once, with the SQLite run of the suite.
+ */
+const STORAGES = TEST_ENGINE === 'sqlite' ? (['local', 's3'] as const) : (['local'] as const);
+type StorageKind = 'local' | 's3';
 const s3Of = new WeakMap<TestServer, TestS3>();
 
 /** Starts a server storing files on `kind`. */

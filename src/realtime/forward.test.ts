@@ -78,4 +78,41 @@ describe('forwarding to the node that holds a stream', () => {
       forwarder.close();
     }
   });
+
+  it('askAll waits for every other node, and no longer than its timeout', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const buses: RedisBus[] = [0, 1, 2].map(() => createRedisBus({ url: SHARED, prefix }));
+    await until(() => buses.every((b) => b.connected), 'connected');
+    const handled: number[] = [];
+    const delays = [0, 150, 300];
+    let closed = false;
+    const forwarders = buses.map((bus, i) =>
+      createForwarder({
+        bus,
+        // The node that never answered in time answers after the test has closed its bus.
+        onError: (err) => {
+          if (!closed) assert.fail(err as Error);
+        },
+        async handle() {
+          await sleep(delays[i] as number);
+          handled.push(i);
+          return true;
+        },
+      }),
+    );
+    try {
+      await sleep(200); // the subscriptions reach Redis
+      await forwarders[0]!.askAll({ kind: 'prepare', clientId: '', payload: null }, 2000);
+      assert.deepEqual(handled.sort(), [1, 2], 'both other nodes had answered');
+      delays[2] = 5000;
+      const started = Date.now();
+      await forwarders[0]!.askAll({ kind: 'prepare', clientId: '', payload: null }, 500);
+      const waited = Date.now() - started;
+      assert.ok(waited >= 450 && waited < 1500, `waited ${waited} ms for a node that does not answer`);
+    } finally {
+      closed = true;
+      for (const f of forwarders) f.close();
+      for (const b of buses) await b.close();
+    }
+  });
 });

@@ -31,6 +31,11 @@ export interface Forwarder {
    * answers within 2 s). A node alone resolves at once.
    */
   ask<T>(request: Forwarded, notHeld: T): Promise<T>;
+  /**
+   * Asks every other node to handle `request` and waits until all reached have answered, or `timeoutMs`
+   * has passed (a node that does not answer is not waited for longer). A node alone resolves at once.
+   */
+  askAll(request: Forwarded, timeoutMs: number): Promise<void>;
   close(): void;
 }
 
@@ -95,6 +100,31 @@ export function createForwarder(deps: {
             if (answered >= expected && waiting.has(id)) finish(false);
           },
           () => finish(false),
+        );
+      });
+    },
+    askAll(request: Forwarded, timeoutMs: number): Promise<void> {
+      const id = randomUUID();
+      return new Promise<void>((resolve) => {
+        let expected = Number.POSITIVE_INFINITY;
+        let answered = 0;
+        const timer = setTimeout(() => finish(), timeoutMs);
+        const finish = () => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve();
+        };
+        const answer: Settle = () => {
+          if (++answered >= expected) finish();
+        };
+        waiting.set(id, { answer, finish });
+        const ask: Ask = { ...request, id, from: node };
+        bus.publish(ASK_TOPIC, ask).then(
+          (reached) => {
+            expected = reached - 1;
+            if (answered >= expected && waiting.has(id)) finish();
+          },
+          () => finish(),
         );
       });
     },

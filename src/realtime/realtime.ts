@@ -23,12 +23,23 @@ import {
 /** Bus topics: record events and custom messages reach the subscribers of every node. */
 const RECORDS_TOPIC = 'realtime.records';
 const CUSTOM_TOPIC = 'realtime.custom';
+/** Asked of every node before a delete commits: check it for your subscribers while the record is there. */
+const PREPARE_DELETE = 'prepare-delete';
+/**
+ * How long a delete waits for the other nodes' checks (inside its transaction). A node that has not answered
+ * by then checks the delete after the commit, from its values, as a node does that missed the question.
+ */
+const PREPARE_DELETE_WAIT_MS = 500;
+/** How long a node keeps checks of a delete that has not been announced (rolled back, or the writer died). */
+const PREPARED_DELETE_TTL_MS = 30_000;
 interface RecordMessage {
   action: RecordAction;
   collectionId: string;
   record: RecordValues;
   /** The node that wrote it: that node has checked its own subscribers for a delete already. */
   origin?: string;
+  /** A delete the other nodes were asked to check before it committed (their answers kept under this id). */
+  prepared?: string;
 }
 
 export interface Realtime {
@@ -83,10 +94,21 @@ export function createRealtime(deps: {
   };
 
   // Requests for streams held by other nodes (behind a load balancer), and theirs for ours.
+  // Deletes another node is about to commit, checked here while the record can still be read (by id).
+  const preparedDeletes = new Map<string, Promise<Outgoing[]>>();
   const forwarder = createForwarder({
     bus,
     onError: deps.onError,
     async handle({ kind, clientId, payload }) {
+      if (kind === PREPARE_DELETE) {
+        const { id, message } = payload as { id: string; message: RecordMessage };
+        const prepared = prepare(message);
+        preparedDeletes.set(id, prepared);
+        // Kept until the delete is announced; one that is rolled back is never announced.
+        setTimeout(() => preparedDeletes.delete(id), PREPARED_DELETE_TTL_MS).unref();
+        await prepared.catch(() => {});
+        return true;
+      }
       const client = broker.find(clientId);
       if (!client) return undefined;
       if (kind === 'oauth2') {
@@ -104,7 +126,10 @@ export function createRealtime(deps: {
       const m = message as RecordMessage;
       refreshAuth(m);
       if (m.action === 'delete' && m.origin === nodeId) return;
-      enqueue(prepare(m));
+      // A delete this node checked before the commit is sent as checked; otherwise it is checked now.
+      const prepared = m.prepared ? preparedDeletes.get(m.prepared) : undefined;
+      if (m.prepared) preparedDeletes.delete(m.prepared);
+      enqueue(prepared ?? prepare(m));
     }),
     bus.subscribe(CUSTOM_TOPIC, (message) => {
       const { topic, data } = message as { topic: string; data: string };
@@ -118,6 +143,7 @@ export function createRealtime(deps: {
       collectionId: event.collection.id,
       record: withoutSecrets(event),
       origin: nodeId,
+      prepared: deleteIds.get(event),
     };
     bus.publish(RECORDS_TOPIC, message).catch(deps.onError);
     return next();
@@ -126,21 +152,32 @@ export function createRealtime(deps: {
     records.hooks.afterCreate.bind(announce('create')),
     records.hooks.afterUpdate.bind(announce('update')),
   ];
-  // Deletes: checked inside the delete, before its statement runs; sent after the commit.
+  // Deletes: checked inside the delete, before its statement runs, here and (asked over the bus) on every
+  // other node; sent after the commit.
   const deletes = new WeakMap<RecordEvent, Promise<Outgoing[]>>();
+  const deleteIds = new WeakMap<RecordEvent, string>();
   // Last of the delete handlers (highest priority number), right before the statement runs.
   const deleteId = records.hooks.delete.bind(
     async (event, next) => {
+      const message: RecordMessage = {
+        action: 'delete',
+        collectionId: event.collection.id,
+        record: withoutSecrets(event),
+      };
+      const id = randomUUID();
+      deleteIds.set(event, id);
+      // The other nodes check it for their subscribers now too (a node alone does not wait at all).
+      const elsewhere = forwarder.askAll(
+        { kind: PREPARE_DELETE, clientId: '', payload: { id, message } },
+        PREPARE_DELETE_WAIT_MS,
+      );
       if (broker.size > 0) {
-        const prepared = prepare({
-          action: 'delete',
-          collectionId: event.collection.id,
-          record: event.record,
-        });
+        const prepared = prepare({ ...message, record: event.record });
         // Awaited: the record must still be readable when the checks run.
         await prepared.catch(() => {});
         deletes.set(event, prepared);
       }
+      await elsewhere;
       await next();
     },
     { priority: 1000 },
@@ -149,7 +186,7 @@ export function createRealtime(deps: {
   const afterDeleteId = records.hooks.afterDelete.bind((event, next) => {
     const prepared = deletes.get(event);
     if (prepared) enqueue(prepared);
-    // Other nodes check theirs from the values: the record itself is gone, what it points to is not.
+    // Other nodes send what they checked before the commit (or, if they could not, check it now).
     return announceDelete(event, next);
   });
 
