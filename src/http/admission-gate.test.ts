@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises';
-import { AdmissionGate, type GateLimits, type Waiter } from './admission-gate.ts';
+import { AdmissionGate, type GateLimits, newWaiter, type Waiter } from './admission-gate.ts';
 
 const limits = (over: Partial<GateLimits> = {}): GateLimits => ({
   maxInFlight: 2,
@@ -12,19 +12,12 @@ const limits = (over: Partial<GateLimits> = {}): GateLimits => ({
 });
 
 /** A waiter that records what happened to it. */
-function waiter(ip: string, log: string[], name: string): Waiter {
-  return {
+const waiter = (ip: string, log: string[], name: string): Waiter =>
+  newWaiter(
     ip,
-    at: 0,
-    prev: undefined,
-    next: undefined,
-    queued: false,
-    ipPrev: undefined,
-    ipNext: undefined,
-    run: () => log.push(`run ${name}`),
-    expire: () => log.push(`expire ${name}`),
-  };
-}
+    () => log.push(`run ${name}`),
+    () => log.push(`expire ${name}`),
+  );
 
 describe('the admission gate', () => {
   it('runs up to maxInFlight, queues up to maxQueue, then answers busy', () => {

@@ -28,6 +28,21 @@ export interface Waiter {
   ipNext?: Waiter | undefined;
 }
 
+/** A waiter for `ip`, its links empty: what to do when it gets a slot, and when it waited too long. */
+export function newWaiter(ip: string, run: () => void, expire: () => void): Waiter {
+  return {
+    ip,
+    run,
+    expire,
+    at: 0,
+    prev: undefined,
+    next: undefined,
+    queued: false,
+    ipPrev: undefined,
+    ipNext: undefined,
+  };
+}
+
 /** The waiters of one IP, oldest first. */
 interface IpQueue {
   head: Waiter | undefined;

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdmissionConfig } from '../config/index.ts';
 import { ApiError } from '../errors/index.ts';
-import { AdmissionGate, type Waiter } from './admission-gate.ts';
+import { AdmissionGate, newWaiter, type Waiter } from './admission-gate.ts';
 import { isOverConnectionLimit, limitConnectionsPerIp } from './connections.ts';
 import { watchEventLoop } from './loop-watch.ts';
 import { createMemoryRelief } from './memory-relief.ts';
@@ -211,26 +211,20 @@ function install(
     if (verdict === 'ip') throw new ApiError(429, PER_IP_MESSAGE);
     if (verdict === 'busy') throw new ApiError(503, BUSY_MESSAGE);
     return new Promise((resolve, fail) => {
-      const waiter: Waiter = {
+      const waiter = newWaiter(
         ip,
-        at: 0,
-        prev: undefined,
-        next: undefined,
-        queued: false,
-        ipPrev: undefined,
-        ipNext: undefined,
-        run() {
+        () => {
           res.onGone = undefined;
           res.phase = RUNNING;
           resolve();
         },
-        expire() {
+        () => {
           res.onGone = undefined;
           res.phase = DONE;
           untrack(res);
           fail(new ApiError(503, BUSY_MESSAGE));
         },
-      };
+      );
       res.onGone = () => fail(new ApiError(503, 'The client has gone.'));
       res.phase = QUEUED;
       res.waiter = waiter;
@@ -298,15 +292,9 @@ function install(
     ip: string,
     done: () => void,
   ): void {
-    const waiter: Waiter = {
+    const waiter = newWaiter(
       ip,
-      at: 0,
-      prev: undefined,
-      next: undefined,
-      queued: false,
-      ipPrev: undefined,
-      ipNext: undefined,
-      run() {
+      () => {
         const socket = request.raw.socket;
         if (!socket || socket.destroyed) {
           // Gone before its 'close' event was delivered: never run it.
@@ -317,12 +305,12 @@ function install(
         res.phase = RUNNING;
         done();
       },
-      expire() {
+      () => {
         res.phase = DONE;
         untrack(res);
         reject(reply, 503, BUSY);
       },
-    };
+    );
     res.phase = QUEUED;
     res.ip = ip;
     res.waiter = waiter;
