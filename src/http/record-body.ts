@@ -13,7 +13,7 @@ export interface RecordBody {
 }
 
 /** The file field a form key sends files to: `name`, `+name` or `name+` (PocketBase's keys for files). */
-function fileFieldOf(collection: Collection, key: string): FieldDef | undefined {
+export function fileFieldOf(collection: Collection, key: string): FieldDef | undefined {
   const name = key.startsWith('+') ? key.slice(1) : key.endsWith('+') ? key.slice(0, -1) : key;
   return collection.fields.find((f) => f.name === name && f.type === 'file');
 }
@@ -37,9 +37,7 @@ function namesIn(value: unknown): unknown[] {
 
 /**
  * Reads a record route's body: JSON as it is, or a multipart form whose files are spooled under
- * `spoolDir` and named as they will be stored. Each new name joins the form's value under the same key,
- * after the names sent there (PocketBase keeps those in front, so that an upload to `documents` does not
- * drop files the client meant to keep); `documents+` and `+documents` append and prepend as modifiers do.
+ * `spoolDir` and named as they will be stored (see {@link attachFiles}).
  */
 export function recordBodies(spoolDir: string) {
   mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
@@ -82,14 +80,33 @@ export function recordBodies(spoolDir: string) {
       await discardSpooled(spooled);
       throw err;
     });
-    const uploads = new Map<string, Upload>();
-    const added = new Map<string, string[]>();
-    for (const file of files) {
-      const name = storedFileName(file.originalName, file.mime);
-      uploads.set(name, { ...file, name });
-      added.set(file.key, [...(added.get(file.key) ?? []), name]);
-    }
-    for (const [key, names] of added) body[key] = [...namesIn(body[key]), ...names];
-    return { body, uploads, done: () => discardSpooled(files as SpooledFile[]) };
+    return { body, uploads: attachFiles(body, files), done: () => discardSpooled(files) };
   };
+}
+
+/**
+ * Names each spooled file as it will be stored and adds the name to `body` under the key it came with,
+ * after the names sent there (PocketBase keeps those in front, so that an upload to `documents` does not
+ * drop files the client meant to keep); `documents+` and `+documents` append and prepend as modifiers do.
+ * Answers the uploads by their stored name.
+ */
+export function attachFiles(
+  body: Record<string, unknown>,
+  files: readonly SpooledFile[],
+): Map<string, Upload> {
+  const uploads = new Map<string, Upload>();
+  const added = new Map<string, string[]>();
+  for (const file of files) {
+    const name = storedFileName(file.originalName, file.mime);
+    uploads.set(name, {
+      name,
+      originalName: file.originalName,
+      path: file.path,
+      size: file.size,
+      mime: file.mime,
+    });
+    added.set(file.key, [...(added.get(file.key) ?? []), name]);
+  }
+  for (const [key, names] of added) body[key] = [...namesIn(body[key]), ...names];
+  return uploads;
 }

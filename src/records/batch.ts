@@ -42,8 +42,10 @@ export async function inOneTransaction<T>(
   let result: T;
   try {
     result = await ctx.db.transaction(async (trx) => {
-      // The engine may ask for a retry (a serialization failure): the work starts over, and so does its list.
+      // The engine may ask for a retry (a serialization failure): the work starts over, and so do its lists;
+      // what an attempt put in storage goes first.
       after = [];
+      for (const run of undo.splice(0)) await run();
       const hooks: RecordHooks = {
         ...ctx.hooks,
         afterCreate: new DeferredHook(ctx.hooks.afterCreate, after),

@@ -1,12 +1,16 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest, type FieldError, forbidden } from '../../errors/index.ts';
 import { isPlainObject } from '../../lib/index.ts';
 import type { AuthContext, RecordOperations, RequestDetails } from '../../records/index.ts';
-import { parseJsonText } from '../body.ts';
+import type { Collection } from '../../schema/index.ts';
 import { callerOf, requestDetails } from '../caller.ts';
 import type { HttpDeps } from '../context.ts';
 import { recordOutput } from '../output.ts';
+import { attachFiles, fileFieldOf } from '../record-body.ts';
+import { discardSpooled, readMultipart, type SpooledFile } from '../uploads.ts';
 
 // `POST /api/batch`: several record writes in one transaction, all or nothing, each checked against its
 // own collection's rules as the caller, answered with one `{status, body}` per request, in order.
@@ -15,12 +19,19 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const MAX_URL_LENGTH = 2000;
 /** When the settings give none (PocketBase's fallbacks). */
 const DEFAULT_TIMEOUT_S = 3;
+const DEFAULT_MAX_FORM = 128 << 20;
+/** The most files one batch form may carry. */
+const MAX_FILES = 1000;
+/** A file's form key: `requests.N.field` or `requests[N].field` (PocketBase takes both). */
+const FILE_KEY = /^requests(?:\.(\d+)\.|\[(\d+)\]\.?)(.+)$/;
 
 interface SubRequest {
   method: string;
   url: string;
   body: Record<string, unknown>;
   headers: Record<string, string>;
+  /** The files sent for this request, each under its field's key (`documents`, `documents+`). */
+  files: SpooledFile[];
 }
 
 interface Result {
@@ -39,47 +50,92 @@ const RECORD_URL = /^\/api\/collections\/([^/?]+)\/records\/([^/?]+)(\?.*)?$/;
 export async function batchRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   const { settings, records, collections } = deps;
   const output = recordOutput(records);
-  // The SDK sends a batch as a multipart form (its JSON in `@jsonPayload`, so that files can come along):
-  // parsed here only, for this route. The form's size is bounded by the server's body limit.
-  await app.register(multipart, { limits: { fieldSize: deps.config.bodyLimit, fields: 10, parts: 1000 } });
+  // The SDK sends a batch as a multipart form (its JSON in `@jsonPayload`, files under `requests.N.field`):
+  // parsed here only, for this route. Its files are bounded by `formLimit()`, its values by the body limit.
+  await app.register(multipart, {
+    limits: {
+      fieldSize: deps.config.bodyLimit,
+      fields: 10,
+      parts: MAX_FILES + 10,
+      fileSize: Number.MAX_SAFE_INTEGER,
+    },
+  });
+  const spoolDir = join(deps.config.dataDir, '.uploads');
+  mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
+  /** The settings' `maxBodySize`, or PocketBase's 128 MiB when it is 0 (JSON bodies also meet the server's). */
+  const formLimit = () => {
+    const limit = settings.get().batch.maxBodySize;
+    return limit > 0 ? limit : DEFAULT_MAX_FORM;
+  };
 
   app.post(
     '/api/batch',
     {
       // The settings' own body limit, checked on the declared length before the body is read.
       onRequest: async (request) => {
-        const limit = settings.get().batch.maxBodySize;
         const length = Number(request.headers['content-length'] ?? 0);
-        if (limit > 0 && length > limit) throw new ApiError(413, 'Request entity too large.');
+        if (length > formLimit()) throw new ApiError(413, 'Request entity too large.');
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const config = settings.get().batch;
       if (!config.enabled || config.maxRequests <= 0) throw forbidden('Batch requests are not allowed.');
-      const body = request.isMultipart() ? await readForm(request) : request.body;
-      const requests = readBatch(body, config.maxRequests);
-      const timeoutMs = (config.timeout > 0 ? config.timeout : DEFAULT_TIMEOUT_S) * 1000;
-      const deadline = performance.now() + timeoutMs;
-      const base = callerOf(request);
-      const baseDetails = requestDetails(request, 'batch');
-
-      return records.transaction(async (ops) => {
-        const results: Result[] = [];
-        for (const [i, sub] of requests.entries()) {
-          // Checked between requests and before the commit: past it, or with the client gone, all is undone.
-          if (performance.now() > deadline || gone(request)) throw transactionFailed();
-          try {
-            results.push(await runOne(ops, sub, (method) => callerFor(base, baseDetails, sub, method)));
-          } catch (err) {
-            if (err instanceof ApiError) throw requestFailed(i, err);
-            throw err;
-          }
-        }
-        if (performance.now() > deadline || gone(request)) throw transactionFailed();
-        return results;
-      });
+      if (!request.isMultipart()) return runBatch(request, readBatch(request.body, config.maxRequests, []));
+      const form = await readForm(request, reply);
+      try {
+        return await runBatch(request, readBatch(form.body, config.maxRequests, form.files));
+      } finally {
+        await discardSpooled(form.files);
+      }
     },
   );
+
+  /** Reads a batch sent as a form, its files spooled to disk (the upload holds no admission slot). */
+  async function readForm(request: FastifyRequest, reply: FastifyReply) {
+    const limit = formLimit();
+    let spooled: SpooledFile[] = [];
+    const read = () =>
+      readMultipart(request, {
+        spoolDir,
+        // Which collection a file goes to is in `@jsonPayload`, which the SDK sends last: while the form
+        // streams in, only the whole form's limit applies; each file meets its field's when its request runs.
+        maxFileSize: (key) => (FILE_KEY.test(key) ? limit : undefined),
+        maxTotal: limit,
+        maxFiles: MAX_FILES,
+        tooLarge: () => new ApiError(413, 'Request entity too large.'),
+      }).then((form) => {
+        spooled = form.files;
+        return form;
+      });
+    return request.server.admission.outsideSlot(reply, read).catch(async (err) => {
+      await discardSpooled(spooled);
+      throw err;
+    });
+  }
+
+  async function runBatch(request: FastifyRequest, requests: SubRequest[]) {
+    const config = settings.get().batch;
+    const timeoutMs = (config.timeout > 0 ? config.timeout : DEFAULT_TIMEOUT_S) * 1000;
+    const deadline = performance.now() + timeoutMs;
+    const base = callerOf(request);
+    const baseDetails = requestDetails(request, 'batch');
+
+    return records.transaction(async (ops) => {
+      const results: Result[] = [];
+      for (const [i, sub] of requests.entries()) {
+        // Checked between requests and before the commit: past it, or with the client gone, all is undone.
+        if (performance.now() > deadline || gone(request)) throw transactionFailed();
+        try {
+          results.push(await runOne(ops, sub, (method) => callerFor(base, baseDetails, sub, method)));
+        } catch (err) {
+          if (err instanceof ApiError) throw requestFailed(i, err);
+          throw err;
+        }
+      }
+      if (performance.now() > deadline || gone(request)) throw transactionFailed();
+      return results;
+    });
+  }
 
   async function runOne(
     ops: RecordOperations,
@@ -104,10 +160,13 @@ export async function batchRoutes(app: FastifyInstance, deps: HttpDeps): Promise
       await ops.remove(collection, id, caller);
       return { status: 204, body: null };
     }
+    // A copy: the transaction may run again (the engine asks for a retry), and the names are new each time.
+    const body = { ...sub.body };
+    const uploads = attachFiles(body, filesFor(collection, sub.files));
     const record =
       kind === 'create'
-        ? await ops.create(collection, sub.body, caller)
-        : await ops.update(collection, id, sub.body, caller);
+        ? await ops.create(collection, body, caller, { uploads })
+        : await ops.update(collection, id, body, caller, { uploads });
     return { status: 200, body: await out([record], record, caller, ops) };
   }
 }
@@ -161,25 +220,15 @@ function actionOf(sub: SubRequest): Action {
 /** The client has closed its connection (the request object itself ends once its body is read). */
 const gone = (request: FastifyRequest) => request.socket.destroyed;
 
-/** A batch sent as a multipart form: its `@jsonPayload` field. Files are refused until files are served. */
-async function readForm(request: FastifyRequest): Promise<unknown> {
-  let payload: unknown;
-  let files = false;
-  for await (const part of request.parts()) {
-    if (part.type === 'file') {
-      files = true;
-      part.file.resume(); // read and dropped, so that the rest of the form still arrives
-    } else if (part.fieldname === '@jsonPayload' && typeof part.value === 'string') {
-      payload = parseJsonText(part.value);
-    }
-  }
-  if (files)
-    throw badRequest('File uploads are not supported by this server yet; send the batch without files.');
-  return payload;
-}
+/** The files sent to a file field of `collection`; others are ignored, as a record route ignores them. */
+const filesFor = (collection: Collection, files: SpooledFile[]) =>
+  files.filter((file) => fileFieldOf(collection, file.key));
 
-/** Reads and checks `{requests: [...]}`; every problem of every request is reported at once, by index. */
-function readBatch(body: unknown, max: number): SubRequest[] {
+/**
+ * Reads and checks `{requests: [...]}`; every problem of every request is reported at once, by index.
+ * Each file of the form goes to the request its key names, under the rest of the key.
+ */
+function readBatch(body: unknown, max: number, files: readonly SpooledFile[]): SubRequest[] {
   const list = isPlainObject(body) ? body.requests : undefined;
   if (!Array.isArray(list) || list.length === 0)
     throw badRequest('Invalid batch request data.', {
@@ -218,8 +267,13 @@ function readBatch(body: unknown, max: number): SubRequest[] {
       url,
       body: isPlainObject(r.body) ? r.body : {},
       headers: headers as Record<string, string>,
+      files: [],
     };
   });
+  for (const file of files) {
+    const [, dotted, bracketed, key] = FILE_KEY.exec(file.key) as RegExpExecArray;
+    requests[Number(dotted ?? bracketed)]?.files.push({ ...file, key: key as string });
+  }
   if (Object.keys(errors).length) throw badRequest('Invalid batch request data.', { requests: errors });
   return requests;
 }
