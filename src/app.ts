@@ -15,7 +15,7 @@ import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
 import { buildServer } from './http/index.ts';
-import { createSecretBox } from './lib/index.ts';
+import { addressList, createSecretBox } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { checkRule, queryDialect } from './query/index.ts';
@@ -124,6 +124,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       log,
       throttle,
       secrets,
+      avatars: { spoolDir: join(config.dataDir, '.uploads'), allow: addressList(config.fetchAllowPrivate) },
     });
     const realtime = createRealtime({
       records,

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type PocketBase from 'pocketbase';
 import { type OidcAccount, type OidcServer, startOidc } from './helpers/oidc.ts';
@@ -24,6 +28,7 @@ describe('OAuth2 sign-in with a real OpenID Connect provider', () => {
   let server: TestServer;
   let idp: OidcServer;
   let providerConfig: Record<string, unknown>;
+  let images: Awaited<ReturnType<typeof startImages>>;
 
   const account = (a: OidcAccount) => {
     idp.accounts.set(a.sub, a);
@@ -104,7 +109,9 @@ describe('OAuth2 sign-in with a real OpenID Connect provider', () => {
   }
 
   before(async () => {
-    server = await startServer();
+    // Avatars come from a loopback image server: 127.0.0.1 is let through, 127.0.0.2 is not.
+    server = await startServer({ flags: { fetchAllowPrivate: '127.0.0.1' } });
+    images = await startImages();
     idp = await startOidc({
       clients: [{ client_id: 'plinth', client_secret: 'sekret', redirect_uris: [REDIRECT] }],
     });
@@ -122,7 +129,7 @@ describe('OAuth2 sign-in with a real OpenID Connect provider', () => {
       fields: [...users.fields, { name: 'bio', type: 'text', max: 20 }],
       oauth2: {
         enabled: true,
-        mappedFields: { name: 'name' },
+        mappedFields: { name: 'name', avatarURL: 'avatar' },
         providers: [
           providerConfig,
           // Configured URLs but no client id: not usable.
@@ -134,6 +141,7 @@ describe('OAuth2 sign-in with a real OpenID Connect provider', () => {
   after(async () => {
     await idp?.close();
     await server?.close();
+    await images?.close();
   });
 
   it('signs a new user up, then signs the same user in again', async () => {
@@ -765,4 +773,105 @@ describe('OAuth2 sign-in with a real OpenID Connect provider', () => {
     assert.ok(polluted.status === 400, String(polluted.status));
     assert.equal(({} as Record<string, unknown>).verified, undefined);
   });
+
+  describe('the avatar, mapped to the file field `avatar`', () => {
+    const spool = () => {
+      const dir = join(server.dataDir, '.uploads');
+      return existsSync(dir) ? readdirSync(dir) : [];
+    };
+    async function signUp(sub: string, picture: string) {
+      account({ sub, email: `${sub}@example.com`, email_verified: true, picture });
+      const res = await oauth(sub);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.meta.isNew, true);
+      return res.body.record;
+    }
+
+    it('downloads it into the field at sign-up, typed by its content', async () => {
+      const record = await signUp('avatar-1', `${images.url}/people/alice.png`);
+      assert.match(record.avatar, /^alice_\w{10}\.png$/);
+      const file = await fetch(`${server.url}/api/files/users/${record.id}/${record.avatar}`);
+      assert.equal(file.status, 200);
+      assert.equal(file.headers.get('content-type'), 'image/png');
+      assert.deepEqual(Buffer.from(await file.arrayBuffer()), PNG);
+      assert.deepEqual(spool(), [], 'no spool file left');
+    });
+
+    it('follows a redirect to an allowed address', async () => {
+      const record = await signUp(
+        'avatar-2',
+        `${images.url}/redirect?to=${encodeURIComponent(`${images.url}/x/bob.png`)}`,
+      );
+      assert.match(record.avatar, /^bob_\w{10}\.png$/);
+    });
+
+    it('signs up without it when it cannot be had, and never reaches a refused address', async () => {
+      const refused = `http://127.0.0.2:${images.port}/secret.png`;
+      const cases = [
+        refused, // loopback, not allowed
+        `${images.url}/redirect?to=${encodeURIComponent(refused)}`, // redirected there
+        `${images.url}/page.html`, // not an image (the field takes images only)
+        `${images.url}/big.png`, // past the field's 5 MiB, declared
+        `${images.url}/big.png?chunked=1`, // past it, streamed without a length
+        `${images.url}/missing.png`, // 404
+        'file:///etc/passwd',
+        `http://[::ffff:127.0.0.2]:${images.port}/secret.png`,
+      ];
+      const ids: string[] = [];
+      for (const [i, picture] of cases.entries()) {
+        const record = await signUp(`avatar-no-${i}`, picture);
+        assert.equal(record.avatar, '', picture);
+        ids.push(record.id);
+      }
+      assert.equal(images.hits('/secret.png'), 0, 'the refused address was never asked');
+      assert.deepEqual(spool(), []);
+      for (const id of ids) assert.ok(!existsSync(join(server.dataDir, 'storage', '_pb_users_auth_', id)));
+    });
+  });
 });
+
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+  'base64',
+);
+
+/**
+ * Avatars on loopback: `*.png` is a PNG, `/page.html` a page, `/big.png` 6 MiB, `/redirect?to=URL` a 302.
+ * Listens on 127.0.0.1 and 127.0.0.2, counting the requests for each path.
+ */
+async function startImages() {
+  const counts = new Map<string, number>();
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://images');
+    counts.set(url.pathname, (counts.get(url.pathname) ?? 0) + 1);
+    if (url.pathname === '/redirect') {
+      res.writeHead(302, { location: url.searchParams.get('to') ?? '/' }).end();
+    } else if (url.pathname === '/page.html') {
+      res.writeHead(200, { 'content-type': 'image/png' }).end('<!doctype html><html><body>hi</body></html>');
+    } else if (url.pathname === '/big.png') {
+      const body = Buffer.concat([PNG, Buffer.alloc(6 << 20)]);
+      if (url.searchParams.has('chunked')) {
+        res.writeHead(200, { 'content-type': 'image/png' });
+        for (let i = 0; i < body.length; i += 1 << 20) res.write(body.subarray(i, i + (1 << 20)));
+        res.end();
+      } else res.writeHead(200, { 'content-length': body.length }).end(body);
+    } else if (url.pathname.endsWith('.png') && url.pathname !== '/missing.png') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(PNG);
+    } else res.writeHead(404).end();
+  };
+  const servers: Server[] = [];
+  for (const host of ['127.0.0.1', '127.0.0.2']) {
+    const srv = createServer(handler);
+    await new Promise<void>((resolve) =>
+      srv.listen(servers[0] ? (servers[0].address() as AddressInfo).port : 0, host, resolve),
+    );
+    servers.push(srv);
+  }
+  const port = ((servers[0] as Server).address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    hits: (path: string) => counts.get(path) ?? 0,
+    close: () => Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve)))),
+  };
+}

@@ -12,6 +12,7 @@ import { createInstaller } from './installer.ts';
 import type { KeyRing } from './keys.ts';
 import { bindSessionLifecycle, bindTokenInvalidation, startSweeper } from './lifecycle.ts';
 import { authMethods } from './methods.ts';
+import type { AvatarDownloads } from './oauth2/avatar.ts';
 import { createOAuth2Flow } from './oauth2/flow.ts';
 import { createOtpFlow } from './otp.ts';
 import type { Passwords } from './passwords.ts';
@@ -37,6 +38,7 @@ export function createAuthService(input: {
   throttle: Throttle;
   /** The key kept outside the database (one-time codes are stored as HMACs under it). */
   secrets: SecretBox;
+  avatars: AvatarDownloads;
 }) {
   const log = input.log.child({ module: 'auth' });
   const settings = () => input.settings.get();
@@ -57,6 +59,7 @@ export function createAuthService(input: {
     settings,
     log,
     secrets: input.secrets,
+    avatars: input.avatars,
   };
   bindSessionLifecycle(deps, input.records);
   bindTokenInvalidation(deps);

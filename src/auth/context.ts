@@ -6,6 +6,7 @@ import { type EmailTemplate, type Mailer, renderTemplate } from '../mail/index.t
 import type { AuthContext, RecordService, RecordValues, RequestDetails } from '../records/index.ts';
 import { type Collection, type CollectionStore, type Settings, SUPERUSERS_ID } from '../schema/index.ts';
 import type { KeyRing } from './keys.ts';
+import type { AvatarDownloads } from './oauth2/avatar.ts';
 import type { Passwords } from './passwords.ts';
 import type { SessionStore } from './sessions.ts';
 import type { Throttle, ThrottleKey } from './throttle.ts';
@@ -34,6 +35,8 @@ export interface AuthDeps {
   log: Logger;
   /** The key kept outside the database: one-time codes are stored as HMACs under it. */
   secrets: SecretBox;
+  /** How OAuth2 avatars are downloaded (src/auth/oauth2/avatar.ts). */
+  avatars: AvatarDownloads;
 }
 
 /** The caller the auth layer acts as when it writes its own records (no rules apply). */

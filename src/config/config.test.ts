@@ -62,6 +62,18 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads fetchAllowPrivate as IP addresses and CIDR ranges, and refuses anything else', () => {
+    const c = loadConfig({}, { PLINTH_FETCH_ALLOW_PRIVATE: '10.0.0.0/8, 127.0.0.1,fd00::/8' });
+    assert.deepEqual(c.fetchAllowPrivate, ['10.0.0.0/8', '127.0.0.1', 'fd00::/8']);
+    assert.deepEqual(loadConfig({}, {}).fetchAllowPrivate, []);
+    for (const bad of ['10.0.0.0/33', 'intranet.local', '10.0.0.0/8/1', 'fd00::/129'])
+      assert.match(
+        problemsOf(() => loadConfig({ fetchAllowPrivate: bad }, {}))[0] as string,
+        /fetchAllowPrivate must list/,
+        bad,
+      );
+  });
+
   it('refuses a config file key it does not know, naming it (and the key meant, when it can tell)', () => {
     const problems = problemsOf(() => loadFile('{"queryTimeOut": 1000, "port": 80, "dir": "x"}'));
     assert.equal(problems.length, 2);

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ADMISSION_KEYS, type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
 import { REALTIME_KEYS, type RealtimeConfig, readRealtime, realtimeEnv } from './realtime.ts';
@@ -44,6 +45,11 @@ export interface Config extends AdmissionConfig, RealtimeConfig {
   redisUrl: string;
   /** Prepended to the bus's Redis channels, so that several apps can share one Redis. */
   redisPrefix: string;
+  /**
+   * Private or loopback addresses (IPs or CIDR ranges) the server may download from when a third party
+   * hands it a URL (an OAuth2 provider's avatar). Empty: public addresses only.
+   */
+  fetchAllowPrivate: string[];
 }
 
 /** Raw settings from one source, before validation; every key optional. */
@@ -86,6 +92,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     oldEncryptionKeys: env.PLINTH_OLD_ENCRYPTION_KEYS,
     redis: env.PLINTH_REDIS,
     redisPrefix: env.PLINTH_REDIS_PREFIX,
+    fetchAllowPrivate: env.PLINTH_FETCH_ALLOW_PRIVATE,
     ...admissionEnv(env),
     ...realtimeEnv(env),
   };
@@ -114,6 +121,7 @@ export const CONFIG_FILE_KEYS: readonly string[] = [
   'oldEncryptionKeys',
   'redis',
   'redisPrefix',
+  'fetchAllowPrivate',
   ...ADMISSION_KEYS,
   ...REALTIME_KEYS,
 ];
@@ -191,6 +199,10 @@ function validate(input: ConfigInput): Config {
   for (const address of trustProxy)
     if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(address))
       problems.push(`trustProxy must list IP addresses or CIDR ranges, got ${address}`);
+  const fetchAllowPrivate = addressesOf(input.fetchAllowPrivate);
+  for (const range of fetchAllowPrivate)
+    if (!isRange(range))
+      problems.push(`fetchAllowPrivate must list IP addresses or CIDR ranges, got ${range}`);
   const shutdownTimeout = Number(input.shutdownTimeout ?? 30);
   if (!Number.isFinite(shutdownTimeout) || shutdownTimeout < 0 || shutdownTimeout > 3600)
     problems.push('shutdownTimeout must be a number of seconds from 0 to 3600');
@@ -221,7 +233,23 @@ function validate(input: ConfigInput): Config {
     oldEncryptionKeys,
     redisUrl,
     redisPrefix,
+    fetchAllowPrivate,
   };
+}
+
+/** A list setting given as an array (config file) or a comma-separated string (env, flag). */
+const addressesOf = (value: unknown): string[] =>
+  (Array.isArray(value) ? value.map(String) : String(value ?? '').split(','))
+    .map((a) => a.trim())
+    .filter(Boolean);
+
+/** An IP address, or one with a prefix length its family allows. */
+function isRange(text: string): boolean {
+  const [address = '', bits, extra] = text.split('/');
+  const family = isIP(address);
+  if (!family || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 function parseHostPort(text: string, problems: string[]): [string, number] {

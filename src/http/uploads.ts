@@ -2,11 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../errors/index.ts';
-import { SNIFF_BYTES, sniffMime } from '../lib/index.ts';
+import { ByteMeter, sniffMime } from '../lib/index.ts';
 import { parseJsonText } from './body.ts';
 
 /** One uploaded file, written whole to a spool file and sniffed; not yet in storage. */
@@ -37,33 +36,6 @@ export interface MultipartLimits {
   maxFiles: number;
   /** The error for a file past `maxFileSize(key)`. */
   tooLarge(key: string, originalName: string, max: number): Error;
-}
-
-/** Counts bytes as they pass and keeps the first SNIFF_BYTES; fails past `max`. */
-class Meter extends Transform {
-  size = 0;
-  readonly head: Buffer[] = [];
-  #headBytes = 0;
-  readonly #max: number;
-  readonly #onTooLarge: () => Error;
-  constructor(max: number, onTooLarge: () => Error) {
-    super();
-    this.#max = max;
-    this.#onTooLarge = onTooLarge;
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.size += chunk.length;
-    if (this.size > this.#max) {
-      done(this.#onTooLarge());
-      return;
-    }
-    if (this.#headBytes < SNIFF_BYTES) {
-      const part = chunk.subarray(0, SNIFF_BYTES - this.#headBytes);
-      this.head.push(part);
-      this.#headBytes += part.length;
-    }
-    done(null, chunk);
-  }
 }
 
 /**
@@ -99,7 +71,7 @@ export async function readMultipart(
         throw badRequest(`Too many files: at most ${limits.maxFiles} per request.`);
       const room = Math.min(max, limits.maxTotal - total);
       const path = join(limits.spoolDir, randomBytes(16).toString('hex'));
-      const meter = new Meter(room, () =>
+      const meter = new ByteMeter(room, () =>
         room < max
           ? new ApiError(413, 'Request entity too large.')
           : limits.tooLarge(part.fieldname, part.filename ?? '', max),
@@ -109,7 +81,7 @@ export async function readMultipart(
       if (part.file.truncated) throw new ApiError(413, 'Request entity too large.');
       const file = files.at(-1) as SpooledFile;
       file.size = meter.size;
-      file.mime = await sniffMime(Buffer.concat(meter.head));
+      file.mime = await sniffMime(meter.head);
       total += meter.size;
     }
   } catch (err) {

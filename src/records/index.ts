@@ -26,7 +26,14 @@ import { createRecord, updateRecord, type WriteOptions } from './write.ts';
 export { canManage, requireRule, ruleOf } from './access.ts';
 export type { ExpandTree } from './expand.ts';
 export type { Upload, Uploads } from './files.ts';
-export { DEFAULT_MAX_FILE_SIZE, fileKey, maxFileSize, storedFileName, thumbsPrefix } from './files.ts';
+export {
+  checkFiles,
+  DEFAULT_MAX_FILE_SIZE,
+  fileKey,
+  maxFileSize,
+  storedFileName,
+  thumbsPrefix,
+} from './files.ts';
 export type { RecordHooks } from './hooks.ts';
 export { ownerFieldOf } from './memory-rule.ts';
 export { isOwner } from './serialize.ts';

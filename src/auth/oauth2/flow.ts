@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { badRequest, fieldError, forbidden } from '../../errors/index.ts';
 import { isPlainObject, randomString } from '../../lib/index.ts';
-import type { AuthContext, RecordValues } from '../../records/index.ts';
+import type { AuthContext, RecordValues, Upload } from '../../records/index.ts';
 import { type Collection, EXTERNAL_AUTHS_NAME } from '../../schema/index.ts';
 import { claimUnverified } from '../claim.ts';
 import { type AuthDeps, type Client, option, SYSTEM, sendInBackground, templateOf } from '../context.ts';
@@ -10,6 +11,7 @@ import { FormErrors, length, readForm, required, unreadable } from '../form.ts';
 import type { ProviderMethod } from '../methods.ts';
 import { deleteRows, insertRow } from '../rows.ts';
 import type { AuthResponse, Issued } from '../service.ts';
+import { downloadAvatar } from './avatar.ts';
 import { ProviderError, providerRequest } from './http.ts';
 import {
   type OAuth2User,
@@ -213,12 +215,26 @@ export function createOAuth2Flow(deps: AuthDeps, signIn: (input: Issued) => Prom
     const data: Record<string, unknown> = { ...createData, password, passwordConfirm: password };
     if (user.email) data.email = user.email;
     const names = new Set(collection.fields.map((f) => f.name));
+    const avatarField = collection.fields.find((f) => f.name === mapped.avatarURL && f.type === 'file');
     for (const [from, to] of Object.entries(mapped)) {
       const value = user[from as keyof OAuth2User];
       if (to && names.has(to) && typeof value === 'string' && value && data[to] === undefined)
         data[to] = value;
     }
-    const created = await records.create(collection, data, auth);
+    // Mapped to a file field, the avatar is downloaded into it (unless createData set the field).
+    let avatar: Upload | undefined;
+    if (avatarField && data[avatarField.name] === user.avatarURL && user.avatarURL) {
+      delete data[avatarField.name];
+      avatar = await downloadAvatar(deps.avatars, avatarField, user.avatarURL, deps.log);
+      if (avatar) data[avatarField.name] = avatar.name;
+    }
+    let created: RecordValues;
+    try {
+      const uploads = avatar ? new Map([[avatar.name, avatar]]) : undefined;
+      created = await records.create(collection, data, auth, { uploads });
+    } finally {
+      if (avatar) await rm(avatar.path, { force: true });
+    }
     if (user.emailVerified && user.email)
       await records.update(collection, String(created.id), { verified: true }, SYSTEM);
     const record = (await records.find(collection, String(created.id)))!;
