@@ -762,4 +762,42 @@ describe('a slow upload and admission control', () => {
     assert.equal(await stored.text(), 'part part part part part ');
     assert.equal(server.app.server.admission.inFlight, 0);
   });
+
+  test('a burst of new thumbnails holds no slot while they are made: a list is answered meanwhile', async () => {
+    const sizes = Array.from({ length: 12 }, (_, i) => `${40 + i * 10}x${40 + i * 10}`);
+    await server.admin.collections.create({
+      name: 'photos',
+      type: 'base',
+      listRule: '',
+      viewRule: '',
+      createRule: '',
+      fields: [{ name: 'f', type: 'file', maxSize: 20 << 20, thumbs: sizes }],
+    });
+    const noise = { type: 'gaussian', mean: 128, sigma: 40 } as const;
+    const jpeg = await sharp({
+      create: { width: 2000, height: 2000, channels: 3, background: 'gray', noise },
+    })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const record = await server.admin
+      .collection('photos')
+      .create({ f: new File([new Uint8Array(jpeg)], 'noise.jpg') });
+    const finished: string[] = [];
+    const thumbs = sizes.map(async (thumb) => {
+      const res = await fetch(server.client().files.getURL(record, record.f, { thumb }));
+      await res.arrayBuffer();
+      finished.push(thumb);
+      return res;
+    });
+    await sleep(20); // the thumb requests are in
+    const list = await server.request('GET', '/api/collections/photos/records');
+    assert.equal(list.status, 200);
+    const madeBeforeList = finished.length;
+    for (const res of await Promise.all(thumbs)) {
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'image/jpeg');
+    }
+    // Holding their slots (one here), all twelve would be made before the list got its turn.
+    assert.ok(madeBeforeList < sizes.length / 2, `${madeBeforeList} thumbnails were made before the list`);
+  });
 });

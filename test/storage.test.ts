@@ -82,6 +82,12 @@ for (const kind of KINDS) {
       await storage.putBuffer('c1/r3/c.txt', Buffer.from('two!'), 'text/plain');
       assert.equal(await text(await storage.read('c1/r3/c.txt')), 'two!');
       assert.equal((await storage.stat('c1/r3/c.txt'))?.size, 4);
+      // Replaced by content of another type, even of the same size: the new type, never a remembered one.
+      const gif = Buffer.from('GIF89a');
+      await storage.putBuffer('c1/r3/d.bin', Buffer.from('plain!'), 'text/plain');
+      assert.match((await storage.stat('c1/r3/d.bin'))?.contentType ?? '', /^text\/plain/);
+      await storage.putBuffer('c1/r3/d.bin', gif, 'image/gif');
+      assert.equal((await storage.stat('c1/r3/d.bin'))?.contentType, 'image/gif');
     });
 
     it("removes a prefix's blobs, thumbnails included, and nothing else", async () => {

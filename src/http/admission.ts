@@ -81,8 +81,9 @@ export interface AdmissionStats {
   readonly inFlight: number;
   readonly queued: number;
   /**
-   * Runs `work` (reading a long upload) without holding a slot: a slow uploader waits on the network, not
-   * on the server, and must not keep others out. Afterwards the request takes a slot again as a new one
+   * Runs `work` (reading a long upload, waiting for a thumbnail) without holding a slot: a slow uploader
+   * waits on the network, not on the server, and must not keep others out; nor must work that has a cap
+   * of its own. Afterwards the request takes a slot again as a new one
    * would: at once, after a wait in the queue, or a 503 or 429 (thrown) past the limits.
    */
   outsideSlot<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T>;

@@ -26,12 +26,19 @@ export function thumbSize(
   return SOURCES.has((contentType.split(';')[0] as string).trim().toLowerCase()) ? thumb : undefined;
 }
 
+/** The image a thumb is made from: its key, and what `stat` said of it. */
+export interface ThumbSource {
+  key: string;
+  size: number;
+  contentType: string;
+}
+
 export interface Thumbnailer {
   /**
-   * Makes the thumb of the blob at `sourceKey` and stores it at `thumbKey`, once however many ask at the
+   * Makes the thumb of the blob `source` and stores it at `thumbKey`, once however many ask at the
    * same time; false when it cannot (too large, not decodable, too busy), and the original is served.
    */
-  make(sourceKey: string, thumbKey: string, size: string, contentType: string): Promise<boolean>;
+  make(source: ThumbSource, thumbKey: string, size: string): Promise<boolean>;
 }
 
 /**
@@ -47,17 +54,16 @@ export function createThumbnailer(
   const maxWaitMs = options.maxWaitMs ?? 30_000;
   const inFlight = new Map<string, Promise<boolean>>();
 
-  async function generate(sourceKey: string, thumbKey: string, size: string, contentType: string) {
-    const info = await storage.stat(sourceKey);
-    if (!info || info.size > MAX_SOURCE_BYTES) return false;
-    const stream = await storage.read(sourceKey);
+  async function generate(source: ThumbSource, thumbKey: string, size: string) {
+    if (source.size > MAX_SOURCE_BYTES) return false;
+    const stream = await storage.read(source.key);
     if (!stream) return false;
-    const source = await readAll(stream);
+    const bytes = await readAll(stream);
     const [, w, h, mode] = SIZE.exec(size) as RegExpExecArray;
     const width = Number(w) || undefined;
     const height = Number(h) || undefined;
-    const type = (contentType.split(';')[0] as string).trim().toLowerCase();
-    let image = sharp(source, {
+    const type = (source.contentType.split(';')[0] as string).trim().toLowerCase();
+    let image = sharp(bytes, {
       limitInputPixels: MAX_SOURCE_PIXELS,
       animated: false,
       failOn: 'error',
@@ -79,14 +85,14 @@ export function createThumbnailer(
   }
 
   return {
-    make(sourceKey, thumbKey, size, contentType) {
+    make(source, thumbKey, size) {
       let pending = inFlight.get(thumbKey);
       if (!pending) {
         pending = withDeadline(
-          run(() => generate(sourceKey, thumbKey, size, contentType)),
+          run(() => generate(source, thumbKey, size)),
           maxWaitMs,
         ).catch((err: unknown) => {
-          log.warn({ err, key: sourceKey, size }, 'thumbnail failed: the original is served');
+          log.warn({ err, key: source.key, size }, 'thumbnail failed: the original is served');
           return false;
         });
         pending.finally(() => inFlight.delete(thumbKey));

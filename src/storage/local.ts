@@ -18,6 +18,28 @@ async function readHead(path: string): Promise<Buffer> {
   }
 }
 
+/** How many files' sniffed types are remembered (a few hundred KB at most). */
+const TYPE_CACHE_SIZE = 2000;
+
+/**
+ * The sniffed type of recently served files, by path and version (size, modification time, inode): a popular
+ * file is not opened and sniffed again for every download. Oldest first out.
+ */
+function typeCache() {
+  const entries = new Map<string, { version: string; type: string }>();
+  return {
+    get(path: string, version: string): string | undefined {
+      const entry = entries.get(path);
+      return entry?.version === version ? entry.type : undefined;
+    },
+    set(path: string, version: string, type: string): void {
+      entries.delete(path);
+      if (entries.size >= TYPE_CACHE_SIZE) entries.delete(entries.keys().next().value as string);
+      entries.set(path, { version, type });
+    },
+  };
+}
+
 /**
  * Blobs as files under `root` (the data dir's `storage/`), one folder per key segment. A write goes to
  * `root/.tmp/` first and is renamed into place, so a reader never sees half a file and a crash leaves
@@ -42,18 +64,23 @@ export async function createLocalStorage(root: string): Promise<FileStorage> {
     }
   }
 
+  const types = typeCache();
+
   async function statOf(key: string): Promise<BlobInfo | undefined> {
     try {
       const path = pathOf(key);
       const s = await stat(path);
       if (!s.isFile()) return undefined;
-      return {
-        size: s.size,
-        modified: s.mtime,
-        etag: `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`,
-        // No metadata beside the file: its type is sniffed again, exactly as it was on upload.
-        contentType: await sniffMime(await readHead(path)),
-      };
+      const etag = `"${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`;
+      // No metadata beside the file: its type is sniffed again, exactly as it was on upload, once per version.
+      // Every write renames a new file into place: the inode tells versions apart within one millisecond.
+      const version = `${etag}:${s.ino}`;
+      let contentType = types.get(path, version);
+      if (contentType === undefined) {
+        contentType = await sniffMime(await readHead(path));
+        types.set(path, version, contentType);
+      }
+      return { size: s.size, modified: s.mtime, etag, contentType };
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { notFound } from '../../errors/index.ts';
 import { fileKey, GUEST, thumbsPrefix } from '../../records/index.ts';
 import type { Collection } from '../../schema/index.ts';
-import type { FileStorage } from '../../storage/index.ts';
+import type { BlobInfo, FileStorage } from '../../storage/index.ts';
 import { requestDetails } from '../caller.ts';
 import type { HttpDeps } from '../context.ts';
 import { queryString } from '../context.ts';
@@ -85,20 +85,22 @@ export async function fileRoutes(app: FastifyInstance, deps: HttpDeps): Promise<
     if (!field) throw notFound();
     if (field.protected && !(await mayOpenProtected(request, collection, recordId))) throw notFound();
     const key = fileKey(collection, recordId, filename);
-    const thumb = queryString(request.query, 'thumb');
-    if (thumb) {
-      const info = await storage.stat(key);
-      if (!info) throw notFound();
-      const size = thumbSize(field, thumb, info.contentType);
+    const info = await storage.stat(key);
+    if (!info) throw notFound();
+    const size = thumbSize(field, queryString(request.query, 'thumb'), info.contentType);
+    if (size) {
       const thumbKey = `${thumbsPrefix(collection, recordId, filename)}/${size}_${filename}`;
       // Made on first request and kept; if it cannot be made, the original is served (PocketBase does too).
-      if (
-        size &&
-        ((await storage.stat(thumbKey)) || (await thumbs.make(key, thumbKey, size, info.contentType)))
-      )
-        return serve(request, reply, storage, thumbKey, `${size}_${filename}`);
+      // The thumbnailer has its own cap on work at once: a request waiting for it holds no admission slot,
+      // so a burst of new thumbnails never keeps other requests out.
+      const made =
+        (await storage.stat(thumbKey)) ??
+        ((await app.admission.outsideSlot(reply, () => thumbs.make({ key, ...info }, thumbKey, size)))
+          ? await storage.stat(thumbKey)
+          : undefined);
+      if (made) return serve(request, reply, storage, thumbKey, `${size}_${filename}`, made);
     }
-    return serve(request, reply, storage, key, filename);
+    return serve(request, reply, storage, key, filename, info);
   });
 }
 
@@ -108,9 +110,8 @@ async function serve(
   storage: FileStorage,
   key: string,
   name: string,
+  info: BlobInfo,
 ): Promise<FastifyReply> {
-  const info = await storage.stat(key);
-  if (!info) throw notFound();
   const type = info.contentType;
   const bare = (type.split(';')[0] as string).trim().toLowerCase();
   const attachment = !INLINE.has(bare) || TRUE.has(queryString(request.query, 'download') ?? '');
