@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -218,6 +219,41 @@ describe('resumable uploads (tus) into file fields', () => {
     assert.equal((await tus('DELETE', url, { token: ann.token })).status, 204);
   });
 
+  test('a long chunked body past Upload-Length is cut off while it streams, and the 413 reaches the client', async () => {
+    const url = await create('many', 10, 'flood.txt');
+    const req = httpRequest(url, {
+      method: 'PATCH',
+      headers: {
+        'tus-resumable': '1.0.0',
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+        authorization: ann.token,
+      },
+    });
+    const answer = new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+    });
+    let sent = 0;
+    let status = 0;
+    void answer.then((s) => (status = s));
+    const chunk = Buffer.alloc(64 * 1024, 97);
+    // Far more than the upload's length, until the answer comes: the server reads no further.
+    while (status === 0 && sent < 64 << 20) {
+      if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+      sent += chunk.length;
+      await sleep(0);
+    }
+    req.destroy();
+    assert.equal(await answer, 413);
+    assert.ok(sent < 32 << 20, `sent ${sent} bytes before the answer`);
+    assert.equal((await tus('HEAD', url, { token: ann.token })).headers.get('upload-offset'), '0');
+    assert.equal((await tus('DELETE', url, { token: ann.token })).status, 204);
+  });
+
   test('callers the update rule does not let change the record cannot start an upload', async () => {
     const headers = { 'upload-length': '5' };
     // A guest and another user are not reached by the rule: 404, as for the record update itself.
@@ -297,6 +333,44 @@ describe('resumable uploads (tus) into file fields', () => {
     assert.equal((await record()).one, second);
     for (let i = 0; i < 50 && storedKeys().some((k) => k.endsWith(first)); i++) await sleep(20);
     assert.ok(!storedKeys().some((k) => k.endsWith(first)));
+  });
+
+  test('a PATCH body is read without an admission slot; a connection lost mid-way keeps what arrived', async () => {
+    const data = textBytes(2000);
+    const url = await create('many', data.length, 'flaky.txt');
+    const req = httpRequest(url, {
+      method: 'PATCH',
+      headers: {
+        'tus-resumable': '1.0.0',
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+        'content-length': String(data.length),
+        authorization: ann.token,
+      },
+    });
+    req.on('error', () => {});
+    req.write(data.subarray(0, 700));
+    let offset = '0';
+    for (let i = 0; i < 100 && offset !== '700'; i++) {
+      await sleep(10);
+      offset = String((await tus('HEAD', url, { token: ann.token })).headers.get('upload-offset'));
+    }
+    assert.equal(offset, '700', 'the bytes are on disk as they arrive');
+    assert.equal(server.app.server.admission.inFlight, 0, 'the trickling PATCH holds no slot');
+    // While it is still open, another PATCH to the same upload is told to retry (tus clients do on 423).
+    assert.equal((await patch(url, 700, data.subarray(700))).status, 423);
+    req.destroy();
+    let res = await patch(url, 700, data.subarray(700, 1500));
+    for (let i = 0; i < 100 && res.status === 423; i++) {
+      await sleep(10);
+      res = await patch(url, 700, data.subarray(700, 1500));
+    }
+    assert.equal(res.status, 204);
+    res = await patch(url, 1500, data.subarray(1500));
+    const name = String(res.headers.get('plinth-file-name'));
+    const file = await fetch(`${server.url}/api/files/docs/${docId}/${name}`);
+    assert.deepEqual(Buffer.from(await file.arrayBuffer()), data);
+    await server.admin.collection('docs').update(docId, { many: [] });
   });
 
   test('DELETE ends an upload and removes its bytes', async () => {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badRequest, notFound } from '../../errors/index.ts';
 import { sniffMime } from '../../lib/index.ts';
 import { type AuthContext, maxFileSize, storedFileName, type Upload } from '../../records/index.ts';
@@ -34,9 +34,8 @@ type UploadParams = TargetParams & { uploadId: string };
 const DRY_RUN = Symbol('dry run');
 
 /** A request refused before its body was read: the answer goes at once, the rest is dropped (uploads.ts). */
-function dropRest(request: FastifyRequest, reply: FastifyReply): void {
+function dropRest(request: FastifyRequest): void {
   if (request.raw.complete) return;
-  reply.header('connection', 'close');
   lingerThenClose(request);
 }
 
@@ -82,8 +81,10 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   // PATCH bodies are streams to disk, never parsed nor buffered.
   app.addContentTypeParser(TUS_BODY_TYPE, (_request, _payload, done) => done(null, undefined));
   app.addHook('onRequest', async (request) => requireTusVersion(request));
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (request, reply) => {
     reply.header('tus-resumable', TUS_VERSION);
+    // Refused before its body was read (a 409, 412, 423...): the rest is not read, the connection closes.
+    if (reply.statusCode >= 300) dropRest(request);
   });
 
   /**
@@ -131,7 +132,6 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
       request.headers['content-type']?.startsWith(TUS_BODY_TYPE) &&
       request.headers['content-length'] !== '0'
     ) {
-      dropRest(request, reply);
       throw badRequest('Creation with upload is not supported: send the bytes with PATCH.');
     }
     const length = numberHeader(request, 'Upload-Length');
@@ -218,16 +218,14 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
       if (!current) throw notFound();
       const { offset } = current;
       if (claimed !== offset) {
-        dropRest(request, reply);
         throw new ApiError(409, `Upload-Offset must be ${offset}, the bytes received so far.`);
       }
       const declared = request.headers['content-length'];
       if (declared !== undefined && offset + Number(declared) > info.length) {
-        dropRest(request, reply);
         throw new ApiError(413, "The body goes past the upload's Upload-Length.");
       }
       const end = await request.server.admission.outsideSlot(reply, () =>
-        receive(request, reply, current.info, offset),
+        receive(request, current.info, offset),
       );
       if (end < info.length) return { end, expiresAt: current.info.expiresAt, name: undefined };
       return {
@@ -243,17 +241,11 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   });
 
   /** Streams the PATCH body to the upload; a client that goes away keeps what arrived. */
-  async function receive(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    info: UploadInfo,
-    offset: number,
-  ): Promise<number> {
+  async function receive(request: FastifyRequest, info: UploadInfo, offset: number): Promise<number> {
     try {
       return await store.append(info, offset, request.raw);
     } catch (err) {
       if (err instanceof PastLength) {
-        dropRest(request, reply);
         throw new ApiError(413, "The body goes past the upload's Upload-Length.");
       }
       if (!request.raw.complete) throw badRequest('The upload was interrupted.');

@@ -102,12 +102,21 @@ export function createTusStore(dir: string, expiryMs: number) {
      */
     async append(info: UploadInfo, offset: number, body: Readable): Promise<number> {
       const limit = new Limit(info.length - offset);
+      // Not `pipeline(body, ...)`: that would destroy the request, and its socket with the answer, on a
+      // refusal. The body is piped in and let go of; a client that goes away ends the write.
+      const gone = () => {
+        if (!(body as Readable & { complete?: boolean }).complete) limit.destroy(new Error('client gone'));
+      };
+      body.once('close', gone);
+      body.pipe(limit);
       try {
-        await pipeline(body, limit, createWriteStream(dataPath(info.id), { flags: 'a' }));
+        await pipeline(limit, createWriteStream(dataPath(info.id), { flags: 'a' }));
       } catch (err) {
+        body.unpipe(limit);
         if (err instanceof PastLength) await truncate(dataPath(info.id), offset);
         throw err;
       } finally {
+        body.off('close', gone);
         info.expiresAt = Date.now() + expiryMs;
         await writeInfo(info).catch(() => {});
       }
