@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
+import * as tusClient from 'tus-js-client';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 /** Resumable uploads (tus 1.0.0) into file fields, through real HTTP against a real server and database. */
@@ -162,6 +163,28 @@ describe('resumable uploads (tus) into file fields', () => {
     assert.deepEqual(tusFiles(), [], 'nothing left in .tus');
     assert.equal((await tus('HEAD', url, { token: ann.token })).status, 404);
     await server.admin.collection('docs').update(docId, { many: [] });
+  });
+
+  test('the tus JS client uploads in chunks, resolving the relative Location, and learns the stored name', async () => {
+    const data = textBytes(5000);
+    const name = await new Promise<string>((resolve, reject) => {
+      const upload = new tusClient.Upload(data, {
+        endpoint: server.url + target('many'),
+        headers: { Authorization: ann.token },
+        metadata: { filename: 'From Client.txt', filetype: 'application/x-lie' },
+        chunkSize: 2048,
+        retryDelays: [],
+        onSuccess: ({ lastResponse }) => resolve(String(lastResponse.getHeader('plinth-file-name'))),
+        onError: reject,
+      });
+      upload.start();
+    });
+    assert.match(name, /^from_client_[a-z0-9]{10}\.txt$/);
+    assert.deepEqual((await record()).many, [name]);
+    const file = await fetch(`${server.url}/api/files/docs/${docId}/${name}`);
+    assert.deepEqual(Buffer.from(await file.arrayBuffer()), data);
+    await server.admin.collection('docs').update(docId, { many: [] });
+    assert.deepEqual(tusFiles(), []);
   });
 
   test('the type is sniffed from the bytes: a PNG named .txt is an image; HTML is refused by an image field', async () => {
