@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import PocketBase from 'pocketbase';
 import sharp from 'sharp';
 import * as tusClient from 'tus-js-client';
 import { startServer, type TestServer } from './helpers/server.ts';
@@ -184,6 +185,36 @@ describe('resumable uploads (tus) into file fields', () => {
     const file = await fetch(`${server.url}/api/files/docs/${docId}/${name}`);
     assert.deepEqual(Buffer.from(await file.arrayBuffer()), data);
     await server.admin.collection('docs').update(docId, { many: [] });
+    assert.deepEqual(tusFiles(), []);
+  });
+
+  test("docs/files.md's plain fetch outline uploads a file in chunks, as written", async () => {
+    const docs = readFileSync(join(import.meta.dirname, '..', 'docs', 'files.md'), 'utf8');
+    const code = [...docs.matchAll(/^```js\n([\s\S]*?)^```$/gm)]
+      .map((m) => m[1] as string)
+      .find((block) => block.includes("'Tus-Resumable': '1.0.0'"));
+    assert.ok(code, 'the outline is in docs/files.md');
+    await server.admin.collections.create({
+      name: 'videos',
+      type: 'base',
+      viewRule: '',
+      createRule: '',
+      updateRule: '@request.auth.id != ""',
+      fields: [{ name: 'clip', type: 'file', maxSize: 20 << 20 }],
+    });
+    const pb = new PocketBase(server.url);
+    await pb.collection('users').authWithPassword('ann@example.com', 'pass-word-1');
+    const record = await pb.collection('videos').create({});
+    const bytes = textBytes(6 << 20); // two PATCHes of the outline's 5 MB
+    const file = new File([bytes], 'Clip été.txt');
+    const AsyncFunction = (async () => {}).constructor as new (
+      ...args: string[]
+    ) => (...a: unknown[]) => Promise<void>;
+    await new AsyncFunction('pb', 'record', 'file', 'console', code)(pb, record, file, { log: () => {} });
+    const stored = await server.admin.collection('videos').getOne(record.id);
+    assert.match(stored.clip, /^clip_t_[a-z0-9]{10}\.txt$/);
+    const res = await fetch(`${server.url}/api/files/videos/${record.id}/${stored.clip}`);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes);
     assert.deepEqual(tusFiles(), []);
   });
 
