@@ -427,6 +427,43 @@ describe('resumable uploads (tus) into file fields', () => {
     await server.admin.collection('docs').update(docId, { many: [] });
   });
 
+  test('a server failure at the attach keeps the bytes; an empty PATCH at the end tries again', async () => {
+    const url = await create('many', 6, 'retry.txt');
+    const hook = server.app.records.hooks.update.bind(async () => {
+      throw new Error('disk on fire');
+    });
+    let res = await patch(url, 0, Buffer.from('abcdef'));
+    server.app.records.hooks.update.unbind(hook);
+    assert.equal(res.status, 500);
+    assert.deepEqual(Object.keys(res.body).sort(), ['data', 'message', 'status']);
+    assert.equal((await tus('HEAD', url, { token: ann.token })).headers.get('upload-offset'), '6');
+    res = await patch(url, 6, Buffer.alloc(0));
+    assert.equal(res.status, 204);
+    const name = String(res.headers.get('plinth-file-name'));
+    assert.deepEqual((await record()).many, [name]);
+    assert.deepEqual(tusFiles(), []);
+    await server.admin.collection('docs').update(docId, { many: [] });
+  });
+
+  test('rate limits: the tus routes count under <collection>:upload', async () => {
+    const limit = (enabled: boolean) =>
+      server.request('PATCH', '/api/settings', {
+        token: server.adminToken,
+        body: { rateLimits: { enabled, rules: [{ label: 'docs:upload', maxRequests: 2, duration: 60 }] } },
+      });
+    assert.equal((await limit(true)).status, 200);
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push(
+          (await tus('HEAD', `${target('many')}/${'0'.repeat(32)}`, { token: ann.token })).status,
+        );
+      assert.deepEqual(statuses, [404, 404, 429]);
+    } finally {
+      assert.equal((await limit(false)).status, 200);
+    }
+  });
+
   test('DELETE ends an upload and removes its bytes', async () => {
     const url = await create('many', 100, 'gone.txt');
     assert.equal((await patch(url, 0, textBytes(50))).status, 204);
