@@ -464,6 +464,27 @@ describe('resumable uploads (tus) into file fields', () => {
     }
   });
 
+  test('one user may have at most 50 unfinished uploads; a finished or deleted one frees its place', async () => {
+    const bobDoc = (await server.admin.collection('docs').create({ owner: bob.id })).id;
+    const urls: string[] = [];
+    for (let i = 0; i < 50; i++) urls.push(await create('many', 5, `${i}.txt`, bob.token, bobDoc));
+    const post = () =>
+      tus('POST', target('many', bobDoc), { token: bob.token, headers: { 'upload-length': '5' } });
+    const refused = await post();
+    assert.equal(refused.status, 429);
+    assert.match(refused.body.message, /unfinished uploads/);
+    // Others are not held back by bob's uploads.
+    const annUrl = await create('many', 5, 'ann.txt');
+    assert.equal((await tus('DELETE', annUrl, { token: ann.token })).status, 204);
+    assert.equal((await tus('DELETE', urls.pop() as string, { token: bob.token })).status, 204);
+    assert.equal((await patch(urls.pop() as string, 0, Buffer.from('done!'), bob.token)).status, 204);
+    const again = await post();
+    assert.equal(again.status, 201);
+    urls.push(new URL(String(again.headers.get('location')), server.url + target('many', bobDoc)).href);
+    for (const url of urls) await tus('DELETE', url, { token: bob.token });
+    assert.deepEqual(tusFiles(), []);
+  });
+
   test('DELETE ends an upload and removes its bytes', async () => {
     const url = await create('many', 100, 'gone.txt');
     assert.equal((await patch(url, 0, textBytes(50))).status, 204);

@@ -26,6 +26,8 @@ const UPLOAD_ROUTE = `${UPLOADS_ROUTE}/:uploadId`;
 /** An unfinished upload untouched for this long is dropped. */
 export const UPLOAD_EXPIRY_MS = 24 * 3600_000;
 const SWEEP_EVERY_MS = 3600_000;
+/** Unfinished uploads one signed-in record, or one guest IP address, may have at once (superusers: any). */
+export const MAX_PENDING_UPLOADS = 50;
 
 type TargetParams = { collection: string; recordId: string; field: string };
 type UploadParams = TargetParams & { uploadId: string };
@@ -73,7 +75,8 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   const { collections, records } = deps;
   const store = createTusStore(join(deps.config.dataDir, '.tus'), UPLOAD_EXPIRY_MS);
   const sweep = () => store.sweep().catch((err) => app.log.warn({ err }, 'tus sweep failed'));
-  void sweep();
+  await sweep();
+  await store.load();
   const sweeper = setInterval(sweep, SWEEP_EVERY_MS);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
@@ -144,6 +147,12 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     if (field.type !== 'file') throw badRequest(`The field ${field.name} is not a file field.`);
     if (length === 0) throw badRequest('Empty files cannot be uploaded this way.');
     if (length > maxFileSize(field)) throw tooLarge(field, filename);
+    const quota = request.auth.collection ? ownerOf(request.auth) : `ip:${request.ip}`;
+    if (!request.auth.isSuperuser && store.pendingOf(quota) >= MAX_PENDING_UPLOADS)
+      throw new ApiError(
+        429,
+        `Too many unfinished uploads (${MAX_PENDING_UPLOADS}): finish or delete some, or wait for them to expire.`,
+      );
     const info = await store.create({
       collectionId: collection.id,
       recordId,
@@ -151,6 +160,7 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
       length,
       filename,
       owner: ownerOf(request.auth),
+      quota,
     });
     return reply
       .code(201)

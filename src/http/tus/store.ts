@@ -22,6 +22,8 @@ export interface UploadInfo {
   owner: string;
   /** Epoch ms after which it is dropped; pushed back by each PATCH. */
   expiresAt: number;
+  /** Whose count of unfinished uploads it is in: the owner, or the IP address of a guest. */
+  quota: string;
 }
 
 /** Thrown by `append` when the body goes past the room left: nothing of that PATCH is kept. */
@@ -54,6 +56,18 @@ export function createTusStore(dir: string, expiryMs: number) {
   const dataPath = (id: string) => join(dir, id);
   const infoPath = (id: string) => join(dir, `${id}.json`);
   const locked = new Set<string>();
+  /** Unfinished uploads per quota key, kept as they come and go (`load` counts those found at start). */
+  const pending = new Map<string, number>();
+  const count = (key: string, by: number) => {
+    const n = (pending.get(key) ?? 0) + by;
+    if (n > 0) pending.set(key, n);
+    else pending.delete(key);
+  };
+  const readInfo = (id: string) =>
+    readFile(infoPath(id), 'utf8').then(
+      (text) => JSON.parse(text) as UploadInfo,
+      () => undefined,
+    );
 
   async function writeInfo(info: UploadInfo): Promise<void> {
     const tmp = `${infoPath(info.id)}.tmp`;
@@ -62,8 +76,10 @@ export function createTusStore(dir: string, expiryMs: number) {
   }
 
   async function remove(id: string): Promise<void> {
+    const info = await readInfo(id);
     await rm(infoPath(id), { force: true });
     await rm(dataPath(id), { force: true });
+    if (info) count(info.quota, -1);
   }
 
   return {
@@ -74,7 +90,20 @@ export function createTusStore(dir: string, expiryMs: number) {
       const full = { ...info, id, expiresAt: Date.now() + expiryMs };
       await writeFile(dataPath(id), '', { mode: 0o600, flag: 'wx' });
       await writeInfo(full);
+      count(full.quota, 1);
       return full;
+    },
+
+    /** How many unfinished uploads a quota key has on this node. */
+    pendingOf: (key: string) => pending.get(key) ?? 0,
+
+    /** Counts the unfinished uploads already on disk (at start, before any is created). */
+    async load(): Promise<void> {
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        if (!name.endsWith('.json') || !ID.test(name.slice(0, 32))) continue;
+        const info = await readInfo(name.slice(0, 32));
+        if (info) count(info.quota, 1);
+      }
     },
 
     /** The upload and its offset, or undefined when unknown, malformed or expired (then removed). */
@@ -158,10 +187,7 @@ export function createTusStore(dir: string, expiryMs: number) {
         if (!ID.test(id) || locked.has(id)) continue;
         const path = join(dir, name);
         if (name.endsWith('.json')) {
-          const info = await readFile(path, 'utf8').then(
-            (text) => JSON.parse(text) as UploadInfo,
-            () => undefined,
-          );
+          const info = await readInfo(id);
           if (info && info.expiresAt > now) continue;
           await remove(id);
           removed++;
