@@ -30,6 +30,11 @@ const COLLECTION_TAGS: Record<string, string[]> = {
   'POST /api/collections/:collection/request-email-change': ['requestEmailChange'],
   'POST /api/collections/:collection/confirm-email-change': ['confirmEmailChange'],
   'GET /api/files/:collection/:recordId/:filename': ['file'],
+  // Plinth's resumable uploads: `<collection>:upload` limits each of their routes; creating one is an update.
+  'POST /api/plinth/uploads/:collection/:recordId/:field': ['upload', 'update'],
+  'HEAD /api/plinth/uploads/:collection/:recordId/:field/:uploadId': ['upload'],
+  'PATCH /api/plinth/uploads/:collection/:recordId/:field/:uploadId': ['upload'],
+  'DELETE /api/plinth/uploads/:collection/:recordId/:field/:uploadId': ['upload'],
 };
 
 /** The rules as compiled for one settings object; rebuilt when the settings change. */

@@ -1,5 +1,6 @@
 import cors from '@fastify/cors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { TUS_EXPOSED_HEADERS } from './tus/protocol.ts';
 
 const STATIC_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -30,6 +31,8 @@ export async function installSecurity(app: FastifyInstance, origins: string[]): 
     credentials: !anyOrigin,
     methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
     maxAge: 86400,
+    // Resumable uploads: a browser's tus client reads these from other origins (docs/files.md).
+    exposedHeaders: TUS_EXPOSED_HEADERS,
     // An OPTIONS without Origin gets an empty 204, as in PocketBase, not a plain-text 400.
     strictPreflight: false,
   });

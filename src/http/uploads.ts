@@ -101,7 +101,7 @@ const LINGER_MS = 2000;
  * before the client reads it; so the rest of the upload is read and dropped for a moment (as web servers'
  * "lingering close" does), then the connection is cut, however much is still coming.
  */
-function lingerThenClose(request: FastifyRequest): void {
+export function lingerThenClose(request: FastifyRequest): void {
   const raw = request.raw;
   raw.on('data', () => {});
   raw.resume();

@@ -16,6 +16,8 @@ const PROBES: Record<string, { method: HTTPMethods; url: string }> = {
   crons: { method: 'GET', url: '/api/crons' },
   viewCollections: { method: 'POST', url: '/api/collections/meta/dry-run-view' },
   sql: { method: 'POST', url: '/api/sql' },
+  // Beyond PocketBase: tus uploads into file fields (docs/files.md).
+  resumableUploads: { method: 'POST', url: '/api/plinth/uploads/:collection/:recordId/:field' },
 };
 
 /** Always served: the route groups Plinth is built around. */
