@@ -8,7 +8,7 @@ import { crc32 } from 'node:zlib';
 import type { RecordModel } from 'pocketbase';
 import sharp from 'sharp';
 import { listKeys, startS3, type TestS3 } from './helpers/s3.ts';
-import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
+import { startServer, type TestServer } from './helpers/server.ts';
 
 const png = (size = 8) =>
   sharp({ create: { width: size, height: size, channels: 3, background: 'blue' } })

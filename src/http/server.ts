@@ -23,7 +23,7 @@ import { oauth2RedirectRoutes } from './routes/oauth2-redirect.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
 import { recordRoutes } from './routes/records.ts';
 import { settingsRoutes } from './routes/settings.ts';
-import { installTusDiscovery, uploadRoutes } from './routes/uploads.ts';
+import { uploadRoutes } from './routes/uploads.ts';
 import { viewDryRunRoutes } from './routes/view-dry-run.ts';
 import { installSecurity } from './security.ts';
 import { installSuperuserIps } from './superuser-ips.ts';
@@ -92,8 +92,7 @@ export async function buildServer(
   await app.register(viewDryRunRoutes, deps);
   await app.register(recordRoutes, deps);
   await app.register(fileRoutes, deps);
-  // Resumable (tus) uploads into file fields, beyond PocketBase; tus discovery answers OPTIONS on the root.
-  installTusDiscovery(app, deps);
+  // Resumable (tus) uploads into file fields, beyond PocketBase.
   await app.register(uploadRoutes, deps);
   await app.register(batchRoutes, deps);
   await app.register(authRoutes, deps);

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest, notFound } from '../../errors/index.ts';
 import { sniffMime } from '../../lib/index.ts';
 import { type AuthContext, maxFileSize, storedFileName, type Upload } from '../../records/index.ts';
@@ -41,14 +41,6 @@ function dropRest(request: FastifyRequest): void {
   lingerThenClose(request);
 }
 
-const decoded = (segment: string) => {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return '';
-  }
-};
-
 const ownerOf = (auth: AuthContext) =>
   auth.collection ? `${auth.collection.id}/${auth.record?.id ?? ''}` : '';
 
@@ -86,9 +78,25 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
   app.addHook('onRequest', async (request) => requireTusVersion(request));
   app.addHook('onSend', async (request, reply) => {
     reply.header('tus-resumable', TUS_VERSION);
+    if (request.method === 'OPTIONS')
+      discovery(request as FastifyRequest<{ Params: Partial<TargetParams> }>, reply);
     // Refused before its body was read (a 409, 412, 423...): the rest is not read, the connection closes.
     if (reply.statusCode >= 300) dropRest(request);
   });
+
+  // tus discovery. Every OPTIONS is answered by the CORS hook before any handler runs; these routes only
+  // make such a request belong to this plugin, so that its onSend hook adds the protocol's headers (a hook
+  // on the root would cost every request of the server a call).
+  const answered = async () => undefined;
+  app.options(UPLOADS_ROUTE, answered);
+  app.options(UPLOAD_ROUTE, answered);
+  function discovery(request: FastifyRequest<{ Params: Partial<TargetParams> }>, reply: FastifyReply): void {
+    reply.header('tus-version', TUS_VERSION);
+    reply.header('tus-extension', TUS_EXTENSIONS);
+    const { collection = '', field = '' } = request.params;
+    const def = collections.find(collection)?.fields.find((f) => f.name === field && f.type === 'file');
+    if (def) reply.header('tus-max-size', String(maxFileSize(def)));
+  }
 
   /**
    * Whether the caller may add a file to the record's field, asked the records service's update path
@@ -289,22 +297,4 @@ export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promis
     await store.remove(info.id);
     return name;
   }
-}
-
-/**
- * tus discovery: an `OPTIONS` under `/api/plinth/uploads/` is answered by the CORS plugin (before any
- * route), so the protocol's headers are added to that answer here, on the root instance.
- */
-export function installTusDiscovery(app: FastifyInstance, deps: Pick<HttpDeps, 'collections'>): void {
-  app.addHook('onSend', async (request, reply) => {
-    if (request.method !== 'OPTIONS' || !request.url.startsWith('/api/plinth/uploads/')) return;
-    reply.header('tus-resumable', TUS_VERSION);
-    reply.header('tus-version', TUS_VERSION);
-    reply.header('tus-extension', TUS_EXTENSIONS);
-    const [collection = '', , field = ''] = request.url.split('?')[0]?.split('/').slice(4) ?? [];
-    const def = deps.collections
-      .find(decoded(collection))
-      ?.fields.find((f) => f.name === decoded(field) && f.type === 'file');
-    if (def) reply.header('tus-max-size', String(maxFileSize(def)));
-  });
 }
