@@ -23,6 +23,7 @@ export const LAYERS: Record<string, readonly string[] | '*'> = {
   records: [...CORE, 'query', 'schema', 'storage', 'hooks', 'db', 'bus'],
   auth: [...CORE, 'records', 'schema', 'mail', 'db', 'bus', 'hooks', 'query'],
   realtime: [...CORE, 'records', 'query', 'hooks', 'bus', 'schema', 'db'],
+  logs: [...CORE, 'query', 'schema', 'db'],
   app: '*',
   cli: '*',
 };

@@ -17,6 +17,7 @@ import { createDatabase, type Database, outageError, runMigrations } from './db/
 import { buildServer } from './http/index.ts';
 import { addressList, createSecretBox } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
+import { createLogReader, createLogWriter, LOGS_MIGRATIONS, type LogWriter } from './logs/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { checkRule, queryDialect } from './query/index.ts';
 import { createRealtime, type Realtime } from './realtime/index.ts';
@@ -45,6 +46,8 @@ export interface App {
   /** Realtime streams of this node; `publish` sends a custom topic's message to every node's subscribers. */
   realtime: Realtime;
   server: FastifyInstance;
+  /** The stored request logs' writer (entries are written about once a second; `flush` writes them now). */
+  logs: LogWriter;
   /**
    * Stops accepting requests, lets in-flight ones finish for up to `config.shutdownTimeout` seconds
    * (then closes the connections that remain), then closes the database.
@@ -154,6 +157,22 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           if (!redis.connected) throw new Error('Redis is unreachable');
         },
       });
+    // Request logs: on SQLite a file of their own beside data.db (their writes never wait on the app's),
+    // on the server engines a table of the same database.
+    const logsDb =
+      db.dialect.name === 'sqlite'
+        ? createDatabase({
+            url: `sqlite:${join(config.dataDir, 'auxiliary.db')}`,
+            dataDir: config.dataDir,
+            sqliteSynchronous: 'NORMAL',
+            queryTimeoutMs: config.queryTimeout,
+            sqliteReaders: 1,
+            log,
+          })
+        : db;
+    await runMigrations(logsDb, LOGS_MIGRATIONS);
+    const logWriter = createLogWriter({ db: logsDb, log, maxDays: () => settings.get().logs.maxDays });
+    const logs = { reader: createLogReader(logsDb), add: logWriter.add };
     const outage = (err: unknown) => outageError(db.dialect, err);
     const server = await buildServer(
       {
@@ -166,6 +185,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         outage,
         sharedCounters: redis?.counters,
         storage,
+        logs,
       },
       log,
       readiness,
@@ -182,6 +202,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       bus,
       realtime,
       server,
+      logs: logWriter,
       close() {
         // The HTTP drain has a deadline (shutdownTimeout); the database closes last.
         // Streams end first: they would hold the drain until its deadline, and clients move to another node.
@@ -192,6 +213,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           .then(() => mailer.close())
           .then(() => bus.close())
           .then(() => storage.close())
+          .then(() => logWriter.close())
+          .then(() => (logsDb === db ? undefined : logsDb.close()))
           .then(() => db.close())
           .finally(() => log.flush());
         return closing;

@@ -3,6 +3,7 @@ import type { AuthService, Client } from '../auth/index.ts';
 import type { WindowCounters } from '../bus/index.ts';
 import type { Config } from '../config/index.ts';
 import { ApiError, unauthorized } from '../errors/index.ts';
+import type { LogEntry, LogReader } from '../logs/index.ts';
 import type { Realtime } from '../realtime/index.ts';
 import type { AuthContext, RecordService } from '../records/index.ts';
 import type { CollectionStore, SettingsStore } from '../schema/index.ts';
@@ -23,6 +24,8 @@ export interface HttpDeps {
   sharedCounters?: WindowCounters;
   /** Where file fields' files are (the same storage the records service writes to). */
   storage: FileStorage;
+  /** The stored request logs: written as requests complete, read by `/api/logs`. */
+  logs: { reader: LogReader; add(entry: LogEntry): void };
 }
 
 /** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */

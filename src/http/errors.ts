@@ -38,6 +38,13 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
   reply.code(api.status).send(api.toJSON());
 }
 
+/** The error a request was answered with, for its log entry (request-entries.ts). */
+export const kAnsweredError = Symbol('plinth.answeredError');
+type Answered = FastifyRequest & { [kAnsweredError]?: { message: string; data: unknown } };
+
+/** The error `request` was answered with, if it was: its message and details. */
+export const answeredError = (request: FastifyRequest) => (request as Answered)[kAnsweredError];
+
 /**
  * Every error leaves as PocketBase's JSON. Database outages (`outage`) are 503s with `Retry-After`; other
  * unknown errors are a generic 500 whose cause is logged with the request id and never sent: no stack
@@ -49,6 +56,9 @@ export function installErrorHandling(
 ): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const api = err instanceof ApiError ? err : fromFastify(err);
+    (request as Answered)[kAnsweredError] = api
+      ? { message: api.message, data: api.data }
+      : { message: String(err?.message ?? err), data: {} };
     if (api) return reply.code(api.status).headers(api.headers).send(api.toJSON());
     // The database is down, full or stuck: a 503 the client may retry (and a load balancer notices).
     const down = outage(err);

@@ -18,6 +18,9 @@ export class RequestLogController extends LogController {
   /** `{"level":30,"time":` — then the time, then this logger's bindings (pid, hostname...). */
   readonly #bindings: string;
 
+  /** Also hands each completed request to the stored request logs (request-entries.ts), when given. */
+  entries: ((request: FastifyRequest, reply: FastifyReply) => void) | undefined;
+
   constructor(log: Logger) {
     super();
     this.#log = log;
@@ -35,6 +38,7 @@ export class RequestLogController extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
+    this.entries?.(request, reply);
     const path = request.url.split('?', 1)[0];
     const ms = Math.round(reply.elapsedTime * 10) / 10;
     const auth = request.auth?.collection?.name;

@@ -9,6 +9,7 @@ import { frameworkErrors, installErrorHandling } from './errors.ts';
 import { installRateLimits } from './rate-limit.ts';
 import { createMemoryRateStore, createSharedRateStore } from './rate-store.ts';
 import type { ReadinessCheck } from './readiness.ts';
+import { requestEntries } from './request-entries.ts';
 import { requestId } from './request-id.ts';
 import { RequestLogController } from './request-log.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -18,6 +19,7 @@ import { featureRoutes } from './routes/features.ts';
 import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
+import { logRoutes } from './routes/logs.ts';
 import { oauth2ProviderRoutes } from './routes/oauth2-providers.ts';
 import { oauth2RedirectRoutes } from './routes/oauth2-redirect.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
@@ -36,10 +38,12 @@ export async function buildServer(
 ): Promise<FastifyInstance> {
   // Admission control frees a request's slot as its response ends, through the server's response class.
   const admission = createAdmission(deps.config);
+  const requestLog = new RequestLogController(log);
+  requestLog.entries = requestEntries(() => deps.settings.get().logs, deps.logs.add);
   const app = Fastify({
     http: { ServerResponse: admission.Response },
     loggerInstance: log,
-    logController: new RequestLogController(log),
+    logController: requestLog,
     // No child logger per request (it costs a few µs each): lines that concern a request carry `reqId`.
     childLoggerFactory: (logger) => logger,
     genReqId: requestId,
@@ -97,6 +101,7 @@ export async function buildServer(
   await app.register(batchRoutes, deps);
   await app.register(authRoutes, deps);
   await app.register(settingsRoutes, deps);
+  await app.register(logRoutes, { reader: deps.logs.reader });
   await app.register(installerRoutes, deps);
   await app.register(realtimeRoutes, {
     realtime: deps.realtime,

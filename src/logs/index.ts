@@ -1,0 +1,3 @@
+export { createLogReader, type LogReader, type LogRow, type LogsQuery } from './reader.ts';
+export { LOGS_MIGRATIONS, LOGS_TABLE } from './table.ts';
+export { createLogWriter, type LogEntry, type LogWriter } from './writer.ts';

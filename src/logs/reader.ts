@@ -1,0 +1,155 @@
+import type { Database } from '../db/index.ts';
+import { badRequest, notFound } from '../errors/index.ts';
+import { containsNul } from '../lib/index.ts';
+import {
+  type CompileContext,
+  compileFilter,
+  compileSort,
+  parseFilter,
+  parseSort,
+  queryDialect,
+  raw,
+  type Sql,
+  sql,
+  toBadRequest,
+} from '../query/index.ts';
+import { LOGS_COLLECTION, LOGS_TABLE } from './table.ts';
+
+export interface LogsQuery {
+  page?: unknown;
+  perPage?: unknown;
+  sort?: string;
+  filter?: string;
+  skipTotal?: boolean;
+}
+
+export interface LogRow {
+  id: string;
+  created: string;
+  level: number;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+const DEFAULT_PER_PAGE = 30;
+const MAX_PER_PAGE = 1000;
+
+/** Reads `_logs` for the superuser routes: pages filtered and sorted in the query language, one entry, stats. */
+export function createLogReader(db: Database) {
+  const q = db.dialect.quote;
+  const dialect = queryDialect(db.dialect);
+  const table = q(LOGS_TABLE);
+
+  function context(): CompileContext {
+    let n = 0;
+    return {
+      dialect,
+      base: LOGS_COLLECTION,
+      baseRef: table,
+      isSuperuser: true,
+      collection: () => undefined,
+      alias: () => `_q${++n}`,
+      now: new Date(),
+    };
+  }
+
+  /** The WHERE clause of a client's filter, or nothing; its problems are PocketBase's 400. */
+  function where(filter: string | undefined, ctx: CompileContext): Sql {
+    if (containsNul(filter)) throw badRequest('The filter must not contain the NUL character (U+0000).');
+    if (!filter?.trim()) return raw('');
+    return clientInput('filter', () => sql` WHERE ${compileFilter(parseFilter(filter), ctx)}`);
+  }
+
+  const fromRow = (row: Record<string, unknown>): LogRow => ({
+    id: String(row.id),
+    created: String(row.created),
+    level: Number(row.level),
+    message: String(row.message),
+    data: parseData(row.data),
+  });
+
+  return {
+    /** `GET /api/logs`: newest first unless `sort` says otherwise (`@rowid` is the order of writing). */
+    async list(query: LogsQuery) {
+      const page = Math.max(1, whole(query.page, 1, 'page'));
+      let perPage = whole(query.perPage, DEFAULT_PER_PAGE, 'perPage');
+      if (perPage <= 0) perPage = DEFAULT_PER_PAGE;
+      perPage = Math.min(perPage, MAX_PER_PAGE);
+      const offset = (page - 1) * perPage;
+      if (containsNul(query.sort)) throw badRequest('The sort must not contain the NUL character (U+0000).');
+      const ctx = context();
+      const filter = where(query.filter, ctx);
+      const keys = clientInput('sort', () => parseSort(query.sort ?? ''));
+      const order = keys.length
+        ? clientInput('sort', () => sql` ORDER BY ${compileSort(keys, ctx)}`)
+        : raw(` ORDER BY ${table}.${q('created')} DESC`);
+      const select = sql`SELECT ${raw(table)}.* FROM ${raw(table)}${filter}${order}`;
+      const count = sql`SELECT COUNT(*) AS total FROM ${raw(table)}${filter}`;
+      const pageSql = { sql: `${select.text} LIMIT ? OFFSET ?`, params: [...select.params, perPage, offset] };
+      let rows: Record<string, unknown>[];
+      let total = -1;
+      if (query.skipTotal) rows = await db.query(pageSql.sql, pageSql.params);
+      else {
+        const [found, counted] = await db.queryBatch([pageSql, { sql: count.text, params: count.params }]);
+        rows = found as Record<string, unknown>[];
+        total = Number((counted?.[0] as { total?: unknown } | undefined)?.total ?? 0);
+      }
+      return {
+        page,
+        perPage,
+        totalItems: total,
+        totalPages: total < 0 ? -1 : Math.ceil(total / perPage),
+        items: rows.map(fromRow),
+      };
+    },
+
+    /** `GET /api/logs/{id}`. */
+    async view(id: string): Promise<LogRow> {
+      if (!id || id.length > 255 || containsNul(id)) throw notFound();
+      const [row] = await db.run<Record<string, unknown>>(
+        db.kysely,
+        `SELECT * FROM ${table} WHERE ${q('id')} = ?`,
+        [id],
+      );
+      if (!row) throw notFound();
+      return fromRow(row);
+    },
+
+    /** `GET /api/logs/stats`: how many entries each hour had (hours with none are left out), oldest first. */
+    async stats(filter: string | undefined): Promise<{ total: number; date: string }[]> {
+      const ctx = context();
+      const hour = raw(`SUBSTR(${table}.${q('created')}, 1, 13)`);
+      const text = sql`SELECT ${hour} AS ${raw(q('hour'))}, COUNT(*) AS ${raw(q('total'))} FROM ${raw(table)}${where(filter, ctx)} GROUP BY ${hour} ORDER BY ${hour}`;
+      const rows = await db.query<{ hour: string; total: unknown }>(text.text, text.params);
+      return rows.map((r) => ({ total: Number(r.total), date: `${r.hour}:00:00.000Z` }));
+    },
+  };
+}
+
+export type LogReader = ReturnType<typeof createLogReader>;
+
+function whole(value: unknown, fallback: number, name: string): number {
+  if (value === undefined || value === '' || value === null) return fallback;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw badRequest(`Invalid ${name} value.`);
+  return n;
+}
+
+/** PostgreSQL and MySQL answer JSON columns parsed, SQLite as text. */
+function parseData(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'string') return (value ?? {}) as Record<string, unknown>;
+  try {
+    return JSON.parse(value) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/** Problems of a client's filter or sort as PocketBase's 400 naming the parameter. */
+function clientInput<T>(param: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toBadRequest(err, param) ?? err;
+  }
+}
