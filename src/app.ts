@@ -27,6 +27,7 @@ import {
   checkForeignTables,
   createCollectionStore,
   createSettingsStore,
+  recoverSchemaChange,
   type SettingsStore,
   SYSTEM_MIGRATIONS,
 } from './schema/index.ts';
@@ -71,6 +72,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
   try {
     await checkForeignTables(db);
     await runMigrations(db, SYSTEM_MIGRATIONS);
+    // MariaDB/MySQL: a schema change a crash cut short is undone (or finished) before anything reads it.
+    const recovery = await recoverSchemaChange(db);
+    if (recovery.outcome !== 'none')
+      log.warn(recovery, `a schema change interrupted by a crash was ${recovery.outcome} at start`);
     const dialect = queryDialect(db.dialect);
     const collections = await createCollectionStore(db, {
       checkRule: (collection, rule, lookup) => checkRule(rule, collection, lookup, dialect),

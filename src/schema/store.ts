@@ -1,3 +1,4 @@
+import type { Compilable } from 'kysely';
 import type { AnyTrx, Database, Executor } from '../db/index.ts';
 import { ApiError, badRequest, type ErrorData, notFound } from '../errors/index.ts';
 import { Hook } from '../hooks/index.ts';
@@ -19,6 +20,7 @@ import {
 } from './collection-secrets.ts';
 import { importError, importFailure, prepareImport } from './import.ts';
 import { parseIndex } from './indexes.ts';
+import { clearJournal, writeJournal } from './schema-journal.ts';
 import {
   applyTableSync,
   findViolatedIndex,
@@ -26,6 +28,7 @@ import {
   newSyncLog,
   planTableSync,
   type SyncLog,
+  type UndoStatement,
   undoSync,
 } from './sync.ts';
 import { buildCollection, type ValidationContext } from './validate-collection.ts';
@@ -234,13 +237,13 @@ export async function createCollectionStore(
     const rows = () => trx.updateTable('_collections');
     if (after && before) {
       await rows().set(toRow(after)).where('id', '=', before.id).execute();
-      log.undo.push(() => rows().set(toRow(before)).where('id', '=', before.id).execute());
+      log.undo.push(undoBy(rows().set(toRow(before)).where('id', '=', before.id)));
     } else if (after) {
       await trx.insertInto('_collections').values(toRow(after)).execute();
-      log.undo.push(() => trx.deleteFrom('_collections').where('id', '=', after.id).execute());
+      log.undo.push(undoBy(trx.deleteFrom('_collections').where('id', '=', after.id)));
     } else if (before) {
       await trx.deleteFrom('_collections').where('id', '=', before.id).execute();
-      log.undo.push(() => trx.insertInto('_collections').values(toRow(before)).execute());
+      log.undo.push(undoBy(trx.insertInto('_collections').values(toRow(before))));
     }
     try {
       await applyTableSync(trx, planTableSync(db.dialect, before, after), log);
@@ -260,12 +263,18 @@ export async function createCollectionStore(
     }
   }
 
+  /** The statement `query` would run, kept to reverse a step (and journaled on MySQL). */
+  const undoBy = (query: Compilable): UndoStatement[] => {
+    const compiled = query.compile();
+    return [{ sql: compiled.sql, params: compiled.parameters }];
+  };
+
   /** Stores a view whose inferred fields changed when it was rebuilt. */
   function saver(trx: AnyTrx, log: SyncLog) {
     const rows = () => trx.updateTable('_collections');
     return async (before: Collection, after: Collection) => {
       await rows().set(toRow(after)).where('id', '=', before.id).execute();
-      log.undo.push(() => rows().set(toRow(before)).where('id', '=', before.id).execute());
+      log.undo.push(undoBy(rows().set(toRow(before)).where('id', '=', before.id)));
     };
   }
 
@@ -293,15 +302,23 @@ export async function createCollectionStore(
       try {
         return await db.transaction(
           async (trx) => {
-            const log = newSyncLog();
+            // Where DDL commits as it runs (MySQL), each step is journaled first (schema-journal.ts).
+            const log = newSyncLog(
+              db.dialect.transactionalDdl ? undefined : (t, l, phase) => writeJournal(db, t, l, phase),
+            );
+            const journaled = () => log.journal && (log.undo.length > 0 || log.cleanup.length > 0);
             try {
               const result = await changes(trx, await readSchema(trx), log);
               await finishSync(trx, log);
+              if (journaled()) await clearJournal(db, trx);
               return result;
             } catch (err) {
               // Elsewhere the rollback undoes it all; MySQL committed each DDL statement as it ran.
-              if (!db.dialect.transactionalDdl) await undoSync(log, err);
-              throw err;
+              if (db.dialect.transactionalDdl) throw err;
+              // Undone in full: the journal goes. Not in full: it stays, and the next start tries again.
+              const undone = await undoSync(trx, log, err).catch((e: unknown) => e);
+              if (!(undone instanceof AggregateError) && journaled()) await clearJournal(db, trx, true);
+              throw undone;
             }
           },
           { schemaLock: true },

@@ -145,7 +145,7 @@ describe('undoing a table sync', () => {
     const failed = db.transaction(async (trx) => {
       const log = newSyncLog();
       await applyTableSync(trx, planTableSync(dialect, base, after), log).catch((err) =>
-        undoSync(log, err).catch(async (undone) => {
+        undoSync(trx, log, err).catch(async (undone) => {
           assert.equal(undone, err);
           assert.deepEqual(await state({ ...db, kysely: trx } as Database), before);
           throw err;

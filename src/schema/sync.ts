@@ -22,16 +22,37 @@ export interface SyncPlan {
   cleanup: string[];
 }
 
-/**
- * What the schema changes of one transaction did, for engines whose DDL commits as it runs (MySQL):
- * `undo` reverses each done step (newest last), `cleanup` runs once they all succeeded.
- */
-export interface SyncLog {
-  undo: Array<() => Promise<unknown>>;
-  cleanup: string[];
+/** One statement that reverses part of a schema change: SQL in the engine's own syntax, and its parameters. */
+export interface UndoStatement {
+  sql: string;
+  params: readonly unknown[];
 }
 
-export const newSyncLog = (): SyncLog => ({ undo: [], cleanup: [] });
+/**
+ * What the schema changes of one transaction did, for engines whose DDL commits as it runs (MySQL):
+ * `undo` reverses each done step (newest last), `cleanup` runs once they all succeeded. `journal`, where
+ * given, persists the log before each step runs (schema-journal.ts), so that a crash in the middle of the
+ * change can be undone at the next start.
+ */
+export interface SyncLog {
+  undo: UndoStatement[][];
+  cleanup: string[];
+  journal?: (trx: AnyTrx, log: SyncLog, phase: 'undo' | 'cleanup') => Promise<void>;
+}
+
+export const newSyncLog = (journal?: SyncLog['journal']): SyncLog => ({
+  undo: [],
+  cleanup: [],
+  ...(journal ? { journal } : {}),
+});
+
+const raw = (statements: readonly string[]): UndoStatement[] =>
+  statements.map((text) => ({ sql: text, params: [] }));
+
+/** Runs statements in order in the caller's transaction. */
+async function runStatements(trx: AnyTrx, statements: readonly UndoStatement[]): Promise<void> {
+  for (const s of statements) await trx.executeQuery(CompiledQuery.raw(s.sql, [...s.params]));
+}
 
 const kindOf = (f: FieldDef): ColumnKind => (f.name === 'id' ? 'id' : fieldType(f.type).column(f));
 
@@ -236,15 +257,27 @@ export async function applyTableSync(trx: AnyTrx, plan: SyncPlan, log?: SyncLog)
     for (const statement of statements) await sql.raw(statement).execute(trx);
   };
   for (const s of plan.steps) {
-    await run(s.sql);
-    if (s.undo.length) log?.undo.push(() => run(s.undo));
+    // The undo is journaled before the step runs: where DDL commits as it runs, a crash during the step
+    // must find it. A step that fails runs no undo (one DDL statement is all or nothing).
+    const undo = log && s.undo.length ? raw(s.undo) : undefined;
+    if (undo && log) {
+      log.undo.push(undo);
+      await log.journal?.(trx, log, 'undo');
+    }
+    try {
+      await run(s.sql);
+    } catch (err) {
+      if (undo) log?.undo.pop();
+      throw err;
+    }
   }
   if (log) log.cleanup.push(...plan.cleanup);
   else await run(plan.cleanup);
 }
 
-/** Runs the cleanup of every plan applied under `log`. */
+/** Runs the cleanup of every plan applied under `log`: from here on the change is kept, crash or not. */
 export async function finishSync(trx: AnyTrx, log: SyncLog): Promise<void> {
+  if (log.cleanup.length) await log.journal?.(trx, log, 'cleanup');
   for (const statement of log.cleanup) await sql.raw(statement).execute(trx);
 }
 
@@ -252,11 +285,11 @@ export async function finishSync(trx: AnyTrx, log: SyncLog): Promise<void> {
  * Reverses what `log` recorded, newest first. Every undo is attempted; if one fails the schema may be
  * half-changed, which is reported with the original error.
  */
-export async function undoSync(log: SyncLog, err: unknown): Promise<never> {
+export async function undoSync(trx: AnyTrx, log: SyncLog, err: unknown): Promise<never> {
   const failures: unknown[] = [];
   for (const undo of [...log.undo].reverse()) {
     try {
-      await undo();
+      await runStatements(trx, undo);
     } catch (e) {
       failures.push(e);
     }

@@ -14,6 +14,7 @@ import {
   USERS_ID,
 } from './defaults.ts';
 import { formatIndex, parseIndex } from './indexes.ts';
+import { SCHEMA_JOURNAL_TABLE } from './schema-journal.ts';
 import { applyTableSync, planTableSync } from './sync.ts';
 
 function canonical(indexes: string[], table: string): string[] {
@@ -120,6 +121,19 @@ export const SYSTEM_MIGRATIONS: Migration[] = [
         await trx.insertInto('_collections').values(collectionToRow(withIndexes)).execute();
         await applyTableSync(trx, planTableSync(db.dialect, undefined, withIndexes));
       }
+    },
+  },
+  {
+    // Where DDL commits as it runs (MySQL/MariaDB): the undo journal of a schema change (schema-journal.ts).
+    name: '0004_schema_journal',
+    async up(trx, db) {
+      if (db.dialect.transactionalDdl) return;
+      const columns = [
+        { name: 'id', kind: 'id' as const },
+        { name: 'value', kind: 'text' as const },
+      ];
+      for (const text of db.dialect.createTableSql(SCHEMA_JOURNAL_TABLE, columns))
+        await sql.raw(text).execute(trx);
     },
   },
 ];
