@@ -170,6 +170,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         outage,
         sharedCounters: redis?.counters,
         storage,
+        engine: { name: db.dialect.name, poolStats: db.poolStats },
       },
       log,
       readiness,
