@@ -14,7 +14,7 @@ import {
 import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
-import { buildServer } from './http/index.ts';
+import { buildServer, type ReadinessCheck, rememberSuccess } from './http/index.ts';
 import { addressList, createSecretBox } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
 import { createLogReader, createLogWriter, LOGS_MIGRATIONS, type LogWriter } from './logs/index.ts';
@@ -55,6 +55,9 @@ export interface App {
    */
   close(): Promise<void>;
 }
+
+/** How long a storage check that passed counts for readiness (it writes a file or asks S3). */
+const STORAGE_CHECK_MS = 5000;
 
 /** The composition root: the one place that builds and connects the layers. */
 export async function createApp(config: Config, log: Logger): Promise<App> {
@@ -151,17 +154,18 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     bus.subscribe(SESSIONS_REVOKED_TOPIC, (ids) => {
       if (Array.isArray(ids)) realtime.endSessions(ids.filter((id): id is string => typeof id === 'string'));
     });
-    // Readiness: what this node needs to serve traffic (Redis and storage checks join this list).
-    const readiness: { name: string; run: () => Promise<unknown> }[] = [
-      { name: 'database', run: () => sql`select 1`.execute(db.kysely) },
-    ];
-    if (redis)
-      readiness.push({
-        name: 'redis',
-        run: async () => {
-          if (!redis.connected) throw new Error('Redis is unreachable');
-        },
-      });
+    // Readiness: what this node needs to serve traffic. Storage costs a write or an S3 request: a success
+    // counts for STORAGE_CHECK_MS, whatever the number of probes, unless the `s3` settings change.
+    const readiness: ReadinessCheck[] = [{ name: 'database', run: () => sql`select 1`.execute(db.kysely) }];
+    if (redis) readiness.push({ name: 'redis', run: () => redis.ping() });
+    readiness.push({
+      name: 'storage',
+      run: rememberSuccess(
+        () => storage.check(),
+        STORAGE_CHECK_MS,
+        () => settings.get().s3,
+      ),
+    });
     // Request logs: on SQLite a file of their own beside data.db (their writes never wait on the app's),
     // on the server engines a table of the same database.
     const logsDb =
@@ -191,6 +195,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         sharedCounters: redis?.counters,
         storage,
         logs,
+        engine: { name: db.dialect.name, poolStats: db.poolStats },
       },
       log,
       readiness,

@@ -16,6 +16,12 @@ export interface RedisBusOptions {
 export interface RedisBus extends Bus {
   /** True while both connections to Redis are up. */
   readonly connected: boolean;
+  /**
+   * A round trip to Redis (`PING` on the publishing connection): resolves when Redis answers, rejects at
+   * once while the connection is down (no offline queue) and after the command timeout (1 s) when it
+   * hangs. The readiness check.
+   */
+  ping(): Promise<void>;
   /** Counters shared by every node (sign-in throttling, rate limits); this node's own while Redis is down. */
   readonly counters: WindowCounters;
 }
@@ -98,6 +104,10 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   return {
     get connected() {
       return connected();
+    },
+    async ping() {
+      if (!connected()) throw new Error('Redis is unreachable');
+      await pub.ping();
     },
     counters,
     async publish(topic, message) {

@@ -86,6 +86,40 @@ describe('loadConfig', () => {
       assert.match(problemsOf(() => loadFile(text))[0] as string, /must hold a JSON object/);
   });
 
+  it('keeps metrics off by default, and refuses a short token, a bad range, or either with metrics off', () => {
+    const off = loadConfig({}, {});
+    assert.deepEqual([off.metrics, off.metricsToken, off.metricsAllow], [false, '', []]);
+    const on = loadConfig(
+      {},
+      {
+        PLINTH_METRICS: 'true',
+        PLINTH_METRICS_TOKEN: 'a'.repeat(16),
+        PLINTH_METRICS_ALLOW: '10.0.0.0/8, ::1',
+      },
+    );
+    assert.deepEqual(
+      [on.metrics, on.metricsToken, on.metricsAllow],
+      [true, 'a'.repeat(16), ['10.0.0.0/8', '::1']],
+    );
+    assert.equal(loadConfig({ metrics: '1' }, {}).metrics, true);
+    const secret = 'short-secret';
+    const problems = problemsOf(() =>
+      loadConfig({ metrics: 'yes', metricsToken: secret, metricsAllow: '10.0.0.0/33,intranet' }, {}),
+    );
+    assert.deepEqual(problems, [
+      'metrics must be true or false',
+      'metricsToken must be at least 16 characters',
+      'metricsAllow must list IP addresses or CIDR ranges, got 10.0.0.0/33',
+      'metricsAllow must list IP addresses or CIDR ranges, got intranet',
+      'metricsToken and metricsAllow need metrics: true (PLINTH_METRICS=true)',
+    ]);
+    assert.ok(!problems.join().includes(secret), 'the token is never echoed');
+    assert.match(
+      problemsOf(() => loadConfig({ metricsAllow: '127.0.0.1' }, {}))[0] as string,
+      /need metrics: true/,
+    );
+  });
+
   it('takes every key the docs list, and the docs list every key it takes', () => {
     const doc = readFileSync(join(import.meta.dirname, '../../docs/getting-started.md'), 'utf8');
     const admission = readFileSync(join(import.meta.dirname, '../../docs/operations.md'), 'utf8');
@@ -94,7 +128,7 @@ describe('loadConfig', () => {
     const documented = new Set(
       [
         ...doc.matchAll(/^\| `(\w+)`\s+\| (?:`--|—)/gm),
-        ...admission.matchAll(/^\| `(max\w+|queue\w+)`\s+\|/gm),
+        ...admission.matchAll(/^\| `(max\w+|queue\w+|metrics\w*)`\s+\|/gm),
         ...realtime.matchAll(/^\| `(realtime\w+)`\s+\|/gm),
       ].map((m) => m[1] as string),
     );

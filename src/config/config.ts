@@ -2,10 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ADMISSION_KEYS, type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
+import { METRICS_KEYS, type MetricsConfig, metricsEnv, readMetrics } from './metrics.ts';
 import { REALTIME_KEYS, type RealtimeConfig, readRealtime, realtimeEnv } from './realtime.ts';
 
 /** Boot configuration: what the process needs before it can open the database. */
-export interface Config extends AdmissionConfig, RealtimeConfig {
+export interface Config extends AdmissionConfig, RealtimeConfig, MetricsConfig {
   /** host:port to listen on. */
   host: string;
   port: number;
@@ -95,6 +96,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     fetchAllowPrivate: env.PLINTH_FETCH_ALLOW_PRIVATE,
     ...admissionEnv(env),
     ...realtimeEnv(env),
+    ...metricsEnv(env),
   };
   const merged: ConfigInput = { ...file };
   for (const source of [fromEnv, flags]) {
@@ -124,6 +126,7 @@ export const CONFIG_FILE_KEYS: readonly string[] = [
   'fetchAllowPrivate',
   ...ADMISSION_KEYS,
   ...REALTIME_KEYS,
+  ...METRICS_KEYS,
 ];
 /** Config's own names for `dir` and `db`, accepted in a file as they always were. */
 const FILE_ALIASES = ['dataDir', 'databaseUrl'];
@@ -213,10 +216,12 @@ function validate(input: ConfigInput): Config {
     problems.push('redisPrefix must be up to 64 letters, digits, _, -, . or :');
   const admission = readAdmission(input, problems);
   const realtime = readRealtime(input, problems);
+  const metrics = readMetrics(input, problems);
   if (problems.length) throw new ConfigError(problems);
   return {
     ...admission,
     ...realtime,
+    ...metrics,
     host,
     port,
     dataDir: resolve(String(input.dir ?? input.dataDir ?? './plinth_data')),

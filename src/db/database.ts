@@ -45,7 +45,19 @@ export interface Database {
   queryBatch(statements: readonly Statement[], options?: QueryOptions): Promise<unknown[][]>;
   /** The time limit of one statement, in milliseconds. */
   readonly queryTimeoutMs: number;
+  /**
+   * The connection pool's state now (metrics), on PostgreSQL and MySQL/MariaDB; undefined on SQLite,
+   * which has one connection and reader threads rather than a pool.
+   */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
+}
+
+/** Connections of the pool: open, idle among them, and callers waiting for one. */
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
 }
 
 export type { QueryOptions, Statement };
@@ -98,18 +110,24 @@ export function createDatabase(options: DatabaseOptions): Database {
     const kysely = new Kysely({ dialect: new PostgresDialect({ pool }) });
     // Schema changes run on a pool of their own, without time limits (connections open on first use).
     const schema = new Kysely({ dialect: new PostgresDialect({ pool: postgresPool(url, NO_LIMITS, 2) }) });
-    return withSchemaPool(
+    const db = withSchemaPool(
       wrap(kysely, postgresDialect, timeoutMs, namedStatements(pool), serverGate(), undefined, schema),
       schema,
     );
+    return {
+      ...db,
+      poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    };
   }
   if (/^(mysql|mariadb):/.test(url)) {
-    const kysely = new Kysely({ dialect: new MysqlDialect({ pool: mysqlPool(url, limits) }) });
+    const pool = mysqlPool(url, limits);
+    const kysely = new Kysely({ dialect: new MysqlDialect({ pool }) });
     const schema = new Kysely({ dialect: new MysqlDialect({ pool: mysqlPool(url, NO_LIMITS, 2) }) });
-    return withSchemaPool(
+    const db = withSchemaPool(
       wrap(kysely, mysqlDialect, timeoutMs, undefined, serverGate(), undefined, schema),
       schema,
     );
+    return { ...db, poolStats: () => mysqlPoolStats(pool) };
   }
   if (url && !url.startsWith('sqlite:'))
     throw new Error(`unsupported database URL scheme ${url.split(':')[0]}`);
@@ -136,6 +154,22 @@ export function createDatabase(options: DatabaseOptions): Database {
     size ? reader : undefined,
   );
   return { ...db, close: () => Promise.all([readers?.close(), db.close()]).then(() => undefined) };
+}
+
+/**
+ * mysql2 has no public figures for its pool: these are the queues it keeps (stable across its 3.x
+ * releases). Anything unexpected reads as 0 rather than failing a scrape.
+ */
+function mysqlPoolStats(pool: object): PoolStats {
+  const length = (name: string) => {
+    const n = (pool as Record<string, { length?: unknown } | undefined>)[name]?.length;
+    return typeof n === 'number' ? n : 0;
+  };
+  return {
+    total: length('_allConnections'),
+    idle: length('_freeConnections'),
+    waiting: length('_connectionQueue'),
+  };
 }
 
 const NO_LIMITS: PoolLimits = { statementTimeoutMs: 0, clientTimeoutMs: 0 };

@@ -4,6 +4,7 @@ export type {
   Database,
   DatabaseOptions,
   Executor,
+  PoolStats,
   QueryOptions,
   Statement,
   TransactionOptions,

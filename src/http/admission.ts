@@ -8,8 +8,11 @@ import { isOverConnectionLimit, limitConnectionsPerIp } from './connections.ts';
 import { watchEventLoop } from './loop-watch.ts';
 import { createMemoryRelief } from './memory-relief.ts';
 
-/** Liveness and readiness probes: answered under any load, never queued nor rate limited. */
-const PROBES = ['/api/health', '/api/plinth/ready'];
+/**
+ * Liveness and readiness probes, and the metrics scrape: answered under any load (an overload is when
+ * they matter most), never queued nor rate limited.
+ */
+const PROBES = ['/api/health', '/api/plinth/ready', '/metrics'];
 /** Probes, and realtime streams that stay open for hours (they would hold a slot all that time). */
 const EXEMPT = [...PROBES, '/api/realtime'];
 
@@ -76,10 +79,15 @@ const startsWithAny = (url: string, prefixes: readonly string[]) => {
 /** True for the health and readiness probes, which no limit may slow down. */
 export const isProbe = (url: string): boolean => startsWithAny(url, PROBES);
 
-/** What the gate holds now (for tests and, later, metrics), and the one way around it. */
+/** Why admission refused requests: queue full, waited too long, event loop late, per IP, connections per IP. */
+export type ShedReason = 'queue_full' | 'queue_timeout' | 'event_loop' | 'per_ip' | 'connections';
+
+/** What the gate holds now (for tests and metrics), and the one way around it. */
 export interface AdmissionStats {
   readonly inFlight: number;
   readonly queued: number;
+  /** Requests refused (503 or 429) since start, by reason. */
+  readonly shed: Readonly<Record<ShedReason, number>>;
   /**
    * Runs `work` (reading a long upload, waiting for a thumbnail) without holding a slot: a slow uploader
    * waits on the network, not on the server, and must not keep others out; nor must work that has a cap
@@ -180,6 +188,13 @@ function install(
   const relief = createMemoryRelief(() => gate.queued === 0);
   const loop = watchEventLoop(limits.maxEventLoopDelayMs);
   limitConnectionsPerIp(app.server, limits.maxConnectionsPerIp);
+  const shed: Record<ShedReason, number> = {
+    queue_full: 0,
+    queue_timeout: 0,
+    event_loop: 0,
+    per_ip: 0,
+    connections: 0,
+  };
   app.decorate('admission', {
     get inFlight() {
       return gate.inFlight;
@@ -187,6 +202,7 @@ function install(
     get queued() {
       return gate.queued;
     },
+    shed,
     async outsideSlot<T>(reply: FastifyReply, work: () => Promise<T>): Promise<T> {
       const res = reply.raw as AdmittedResponse;
       if (res.phase !== RUNNING) return work();
@@ -209,8 +225,14 @@ function install(
       return Promise.resolve();
     }
     reply.header('retry-after', RETRY_AFTER);
-    if (verdict === 'ip') throw new ApiError(429, PER_IP_MESSAGE);
-    if (verdict === 'busy') throw new ApiError(503, BUSY_MESSAGE);
+    if (verdict === 'ip') {
+      shed.per_ip++;
+      throw new ApiError(429, PER_IP_MESSAGE);
+    }
+    if (verdict === 'busy') {
+      shed.queue_full++;
+      throw new ApiError(503, BUSY_MESSAGE);
+    }
     return new Promise((resolve, fail) => {
       const waiter = newWaiter(
         ip,
@@ -223,6 +245,7 @@ function install(
           res.onGone = undefined;
           res.phase = DONE;
           untrack(res);
+          shed.queue_timeout++;
           fail(new ApiError(503, BUSY_MESSAGE));
         },
       );
@@ -264,11 +287,13 @@ function install(
   app.addHook('onRequest', (request, reply, done) => {
     const res = adopt(reply.raw, answered);
     if (isOverConnectionLimit(request.raw.socket)) {
+      shed.connections++;
       reply.header('connection', 'close');
       return reject(reply, 503, CONNECTIONS);
     }
     if (startsWithAny(request.url, EXEMPT)) return done();
     if (loop.late()) {
+      shed.event_loop++;
       relief.pressure();
       return reject(reply, 503, BUSY);
     }
@@ -280,9 +305,13 @@ function install(
       track(res);
       return done();
     }
-    if (verdict === 'ip') return reject(reply, 429, PER_IP);
+    if (verdict === 'ip') {
+      shed.per_ip++;
+      return reject(reply, 429, PER_IP);
+    }
     relief.pressure();
     if (verdict === 'queue') return queue(request, reply, res, ip, done);
+    shed.queue_full++;
     reject(reply, 503, BUSY);
   });
 
@@ -309,6 +338,7 @@ function install(
       () => {
         res.phase = DONE;
         untrack(res);
+        shed.queue_timeout++;
         reject(reply, 503, BUSY);
       },
     );

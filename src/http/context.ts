@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { AuthService, Client } from '../auth/index.ts';
 import type { WindowCounters } from '../bus/index.ts';
 import type { Config } from '../config/index.ts';
+import type { PoolStats } from '../db/index.ts';
 import { ApiError, unauthorized } from '../errors/index.ts';
 import type { LogEntry, LogReader } from '../logs/index.ts';
 import type { Realtime } from '../realtime/index.ts';
@@ -26,6 +27,8 @@ export interface HttpDeps {
   storage: FileStorage;
   /** The stored request logs: written as requests complete, read by `/api/logs`. */
   logs: { reader: LogReader; add(entry: LogEntry): void };
+  /** The database engine, and its pool's state where it has one: for `/metrics`. */
+  engine?: { name: string; poolStats?: () => PoolStats };
 }
 
 /** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */

@@ -1,4 +1,10 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onResponseHookHandler,
+} from 'fastify';
 import { ApiError } from '../errors/index.ts';
 import { applySecurityHeaders } from './security.ts';
 
@@ -53,6 +59,8 @@ export const answeredError = (request: FastifyRequest) => (request as Answered)[
 export function installErrorHandling(
   app: FastifyInstance,
   outage: (err: unknown) => ApiError | undefined = () => undefined,
+  /** Hooks of the not-found handler (metrics count unknown routes with an `onResponse` there). */
+  notFoundHooks: { onResponse?: onResponseHookHandler } = {},
 ): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const api = err instanceof ApiError ? err : fromFastify(err);
@@ -69,5 +77,8 @@ export function installErrorHandling(
     request.log.error({ err, reqId: request.id }, 'unhandled error');
     return reply.code(500).send(new ApiError(500).toJSON());
   });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send(new ApiError(404).toJSON()));
+  // Fastify takes every lifecycle hook in these options (four-oh-four.js), though its types name two.
+  app.setNotFoundHandler(notFoundHooks as never, (_request, reply) =>
+    reply.code(404).send(new ApiError(404).toJSON()),
+  );
 }

@@ -1,2 +1,3 @@
 export type { HttpDeps } from './context.ts';
+export { type ReadinessCheck, rememberSuccess } from './readiness.ts';
 export { buildServer } from './server.ts';

@@ -1,5 +1,5 @@
 /**
- * One dependency the node needs to serve traffic (the database; later Redis, storage). `run` resolves
+ * One dependency the node needs to serve traffic (the database, Redis when configured, file storage). `run` resolves
  * when the dependency answers and rejects, or never settles, when it does not.
  */
 export interface ReadinessCheck {
@@ -70,4 +70,26 @@ function settle(p: Promise<unknown>, timeoutMs: number) {
       },
     );
   });
+}
+
+/**
+ * `run`, with a success remembered for `ms`: a check that costs a write or a network request (storage) runs
+ * at most once per `ms` however often load balancers probe. A failure is never remembered, so recovery
+ * shows at the next probe; a dependency that fails is noticed within `ms`. A success counts only while
+ * `version()` answers the same value (the settings it was made with): a change is checked at once.
+ */
+export function rememberSuccess(
+  run: () => Promise<unknown>,
+  ms: number,
+  version: () => unknown = () => undefined,
+): () => Promise<unknown> {
+  let until = 0;
+  let of: unknown;
+  return async () => {
+    const now = version();
+    if (Date.now() < until && now === of) return;
+    await run();
+    until = Date.now() + ms;
+    of = now;
+  };
 }

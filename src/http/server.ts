@@ -6,6 +6,7 @@ import { installJsonBodies } from './body.ts';
 import type { HttpDeps } from './context.ts';
 import { installDrain } from './drain.ts';
 import { frameworkErrors, installErrorHandling } from './errors.ts';
+import { Metrics } from './metrics.ts';
 import { installRateLimits } from './rate-limit.ts';
 import { createMemoryRateStore, createSharedRateStore } from './rate-store.ts';
 import type { ReadinessCheck } from './readiness.ts';
@@ -20,6 +21,7 @@ import { fileRoutes } from './routes/files.ts';
 import { healthRoutes } from './routes/health.ts';
 import { installerRoutes } from './routes/installer.ts';
 import { logRoutes } from './routes/logs.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { oauth2ProviderRoutes } from './routes/oauth2-providers.ts';
 import { oauth2RedirectRoutes } from './routes/oauth2-redirect.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
@@ -64,6 +66,9 @@ export async function buildServer(
   installDrain(app, log);
   // Next, before any work (auth included): bounded in-flight requests and queue, per-IP limits.
   admission.install(app);
+  // Off by default, and then no hook at all. On: an onResponse hook on each route registered from here on.
+  const metrics = deps.config.metrics ? createMetrics(app, deps) : undefined;
+  const notFoundHooks = metrics?.install(app);
 
   app.decorateRequest('auth', null as never);
   // Callback style, and no promise at all for guests: this runs on every request.
@@ -87,10 +92,16 @@ export async function buildServer(
     deps.sharedCounters ? createSharedRateStore(deps.sharedCounters) : createMemoryRateStore(),
   );
 
-  installErrorHandling(app, deps.outage);
+  installErrorHandling(app, deps.outage, notFoundHooks);
   installJsonBodies(app);
   await installSecurity(app, deps.config.origins);
   await app.register(healthRoutes, { checks: readiness, settings: deps.settings });
+  if (metrics)
+    await app.register(metricsRoutes, {
+      metrics,
+      token: deps.config.metricsToken,
+      allow: deps.config.metricsAllow,
+    });
   await app.register(oauth2ProviderRoutes);
   await app.register(collectionRoutes, deps);
   await app.register(viewDryRunRoutes, deps);
@@ -112,4 +123,19 @@ export async function buildServer(
   // Last: it lists the features whose routes are registered above and stands in for the others.
   await app.register(featureRoutes);
   return app;
+}
+
+/** The metrics of this server, reading admission, realtime and the database pool when scraped. */
+function createMetrics(app: FastifyInstance, deps: HttpDeps): Metrics {
+  return new Metrics({
+    engine: deps.engine?.name ?? 'unknown',
+    admission: () => app.admission,
+    realtime: () => {
+      const broker = deps.realtime.broker;
+      let subscriptions = 0;
+      for (const client of broker.clients()) subscriptions += client.subscriptions.size;
+      return { clients: broker.size, subscriptions };
+    },
+    pool: deps.engine?.poolStats,
+  });
 }

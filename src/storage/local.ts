@@ -91,6 +91,16 @@ export async function createLocalStorage(root: string): Promise<FileStorage> {
     putFile: (key, path) => place(key, (staged) => copyFile(path, staged)),
     putBuffer: (key, body) => place(key, (staged) => writeFile(staged, body, { mode: 0o600 })),
     stat: statOf,
+    // A real write where uploads are staged: catches a missing or replaced directory, a read-only mount
+    // and a full disk, which a permission check would not (and root passes every permission check).
+    async check() {
+      const probe = join(tmp, `ready-${randomBytes(6).toString('hex')}`);
+      try {
+        await writeFile(probe, 'ok', { mode: 0o600 });
+      } finally {
+        await rm(probe, { force: true });
+      }
+    },
     async read(key: string, range?: ByteRange): Promise<Readable | undefined> {
       try {
         const handle = await open(pathOf(key), 'r');

@@ -27,6 +27,9 @@ const isNotFound = (err: unknown) => {
   return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
 };
 
+/** The key the readiness check asks about; never written. */
+const READINESS_KEY = 'plinth-readiness-probe';
+
 /** Blobs as objects of one S3-compatible bucket, under the same keys as on disk. */
 export function createS3Storage(options: S3Options): FileStorage {
   const client = new S3Client({
@@ -57,6 +60,9 @@ export function createS3Storage(options: S3Options): FileStorage {
   }
 
   return {
+    // One HEAD of a key that is never written: a 404 means the bucket answers and the credentials work
+    // (Plinth needs ListBucket already to remove folders, so a missing key reads as 404, not 403).
+    check: () => stat(READINESS_KEY).then(() => undefined),
     async putFile(key, path, contentType) {
       const { size } = await statFile(path);
       await client.send(

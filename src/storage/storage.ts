@@ -34,6 +34,12 @@ export interface FileStorage {
   delete(key: string): Promise<void>;
   /** Removes every blob whose key starts with `prefix/` (a record's folder, a collection's). */
   deletePrefix(prefix: string): Promise<void>;
+  /**
+   * Resolves when the store can be used now, rejects when not (readiness): the local directory takes a
+   * write, the S3 bucket answers. Cheap (a few system calls, or one HEAD request), but not free: callers
+   * that probe often remember a success for a while.
+   */
+  check(): Promise<void>;
   /** Releases connections and handles. */
   close(): Promise<void>;
 }

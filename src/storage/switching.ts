@@ -31,6 +31,7 @@ export function createSwitchingStorage(local: FileStorage, s3: () => S3Section):
     read: (key, range) => pick().read(key, range),
     delete: (key) => pick().delete(key),
     deletePrefix: (prefix) => pick().deletePrefix(prefix),
+    check: () => pick().check(),
     async close() {
       await Promise.all([local.close(), current?.storage.close()]);
     },
