@@ -23,7 +23,16 @@
 // Everything goes to a directory under os.tmpdir() (sources, data dirs, stored files), removed at the end.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -69,6 +78,10 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+/** Bytes the process has sent to the storage layer so far (page cache included), from /proc/PID/io. */
+function bytesWritten(pid: number): number {
+  return Number(/^write_bytes:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Setup
@@ -200,6 +213,8 @@ interface Measure {
   mibps: number;
   p50: number;
   cpuMsPerRequest: number;
+  /** MiB the server wrote to disk (the page cache) per request. */
+  writtenMibPerRequest: number;
   requests: number;
 }
 
@@ -211,18 +226,21 @@ async function measure(
 ): Promise<{ m: Measure; r: FilesLoadResult }> {
   const pid = side.server.pid as number;
   const before = cpuSeconds(pid);
+  const writtenBefore = bytesWritten(pid);
   const r = await load(args);
   const cpu = cpuSeconds(pid) - before;
+  const written = bytesWritten(pid) - writtenBefore;
   check(label, r);
   const m = {
     rps: r.requests / r.seconds,
     mibps: bytes(r) / MIB / r.seconds,
     p50: r.p50,
     cpuMsPerRequest: (cpu * 1000) / r.requests,
+    writtenMibPerRequest: written / MIB / r.requests,
     requests: r.requests,
   };
   log(
-    `${label}: ${m.requests} in ${r.seconds} s, ${round(m.rps)}/s, ${round(m.mibps)} MiB/s, p50 ${m.p50} ms, ${round(m.cpuMsPerRequest, 2)} ms CPU each`,
+    `${label}: ${m.requests} in ${r.seconds} s, ${round(m.rps)}/s, ${round(m.mibps)} MiB/s, p50 ${m.p50} ms, ${round(m.cpuMsPerRequest, 2)} ms CPU each, ${round(m.writtenMibPerRequest, 2)} MiB written each`,
   );
   return { m, r };
 }
@@ -236,6 +254,7 @@ function summarize(ms: Measure[]) {
       mibps: round(m.mibps),
       p50: m.p50,
       cpuMsPerRequest: round(m.cpuMsPerRequest, 2),
+      writtenMibPerRequest: round(m.writtenMibPerRequest, 2),
       requests: m.requests,
     })),
     medianRps: round(median(rps), 2),
@@ -244,6 +263,7 @@ function summarize(ms: Measure[]) {
     medianMibps: round(median(pick((m) => m.mibps))),
     medianP50: round(median(pick((m) => m.p50))),
     medianCpuMsPerRequest: round(median(pick((m) => m.cpuMsPerRequest)), 2),
+    medianWrittenMibPerRequest: round(median(pick((m) => m.writtenMibPerRequest)), 2),
   };
 }
 
@@ -357,12 +377,14 @@ async function memoryRun(mib: number, which: 'plinth' | 'baseline', src: string)
     await sleep(1000);
     const idle = median(s.samples.map((x) => x.rss));
     const upStart = s.mark();
+    const writtenBefore = bytesWritten(pid);
     const up = await load([
       ...['--mode', 'upload', '--url', side.uploadUrl, '--source', src, '--field', BLOBS_FIELD],
       ...['--concurrency', n, '--count', n, '--keep-bodies'],
     ]);
     check(`${mib} MiB × ${n} uploads ${which}`, up);
     const upEnd = s.mark();
+    const writtenMib = round((bytesWritten(pid) - writtenBefore) / MIB);
     await sleep(2000);
     const afterUpload = s.last();
     const list = targets((up.bodies ?? []).map((b) => ({ url: side.fileUrl(b) })));
@@ -380,6 +402,7 @@ async function memoryRun(mib: number, which: 'plinth' | 'baseline', src: string)
       idleRss: idle,
       uploadPeakRss: s.peakSince(upStart),
       uploadSeconds: up.seconds,
+      uploadWrittenMib: writtenMib,
       afterUploadRss: afterUpload,
       downloadPeakRss: s.peakSince(downStart),
       downloadSeconds: down.seconds,
@@ -388,7 +411,7 @@ async function memoryRun(mib: number, which: 'plinth' | 'baseline', src: string)
       samples: s.samples,
     };
     log(
-      `memory ${which} ${n} × ${mib} MiB: idle ${idle} MB, upload peak ${result.uploadPeakRss} MB (${up.seconds} s), ` +
+      `memory ${which} ${n} × ${mib} MiB: idle ${idle} MB, upload peak ${result.uploadPeakRss} MB (${up.seconds} s, ${writtenMib} MiB written), ` +
         `download peak ${result.downloadPeakRss} MB (${down.seconds} s), after ${result.afterDownloadRss} MB, VmHWM ${result.vmHwm} MB` +
         ` [samples during upload ${upEnd - upStart}, download ${downEnd - downStart}]`,
     );
@@ -562,27 +585,28 @@ else {
   if (report.throughput.length) {
     lines.push(
       '',
-      '| size | op | plinth req/s (min–max) | plinth MiB/s | baseline req/s (min–max) | baseline MiB/s | ratio (rounds) | CPU ms/req plinth / baseline | p50 ms plinth / baseline |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| size | op | plinth req/s (min–max) | plinth MiB/s | baseline req/s (min–max) | baseline MiB/s | ratio (rounds) | CPU ms/req plinth / baseline | p50 ms plinth / baseline | MiB written/req plinth / baseline |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const t of report.throughput)
       lines.push(
         `| ${t.sizeMib} MiB | ${t.op} | ${t.plinth.medianRps} (${t.plinth.minRps}–${t.plinth.maxRps}) | ${t.plinth.medianMibps} | ` +
           `${t.baseline.medianRps} (${t.baseline.minRps}–${t.baseline.maxRps}) | ${t.baseline.medianMibps} | ${t.ratio} (${t.roundRatios.join(', ')}) | ` +
-          `${t.plinth.medianCpuMsPerRequest} / ${t.baseline.medianCpuMsPerRequest} | ${t.plinth.medianP50} / ${t.baseline.medianP50} |`,
+          `${t.plinth.medianCpuMsPerRequest} / ${t.baseline.medianCpuMsPerRequest} | ${t.plinth.medianP50} / ${t.baseline.medianP50} | ` +
+          `${t.plinth.medianWrittenMibPerRequest} / ${t.baseline.medianWrittenMibPerRequest} |`,
       );
   }
   if (report.memory.length) {
     lines.push(
       '',
-      '| server | uploads at once | in flight | idle RSS | upload peak | download peak | peak − idle | after | VmHWM | upload s / download s |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| server | uploads at once | in flight | idle RSS | upload peak | download peak | peak − idle | after | VmHWM | upload s / download s | written while uploading |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const m of report.memory)
       lines.push(
         `| ${m.server} | ${m.concurrency} × ${m.sizeMib} MiB | ${m.inFlightMib} MiB | ${m.idleRss} MB | ${m.uploadPeakRss} MB | ` +
           `${m.downloadPeakRss} MB | ${Math.max(m.uploadPeakRss, m.downloadPeakRss) - m.idleRss} MB | ${m.afterDownloadRss} MB | ${m.vmHwm} MB | ` +
-          `${m.uploadSeconds} / ${m.downloadSeconds} |`,
+          `${m.uploadSeconds} / ${m.downloadSeconds} | ${m.uploadWrittenMib} MiB |`,
       );
   }
   if (report.thumbs.length) {
