@@ -365,6 +365,31 @@ function sampler(pid: number) {
   };
 }
 
+/**
+ * Asks `GET /api/health` one request at a time until stopped: how long a small request waits while the
+ * large transfers run (the server's event loop, and anything it does synchronously, such as a commit).
+ */
+function prober(baseUrl: string) {
+  const times: number[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t = performance.now();
+      const res = await fetch(`${baseUrl}/api/health`);
+      await res.arrayBuffer();
+      times.push(performance.now() - t);
+      await sleep(50);
+    }
+  })();
+  return async () => {
+    running = false;
+    await done;
+    const sorted = [...times].sort((a, b) => a - b);
+    const at = (q: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
+    return { count: times.length, p50: at(0.5), p99: at(0.99), max: round(sorted.at(-1) ?? 0) };
+  };
+}
+
 async function memoryRun(mib: number, which: 'plinth' | 'baseline', src: string) {
   const runDir = join(TMP, `memory-${mib}-${which}`);
   mkdirSync(runDir, { recursive: true });
@@ -378,18 +403,22 @@ async function memoryRun(mib: number, which: 'plinth' | 'baseline', src: string)
     const idle = median(s.samples.map((x) => x.rss));
     const upStart = s.mark();
     const writtenBefore = bytesWritten(pid);
+    let probe = prober(side.server.baseUrl);
     const up = await load([
       ...['--mode', 'upload', '--url', side.uploadUrl, '--source', src, '--field', BLOBS_FIELD],
       ...['--concurrency', n, '--count', n, '--keep-bodies'],
     ]);
     check(`${mib} MiB × ${n} uploads ${which}`, up);
     const upEnd = s.mark();
+    const uploadProbe = await probe();
     const writtenMib = round((bytesWritten(pid) - writtenBefore) / MIB);
     await sleep(2000);
     const afterUpload = s.last();
     const list = targets((up.bodies ?? []).map((b) => ({ url: side.fileUrl(b) })));
     const downStart = s.mark();
+    probe = prober(side.server.baseUrl);
     const down = await load(['--mode', 'get', '--targets', list, '--concurrency', n, '--count', n]);
+    const downloadProbe = await probe();
     check(`${mib} MiB × ${n} downloads ${which}`, down);
     const downEnd = s.mark();
     await sleep(2000);
@@ -408,12 +437,15 @@ async function memoryRun(mib: number, which: 'plinth' | 'baseline', src: string)
       downloadSeconds: down.seconds,
       afterDownloadRss: s.last(),
       vmHwm: memory(pid).peak,
+      healthDuringUploadMs: uploadProbe,
+      healthDuringDownloadMs: downloadProbe,
       samples: s.samples,
     };
     log(
       `memory ${which} ${n} × ${mib} MiB: idle ${idle} MB, upload peak ${result.uploadPeakRss} MB (${up.seconds} s, ${writtenMib} MiB written), ` +
         `download peak ${result.downloadPeakRss} MB (${down.seconds} s), after ${result.afterDownloadRss} MB, VmHWM ${result.vmHwm} MB` +
-        ` [samples during upload ${upEnd - upStart}, download ${downEnd - downStart}]`,
+        ` [samples during upload ${upEnd - upStart}, download ${downEnd - downStart}]; GET /api/health meanwhile: ` +
+        `upload p50 ${uploadProbe.p50} / max ${uploadProbe.max} ms (${uploadProbe.count}), download p50 ${downloadProbe.p50} / max ${downloadProbe.max} ms`,
     );
     return result;
   } finally {
@@ -599,14 +631,15 @@ else {
   if (report.memory.length) {
     lines.push(
       '',
-      '| server | uploads at once | in flight | idle RSS | upload peak | download peak | peak − idle | after | VmHWM | upload s / download s | written while uploading |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '| server | uploads at once | in flight | idle RSS | upload peak | download peak | peak − idle | after | VmHWM | upload s / download s | written while uploading | health p50 / max ms, uploading | downloading |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const m of report.memory)
       lines.push(
         `| ${m.server} | ${m.concurrency} × ${m.sizeMib} MiB | ${m.inFlightMib} MiB | ${m.idleRss} MB | ${m.uploadPeakRss} MB | ` +
           `${m.downloadPeakRss} MB | ${Math.max(m.uploadPeakRss, m.downloadPeakRss) - m.idleRss} MB | ${m.afterDownloadRss} MB | ${m.vmHwm} MB | ` +
-          `${m.uploadSeconds} / ${m.downloadSeconds} | ${m.uploadWrittenMib} MiB |`,
+          `${m.uploadSeconds} / ${m.downloadSeconds} | ${m.uploadWrittenMib} MiB | ` +
+          `${m.healthDuringUploadMs.p50} / ${m.healthDuringUploadMs.max} | ${m.healthDuringDownloadMs.p50} / ${m.healthDuringDownloadMs.max} |`,
       );
   }
   if (report.thumbs.length) {
