@@ -219,12 +219,11 @@ interface Measure {
 }
 
 async function measure(
-  side: Side,
+  pid: number,
   args: string[],
   bytes: (r: FilesLoadResult) => number,
   label: string,
 ): Promise<{ m: Measure; r: FilesLoadResult }> {
-  const pid = side.server.pid as number;
   const before = cpuSeconds(pid);
   const writtenBefore = bytesWritten(pid);
   const r = await load(args);
@@ -303,7 +302,7 @@ async function throughput(mib: number) {
       const order = r % 2 ? [...sides].reverse() : sides;
       for (const side of order) {
         const { m, r: res } = await measure(
-          side,
+          side.server.pid as number,
           uploadArgs(side, duration),
           (x) => x.bytesSent,
           `${mib} MiB upload ${side.label} round ${r + 1}`,
@@ -315,7 +314,7 @@ async function throughput(mib: number) {
         const args = ['--mode', 'get', '--targets', downloads.get(side) as string];
         args.push('--concurrency', c, '--duration', duration, '--min', c);
         const { m } = await measure(
-          side,
+          side.server.pid as number,
           args,
           (x) => x.bytesReceived,
           `${mib} MiB download ${side.label} round ${r + 1}`,
@@ -530,11 +529,11 @@ async function thumbs() {
           ),
         );
         const n = String(THUMBS.length * records.length);
-        const side = { server } as Side;
+        const pid = server.pid as number;
         made.push(
           (
             await measure(
-              side,
+              pid,
               ['--mode', 'get', '--targets', list, '--concurrency', c, '--count', n],
               (x) => x.bytesReceived,
               `thumbs ${format} first ${n} round ${r + 1}`,
@@ -544,7 +543,7 @@ async function thumbs() {
         served.push(
           (
             await measure(
-              side,
+              pid,
               ['--mode', 'get', '--targets', list, '--concurrency', c, '--duration', flags.duration],
               (x) => x.bytesReceived,
               `thumbs ${format} stored round ${r + 1}`,
