@@ -175,6 +175,19 @@ export async function startSqliteBaseline(runDir: string): Promise<RunningServer
 }
 
 /**
+ * The bare node:http + fs server of the files bench (bench/baseline-files.ts): files go to
+ * `runDir/baseline-files/`, output to `runDir/baseline-files.log`. No database (`db` names its directory).
+ */
+export async function startFilesBaseline(runDir: string): Promise<RunningServer> {
+  const dir = join(runDir, 'baseline-files');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const args = [join(ROOT, 'bench', 'baseline-files.ts'), '--port', String(port), '--dir', dir];
+  const db: BenchDb = { engine: 'sqlite', file: dir };
+  return startChild('baseline', args, port, join(runDir, 'baseline-files.log'), db);
+}
+
+/**
  * The bare node:http + pg server (bench/baseline-postgres.ts) on a fresh database created here; it
  * creates its own table. Output goes to `runDir/baseline-postgres.log`.
  */
