@@ -35,6 +35,8 @@ const noNul = (text: string) =>
 
 /** Rows per INSERT statement (five parameters each). */
 const ROWS_PER_INSERT = 200;
+/** Entries that are written at once rather than at the next tick of the timer (bigger batches, fewer commits). */
+const BATCH = 2048;
 const SWEEP_EVERY_MS = 3600_000;
 const DAY_MS = 86_400_000;
 
@@ -126,8 +128,13 @@ export function createLogWriter(options: LogWriterOptions) {
   return {
     add(entry: LogEntry): void {
       if (closed) return;
-      if (pending.length >= maxPending) dropped++;
-      else pending.push(entry);
+      if (pending.length >= maxPending) {
+        dropped++;
+        return;
+      }
+      pending.push(entry);
+      // Under load a batch goes once it is full rather than waiting for the timer: memory stays small.
+      if (pending.length === BATCH && !writing) setImmediate(flush);
     },
     flush,
     sweep,
