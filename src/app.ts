@@ -17,7 +17,14 @@ import { createDatabase, type Database, outageError, runMigrations } from './db/
 import { buildServer, type ReadinessCheck, rememberSuccess } from './http/index.ts';
 import { addressList, createSecretBox } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
-import { createLogReader, createLogWriter, LOGS_MIGRATIONS, type LogWriter } from './logs/index.ts';
+import {
+  createLogReader,
+  createLogWriter,
+  LOGS_MIGRATIONS,
+  type LogWriter,
+  sqlSink,
+  workerSink,
+} from './logs/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
 import { checkRule, queryDialect } from './query/index.ts';
 import { createRealtime, type Realtime } from './realtime/index.ts';
@@ -180,7 +187,12 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           })
         : db;
     await runMigrations(logsDb, LOGS_MIGRATIONS);
-    const logWriter = createLogWriter({ db: logsDb, log, maxDays: () => settings.get().logs.maxDays });
+    const logWriter = createLogWriter({
+      db: logsDb,
+      sink: logsDb === db ? sqlSink(db) : workerSink(join(config.dataDir, 'auxiliary.db')),
+      log,
+      maxDays: () => settings.get().logs.maxDays,
+    });
     const logs = { reader: createLogReader(logsDb), add: logWriter.add };
     const outage = (err: unknown) => outageError(db.dialect, err);
     const server = await buildServer(

@@ -1,6 +1,7 @@
 import type { Database } from '../db/index.ts';
-import { formatDate, newRecordId } from '../lib/index.ts';
+import { formatDate } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
+import type { LogSink, QueuedEntry } from './sinks.ts';
 import { LOGS_TABLE } from './table.ts';
 
 /** One log entry as the request path hands it over: no id, no formatted date yet (made when written). */
@@ -14,7 +15,10 @@ export interface LogEntry {
 }
 
 export interface LogWriterOptions {
+  /** The log database, for the hourly sweep. */
   db: Database;
+  /** Where entries are written (sinks.ts). */
+  sink: LogSink;
   log: Logger;
   /** PocketBase's `logs.maxDays`, read at each sweep. */
   maxDays(): number;
@@ -24,17 +28,6 @@ export interface LogWriterOptions {
   maxPending?: number;
 }
 
-/**
- * U+0000 (and its JSON escape) as U+FFFD: PostgreSQL stores neither, and a URL with `%00` in it must still
- * be logged.
- */
-const noNul = (text: string) =>
-  text.includes('\u0000') || text.includes('\\u0000')
-    ? text.replaceAll('\u0000', '\ufffd').replaceAll('\\u0000', '\\ufffd')
-    : text;
-
-/** Rows per INSERT statement (five parameters each). */
-const ROWS_PER_INSERT = 200;
 /** Entries that are written at once rather than at the next tick of the timer (bigger batches, fewer commits). */
 const BATCH = 2048;
 const SWEEP_EVERY_MS = 3600_000;
@@ -49,43 +42,14 @@ export function createLogWriter(options: LogWriterOptions) {
   const { db, log } = options;
   const q = db.dialect.quote;
   const maxPending = options.maxPending ?? 10_000;
-  let pending: LogEntry[] = [];
+  let pending: QueuedEntry[] = [];
   let dropped = 0;
   let writing: Promise<void> | undefined;
   let closed = false;
 
-  async function write(batch: LogEntry[]): Promise<void> {
-    try {
-      await insert(batch);
-    } catch (err) {
-      if (batch.length === 1) throw err;
-      // One bad entry must not cost its neighbours: each is tried on its own, and those that fail go.
-      let failed = 0;
-      for (const entry of batch) await insert([entry]).catch(() => failed++);
-      if (failed) log.warn({ err, entries: failed }, 'request log entries could not be written');
-    }
-  }
-
-  async function insert(batch: LogEntry[]): Promise<void> {
-    await db.transaction(async (trx) => {
-      for (let i = 0; i < batch.length; i += ROWS_PER_INSERT) {
-        const rows = batch.slice(i, i + ROWS_PER_INSERT);
-        const params: unknown[] = [];
-        for (const e of rows)
-          params.push(
-            newRecordId(),
-            formatDate(new Date(e.time)),
-            e.level,
-            noNul(e.message),
-            noNul(JSON.stringify(e.data)),
-          );
-        await db.run(
-          trx,
-          `INSERT INTO ${q(LOGS_TABLE)} (${q('id')}, ${q('created')}, ${q('level')}, ${q('message')}, ${q('data')}) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
-          params,
-        );
-      }
-    });
+  async function write(batch: QueuedEntry[]): Promise<void> {
+    const failed = await options.sink.write(batch);
+    if (failed) log.warn({ entries: failed }, 'request log entries could not be written');
   }
 
   /** Writes what is queued now; resolves once it is in the database (or has failed, and been logged). */
@@ -132,7 +96,8 @@ export function createLogWriter(options: LogWriterOptions) {
         dropped++;
         return;
       }
-      pending.push(entry);
+      // Queued as text: fewer, smaller objects to keep until the batch is written.
+      pending.push([entry.time, entry.level, entry.message, JSON.stringify(entry.data)]);
       // Under load a batch goes once it is full rather than waiting for the timer: memory stays small.
       if (pending.length === BATCH && !writing) setImmediate(flush);
     },
@@ -144,6 +109,7 @@ export function createLogWriter(options: LogWriterOptions) {
       clearInterval(flusher);
       clearInterval(sweeper);
       await flush();
+      await options.sink.close();
     },
   };
 }
