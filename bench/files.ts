@@ -21,7 +21,6 @@
 //        --thumb-formats jpeg,png (jpeg) --only throughput,memory,thumbs (all) --engine sqlite|postgres
 //        --json --keep (keep the temporary directory)
 // Everything goes to a directory under os.tmpdir() (sources, data dirs, stored files), removed at the end.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -38,7 +37,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import type { FilesLoadResult } from './files-load.ts';
-import { cpuSeconds, memory } from './proc.ts';
+import { cpuSeconds, memory, runInChild } from './proc.ts';
 import {
   api,
   dropBenchDatabases,
@@ -96,23 +95,7 @@ function source(mib: number): string {
 }
 
 /** Runs bench/files-load.ts in its own process; resolves with its JSON line. */
-function load(args: string[]): Promise<FilesLoadResult> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'files-load.ts'), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  return new Promise((resolve, reject) =>
-    child.on('exit', (code) => {
-      try {
-        if (code !== 0) throw new Error(`exit ${code}`);
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as FilesLoadResult);
-      } catch (err) {
-        reject(new Error(`files-load failed: ${(err as Error).message}`));
-      }
-    }),
-  );
-}
+const load = (args: string[]) => runInChild<FilesLoadResult>('files-load.ts', args);
 
 let targetFiles = 0;
 /** Writes a targets file for `files-load.ts --mode get`. */

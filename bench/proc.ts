@@ -20,8 +20,11 @@ export function memory(pid: number): { rss: number; peak: number } {
 }
 
 /** Runs bench/load.ts in its own process with these flags; resolves with its result line. */
-export function loadInChild(flags: string[]): Promise<LoadResult> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'load.ts'), ...flags], {
+export const loadInChild = (flags: string[]): Promise<LoadResult> => runInChild<LoadResult>('load.ts', flags);
+
+/** Runs a bench/ script in its own process (load from outside the server's); resolves with its last line, as JSON. */
+export function runInChild<T>(script: string, flags: string[]): Promise<T> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, script), ...flags], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -30,9 +33,9 @@ export function loadInChild(flags: string[]): Promise<LoadResult> {
     child.on('exit', (code) => {
       try {
         if (code !== 0) throw new Error(`exit ${code}`);
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as LoadResult);
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as T);
       } catch (err) {
-        reject(new Error(`load failed: ${(err as Error).message}`));
+        reject(new Error(`${script} failed: ${(err as Error).message}`));
       }
     }),
   );

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ADMISSION_KEYS, type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
 import { METRICS_KEYS, type MetricsConfig, metricsEnv, readMetrics } from './metrics.ts';
+import { isRange, listOf } from './ranges.ts';
 import { REALTIME_KEYS, type RealtimeConfig, readRealtime, realtimeEnv } from './realtime.ts';
 
 /** Boot configuration: what the process needs before it can open the database. */
@@ -202,7 +202,7 @@ function validate(input: ConfigInput): Config {
   for (const address of trustProxy)
     if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(address))
       problems.push(`trustProxy must list IP addresses or CIDR ranges, got ${address}`);
-  const fetchAllowPrivate = addressesOf(input.fetchAllowPrivate);
+  const fetchAllowPrivate = listOf(input.fetchAllowPrivate);
   for (const range of fetchAllowPrivate)
     if (!isRange(range))
       problems.push(`fetchAllowPrivate must list IP addresses or CIDR ranges, got ${range}`);
@@ -240,21 +240,6 @@ function validate(input: ConfigInput): Config {
     redisPrefix,
     fetchAllowPrivate,
   };
-}
-
-/** A list setting given as an array (config file) or a comma-separated string (env, flag). */
-const addressesOf = (value: unknown): string[] =>
-  (Array.isArray(value) ? value.map(String) : String(value ?? '').split(','))
-    .map((a) => a.trim())
-    .filter(Boolean);
-
-/** An IP address, or one with a prefix length its family allows. */
-function isRange(text: string): boolean {
-  const [address = '', bits, extra] = text.split('/');
-  const family = isIP(address);
-  if (!family || extra !== undefined) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 function parseHostPort(text: string, problems: string[]): [string, number] {

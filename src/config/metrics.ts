@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isRange, listOf } from './ranges.ts';
 
 /**
  * The Prometheus endpoint, `/metrics` (src/http/metrics.ts). Boot config: who may read a node's internals
@@ -47,25 +47,10 @@ export function readMetrics(
   if (metricsToken && metricsToken.length < MIN_TOKEN_LENGTH)
     problems.push(`metricsToken must be at least ${MIN_TOKEN_LENGTH} characters`);
   if (metricsToken && /\s/.test(metricsToken)) problems.push('metricsToken must not contain spaces');
-  const metricsAllow = (
-    Array.isArray(input.metricsAllow)
-      ? input.metricsAllow.map(String)
-      : String(input.metricsAllow ?? '').split(',')
-  )
-    .map((a) => a.trim())
-    .filter(Boolean);
+  const metricsAllow = listOf(input.metricsAllow);
   for (const range of metricsAllow)
     if (!isRange(range)) problems.push(`metricsAllow must list IP addresses or CIDR ranges, got ${range}`);
   if (!metrics && (metricsToken || metricsAllow.length))
     problems.push('metricsToken and metricsAllow need metrics: true (PLINTH_METRICS=true)');
   return { metrics, metricsToken, metricsAllow };
-}
-
-/** An IP address, or one with a prefix length its family allows. */
-function isRange(text: string): boolean {
-  const [address = '', bits, extra] = text.split('/');
-  const family = isIP(address);
-  if (!family || extra !== undefined) return false;
-  if (bits === undefined) return true;
-  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
