@@ -35,7 +35,10 @@ describe('a schema change cut short by a crash (MariaDB)', { skip: mysqlOnly }, 
     const made = await runCli(['superuser', 'upsert', EMAIL, PASSWORD, '--dir', dir, '--db', db.url]);
     assert.equal(made.code, 0, made.stderr);
   });
+  // A failed assertion must not leave a server behind (it would keep the test process alive).
+  const children: { kill(signal: string): boolean }[] = [];
   after(async () => {
+    for (const child of children) child.kill('SIGKILL');
     await sql?.end();
     await db?.drop();
     rmSync(dir, { recursive: true, force: true });
@@ -44,6 +47,7 @@ describe('a schema change cut short by a crash (MariaDB)', { skip: mysqlOnly }, 
   async function start() {
     const port = await freePort();
     const server = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir, '--db', db.url]);
+    children.push(server.child);
     const base = `http://127.0.0.1:${port}`;
     const login = await fetch(`${base}/api/collections/_superusers/auth-with-password`, {
       method: 'POST',
