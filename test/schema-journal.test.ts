@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ describe('a schema change cut short by a crash (MariaDB)', { skip: mysqlOnly }, 
     assert.equal(made.code, 0, made.stderr);
   });
   // A failed assertion must not leave a server behind (it would keep the test process alive).
-  const children: { kill(signal: string): boolean }[] = [];
+  const children: ChildProcess[] = [];
   after(async () => {
     for (const child of children) child.kill('SIGKILL');
     await sql?.end();
