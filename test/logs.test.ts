@@ -55,6 +55,7 @@ describe(`request logs on ${TEST_ENGINE}`, () => {
     assert.equal(ok.body.totalItems, 1);
     const entry = ok.body.items[0];
     assert.deepEqual(Object.keys(entry).sort(), ['created', 'data', 'id', 'level', 'message']);
+    assert.match(entry.id, /^[a-z0-9]{15}$/);
     assert.equal(entry.level, 0);
     assert.equal(entry.message, 'GET /api/collections/notes/records?perPage=5');
     assert.match(entry.created, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z$/);
@@ -108,6 +109,9 @@ describe(`request logs on ${TEST_ENGINE}`, () => {
       all.body.items.map((e: Json) => e.data.url.slice(-1)),
       ['4', '3', '2', '1'],
     );
+    // Ids are made in order, so they sort as the entries were written.
+    const ids = all.body.items.map((e: Json) => e.id);
+    assert.deepEqual(ids, [...ids].sort().reverse());
     const rowid = await logs(`${filter(mine)}&sort=-@rowid`);
     assert.deepEqual(
       rowid.body.items.map((e: Json) => e.data.url.slice(-1)),

@@ -16,16 +16,24 @@ const insert = db.prepare(
 );
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-/** 15 characters of a–z, 0–9, as record ids (src/lib/id.ts; unbiased: bytes past 251 are skipped). */
-function newId() {
-  let out = '';
-  while (out.length < 15)
-    for (const byte of randomBytes(30)) {
-      if (byte >= 252) continue;
-      out += ALPHABET[byte % 36];
-      if (out.length === 15) break;
-    }
-  return out;
+let lastTime = 0;
+let counter = 0;
+/**
+ * 15 characters of a–z, 0–9, as record ids, in the order they are made: the time (9 base-36 digits), a
+ * counter within the millisecond (2) and 4 random characters. Random ids put every insert on a random page
+ * of a growing index: 12.2 µs a row at 300,000 rows against 3.7 µs in order (sinks.ts restates this).
+ */
+function newId(time) {
+  counter = time === lastTime ? counter + 1 : 0;
+  lastTime = time;
+  let tail = '';
+  for (const byte of randomBytes(8)) {
+    if (byte >= 252) continue;
+    tail += ALPHABET[byte % 36];
+    if (tail.length === 4) break;
+  }
+  while (tail.length < 4) tail += ALPHABET[randomBytes(1)[0] % 36];
+  return `${time.toString(36).padStart(9, '0')}${(counter % 1296).toString(36).padStart(2, '0')}${tail}`;
 }
 
 const noNul = (text) =>
@@ -35,7 +43,7 @@ const noNul = (text) =>
 
 const created = (time) => new Date(time).toISOString().replace('T', ' ');
 const row = ([time, level, message, data]) =>
-  insert.run(newId(), created(time), level, noNul(message), noNul(data));
+  insert.run(newId(time), created(time), level, noNul(message), noNul(data));
 
 parentPort.on('message', ({ seq, batch }) => {
   try {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../db/index.ts';
-import { formatDate, newRecordId } from '../lib/index.ts';
+import { formatDate, randomString } from '../lib/index.ts';
 import { LOGS_TABLE } from './table.ts';
 
 /** An entry as queued: time (ms), level, message, and its data already as JSON text. */
@@ -21,19 +21,36 @@ const noNul = (text: string) =>
     ? text.replaceAll('\u0000', '\ufffd').replaceAll('\\u0000', '\\ufffd')
     : text;
 
+/**
+ * Log ids: 15 characters of a–z, 0–9 like record ids, in the order they are made (the time in 9 base-36
+ * digits, a counter within the millisecond, 4 random characters), so that each entry goes at the end of
+ * the id index. With random ids every insert went to a random page of a growing index: on SQLite 12.2 µs
+ * a row at 300,000 rows, against 3.7 µs in order. (log-writer-worker.js restates this.)
+ */
+export function orderedIds() {
+  let last = 0;
+  let counter = 0;
+  return (time: number): string => {
+    counter = time === last ? counter + 1 : 0;
+    last = time;
+    return `${time.toString(36).padStart(9, '0')}${(counter % 1296).toString(36).padStart(2, '0')}${randomString(4)}`;
+  };
+}
+
 /** Rows per INSERT statement (five parameters each). */
 const ROWS_PER_INSERT = 200;
 
 /** PostgreSQL and MariaDB: multi-row INSERTs through the app's pool, one transaction per batch. */
 export function sqlSink(db: Database): LogSink {
   const q = db.dialect.quote;
+  const idOf = orderedIds();
   const insert = (batch: QueuedEntry[]) =>
     db.transaction(async (trx) => {
       for (let i = 0; i < batch.length; i += ROWS_PER_INSERT) {
         const rows = batch.slice(i, i + ROWS_PER_INSERT);
         const params: unknown[] = [];
         for (const [time, level, message, data] of rows)
-          params.push(newRecordId(), formatDate(new Date(time)), level, noNul(message), noNul(data));
+          params.push(idOf(time), formatDate(new Date(time)), level, noNul(message), noNul(data));
         await db.run(
           trx,
           `INSERT INTO ${q(LOGS_TABLE)} (${q('id')}, ${q('created')}, ${q('level')}, ${q('message')}, ${q('data')}) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
