@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientResponseError } from 'pocketbase';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
+import { localKeys } from './helpers/storage.ts';
 
 // `POST /api/batch`, checked against PocketBase's behaviour (apis/batch.go, apis/batch_test.go): disabled
 // by default (403), the request list validated first (400 with errors by index), then every request run in
@@ -333,14 +334,12 @@ describe(`batch requests on ${TEST_ENGINE}`, () => {
       'base64',
     );
     const spool = () => readdirSync(join(srv.dataDir, '.uploads'));
-    const stored = (): string[] => {
-      const dir = join(srv.dataDir, 'storage', docsId);
-      if (!existsSync(dir)) return [];
-      return readdirSync(dir, { recursive: true, withFileTypes: true })
-        .filter((e) => e.isFile())
-        .map((e) => e.name)
+    // The file names kept for this collection's records.
+    const stored = () =>
+      localKeys(srv.dataDir)
+        .filter((k) => k.startsWith(`${docsId}/`))
+        .map((k) => k.split('/').pop() as string)
         .sort();
-    };
     const post = (form: FormData) =>
       fetch(`${srv.url}/api/batch`, { method: 'POST', body: form }).then(async (r) => ({
         status: r.status,

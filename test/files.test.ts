@@ -9,6 +9,7 @@ import type { RecordModel } from 'pocketbase';
 import sharp from 'sharp';
 import { listKeys, startS3, type TestS3 } from './helpers/s3.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { localKeys } from './helpers/storage.ts';
 
 const png = (size = 8) =>
   sharp({ create: { width: size, height: size, channels: 3, background: 'blue' } })
@@ -47,21 +48,7 @@ async function stop(server: TestServer): Promise<void> {
 /** Every stored key, wherever the server stores files. */
 async function storedKeys(server: TestServer): Promise<string[]> {
   const s3 = s3Of.get(server);
-  return s3 ? listKeys(s3.options) : localKeys(server);
-}
-
-/** Every stored key of the server's local storage (its temporary folder aside). */
-function localKeys(server: TestServer): string[] {
-  const keys: string[] = [];
-  const walk = (dir: string, prefix: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.name === '.tmp') continue;
-      if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}${entry.name}/`);
-      else keys.push(prefix + entry.name);
-    }
-  };
-  walk(join(server.dataDir, 'storage'), '');
-  return keys.sort();
+  return s3 ? listKeys(s3.options) : localKeys(server.dataDir);
 }
 
 async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {

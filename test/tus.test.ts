@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -8,6 +8,7 @@ import PocketBase from 'pocketbase';
 import sharp from 'sharp';
 import * as tusClient from 'tus-js-client';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { localKeys } from './helpers/storage.ts';
 
 /** Resumable uploads (tus 1.0.0) into file fields, through real HTTP against a real server and database. */
 
@@ -86,19 +87,7 @@ const patch = (url: string, offset: number, bytes: Buffer, token = ann.token) =>
   });
 
 /** Every stored key of the local storage. */
-function storedKeys(): string[] {
-  const keys: string[] = [];
-  const walk = (dir: string, prefix: string) => {
-    if (!existsSync(dir)) return;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.name === '.tmp') continue;
-      if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}${entry.name}/`);
-      else keys.push(prefix + entry.name);
-    }
-  };
-  walk(join(server.dataDir, 'storage'), '');
-  return keys.sort();
-}
+const storedKeys = () => localKeys(server.dataDir);
 const tusFiles = () => readdirSync(join(server.dataDir, '.tus')).sort();
 const record = async (id = docId) => server.admin.collection('docs').getOne(id);
 

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { badRequest } from '../errors/index.ts';
 import { maxFileSize, storedFileName, type Upload } from '../records/index.ts';
 import type { Collection, FieldDef } from '../schema/index.ts';
-import { discardSpooled, readMultipart, type SpooledFile } from './uploads.ts';
+import { discardSpooled, readMultipartOutsideSlot, type SpooledFile } from './uploads.ts';
 
 /** A create or update body, with the files that came with it. `done()` removes their spool files. */
 export interface RecordBody {
@@ -51,34 +51,23 @@ export function recordBodies(spoolDir: string) {
     if (!request.isMultipart())
       return { body: request.body === undefined ? {} : request.body, done: async () => {} };
     const fileFields = collection.fields.filter((f) => f.type === 'file');
-    // The upload may take minutes on a slow link: it is read without holding an admission slot. If no slot
-    // is to be had afterwards (503), what was spooled goes.
-    let spooled: SpooledFile[] = [];
-    const read = () =>
-      readMultipart(request, {
-        spoolDir,
-        maxFileSize: (key) => {
-          const field = fileFieldOf(collection, key);
-          return field && maxFileSize(field);
-        },
-        maxTotal: fileFields.reduce((sum, f) => sum + maxFileSize(f) * slots(f), 0),
-        maxFiles: fileFields.reduce((sum, f) => sum + slots(f), 0),
-        // The field error checkFiles would give, at once: the rest of a file past its limit is never read.
-        tooLarge: (key, originalName, max) =>
-          badRequest(failure, {
-            [(fileFieldOf(collection, key) as FieldDef).name]: {
-              code: 'validation_file_size_limit',
-              message: `Failed to upload ${originalName.slice(0, 300)} - the maximum allowed file size is ${max} bytes.`,
-              params: { file: originalName.slice(0, 300), maxSize: max },
-            },
-          }),
-      }).then((form) => {
-        spooled = form.files;
-        return form;
-      });
-    const { body, files } = await request.server.admission.outsideSlot(reply, read).catch(async (err) => {
-      await discardSpooled(spooled);
-      throw err;
+    const { body, files } = await readMultipartOutsideSlot(request, reply, {
+      spoolDir,
+      maxFileSize: (key) => {
+        const field = fileFieldOf(collection, key);
+        return field && maxFileSize(field);
+      },
+      maxTotal: fileFields.reduce((sum, f) => sum + maxFileSize(f) * slots(f), 0),
+      maxFiles: fileFields.reduce((sum, f) => sum + slots(f), 0),
+      // The field error checkFiles would give, at once: the rest of a file past its limit is never read.
+      tooLarge: (key, originalName, max) =>
+        badRequest(failure, {
+          [(fileFieldOf(collection, key) as FieldDef).name]: {
+            code: 'validation_file_size_limit',
+            message: `Failed to upload ${originalName.slice(0, 300)} - the maximum allowed file size is ${max} bytes.`,
+            params: { file: originalName.slice(0, 300), maxSize: max },
+          },
+        }),
     });
     return { body, uploads: attachFiles(body, files), done: () => discardSpooled(files) };
   };

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../errors/index.ts';
 import { ByteMeter, sniffMime } from '../lib/index.ts';
 import { parseJsonText } from './body.ts';
@@ -90,6 +90,27 @@ export async function readMultipart(
     throw asClientError(err);
   }
   return { body, files };
+}
+
+/**
+ * {@link readMultipart} without holding an admission slot: an upload may take minutes on a slow link, and
+ * waits on the network, not on the server. If no slot is to be had afterwards (503), what was spooled goes.
+ */
+export async function readMultipartOutsideSlot(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  limits: MultipartLimits,
+): Promise<MultipartBody> {
+  let spooled: SpooledFile[] = [];
+  const read = () =>
+    readMultipart(request, limits).then((form) => {
+      spooled = form.files;
+      return form;
+    });
+  return request.server.admission.outsideSlot(reply, read).catch(async (err) => {
+    await discardSpooled(spooled);
+    throw err;
+  });
 }
 
 /** How long the rest of a refused upload is read and dropped before the connection is cut. */

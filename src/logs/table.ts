@@ -1,5 +1,5 @@
 import type { Database, Migration } from '../db/index.ts';
-import type { Collection, FieldDef } from '../schema/index.ts';
+import { blankCollection, type Collection, type FieldDef } from '../schema/index.ts';
 
 /** Request logs live in `_logs`: a separate SQLite file beside `data.db`, or a table of the server database. */
 export const LOGS_TABLE = '_logs';
@@ -19,10 +19,9 @@ const column = (name: string, type: string): FieldDef => ({
  * do for records (`data.status >= 400 && created > "2026-01-01"`). It is never stored as one: no records
  * API, no rules; only superusers read it.
  */
-export const LOGS_COLLECTION: Collection = {
+export const LOGS_COLLECTION: Collection = blankCollection('base', {
   id: LOGS_TABLE,
   name: LOGS_TABLE,
-  type: 'base',
   system: true,
   fields: [
     column('id', 'text'),
@@ -31,16 +30,7 @@ export const LOGS_COLLECTION: Collection = {
     column('message', 'text'),
     column('data', 'json'),
   ],
-  indexes: [],
-  listRule: null,
-  viewRule: null,
-  createRule: null,
-  updateRule: null,
-  deleteRule: null,
-  options: {},
-  created: '',
-  updated: '',
-};
+});
 
 /**
  * The table and the one index that keeps retention and time-ordered pages cheap (every index is paid for

@@ -15,7 +15,7 @@ export { identityIndex, indexColumns } from './indexes.ts';
 export { readParam, readParamText, swapParam, writeParam } from './params.ts';
 export type { RateLimitRule, RateLimits } from './rate-limits.ts';
 export { findRateLimitRule } from './rate-limits.ts';
-export { collectionScaffolds } from './scaffolds.ts';
+export { blankCollection, collectionScaffolds } from './scaffolds.ts';
 export { type Recovery, recoverSchemaChange } from './schema-journal.ts';
 export type { Settings, SettingsStore } from './settings.ts';
 export { createSettingsStore, defaultSettings } from './settings.ts';

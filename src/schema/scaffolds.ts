@@ -2,7 +2,8 @@ import { randomString } from '../lib/index.ts';
 import { type Collection, type CollectionType, collectionToJson } from './collection.ts';
 import { authSystemFields, authSystemIndexes, defaultAuthOptions, idField } from './defaults.ts';
 
-function blank(type: CollectionType, extra: Partial<Collection>): Collection {
+/** A collection of `type` with no fields, indexes, rules (all `null`) or options, then `extra`. */
+export function blankCollection(type: CollectionType, extra: Partial<Collection>): Collection {
   return {
     id: '',
     name: '',
@@ -32,13 +33,13 @@ export function collectionScaffolds(): Record<'auth' | 'base' | 'view', Record<s
   const suffix = randomString(10);
   return {
     auth: collectionToJson(
-      blank('auth', {
+      blankCollection('auth', {
         fields: [idField(), ...authSystemFields()],
         indexes: authSystemIndexes('', suffix),
         options: defaultAuthOptions(),
       }),
     ),
-    base: collectionToJson(blank('base', { fields: [idField()] })),
-    view: collectionToJson(blank('view', { options: { viewQuery: '' } })),
+    base: collectionToJson(blankCollection('base', { fields: [idField()] })),
+    view: collectionToJson(blankCollection('view', { options: { viewQuery: '' } })),
   };
 }

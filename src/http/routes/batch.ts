@@ -10,7 +10,7 @@ import { callerOf, requestDetails } from '../caller.ts';
 import type { HttpDeps } from '../context.ts';
 import { recordOutput } from '../output.ts';
 import { attachFiles, fileFieldOf } from '../record-body.ts';
-import { discardSpooled, readMultipart, type SpooledFile } from '../uploads.ts';
+import { discardSpooled, readMultipartOutsideSlot, type SpooledFile } from '../uploads.ts';
 
 // `POST /api/batch`: several record writes in one transaction, all or nothing, each checked against its
 // own collection's rules as the caller, answered with one `{status, body}` per request, in order.
@@ -91,25 +91,16 @@ export async function batchRoutes(app: FastifyInstance, deps: HttpDeps): Promise
   );
 
   /** Reads a batch sent as a form, its files spooled to disk (the upload holds no admission slot). */
-  async function readForm(request: FastifyRequest, reply: FastifyReply) {
+  function readForm(request: FastifyRequest, reply: FastifyReply) {
     const limit = formLimit();
-    let spooled: SpooledFile[] = [];
-    const read = () =>
-      readMultipart(request, {
-        spoolDir,
-        // Which collection a file goes to is in `@jsonPayload`, which the SDK sends last: while the form
-        // streams in, only the whole form's limit applies; each file meets its field's when its request runs.
-        maxFileSize: (key) => (FILE_KEY.test(key) ? limit : undefined),
-        maxTotal: limit,
-        maxFiles: MAX_FILES,
-        tooLarge: () => new ApiError(413, 'Request entity too large.'),
-      }).then((form) => {
-        spooled = form.files;
-        return form;
-      });
-    return request.server.admission.outsideSlot(reply, read).catch(async (err) => {
-      await discardSpooled(spooled);
-      throw err;
+    return readMultipartOutsideSlot(request, reply, {
+      spoolDir,
+      // Which collection a file goes to is in `@jsonPayload`, which the SDK sends last: while the form
+      // streams in, only the whole form's limit applies; each file meets its field's when its request runs.
+      maxFileSize: (key) => (FILE_KEY.test(key) ? limit : undefined),
+      maxTotal: limit,
+      maxFiles: MAX_FILES,
+      tooLarge: () => new ApiError(413, 'Request entity too large.'),
     });
   }
 
