@@ -7,7 +7,8 @@ import type { SyncLog, UndoStatement } from './sync.ts';
  * The undo journal of a schema change on MySQL/MariaDB, where every DDL statement commits the
  * transaction it runs in: a crash in the middle of a change would otherwise leave the collection's
  * definition and its table disagreeing. Before each step, the change's undo so far is written to
- * `_schemaJournal` in the change's transaction, and the step's own DDL commits it; once the change has finished
+ * `_schemaJournal` (committed by the step's DDL, or on its own once an earlier DDL statement has ended
+ * the transaction); once the change has finished
  * (or been undone) the entry is removed. At start, an entry left behind is replayed: the steps that ran
  * are reversed, newest first (or, if the crash came after every step, the change's cleanup is finished).
  */
@@ -23,12 +24,16 @@ interface Journal {
   written: string;
 }
 
-/** Writes the journal in the change's transaction (the next DDL statement commits it). */
+/**
+ * Writes the journal in the change's transaction, in one statement: once the change's first DDL statement
+ * has committed, each later statement commits on its own, so a delete then an insert would leave a moment
+ * with no journal at all for a crash to fall into.
+ */
 export async function writeJournal(db: Database, trx: AnyTrx, log: SyncLog, phase: Journal['phase']) {
   const q = db.dialect.quote;
   const journal: Journal = { phase, undo: log.undo, cleanup: log.cleanup, written: nowString() };
-  await db.run(trx, `DELETE FROM ${q(SCHEMA_JOURNAL_TABLE)} WHERE ${q('id')} = ?`, [JOURNAL_ID]);
-  await db.run(trx, `INSERT INTO ${q(SCHEMA_JOURNAL_TABLE)} (${q('id')}, ${q('value')}) VALUES (?, ?)`, [
+  // REPLACE: MySQL's and MariaDB's atomic upsert (the journal is kept on those engines only).
+  await db.run(trx, `REPLACE INTO ${q(SCHEMA_JOURNAL_TABLE)} (${q('id')}, ${q('value')}) VALUES (?, ?)`, [
     JOURNAL_ID,
     JSON.stringify(journal),
   ]);

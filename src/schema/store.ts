@@ -25,6 +25,7 @@ import {
   applyTableSync,
   findViolatedIndex,
   finishSync,
+  loggedStep,
   newSyncLog,
   planTableSync,
   type SyncLog,
@@ -236,14 +237,16 @@ export async function createCollectionStore(
       throw duplicates();
     const rows = () => trx.updateTable('_collections');
     if (after && before) {
-      await rows().set(toRow(after)).where('id', '=', before.id).execute();
-      log.undo.push(undoBy(rows().set(toRow(before)).where('id', '=', before.id)));
+      const undo = undoBy(rows().set(toRow(before)).where('id', '=', before.id));
+      await loggedStep(trx, log, undo, () => rows().set(toRow(after)).where('id', '=', before.id).execute());
     } else if (after) {
-      await trx.insertInto('_collections').values(toRow(after)).execute();
-      log.undo.push(undoBy(trx.deleteFrom('_collections').where('id', '=', after.id)));
+      const undo = undoBy(trx.deleteFrom('_collections').where('id', '=', after.id));
+      await loggedStep(trx, log, undo, () => trx.insertInto('_collections').values(toRow(after)).execute());
     } else if (before) {
-      await trx.deleteFrom('_collections').where('id', '=', before.id).execute();
-      log.undo.push(undoBy(trx.insertInto('_collections').values(toRow(before))));
+      const undo = undoBy(trx.insertInto('_collections').values(toRow(before)));
+      await loggedStep(trx, log, undo, () =>
+        trx.deleteFrom('_collections').where('id', '=', before.id).execute(),
+      );
     }
     try {
       await applyTableSync(trx, planTableSync(db.dialect, before, after), log);
@@ -273,8 +276,8 @@ export async function createCollectionStore(
   function saver(trx: AnyTrx, log: SyncLog) {
     const rows = () => trx.updateTable('_collections');
     return async (before: Collection, after: Collection) => {
-      await rows().set(toRow(after)).where('id', '=', before.id).execute();
-      log.undo.push(undoBy(rows().set(toRow(before)).where('id', '=', before.id)));
+      const undo = undoBy(rows().set(toRow(before)).where('id', '=', before.id));
+      await loggedStep(trx, log, undo, () => rows().set(toRow(after)).where('id', '=', before.id).execute());
     };
   }
 

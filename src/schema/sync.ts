@@ -257,22 +257,33 @@ export async function applyTableSync(trx: AnyTrx, plan: SyncPlan, log?: SyncLog)
     for (const statement of statements) await sql.raw(statement).execute(trx);
   };
   for (const s of plan.steps) {
-    // The undo is journaled before the step runs: where DDL commits as it runs, a crash during the step
-    // must find it. A step that fails runs no undo (one DDL statement is all or nothing).
-    const undo = log && s.undo.length ? raw(s.undo) : undefined;
-    if (undo && log) {
-      log.undo.push(undo);
-      await log.journal?.(trx, log, 'undo');
-    }
-    try {
-      await run(s.sql);
-    } catch (err) {
-      if (undo) log?.undo.pop();
-      throw err;
-    }
+    if (log && s.undo.length) await loggedStep(trx, log, raw(s.undo), () => run(s.sql));
+    else await run(s.sql);
   }
   if (log) log.cleanup.push(...plan.cleanup);
   else await run(plan.cleanup);
+}
+
+/**
+ * Runs one step of a schema change with its undo recorded (and journaled) before it runs. On MySQL a DDL
+ * statement commits the transaction, and every statement after it commits on its own (autocommit is back
+ * on): a step whose undo were recorded after it ran could be committed with no undo for a crash to find.
+ * A step that fails keeps no undo (one statement is all or nothing).
+ */
+export async function loggedStep(
+  trx: AnyTrx,
+  log: SyncLog,
+  undo: UndoStatement[],
+  step: () => Promise<unknown>,
+): Promise<void> {
+  log.undo.push(undo);
+  await log.journal?.(trx, log, 'undo');
+  try {
+    await step();
+  } catch (err) {
+    log.undo.pop();
+    throw err;
+  }
 }
 
 /** Runs the cleanup of every plan applied under `log`: from here on the change is kept, crash or not. */
