@@ -5,6 +5,7 @@ import { SecretBoxError } from '../lib/index.ts';
 import { createLogger } from '../log/index.ts';
 import { ForeignTablesError } from '../schema/index.ts';
 import { checkDataDir, checkSqlitePath } from './check-dir.ts';
+import { collectionsCommand } from './collections.ts';
 import { serve } from './serve.ts';
 import { explainStartupError } from './startup-errors.ts';
 import { superuser } from './superuser.ts';
@@ -18,6 +19,9 @@ Usage:
   plinth superuser create EMAIL PASSWORD [--dir DIR] [--db URL]
   plinth superuser delete EMAIL [--dir DIR] [--db URL]
   plinth superuser allow-any-ip [--dir DIR] [--db URL]   (clears superuserIPs)
+  plinth collections export [FILE]                       (every collection as JSON)
+  plinth collections import FILE [--delete-missing] [--dry-run] [--allow-destructive]
+                       shows what changes, then applies it; data loss needs --allow-destructive
 
 Options:
   --http HOST:PORT     address to listen on (default 127.0.0.1:8090; env PLINTH_HTTP)
@@ -68,11 +72,16 @@ export async function main(argv: string[]): Promise<number> {
     const sqlite = sqliteFile(config);
     if (sqlite) checkSqlitePath(sqlite);
     if (command === 'serve') return await serve(config);
-    if (command === 'superuser') {
+    if (command === 'superuser' || command === 'collections') {
       const log = createLogger(values['log-level'] ?? 'warn');
       const app = await createApp(config, log);
       try {
-        return await superuser(app, rest);
+        if (command === 'superuser') return await superuser(app, rest);
+        return await collectionsCommand(app, rest, {
+          deleteMissing: values['delete-missing'] === true,
+          dryRun: values['dry-run'] === true,
+          allowDestructive: values['allow-destructive'] === true,
+        });
       } finally {
         await app.close();
       }
@@ -108,6 +117,9 @@ function parse(argv: string[]) {
       config: { type: 'string' },
       'log-level': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
+      'delete-missing': { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      'allow-destructive': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

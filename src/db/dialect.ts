@@ -75,6 +75,8 @@ export interface SqlDialect {
   rowidSql(): string;
   /** A condition true when the JSON array in `column` holds the bound parameter (one `?`). */
   jsonArrayContainsSql(column: string): string;
+  /** The number of items of the JSON array in `column` (a column of kind `jsonArray`). */
+  jsonArrayLengthSql(column: string): string;
   /** Lists the names of user tables, views and indexes that exist now (one namespace: to detect clashes). */
   listTablesSql(): string;
   /**

@@ -6,6 +6,9 @@ import type { FieldDef } from './fields/index.ts';
 
 type Json = Record<string, unknown>;
 
+/** The most collections one import may carry (PocketBase has no limit; a bound keeps one request bounded). */
+const MAX_IMPORT = 1000;
+
 /** One imported collection: what to validate as the client's input, and the collection it updates. */
 export interface ImportItem {
   input: Json;
@@ -106,4 +109,22 @@ export function importError(message: string): ApiError {
   return badRequest('Failed to import collections.', {
     collections: { code: 'validation_collections_import_failure', message },
   });
+}
+
+/** PocketBase: a list that is not one of objects fails to load; an empty one fails validation. */
+export function checkImportList(collections: unknown): Record<string, unknown>[] {
+  if (collections !== undefined && (!Array.isArray(collections) || !collections.every(isPlainObject)))
+    throw badRequest('An error occurred while loading the submitted data.');
+  if (!collections?.length)
+    throw badRequest('An error occurred while validating the submitted data.', {
+      collections: { code: 'validation_required', message: 'Cannot be blank.' },
+    });
+  if (collections.length > MAX_IMPORT)
+    throw badRequest('An error occurred while validating the submitted data.', {
+      collections: {
+        code: 'validation_length_too_long',
+        message: `At most ${MAX_IMPORT} collections can be imported at once.`,
+      },
+    });
+  return collections;
 }

@@ -11,6 +11,7 @@ export { TOKEN_OPTION_KEYS, tokenSecret } from './collection-secrets.ts';
 export { AUTH_SYSTEM_FIELD_NAMES, SUPERUSERS_ID, USERS_ID } from './defaults.ts';
 export type { FieldDef, FieldType } from './fields/index.ts';
 export { FIELD_TYPES, fieldType } from './fields/index.ts';
+export type { ImportPlan, PlannedCollection } from './import-plan.ts';
 export { identityIndex, indexColumns } from './indexes.ts';
 export { readParam, readParamText, swapParam, writeParam } from './params.ts';
 export type { RateLimitRule, RateLimits } from './rate-limits.ts';

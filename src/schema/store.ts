@@ -18,7 +18,8 @@ import {
   resealCollectionSecrets,
   sealCollectionSecrets,
 } from './collection-secrets.ts';
-import { importError, importFailure, prepareImport } from './import.ts';
+import { checkImportList, importError, importFailure, prepareImport } from './import.ts';
+import { describeImport, destructiveImport, type ImportPlan } from './import-plan.ts';
 import { parseIndex } from './indexes.ts';
 import { clearJournal, writeJournal } from './schema-journal.ts';
 import {
@@ -38,9 +39,6 @@ import { dependentViews, dropViews, inCreationOrder, recreateViews, sampleView }
 import { inferViewFields } from './view-fields.ts';
 import { parseViewQuery, ViewQueryError } from './view-query.ts';
 
-/** The most collections one import may carry (PocketBase has no limit; a bound keeps one request bounded). */
-const MAX_IMPORT = 1000;
-
 export interface CollectionChange {
   before?: Collection;
   after?: Collection;
@@ -58,7 +56,18 @@ export interface CollectionStore {
   create(input: unknown): Promise<Collection>;
   update(idOrName: string, input: unknown): Promise<Collection>;
   remove(idOrName: string): Promise<void>;
-  importCollections(collections: unknown, deleteMissing: boolean): Promise<void>;
+  /**
+   * PocketBase's import. With `guard`, the import is first described (import-plan.ts) in its transaction,
+   * and refused with a 400 naming the data it would destroy unless `guard.allowDestructive`; the plan is
+   * answered. Without it, PocketBase's behaviour: destructive steps apply unasked.
+   */
+  importCollections(
+    collections: unknown,
+    deleteMissing: boolean,
+    guard?: { allowDestructive: boolean },
+  ): Promise<ImportPlan | undefined>;
+  /** What `importCollections` would do, checked the same way, with the data each destructive step loses. */
+  previewImport(collections: unknown, deleteMissing: boolean): Promise<ImportPlan>;
   /**
    * Checks a view query and runs it once without saving anything: the fields a view collection would
    * get, a temporary collection holding them, and up to 10 of its rows (stored values).
@@ -372,22 +381,27 @@ export async function createCollectionStore(
         return [{ before }];
       });
     },
-    async importCollections(collections, deleteMissing) {
-      // PocketBase: a list that is not one of objects fails to load; an empty one fails validation.
-      if (collections !== undefined && (!Array.isArray(collections) || !collections.every(isPlainObject)))
-        throw badRequest('An error occurred while loading the submitted data.');
-      if (!collections?.length)
-        throw badRequest('An error occurred while validating the submitted data.', {
-          collections: { code: 'validation_required', message: 'Cannot be blank.' },
-        });
-      if (collections.length > MAX_IMPORT)
-        throw badRequest('An error occurred while validating the submitted data.', {
-          collections: {
-            code: 'validation_length_too_long',
-            message: `At most ${MAX_IMPORT} collections can be imported at once.`,
-          },
-        });
-      await mutate(async (trx, s, log) => importAll(trx, s, log, collections, deleteMissing));
+    async importCollections(collections, deleteMissing, guard) {
+      const list = checkImportList(collections);
+      let plan: ImportPlan | undefined;
+      await mutate(async (trx, s, log) => {
+        const resolved = await resolveImport(trx, s, list, deleteMissing);
+        if (guard) {
+          // Counted in the change's own transaction, under the schema lock: what it will destroy.
+          plan = await describeImport(resolved.changes, (text) => db.run(trx, text, []), db.dialect);
+          if (plan.destructive.length && !guard.allowDestructive) throw destructiveImport(plan);
+        }
+        return applyImport(trx, s, log, resolved);
+      });
+      return plan;
+    },
+    async previewImport(collections, deleteMissing) {
+      const list = checkImportList(collections);
+      // Read only: the definitions as committed now, checked as the import would check them.
+      const { changes } = await db.transaction(async (trx) =>
+        resolveImport(trx, await readSchema(trx), list, deleteMissing),
+      );
+      return describeImport(changes, (text) => db.query(text, []), db.dialect);
     },
     async dryRunView(query) {
       const parsed = parseViewQuery(query, viewTableKind(find));
@@ -398,13 +412,43 @@ export async function createCollectionStore(
     changed,
   };
 
-  async function importAll(
+  async function applyImport(
     trx: AnyTrx,
     s: Schema,
     log: SyncLog,
+    { changes, pool }: { changes: CollectionChange[]; pool: Map<string, Collection> },
+  ): Promise<CollectionChange[]> {
+    // Deletes first (frees names), then creates/updates in the given order.
+    // Every view is dropped first (engines refuse to change what a view reads) and the ones the import
+    // does not replace are rebuilt last; imported views are created after the collections they may read.
+    const existingViews = inCreationOrder([...s.byId.values()].filter((c) => c.type === 'view'));
+    await dropViews(trx, db, existingViews, log);
+    const writes = changes.filter((c) => c.after);
+    const views = inCreationOrder(writes.filter((c) => c.after!.type === 'view').map((c) => c.after!));
+    const ordered = [
+      ...writes.filter((c) => c.after!.type !== 'view'),
+      ...views.map((v) => writes.find((c) => c.after === v)!),
+    ];
+    for (const ch of changes.filter((c) => !c.after)) await persist(trx, ch.before, undefined, log);
+    for (const ch of ordered) await persist(trx, ch.before, ch.after, log);
+    const untouched = existingViews.filter((v) => !changes.some((c) => (c.before ?? c.after)?.id === v.id));
+    const names = new Map([...pool.values()].map((c) => [c.name.toLowerCase(), c]));
+    try {
+      await recreateViews(trx, db, untouched, (n) => names.get(n.toLowerCase()), saver(trx, log), log);
+    } catch (err) {
+      if (!(err instanceof ViewQueryError)) throw err;
+      throw importError(`Failed to import the collections configuration: ${err.message.slice(0, 500)}`);
+    }
+    return changes;
+  }
+
+  /** What an import would change, every collection checked as the import checks it; nothing is written. */
+  async function resolveImport(
+    trx: AnyTrx,
+    s: Schema,
     list: Record<string, unknown>[],
     deleteMissing: boolean,
-  ): Promise<CollectionChange[]> {
+  ): Promise<{ changes: CollectionChange[]; pool: Map<string, Collection> }> {
     const items = prepareImport(list, s.byId, s.byName, deleteMissing);
     // Every imported collection counts as existing, so relations may point at each other in any order;
     // with deleteMissing, the collections to delete are gone already (their names are free again).
@@ -445,28 +489,7 @@ export async function createCollectionStore(
           `Failed to import the collections configuration: ${before!.name} is referenced by a relation field of ${referrer}.`,
         );
     }
-    // Deletes first (frees names), then creates/updates in the given order.
-    // Every view is dropped first (engines refuse to change what a view reads) and the ones the import
-    // does not replace are rebuilt last; imported views are created after the collections they may read.
-    const existingViews = inCreationOrder([...s.byId.values()].filter((c) => c.type === 'view'));
-    await dropViews(trx, db, existingViews, log);
-    const writes = changes.filter((c) => c.after);
-    const views = inCreationOrder(writes.filter((c) => c.after!.type === 'view').map((c) => c.after!));
-    const ordered = [
-      ...writes.filter((c) => c.after!.type !== 'view'),
-      ...views.map((v) => writes.find((c) => c.after === v)!),
-    ];
-    for (const ch of changes.filter((c) => !c.after)) await persist(trx, ch.before, undefined, log);
-    for (const ch of ordered) await persist(trx, ch.before, ch.after, log);
-    const untouched = existingViews.filter((v) => !changes.some((c) => (c.before ?? c.after)?.id === v.id));
-    const names = new Map([...pool.values()].map((c) => [c.name.toLowerCase(), c]));
-    try {
-      await recreateViews(trx, db, untouched, (n) => names.get(n.toLowerCase()), saver(trx, log), log);
-    } catch (err) {
-      if (!(err instanceof ViewQueryError)) throw err;
-      throw importError(`Failed to import the collections configuration: ${err.message.slice(0, 500)}`);
-    }
-    return changes;
+    return { changes, pool };
   }
 }
 

@@ -92,6 +92,7 @@ export const mysqlDialect: SqlDialect = {
   foldCaseSql,
   randomSql: () => 'RAND()',
   rowidSql: () => quote('_rowid'),
+  jsonArrayLengthSql: (column) => `JSON_LENGTH(${quote(column)})`,
   jsonArrayContainsSql: (column) => `JSON_CONTAINS(${quote(column)}, JSON_QUOTE(?))`,
   // Index names are per table here; PRIMARY is every primary key's, not a name a collection could clash with.
   listTablesSql: () =>

@@ -81,6 +81,7 @@ export const postgresDialect: SqlDialect = {
   foldCaseSql: (expr) => `LOWER(${expr} COLLATE "C")`,
   randomSql: () => 'RANDOM()',
   rowidSql: () => quote('_rowid'),
+  jsonArrayLengthSql: (column) => `jsonb_array_length(${quote(column)})`,
   jsonArrayContainsSql: (column) => `${quote(column)} @> jsonb_build_array(CAST(? AS TEXT))`,
   listTablesSql: () =>
     'SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema() UNION SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() UNION SELECT sequencename AS name FROM pg_sequences WHERE schemaname = current_schema()',

@@ -51,6 +51,11 @@ function sortCollections(list: Collection[], sort: string | undefined): Collecti
   });
 }
 
+function importBody(body: unknown): Record<string, unknown> {
+  if (!isPlainObject(body)) throw badRequest('Invalid request body.');
+  return body;
+}
+
 /** The collections API: superusers only. */
 export async function collectionRoutes(
   app: FastifyInstance,
@@ -84,10 +89,21 @@ export async function collectionRoutes(
   app.post('/api/collections', async (request) => collectionToJson(await collections.create(request.body)));
 
   app.put('/api/collections/import', async (request, reply) => {
-    const body = request.body;
-    if (!isPlainObject(body)) throw badRequest('Invalid request body.');
+    const body = importBody(request.body);
     await collections.importCollections(body.collections, body.deleteMissing === true);
     return reply.code(204).send();
+  });
+
+  // Beyond PocketBase (docs/migrations.md): what an import would do, and an import that will not destroy
+  // data unless told to.
+  app.post('/api/plinth/collections/import-preview', async (request) => {
+    const body = importBody(request.body);
+    return collections.previewImport(body.collections, body.deleteMissing === true);
+  });
+  app.post('/api/plinth/collections/import', async (request) => {
+    const body = importBody(request.body);
+    const allowDestructive = body.allowDestructive === true;
+    return collections.importCollections(body.collections, body.deleteMissing === true, { allowDestructive });
   });
 
   app.get<{ Params: Params }>('/api/collections/:collection', async (request) =>
