@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { type AnyTrx, type Database, joinedTransaction } from '../db/index.ts';
 import type { CollectionChange, CollectionStore } from '../schema/index.ts';
 import { firstLine, listMigrationFiles, loadMigration, MigrationError } from './files.ts';
+import { collectionSource } from './templates.ts';
 import { type AppMigration, type MigrationApi, type MigrationScope, superuserRecords } from './types.ts';
 
 /**
@@ -76,7 +77,7 @@ export function createMigrationRunner(deps: MigrationRunnerDeps): MigrationRunne
     const changes: CollectionChange[] = [];
     running++;
     try {
-      const ran = await db.transaction(
+      return await db.transaction(
         async (trx) => {
           if ((await isApplied(trx, file)) !== (direction === 'down')) return false;
           const joined = joinedTransaction(db, trx);
@@ -99,13 +100,41 @@ export function createMigrationRunner(deps: MigrationRunnerDeps): MigrationRunne
         },
         { schemaLock: true },
       );
-      return ran;
+    } catch (err) {
+      // Rolled back with the transaction, or (MySQL/MariaDB, whose DDL committed) reversed here.
+      const undone = db.dialect.transactionalDdl ? undefined : await reverse(changes).catch((e: Error) => e);
+      if (undone instanceof Error)
+        throw new MigrationError(
+          `${(err as Error).message}; undoing its collection changes failed too: ${firstLine(undone)}`,
+          { cause: err },
+        );
+      changes.length = 0;
+      throw err;
     } finally {
-      // Rolled back or not (MySQL/MariaDB keep the DDL that ran), the cache is read again.
       await deps.collections.reload();
+      // Only changes that stand are announced (caches, other nodes, sessions of a changed auth secret).
       for (const change of changes) await deps.collections.changed.trigger(change);
       running--;
     }
+  }
+
+  /**
+   * Where DDL commits as it runs, the collection changes of a failed migration are reversed newest first
+   * (a deleted collection comes back empty: its rows are gone). Raw SQL is not reversed.
+   */
+  async function reverse(changes: CollectionChange[]): Promise<void> {
+    if (!changes.length) return;
+    await db.transaction(
+      async (trx) => {
+        const { collections } = await deps.scope(joinedTransaction(db, trx));
+        for (const { before, after } of [...changes].reverse()) {
+          if (!before) await collections.remove(after!.id);
+          else if (after) await collections.update(before.id, collectionSource(before));
+          else await collections.create(collectionSource(before));
+        }
+      },
+      { schemaLock: true },
+    );
   }
 
   return {
