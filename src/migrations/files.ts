@@ -26,10 +26,19 @@ export function listMigrationFiles(dir: string): string[] {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new MigrationError(`cannot read migrations dir ${dir}: ${(err as Error).message}`);
   }
-  // Plain code-unit order, not the locale's: every machine must apply them in the same order.
-  return entries
-    .filter((f) => FILE.test(f) && !f.endsWith('.d.ts'))
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return entries.filter((f) => FILE.test(f) && !f.endsWith('.d.ts')).sort(compareFiles);
+}
+
+/**
+ * Leading numbers (timestamps) compared as numbers, so `10000000000_x` follows `9999999999_y`; the rest
+ * in plain code-unit order, not the locale's: every machine must apply them in the same order.
+ */
+export function compareFiles(a: string, b: string): number {
+  const [, na = '', ra = ''] = /^0*(\d*)(.*)$/s.exec(a) ?? [];
+  const [, nb = '', rb = ''] = /^0*(\d*)(.*)$/s.exec(b) ?? [];
+  if (na.length !== nb.length) return na.length - nb.length;
+  if (na !== nb) return na < nb ? -1 : 1;
+  return ra < rb ? -1 : ra > rb ? 1 : 0;
 }
 
 let loads = 0;

@@ -1,5 +1,11 @@
 export { bindAutomigrate, writeSnapshot } from './automigrate.ts';
-export { checkMigrationName, MigrationError, nextTimestamp, writeMigrationFile } from './files.ts';
+export {
+  checkMigrationName,
+  compareFiles,
+  MigrationError,
+  nextTimestamp,
+  writeMigrationFile,
+} from './files.ts';
 export {
   APP_MIGRATIONS_TABLE,
   createMigrationRunner,

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { type AnyTrx, type Database, joinedTransaction } from '../db/index.ts';
 import type { CollectionChange, CollectionStore } from '../schema/index.ts';
-import { firstLine, listMigrationFiles, loadMigration, MigrationError } from './files.ts';
+import { compareFiles, firstLine, listMigrationFiles, loadMigration, MigrationError } from './files.ts';
 import { collectionSource } from './templates.ts';
 import { type AppMigration, type MigrationApi, type MigrationScope, superuserRecords } from './types.ts';
 
@@ -62,7 +62,7 @@ export function createMigrationRunner(deps: MigrationRunnerDeps): MigrationRunne
     const rows = await db.kysely.selectFrom(APP_MIGRATIONS_TABLE).select(['file', 'applied']).execute();
     return rows
       .map((r) => ({ file: String(r.file), applied: Number(r.applied) }))
-      .sort((a, b) => a.applied - b.applied || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+      .sort((a, b) => a.applied - b.applied || compareFiles(a.file, b.file));
   }
 
   const isApplied = async (trx: AnyTrx, file: string) =>
