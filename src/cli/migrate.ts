@@ -15,36 +15,50 @@ const USAGE = 'usage: plinth migrate up | down [N] | create NAME | collections |
 /** The most `down` reverts at once: a typo of many digits should not read as "all of them, forever". */
 const MAX_DOWN = 100_000;
 
-const say = (text: string) => process.stdout.write(text);
+/** Where a command writes: the process's streams, or a test's buffers. */
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const STDIO: Output = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
 
 /**
  * `plinth migrate ...` (docs/migrations.md). `create` needs no database; the others open the app with
  * `openApp` and close it again. A migration that fails prints its file and error and exits 1.
  */
-export async function migrate(config: Config, args: string[], openApp: () => Promise<App>): Promise<number> {
+export async function migrate(
+  config: Config,
+  args: string[],
+  openApp: () => Promise<App>,
+  io: Output = STDIO,
+): Promise<number> {
   const [action, arg, ...extra] = args;
   const dir = config.migrationsDir;
   const wants = { up: 0, down: 1, create: 1, collections: 0, 'history-sync': 0 } as Record<string, number>;
   if (!action || !(action in wants) || extra.length || (arg !== undefined && wants[action] === 0)) {
-    process.stderr.write(USAGE);
+    io.err(USAGE);
     return 2;
   }
   try {
     if (action === 'create') {
       if (arg === undefined) {
-        process.stderr.write(USAGE);
+        io.err(USAGE);
         return 2;
       }
       checkMigrationName(arg);
       const path = writeMigrationFile(dir, `${nextTimestamp(dir)}_${arg}.ts`, blankMigration(dir));
-      say(`Created ${path}\n`);
+      io.out(`Created ${path}\n`);
       return 0;
     }
     let n = 1;
     if (action === 'down' && arg !== undefined) {
       n = /^\d{1,6}$/.test(arg) ? Number(arg) : 0;
       if (n < 1 || n > MAX_DOWN) {
-        process.stderr.write(
+        io.err(
           `plinth: down takes a number of migrations from 1 to ${MAX_DOWN}, got ${JSON.stringify(arg.slice(0, 40))}\n`,
         );
         return 2;
@@ -52,20 +66,26 @@ export async function migrate(config: Config, args: string[], openApp: () => Pro
     }
     const app = await openApp();
     try {
-      return await run(app, action, n, dir);
+      return await run(app, action, n, dir, io.out);
     } finally {
       await app.close();
     }
   } catch (err) {
     if (err instanceof MigrationError || err instanceof ApiError) {
-      process.stderr.write(`plinth: ${err.message}${details(err)}\n`);
+      io.err(`plinth: ${err.message}${details(err)}\n`);
       return 1;
     }
     throw err;
   }
 }
 
-async function run(app: App, action: string, n: number, dir: string): Promise<number> {
+async function run(
+  app: App,
+  action: string,
+  n: number,
+  dir: string,
+  say: (text: string) => void,
+): Promise<number> {
   const runner = app.migrations;
   if (action === 'up') {
     const applied = await runner.up((file) => say(`Applied ${file}\n`));
