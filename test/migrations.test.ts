@@ -2,7 +2,7 @@
 // and the files that fail (throwing, broken, wrongly shaped). The `plinth migrate` command itself is
 // covered by migrations-cli.test.ts, automigrate by migrations-auto.test.ts.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { App } from '../src/app.ts';
@@ -135,5 +135,26 @@ describe(`app migrations on ${TEST_ENGINE}`, () => {
     assert.ok(!system.some((r) => /posts/.test(String(r.file))));
     fx.write(`${String(system[0]!.file)}.js`, migrationText('', ''));
     assert.deepEqual(await app.migrations.up(), [`${String(system[0]!.file)}.js`]);
+  });
+});
+
+describe(`the example in docs/migrations.md on ${TEST_ENGINE}`, () => {
+  let fx: MigrationsFixture;
+  before(async () => {
+    fx = await migrationsFixture();
+  });
+  after(() => fx?.close());
+
+  it('runs as written, up and down (its type import does not resolve, and need not)', async () => {
+    const doc = readFileSync(join(import.meta.dirname, '../docs/migrations.md'), 'utf8');
+    const [, example] = /^```ts\n([\s\S]*?)^```$/m.exec(doc) ?? [];
+    assert.ok(example?.includes('satisfies AppMigration'));
+    fx.write('1700000000_example.ts', example!);
+    const app = await fx.open();
+    assert.deepEqual(await app.migrations.up(), ['1700000000_example.ts']);
+    const posts = app.collections.get('posts');
+    assert.equal((await app.records.findBy(posts, 'title', 'Hello, world'))?.title, 'Hello, world');
+    assert.deepEqual(await app.migrations.down(1), ['1700000000_example.ts']);
+    assert.equal(app.collections.find('posts'), undefined);
   });
 });
