@@ -32,7 +32,20 @@ describe(`automigrate on ${TEST_ENGINE}`, () => {
   });
 
   it('writes one file per collection change, recorded as applied here', async () => {
-    await app.collections.create({ name: 'notes', type: 'base', fields: [{ name: 'body', type: 'text' }] });
+    // The first through the API, as a superuser (the dashboard's path); the rest through the same store.
+    await app.auth.upsertSuperuser('root@example.com', 'root-password-1');
+    const signIn = await app.server.inject({
+      method: 'POST',
+      url: '/api/collections/_superusers/auth-with-password',
+      payload: { identity: 'root@example.com', password: 'root-password-1' },
+    });
+    const created = await app.server.inject({
+      method: 'POST',
+      url: '/api/collections',
+      headers: { authorization: signIn.json().token },
+      payload: { name: 'notes', type: 'base', fields: [{ name: 'body', type: 'text' }] },
+    });
+    assert.equal(created.statusCode, 200, created.body);
     const notes = app.collections.get('notes');
     await app.collections.update('notes', {
       listRule: '@request.auth.id != ""',

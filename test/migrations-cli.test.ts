@@ -34,7 +34,14 @@ describe(`plinth migrate on ${TEST_ENGINE}`, () => {
     );
     let stdout = '';
     let stderr = '';
-    const io = { out: (t: string) => void (stdout += t), err: (t: string) => void (stderr += t) };
+    const io = {
+      out: (t: string) => {
+        stdout += t;
+      },
+      err: (t: string) => {
+        stderr += t;
+      },
+    };
     const code = await migrate(config, args, () => createApp(config, createLogger('silent')), io);
     return { code, stdout, stderr };
   };
