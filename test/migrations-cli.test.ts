@@ -91,6 +91,23 @@ describe(`plinth migrate on ${TEST_ENGINE}`, () => {
       { collection: null, record: null, isSuperuser: true },
     );
     assert.equal(rows.totalItems, 0);
+    // serve applies pending migrations first: it does not start past one that fails.
+    const port = String(await freePort());
+    const serve = await runCli([
+      'serve',
+      '--http',
+      `127.0.0.1:${port}`,
+      ...fx.flags,
+      '--migrations-dir',
+      fx.migrationsDir,
+    ]);
+    assert.equal(serve.code, 1, serve.stdout);
+    assert.match(
+      serve.stderr,
+      /plinth: migration 2000000001_boom\.js \(up\) failed: TypeError: boom at row 3/,
+    );
+    assert.doesNotMatch(serve.stdout, /listening/);
+    noStack(serve.stderr);
     rmSync(join(fx.migrationsDir, '2000000001_boom.js'));
   });
 
