@@ -12,8 +12,10 @@ export interface MigrationsConfig {
   automigrate: boolean;
 }
 
+/** The keys a config file may hold for migrations (docs/migrations.md lists them). */
 export const MIGRATIONS_KEYS: readonly (keyof MigrationsConfig)[] = ['migrationsDir', 'automigrate'];
 
+/** `PLINTH_MIGRATIONS_DIR` and `PLINTH_AUTOMIGRATE`. */
 export function migrationsEnv(env: NodeJS.ProcessEnv): Record<keyof MigrationsConfig, unknown> {
   return { migrationsDir: env.PLINTH_MIGRATIONS_DIR, automigrate: env.PLINTH_AUTOMIGRATE };
 }

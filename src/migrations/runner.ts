@@ -11,6 +11,7 @@ import { type AppMigration, type MigrationApi, type MigrationScope, superuserRec
  */
 export const APP_MIGRATIONS_TABLE = '_appMigrations';
 
+/** What the runner needs from the app: narrow, so it holds no state of its own beyond a counter. */
 export interface MigrationRunnerDeps {
   db: Database;
   /** The app's store: re-read after each migration, and told of the changes it made. */
@@ -39,6 +40,9 @@ export interface MigrationRunner {
   readonly running: boolean;
 }
 
+/**
+ * Made once per app: `serve` and `plinth migrate` use it, automigrate reads `running` and `markApplied`.
+ */
 export function createMigrationRunner(deps: MigrationRunnerDeps): MigrationRunner {
   const { db, dir } = deps;
   const q = db.dialect.quote;
