@@ -26,6 +26,7 @@ import {
   workerSink,
 } from './logs/index.ts';
 import { createMailer, type Mailer } from './mail/index.ts';
+import { bindAutomigrate, createMigrationRunner, type MigrationRunner } from './migrations/index.ts';
 import { checkRule, queryDialect } from './query/index.ts';
 import { createRealtime, type Realtime } from './realtime/index.ts';
 import { createRecordService, type RecordService } from './records/index.ts';
@@ -54,6 +55,8 @@ export interface App {
   /** Realtime streams of this node; `publish` sends a custom topic's message to every node's subscribers. */
   realtime: Realtime;
   server: FastifyInstance;
+  /** App migrations (docs/migrations.md): `serve` applies pending ones before it listens. */
+  migrations: MigrationRunner;
   /** The stored request logs' writer (entries are written about once a second; `flush` writes them now). */
   logs: LogWriter;
   /**
@@ -87,10 +90,11 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     if (recovery.outcome !== 'none')
       log.warn(recovery, `a schema change interrupted by a crash was ${recovery.outcome} at start`);
     const dialect = queryDialect(db.dialect);
-    const collections = await createCollectionStore(db, {
+    const storeOptions = {
       checkRule: (collection, rule, lookup) => checkRule(rule, collection, lookup, dialect),
       secrets,
-    });
+    } satisfies Parameters<typeof createCollectionStore>[1];
+    const collections = await createCollectionStore(db, storeOptions);
     await collections.reload();
     const passwords = createPasswords();
     const settings = await createSettingsStore(db, config.appUrl, secrets);
@@ -127,6 +131,20 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       onError: (err: unknown, key: string) => log.error({ err, key }, 'removing a stored file failed'),
     };
     const records = createRecordService({ db, collections, passwords, passwordGuard, files });
+    // A migration's own store and records service, on the database joined to its transaction.
+    const migrations = createMigrationRunner({
+      db,
+      collections,
+      dir: config.migrationsDir,
+      async scope(joined) {
+        const store = await createCollectionStore(joined, storeOptions);
+        await store.reload();
+        const deps = { db: joined, collections: store, passwords, passwordGuard, files };
+        return { collections: store, records: createRecordService(deps) };
+      },
+    });
+    if (config.automigrate)
+      bindAutomigrate({ collections, runner: migrations, dir: config.migrationsDir, log });
     const resync = shareChanges(bus, collections, settings, (err) =>
       log.error({ err }, 'reloading a change from another node failed'),
     );
@@ -224,6 +242,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       bus,
       realtime,
       server,
+      migrations,
       logs: logWriter,
       close() {
         // The HTTP drain has a deadline (shutdownTimeout); the database closes last.

@@ -3,9 +3,11 @@ import { createApp } from '../app.ts';
 import { type Config, ConfigError, type ConfigInput, loadConfig, sqliteFile } from '../config/index.ts';
 import { SecretBoxError } from '../lib/index.ts';
 import { createLogger } from '../log/index.ts';
+import { MigrationError } from '../migrations/index.ts';
 import { ForeignTablesError } from '../schema/index.ts';
 import { checkDataDir, checkSqlitePath } from './check-dir.ts';
 import { collectionsCommand } from './collections.ts';
+import { migrate } from './migrate.ts';
 import { serve } from './serve.ts';
 import { explainStartupError } from './startup-errors.ts';
 import { superuser } from './superuser.ts';
@@ -22,6 +24,8 @@ Usage:
   plinth collections export [FILE]                       (every collection as JSON)
   plinth collections import FILE [--delete-missing] [--dry-run] [--allow-destructive]
                        shows what changes, then applies it; data loss needs --allow-destructive
+  plinth migrate up | down [N] | create NAME | collections | history-sync
+               [--migrations-dir DIR] [--dir DIR] [--db URL]   (docs/migrations.md)
 
 Options:
   --http HOST:PORT     address to listen on (default 127.0.0.1:8090; env PLINTH_HTTP)
@@ -30,6 +34,10 @@ Options:
   --origins LIST       comma-separated CORS origins (default *; env PLINTH_ORIGINS)
   --shutdown-timeout S seconds a shutdown waits for in-flight requests (default 30;
                        env PLINTH_SHUTDOWN_TIMEOUT)
+  --migrations-dir DIR app migrations (default plinth_migrations beside DIR;
+                       env PLINTH_MIGRATIONS_DIR)
+  --automigrate        write a migration for each collection change (development;
+                       env PLINTH_AUTOMIGRATE)
   --config FILE        JSON config file (default ./plinth.config.json if present)
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default info)
   -h, --help           this text
@@ -63,6 +71,8 @@ export async function main(argv: string[]): Promise<number> {
     origins: values.origins,
     logLevel: values['log-level'],
     shutdownTimeout: values['shutdown-timeout'],
+    migrationsDir: values['migrations-dir'],
+    automigrate: values.automigrate,
     config: values.config,
   };
   let config: Config | undefined;
@@ -86,11 +96,20 @@ export async function main(argv: string[]): Promise<number> {
         await app.close();
       }
     }
+    if (command === 'migrate')
+      return await migrate(config, rest, () =>
+        createApp(config!, createLogger(values['log-level'] ?? 'warn')),
+      );
     process.stderr.write(`unknown command ${command}\n\n${HELP}`);
     return 2;
   } catch (err) {
     // A stored secret the configured encryption keys cannot open: the message says which key is missing.
-    if (err instanceof ConfigError || err instanceof ForeignTablesError || err instanceof SecretBoxError) {
+    if (
+      err instanceof ConfigError ||
+      err instanceof ForeignTablesError ||
+      err instanceof SecretBoxError ||
+      err instanceof MigrationError
+    ) {
       process.stderr.write(`plinth: ${err.message}\n`);
       return 1;
     }
@@ -120,6 +139,8 @@ function parse(argv: string[]) {
       'delete-missing': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'allow-destructive': { type: 'boolean' },
+      'migrations-dir': { type: 'string' },
+      automigrate: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },

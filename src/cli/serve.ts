@@ -16,6 +16,14 @@ export async function serve(config: Config): Promise<number> {
   const log = createLogger(config.logLevel);
   const app = await createApp(config, log);
   try {
+    // As PocketBase does: pending app migrations first (each under the schema lock, so nodes starting
+    // together apply each once), and no request sees the schema half-way.
+    await app.migrations.up((file) => log.info({ file }, 'applied app migration'));
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  try {
     await app.server.listen({ host: config.host, port: config.port });
   } catch (err) {
     await app.close();

@@ -124,12 +124,14 @@ describe('loadConfig', () => {
     const doc = readFileSync(join(import.meta.dirname, '../../docs/getting-started.md'), 'utf8');
     const admission = readFileSync(join(import.meta.dirname, '../../docs/operations.md'), 'utf8');
     const realtime = readFileSync(join(import.meta.dirname, '../../docs/realtime.md'), 'utf8');
+    const migrations = readFileSync(join(import.meta.dirname, '../../docs/migrations.md'), 'utf8');
     // The first column of the settings tables: | `key` | ...
     const documented = new Set(
       [
         ...doc.matchAll(/^\| `(\w+)`\s+\| (?:`--|—)/gm),
         ...admission.matchAll(/^\| `(max\w+|queue\w+|metrics\w*)`\s+\|/gm),
         ...realtime.matchAll(/^\| `(realtime\w+)`\s+\|/gm),
+        ...migrations.matchAll(/^\| `(migrationsDir|automigrate)`\s+\|/gm),
       ].map((m) => m[1] as string),
     );
     assert.deepEqual([...documented].sort(), [...CONFIG_FILE_KEYS].sort());

@@ -2,11 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ADMISSION_KEYS, type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
 import { METRICS_KEYS, type MetricsConfig, metricsEnv, readMetrics } from './metrics.ts';
+import { MIGRATIONS_KEYS, type MigrationsConfig, migrationsEnv, readMigrations } from './migrations.ts';
 import { isRange, listOf } from './ranges.ts';
 import { REALTIME_KEYS, type RealtimeConfig, readRealtime, realtimeEnv } from './realtime.ts';
 
 /** Boot configuration: what the process needs before it can open the database. */
-export interface Config extends AdmissionConfig, RealtimeConfig, MetricsConfig {
+export interface Config extends AdmissionConfig, RealtimeConfig, MetricsConfig, MigrationsConfig {
   /** host:port to listen on. */
   host: string;
   port: number;
@@ -97,6 +98,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     ...admissionEnv(env),
     ...realtimeEnv(env),
     ...metricsEnv(env),
+    ...migrationsEnv(env),
   };
   const merged: ConfigInput = { ...file };
   for (const source of [fromEnv, flags]) {
@@ -127,6 +129,7 @@ export const CONFIG_FILE_KEYS: readonly string[] = [
   ...ADMISSION_KEYS,
   ...REALTIME_KEYS,
   ...METRICS_KEYS,
+  ...MIGRATIONS_KEYS,
 ];
 /** Config's own names for `dir` and `db`, accepted in a file as they always were. */
 const FILE_ALIASES = ['dataDir', 'databaseUrl'];
@@ -217,14 +220,17 @@ function validate(input: ConfigInput): Config {
   const admission = readAdmission(input, problems);
   const realtime = readRealtime(input, problems);
   const metrics = readMetrics(input, problems);
+  const dataDir = resolve(String(input.dir ?? input.dataDir ?? './plinth_data'));
+  const migrations = readMigrations(input, dataDir, problems);
   if (problems.length) throw new ConfigError(problems);
   return {
     ...admission,
     ...realtime,
     ...metrics,
+    ...migrations,
     host,
     port,
-    dataDir: resolve(String(input.dir ?? input.dataDir ?? './plinth_data')),
+    dataDir,
     databaseUrl: db,
     sqliteSynchronous: sync as Config['sqliteSynchronous'],
     bodyLimit,
