@@ -8,6 +8,7 @@ import { checkDataDir, checkSqlitePath } from './check-dir.ts';
 import { serve } from './serve.ts';
 import { explainStartupError } from './startup-errors.ts';
 import { superuser } from './superuser.ts';
+import { runTransfer, splitTransferArgs } from './transfer.ts';
 
 const HELP = `plinth — an open-source backend in one command
 
@@ -18,6 +19,9 @@ Usage:
   plinth superuser create EMAIL PASSWORD [--dir DIR] [--db URL]
   plinth superuser delete EMAIL [--dir DIR] [--db URL]
   plinth superuser allow-any-ip [--dir DIR] [--db URL]   (clears superuserIPs)
+  plinth export COLLECTION [--format jsonl|csv] [--out FILE] [--filter EXPR] [--fields a,b] | --all --out DIR
+  plinth import COLLECTION FILE|- [--format jsonl|csv] [--map old:new] [--drop col] [--default f=v]
+                [--cast f:type] [--batch 500] [--dry-run] [--skip-invalid] [--resume]  (docs/data-transfer.md)
 
 Options:
   --http HOST:PORT     address to listen on (default 127.0.0.1:8090; env PLINTH_HTTP)
@@ -35,8 +39,9 @@ Options:
 /** Runs the `plinth` command; returns the exit code (serve resolves only when the server stops). */
 export async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
+  const { common, own } = splitTransferArgs(argv);
   try {
-    parsed = parse(argv);
+    parsed = parse(common);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
     return 2;
@@ -77,6 +82,8 @@ export async function main(argv: string[]): Promise<number> {
         await app.close();
       }
     }
+    if (command === 'export' || command === 'import')
+      return await runTransfer(config, command, [...rest, ...own], values['log-level']);
     process.stderr.write(`unknown command ${command}\n\n${HELP}`);
     return 2;
   } catch (err) {

@@ -1,0 +1,230 @@
+import { createReadStream, statSync } from 'node:fs';
+import type { App } from '../app.ts';
+import { newRecordId, randomStringMatching } from '../lib/index.ts';
+import type { Collection } from '../schema/index.ts';
+import { createRowMapper, formatOf, parseTransforms, readRecords, TransferError } from '../transfer/index.ts';
+import { describeFailure, type PendingRow, writeBatch } from './import-batch.ts';
+import { clearState, defaultStatePath, type ImportState, readState, writeState } from './import-state.ts';
+import { createProgress } from './progress.ts';
+import { type Io, parseImportArgs, STDIO } from './transfer-args.ts';
+
+/** The longest record read, in characters: bounds memory on a file with a runaway quote or line. */
+const MAX_RECORD_CHARS = 32 * 1024 * 1024;
+
+/** What one run of `plinth import` does, from its flags. */
+export interface ImportPlan {
+  collection: Collection;
+  file: string;
+  dryRun: boolean;
+  keepGoing: boolean;
+  batchSize: number;
+  maxErrors: number;
+  statePath: string | undefined;
+  quiet: boolean;
+  io: Io;
+}
+
+/**
+ * `plinth import COLLECTION FILE|-`: each row goes through the records service's create as a superuser,
+ * a batch at a time in one transaction, so validation, hooks and unique checks are the API's.
+ */
+export async function importCommand(app: App, args: string[], io: Io = STDIO): Promise<number> {
+  const { values, positionals } = parseImportArgs(args);
+  if (positionals.length !== 2) throw new TransferError('usage: plinth import COLLECTION FILE|- [options]');
+  const [name, file] = positionals as [string, string];
+  const collection = app.collections.find(name);
+  if (!collection) throw new TransferError(`no collection "${name}"`);
+  if (collection.type === 'view')
+    throw new TransferError(`${name} is a view collection: it has no records to import into`);
+  const format = formatOf(values.format, file);
+  const dryRun = values['dry-run'] === true;
+  const plan: ImportPlan = {
+    collection,
+    file,
+    dryRun,
+    keepGoing: dryRun || values['skip-invalid'] === true,
+    batchSize: intFlag('--batch', values.batch, 500, 10_000),
+    maxErrors: intFlag('--max-errors', values['max-errors'], 100, Number.MAX_SAFE_INTEGER),
+    statePath: dryRun ? undefined : (values.state ?? defaultStatePath(file)),
+    quiet: values.quiet === true,
+    io,
+  };
+  const size = file === '-' ? undefined : fileSize(file);
+  const state = await startState(app, plan, values.resume === true);
+  const bytes = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 256 * 1024 });
+  const counter = { bytes: 0 };
+  const records = readRecords(bytes, format, MAX_RECORD_CHARS, counter);
+  const mapper = createRowMapper(collection, parseTransforms(values), (m) => io.err.write(`${m}\n`));
+  const progress = createProgress(`import ${collection.name}:`, size, plan.quiet, io.err);
+  const started = performance.now();
+  const run = { state, failures: 0, rows: 0 };
+  let batch: PendingRow[] = [];
+  const flush = async () => {
+    const ok = await commitBatch(app, plan, run, batch);
+    batch = [];
+    return ok;
+  };
+  try {
+    for await (const { line, source } of records) {
+      if (line <= state.committedLine) continue;
+      const mapped = mapper(source, line, format === 'csv');
+      if ('errors' in mapped) batch.push({ line, body: {}, errors: mapped.errors });
+      else batch.push({ line, body: withId(collection, mapped.body) });
+      if (batch.length >= plan.batchSize && !(await flush())) return 1;
+      progress.update(counter.bytes, run.rows);
+    }
+    if (!(await flush())) return 1;
+  } catch (err) {
+    progress.finish();
+    const unreadable = (err as NodeJS.ErrnoException).syscall
+      ? `cannot read ${file}: ${(err as Error).message}`
+      : undefined;
+    if (!(err instanceof TransferError) && !unreadable) throw err;
+    io.err.write(`${unreadable ?? (err as Error).message}\n${resumeHint(plan, state)}`);
+    return 1;
+  }
+  progress.finish();
+  if (plan.statePath) clearState(plan.statePath);
+  const seconds = (performance.now() - started) / 1000;
+  const rate = Math.round(run.rows / Math.max(seconds, 0.001));
+  const verb = dryRun ? 'would import' : 'imported';
+  io.out.write(
+    `${verb} ${run.rows} rows into ${collection.name} in ${seconds.toFixed(1)} s (${rate} rows/s)` +
+      `${run.failures ? `; ${run.failures} rows ${dryRun ? 'would fail' : 'skipped'}` : ''}` +
+      `${dryRun ? '; nothing was written' : ''}\n`,
+  );
+  return dryRun && run.failures ? 1 : 0;
+}
+
+/**
+ * Writes one batch and records how far the import got. Answers false when the import must stop: a row
+ * failed (and `--skip-invalid` is off) or the error limit is reached.
+ */
+async function commitBatch(
+  app: App,
+  plan: ImportPlan,
+  run: { state: ImportState; failures: number; rows: number },
+  batch: PendingRow[],
+): Promise<boolean> {
+  if (!batch.length) return true;
+  const { state } = run;
+  const toLine = batch.at(-1)!.line;
+  const save = () => plan.statePath && writeState(plan.statePath, state);
+  const result = await writeBatch(app, plan.collection, batch, {
+    dryRun: plan.dryRun,
+    keepGoing: plan.keepGoing,
+    beforeAttempt(rows, refused) {
+      const probeId = String(rows.at(-1)?.body.id ?? '');
+      state.pending = { toLine, probeId, rows: rows.length, skipped: refused };
+      save();
+    },
+  });
+  state.pending = null;
+  for (const f of result.failures.slice(0, Math.max(0, plan.maxErrors - run.failures)))
+    plan.io.err.write(`${describeFailure(f)}\n`);
+  run.failures += result.failures.length;
+  if (!plan.keepGoing && result.failures.length) {
+    save();
+    const from = batch[0]!.line;
+    plan.io.err.write(
+      `nothing of lines ${from}-${toLine} was written (the batch is one transaction).\n${resumeHint(plan, state)}`,
+    );
+    return false;
+  }
+  state.committedLine = toLine;
+  state.imported += result.written.length;
+  state.skipped += result.failures.length;
+  run.rows += result.written.length;
+  save();
+  if (run.failures >= plan.maxErrors) {
+    plan.io.err.write(
+      `stopped after ${run.failures} refused rows (--max-errors ${plan.maxErrors}).\n${resumeHint(plan, state)}`,
+    );
+    return false;
+  }
+  return true;
+}
+
+function resumeHint(plan: ImportPlan, state: ImportState): string {
+  if (!plan.statePath)
+    return plan.dryRun ? '' : 'reading from stdin without --state: no resume point was kept.\n';
+  return (
+    `${state.imported} rows are in ${plan.collection.name}` +
+    `${state.committedLine ? ` (input through line ${state.committedLine})` : ''}. ` +
+    `Fix the input and run the same command with --resume to continue after that line.\n`
+  );
+}
+
+/**
+ * Reads or starts the resume state. A leftover state file without `--resume` is refused: running the
+ * import again from the top would duplicate the rows already written.
+ */
+async function startState(app: App, plan: ImportPlan, resume: boolean): Promise<ImportState> {
+  const fresh: ImportState = {
+    version: 1,
+    collection: plan.collection.name,
+    committedLine: 0,
+    imported: 0,
+    skipped: 0,
+    pending: null,
+  };
+  if (!plan.statePath) {
+    if (resume)
+      throw new TransferError(
+        plan.dryRun ? '--dry-run and --resume do not go together' : '--resume on stdin needs --state FILE',
+      );
+    return fresh;
+  }
+  const state = readState(plan.statePath);
+  if (!state) {
+    if (resume) throw new TransferError(`nothing to resume: no state file ${plan.statePath}`);
+    return fresh;
+  }
+  if (!resume)
+    throw new TransferError(
+      `an earlier import of ${plan.file} stopped after line ${state.committedLine} (${plan.statePath}): ` +
+        'add --resume to continue it, or delete that file to start over',
+    );
+  if (state.collection !== plan.collection.name)
+    throw new TransferError(
+      `${plan.statePath} is an import into ${state.collection}, not ${plan.collection.name}`,
+    );
+  if (state.pending) {
+    // Did the batch in flight commit before the crash? Its last row's id says.
+    if (state.pending.probeId && (await app.records.find(plan.collection, state.pending.probeId))) {
+      state.committedLine = state.pending.toLine;
+      state.imported += state.pending.rows;
+      state.skipped += state.pending.skipped;
+    }
+    state.pending = null;
+    writeState(plan.statePath, state);
+  }
+  plan.io.err.write(`resuming after line ${state.committedLine} (${state.imported} rows already imported)\n`);
+  return state;
+}
+
+/** Gives a row without an id one now, as the API would: the resume probe needs to know it in advance. */
+function withId(collection: Collection, body: Record<string, unknown>): Record<string, unknown> {
+  if (body.id !== undefined && body.id !== null && body.id !== '') return body;
+  const pattern = collection.fields.find((f) => f.name === 'id')?.autogeneratePattern;
+  const custom = typeof pattern === 'string' && pattern && pattern !== '[a-z0-9]{15}';
+  return { ...body, id: custom ? randomStringMatching(pattern) : newRecordId() };
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch (err) {
+    throw new TransferError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+function intFlag(flag: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new TransferError(`${flag} must be a whole number from 1 to ${max}`);
+  return n;
+}
