@@ -53,8 +53,8 @@ export async function importCommand(app: App, args: string[], io: Io = STDIO): P
   const state = await startState(app, plan, values.resume === true);
   const bytes = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 256 * 1024 });
   const counter = { bytes: 0 };
-  const records = readRecords(bytes, format, MAX_RECORD_CHARS, counter);
   const mapper = createRowMapper(collection, parseTransforms(values), (m) => io.err.write(`${m}\n`));
+  const records = readRecords(bytes, format, MAX_RECORD_CHARS, counter, mapper.check);
   const progress = createProgress(`import ${collection.name}:`, size, plan.quiet, io.err);
   const started = performance.now();
   const run = { state, failures: 0, rows: 0 };
@@ -67,7 +67,7 @@ export async function importCommand(app: App, args: string[], io: Io = STDIO): P
   try {
     for await (const { line, source } of records) {
       if (line <= state.committedLine) continue;
-      const mapped = mapper(source, line, format === 'csv');
+      const mapped = mapper.map(source, line, format === 'csv');
       if ('errors' in mapped) batch.push({ line, body: {}, errors: mapped.errors });
       else batch.push({ line, body: withId(collection, mapped.body) });
       if (batch.length >= plan.batchSize && !(await flush())) return 1;
@@ -80,6 +80,7 @@ export async function importCommand(app: App, args: string[], io: Io = STDIO): P
       ? `cannot read ${file}: ${(err as Error).message}`
       : undefined;
     if (!(err instanceof TransferError) && !unreadable) throw err;
+    forget(plan, state);
     io.err.write(`${unreadable ?? (err as Error).message}\n${resumeHint(plan, state)}`);
     return 1;
   }
@@ -124,7 +125,7 @@ async function commitBatch(
     plan.io.err.write(`${describeFailure(f)}\n`);
   run.failures += result.failures.length;
   if (!plan.keepGoing && result.failures.length) {
-    save();
+    forget(plan, state);
     const from = batch[0]!.line;
     plan.io.err.write(
       `nothing of lines ${from}-${toLine} was written (the batch is one transaction).\n${resumeHint(plan, state)}`,
@@ -145,12 +146,20 @@ async function commitBatch(
   return true;
 }
 
+/** Keeps the resume point after a failure, or, when nothing was imported yet, removes it. */
+function forget(plan: ImportPlan, state: ImportState): void {
+  state.pending = null;
+  if (!plan.statePath) return;
+  if (state.committedLine > 0) writeState(plan.statePath, state);
+  else clearState(plan.statePath);
+}
+
 function resumeHint(plan: ImportPlan, state: ImportState): string {
-  if (!plan.statePath)
-    return plan.dryRun ? '' : 'reading from stdin without --state: no resume point was kept.\n';
+  if (plan.dryRun) return '';
+  if (state.committedLine === 0) return 'Nothing was imported: fix the input and run the command again.\n';
+  if (!plan.statePath) return 'Reading from stdin without --state: no resume point was kept.\n';
   return (
-    `${state.imported} rows are in ${plan.collection.name}` +
-    `${state.committedLine ? ` (input through line ${state.committedLine})` : ''}. ` +
+    `${state.imported} rows are in ${plan.collection.name} (input through line ${state.committedLine}). ` +
     `Fix the input and run the same command with --resume to continue after that line.\n`
   );
 }

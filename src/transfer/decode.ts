@@ -11,7 +11,7 @@ export interface DecodeProgress {
  * name the line. A UTF-8 byte order mark is dropped (spreadsheets write one).
  */
 export async function* decodeUtf8(
-  source: AsyncIterable<Buffer | string>,
+  source: AsyncIterable<Buffer | string> | Iterable<Buffer | string>,
   progress: DecodeProgress = { bytes: 0 },
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });

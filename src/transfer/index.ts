@@ -4,5 +4,5 @@ export { type DecodeProgress, decodeUtf8, firstInvalidUtf8 } from './decode.ts';
 export { TransferError } from './errors.ts';
 export { type Format, formatOf, type InputRecord, readRecords } from './input.ts';
 export { type JsonRecord, readJsonl } from './jsonl-read.ts';
-export { cellText, createRowMapper, type MappedRow } from './rows.ts';
+export { cellText, createRowMapper, type MappedRow, type RowMapper } from './rows.ts';
 export { CAST_TYPES, type CastType, castValue, parseTransforms, type Transforms } from './transforms.ts';

@@ -22,6 +22,7 @@ export async function* readRecords(
   format: Format,
   maxChars: number,
   progress?: DecodeProgress,
+  onHeader?: (columns: readonly string[], line: number) => void,
 ): AsyncGenerator<InputRecord> {
   const text = decodeUtf8(bytes, progress);
   if (format === 'jsonl') {
@@ -32,6 +33,7 @@ export async function* readRecords(
   for await (const r of readCsv(text, maxChars)) {
     if (!header) {
       header = checkHeader(r.cells, r.line);
+      onHeader?.(header, r.line);
       continue;
     }
     if (r.cells.length !== header.length)

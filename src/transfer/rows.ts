@@ -9,6 +9,12 @@ const ENVELOPE = new Set(['collectionId', 'collectionName', 'expand']);
 /** What the mapper makes of one input record: the body for the records API, or field errors. */
 export type MappedRow = { body: Record<string, unknown> } | { errors: ErrorData };
 
+/** Turns input records into request bodies; `check` refuses unknown columns (a CSV header's, up front). */
+export interface RowMapper {
+  check(columns: readonly string[], line: number): void;
+  map(source: Record<string, unknown>, line: number, fromCsv: boolean): MappedRow;
+}
+
 /**
  * Turns input records (a CSV header's cells, or JSON objects) into request bodies for `records.create`.
  * Columns the collection does not have are refused (a typo would otherwise drop a column silently, as
@@ -19,7 +25,7 @@ export function createRowMapper(
   collection: Collection,
   transforms: Transforms,
   note: (message: string) => void,
-): (source: Record<string, unknown>, line: number, fromCsv: boolean) => MappedRow {
+): RowMapper {
   const fields = new Map(collection.fields.map((f) => [f.name, f]));
   const extras = new Set(collection.type === 'auth' ? ['passwordConfirm'] : []);
   const noted = new Set<string>();
@@ -54,7 +60,10 @@ export function createRowMapper(
     return true;
   };
 
-  return (source, line, fromCsv) => {
+  const check = (columns: readonly string[], line: number) => {
+    for (const key of columns) target(key, line);
+  };
+  const map = (source: Record<string, unknown>, line: number, fromCsv: boolean): MappedRow => {
     const body: Record<string, unknown> = {};
     for (const key of Object.keys(source)) {
       const name = target(key, line);
@@ -74,6 +83,7 @@ export function createRowMapper(
     }
     return Object.keys(errors).length ? { errors } : { body };
   };
+  return { check, map };
 }
 
 /** A CSV cell of a json field holds JSON text (as export writes it); other fields take text as the API does. */
