@@ -159,6 +159,9 @@ describe(`plinth import on hostile input on ${TEST_ENGINE}`, () => {
     assert.match(batch.err, /--batch must be a whole number from 1 to 10000/);
     const missing = await transfer(app, 'import', ['notes', files.path('missing.csv')]);
     assert.match(missing.err, /cannot read .*missing\.csv: ENOENT/);
+    const nowhere = await transfer(app, 'export', ['notes', '--out', files.path('no/such/dir.jsonl')]);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.err, /^plinth export: ENOENT: no such file or directory, open /);
   });
 
   it('runs as the plinth command: exit codes, one-line errors, no stack, nothing half-written', async () => {

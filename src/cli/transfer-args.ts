@@ -25,7 +25,8 @@ export function splitTransferArgs(argv: string[]): { common: string[]; own: stri
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i]!;
     const name = arg.startsWith('--') ? arg.slice(2).split('=')[0]! : '';
-    if (COMMON.has(name)) {
+    if (arg === '--help' || arg === '-h') common.push(arg);
+    else if (COMMON.has(name)) {
       common.push(arg);
       if (!arg.includes('=') && i + 1 < argv.length) common.push(argv[++i]!);
     } else own.push(arg);

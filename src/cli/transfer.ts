@@ -41,6 +41,11 @@ export async function transferWithApp(
       io.err.write(`plinth ${command}: ${err.message}\n`);
       return 1;
     }
+    // A file that cannot be opened, read or written (ENOENT, EACCES, EISDIR...): the system's one line.
+    if ((err as NodeJS.ErrnoException).syscall) {
+      io.err.write(`plinth ${command}: ${(err as Error).message}\n`);
+      return 1;
+    }
     // parseArgs: an unknown flag or a missing value.
     if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err.write(`plinth ${command}: ${(err as Error).message}\n`);
