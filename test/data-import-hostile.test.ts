@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { App } from '../src/app.ts';
-import { runCli } from './helpers/process.ts';
+import { readState } from '../src/cli/import-state.ts';
+import { BIN, ROOT, runCli } from './helpers/process.ts';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
 import { scratch, transfer } from './helpers/transfer.ts';
 
@@ -195,5 +198,57 @@ describe(`plinth import on hostile input on ${TEST_ENGINE}`, () => {
     assert.match(badFilter.stderr, /^plinth export: .*filter/i);
     assert.ok(!existsSync(files.path('f.jsonl')) && !existsSync(files.path('f.jsonl.partial')));
     assert.doesNotMatch(`${broken.stderr}${badFilter.stderr}`, /\n\s+at /);
+  });
+});
+
+describe(`plinth import killed mid-way on ${TEST_ENGINE}`, () => {
+  let server: TestServer;
+  const files = scratch();
+  before(async () => {
+    server = await startServer();
+    await server.app.collections.create({
+      name: 'bulk',
+      type: 'base',
+      fields: [{ name: 'k', type: 'text' }],
+    });
+  });
+  after(async () => {
+    await server?.close();
+    files.done();
+  });
+
+  it('resumes after SIGKILL with every row once', async () => {
+    const total = 3000;
+    const file = files.write(
+      'bulk.csv',
+      `k\n${Array.from({ length: total }, (_, i) => `k${i}`).join('\n')}\n`,
+    );
+    const db = [
+      '--dir',
+      server.dataDir,
+      ...(server.app.config.databaseUrl ? ['--db', server.app.config.databaseUrl] : []),
+    ];
+    const child = spawn(process.execPath, [BIN, 'import', 'bulk', file, '--batch', '50', '--quiet', ...db], {
+      cwd: ROOT,
+    });
+    const exited = once(child, 'exit');
+    const statePath = `${file}.import-state.json`;
+    // Killed once some batches are in: wherever it is (mid-batch, between a commit and its state write).
+    while (child.exitCode === null && !(existsSync(statePath) && readState(statePath)!.committedLine > 500))
+      await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(existsSync(statePath), 'the import finished before it could be killed');
+    const resumed = await runCli(['import', 'bulk', file, '--resume', '--quiet', ...db]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const c = server.app.collections.get('bulk');
+    const list = await server.app.records.list(c, { perPage: 1, filter: '' }, SU);
+    assert.equal(list.totalItems, total);
+    const distinct = await server.app.db.run<{ n: number | string }>(
+      server.app.db.kysely,
+      'SELECT COUNT(DISTINCT k) AS n FROM bulk',
+      [],
+    );
+    assert.equal(Number(distinct[0]!.n), total);
   });
 });

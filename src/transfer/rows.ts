@@ -29,6 +29,13 @@ export function createRowMapper(
   const fields = new Map(collection.fields.map((f) => [f.name, f]));
   const extras = new Set(collection.type === 'auth' ? ['passwordConfirm'] : []);
   const noted = new Set<string>();
+  for (const [flag, names] of [
+    ['--default', transforms.defaults.keys()],
+    ['--cast', transforms.casts.keys()],
+  ] as const)
+    for (const name of names)
+      if (!fields.has(name) && !extras.has(name))
+        throw new TransferError(`${flag} ${name}: ${collection.name} has no field "${name}"`);
   const checked = new Set<string>();
   const target = (key: string, line: number): string | undefined => {
     if (transforms.drop.has(key)) return undefined;
