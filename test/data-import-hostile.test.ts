@@ -160,6 +160,10 @@ describe(`plinth import on hostile input on ${TEST_ENGINE}`, () => {
     const batch = await transfer(app, 'import', ['notes', 'x.csv', '--batch', '0']);
     assert.equal(batch.code, 1);
     assert.match(batch.err, /--batch must be a whole number from 1 to 10000/);
+    const noField = await transfer(app, 'import', ['notes', 'x.csv', '--default', 'colour=red']);
+    assert.match(noField.err, /--default colour: notes has no field "colour"/);
+    const badCast = await transfer(app, 'import', ['notes', 'x.csv', '--cast', 'title:date']);
+    assert.match(badCast.err, /--cast wants FIELD:TYPE with TYPE one of string, number, bool, json/);
     const missing = await transfer(app, 'import', ['notes', files.path('missing.csv')]);
     assert.match(missing.err, /cannot read .*missing\.csv: ENOENT/);
     const nowhere = await transfer(app, 'export', ['notes', '--out', files.path('no/such/dir.jsonl')]);

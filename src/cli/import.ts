@@ -49,11 +49,12 @@ export async function importCommand(app: App, args: string[], io: Io = STDIO): P
     quiet: values.quiet === true,
     io,
   };
+  // Flags are checked before the file is opened or any state read.
+  const mapper = createRowMapper(collection, parseTransforms(values), (m) => io.err.write(`${m}\n`));
   const size = file === '-' ? undefined : fileSize(file);
   const state = await startState(app, plan, values.resume === true);
   const bytes = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 256 * 1024 });
   const counter = { bytes: 0 };
-  const mapper = createRowMapper(collection, parseTransforms(values), (m) => io.err.write(`${m}\n`));
   const records = readRecords(bytes, format, MAX_RECORD_CHARS, counter, mapper.check);
   const progress = createProgress(`import ${collection.name}:`, size, plan.quiet, io.err);
   const started = performance.now();
