@@ -4,25 +4,21 @@ import { newRecordId, randomStringMatching } from '../lib/index.ts';
 import type { Collection } from '../schema/index.ts';
 import { createRowMapper, formatOf, parseTransforms, readRecords, TransferError } from '../transfer/index.ts';
 import { describeFailure, type PendingRow, writeBatch } from './import-batch.ts';
-import { clearState, defaultStatePath, type ImportState, readState, writeState } from './import-state.ts';
+import {
+  clearState,
+  defaultStatePath,
+  forget,
+  type ImportPlan,
+  type ImportState,
+  resumeHint,
+  startState,
+  writeState,
+} from './import-state.ts';
 import { createProgress } from './progress.ts';
 import { type Io, parseImportArgs, STDIO } from './transfer-args.ts';
 
 /** The longest record read, in characters: bounds memory on a file with a runaway quote or line. */
 const MAX_RECORD_CHARS = 32 * 1024 * 1024;
-
-/** What one run of `plinth import` does, from its flags. */
-export interface ImportPlan {
-  collection: Collection;
-  file: string;
-  dryRun: boolean;
-  keepGoing: boolean;
-  batchSize: number;
-  maxErrors: number;
-  statePath: string | undefined;
-  quiet: boolean;
-  io: Io;
-}
 
 /**
  * `plinth import COLLECTION FILE|-`: each row goes through the records service's create as a superuser,
@@ -145,72 +141,6 @@ async function commitBatch(
     return false;
   }
   return true;
-}
-
-/** Keeps the resume point after a failure, or, when nothing was imported yet, removes it. */
-function forget(plan: ImportPlan, state: ImportState): void {
-  state.pending = null;
-  if (!plan.statePath) return;
-  if (state.committedLine > 0) writeState(plan.statePath, state);
-  else clearState(plan.statePath);
-}
-
-function resumeHint(plan: ImportPlan, state: ImportState): string {
-  if (plan.dryRun) return '';
-  if (state.committedLine === 0) return 'Nothing was imported: fix the input and run the command again.\n';
-  if (!plan.statePath) return 'Reading from stdin without --state: no resume point was kept.\n';
-  return (
-    `${state.imported} rows are in ${plan.collection.name} (input through line ${state.committedLine}). ` +
-    `Fix the input and run the same command with --resume to continue after that line.\n`
-  );
-}
-
-/**
- * Reads or starts the resume state. A leftover state file without `--resume` is refused: running the
- * import again from the top would duplicate the rows already written.
- */
-async function startState(app: App, plan: ImportPlan, resume: boolean): Promise<ImportState> {
-  const fresh: ImportState = {
-    version: 1,
-    collection: plan.collection.name,
-    committedLine: 0,
-    imported: 0,
-    skipped: 0,
-    pending: null,
-  };
-  if (!plan.statePath) {
-    if (resume)
-      throw new TransferError(
-        plan.dryRun ? '--dry-run and --resume do not go together' : '--resume on stdin needs --state FILE',
-      );
-    return fresh;
-  }
-  const state = readState(plan.statePath);
-  if (!state) {
-    if (resume) throw new TransferError(`nothing to resume: no state file ${plan.statePath}`);
-    return fresh;
-  }
-  if (!resume)
-    throw new TransferError(
-      `an earlier import of ${plan.file} stopped after line ${state.committedLine} (${plan.statePath}): ` +
-        'add --resume to continue it, or delete that file to start over',
-    );
-  if (state.collection !== plan.collection.name)
-    throw new TransferError(
-      `${plan.statePath} is an import into ${state.collection}, not ${plan.collection.name}`,
-    );
-  if (state.pending) {
-    // Did the batch in flight commit before the crash? Its last row's id says.
-    if (state.pending.probeId && (await app.records.find(plan.collection, state.pending.probeId))) {
-      state.committedLine = state.pending.toLine;
-      state.imported += state.pending.rows;
-      state.skipped += state.pending.skipped;
-    }
-    state.pending = null;
-    writeState(plan.statePath, state);
-  }
-  plan.io.err.write(`resuming after line ${state.committedLine} (${state.imported} rows already imported)\n`);
-  return state;
 }
 
 /** Gives a row without an id one now, as the API would: the resume probe needs to know it in advance. */

@@ -26,7 +26,13 @@ describe('the progress report', () => {
     progress.update(500, 40);
     progress.update(600, 50); // within 100 ms of the last draw: skipped
     progress.finish();
-    assert.match(out.text(), /^\r\x1b\[2K\[#{15}-{15}\] 50% import posts: 40 rows, \d+ rows\/s\r\x1b\[2K$/);
+    const clear = '\r\u001b[2K';
+    const text = out.text();
+    assert.ok(text.startsWith(clear) && text.endsWith(clear), JSON.stringify(text));
+    assert.match(
+      text.slice(clear.length, -clear.length),
+      /^\[#{15}-{15}\] 50% import posts: 40 rows, \d+ rows\/s$/,
+    );
   });
 
   it('writes nothing when quiet, and plain lines (no carriage returns) elsewhere', async () => {
