@@ -48,7 +48,7 @@ export async function writeBatch(
     dryRun: boolean;
     keepGoing: boolean;
     /** Called before each attempt with the rows it will write and how many rows were refused so far. */
-    beforeAttempt?: (rows: PendingRow[], refused: number) => void;
+    beforeAttempt?: (rows: PendingRow[], refused: number) => Promise<void>;
   },
 ): Promise<BatchResult> {
   const failures: RowFailure[] = rows
@@ -58,7 +58,7 @@ export async function writeBatch(
   if (failures.length && !keepGoing) return { written: [], failures: failures.slice(0, 1) };
   let attempt = rows.filter((r) => !r.errors);
   while (attempt.length) {
-    options.beforeAttempt?.(attempt, failures.length);
+    await options.beforeAttempt?.(attempt, failures.length);
     try {
       await app.records.transaction(async (ops) => {
         for (const row of attempt) {

@@ -111,8 +111,11 @@ async function commitBatch(
   const result = await writeBatch(app, plan.collection, batch, {
     dryRun: plan.dryRun,
     keepGoing: plan.keepGoing,
-    beforeAttempt(rows, refused) {
-      const probeId = String(rows.at(-1)?.body.id ?? '');
+    async beforeAttempt(rows, refused) {
+      if (!plan.statePath) return;
+      // An id that exists already cannot tell whether this batch committed (and dooms the batch anyway).
+      const last = String(rows.at(-1)?.body.id ?? '');
+      const probeId = last && !(await app.records.find(plan.collection, last)) ? last : '';
       state.pending = { toLine, probeId, rows: rows.length, skipped: refused };
       save();
     },
