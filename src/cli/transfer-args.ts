@@ -19,17 +19,21 @@ const COMMON = new Set(['http', 'dir', 'db', 'redis', 'origins', 'config', 'log-
  * Other commands' arguments pass through whole.
  */
 export function splitTransferArgs(argv: string[]): { common: string[]; own: string[] } {
-  if (argv[0] !== 'export' && argv[0] !== 'import') return { common: argv, own: [] };
-  const common = [argv[0]];
+  const common: string[] = [];
   const own: string[] = [];
-  for (let i = 1; i < argv.length; i++) {
+  let command: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const name = arg.startsWith('--') ? arg.slice(2).split('=')[0]! : '';
     if (arg === '--help' || arg === '-h') common.push(arg);
     else if (COMMON.has(name)) {
       common.push(arg);
       if (!arg.includes('=') && i + 1 < argv.length) common.push(argv[++i]!);
-    } else own.push(arg);
+    } else if (command === undefined && !arg.startsWith('-')) {
+      command = arg;
+      common.push(arg);
+    } else if (command === 'export' || command === 'import') own.push(arg);
+    else common.push(arg);
   }
   return { common, own };
 }
