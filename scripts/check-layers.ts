@@ -25,6 +25,7 @@ export const LAYERS: Record<string, readonly string[] | '*'> = {
   realtime: [...CORE, 'records', 'query', 'hooks', 'bus', 'schema', 'db'],
   logs: [...CORE, 'query', 'schema', 'db'],
   migrations: [...CORE, 'schema', 'records', 'db'],
+  transfer: [...BASE, 'schema'],
   app: '*',
   cli: '*',
 };

@@ -11,6 +11,7 @@ import { migrate } from './migrate.ts';
 import { serve } from './serve.ts';
 import { explainStartupError } from './startup-errors.ts';
 import { superuser } from './superuser.ts';
+import { runTransfer, splitTransferArgs } from './transfer.ts';
 
 const HELP = `plinth — an open-source backend in one command
 
@@ -26,6 +27,9 @@ Usage:
                        shows what changes, then applies it; data loss needs --allow-destructive
   plinth migrate up | down [N] | create NAME | collections | history-sync
                [--migrations-dir DIR] [--dir DIR] [--db URL]   (docs/migrations.md)
+  plinth export COLLECTION [--format jsonl|csv] [--out FILE] [--filter EXPR] [--fields a,b] | --all --out DIR
+  plinth import COLLECTION FILE|- [--format jsonl|csv] [--map old:new] [--drop col] [--default f=v]
+                [--cast f:type] [--batch 500] [--dry-run] [--skip-invalid] [--resume]  (docs/data-transfer.md)
 
 Options:
   --http HOST:PORT     address to listen on (default 127.0.0.1:8090; env PLINTH_HTTP)
@@ -47,8 +51,9 @@ Options:
 /** Runs the `plinth` command; returns the exit code (serve resolves only when the server stops). */
 export async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parse>;
+  const { common, own } = splitTransferArgs(argv);
   try {
-    parsed = parse(argv);
+    parsed = parse(common);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
     return 2;
@@ -100,6 +105,8 @@ export async function main(argv: string[]): Promise<number> {
       return await migrate(config, rest, () =>
         createApp(config!, createLogger(values['log-level'] ?? 'warn')),
       );
+    if (command === 'export' || command === 'import')
+      return await runTransfer(config, command, [...rest, ...own], values['log-level']);
     process.stderr.write(`unknown command ${command}\n\n${HELP}`);
     return 2;
   } catch (err) {

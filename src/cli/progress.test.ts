@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createProgress } from './progress.ts';
+
+function sink(isTTY: boolean) {
+  let text = '';
+  const stream = Object.assign(
+    new Writable({
+      write(chunk, _enc, cb) {
+        text += String(chunk);
+        cb();
+      },
+    }),
+    { isTTY },
+  );
+  return { stream, text: () => text };
+}
+
+describe('the progress report', () => {
+  it('draws a bar in place on a terminal and clears it at the end', async () => {
+    const out = sink(true);
+    const progress = createProgress('import posts:', 1000, false, out.stream);
+    await sleep(120);
+    progress.update(500, 40);
+    progress.update(600, 50); // within 100 ms of the last draw: skipped
+    progress.finish();
+    const clear = '\r\u001b[2K';
+    const text = out.text();
+    assert.ok(text.startsWith(clear) && text.endsWith(clear), JSON.stringify(text));
+    assert.match(
+      text.slice(clear.length, -clear.length),
+      /^\[#{15}-{15}\] 50% import posts: 40 rows, \d+ rows\/s$/,
+    );
+  });
+
+  it('writes nothing when quiet, and plain lines (no carriage returns) elsewhere', async () => {
+    const quiet = sink(true);
+    const q = createProgress('x', 10, true, quiet.stream);
+    await sleep(120);
+    q.update(5, 5);
+    assert.equal(quiet.text(), '');
+    const log = sink(false);
+    const p = createProgress('export posts:', 10, false, log.stream);
+    p.update(5, 5); // a log gets a line every 5 s at most
+    p.finish();
+    assert.equal(log.text(), '');
+  });
+});
