@@ -24,6 +24,7 @@ export const LAYERS: Record<string, readonly string[] | '*'> = {
   auth: [...CORE, 'records', 'schema', 'mail', 'db', 'bus', 'hooks', 'query'],
   realtime: [...CORE, 'records', 'query', 'hooks', 'bus', 'schema', 'db'],
   logs: [...CORE, 'query', 'schema', 'db'],
+  backups: [...CORE, 'db', 'schema', 'storage'],
   app: '*',
   cli: '*',
 };

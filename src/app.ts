@@ -11,8 +11,9 @@ import {
   loadKeyRing,
   SESSIONS_REVOKED_TOPIC,
 } from './auth/index.ts';
+import { applyPendingRestore, type BackupService, createBackupService } from './backups/index.ts';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
-import { type Config, loadEncryptionKeys, prepareDataDir } from './config/index.ts';
+import { type Config, loadEncryptionKeys, prepareDataDir, sqliteFile } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
 import { buildServer, type ReadinessCheck, rememberSuccess } from './http/index.ts';
 import { addressList, createSecretBox } from './lib/index.ts';
@@ -54,6 +55,8 @@ export interface App {
   /** Realtime streams of this node; `publish` sends a custom topic's message to every node's subscribers. */
   realtime: Realtime;
   server: FastifyInstance;
+  /** Backups of this server's data (docs/backups.md). */
+  backups: BackupService;
   /** The stored request logs' writer (entries are written about once a second; `flush` writes them now). */
   logs: LogWriter;
   /**
@@ -69,6 +72,9 @@ const STORAGE_CHECK_MS = 5000;
 /** The composition root: the one place that builds and connects the layers. */
 export async function createApp(config: Config, log: Logger): Promise<App> {
   const warn = (message: string) => log.warn(message);
+  // A restore staged before a restart (or cut short by a crash) is finished before the database opens.
+  const restored = applyPendingRestore(config.dataDir, sqliteFile(config));
+  if (restored !== 'none') log.warn(`a staged restore was ${restored} at start`);
   prepareDataDir(config, warn);
   const keyring = loadEncryptionKeys(config, warn);
   const secrets = createSecretBox(keyring.current, keyring.older);
@@ -195,6 +201,14 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     });
     const logs = { reader: createLogReader(logsDb), add: logWriter.add };
     const outage = (err: unknown) => outageError(db.dialect, err);
+    const backups = createBackupService({
+      dataDir: config.dataDir,
+      engine: db.dialect.name,
+      sqliteFile: db.dialect.name === 'sqlite' ? sqliteFile(config) : undefined,
+      // Files on S3 stay there: the archive references them instead of copying the bucket.
+      storageDir: () => (settings.get().s3.enabled ? undefined : join(config.dataDir, 'storage')),
+      plinthVersion: '0.1.0',
+    });
     const server = await buildServer(
       {
         config,
@@ -207,6 +221,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         sharedCounters: redis?.counters,
         storage,
         logs,
+        backups,
         engine: { name: db.dialect.name, poolStats: db.poolStats },
       },
       log,
@@ -224,6 +239,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       bus,
       realtime,
       server,
+      backups,
       logs: logWriter,
       close() {
         // The HTTP drain has a deadline (shutdownTimeout); the database closes last.

@@ -4,6 +4,7 @@ import { type Config, ConfigError, type ConfigInput, loadConfig, sqliteFile } fr
 import { SecretBoxError } from '../lib/index.ts';
 import { createLogger } from '../log/index.ts';
 import { ForeignTablesError } from '../schema/index.ts';
+import { backupCommand } from './backup.ts';
 import { checkDataDir, checkSqlitePath } from './check-dir.ts';
 import { serve } from './serve.ts';
 import { explainStartupError } from './startup-errors.ts';
@@ -18,6 +19,7 @@ Usage:
   plinth superuser create EMAIL PASSWORD [--dir DIR] [--db URL]
   plinth superuser delete EMAIL [--dir DIR] [--db URL]
   plinth superuser allow-any-ip [--dir DIR] [--db URL]   (clears superuserIPs)
+  plinth backup [NAME.zip] [--dir DIR] | plinth backup verify FILE | plinth restore FILE [--dir DIR]
 
 Options:
   --http HOST:PORT     address to listen on (default 127.0.0.1:8090; env PLINTH_HTTP)
@@ -77,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
         await app.close();
       }
     }
+    if (command === 'backup' || command === 'restore')
+      return await backupCommand(command, rest, config, values['log-level']);
     process.stderr.write(`unknown command ${command}\n\n${HELP}`);
     return 2;
   } catch (err) {

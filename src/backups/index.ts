@@ -1,0 +1,12 @@
+export { readManifest } from './archive-read.ts';
+export type { Progress } from './archive-write.ts';
+export type { Manifest } from './manifest.ts';
+export { applyPendingRestore, stageRestore, verifyArchive } from './restore.ts';
+export {
+  BackupBusyError,
+  type BackupInfo,
+  type BackupService,
+  createBackupService,
+  STORED_KEY,
+} from './service.ts';
+export { ArchiveError } from './zip-read.ts';
