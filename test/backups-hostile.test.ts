@@ -27,23 +27,39 @@ describe(`hostile backup archives (server on ${TEST_ENGINE})`, () => {
     patch?.(path);
     cases.set(label, { path, message });
   };
-  const withManifest = (list: Entry[], overrides?: Record<string, unknown>) => [...list, manifestFor(list, overrides)];
+  const withManifest = (list: Entry[], overrides?: Record<string, unknown>) => [
+    ...list,
+    manifestFor(list, overrides),
+  ];
 
   before(async () => {
     const made = await runCli(['backup', 'good.zip', '--dir', live]);
     assert.equal(made.code, 0, made.stderr);
     writeFileSync(good, readFileSync(join(live, 'backups', 'good.zip')));
     entries = (await readZip(good)).filter((e) => e.name !== 'manifest.json');
-    const manifest = JSON.parse((await readZip(good)).find((e) => e.name === 'manifest.json')!.body.toString());
+    const manifest = JSON.parse(
+      (await readZip(good)).find((e) => e.name === 'manifest.json')!.body.toString(),
+    );
     liveHash = sha256(readFileSync(join(live, 'data.db')));
     const real = { schemaChecksum: manifest.schemaChecksum, counts: manifest.counts };
     const file = (name: string, text = 'x') => ({ name, body: Buffer.from(text) });
 
     await add('a ../ path', /unsafe path/, withManifest([...entries, file('../escape.txt')], real));
-    await add('a ../ path inside storage', /unsafe path/, withManifest([...entries, file('storage/../../escape.txt')], real));
-    await add('an absolute path', /unsafe path/, withManifest([...entries, file('/tmp/plinth-escape.txt')], real));
-    await add('a symlink', /link or special file/, withManifest([...entries, file('storage/c/r/link', '/etc/passwd')], real), (p) =>
-      patchEntry(p, 'storage/c/r/link', { mode: 0o120777 }),
+    await add(
+      'a ../ path inside storage',
+      /unsafe path/,
+      withManifest([...entries, file('storage/../../escape.txt')], real),
+    );
+    await add(
+      'an absolute path',
+      /unsafe path/,
+      withManifest([...entries, file('/tmp/plinth-escape.txt')], real),
+    );
+    await add(
+      'a symlink',
+      /link or special file/,
+      withManifest([...entries, file('storage/c/r/link', '/etc/passwd')], real),
+      (p) => patchEntry(p, 'storage/c/r/link', { mode: 0o120777 }),
     );
     await add('a duplicate name', /twice/, withManifest([...entries, ...entries], real));
     await add('a huge manifest', /manifest is too large/, [
@@ -51,28 +67,44 @@ describe(`hostile backup archives (server on ${TEST_ENGINE})`, () => {
       { name: 'manifest.json', body: Buffer.alloc(65 * 1024 * 1024, 0x20) },
     ]);
     const bomb = { name: 'storage/c/r/bomb.bin', body: Buffer.alloc(32 * 1024 * 1024) };
-    await add('a zip bomb that lies about its size', /more bytes than the archive declares/, [
-      ...entries,
-      bomb,
-      manifestFor([...entries, { name: bomb.name, body: Buffer.alloc(1000) }], real),
-    ], (p) => patchEntry(p, bomb.name, { size: 1000 }));
+    await add(
+      'a zip bomb that lies about its size',
+      /more bytes than the archive declares/,
+      [...entries, bomb, manifestFor([...entries, { name: bomb.name, body: Buffer.alloc(1000) }], real)],
+      (p) => patchEntry(p, bomb.name, { size: 1000 }),
+    );
     await add('a foreign (PocketBase) archive', /not a Plinth backup/, [
       { name: 'data.db', body: entries[0]!.body },
       { name: 'auxiliary.db', body: Buffer.from('x') },
     ]);
-    await add('a manifest whose counts lie', /record counts do not match/, withManifest(entries, {
-      ...real,
-      counts: { ...real.counts, users: 999 },
-    }));
+    await add(
+      'a manifest whose counts lie',
+      /record counts do not match/,
+      withManifest(entries, {
+        ...real,
+        counts: { ...real.counts, users: 999 },
+      }),
+    );
     await add('a manifest whose hash lies', /does not match its manifest hash/, [
       ...entries,
-      manifestFor(entries.map((e) => (e.name === 'data.db' ? { ...e, body: Buffer.alloc(e.body.length) } : e)), real),
+      manifestFor(
+        entries.map((e) => (e.name === 'data.db' ? { ...e, body: Buffer.alloc(e.body.length) } : e)),
+        real,
+      ),
     ]);
-    await add('an archive of another engine', /made on postgres/, withManifest([file('dump.sql', 'select 1;')], {
-      ...real,
-      engine: 'postgres',
-    }));
-    await add('a database that is not SQLite', /cannot be read/, withManifest([file('data.db', 'not a database at all')], real));
+    await add(
+      'an archive of another engine',
+      /made on postgres/,
+      withManifest([file('dump.sql', 'select 1;')], {
+        ...real,
+        engine: 'postgres',
+      }),
+    );
+    await add(
+      'a database that is not SQLite',
+      /cannot be read/,
+      withManifest([file('data.db', 'not a database at all')], real),
+    );
     const damaged = join(root, 'damaged.zip');
     const bytes = Buffer.from(readFileSync(good));
     for (let i = 200; i < 400; i++) bytes[i] = 0xff - bytes[i]!;
@@ -95,7 +127,8 @@ describe(`hostile backup archives (server on ${TEST_ENGINE})`, () => {
       assert.equal(existsSync(join(live, '.restore')), false, `${label}: staging left behind`);
       assert.equal(sha256(readFileSync(join(live, 'data.db'))), liveHash, `${label}: live data changed`);
     }
-    for (const dir of [root, live, '/tmp']) assert.ok(!readdirSync(dir).some((n) => n.includes('escape')), dir);
+    for (const dir of [root, live, '/tmp'])
+      assert.ok(!readdirSync(dir).some((n) => n.includes('escape')), dir);
   });
 
   it('plinth backup verify and plinth restore exit 1 with one clear line, no stack', async () => {
@@ -122,11 +155,21 @@ describe(`hostile backup archives (server on ${TEST_ENGINE})`, () => {
     const upload = (path: string, name: string) => {
       const form = new FormData();
       form.set('file', new Blob([readFileSync(path)], { type: 'application/zip' }), name);
-      return fetch(`${srv.url}/api/backups/upload`, { method: 'POST', headers: { authorization: srv.adminToken }, body: form });
+      return fetch(`${srv.url}/api/backups/upload`, {
+        method: 'POST',
+        headers: { authorization: srv.adminToken },
+        body: form,
+      });
     };
 
     it('refuses them with a 400 and keeps none', async () => {
-      for (const label of ['a ../ path', 'a symlink', 'a foreign (PocketBase) archive', 'a huge manifest', 'a truncated archive']) {
+      for (const label of [
+        'a ../ path',
+        'a symlink',
+        'a foreign (PocketBase) archive',
+        'a huge manifest',
+        'a truncated archive',
+      ]) {
         const res = await upload(cases.get(label)!.path, 'hostile.zip');
         assert.equal(res.status, 400, `${label}: ${res.status}`);
         const body = (await res.json()) as { message: string };

@@ -53,7 +53,11 @@ export function manifestFor(entries: Entry[], overrides: Record<string, unknown>
 export function patchEntry(path: string, name: string, patch: { mode?: number; size?: number }): void {
   const zip = readFileSync(path);
   const nameBytes = Buffer.from(name);
-  for (let p = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02])); p >= 0; p = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), p - 1)) {
+  for (
+    let p = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    p >= 0;
+    p = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]), p - 1)
+  ) {
     const length = zip.readUInt16LE(p + 28);
     if (!zip.subarray(p + 46, p + 46 + length).equals(nameBytes)) continue;
     if (patch.mode !== undefined) zip.writeUInt32LE((patch.mode << 16) >>> 0, p + 38);
