@@ -29,7 +29,7 @@ try {
   let t = performance.now();
   const BATCH = 400;
   for (let i = 0; i < records; i += BATCH) {
-    const rows = [];
+    const rows: Record<string, unknown>[] = [];
     for (let j = i; j < Math.min(records, i + BATCH); j++)
       rows.push({
         id: `r${String(j).padStart(14, '0')}`,
@@ -53,7 +53,7 @@ try {
 
   const scratch = mkdtempSync(join(tmpdir(), 'plinth-bench-verify-'));
   t = performance.now();
-  await verifyArchive(archive, scratch, 'sqlite');
+  await verifyArchive(archive, scratch, { engine: 'sqlite' });
   const verifyS = (performance.now() - t) / 1000;
   rmSync(scratch, { recursive: true, force: true });
 
@@ -64,7 +64,9 @@ try {
 
   const mb = dbBytes / 1048576;
   const line = (label: string, s: number) =>
-    `${label.padEnd(8)} ${s.toFixed(2).padStart(7)} s  ${Math.round(records / s).toLocaleString('en').padStart(10)} records/s  ${(mb / s).toFixed(0).padStart(5)} MB/s`;
+    `${label.padEnd(8)} ${s.toFixed(2).padStart(7)} s  ${Math.round(records / s)
+      .toLocaleString('en')
+      .padStart(10)} records/s  ${(mb / s).toFixed(0).padStart(5)} MB/s`;
   console.log(`database ${mb.toFixed(1)} MB, archive ${(zipBytes / 1048576).toFixed(1)} MB`);
   console.log(line('backup', backupS));
   console.log(line('verify', verifyS));

@@ -205,6 +205,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       dataDir: config.dataDir,
       engine: db.dialect.name,
       sqliteFile: db.dialect.name === 'sqlite' ? sqliteFile(config) : undefined,
+      databaseUrl: db.dialect.name === 'sqlite' ? undefined : config.databaseUrl,
       // Files on S3 stay there: the archive references them instead of copying the bucket.
       storageDir: () => (settings.get().s3.enabled ? undefined : join(config.dataDir, 'storage')),
       plinthVersion: '0.1.0',

@@ -5,7 +5,9 @@ import { isDeepStrictEqual } from 'node:util';
 import { extractArchive } from './archive-read.ts';
 import type { Progress } from './archive-write.ts';
 import type { Manifest } from './manifest.ts';
-import { summarizeSqlite } from './sqlite-snapshot.ts';
+import { createScratch, dropScratch, summarizeServer } from './server-db.ts';
+import { loadServer, type ServerUrl } from './server-tools.ts';
+import { type DatabaseSummary, summarizeSqlite } from './sqlite-snapshot.ts';
 import { ArchiveError } from './zip-read.ts';
 
 /**
@@ -19,30 +21,55 @@ function paths(dataDir: string) {
   return { root, fresh: join(root, 'new'), old: join(root, 'old'), ready: join(root, 'ready') };
 }
 
+/** Where a verify loads the archive: a SQLite file in the scratch folder, or a scratch database on a server. */
+export type VerifyTarget = { engine: 'sqlite' } | { engine: 'postgres' | 'mysql'; server: ServerUrl };
+
 /**
- * Unpacks `archive` into a scratch folder, checks every hash against the manifest, opens the database,
- * runs its integrity check and compares its schema checksum and record counts with the manifest. Throws
- * ArchiveError for anything that differs; nothing outside `scratch` is written.
+ * Unpacks `archive` into a scratch folder, checks every hash against the manifest, loads the database
+ * (SQLite: opens it and runs its integrity check; server engines: loads the dump into a scratch database)
+ * and compares its schema checksum and record counts with the manifest. Throws ArchiveError for anything
+ * that differs; nothing but the scratch folder and scratch database is written. With `keep`, a server
+ * engine's scratch database is answered instead of dropped (a restore swaps it in).
  */
 export async function verifyArchive(
   archive: string,
   scratch: string,
-  engine: Manifest['engine'],
+  target: VerifyTarget,
   onProgress?: Progress,
-): Promise<Manifest> {
+  keep = false,
+): Promise<{ manifest: Manifest; database?: ServerUrl }> {
   const accept = (m: Manifest) => {
-    if (m.engine !== engine)
-      throw new ArchiveError(`This backup was made on ${m.engine}; this server runs on ${engine}.`);
+    if (m.engine !== target.engine)
+      throw new ArchiveError(`This backup was made on ${m.engine}; this server runs on ${target.engine}.`);
   };
   const manifest = await extractArchive(archive, scratch, { accept, onProgress });
-  const summary = await summarizeSqlite(join(scratch, 'data.db')).catch((err: Error) => {
-    throw new ArchiveError(`The backup's database cannot be read: ${err.message}.`);
-  });
+  if (target.engine === 'sqlite') {
+    const summary = await summarizeSqlite(join(scratch, 'data.db')).catch((err: Error) => {
+      throw new ArchiveError(`The backup's database cannot be read: ${err.message}.`);
+    });
+    compare(summary, manifest);
+    return { manifest };
+  }
+  const database = await createScratch(target.server);
+  try {
+    await loadServer(database, join(scratch, 'dump.sql')).catch((err: Error) => {
+      throw new ArchiveError(`The backup's dump does not load: ${err.message}`);
+    });
+    compare(await summarizeServer(database), manifest);
+  } catch (err) {
+    await dropScratch(target.server, database);
+    throw err;
+  }
+  if (keep) return { manifest, database };
+  await dropScratch(target.server, database);
+  return { manifest };
+}
+
+function compare(summary: DatabaseSummary, manifest: Manifest): void {
   if (summary.schemaChecksum !== manifest.schemaChecksum)
     throw new ArchiveError("The backup's collections do not match its manifest (schema checksum differs).");
   if (!isDeepStrictEqual(summary.counts, manifest.counts))
     throw new ArchiveError("The backup's record counts do not match its manifest.");
-  return manifest;
 }
 
 /**
@@ -63,7 +90,7 @@ export async function stageRestore(
   await rm(p.root, { recursive: true, force: true });
   await mkdir(p.fresh, { recursive: true, mode: 0o700 });
   try {
-    const manifest = await verifyArchive(archive, p.fresh, 'sqlite', onProgress);
+    const { manifest } = await verifyArchive(archive, p.fresh, { engine: 'sqlite' }, onProgress);
     // Local files: the archive's set replaces the live one, even when it is empty.
     if (manifest.storage === 'local') await mkdir(join(p.fresh, 'storage'), { recursive: true, mode: 0o700 });
     const marker = await open(`${p.ready}.tmp`, 'w', 0o600);

@@ -4,6 +4,8 @@ import { readManifest } from './archive-read.ts';
 import { type Progress, writeArchive } from './archive-write.ts';
 import type { Manifest } from './manifest.ts';
 import { stageRestore } from './restore.ts';
+import { createScratch, dropScratch, summarizeServer } from './server-db.ts';
+import { dumpServer, loadServer, parseServerUrl, type ServerUrl } from './server-tools.ts';
 import { snapshotSqlite } from './sqlite-snapshot.ts';
 import { ArchiveError } from './zip-read.ts';
 
@@ -22,6 +24,8 @@ export interface BackupServiceOptions {
   engine: Manifest['engine'];
   /** The SQLite database file; undefined on the server engines. */
   sqliteFile: string | undefined;
+  /** The server database's URL (PostgreSQL, MariaDB); undefined on SQLite. */
+  databaseUrl?: string;
   /** The local storage folder, or undefined while files go to S3 (then they are referenced, not copied). */
   storageDir: () => string | undefined;
   plinthVersion: string;
@@ -65,8 +69,21 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
   };
   const sqlite = () => {
     if (!options.sqliteFile)
-      throw new ArchiveError(`Backups of ${options.engine} databases are not supported yet (SQLite only).`);
+      throw new ArchiveError(
+        `A running server restores SQLite only: on ${options.engine}, stop every node and run \`plinth restore FILE\`.`,
+      );
     return options.sqliteFile;
+  };
+  /** The snapshot and its summary: a SQLite copy, or a server dump loaded once into a scratch database. */
+  const snapshot = async (work: string) => {
+    if (options.sqliteFile) {
+      const path = join(work, 'data.db');
+      return { database: { name: 'data.db', path }, summary: await snapshotSqlite(options.sqliteFile, path) };
+    }
+    const server = parseServerUrl(options.databaseUrl ?? '');
+    const path = join(work, 'dump.sql');
+    await dumpServer(server, path);
+    return { database: { name: 'dump.sql', path }, summary: await summarizeDump(server, path) };
   };
   const pathOf = (key: string) => (STORED_KEY.test(key) ? join(dir, key) : undefined);
   const service: BackupService = {
@@ -88,16 +105,14 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
     },
     create(key, onProgress) {
       return exclusive(key, async () => {
-        const source = sqlite();
         await mkdir(dir, { recursive: true, mode: 0o700 });
         const work = await mkdtemp(join(options.dataDir, '.backup-'));
         try {
-          const copy = join(work, 'data.db');
-          const summary = await snapshotSqlite(source, copy);
+          const { database, summary } = await snapshot(work);
           return await writeArchive(join(dir, key), {
             engine: options.engine,
             plinthVersion: options.plinthVersion,
-            database: { name: 'data.db', path: copy },
+            database,
             summary,
             storageDir: options.storageDir(),
             onProgress,
@@ -128,6 +143,22 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
     active: () => running,
   };
   return service;
+}
+
+/**
+ * A server dump's summary, from the dump itself: it is loaded once into a scratch database and counted
+ * there. Twice the work of the dump alone, but the manifest then describes exactly what the archive holds
+ * (the dump tools' snapshots cannot be shared with another connection), and a dump that does not load is
+ * found when it is made, not when it is needed.
+ */
+async function summarizeDump(server: ServerUrl, dump: string) {
+  const scratch = await createScratch(server);
+  try {
+    await loadServer(scratch, dump);
+    return await summarizeServer(scratch);
+  } finally {
+    await dropScratch(server, scratch);
+  }
 }
 
 /** PocketBase's date format: `2024-01-02 03:04:05.678Z`. */

@@ -7,9 +7,13 @@ import {
   ArchiveError,
   applyPendingRestore,
   BackupBusyError,
+  type Manifest,
+  parseServerUrl,
   readManifest,
+  restoreServer,
   STORED_KEY,
   stageRestore,
+  type VerifyTarget,
   verifyArchive,
 } from '../backups/index.ts';
 import { type Config, sqliteFile } from '../config/index.ts';
@@ -28,7 +32,7 @@ export async function backupCommand(
 ): Promise<number> {
   try {
     if (command === 'restore') return await restore(config, args);
-    if (args[0] === 'verify') return await verify(args);
+    if (args[0] === 'verify') return await verify(args, config);
     return await create(config, args, logLevel);
   } catch (err) {
     if (err instanceof ArchiveError || err instanceof BackupBusyError) {
@@ -62,7 +66,7 @@ async function create(config: Config, args: string[], logLevel?: string): Promis
 }
 
 /** Unpacks into a scratch folder of the system's temp dir and checks everything a restore would. */
-async function verify(args: string[]): Promise<number> {
+async function verify(args: string[], config: Config): Promise<number> {
   const file = args[1];
   if (!file || args.length > 2) {
     process.stderr.write('plinth: usage: plinth backup verify FILE\n');
@@ -73,7 +77,7 @@ async function verify(args: string[]): Promise<number> {
   const scratch = await mkdtemp(join(tmpdir(), 'plinth-verify-'));
   try {
     const bar = progressBar('verify ');
-    await verifyArchive(file, scratch, manifest.engine, bar.update);
+    await verifyArchive(file, scratch, verifyTarget(manifest.engine, config), bar.update);
     bar.done();
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -84,6 +88,22 @@ async function verify(args: string[]): Promise<number> {
   );
   return 0;
 }
+
+/** Where a verify loads a server engine's dump: a scratch database on the server `--db` names. */
+function verifyTarget(engine: Manifest['engine'], config: Config): VerifyTarget {
+  if (engine === 'sqlite') return { engine };
+  const server =
+    config.databaseUrl && /^(postgres|postgresql|mysql|mariadb):/.test(config.databaseUrl)
+      ? parseServerUrl(config.databaseUrl)
+      : undefined;
+  if (server?.engine !== engine)
+    throw new ArchiveError(
+      `Verifying a ${engine} backup loads it into a scratch database: pass --db with a ${engine} URL.`,
+    );
+  return { engine, server };
+}
+
+const total = (m: Manifest) => Object.values(m.counts).reduce((a, b) => a + b, 0);
 
 /**
  * Verifies the archive into the data dir's staging folder, then swaps it in. The server must be stopped
@@ -103,8 +123,16 @@ async function restore(config: Config, args: string[]): Promise<number> {
       : undefined;
   if (!file) throw new ArchiveError(`No such file: ${given}`);
   const db = sqliteFile(config);
-  if (!db) throw new ArchiveError('Restoring is supported on SQLite only for now.');
   const bar = progressBar('restore');
+  if (!db && config.databaseUrl) {
+    const manifest = await restoreServer(config.databaseUrl, config.dataDir, file, bar.update);
+    bar.done();
+    process.stdout.write(
+      `Restored ${basename(file)} (${total(manifest)} records) into the database of --db\n`,
+    );
+    return 0;
+  }
+  if (!db) throw new ArchiveError('This database (in memory) cannot be restored into.');
   const manifest = await stageRestore(config.dataDir, db, file, bar.update);
   bar.done();
   applyPendingRestore(config.dataDir, db);
