@@ -11,7 +11,12 @@ import {
   loadKeyRing,
   SESSIONS_REVOKED_TOPIC,
 } from './auth/index.ts';
-import { applyPendingRestore, type BackupService, createBackupService } from './backups/index.ts';
+import {
+  applyPendingRestore,
+  type BackupService,
+  createBackupService,
+  startBackupSchedule,
+} from './backups/index.ts';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir, sqliteFile } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
@@ -210,6 +215,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       storageDir: () => (settings.get().s3.enabled ? undefined : join(config.dataDir, 'storage')),
       plinthVersion: '0.1.0',
     });
+    // `backups.cron`: checked once a minute; one node of a cluster runs each scheduled backup.
+    const stopSchedule = startBackupSchedule({ db, backups, settings: () => settings.get().backups, log });
     const server = await buildServer(
       {
         config,
@@ -246,6 +253,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         // The HTTP drain has a deadline (shutdownTimeout); the database closes last.
         // Streams end first: they would hold the drain until its deadline, and clients move to another node.
         realtime.close();
+        stopSchedule();
         closing ??= server.drain
           .close(config.shutdownTimeout * 1000)
           .then(() => auth.close())
