@@ -213,6 +213,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       databaseUrl: db.dialect.name === 'sqlite' ? undefined : config.databaseUrl,
       // Files on S3 stay there: the archive references them instead of copying the bucket.
       storageDir: () => (settings.get().s3.enabled ? undefined : join(config.dataDir, 'storage')),
+      s3: () => settings.get().backups.s3,
       plinthVersion: '0.1.0',
     });
     // `backups.cron`: checked once a minute; one node of a cluster runs each scheduled backup.

@@ -6,11 +6,6 @@ export { applyPendingRestore, stageRestore, type VerifyTarget, verifyArchive } f
 export { AUTO_PREFIX, runScheduled, startBackupSchedule } from './schedule.ts';
 export { restoreServer } from './server-restore.ts';
 export { parseServerUrl } from './server-tools.ts';
-export {
-  BackupBusyError,
-  type BackupInfo,
-  type BackupService,
-  createBackupService,
-  STORED_KEY,
-} from './service.ts';
+export { BackupBusyError, type BackupService, createBackupService } from './service.ts';
+export { type BackupInfo, STORED_KEY } from './store.ts';
 export { ArchiveError } from './zip-read.ts';

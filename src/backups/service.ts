@@ -1,5 +1,7 @@
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { S3Section } from '../storage/index.ts';
 import { readManifest } from './archive-read.ts';
 import { type Progress, writeArchive } from './archive-write.ts';
 import type { Manifest } from './manifest.ts';
@@ -7,14 +9,8 @@ import { stageRestore } from './restore.ts';
 import { createScratch, dropScratch, summarizeServer } from './server-db.ts';
 import { dumpServer, loadServer, parseServerUrl, type ServerUrl } from './server-tools.ts';
 import { snapshotSqlite } from './sqlite-snapshot.ts';
+import { type BackupInfo, createBackupStore } from './store.ts';
 import { ArchiveError } from './zip-read.ts';
-
-/** One stored backup, as PocketBase's `GET /api/backups` lists it. */
-export interface BackupInfo {
-  key: string;
-  size: number;
-  modified: string;
-}
 
 /** A backup or restore is already running (PocketBase answers 400 "Try again later"). */
 export class BackupBusyError extends Error {}
@@ -28,16 +24,22 @@ export interface BackupServiceOptions {
   databaseUrl?: string;
   /** The local storage folder, or undefined while files go to S3 (then they are referenced, not copied). */
   storageDir: () => string | undefined;
+  /** The `backups.s3` settings: archives go to that bucket while enabled. */
+  s3: () => S3Section;
   plinthVersion: string;
 }
 
 /** Backups of this server: made, listed, stored, removed and staged for restore; one at a time. */
 export interface BackupService {
-  /** The folder archives are kept in (`DATA/backups`). */
+  /** The folder archives are written in (`DATA/backups`), and kept in unless `backups.s3` is enabled. */
   readonly dir: string;
   list(): Promise<BackupInfo[]>;
-  /** The archive's path when `key` names a stored backup, else undefined. */
-  find(key: string): Promise<string | undefined>;
+  /** The archive's size when `key` names a stored backup, else undefined. */
+  size(key: string): Promise<number | undefined>;
+  /** The archive's bytes (a download), or undefined. */
+  open(key: string): Promise<Readable | undefined>;
+  /** True while archives go to the `backups.s3` bucket. */
+  remote(): boolean;
   create(key: string, onProgress?: Progress): Promise<Manifest>;
   /** Checks an uploaded archive (directory and manifest) and moves it in as `key`. */
   adopt(key: string, uploaded: string): Promise<void>;
@@ -49,9 +51,6 @@ export interface BackupService {
   /** Set by `plinth serve`: closes and reopens the app, which swaps a staged restore in. */
   onRestart?: () => void;
 }
-
-/** Names a stored archive may have: no path, no dot first, `.zip` last. */
-export const STORED_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,145}\.zip$/;
 
 /** Makes the backup service; archives live in the data dir's `backups/` folder. */
 export function createBackupService(options: BackupServiceOptions): BackupService {
@@ -85,31 +84,20 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
     await dumpServer(server, path);
     return { database: { name: 'dump.sql', path }, summary: await summarizeDump(server, path) };
   };
-  const pathOf = (key: string) => (STORED_KEY.test(key) ? join(dir, key) : undefined);
+  const store = createBackupStore(dir, options.s3);
   const service: BackupService = {
     dir,
-    async list() {
-      const names = await readdir(dir).catch(() => [] as string[]);
-      const out: BackupInfo[] = [];
-      for (const key of names.filter((n) => STORED_KEY.test(n)).sort()) {
-        const info = await stat(join(dir, key)).catch(() => undefined);
-        if (info?.isFile()) out.push({ key, size: info.size, modified: pbDate(info.mtime) });
-      }
-      return out;
-    },
-    async find(key) {
-      const path = pathOf(key);
-      if (!path) return undefined;
-      const info = await stat(path).catch(() => undefined);
-      return info?.isFile() ? path : undefined;
-    },
+    list: () => store.list(),
+    size: (key) => store.size(key),
+    open: (key) => store.open(key),
+    remote: () => store.remote(),
     create(key, onProgress) {
       return exclusive(key, async () => {
         await mkdir(dir, { recursive: true, mode: 0o700 });
         const work = await mkdtemp(join(options.dataDir, '.backup-'));
         try {
           const { database, summary } = await snapshot(work);
-          return await writeArchive(join(dir, key), {
+          const manifest = await writeArchive(join(dir, key), {
             engine: options.engine,
             plinthVersion: options.plinthVersion,
             database,
@@ -117,6 +105,8 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
             storageDir: options.storageDir(),
             onProgress,
           });
+          await store.put(key, join(dir, key));
+          return manifest;
         } finally {
           await rm(work, { recursive: true, force: true });
         }
@@ -126,18 +116,19 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
       await readManifest(uploaded);
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await rename(uploaded, join(dir, key));
+      await store.put(key, join(dir, key));
     },
-    async remove(key) {
-      const path = await service.find(key);
-      if (!path) return false;
-      await rm(path, { force: true });
-      return true;
-    },
+    remove: (key) => store.remove(key),
     restore(key, onProgress) {
       return exclusive(key, async () => {
-        const path = await service.find(key);
-        if (!path) throw new ArchiveError('Missing or invalid backup file.');
-        return stageRestore(options.dataDir, sqlite(), path, onProgress);
+        if ((await store.size(key)) === undefined) throw new ArchiveError('Missing or invalid backup file.');
+        const database = sqlite();
+        const spool = join(options.dataDir, '.restore-download');
+        try {
+          return await stageRestore(options.dataDir, database, await store.fetch(key, spool), onProgress);
+        } finally {
+          await rm(spool, { recursive: true, force: true });
+        }
       });
     },
     active: () => running,
@@ -160,6 +151,3 @@ async function summarizeDump(server: ServerUrl, dump: string) {
     await dropScratch(server, scratch);
   }
 }
-
-/** PocketBase's date format: `2024-01-02 03:04:05.678Z`. */
-const pbDate = (date: Date) => date.toISOString().replace('T', ' ');

@@ -51,7 +51,8 @@ async function create(config: Config, args: string[], logLevel?: string): Promis
   }
   const app = await createApp(config, createLogger(logLevel ?? 'warn'));
   try {
-    if (await app.backups.find(name)) throw new ArchiveError(`A backup named ${name} already exists.`);
+    if ((await app.backups.size(name)) !== undefined)
+      throw new ArchiveError(`A backup named ${name} already exists.`);
     const bar = progressBar('backup ');
     const manifest = await app.backups.create(name, bar.update);
     bar.done();

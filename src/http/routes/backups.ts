@@ -1,4 +1,4 @@
-import { createReadStream, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -52,7 +52,7 @@ export async function backupRoutes(app: FastifyInstance, deps: HttpDeps & { back
     if (key === undefined || key === null || key === '') key = defaultName();
     if (typeof key !== 'string' || key.length > 150 || !CREATE_NAME.test(key))
       throw invalid('name', 'validation_match_invalid', 'Must be in a valid format.');
-    if (await backups.find(key))
+    if ((await backups.size(key)) !== undefined)
       throw invalid(
         'name',
         'validation_backup_name_exists',
@@ -93,7 +93,7 @@ export async function backupRoutes(app: FastifyInstance, deps: HttpDeps & { back
           'validation_invalid_name',
           'The file name must be letters, digits, "_", "-" or "." and end with ".zip".',
         );
-      if (await backups.find(file.originalName))
+      if ((await backups.size(file.originalName)) !== undefined)
         throw invalid(
           'file',
           'validation_backup_name_exists',
@@ -113,11 +113,13 @@ export async function backupRoutes(app: FastifyInstance, deps: HttpDeps & { back
     const caller = token ? await deps.auth.fileTokenAuth(token) : undefined;
     if (!caller?.isSuperuser || !superuserAllowed(request))
       throw new ApiError(403, 'Insufficient permissions to access the resource.');
-    const path = await backups.find(request.params.key);
-    if (!path) throw new ApiError(404);
+    const size = await backups.size(request.params.key);
+    const body = size === undefined ? undefined : await backups.open(request.params.key);
+    if (!body) throw new ApiError(404);
     reply.header('content-type', 'application/zip');
+    reply.header('content-length', String(size));
     reply.header('content-disposition', `attachment; filename="${request.params.key}"`);
-    return reply.send(createReadStream(path));
+    return reply.send(body);
   });
 
   app.delete<{ Params: KeyParams }>('/api/backups/:key', async (request, reply) => {
@@ -133,7 +135,8 @@ export async function backupRoutes(app: FastifyInstance, deps: HttpDeps & { back
     requireSuperuser(request);
     if (backups.active())
       throw badRequest('Try again later - another backup/restore process has already been started.');
-    if (!(await backups.find(request.params.key))) throw badRequest('Missing or invalid backup file.');
+    if ((await backups.size(request.params.key)) === undefined)
+      throw badRequest('Missing or invalid backup file.');
     await app.admission
       .outsideSlot(reply, () => backups.restore(request.params.key))
       .catch((err) => {
