@@ -129,6 +129,24 @@ describe(`backup routes on ${TEST_ENGINE}`, () => {
     assert.equal(((await twice.json()) as Json).data.file.code, 'validation_backup_name_exists');
   });
 
+  it('runs one backup at a time: health says so, and a second one is refused with 400', async () => {
+    const health = async () => (await su('GET', '/api/health')).body.data.canBackup;
+    assert.equal(await health(), true);
+    const first = su('POST', '/api/backups', { name: 'busy-1.zip' });
+    let busy = false;
+    for (let i = 0; i < 200 && !busy; i++) busy = !(await health());
+    assert.ok(busy, 'canBackup never went false during a backup');
+    const second = await su('POST', '/api/backups', { name: 'busy-2.zip' });
+    assert.equal(second.status, 400);
+    assert.equal(
+      second.body.message,
+      'Try again later - another backup/restore process has already been started.',
+    );
+    assert.equal((await first).status, 204);
+    assert.equal(await health(), true);
+    assert.equal((await su('DELETE', '/api/backups/busy-1.zip')).status, 204);
+  });
+
   it('refuses a restore of a missing key with 400', async () => {
     const res = await su('POST', '/api/backups/nothing.zip/restore');
     assert.equal(res.status, 400);

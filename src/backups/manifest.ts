@@ -25,7 +25,9 @@ export interface Manifest {
   files: ManifestFile[];
 }
 
+/** The manifest's `format`: what tells a Plinth archive from any other zip. */
 export const FORMAT = 'plinth-backup';
+/** The manifest's entry name, read first. */
 export const MANIFEST_NAME = 'manifest.json';
 /** Far above a real manifest (about 120 bytes a file): a bigger one is refused before it is read. */
 export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;

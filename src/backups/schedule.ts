@@ -8,6 +8,7 @@ import type { BackupService } from './service.ts';
 export const AUTO_PREFIX = 'auto_plinth_backup_';
 const CLAIM_ID = 'backupSchedule';
 
+/** What the schedule needs: the database for the claim, the service, the settings now. */
 export interface ScheduleDeps {
   db: Database;
   backups: BackupService;

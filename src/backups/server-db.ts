@@ -54,6 +54,7 @@ export async function createScratch(db: ServerUrl): Promise<ServerUrl> {
   return { ...db, database: name };
 }
 
+/** Drops a scratch database (PostgreSQL: closing any session still on it). */
 export async function dropScratch(db: ServerUrl, scratch: ServerUrl): Promise<void> {
   const admin = await connect(db);
   try {

@@ -14,6 +14,7 @@ export interface ServerUrl {
   database: string;
 }
 
+/** Takes a `postgres://` or `mysql://`/`mariadb://` URL apart for the client tools and drivers. */
 export function parseServerUrl(url: string): ServerUrl {
   const u = new URL(url.replace(/^mariadb:/, 'mysql:').replace(/^postgresql:/, 'postgres:'));
   const engine = u.protocol === 'postgres:' ? 'postgres' : 'mysql';

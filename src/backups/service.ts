@@ -15,6 +15,7 @@ import { ArchiveError } from './zip-read.ts';
 /** A backup or restore is already running (PocketBase answers 400 "Try again later"). */
 export class BackupBusyError extends Error {}
 
+/** What the backup service needs from the app (made in app.ts). */
 export interface BackupServiceOptions {
   dataDir: string;
   engine: Manifest['engine'];

@@ -96,7 +96,12 @@ export async function buildServer(
   installErrorHandling(app, deps.outage, notFoundHooks);
   installJsonBodies(app);
   await installSecurity(app, deps.config.origins);
-  await app.register(healthRoutes, { checks: readiness, settings: deps.settings });
+  const backups = deps.backups;
+  await app.register(healthRoutes, {
+    checks: readiness,
+    settings: deps.settings,
+    canBackup: backups && (() => !backups.active()),
+  });
   if (metrics)
     await app.register(metricsRoutes, {
       metrics,
