@@ -147,6 +147,22 @@ describe(`backup routes on ${TEST_ENGINE}`, () => {
     assert.equal((await su('DELETE', '/api/backups/busy-1.zip')).status, 204);
   });
 
+  it("works through the official SDK's pb.backups", async () => {
+    await srv.admin.backups.create('sdk.zip');
+    const list = await srv.admin.backups.getFullList();
+    assert.ok(list.some((b) => b.key === 'sdk.zip'));
+    const token = await srv.admin.files.getToken();
+    const download = await fetch(srv.admin.backups.getDownloadURL(token, 'sdk.zip'));
+    assert.equal(download.status, 200);
+    await download.arrayBuffer();
+    await assert.rejects(
+      srv.admin.backups.create('sdk.zip'),
+      (err: { status: number }) => err.status === 400,
+    );
+    await srv.admin.backups.delete('sdk.zip');
+    assert.ok(!(await srv.admin.backups.getFullList()).some((b) => b.key === 'sdk.zip'));
+  });
+
   it('refuses a restore of a missing key with 400', async () => {
     const res = await su('POST', '/api/backups/nothing.zip/restore');
     assert.equal(res.status, 400);
