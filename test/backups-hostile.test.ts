@@ -131,7 +131,10 @@ describe(`hostile backup archives (server on ${TEST_ENGINE})`, () => {
       assert.ok(!readdirSync(dir).some((n) => n.includes('escape')), dir);
   });
 
-  it('plinth backup verify and plinth restore exit 1 with one clear line, no stack', async () => {
+  it('plinth backup verify and plinth restore exit 1 with one clear line, no stack', {
+    // The archives are SQLite's and the checks are the archive's: three CLI runs say nothing more elsewhere.
+    skip: TEST_ENGINE !== 'sqlite' && 'the same SQLite archives and checks as on the SQLite run',
+  }, async () => {
     const verify = await runCli(['backup', 'verify', cases.get('a damaged archive')!.path]);
     assert.equal(verify.code, 1);
     assert.match(verify.stderr, /^\s*plinth: The archive is damaged/);
