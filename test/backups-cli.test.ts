@@ -2,14 +2,37 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import mysql from 'mysql2/promise';
+import pg from 'pg';
 import { type App, createApp } from '../src/app.ts';
 import { createLogger } from '../src/log/index.ts';
+import { manifestFor, writeZip } from './helpers/backup-archives.ts';
 import { runCli } from './helpers/process.ts';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
 
 // `plinth backup`, `plinth backup verify FILE` and `plinth restore FILE` with the server stopped, on every
 // engine: SQLite swaps files, PostgreSQL renames databases, MariaDB moves tables, each after the archive was
 // loaded into a scratch place and compared with its manifest.
+
+/** Databases named after `live` (its scratch and old copies): a failed restore must leave none behind. */
+async function databasesBeside(live: string | undefined): Promise<string[]> {
+  if (!live) return [];
+  const url = new URL(live);
+  const name = url.pathname.slice(1);
+  if (TEST_ENGINE === 'postgres') {
+    const client = new pg.Client({ connectionString: live });
+    await client.connect();
+    const { rows } = await client.query('SELECT datname FROM pg_database');
+    await client.end();
+    return rows.map((r) => String(r.datname)).filter((n) => n.startsWith(`${name}_`));
+  }
+  const conn = await mysql.createConnection(live);
+  const [rows] = await conn.query('SHOW DATABASES');
+  await conn.end();
+  return (rows as Array<Record<string, string>>)
+    .map((r) => Object.values(r)[0]!)
+    .filter((n) => n.startsWith(`${name}_`));
+}
 
 describe(`plinth backup / verify / restore on ${TEST_ENGINE}`, () => {
   let srv: TestServer;
@@ -102,9 +125,34 @@ describe(`plinth backup / verify / restore on ${TEST_ENGINE}`, () => {
     assert.equal(stream.body, 'file a');
   });
 
-  it('refuses a missing file and a wrong engine with one line', async () => {
+  it('refuses a missing file, and a database that does not load, leaving the data as it was', async () => {
     const missing = await runCli(['restore', join(srv.dataDir, 'nothing.zip'), ...flags]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /No such file/);
+
+    // A well-formed archive of this engine whose database is garbage (hashes and sizes all true).
+    const bad = join(srv.dataDir, 'bad.zip');
+    const entry = {
+      name: TEST_ENGINE === 'sqlite' ? 'data.db' : 'dump.sql',
+      body: Buffer.from('this is not a database;'),
+    };
+    await writeZip(bad, [entry, manifestFor([entry], { engine: TEST_ENGINE })]);
+    const before = await databasesBeside(srv.app.config.databaseUrl);
+    const refused = await runCli(['restore', bad, ...flags]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, TEST_ENGINE === 'sqlite' ? /cannot be read/ : /does not load/);
+    assert.doesNotMatch(refused.stderr, /\n\s+at /);
+    assert.deepEqual(
+      await databasesBeside(srv.app.config.databaseUrl),
+      before,
+      'a scratch database was left behind',
+    );
+    assert.deepEqual(before, []);
+    const list = await app!.server.inject({
+      method: 'GET',
+      url: '/api/collections/notes/records',
+      headers: { authorization: srv.adminToken },
+    });
+    assert.equal(list.json().totalItems, kept.length);
   });
 });
