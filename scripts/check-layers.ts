@@ -26,6 +26,7 @@ export const LAYERS: Record<string, readonly string[] | '*'> = {
   logs: [...CORE, 'query', 'schema', 'db'],
   migrations: [...CORE, 'schema', 'records', 'db'],
   transfer: [...BASE, 'schema'],
+  backups: [...CORE, 'db', 'schema', 'storage'],
   app: '*',
   cli: '*',
 };

@@ -11,8 +11,14 @@ import {
   loadKeyRing,
   SESSIONS_REVOKED_TOPIC,
 } from './auth/index.ts';
+import {
+  applyPendingRestore,
+  type BackupService,
+  createBackupService,
+  startBackupSchedule,
+} from './backups/index.ts';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
-import { type Config, loadEncryptionKeys, prepareDataDir } from './config/index.ts';
+import { type Config, loadEncryptionKeys, prepareDataDir, sqliteFile } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
 import { buildServer, type ReadinessCheck, rememberSuccess } from './http/index.ts';
 import { addressList, createSecretBox } from './lib/index.ts';
@@ -57,6 +63,8 @@ export interface App {
   server: FastifyInstance;
   /** App migrations (docs/migrations.md): `serve` applies pending ones before it listens. */
   migrations: MigrationRunner;
+  /** Backups of this server's data (docs/backups.md). */
+  backups: BackupService;
   /** The stored request logs' writer (entries are written about once a second; `flush` writes them now). */
   logs: LogWriter;
   /**
@@ -72,6 +80,9 @@ const STORAGE_CHECK_MS = 5000;
 /** The composition root: the one place that builds and connects the layers. */
 export async function createApp(config: Config, log: Logger): Promise<App> {
   const warn = (message: string) => log.warn(message);
+  // A restore staged before a restart (or cut short by a crash) is finished before the database opens.
+  const restored = applyPendingRestore(config.dataDir, sqliteFile(config));
+  if (restored !== 'none') log.warn(`a staged restore was ${restored} at start`);
   prepareDataDir(config, warn);
   const keyring = loadEncryptionKeys(config, warn);
   const secrets = createSecretBox(keyring.current, keyring.older);
@@ -213,6 +224,18 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     });
     const logs = { reader: createLogReader(logsDb), add: logWriter.add };
     const outage = (err: unknown) => outageError(db.dialect, err);
+    const backups = createBackupService({
+      dataDir: config.dataDir,
+      engine: db.dialect.name,
+      sqliteFile: db.dialect.name === 'sqlite' ? sqliteFile(config) : undefined,
+      databaseUrl: db.dialect.name === 'sqlite' ? undefined : config.databaseUrl,
+      // Files on S3 stay there: the archive references them instead of copying the bucket.
+      storageDir: () => (settings.get().s3.enabled ? undefined : join(config.dataDir, 'storage')),
+      s3: () => settings.get().backups.s3,
+      plinthVersion: '0.1.0',
+    });
+    // `backups.cron`: checked once a minute; one node of a cluster runs each scheduled backup.
+    const stopSchedule = startBackupSchedule({ db, backups, settings: () => settings.get().backups, log });
     const server = await buildServer(
       {
         config,
@@ -225,6 +248,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         sharedCounters: redis?.counters,
         storage,
         logs,
+        backups,
         engine: { name: db.dialect.name, poolStats: db.poolStats },
       },
       log,
@@ -243,11 +267,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       realtime,
       server,
       migrations,
+      backups,
       logs: logWriter,
       close() {
         // The HTTP drain has a deadline (shutdownTimeout); the database closes last.
         // Streams end first: they would hold the drain until its deadline, and clients move to another node.
         realtime.close();
+        stopSchedule();
         closing ??= server.drain
           .close(config.shutdownTimeout * 1000)
           .then(() => auth.close())

@@ -370,10 +370,10 @@ describe('GET /api/health', () => {
   });
 
   it('gives a superuser canBackup, realIP and possibleProxyHeader (SDK)', async () => {
-    // TestHealthAPI "GET health status (superuser)"; canBackup is false: Plinth cannot start a backup.
+    // TestHealthAPI "GET health status (superuser)"; canBackup is true: no backup or restore is running.
     const health = await server.admin.health.check();
     assert.equal(health.code, 200);
-    assert.deepEqual(health.data, { canBackup: false, realIP: '127.0.0.1', possibleProxyHeader: '' });
+    assert.deepEqual(health.data, { canBackup: true, realIP: '127.0.0.1', possibleProxyHeader: '' });
   });
 
   it('names the first proxy-like header present: the configured ones, then the common ones', async () => {

@@ -5,6 +5,7 @@ import { SecretBoxError } from '../lib/index.ts';
 import { createLogger } from '../log/index.ts';
 import { MigrationError } from '../migrations/index.ts';
 import { ForeignTablesError } from '../schema/index.ts';
+import { backupCommand } from './backup.ts';
 import { checkDataDir, checkSqlitePath } from './check-dir.ts';
 import { collectionsCommand } from './collections.ts';
 import { migrate } from './migrate.ts';
@@ -30,6 +31,7 @@ Usage:
   plinth export COLLECTION [--format jsonl|csv] [--out FILE] [--filter EXPR] [--fields a,b] | --all --out DIR
   plinth import COLLECTION FILE|- [--format jsonl|csv] [--map old:new] [--drop col] [--default f=v]
                 [--cast f:type] [--batch 500] [--dry-run] [--skip-invalid] [--resume]  (docs/data-transfer.md)
+  plinth backup [NAME.zip] [--dir DIR] | plinth backup verify FILE | plinth restore FILE [--dir DIR]
 
 Options:
   --http HOST:PORT     address to listen on (default 127.0.0.1:8090; env PLINTH_HTTP)
@@ -107,6 +109,8 @@ export async function main(argv: string[]): Promise<number> {
       );
     if (command === 'export' || command === 'import')
       return await runTransfer(config, command, [...rest, ...own], values['log-level']);
+    if (command === 'backup' || command === 'restore')
+      return await backupCommand(command, rest, config, values['log-level']);
     process.stderr.write(`unknown command ${command}\n\n${HELP}`);
     return 2;
   } catch (err) {

@@ -14,6 +14,15 @@ const CLOSE_GRACE_SECONDS = 10;
  */
 export async function serve(config: Config): Promise<number> {
   const log = createLogger(config.logLevel);
+  // A restore (docs/backups.md) closes the app and opens it again on the restored data, in this process.
+  for (;;) {
+    const outcome = await serveOnce(config, log);
+    if (outcome !== 'restart') return outcome;
+    log.warn('reopening after a restore');
+  }
+}
+
+async function serveOnce(config: Config, log: Logger): Promise<number | 'restart'> {
   const app = await createApp(config, log);
   try {
     // As PocketBase does: pending app migrations first (each under the schema lock, so nodes starting
@@ -31,7 +40,20 @@ export async function serve(config: Config): Promise<number> {
     throw line ? new StartupError(line) : err;
   }
   // From here a signal drains and closes (before, Node's default ends the process, which is safe).
-  const stopped = stopOnSignal(app, log, config.shutdownTimeout);
+  const signals = stopOnSignal(app, log, config.shutdownTimeout);
+  const restart = new Promise<'restart'>((resolve) => {
+    app.backups.onRestart = () => {
+      signals.dispose();
+      app.close().then(
+        () => resolve('restart'),
+        (err) => {
+          log.error({ err }, 'closing for a restore failed');
+          resolve('restart');
+        },
+      );
+    };
+  });
+  const stopped = Promise.race([signals.stopped, restart]);
   const cap = capConnections(app.server.server, log);
   const base = config.appUrl;
   process.stdout.write(
@@ -79,9 +101,14 @@ function withoutPassword(url: string): string {
 const shellWord = (text: string) =>
   /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 
-/** Resolves with the exit code once a signal has stopped the app. */
-function stopOnSignal(app: App, log: Logger, timeoutSeconds: number): Promise<number> {
-  return new Promise<number>((resolve) => {
+/** `stopped` resolves with the exit code once a signal has stopped the app; `dispose` stops listening. */
+function stopOnSignal(
+  app: App,
+  log: Logger,
+  timeoutSeconds: number,
+): { stopped: Promise<number>; dispose(): void } {
+  let dispose = () => {};
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -109,5 +136,10 @@ function stopOnSignal(app: App, log: Logger, timeoutSeconds: number): Promise<nu
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    dispose = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+    };
   });
+  return { stopped, dispose };
 }

@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuthService, Client } from '../auth/index.ts';
+import type { BackupService } from '../backups/index.ts';
 import type { WindowCounters } from '../bus/index.ts';
 import type { Config } from '../config/index.ts';
 import type { PoolStats } from '../db/index.ts';
@@ -27,6 +28,8 @@ export interface HttpDeps {
   storage: FileStorage;
   /** The stored request logs: written as requests complete, read by `/api/logs`. */
   logs: { reader: LogReader; add(entry: LogEntry): void };
+  /** Backups and restores (docs/backups.md); without it the features plugin stands in for the routes. */
+  backups?: BackupService;
   /** The database engine, and its pool's state where it has one: for `/metrics`. */
   engine?: { name: string; poolStats?: () => PoolStats };
 }

@@ -14,6 +14,7 @@ import { requestEntries } from './request-entries.ts';
 import { requestId } from './request-id.ts';
 import { RequestLogController } from './request-log.ts';
 import { authRoutes } from './routes/auth.ts';
+import { backupRoutes } from './routes/backups.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { featureRoutes } from './routes/features.ts';
@@ -95,7 +96,12 @@ export async function buildServer(
   installErrorHandling(app, deps.outage, notFoundHooks);
   installJsonBodies(app);
   await installSecurity(app, deps.config.origins);
-  await app.register(healthRoutes, { checks: readiness, settings: deps.settings });
+  const backups = deps.backups;
+  await app.register(healthRoutes, {
+    checks: readiness,
+    settings: deps.settings,
+    canBackup: backups && (() => !backups.active()),
+  });
   if (metrics)
     await app.register(metricsRoutes, {
       metrics,
@@ -114,6 +120,7 @@ export async function buildServer(
   await app.register(settingsRoutes, deps);
   await app.register(logRoutes, { reader: deps.logs.reader });
   await app.register(installerRoutes, deps);
+  if (deps.backups) await app.register(backupRoutes, { ...deps, backups: deps.backups });
   await app.register(realtimeRoutes, {
     realtime: deps.realtime,
     maxSubscriptions: deps.config.realtimeMaxSubscriptions,

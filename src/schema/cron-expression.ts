@@ -1,7 +1,7 @@
 /**
  * Checks a cron expression as PocketBase's scheduler reads it (the `backups.cron` setting): five fields
  * (minute, hour, day of month, month, day of week) of `*`, numbers, ranges `a-b`, steps `/n` and lists
- * `a,b`, or one of the macros. Plinth does not run backups yet; the check keeps what is stored valid for
+ * `a,b`, or one of the macros. src/backups/cron.ts runs what this accepts; the check keeps what is stored valid for
  * the day it does, and answers with PocketBase's code today.
  */
 const MACROS = new Set(['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']);

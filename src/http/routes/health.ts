@@ -13,24 +13,26 @@ export interface HealthOptions {
   timeoutMs?: number;
   /** For the superuser details: `trustedProxy.headers` names headers to look for. */
   settings?: SettingsStore;
+  /** For the superuser details: true while no backup or restore is running (false without backups). */
+  canBackup?: () => boolean;
 }
 
 /** Headers that loosely show a reverse proxy in front (PocketBase's list, after the configured ones). */
 const COMMON_PROXY_HEADERS = ['CF-Connecting-IP', 'Fly-Client-IP', 'X-Forwarded-For'];
 
 /**
- * What PocketBase tells a superuser in `/api/health`: whether a backup may start now (never: Plinth has no
- * backups yet), the client IP the server acts on (the one `superuserIPs` and the rate limits see), and the
+ * What PocketBase tells a superuser in `/api/health`: whether a backup may start now (none is running),
+ * the client IP the server acts on (the one `superuserIPs` and the rate limits see), and the
  * first proxy-like header present, which the dashboard uses to suggest the trusted-proxy settings.
  */
-function superuserDetails(request: FastifyRequest, settings?: SettingsStore): Record<string, unknown> {
-  const configured = settings?.get().trustedProxy.headers ?? [];
+function superuserDetails(request: FastifyRequest, options: HealthOptions): Record<string, unknown> {
+  const configured = options.settings?.get().trustedProxy.headers ?? [];
   const possibleProxyHeader =
     [...configured, ...COMMON_PROXY_HEADERS].find((name) => {
       const value = request.headers[name.toLowerCase()];
       return value !== undefined && value !== '';
     }) ?? '';
-  return { canBackup: false, realIP: clientIp(request), possibleProxyHeader };
+  return { canBackup: options.canBackup?.() ?? false, realIP: clientIp(request), possibleProxyHeader };
 }
 
 /**
@@ -46,7 +48,7 @@ export async function healthRoutes(app: FastifyInstance, options: HealthOptions)
   app.get('/api/health', async (request) => ({
     code: 200,
     message: 'API is healthy.',
-    data: request.auth?.isSuperuser ? superuserDetails(request, options.settings) : {},
+    data: request.auth?.isSuperuser ? superuserDetails(request, options) : {},
   }));
 
   const probe = createReadiness(options.checks ?? [], options.timeoutMs ?? 2000);

@@ -1,0 +1,144 @@
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { extractArchive } from './archive-read.ts';
+import type { Progress } from './archive-write.ts';
+import type { Manifest } from './manifest.ts';
+import { createScratch, dropScratch, summarizeServer } from './server-db.ts';
+import { loadServer, type ServerUrl } from './server-tools.ts';
+import { type DatabaseSummary, summarizeSqlite } from './sqlite-snapshot.ts';
+import { ArchiveError } from './zip-read.ts';
+
+/**
+ * A restore is staged in `DATA/.restore/`: `new/` holds the verified data, `ready` (written last, atomically)
+ * says it may be swapped in, `old/` receives the data it replaces. Without `ready` the folder is a restore
+ * that never finished verifying and is thrown away; with it, the swap is finished at the next start, step by
+ * step, each step skipped once done, so a crash (kill -9) at any point leaves either the old data or the new.
+ */
+function paths(dataDir: string) {
+  const root = join(dataDir, '.restore');
+  return { root, fresh: join(root, 'new'), old: join(root, 'old'), ready: join(root, 'ready') };
+}
+
+/** Where a verify loads the archive: a SQLite file in the scratch folder, or a scratch database on a server. */
+export type VerifyTarget = { engine: 'sqlite' } | { engine: 'postgres' | 'mysql'; server: ServerUrl };
+
+/**
+ * Unpacks `archive` into a scratch folder, checks every hash against the manifest, loads the database
+ * (SQLite: opens it and runs its integrity check; server engines: loads the dump into a scratch database)
+ * and compares its schema checksum and record counts with the manifest. Throws ArchiveError for anything
+ * that differs; nothing but the scratch folder and scratch database is written. With `keep`, a server
+ * engine's scratch database is answered instead of dropped (a restore swaps it in).
+ */
+export async function verifyArchive(
+  archive: string,
+  scratch: string,
+  target: VerifyTarget,
+  onProgress?: Progress,
+  keep = false,
+): Promise<{ manifest: Manifest; database?: ServerUrl }> {
+  const accept = (m: Manifest) => {
+    if (m.engine !== target.engine)
+      throw new ArchiveError(`This backup was made on ${m.engine}; this server runs on ${target.engine}.`);
+  };
+  const manifest = await extractArchive(archive, scratch, { accept, onProgress });
+  if (target.engine === 'sqlite') {
+    const summary = await summarizeSqlite(join(scratch, 'data.db')).catch((err: Error) => {
+      throw new ArchiveError(`The backup's database cannot be read: ${err.message}.`);
+    });
+    compare(summary, manifest);
+    return { manifest };
+  }
+  const database = await createScratch(target.server);
+  try {
+    await loadServer(database, join(scratch, 'dump.sql')).catch((err: Error) => {
+      throw new ArchiveError(`The backup's dump does not load: ${err.message}`);
+    });
+    compare(await summarizeServer(database), manifest);
+  } catch (err) {
+    await dropScratch(target.server, database);
+    throw err;
+  }
+  if (keep) return { manifest, database };
+  await dropScratch(target.server, database);
+  return { manifest };
+}
+
+function compare(summary: DatabaseSummary, manifest: Manifest): void {
+  if (summary.schemaChecksum !== manifest.schemaChecksum)
+    throw new ArchiveError("The backup's collections do not match its manifest (schema checksum differs).");
+  if (!isDeepStrictEqual(summary.counts, manifest.counts))
+    throw new ArchiveError("The backup's record counts do not match its manifest.");
+}
+
+/**
+ * Verifies `archive` into `DATA/.restore/new` and marks it ready. The live data is not touched: the swap
+ * happens in {@link applyPendingRestore}, while the database is closed. A failure removes the staging.
+ */
+export async function stageRestore(
+  dataDir: string,
+  dbFile: string,
+  archive: string,
+  onProgress?: Progress,
+): Promise<Manifest> {
+  if ((await stat(dirname(dbFile))).dev !== (await stat(dataDir)).dev)
+    throw new ArchiveError(
+      'The database file is on another disk than the data directory; restore it by hand.',
+    );
+  const p = paths(dataDir);
+  await rm(p.root, { recursive: true, force: true });
+  await mkdir(p.fresh, { recursive: true, mode: 0o700 });
+  try {
+    const { manifest } = await verifyArchive(archive, p.fresh, { engine: 'sqlite' }, onProgress);
+    // Local files: the archive's set replaces the live one, even when it is empty.
+    if (manifest.storage === 'local') await mkdir(join(p.fresh, 'storage'), { recursive: true, mode: 0o700 });
+    const marker = await open(`${p.ready}.tmp`, 'w', 0o600);
+    await marker.writeFile(JSON.stringify({ createdAt: manifest.createdAt }));
+    await marker.sync();
+    await marker.close();
+    await rename(`${p.ready}.tmp`, p.ready);
+    return manifest;
+  } catch (err) {
+    await rm(p.root, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/**
+ * Finishes a staged restore (see {@link paths}); runs at start, before the database opens, and from
+ * `plinth restore`. Answers what it did: nothing, threw away an unfinished staging, or swapped data in.
+ */
+export function applyPendingRestore(
+  dataDir: string,
+  dbFile: string | undefined,
+): 'none' | 'discarded' | 'applied' {
+  const p = paths(dataDir);
+  if (!existsSync(p.root)) return 'none';
+  if (!existsSync(p.ready) || !dbFile) {
+    rmSync(p.root, { recursive: true, force: true });
+    return 'discarded';
+  }
+  mkdirSync(p.old, { recursive: true, mode: 0o700 });
+  const newDb = join(p.fresh, 'data.db');
+  if (existsSync(newDb)) {
+    // The old database's WAL and shared memory go with it: left beside the new file they would be read into it.
+    for (const suffix of ['-wal', '-shm', '-journal', '']) {
+      const live = dbFile + suffix;
+      const aside = join(p.old, `data.db${suffix}`);
+      if (existsSync(live) && !existsSync(aside)) renameSync(live, aside);
+    }
+    renameSync(newDb, dbFile);
+  }
+  const newStorage = join(p.fresh, 'storage');
+  const liveStorage = join(dataDir, 'storage');
+  if (existsSync(newStorage)) {
+    const aside = join(p.old, 'storage');
+    if (existsSync(liveStorage) && !existsSync(aside)) renameSync(liveStorage, aside);
+    renameSync(newStorage, liveStorage);
+  }
+  // Done: the marker goes first, so a crash while deleting the old data cannot start the swap again.
+  rmSync(p.ready);
+  rmSync(p.root, { recursive: true, force: true });
+  return 'applied';
+}
