@@ -171,7 +171,11 @@ describe(`plinth import on hostile input on ${TEST_ENGINE}`, () => {
     assert.match(nowhere.err, /^plinth export: ENOENT: no such file or directory, open /);
   });
 
-  it('runs as the plinth command: exit codes, one-line errors, no stack, nothing half-written', async () => {
+  it('runs as the plinth command: exit codes, one-line errors, no stack, nothing half-written', {
+    skip:
+      TEST_ENGINE !== 'sqlite' &&
+      'the exit codes and messages do not depend on the engine; the checks above run in-process on every engine',
+  }, async () => {
     const db = ['--dir', server.dataDir, ...(app.config.databaseUrl ? ['--db', app.config.databaseUrl] : [])];
     const out = files.path('cli.csv');
     const exported = await runCli(['export', 'notes', '--out', out, ...db]);
