@@ -7,5 +7,8 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
+// Node's compile cache keeps the stripped and compiled modules on disk: a start takes about a third less.
+const { enableCompileCache } = await import('node:module');
+enableCompileCache?.();
 const { main } = await import('../src/cli/index.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -6,6 +6,8 @@
 // their database servers, so two fit on two cores), each printing its output when it ends.
 // PLINTH_TEST_SERIAL=1 runs them one after another instead.
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const ENGINES = (process.env.PLINTH_TEST_ENGINES ?? 'sqlite,postgres,mysql')
   .split(',')
@@ -13,6 +15,11 @@ const ENGINES = (process.env.PLINTH_TEST_ENGINES ?? 'sqlite,postgres,mysql')
   .filter(Boolean);
 const EVERY_ENGINE = ['test/*.test.ts'];
 const ONCE = ['src/**/*.test.ts', 'scripts/*.test.ts', 'test/helpers/*.test.ts'];
+
+// Every test file is a process of its own, and many start `plinth` processes: each would strip the types
+// of and compile the same few hundred modules again. Node's compile cache keeps that work on disk (about
+// 0.4 s of CPU a process here, some minutes over the whole suite).
+const COMPILE_CACHE = process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'plinth-test-compile-cache');
 
 interface Outcome {
   engine: string;
@@ -26,7 +33,7 @@ function run(engine: string, files: string[], live: boolean): Promise<Outcome> {
   return new Promise((resolve) => {
     const args = ['--test', '--test-concurrency=1', ...process.argv.slice(2), ...files];
     const child = spawn(process.execPath, args, {
-      env: { ...process.env, PLINTH_TEST_DB: engine },
+      env: { ...process.env, PLINTH_TEST_DB: engine, NODE_COMPILE_CACHE: COMPILE_CACHE },
       stdio: ['ignore', 'pipe', live ? 'inherit' : 'pipe'],
     });
     const held: Buffer[] = [];
