@@ -21,7 +21,7 @@ import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir, sqliteFile } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
 import { buildServer, type ReadinessCheck, rememberSuccess } from './http/index.ts';
-import { addressList, createSecretBox } from './lib/index.ts';
+import { addressList, createSecretBox, JobStats } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
 import {
   createLogReader,
@@ -159,6 +159,8 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     const resync = shareChanges(bus, collections, settings, (err) =>
       log.error({ err }, 'reloading a change from another node failed'),
     );
+    // The background jobs' runs, for /metrics (scheduled backups, sweeps).
+    const jobs = new JobStats();
     const auth = createAuthService({
       db,
       collections,
@@ -172,6 +174,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       throttle,
       secrets,
       avatars: { spoolDir: join(config.dataDir, '.uploads'), allow: addressList(config.fetchAllowPrivate) },
+      jobs,
     });
     const realtime = createRealtime({
       records,
@@ -235,7 +238,13 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       plinthVersion: '0.1.0',
     });
     // `backups.cron`: checked once a minute; one node of a cluster runs each scheduled backup.
-    const stopSchedule = startBackupSchedule({ db, backups, settings: () => settings.get().backups, log });
+    const stopSchedule = startBackupSchedule({
+      db,
+      backups,
+      settings: () => settings.get().backups,
+      log,
+      jobs,
+    });
     const server = await buildServer(
       {
         config,
@@ -250,6 +259,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         logs,
         backups,
         engine: { name: db.dialect.name, poolStats: db.poolStats },
+        jobs,
       },
       log,
       readiness,

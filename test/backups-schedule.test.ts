@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type App, createApp } from '../src/app.ts';
 import { AUTO_PREFIX, cronMatches, runScheduled } from '../src/backups/index.ts';
+import { Metrics } from '../src/http/metrics.ts';
+import { JobStats } from '../src/lib/index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
 
@@ -37,11 +39,12 @@ describe(`scheduled backups on ${TEST_ENGINE}`, () => {
     await other?.close();
     await srv?.close();
   });
-  const deps = (app: App) => ({
+  const deps = (app: App, jobs?: JobStats) => ({
     db: app.db,
     backups: app.backups,
     settings: () => ({ cron: '* * * * *', cronMaxKeep: 2 }),
     log: createLogger('silent'),
+    jobs,
   });
 
   it('runs each scheduled minute once across nodes, and keeps the newest cronMaxKeep', async () => {
@@ -64,5 +67,46 @@ describe(`scheduled backups on ${TEST_ENGINE}`, () => {
     const keys = (await srv.app.backups.list()).map((b) => b.key).sort();
     assert.deepEqual(keys, [...made.slice(1), 'manual.zip'].sort());
     assert.ok(made.every((k) => k.startsWith(AUTO_PREFIX) && k.endsWith('.zip')));
+  });
+
+  it('counts its runs for /metrics: a success, and a failure that would otherwise be only a log line', async () => {
+    const jobs = new JobStats();
+    assert.ok(await runScheduled(deps(srv.app, jobs), new Date('2031-01-01T00:00:00Z')));
+    // Backups kept on an S3 endpoint that refuses connections: the next one fails.
+    const s3 = (enabled: boolean) =>
+      srv.request('PATCH', '/api/settings', {
+        token: srv.adminToken,
+        body: {
+          backups: {
+            s3: {
+              enabled,
+              bucket: 'gone',
+              region: 'us-east-1',
+              endpoint: 'http://127.0.0.1:9',
+              accessKey: 'key',
+              secret: 'secret',
+              forcePathStyle: true,
+            },
+          },
+        },
+      });
+    assert.equal((await s3(true)).status, 200);
+    try {
+      await assert.rejects(runScheduled(deps(srv.app, jobs), new Date('2031-01-01T00:01:00Z')));
+    } finally {
+      assert.equal((await s3(false)).status, 200);
+    }
+    const metrics = new Metrics({
+      engine: TEST_ENGINE,
+      admission: () => ({ inFlight: 0, queued: 0, shed: {} }),
+      realtime: () => ({ clients: 0, subscriptions: 0 }),
+      jobs,
+    });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^plinth_job_runs_total\{job="scheduled_backup",outcome="ok"\} 1$/m);
+    assert.match(text, /^plinth_job_runs_total\{job="scheduled_backup",outcome="failed"\} 1$/m);
+    const last = text.match(/^plinth_job_last_success_timestamp_seconds\{job="scheduled_backup"\} (\S+)$/m);
+    assert.ok(last && Math.abs(Number(last[1]) - Date.now() / 1000) < 60, String(last));
+    assert.match(text, /^plinth_job_last_duration_seconds\{job="scheduled_backup"\} \d/m);
   });
 });

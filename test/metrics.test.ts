@@ -93,6 +93,13 @@ describe(`metrics on ${TEST_ENGINE}`, () => {
     assert.doesNotMatch(text, /\/x\//);
   });
 
+  it('counts the runs of background jobs: the sweep of unfinished uploads runs at start', async () => {
+    const { text } = await scrape(on);
+    assert.ok((sample(text, 'plinth_job_runs_total{job="tus_sweep",outcome="ok"}') ?? 0) >= 1, text);
+    assert.equal(sample(text, 'plinth_job_runs_total{job="tus_sweep",outcome="failed"}'), 0);
+    assert.ok(sample(text, 'plinth_job_last_success_timestamp_seconds{job="tus_sweep"}'));
+  });
+
   it('shows realtime clients and subscriptions as they come and go', async () => {
     const pb = on.client();
     const unsubscribe = await pb.collection('users').subscribe('*', () => {});

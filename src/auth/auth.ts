@@ -1,6 +1,6 @@
 import type { Bus } from '../bus/index.ts';
 import type { Database } from '../db/index.ts';
-import type { SecretBox } from '../lib/index.ts';
+import type { JobStats, SecretBox } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import type { Mailer } from '../mail/index.ts';
 import type { RecordService } from '../records/index.ts';
@@ -39,6 +39,8 @@ export function createAuthService(input: {
   /** The key kept outside the database (one-time codes are stored as HMACs under it). */
   secrets: SecretBox;
   avatars: AvatarDownloads;
+  /** Where the hourly sweep of expired sessions and codes counts its runs (for /metrics). */
+  jobs?: JobStats;
 }) {
   const log = input.log.child({ module: 'auth' });
   const settings = () => input.settings.get();
@@ -63,7 +65,7 @@ export function createAuthService(input: {
   };
   bindSessionLifecycle(deps, input.records);
   bindTokenInvalidation(deps);
-  const sweeper = startSweeper(deps);
+  const sweeper = startSweeper(deps, input.jobs);
   const core = createCore(deps);
   const oauth2 = createOAuth2Flow(deps, core.signIn);
   return {

@@ -1,5 +1,5 @@
 import type { Database } from '../db/index.ts';
-import { nowString } from '../lib/index.ts';
+import { JobStats, nowString } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import { cronMatches } from './cron.ts';
 import type { BackupService } from './service.ts';
@@ -15,6 +15,8 @@ export interface ScheduleDeps {
   /** The `backups` settings now (they change without a restart). */
   settings: () => { cron: string; cronMaxKeep: number };
   log: Logger;
+  /** Where runs are counted for /metrics (`scheduled_backup`): a failure is otherwise only a log line. */
+  jobs?: JobStats;
 }
 
 /**
@@ -43,12 +45,15 @@ export async function runScheduled(deps: ScheduleDeps, now: Date): Promise<strin
   const slot = now.toISOString().slice(0, 16);
   if (deps.backups.active() || !(await claim(deps.db, slot))) return undefined;
   const key = `${AUTO_PREFIX}${slot.replace(/[-:T]/g, '')}.zip`;
-  await deps.backups.create(key);
-  const keep = Math.max(1, deps.settings().cronMaxKeep);
-  const scheduled = (await deps.backups.list()).filter((b) => b.key.startsWith(AUTO_PREFIX));
-  scheduled.sort((a, b) => (a.key < b.key ? 1 : -1));
-  for (const old of scheduled.slice(keep)) await deps.backups.remove(old.key);
-  return key;
+  // Counted only on the node that won the claim: each scheduled backup is one run, wherever it ran.
+  return (deps.jobs ?? new JobStats()).track('scheduled_backup', async () => {
+    await deps.backups.create(key);
+    const keep = Math.max(1, deps.settings().cronMaxKeep);
+    const scheduled = (await deps.backups.list()).filter((b) => b.key.startsWith(AUTO_PREFIX));
+    scheduled.sort((a, b) => (a.key < b.key ? 1 : -1));
+    for (const old of scheduled.slice(keep)) await deps.backups.remove(old.key);
+    return key;
+  });
 }
 
 /**

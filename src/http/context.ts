@@ -5,6 +5,7 @@ import type { WindowCounters } from '../bus/index.ts';
 import type { Config } from '../config/index.ts';
 import type { PoolStats } from '../db/index.ts';
 import { ApiError, unauthorized } from '../errors/index.ts';
+import type { JobStats } from '../lib/index.ts';
 import type { LogEntry, LogReader } from '../logs/index.ts';
 import type { Realtime } from '../realtime/index.ts';
 import type { AuthContext, RecordService } from '../records/index.ts';
@@ -32,6 +33,8 @@ export interface HttpDeps {
   backups?: BackupService;
   /** The database engine, and its pool's state where it has one: for `/metrics`. */
   engine?: { name: string; poolStats?: () => PoolStats };
+  /** The background jobs' runs (scheduled backups, sweeps), shown by `/metrics`. */
+  jobs?: JobStats;
 }
 
 /** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */

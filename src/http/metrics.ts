@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { PoolStats } from '../db/index.ts';
+import type { JobStats } from '../lib/index.ts';
 
 /** Latency buckets in seconds: from a cached lookup (1 ms) to a slow export (10 s). */
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -26,6 +27,8 @@ export interface MetricsSources {
   realtime: () => { clients: number; subscriptions: number };
   /** Absent on SQLite, which has no connection pool. */
   pool?: () => PoolStats;
+  /** The background jobs of this node (scheduled backups, sweeps). */
+  jobs?: JobStats;
 }
 
 /** The running server's version, from package.json (read once). */
@@ -105,6 +108,8 @@ export class Metrics {
         g.set(pool().waiting),
       );
     }
+    const jobs = sources.jobs;
+    if (jobs) jobMetrics(registry, jobs, gauge);
     const series = this.#series;
     // Formatted by prom-client from the numbers the hooks keep (prom-client's own histogram hashes its labels
     // on every observation).
@@ -176,6 +181,37 @@ export class Metrics {
 }
 
 type Sample = { value: number; labels: Record<string, string | number> };
+type GaugeOf = (name: string, help: string, read: (g: Gauge) => void, labelNames: string[]) => Gauge;
+
+/** The jobs' runs by outcome, and when each last succeeded and how long its last run took. */
+function jobMetrics(registry: Registry, jobs: JobStats, gauge: GaugeOf): void {
+  counter(
+    registry,
+    'plinth_job_runs_total',
+    'Runs of background jobs on this node, by job and outcome.',
+    () =>
+      [...jobs.entries()].flatMap(([job, r]) => [
+        { value: r.ok, labels: { job, outcome: 'ok' } },
+        { value: r.failed, labels: { job, outcome: 'failed' } },
+      ]),
+  );
+  gauge(
+    'plinth_job_last_success_timestamp_seconds',
+    'When each background job last succeeded on this node (Unix time).',
+    (g) => {
+      for (const [job, r] of jobs.entries()) if (r.lastSuccess) g.set({ job }, r.lastSuccess / 1000);
+    },
+    ['job'],
+  );
+  gauge(
+    'plinth_job_last_duration_seconds',
+    'How long the last run of each background job took on this node, whatever its outcome.',
+    (g) => {
+      for (const [job, r] of jobs.entries()) if (r.lastSeconds !== undefined) g.set({ job }, r.lastSeconds);
+    },
+    ['job'],
+  );
+}
 
 /** A counter whose values are kept elsewhere and read at scrape time, formatted by prom-client. */
 function counter(registry: Registry, name: string, help: string, values: () => Sample[]): void {

@@ -132,7 +132,7 @@ export async function buildServer(
   return app;
 }
 
-/** The metrics of this server, reading admission, realtime and the database pool when scraped. */
+/** The metrics of this server, reading admission, realtime, the database pool and the jobs when scraped. */
 function createMetrics(app: FastifyInstance, deps: HttpDeps): Metrics {
   return new Metrics({
     engine: deps.engine?.name ?? 'unknown',
@@ -144,5 +144,6 @@ function createMetrics(app: FastifyInstance, deps: HttpDeps): Metrics {
       return { clients: broker.size, subscriptions };
     },
     pool: deps.engine?.poolStats,
+    jobs: deps.jobs,
   });
 }
