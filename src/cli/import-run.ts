@@ -50,12 +50,12 @@ export async function runImport(app: App, plan: ImportPlan, resume: boolean): Pr
   const bytes = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 256 * 1024 });
   const counter = { bytes: 0 };
   const records = readRecords(bytes, format, MAX_RECORD_CHARS, counter, mapper.check);
-  const progress = createProgress(
-    `${plan.words?.task ?? 'import'} ${collection.name}:`,
-    size,
-    plan.quiet,
-    io.err,
-  );
+  const progress = createProgress(`${plan.words?.task ?? 'import'} ${collection.name}:`, {
+    unit: 'rows',
+    total: size,
+    quiet: plan.quiet,
+    out: io.err,
+  });
   const started = performance.now();
   const run = { state, failures: 0, rows: 0 };
   const stop = () => ({ code: 1, rows: run.rows, failures: run.failures });
@@ -75,7 +75,7 @@ export async function runImport(app: App, plan: ImportPlan, resume: boolean): Pr
         if (body) batch.push({ line, body: plan.write ? body : withId(collection, body) });
       }
       if (batch.length >= plan.batchSize && !(await flush())) return stop();
-      progress.update(counter.bytes, run.rows);
+      progress.update(counter.bytes, size, run.rows);
     }
     if (!(await flush())) return stop();
   } catch (err) {
