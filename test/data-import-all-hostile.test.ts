@@ -192,6 +192,41 @@ describe(`plinth import --all on hostile directories on ${TEST_ENGINE}`, () => {
     assert.match(run.out, /imported 1 rows into skip_b .*; 1 rows skipped/);
   });
 
+  it('stops in the second pass at a relation to a record that is nowhere, and resumes it', async () => {
+    const tree = [
+      {
+        id: 'pbc_tree',
+        name: 'tree',
+        type: 'base',
+        fields: [
+          { id: 'text_label', name: 'label', type: 'text' },
+          { id: 'rel_parent', name: 'parent', type: 'relation', collectionId: 'pbc_tree', maxSelect: 1 },
+        ],
+      },
+    ];
+    const rows = (parent: string) =>
+      `{"id":"node00000000001","label":"root","parent":""}\n{"id":"node00000000002","label":"leaf","parent":"${parent}"}\n`;
+    const d = dir(tree, { 'tree.jsonl': rows('nowhere00000000') });
+    const run = await transfer(app, 'import', ['--all', d, '--quiet']);
+    assert.equal(run.code, 1);
+    assert.match(run.out, /imported 2 rows into tree/);
+    assert.match(run.err, /line 2: .*\n {2}parent: validation_missing_rel_records/);
+    assert.match(run.err, /stopped at tree; every collection's rows are in/);
+    writeFileSync(join(d, 'tree.jsonl'), rows('node00000000001'));
+    const resumed = await transfer(app, 'import', ['--all', d, '--quiet', '--resume']);
+    assert.equal(resumed.code, 0, resumed.err);
+    assert.doesNotMatch(resumed.out, /imported \d+ rows into tree/, 'the rows are not written again');
+    assert.match(resumed.out, /linked 1 rows of tree/);
+    const list = await app.records.list(app.collections.get('tree'), { sort: 'id' }, SU);
+    assert.deepEqual(
+      list.items.map((r) => [r.id, r.parent]),
+      [
+        ['node00000000001', ''],
+        ['node00000000002', 'node00000000001'],
+      ],
+    );
+  });
+
   it('runs as the plinth command: exit code 1, one line, no stack', {
     skip:
       TEST_ENGINE !== 'sqlite' &&

@@ -31,10 +31,10 @@ const S_IFREG = 0o100000;
 
 /**
  * Reads and checks an archive's central directory (Zip64 records included). Refused, before a byte is
- * extracted: encrypted entries, methods other than store and deflate, names that are absolute, hold `..`, `.`, empty
- * segments, backslashes or NULs, directories, symlinks or any other non-regular file, duplicate names, and
- * entries whose bytes overlap (the "overlapping files" zip bomb), and an entry count, directory size or
- * zip64 record that does not agree with the directory found.
+ * extracted: encrypted entries, methods other than store and deflate, names that are absolute, hold `..`,
+ * `.`, empty segments, backslashes or NULs, directories, symlinks or any other non-regular file, duplicate
+ * names, entries whose bytes overlap (the "overlapping files" zip bomb), and an entry count, directory
+ * size or zip64 record that does not agree with the directory found.
  */
 export async function readZipEntries(path: string): Promise<ZipEntry[]> {
   const file = await open(path, 'r');

@@ -55,9 +55,12 @@ export async function importAll(
   const byName = new Map(withRows.map((c) => [c.name, c]));
   const inImport = new Set(withRows.map((c) => c.id));
   let failures = 0;
-  const stop = (name: string) => {
+  const stop = (name: string, linking = false) => {
+    const done = linking
+      ? `every collection's rows are in; the relations left for the second pass are set up to ${name}`
+      : `${state.imported.length} collections before it are in`;
     io.err.write(
-      `plinth import --all stopped at ${name}; ${state.imported.length} collections before it are in.\n` +
+      `plinth import --all stopped at ${name}; ${done}.\n` +
         `Fix the input and run the same command with --resume to go on from there.\n`,
     );
     return 1;
@@ -97,7 +100,7 @@ export async function importAll(
     const c = byName.get(name)!;
     const plan = linkPlan(app, c, fields, common);
     // The updates set values, so running them again after a stop is harmless: no resume point is kept.
-    if ((await runImport(app, plan, false)).code) return stop(name);
+    if ((await runImport(app, plan, false)).code) return stop(name, true);
     state.linked.push(name);
     writeState(statePath, state);
   }
