@@ -18,6 +18,13 @@ function sink(isTTY: boolean) {
   return { stream, text: () => text };
 }
 
+/** The one frame a terminal got, checked to be drawn in place and cleared at the end. */
+function frame(text: string): string {
+  const clear = '\r\u001b[2K';
+  assert.ok(text.startsWith(clear) && text.endsWith(clear), JSON.stringify(text));
+  return text.slice(clear.length, -clear.length);
+}
+
 describe('the progress report', () => {
   it('draws a bar in place on a terminal and clears it at the end', async () => {
     const out = sink(true);
@@ -26,13 +33,7 @@ describe('the progress report', () => {
     progress.update(500, 1000, 40);
     progress.update(600, 1000, 50); // within 100 ms of the last draw: skipped
     progress.finish();
-    const clear = '\r\u001b[2K';
-    const text = out.text();
-    assert.ok(text.startsWith(clear) && text.endsWith(clear), JSON.stringify(text));
-    assert.match(
-      text.slice(clear.length, -clear.length),
-      /^\[#{15}-{15}\] 50% import posts: 40 rows, \d+ rows\/s$/,
-    );
+    assert.match(frame(out.text()), /^\[#{15}-{15}\] 50% import posts: 40 rows, \d+ rows\/s$/);
   });
 
   it('writes nothing when quiet, and plain lines (no carriage returns) elsewhere', async () => {
@@ -54,12 +55,6 @@ describe('the progress report', () => {
     await sleep(120);
     progress.update(3 * 1048576, 12 * 1048576);
     progress.finish();
-    const clear = '\r\u001b[2K';
-    const text = out.text();
-    assert.ok(text.startsWith(clear) && text.endsWith(clear), JSON.stringify(text));
-    assert.match(
-      text.slice(clear.length, -clear.length),
-      /^\[#{8}-{22}\] 25% backup: 3\.0 of 12\.0 MB, \d+\.\d MB\/s$/,
-    );
+    assert.match(frame(out.text()), /^\[#{8}-{22}\] 25% backup: 3\.0 of 12\.0 MB, \d+\.\d MB\/s$/);
   });
 });
