@@ -96,6 +96,11 @@ describe(`plinth import --all on hostile directories on ${TEST_ENGINE}`, () => {
       error: /ghost\.csv: collections\.json has no base or auth collection "ghost" for it/,
     },
     {
+      name: 'a file of a collection with its extension in capitals',
+      make: () => dir(defs(), { 'hostile_a.jsonl': GOOD_A, 'hostile_b.JSONL': GOOD_B }),
+      error: /hostile_b\.JSONL: name it hostile_b\.jsonl/,
+    },
+    {
       name: 'two files for one collection',
       make: () =>
         dir(defs(), { 'hostile_a.jsonl': GOOD_A, 'hostile_a.csv': 'name\nx\n', 'hostile_b.jsonl': GOOD_B }),

@@ -270,7 +270,7 @@ describe('damaged Zip64 records', () => {
 });
 
 // Long mode (PLINTH_LONG_TESTS=1; `npm test` leaves it out): real sizes and offsets past 4 GiB, no forcing.
-// It writes about 4.2 GB to the temp folder and reads it back three times (Plinth, Python, unzip).
+// It writes about 4.4 GB to the temp folder and reads it back three times (Plinth, Python, unzip).
 describe('Zip64 past 4 GiB, for real (long mode)', { skip: !process.env.PLINTH_LONG_TESTS }, () => {
   it('writes an entry of more than 4 GiB and one after it, which Python, unzip and Plinth read', async (t) => {
     // 1 MiB of noise repeated: deflate's 32 KiB window cannot see the repeats, so the bytes stay incompressible.

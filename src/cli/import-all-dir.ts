@@ -45,6 +45,9 @@ export function readExportDir(dir: string): ExportDir {
       throw new TransferError(
         `${join(dir, entry)}: collections.json has no base or auth collection "${m[1]}" for it`,
       );
+    // Not left out unread either: the file of a known collection under another spelling.
+    if (m && m[2] !== m[2]!.toLowerCase())
+      throw new TransferError(`${join(dir, entry)}: name it ${m[1]}.${m[2]!.toLowerCase()}`);
   }
   for (const c of collections) {
     if (c.type === 'view') continue;
