@@ -1,10 +1,19 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { crc32, createInflateRaw } from 'node:zlib';
 
-/** A damaged, foreign or hostile archive: the message says what is wrong, for a 400 or the CLI. */
-export class ArchiveError extends Error {}
+import { ArchiveError } from './zip-errors.ts';
+import {
+  MAX_16,
+  MAX_32,
+  MAX_ARCHIVE_ENTRIES,
+  MAX_DIRECTORY_BYTES,
+  readZip64End,
+  zip64Values,
+} from './zip64.ts';
+
+export { ArchiveError };
 
 /** One entry of an archive, as its central directory declares it (already checked for safety). */
 export interface ZipEntry {
@@ -16,18 +25,16 @@ export interface ZipEntry {
   headerOffset: number;
 }
 
-/** At most this many entries, and this many bytes of central directory, are read at all. */
-const MAX_ENTRIES = 0xfffe;
-const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;
 const EOCD_SIZE = 22;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 
 /**
- * Reads and checks an archive's central directory. Refused, before a byte is extracted: encrypted or
- * Zip64 entries, methods other than store and deflate, names that are absolute, hold `..`, `.`, empty
- * segments, backslashes or NULs, directories, symlinks or any other non-regular file, duplicate names, and
- * entries whose bytes overlap (the "overlapping files" zip bomb).
+ * Reads and checks an archive's central directory (Zip64 records included). Refused, before a byte is
+ * extracted: encrypted entries, methods other than store and deflate, names that are absolute, hold `..`,
+ * `.`, empty segments, backslashes or NULs, directories, symlinks or any other non-regular file, duplicate
+ * names, entries whose bytes overlap (the "overlapping files" zip bomb), and an entry count, directory
+ * size or zip64 record that does not agree with the directory found.
  */
 export async function readZipEntries(path: string): Promise<ZipEntry[]> {
   const file = await open(path, 'r');
@@ -44,17 +51,20 @@ export async function readZipEntries(path: string): Promise<ZipEntry[]> {
         break;
       }
     if (at < 0) throw new ArchiveError('The file is not a zip archive (no end of central directory).');
-    const count = tail.readUInt16LE(at + 10);
-    const dirSize = tail.readUInt32LE(at + 12);
-    const dirStart = tail.readUInt32LE(at + 16);
-    if (tail.readUInt16LE(at + 4) !== 0 || tail.readUInt16LE(at + 8) !== count)
+    const eocdAt = size - tailLength + at;
+    if (tail.readUInt16LE(at + 4) !== 0 || tail.readUInt16LE(at + 6) !== 0)
       throw new ArchiveError('Multi-part zip archives are not supported.');
-    if (count === 0xffff || dirStart === 0xffffffff)
-      throw new ArchiveError('Zip64 archives are not supported.');
-    if (count > MAX_ENTRIES || dirSize > MAX_DIRECTORY_BYTES)
+    if (tail.readUInt16LE(at + 8) !== tail.readUInt16LE(at + 10))
+      throw new ArchiveError('Multi-part zip archives are not supported.');
+    const { count, dirSize, dirStart, dirLimit } = await directoryBounds(file, tail, at, eocdAt);
+    if (count > MAX_ARCHIVE_ENTRIES || dirSize > MAX_DIRECTORY_BYTES)
       throw new ArchiveError('The archive lists too many entries.');
-    if (dirStart + dirSize > size - tailLength + at)
+    if (dirStart + dirSize > dirLimit)
       throw new ArchiveError('The archive is damaged (central directory out of bounds).');
+    if (count * 46 > dirSize)
+      throw new ArchiveError(
+        'The archive is damaged (its entry count does not match its central directory).',
+      );
     const dir = Buffer.alloc(dirSize);
     await file.read(dir, 0, dirSize, dirStart);
     const entries = parseDirectory(dir, count);
@@ -65,18 +75,47 @@ export async function readZipEntries(path: string): Promise<ZipEntry[]> {
   }
 }
 
+/**
+ * The entry count and where the central directory lies, from the end record or, when there is one, the
+ * zip64 end record (its locator sits just before the end record). The classic fields that do not hold
+ * all ones must agree with the zip64 ones; all ones without a zip64 record is a damaged archive.
+ */
+async function directoryBounds(file: FileHandle, tail: Buffer, at: number, eocdAt: number) {
+  const count = tail.readUInt16LE(at + 10);
+  const dirSize = tail.readUInt32LE(at + 12);
+  const dirStart = tail.readUInt32LE(at + 16);
+  const z = await readZip64End(file, eocdAt);
+  if (!z) {
+    if (count === MAX_16 || dirSize === MAX_32 || dirStart === MAX_32)
+      throw new ArchiveError('The archive is damaged (its zip64 end record is missing).');
+    return { count, dirSize, dirStart, dirLimit: eocdAt };
+  }
+  if (
+    (count !== MAX_16 && count !== z.count) ||
+    (dirSize !== MAX_32 && dirSize !== z.dirSize) ||
+    (dirStart !== MAX_32 && dirStart !== z.dirStart)
+  )
+    throw new ArchiveError('The archive is damaged (its zip64 end record disagrees with its end record).');
+  return { count: z.count, dirSize: z.dirSize, dirStart: z.dirStart, dirLimit: z.end64At };
+}
+
 function parseDirectory(dir: Buffer, count: number): ZipEntry[] {
   const entries: ZipEntry[] = [];
   const names = new Set<string>();
   let p = 0;
   for (let i = 0; i < count; i++) {
+    if (p === dir.length)
+      throw new ArchiveError(
+        'The archive is damaged (its entry count does not match its central directory).',
+      );
     if (p + 46 > dir.length || dir.readUInt32LE(p) !== 0x02014b50)
       throw new ArchiveError('The archive is damaged (bad central directory entry).');
     const madeBy = dir.readUInt16LE(p + 4) >> 8;
     const flags = dir.readUInt16LE(p + 8);
     const method = dir.readUInt16LE(p + 10);
     const nameLength = dir.readUInt16LE(p + 28);
-    const next = p + 46 + nameLength + dir.readUInt16LE(p + 30) + dir.readUInt16LE(p + 32);
+    const extraEnd = p + 46 + nameLength + dir.readUInt16LE(p + 30);
+    const next = extraEnd + dir.readUInt16LE(p + 32);
     if (next > dir.length) throw new ArchiveError('The archive is damaged (bad central directory entry).');
     const name = dir.subarray(p + 46, p + 46 + nameLength).toString('utf8');
     const mode = dir.readUInt32LE(p + 38) >>> 16;
@@ -89,19 +128,31 @@ function parseDirectory(dir: Buffer, count: number): ZipEntry[] {
       headerOffset: dir.readUInt32LE(p + 42),
     };
     checkName(name);
+    readZip64Fields(entry, dir.subarray(p + 46 + nameLength, extraEnd));
     if (flags & 1) throw new ArchiveError(`Encrypted entries are not supported (${JSON.stringify(name)}).`);
     if (method !== 0 && method !== 8)
       throw new ArchiveError(`Unsupported compression method in ${JSON.stringify(name)}.`);
-    if (entry.size === 0xffffffff || entry.compressedSize === 0xffffffff || entry.headerOffset === 0xffffffff)
-      throw new ArchiveError('Zip64 archives are not supported.');
-    if (madeBy === 3 && mode !== 0 && (mode & S_IFMT) !== S_IFREG)
+    // No file type at all (Python's zipfile writes permissions alone) is a plain file; any other is refused.
+    if (madeBy === 3 && (mode & S_IFMT) !== 0 && (mode & S_IFMT) !== S_IFREG)
       throw new ArchiveError(`The archive holds a link or special file (${JSON.stringify(name)}).`);
     if (names.has(name)) throw new ArchiveError(`The archive holds ${JSON.stringify(name)} twice.`);
     names.add(name);
     entries.push(entry);
     p = next;
   }
+  if (p !== dir.length)
+    throw new ArchiveError('The archive is damaged (its entry count does not match its central directory).');
   return entries;
+}
+
+/** Replaces the fields that hold all ones with their values from the entry's zip64 extra field. */
+function readZip64Fields(entry: ZipEntry, extras: Buffer): void {
+  const keys = (['size', 'compressedSize', 'headerOffset'] as const).filter((k) => entry[k] === MAX_32);
+  if (!keys.length) return;
+  const values = zip64Values(extras, keys.length, entry.name);
+  keys.forEach((k, i) => {
+    entry[k] = values[i]!;
+  });
 }
 
 /** Names are relative paths of plain segments; anything an extractor could be tricked by is refused. */

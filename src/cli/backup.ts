@@ -18,7 +18,7 @@ import {
 } from '../backups/index.ts';
 import { type Config, sqliteFile } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
-import { progressBar } from './progress-bar.ts';
+import { createProgress } from './progress.ts';
 
 /**
  * `plinth backup [NAME]`, `plinth backup verify FILE`, `plinth restore FILE`. Archive problems end with
@@ -53,9 +53,9 @@ async function create(config: Config, args: string[], logLevel?: string): Promis
   try {
     if ((await app.backups.size(name)) !== undefined)
       throw new ArchiveError(`A backup named ${name} already exists.`);
-    const bar = progressBar('backup ');
+    const bar = createProgress('backup:', { unit: 'bytes' });
     const manifest = await app.backups.create(name, bar.update);
-    bar.done();
+    bar.finish();
     const records = Object.values(manifest.counts).reduce((a, b) => a + b, 0);
     process.stdout.write(
       `Backup written: ${join(app.backups.dir, name)} (${records} records, ${manifest.files.length - 1} files)\n`,
@@ -77,9 +77,9 @@ async function verify(args: string[], config: Config): Promise<number> {
   const { manifest } = await readManifest(file);
   const scratch = await mkdtemp(join(tmpdir(), 'plinth-verify-'));
   try {
-    const bar = progressBar('verify ');
+    const bar = createProgress('verify:', { unit: 'bytes' });
     await verifyArchive(file, scratch, verifyTarget(manifest.engine, config), bar.update);
-    bar.done();
+    bar.finish();
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -124,10 +124,10 @@ async function restore(config: Config, args: string[]): Promise<number> {
       : undefined;
   if (!file) throw new ArchiveError(`No such file: ${given}`);
   const db = sqliteFile(config);
-  const bar = progressBar('restore');
+  const bar = createProgress('restore:', { unit: 'bytes' });
   if (!db && config.databaseUrl) {
     const manifest = await restoreServer(config.databaseUrl, config.dataDir, file, bar.update);
-    bar.done();
+    bar.finish();
     process.stdout.write(
       `Restored ${basename(file)} (${total(manifest)} records) into the database of --db\n`,
     );
@@ -135,7 +135,7 @@ async function restore(config: Config, args: string[]): Promise<number> {
   }
   if (!db) throw new ArchiveError('This database (in memory) cannot be restored into.');
   const manifest = await stageRestore(config.dataDir, db, file, bar.update);
-  bar.done();
+  bar.finish();
   applyPendingRestore(config.dataDir, db);
   const records = Object.values(manifest.counts).reduce((a, b) => a + b, 0);
   process.stdout.write(`Restored ${basename(file)} (${records} records) into ${config.dataDir}\n`);

@@ -104,7 +104,12 @@ export async function exportRows(
     c.fields.filter((f) => f.type === 'json' || f.type === 'geoPoint').map((f) => f.name),
   );
   const first = await app.records.list(c, { filter, sort: 'id', perPage: 1, skipTotal: false }, SUPERUSER);
-  const progress = createProgress(`export ${c.name}:`, first.totalItems, quiet, io.err);
+  const progress = createProgress(`export ${c.name}:`, {
+    unit: 'rows',
+    total: first.totalItems,
+    quiet,
+    out: io.err,
+  });
   if (format === 'csv') await write(sink, csvLine(columns));
   let last: string | undefined;
   let rows = 0;
@@ -125,7 +130,7 @@ export async function exportRows(
     }
     if (text) await write(sink, text);
     rows += page.items.length;
-    progress.update(rows, rows);
+    progress.update(rows);
     if (page.items.length < PAGE) break;
     last = String(page.items.at(-1)!.id);
   }

@@ -1,5 +1,6 @@
 import type { App } from '../app.ts';
 import { ApiError, type ErrorData } from '../errors/index.ts';
+import type { RecordOperations } from '../records/index.ts';
 import type { Collection } from '../schema/index.ts';
 
 const SUPERUSER = { collection: null, record: null, isSuperuser: true };
@@ -34,8 +35,19 @@ class RowFailed extends Error {
 
 const DRY_RUN = Symbol('dry run');
 
+/** How one row is written: a create by default, an update for the second pass of `import --all`. */
+export type RowWrite = (ops: RecordOperations, collection: Collection, row: PendingRow) => Promise<unknown>;
+
+const CREATE: RowWrite = (ops, collection, row) => ops.create(collection, row.body, SUPERUSER);
+
+/** Writes a row's values other than `id` onto the record with that id. */
+export const UPDATE: RowWrite = (ops, collection, row) => {
+  const { id, ...values } = row.body;
+  return ops.update(collection, String(id), values, SUPERUSER);
+};
+
 /**
- * Writes a batch through the records service's create, all in one transaction (the API's validation,
+ * Writes a batch through the records service's create (or `options.write`), all in one transaction (the API's validation,
  * hooks and unique checks; nothing of the batch is kept if a row fails). With `keepGoing`, a refused row is
  * noted and the batch runs again without it (a failed statement can poison a PostgreSQL transaction, so
  * the rows before it are redone too), until it goes through. A dry run rolls every attempt back.
@@ -49,12 +61,14 @@ export async function writeBatch(
     keepGoing: boolean;
     /** Called before each attempt with the rows it will write and how many rows were refused so far. */
     beforeAttempt?: (rows: PendingRow[], refused: number) => Promise<void>;
+    write?: RowWrite;
   },
 ): Promise<BatchResult> {
   const failures: RowFailure[] = rows
     .filter((r) => r.errors)
     .map((r) => ({ line: r.line, message: 'Failed to create record.', data: r.errors! }));
   const { dryRun, keepGoing } = options;
+  const write = options.write ?? CREATE;
   if (failures.length && !keepGoing) return { written: [], failures: failures.slice(0, 1) };
   let attempt = rows.filter((r) => !r.errors);
   while (attempt.length) {
@@ -63,7 +77,7 @@ export async function writeBatch(
       await app.records.transaction(async (ops) => {
         for (const row of attempt) {
           try {
-            await ops.create(collection, row.body, SUPERUSER);
+            await write(ops, collection, row);
           } catch (err) {
             throw new RowFailed(row, err);
           }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { App } from '../app.ts';
 import type { Collection } from '../schema/index.ts';
-import { TransferError } from '../transfer/index.ts';
+import { type Format, type RowMapper, TransferError } from '../transfer/index.ts';
+import type { RowFailure, RowWrite } from './import-batch.ts';
 import type { Io } from './transfer-args.ts';
 
 /**
@@ -38,7 +39,7 @@ export function readState(path: string): ImportState | undefined {
 }
 
 /** Replaces the state file atomically (write, then rename): a crash leaves the old state or the new. */
-export function writeState(path: string, state: ImportState): void {
+export function writeState(path: string, state: object): void {
   writeFileSync(`${path}.tmp`, JSON.stringify(state));
   renameSync(`${path}.tmp`, path);
 }
@@ -48,10 +49,12 @@ export function clearState(path: string): void {
   rmSync(path, { force: true });
 }
 
-/** What one run of `plinth import` does, from its flags. */
+/** What one run of `plinth import` does, from its flags (`import --all` makes one per file and pass). */
 export interface ImportPlan {
   collection: Collection;
   file: string;
+  format: Format;
+  mapper: RowMapper;
   dryRun: boolean;
   keepGoing: boolean;
   batchSize: number;
@@ -59,6 +62,16 @@ export interface ImportPlan {
   statePath: string | undefined;
   quiet: boolean;
   io: Io;
+  /** Changes a mapped row before it is written; undefined leaves the row out (it is not counted). */
+  adjust?: (body: Record<string, unknown>) => Record<string, unknown> | undefined;
+  /** How a row is written (default: create). */
+  write?: RowWrite;
+  /** A refusal that does not count (a dry run's check of a value it had to leave out). */
+  ignore?: (failure: RowFailure) => boolean;
+  /** The words of the progress and summary lines: the task, the verb, its dry-run form, the preposition. */
+  words?: { task: string; done: string; dry: string; to: string };
+  /** The caller says how to go on after a failure (`import --all` resumes as a whole). */
+  ownHint?: boolean;
 }
 
 /** Keeps the resume point after a failure, or, when nothing was imported yet, removes it. */
@@ -71,7 +84,7 @@ export function forget(plan: ImportPlan, state: ImportState): void {
 
 /** What to tell the user about going on after a failure. */
 export function resumeHint(plan: ImportPlan, state: ImportState): string {
-  if (plan.dryRun) return '';
+  if (plan.dryRun || plan.ownHint) return '';
   if (state.committedLine === 0) return 'Nothing was imported: fix the input and run the command again.\n';
   if (!plan.statePath) return 'Reading from stdin without --state: no resume point was kept.\n';
   return (

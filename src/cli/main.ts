@@ -31,6 +31,7 @@ Usage:
   plinth export COLLECTION [--format jsonl|csv] [--out FILE] [--filter EXPR] [--fields a,b] | --all --out DIR
   plinth import COLLECTION FILE|- [--format jsonl|csv] [--map old:new] [--drop col] [--default f=v]
                 [--cast f:type] [--batch 500] [--dry-run] [--skip-invalid] [--resume]  (docs/data-transfer.md)
+  plinth import --all DIR [--dry-run] [--skip-invalid] [--resume]  (what export --all wrote)
   plinth backup [NAME.zip] [--dir DIR] | plinth backup verify FILE | plinth restore FILE [--dir DIR]
 
 Options:

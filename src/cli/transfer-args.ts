@@ -71,7 +71,11 @@ export function parseImportArgs(args: string[]) {
       'skip-invalid': { type: 'boolean' },
       'max-errors': { type: 'string' },
       state: { type: 'string' },
+      all: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
     },
   });
 }
+
+/** The flag values `plinth import` parsed. */
+export type ImportFlags = ReturnType<typeof parseImportArgs>['values'];
