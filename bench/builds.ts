@@ -6,12 +6,13 @@
 //
 // Flags: --a DIR --b DIR (checkouts holding bin/plinth.js; b defaults to this one) --rounds N (8)
 //        --duration S (5) --warmup S (3) --connections N (10) --engine sqlite|postgres (sqlite)
-//        --scenario get|list (get) --json
+//        --scenario get|list (get) --threads (also CPU per request by thread name: MainThread,
+//        V8Worker, plinth-logs...) --json
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
-import { cpuSeconds, loadInChild } from './proc.ts';
+import { cpuSeconds, loadInChild, threadCpuSeconds } from './proc.ts';
 import {
   api,
   dropBenchDatabases,
@@ -32,6 +33,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '10' },
     engine: { type: 'string', default: 'sqlite' },
     scenario: { type: 'string', default: 'get' },
+    threads: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -46,6 +48,8 @@ interface Build {
   url: string;
   cpuPerRequest: number[];
   rps: number[];
+  /** With --threads: µs of CPU per request by thread name, one entry per round. */
+  threads: Map<string, number[]>;
 }
 
 /** Starts one checkout's server with the bench's usual setup and 20 records; returns the URL to load. */
@@ -73,14 +77,20 @@ async function start(label: string, dir: string): Promise<Build> {
       : `/api/collections/posts/records/${id}`;
   const check = await api(server.baseUrl, 'GET', path);
   if (check.status !== 200) throw new Error(`${label}: ${path} answered ${check.status}`);
-  return { label, server, url: server.baseUrl + path, cpuPerRequest: [], rps: [] };
+  return { label, server, url: server.baseUrl + path, cpuPerRequest: [], rps: [], threads: new Map() };
 }
 
 async function measure(build: Build): Promise<void> {
   const pid = build.server.pid as number;
+  const threadsBefore = flags.threads ? threadCpuSeconds(pid) : undefined;
   const before = cpuSeconds(pid);
   const result = await load(build.url, Number(flags.duration));
   const cpu = cpuSeconds(pid) - before;
+  if (threadsBefore)
+    for (const [name, seconds] of threadCpuSeconds(pid)) {
+      const perRequest = ((seconds - (threadsBefore.get(name) ?? 0)) / result.requests) * 1e6;
+      build.threads.set(name, [...(build.threads.get(name) ?? []), perRequest]);
+    }
   const failed = result.non2xx + result.errors + result.timeouts;
   if (failed > 0) throw new Error(`${build.label}: ${failed} requests failed under load`);
   build.cpuPerRequest.push((cpu / result.requests) * 1e6);
@@ -120,13 +130,31 @@ try {
     rps: b.rps.map(Math.round),
     medianCpuPerRequestUs: Number(median(b.cpuPerRequest).toFixed(1)),
     medianRps: Math.round(median(b.rps)),
+    medianCpuPerRequestUsByThread: Object.fromEntries(
+      [...b.threads].map(([name, xs]) => [name, Number(median(xs).toFixed(2))]),
+    ),
   }));
-  if (flags.json) console.log(JSON.stringify(summary, null, 2));
+  // Round by round, b's CPU per request against a's just before or after it: steadier than the medians'
+  // ratio on a machine whose load changes from one minute to the next.
+  const [a, b] = builds as [Build, Build];
+  const ratios = b.cpuPerRequest.map((x, i) => x / (a.cpuPerRequest[i] as number) - 1);
+  const paired = {
+    medianPct: Number((median(ratios) * 100).toFixed(1)),
+    minPct: Number((Math.min(...ratios) * 100).toFixed(1)),
+    maxPct: Number((Math.max(...ratios) * 100).toFixed(1)),
+  };
+  if (flags.json) console.log(JSON.stringify({ builds: summary, bAgainstA: paired }, null, 2));
   else
     for (const s of summary)
       console.log(
-        `${s.build} (${s.dir}): median ${s.medianCpuPerRequestUs} µs CPU/req, ${s.medianRps} req/s`,
+        `${s.build} (${s.dir}): median ${s.medianCpuPerRequestUs} µs CPU/req, ${s.medianRps} req/s${
+          flags.threads ? ` (by thread: ${JSON.stringify(s.medianCpuPerRequestUsByThread)})` : ''
+        }`,
       );
+  if (!flags.json)
+    console.log(
+      `b against a, round by round: median ${paired.medianPct}% CPU/req (from ${paired.minPct}% to ${paired.maxPct}%)`,
+    );
 } finally {
   await Promise.all(builds.map((b) => b.server.stop()));
   if (flags.engine === 'postgres') await dropBenchDatabases();

@@ -8,8 +8,8 @@ export type QueuedEntry = [time: number, level: number, message: string, data: s
 export declare function queuedEntry(batch: readonly unknown[], at: number): QueuedEntry;
 /** U+0000 (and its JSON escape) as U+FFFD. */
 export declare function noNul(value: string): string;
-/** The `created` column for an entry made at `time`. */
-export declare function createdOf(time: number): string;
+/** A maker of the `created` column for entries made at `time`, in time order. */
+export declare function createdDates(): (time: number) => string;
 /** A maker of time-ordered log ids. */
 export declare function orderedIds(): (time: number) => string;
 /** The id prefix of an entry made at `time`. */

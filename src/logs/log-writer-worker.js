@@ -4,7 +4,7 @@
 // of raw facts, entry-rows.js), `{seq, failed}` or `{seq, error}` out.
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createdOf, FIELDS, noNul, orderedIds, queuedEntry } from './entry-rows.js';
+import { createdDates, FIELDS, noNul, orderedIds, queuedEntry } from './entry-rows.js';
 
 const db = new DatabaseSync(workerData.file);
 db.exec('PRAGMA busy_timeout = 10000');
@@ -22,6 +22,7 @@ const insertSql = (rows) =>
 const insertMany = db.prepare(insertSql(ROWS));
 const insertOne = db.prepare(insertSql(1));
 const idOf = orderedIds();
+const createdOf = createdDates();
 
 /** Appends one entry's five values to `params`. */
 function rowValues(params, batch, at) {

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../db/index.ts';
-import { createdOf, FIELDS, noNul, orderedIds, type QueuedEntry, queuedEntry } from './entry-rows.js';
+import { createdDates, FIELDS, noNul, orderedIds, type QueuedEntry, queuedEntry } from './entry-rows.js';
 import { LOGS_TABLE } from './table.ts';
 
 /**
@@ -19,6 +19,7 @@ const ROWS_PER_INSERT = 200;
 export function sqlSink(db: Database): LogSink {
   const q = db.dialect.quote;
   const idOf = orderedIds();
+  const createdOf = createdDates();
   const insert = (batch: QueuedEntry[]) =>
     db.transaction(async (trx) => {
       for (let i = 0; i < batch.length; i += ROWS_PER_INSERT) {
@@ -57,7 +58,11 @@ export function sqlSink(db: Database): LogSink {
  * (docs/benchmarks.md): the insert, its commit and the WAL's checkpoints; the thread does that beside it.
  */
 export function workerSink(file: string): LogSink {
-  const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { file } });
+  // Named, so that its thread shows as `plinth-logs` in /proc and top (bench/builds.ts --threads reads it).
+  const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), {
+    workerData: { file },
+    name: 'plinth-logs',
+  });
   worker.unref();
   let seq = 0;
   const waiting = new Map<number, { resolve(failed: number): void; reject(err: Error): void }>();
