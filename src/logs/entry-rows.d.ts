@@ -4,8 +4,8 @@
 export declare const FIELDS: number;
 /** One entry as written: time (ms), level, message, and its data as JSON text. */
 export type QueuedEntry = [time: number, level: number, message: string, data: string];
-/** The entry at `at` of a flat batch as a row's values. */
-export declare function queuedEntry(batch: readonly unknown[], at: number): QueuedEntry;
+/** A maker of rows: the entry at `at` of a flat batch as a row's values. */
+export declare function entryRows(): (batch: readonly unknown[], at: number) => QueuedEntry;
 /** U+0000 (and its JSON escape) as U+FFFD. */
 export declare function noNul(value: string): string;
 /** A maker of the `created` column for entries made at `time`, in time order. */

@@ -40,25 +40,49 @@ function decoded(url) {
 const upper = (method) => (method === 'GET' || method === 'POST' ? method : method.toUpperCase());
 
 /**
- * The entry at `at` (a multiple of FIELDS) as [time, level, message, data JSON]: PocketBase's request
- * entry (`type: "request"`, URL, method, status, time, caller, addresses as the settings allowed).
+ * The JSON text of a value cut to `max`, kept for the next call: the referer, user agent, caller and
+ * addresses of most entries are the last one's, and comparing two short strings costs less than writing one.
  */
-export function queuedEntry(batch, at) {
-  const time = batch[at];
-  const status = batch[at + 1];
-  if (status === -1) return [time, batch[at + 2], batch[at + 3], batch[at + 4]];
-  const method = cut(upper(text(batch[at + 3])), 50);
-  const url = redacted(cut(text(batch[at + 4]), 3000));
-  const authId = batch[at + 8];
-  const userIP = batch[at + 9];
-  const error = batch[at + 11];
-  const data =
-    `{"type":"request","execTime":${finite(batch[at + 2])},"url":${JSON.stringify(url)},"method":${JSON.stringify(method)},"status":${status}` +
-    `,"referer":${JSON.stringify(cut(text(batch[at + 5]), 2000))},"userAgent":${JSON.stringify(cut(text(batch[at + 6]), 2000))}` +
-    `,"auth":${JSON.stringify(text(batch[at + 7]))}${error === undefined ? '' : `,${error}`}` +
-    `${authId ? `,"authId":${JSON.stringify(authId)}` : ''}` +
-    `${userIP === undefined ? '' : `,"userIP":${JSON.stringify(text(userIP))},"remoteIP":${JSON.stringify(text(batch[at + 10]))}`}}`;
-  return [time, status >= 400 ? ERROR : INFO, `${method} ${decoded(url)}`, data];
+function lastJson(max) {
+  let last;
+  let json = '""';
+  return (value) => {
+    if (value !== last) {
+      last = value;
+      json = JSON.stringify(cut(text(value), max));
+    }
+    return json;
+  };
+}
+
+/**
+ * A maker of rows: each call turns the entry at `at` of a flat batch (a multiple of FIELDS) into
+ * [time, level, message, data JSON], PocketBase's request entry (`type: "request"`, URL, method, status,
+ * time, caller, addresses as the settings allowed). One per writer: it keeps the last entry's texts.
+ */
+export function entryRows() {
+  const methodJson = lastJson(50);
+  const refererJson = lastJson(2000);
+  const agentJson = lastJson(2000);
+  const authJson = lastJson(Number.POSITIVE_INFINITY);
+  const userIPJson = lastJson(Number.POSITIVE_INFINITY);
+  const remoteIPJson = lastJson(Number.POSITIVE_INFINITY);
+  return (batch, at) => {
+    const time = batch[at];
+    const status = batch[at + 1];
+    if (status === -1) return [time, batch[at + 2], batch[at + 3], batch[at + 4]];
+    const method = upper(text(batch[at + 3]));
+    const url = redacted(cut(text(batch[at + 4]), 3000));
+    const authId = batch[at + 8];
+    const userIP = batch[at + 9];
+    const error = batch[at + 11];
+    const data =
+      `{"type":"request","execTime":${finite(batch[at + 2])},"url":${JSON.stringify(url)},"method":${methodJson(method)},"status":${status}` +
+      `,"referer":${refererJson(batch[at + 5])},"userAgent":${agentJson(batch[at + 6])},"auth":${authJson(batch[at + 7])}` +
+      `${error === undefined ? '' : `,${error}`}${authId ? `,"authId":${JSON.stringify(authId)}` : ''}` +
+      `${userIP === undefined ? '' : `,"userIP":${userIPJson(userIP)},"remoteIP":${remoteIPJson(batch[at + 10])}`}}`;
+    return [time, status >= 400 ? ERROR : INFO, `${cut(method, 50)} ${decoded(url)}`, data];
+  };
 }
 
 /**

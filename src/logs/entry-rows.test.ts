@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createdDates, FIELDS, idBefore, orderedIds, queuedEntry } from './entry-rows.js';
+import { createdDates, entryRows, FIELDS, idBefore, orderedIds } from './entry-rows.js';
 
 /** One request entry's slots, as writer.ts `addRequest` stores them. */
 const facts = (over: Record<number, unknown> = {}): unknown[] => {
@@ -24,6 +24,8 @@ const facts = (over: Record<number, unknown> = {}): unknown[] => {
 };
 
 describe('request log rows from raw facts', () => {
+  const queuedEntry = entryRows();
+
   it("makes PocketBase's request entry: level, message with the URL decoded, data in PocketBase's keys", () => {
     const [time, level, message, data] = queuedEntry(facts(), 0);
     assert.equal(time, 1_700_000_000_123);
@@ -70,6 +72,16 @@ describe('request log rows from raw facts', () => {
     assert.equal(parsed.referer, '');
     assert.equal(parsed.userAgent, `${'u'.repeat(2000)}...`);
     assert.ok(!data.includes('secret'));
+  });
+
+  it("never lends an entry the last one's texts: each value is its own", () => {
+    const rowOf = entryRows();
+    const first = JSON.parse(rowOf(facts({ 6: 'agent-a', 7: 'users' }), 0)[3]);
+    const second = JSON.parse(rowOf(facts({ 6: 'agent-b', 7: '' }), 0)[3]);
+    const third = JSON.parse(rowOf(facts({ 6: 'agent-b', 7: 'users', 9: undefined }), 0)[3]);
+    assert.deepEqual([first.userAgent, first.auth], ['agent-a', 'users']);
+    assert.deepEqual([second.userAgent, second.auth, second.userIP], ['agent-b', '', '10.0.0.1']);
+    assert.deepEqual([third.userAgent, third.auth, third.userIP], ['agent-b', 'users', undefined]);
   });
 
   it('passes other entries through: level, message and data as given', () => {

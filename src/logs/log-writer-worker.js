@@ -4,7 +4,7 @@
 // of raw facts, entry-rows.js), `{seq, failed}` or `{seq, error}` out.
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createdDates, FIELDS, noNul, orderedIds, queuedEntry } from './entry-rows.js';
+import { createdDates, entryRows, FIELDS, noNul, orderedIds } from './entry-rows.js';
 
 const db = new DatabaseSync(workerData.file);
 db.exec('PRAGMA busy_timeout = 10000');
@@ -23,10 +23,11 @@ const insertMany = db.prepare(insertSql(ROWS));
 const insertOne = db.prepare(insertSql(1));
 const idOf = orderedIds();
 const createdOf = createdDates();
+const rowOf = entryRows();
 
 /** Appends one entry's five values to `params`. */
 function rowValues(params, batch, at) {
-  const [time, level, message, data] = queuedEntry(batch, at);
+  const [time, level, message, data] = rowOf(batch, at);
   params.push(idOf(time), createdOf(time), level, noNul(message), noNul(data));
 }
 

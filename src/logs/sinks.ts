@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../db/index.ts';
-import { createdDates, FIELDS, noNul, orderedIds, type QueuedEntry, queuedEntry } from './entry-rows.js';
+import { createdDates, entryRows, FIELDS, noNul, orderedIds, type QueuedEntry } from './entry-rows.js';
 import { LOGS_TABLE } from './table.ts';
 
 /**
@@ -20,6 +20,7 @@ export function sqlSink(db: Database): LogSink {
   const q = db.dialect.quote;
   const idOf = orderedIds();
   const createdOf = createdDates();
+  const rowOf = entryRows();
   const insert = (batch: QueuedEntry[]) =>
     db.transaction(async (trx) => {
       for (let i = 0; i < batch.length; i += ROWS_PER_INSERT) {
@@ -37,7 +38,7 @@ export function sqlSink(db: Database): LogSink {
   return {
     async write(flat) {
       const batch: QueuedEntry[] = [];
-      for (let at = 0; at < flat.length; at += FIELDS) batch.push(queuedEntry(flat, at));
+      for (let at = 0; at < flat.length; at += FIELDS) batch.push(rowOf(flat, at));
       try {
         await insert(batch);
         return 0;
