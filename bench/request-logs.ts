@@ -7,7 +7,9 @@
 // (`plinth-logs` is the SQLite writer thread), and the cost round by round.
 //
 // Flags: --rounds N (12) --duration S (3) --warmup S (3) --connections N (10) --engine sqlite|postgres
-//        (sqlite) --dir DIR (another checkout to run, e.g. one before a change; this one by default) --json
+//        (sqlite) --dir DIR, repeatable (checkouts to run, e.g. one before a change and one after: each gets
+//        its server, and every round measures each of them, logs off and on, in turn; this one by default)
+//        --json
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,7 +32,7 @@ const { values: flags } = parseArgs({
     warmup: { type: 'string', default: '3' },
     connections: { type: 'string', default: '10' },
     engine: { type: 'string', default: 'sqlite' },
-    dir: { type: 'string', default: ROOT },
+    dir: { type: 'string', multiple: true, default: [ROOT] },
     json: { type: 'boolean', default: false },
   },
 });
@@ -80,16 +82,22 @@ async function measure(server: RunningServer, url: string, mode: Mode): Promise<
     xs.push(perRequest(seconds - (threadsBefore.get(name) ?? 0)));
     mode.threads.set(name, xs);
   }
-  log(`logs ${mode.label}: ${perRequest(cpu).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`);
+  log(`${server.name} logs ${mode.label}: ${perRequest(cpu).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`);
 }
 
-process.env.PLINTH_MAX_IN_FLIGHT_PER_IP = '0';
-process.env.PLINTH_MAX_CONNECTIONS_PER_IP = '0';
-mkdirSync(TMP, { recursive: true });
-const variant = { name: 'plinth-logs', entry: join(resolve(flags.dir), 'bin', 'plinth.js') };
-let server: RunningServer | undefined;
-try {
-  server =
+/** One checkout under test: its server, the URL to load, and its figures with logs off and on. */
+interface Subject {
+  dir: string;
+  server: RunningServer;
+  url: string;
+  off: Mode;
+  on: Mode;
+}
+
+/** Starts a checkout's server with 20 records; answers the get-by-id URL to load. */
+async function start(dir: string, n: number): Promise<Subject> {
+  const variant = { name: `plinth-logs-${n}`, entry: join(dir, 'bin', 'plinth.js') };
+  const server =
     flags.engine === 'postgres'
       ? await startPlinthPostgres(TMP, variant)
       : await startPlinthSqlite(TMP, variant);
@@ -105,31 +113,33 @@ try {
     if (res.status !== 200) throw new Error(`create answered ${res.status}: ${res.text}`);
     id ||= (res.json as { id: string }).id;
   }
+  const mode = (label: Mode['label'], maxDays: number): Mode => ({
+    label,
+    maxDays,
+    total: [],
+    rps: [],
+    threads: new Map(),
+  });
   const url = `${server.baseUrl}/api/collections/posts/records/${id}`;
-  const off: Mode = { label: 'off', maxDays: 0, total: [], rps: [], threads: new Map() };
-  const on: Mode = { label: 'on', maxDays: 5, total: [], rps: [], threads: new Map() };
-  for (const mode of [off, on]) {
-    await setMaxDays(server, mode.maxDays);
-    await loadInChild(['--url', url, '--duration', flags.warmup, '--connections', flags.connections]);
-  }
-  for (let round = 0; round < Number(flags.rounds); round++)
-    for (const mode of round % 2 ? [on, off] : [off, on]) await measure(server, url, mode);
-  await setMaxDays(server, 5);
+  return { dir, server, url, off: mode('off', 0), on: mode('on', 5) };
+}
 
-  const costs = on.total.map((x, i) => (x / (off.total[i] as number) - 1) * 100);
-  const summary = {
-    dir: resolve(flags.dir),
+function summarize(s: Subject) {
+  const costs = s.on.total.map((x, i) => (x / (s.off.total[i] as number) - 1) * 100);
+  const modes = [s.off, s.on];
+  return {
+    dir: s.dir,
     engine: flags.engine,
     rounds: Number(flags.rounds),
     cpuPerRequestUs: Object.fromEntries(
-      [off, on].map((m) => [
+      modes.map((m) => [
         m.label,
         { median: Number(median(m.total).toFixed(1)), rounds: m.total.map((x) => Number(x.toFixed(1))) },
       ]),
     ),
-    medianRps: Object.fromEntries([off, on].map((m) => [m.label, Math.round(median(m.rps))])),
+    medianRps: Object.fromEntries(modes.map((m) => [m.label, Math.round(median(m.rps))])),
     byThreadMedianUs: Object.fromEntries(
-      [off, on].map((m) => [
+      modes.map((m) => [
         m.label,
         Object.fromEntries([...m.threads].map(([n, xs]) => [n, Number(median(xs).toFixed(2))])),
       ]),
@@ -141,22 +151,46 @@ try {
       rounds: costs.map((x) => Number(x.toFixed(1))),
     },
   };
-  if (flags.json) console.log(JSON.stringify(summary, null, 2));
-  else {
-    console.log(
-      `logs off: median ${summary.cpuPerRequestUs.off?.median} µs CPU/req, ${summary.medianRps.off} req/s`,
-    );
-    console.log(
-      `logs on:  median ${summary.cpuPerRequestUs.on?.median} µs CPU/req, ${summary.medianRps.on} req/s`,
-    );
-    console.log(`by thread (µs/req): off ${JSON.stringify(summary.byThreadMedianUs.off)}`);
-    console.log(`                    on  ${JSON.stringify(summary.byThreadMedianUs.on)}`);
-    console.log(
-      `cost round by round: median ${summary.costPct.median}% (from ${summary.costPct.min}% to ${summary.costPct.max}%)`,
-    );
+}
+
+process.env.PLINTH_MAX_IN_FLIGHT_PER_IP = '0';
+process.env.PLINTH_MAX_CONNECTIONS_PER_IP = '0';
+mkdirSync(TMP, { recursive: true });
+const subjects: Subject[] = [];
+try {
+  const dirs = (flags.dir as string[]).map((d) => resolve(d));
+  for (const [n, dir] of dirs.entries()) subjects.push(await start(dir, n));
+  for (const s of subjects)
+    for (const mode of [s.off, s.on]) {
+      await setMaxDays(s.server, mode.maxDays);
+      await loadInChild(['--url', s.url, '--duration', flags.warmup, '--connections', flags.connections]);
+    }
+  for (let round = 0; round < Number(flags.rounds); round++) {
+    // Alternate the order of checkouts and of off/on, so that none always follows the same neighbour.
+    const order = round % 2 ? [...subjects].reverse() : subjects;
+    for (const s of order)
+      for (const mode of (round >> 1) % 2 ? [s.on, s.off] : [s.off, s.on])
+        await measure(s.server, s.url, mode);
   }
+  const summaries = subjects.map(summarize);
+  if (flags.json) console.log(JSON.stringify(summaries, null, 2));
+  else
+    for (const summary of summaries) {
+      console.log(`${summary.dir}:`);
+      console.log(
+        `  logs off: median ${summary.cpuPerRequestUs.off?.median} µs CPU/req, ${summary.medianRps.off} req/s`,
+      );
+      console.log(
+        `  logs on:  median ${summary.cpuPerRequestUs.on?.median} µs CPU/req, ${summary.medianRps.on} req/s`,
+      );
+      console.log(`  by thread (µs/req): off ${JSON.stringify(summary.byThreadMedianUs.off)}`);
+      console.log(`                      on  ${JSON.stringify(summary.byThreadMedianUs.on)}`);
+      console.log(
+        `  cost round by round: median ${summary.costPct.median}% (from ${summary.costPct.min}% to ${summary.costPct.max}%)`,
+      );
+    }
 } finally {
-  await server?.stop();
+  await Promise.all(subjects.map((s) => s.server.stop()));
   if (flags.engine === 'postgres') await dropBenchDatabases();
   rmSync(TMP, { recursive: true, force: true });
 }
