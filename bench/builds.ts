@@ -13,13 +13,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
 import { cpuSeconds, loadInChild, threadCpuSeconds } from './proc.ts';
-import {
-  api,
-  dropBenchDatabases,
-  type RunningServer,
-  startPlinthPostgres,
-  startPlinthSqlite,
-} from './servers.ts';
+import { api, dropBenchDatabases, type RunningServer, seedPosts, startPlinthOn } from './servers.ts';
+import { median } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TMP = join(ROOT, '.bench-tmp', `builds-${process.pid}`);
@@ -55,22 +50,8 @@ interface Build {
 /** Starts one checkout's server with the bench's usual setup and 20 records; returns the URL to load. */
 async function start(label: string, dir: string): Promise<Build> {
   const variant = { name: `plinth-${label}`, entry: join(dir, 'bin', 'plinth.js') };
-  const server =
-    flags.engine === 'postgres'
-      ? await startPlinthPostgres(TMP, variant)
-      : await startPlinthSqlite(TMP, variant);
-  let id = '';
-  for (let i = 0; i < 20; i++) {
-    const res = await api(
-      server.baseUrl,
-      'POST',
-      '/api/collections/posts/records',
-      { title: `post ${i}`, n: i },
-      server.adminHeaders,
-    );
-    if (res.status !== 200) throw new Error(`${label}: create answered ${res.status}: ${res.text}`);
-    id ||= (res.json as { id: string }).id;
-  }
+  const server = await startPlinthOn(flags.engine, TMP, variant);
+  const id = await seedPosts(server);
   const path =
     flags.scenario === 'list'
       ? '/api/collections/posts/records?perPage=20&sort=-created'
@@ -99,12 +80,6 @@ async function measure(build: Build): Promise<void> {
     `${build.label}: ${((cpu / result.requests) * 1e6).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`,
   );
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 if (!flags.a) {
   console.error('builds.ts: --a DIR is required (a checkout to compare with --b, by default this one)');

@@ -15,13 +15,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
 import { cpuSeconds, loadInChild, threadCpuSeconds } from './proc.ts';
-import {
-  api,
-  dropBenchDatabases,
-  type RunningServer,
-  startPlinthPostgres,
-  startPlinthSqlite,
-} from './servers.ts';
+import { api, dropBenchDatabases, type RunningServer, seedPosts, startPlinthOn } from './servers.ts';
+import { median } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TMP = join(ROOT, '.bench-tmp', `request-logs-${process.pid}`);
@@ -45,12 +40,6 @@ interface Mode {
   rps: number[];
   threads: Map<string, number[]>;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 async function setMaxDays(server: RunningServer, maxDays: number): Promise<void> {
   const res = await api(server.baseUrl, 'PATCH', '/api/settings', { logs: { maxDays } }, server.adminHeaders);
@@ -82,7 +71,9 @@ async function measure(server: RunningServer, url: string, mode: Mode): Promise<
     xs.push(perRequest(seconds - (threadsBefore.get(name) ?? 0)));
     mode.threads.set(name, xs);
   }
-  log(`${server.name} logs ${mode.label}: ${perRequest(cpu).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`);
+  log(
+    `${server.name} logs ${mode.label}: ${perRequest(cpu).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`,
+  );
 }
 
 /** One checkout under test: its server, the URL to load, and its figures with logs off and on. */
@@ -97,22 +88,8 @@ interface Subject {
 /** Starts a checkout's server with 20 records; answers the get-by-id URL to load. */
 async function start(dir: string, n: number): Promise<Subject> {
   const variant = { name: `plinth-logs-${n}`, entry: join(dir, 'bin', 'plinth.js') };
-  const server =
-    flags.engine === 'postgres'
-      ? await startPlinthPostgres(TMP, variant)
-      : await startPlinthSqlite(TMP, variant);
-  let id = '';
-  for (let i = 0; i < 20; i++) {
-    const res = await api(
-      server.baseUrl,
-      'POST',
-      '/api/collections/posts/records',
-      { title: `post ${i}`, n: i },
-      server.adminHeaders,
-    );
-    if (res.status !== 200) throw new Error(`create answered ${res.status}: ${res.text}`);
-    id ||= (res.json as { id: string }).id;
-  }
+  const server = await startPlinthOn(flags.engine, TMP, variant);
+  const id = await seedPosts(server);
   const mode = (label: Mode['label'], maxDays: number): Mode => ({
     label,
     maxDays,
