@@ -4,7 +4,8 @@ import type { Logger } from '../log/index.ts';
 import { FIELDS, idBefore } from './entry-rows.js';
 import type { LogSink } from './sinks.ts';
 import { LOGS_TABLE } from './table.ts';
-/** One log entry as the request path hands it over: no id, no formatted date yet (made when written). */
+
+/** A log entry other than a request's (`add`): no id, no formatted date yet (made when written). */
 export interface LogEntry {
   /** Milliseconds since the epoch. */
   time: number;
