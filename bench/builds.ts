@@ -6,19 +6,15 @@
 //
 // Flags: --a DIR --b DIR (checkouts holding bin/plinth.js; b defaults to this one) --rounds N (8)
 //        --duration S (5) --warmup S (3) --connections N (10) --engine sqlite|postgres (sqlite)
-//        --scenario get|list (get) --json
+//        --scenario get|list (get) --threads (also CPU per request by thread name: MainThread,
+//        V8Worker, plinth-logs...) --json
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
-import { cpuSeconds, loadInChild } from './proc.ts';
-import {
-  api,
-  dropBenchDatabases,
-  type RunningServer,
-  startPlinthPostgres,
-  startPlinthSqlite,
-} from './servers.ts';
+import { cpuSeconds, loadInChild, threadCpuSeconds } from './proc.ts';
+import { api, dropBenchDatabases, type RunningServer, seedPosts, startPlinthOn } from './servers.ts';
+import { median } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const TMP = join(ROOT, '.bench-tmp', `builds-${process.pid}`);
@@ -32,6 +28,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '10' },
     engine: { type: 'string', default: 'sqlite' },
     scenario: { type: 'string', default: 'get' },
+    threads: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -46,41 +43,35 @@ interface Build {
   url: string;
   cpuPerRequest: number[];
   rps: number[];
+  /** With --threads: µs of CPU per request by thread name, one entry per round. */
+  threads: Map<string, number[]>;
 }
 
 /** Starts one checkout's server with the bench's usual setup and 20 records; returns the URL to load. */
 async function start(label: string, dir: string): Promise<Build> {
   const variant = { name: `plinth-${label}`, entry: join(dir, 'bin', 'plinth.js') };
-  const server =
-    flags.engine === 'postgres'
-      ? await startPlinthPostgres(TMP, variant)
-      : await startPlinthSqlite(TMP, variant);
-  let id = '';
-  for (let i = 0; i < 20; i++) {
-    const res = await api(
-      server.baseUrl,
-      'POST',
-      '/api/collections/posts/records',
-      { title: `post ${i}`, n: i },
-      server.adminHeaders,
-    );
-    if (res.status !== 200) throw new Error(`${label}: create answered ${res.status}: ${res.text}`);
-    id ||= (res.json as { id: string }).id;
-  }
+  const server = await startPlinthOn(flags.engine, TMP, variant);
+  const id = await seedPosts(server);
   const path =
     flags.scenario === 'list'
       ? '/api/collections/posts/records?perPage=20&sort=-created'
       : `/api/collections/posts/records/${id}`;
   const check = await api(server.baseUrl, 'GET', path);
   if (check.status !== 200) throw new Error(`${label}: ${path} answered ${check.status}`);
-  return { label, server, url: server.baseUrl + path, cpuPerRequest: [], rps: [] };
+  return { label, server, url: server.baseUrl + path, cpuPerRequest: [], rps: [], threads: new Map() };
 }
 
 async function measure(build: Build): Promise<void> {
   const pid = build.server.pid as number;
+  const threadsBefore = flags.threads ? threadCpuSeconds(pid) : undefined;
   const before = cpuSeconds(pid);
   const result = await load(build.url, Number(flags.duration));
   const cpu = cpuSeconds(pid) - before;
+  if (threadsBefore)
+    for (const [name, seconds] of threadCpuSeconds(pid)) {
+      const perRequest = ((seconds - (threadsBefore.get(name) ?? 0)) / result.requests) * 1e6;
+      build.threads.set(name, [...(build.threads.get(name) ?? []), perRequest]);
+    }
   const failed = result.non2xx + result.errors + result.timeouts;
   if (failed > 0) throw new Error(`${build.label}: ${failed} requests failed under load`);
   build.cpuPerRequest.push((cpu / result.requests) * 1e6);
@@ -89,12 +80,6 @@ async function measure(build: Build): Promise<void> {
     `${build.label}: ${((cpu / result.requests) * 1e6).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`,
   );
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((x, y) => x - y);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 if (!flags.a) {
   console.error('builds.ts: --a DIR is required (a checkout to compare with --b, by default this one)');
@@ -120,13 +105,31 @@ try {
     rps: b.rps.map(Math.round),
     medianCpuPerRequestUs: Number(median(b.cpuPerRequest).toFixed(1)),
     medianRps: Math.round(median(b.rps)),
+    medianCpuPerRequestUsByThread: Object.fromEntries(
+      [...b.threads].map(([name, xs]) => [name, Number(median(xs).toFixed(2))]),
+    ),
   }));
-  if (flags.json) console.log(JSON.stringify(summary, null, 2));
+  // Round by round, b's CPU per request against a's just before or after it: steadier than the medians'
+  // ratio on a machine whose load changes from one minute to the next.
+  const [a, b] = builds as [Build, Build];
+  const ratios = b.cpuPerRequest.map((x, i) => x / (a.cpuPerRequest[i] as number) - 1);
+  const paired = {
+    medianPct: Number((median(ratios) * 100).toFixed(1)),
+    minPct: Number((Math.min(...ratios) * 100).toFixed(1)),
+    maxPct: Number((Math.max(...ratios) * 100).toFixed(1)),
+  };
+  if (flags.json) console.log(JSON.stringify({ builds: summary, bAgainstA: paired }, null, 2));
   else
     for (const s of summary)
       console.log(
-        `${s.build} (${s.dir}): median ${s.medianCpuPerRequestUs} µs CPU/req, ${s.medianRps} req/s`,
+        `${s.build} (${s.dir}): median ${s.medianCpuPerRequestUs} µs CPU/req, ${s.medianRps} req/s${
+          flags.threads ? ` (by thread: ${JSON.stringify(s.medianCpuPerRequestUsByThread)})` : ''
+        }`,
       );
+  if (!flags.json)
+    console.log(
+      `b against a, round by round: median ${paired.medianPct}% CPU/req (from ${paired.minPct}% to ${paired.maxPct}%)`,
+    );
 } finally {
   await Promise.all(builds.map((b) => b.server.stop()));
   if (flags.engine === 'postgres') await dropBenchDatabases();

@@ -430,3 +430,29 @@ const POSTS_COLLECTION = {
   ],
   indexes: ['CREATE INDEX idx_posts_created ON posts (created)'],
 };
+
+/** Plinth on either engine, as {@link startPlinthSqlite} and {@link startPlinthPostgres} set it up. */
+export function startPlinthOn(
+  engine: string,
+  runDir: string,
+  variant: PlinthVariant = {},
+): Promise<RunningServer> {
+  return engine === 'postgres' ? startPlinthPostgres(runDir, variant) : startPlinthSqlite(runDir, variant);
+}
+
+/** Creates 20 records in `posts` (the get-by-id and list scenarios read them); answers the first one's id. */
+export async function seedPosts(server: RunningServer): Promise<string> {
+  let id = '';
+  for (let i = 0; i < 20; i++) {
+    const res = await api(
+      server.baseUrl,
+      'POST',
+      '/api/collections/posts/records',
+      { title: `post ${i}`, n: i },
+      server.adminHeaders,
+    );
+    if (res.status !== 200) throw new Error(`${server.name}: create answered ${res.status}: ${res.text}`);
+    id ||= (res.json as { id: string }).id;
+  }
+  return id;
+}

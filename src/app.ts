@@ -225,7 +225,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       log,
       maxDays: () => settings.get().logs.maxDays,
     });
-    const logs = { reader: createLogReader(logsDb), add: logWriter.add };
+    const logs = { reader: createLogReader(logsDb), addRequest: logWriter.addRequest };
     const outage = (err: unknown) => outageError(db.dialect, err);
     const backups = createBackupService({
       dataDir: config.dataDir,

@@ -6,7 +6,7 @@ import type { Config } from '../config/index.ts';
 import type { PoolStats } from '../db/index.ts';
 import { ApiError, unauthorized } from '../errors/index.ts';
 import type { JobStats } from '../lib/index.ts';
-import type { LogEntry, LogReader } from '../logs/index.ts';
+import type { LogReader, LogWriter } from '../logs/index.ts';
 import type { Realtime } from '../realtime/index.ts';
 import type { AuthContext, RecordService } from '../records/index.ts';
 import type { CollectionStore, SettingsStore } from '../schema/index.ts';
@@ -28,7 +28,7 @@ export interface HttpDeps {
   /** Where file fields' files are (the same storage the records service writes to). */
   storage: FileStorage;
   /** The stored request logs: written as requests complete, read by `/api/logs`. */
-  logs: { reader: LogReader; add(entry: LogEntry): void };
+  logs: { reader: LogReader; addRequest: LogWriter['addRequest'] };
   /** Backups and restores (docs/backups.md); without it the features plugin stands in for the routes. */
   backups?: BackupService;
   /** The database engine, and its pool's state where it has one: for `/metrics`. */

@@ -42,7 +42,7 @@ export async function buildServer(
   // Admission control frees a request's slot as its response ends, through the server's response class.
   const admission = createAdmission(deps.config);
   const requestLog = new RequestLogController(log);
-  requestLog.entries = requestEntries(() => deps.settings.get().logs, deps.logs.add);
+  requestLog.entries = requestEntries(() => deps.settings.get().logs, deps.logs);
   const app = Fastify({
     http: { ServerResponse: admission.Response },
     loggerInstance: log,

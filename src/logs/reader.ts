@@ -79,10 +79,13 @@ export function createLogReader(db: Database) {
       if (containsNul(query.sort)) throw badRequest('The sort must not contain the NUL character (U+0000).');
       const ctx = context();
       const filter = where(query.filter, ctx);
-      const keys = clientInput('sort', () => parseSort(query.sort ?? ''));
+      // Ids are made in time order and `_logs` has no `created` index (table.ts): `created` sorts as `id`.
+      const keys = clientInput('sort', () => parseSort(query.sort ?? '')).map((k) =>
+        k.kind === 'field' && k.name === 'created' ? { ...k, name: 'id' } : k,
+      );
       const order = keys.length
         ? clientInput('sort', () => sql` ORDER BY ${compileSort(keys, ctx)}`)
-        : raw(` ORDER BY ${table}.${q('created')} DESC`);
+        : raw(` ORDER BY ${table}.${q('id')} DESC`);
       const select = sql`SELECT ${raw(table)}.* FROM ${raw(table)}${filter}${order}`;
       const count = sql`SELECT COUNT(*) AS total FROM ${raw(table)}${filter}`;
       const pageSql = { sql: `${select.text} LIMIT ? OFFSET ?`, params: [...select.params, perPage, offset] };

@@ -1,40 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../db/index.ts';
-import { formatDate, randomString } from '../lib/index.ts';
+import { createdDates, entryRows, FIELDS, noNul, orderedIds, type QueuedEntry } from './entry-rows.js';
 import { LOGS_TABLE } from './table.ts';
 
-/** An entry as queued: time (ms), level, message, and its data already as JSON text. */
-export type QueuedEntry = [time: number, level: number, message: string, data: string];
-
-/** Where queued entries are written; `write` answers how many could not be (a bad entry never costs its neighbours). */
+/**
+ * Where batches of entries are written: each batch is flat, FIELDS slots an entry (entry-rows.js); `write`
+ * answers how many could not be (a bad entry never costs its neighbours).
+ */
 export interface LogSink {
-  write(batch: QueuedEntry[]): Promise<number>;
+  write(batch: unknown[]): Promise<number>;
   close(): Promise<void>;
-}
-
-/**
- * U+0000 (and its JSON escape) as U+FFFD: PostgreSQL stores neither, and a URL with `%00` in it must still
- * be logged. (log-writer-worker.js restates it for SQLite.)
- */
-const noNul = (text: string) =>
-  text.includes('\u0000') || text.includes('\\u0000')
-    ? text.replaceAll('\u0000', '\ufffd').replaceAll('\\u0000', '\\ufffd')
-    : text;
-
-/**
- * Log ids: 15 characters of a–z, 0–9 like record ids, in the order they are made (the time in 9 base-36
- * digits, a counter within the millisecond, 4 random characters), so that each entry goes at the end of
- * the id index. With random ids every insert went to a random page of a growing index: on SQLite 12.2 µs
- * a row at 300,000 rows, against 3.7 µs in order. (log-writer-worker.js restates this.)
- */
-export function orderedIds() {
-  let last = 0;
-  let counter = 0;
-  return (time: number): string => {
-    counter = time === last ? counter + 1 : 0;
-    last = time;
-    return `${time.toString(36).padStart(9, '0')}${(counter % 1296).toString(36).padStart(2, '0')}${randomString(4)}`;
-  };
 }
 
 /** Rows per INSERT statement (five parameters each). */
@@ -44,13 +19,15 @@ const ROWS_PER_INSERT = 200;
 export function sqlSink(db: Database): LogSink {
   const q = db.dialect.quote;
   const idOf = orderedIds();
+  const createdOf = createdDates();
+  const rowOf = entryRows();
   const insert = (batch: QueuedEntry[]) =>
     db.transaction(async (trx) => {
       for (let i = 0; i < batch.length; i += ROWS_PER_INSERT) {
         const rows = batch.slice(i, i + ROWS_PER_INSERT);
         const params: unknown[] = [];
         for (const [time, level, message, data] of rows)
-          params.push(idOf(time), formatDate(new Date(time)), level, noNul(message), noNul(data));
+          params.push(idOf(time), createdOf(time), level, noNul(message), noNul(data));
         await db.run(
           trx,
           `INSERT INTO ${q(LOGS_TABLE)} (${q('id')}, ${q('created')}, ${q('level')}, ${q('message')}, ${q('data')}) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
@@ -59,7 +36,9 @@ export function sqlSink(db: Database): LogSink {
       }
     });
   return {
-    async write(batch) {
+    async write(flat) {
+      const batch: QueuedEntry[] = [];
+      for (let at = 0; at < flat.length; at += FIELDS) batch.push(rowOf(flat, at));
       try {
         await insert(batch);
         return 0;
@@ -80,7 +59,11 @@ export function sqlSink(db: Database): LogSink {
  * (docs/benchmarks.md): the insert, its commit and the WAL's checkpoints; the thread does that beside it.
  */
 export function workerSink(file: string): LogSink {
-  const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), { workerData: { file } });
+  // Named, so that its thread shows as `plinth-logs` in /proc and top (bench/builds.ts --threads reads it).
+  const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), {
+    workerData: { file },
+    name: 'plinth-logs',
+  });
   worker.unref();
   let seq = 0;
   const waiting = new Map<number, { resolve(failed: number): void; reject(err: Error): void }>();

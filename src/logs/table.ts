@@ -32,9 +32,18 @@ export const LOGS_COLLECTION: Collection = blankCollection('base', {
   ],
 });
 
+const CREATED_INDEX = {
+  name: 'idx__logs_created',
+  table: LOGS_TABLE,
+  unique: false,
+  columns: [{ name: 'created', kind: 'text' as const }],
+};
+
 /**
- * The table and the one index that keeps retention and time-ordered pages cheap (every index is paid for
- * by every request's entry: `level` has none, a filter on it reads the newest entries first anyway).
+ * The table, keyed by ids made in time order. Every index is paid for by every request's row, so there is
+ * no other: retention deletes by id range, pages are newest first by id, a sort on `created` is a sort on
+ * `id` (reader.ts). The first version had a `created` index: on SQLite it cost about a quarter of each
+ * row's insert (docs/benchmarks.md, "Request logs"), and 0002 drops it.
  */
 export const LOGS_MIGRATIONS: readonly Migration[] = [
   {
@@ -49,14 +58,15 @@ export const LOGS_MIGRATIONS: readonly Migration[] = [
           { name: 'message', kind: 'text' },
           { name: 'data', kind: 'json' },
         ]),
-        ...d.createIndexSql({
-          name: 'idx__logs_created',
-          table: LOGS_TABLE,
-          unique: false,
-          columns: [{ name: 'created', kind: 'text' }],
-        }),
+        ...d.createIndexSql(CREATED_INDEX),
       ];
       for (const text of statements) await db.run(trx, text, []);
+    },
+  },
+  {
+    name: 'logs_0002_no_created_index',
+    async up(trx, db: Database) {
+      for (const text of db.dialect.dropIndexSql(CREATED_INDEX)) await db.run(trx, text, []);
     },
   },
 ];

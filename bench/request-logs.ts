@@ -1,0 +1,173 @@
+// `node bench/request-logs.ts`: what storing request logs costs on the get-by-id bench, measured in one
+// server process: round after round the load (bench/load.ts, its own process) runs once with request logs
+// off (`logs.maxDays = 0`, which returns before anything is recorded) and once with the default settings
+// (`maxDays = 5`), alternating which goes first. Same process, same heap, same compiled code: only the
+// logging differs, which two builds side by side (bench/builds.ts) cannot promise on a busy machine.
+// Reported: server CPU per request (all threads, from /proc) with logs off and on, by thread too
+// (`plinth-logs` is the SQLite writer thread), and the cost round by round.
+//
+// Flags: --rounds N (12) --duration S (3) --warmup S (3) --connections N (10) --engine sqlite|postgres
+//        (sqlite) --dir DIR, repeatable (checkouts to run, e.g. one before a change and one after: each gets
+//        its server, and every round measures each of them, logs off and on, in turn; this one by default)
+//        --json
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LoadResult } from './load.ts';
+import { cpuSeconds, loadInChild, threadCpuSeconds } from './proc.ts';
+import { api, dropBenchDatabases, type RunningServer, seedPosts, startPlinthOn } from './servers.ts';
+import { median } from './stats.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const TMP = join(ROOT, '.bench-tmp', `request-logs-${process.pid}`);
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '12' },
+    duration: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '10' },
+    engine: { type: 'string', default: 'sqlite' },
+    dir: { type: 'string', multiple: true, default: [ROOT] },
+    json: { type: 'boolean', default: false },
+  },
+});
+const log = (msg: string) => console.error(`bench: ${msg}`);
+
+interface Mode {
+  label: 'off' | 'on';
+  maxDays: number;
+  total: number[];
+  rps: number[];
+  threads: Map<string, number[]>;
+}
+
+async function setMaxDays(server: RunningServer, maxDays: number): Promise<void> {
+  const res = await api(server.baseUrl, 'PATCH', '/api/settings', { logs: { maxDays } }, server.adminHeaders);
+  if (res.status !== 200) throw new Error(`settings answered ${res.status}: ${res.text}`);
+}
+
+async function measure(server: RunningServer, url: string, mode: Mode): Promise<void> {
+  await setMaxDays(server, mode.maxDays);
+  const pid = server.pid as number;
+  const threadsBefore = threadCpuSeconds(pid);
+  const before = cpuSeconds(pid);
+  const result: LoadResult = await loadInChild([
+    '--url',
+    url,
+    '--duration',
+    flags.duration,
+    '--connections',
+    flags.connections,
+  ]);
+  const cpu = cpuSeconds(pid) - before;
+  // A saturated machine times a few requests out; a broken build fails them all.
+  const failed = result.non2xx + result.errors + result.timeouts;
+  if (failed > result.requests / 100) throw new Error(`${failed} of ${result.requests} requests failed`);
+  const perRequest = (seconds: number) => (seconds / result.requests) * 1e6;
+  mode.total.push(perRequest(cpu));
+  mode.rps.push(result.rps);
+  for (const [name, seconds] of threadCpuSeconds(pid)) {
+    const xs = mode.threads.get(name) ?? [];
+    xs.push(perRequest(seconds - (threadsBefore.get(name) ?? 0)));
+    mode.threads.set(name, xs);
+  }
+  log(
+    `${server.name} logs ${mode.label}: ${perRequest(cpu).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`,
+  );
+}
+
+/** One checkout under test: its server, the URL to load, and its figures with logs off and on. */
+interface Subject {
+  dir: string;
+  server: RunningServer;
+  url: string;
+  off: Mode;
+  on: Mode;
+}
+
+/** Starts a checkout's server with 20 records; answers the get-by-id URL to load. */
+async function start(dir: string, n: number): Promise<Subject> {
+  const variant = { name: `plinth-logs-${n}`, entry: join(dir, 'bin', 'plinth.js') };
+  const server = await startPlinthOn(flags.engine, TMP, variant);
+  const id = await seedPosts(server);
+  const mode = (label: Mode['label'], maxDays: number): Mode => ({
+    label,
+    maxDays,
+    total: [],
+    rps: [],
+    threads: new Map(),
+  });
+  const url = `${server.baseUrl}/api/collections/posts/records/${id}`;
+  return { dir, server, url, off: mode('off', 0), on: mode('on', 5) };
+}
+
+function summarize(s: Subject) {
+  const costs = s.on.total.map((x, i) => (x / (s.off.total[i] as number) - 1) * 100);
+  const modes = [s.off, s.on];
+  return {
+    dir: s.dir,
+    engine: flags.engine,
+    rounds: Number(flags.rounds),
+    cpuPerRequestUs: Object.fromEntries(
+      modes.map((m) => [
+        m.label,
+        { median: Number(median(m.total).toFixed(1)), rounds: m.total.map((x) => Number(x.toFixed(1))) },
+      ]),
+    ),
+    medianRps: Object.fromEntries(modes.map((m) => [m.label, Math.round(median(m.rps))])),
+    byThreadMedianUs: Object.fromEntries(
+      modes.map((m) => [
+        m.label,
+        Object.fromEntries([...m.threads].map(([n, xs]) => [n, Number(median(xs).toFixed(2))])),
+      ]),
+    ),
+    costPct: {
+      median: Number(median(costs).toFixed(1)),
+      min: Number(Math.min(...costs).toFixed(1)),
+      max: Number(Math.max(...costs).toFixed(1)),
+      rounds: costs.map((x) => Number(x.toFixed(1))),
+    },
+  };
+}
+
+process.env.PLINTH_MAX_IN_FLIGHT_PER_IP = '0';
+process.env.PLINTH_MAX_CONNECTIONS_PER_IP = '0';
+mkdirSync(TMP, { recursive: true });
+const subjects: Subject[] = [];
+try {
+  const dirs = (flags.dir as string[]).map((d) => resolve(d));
+  for (const [n, dir] of dirs.entries()) subjects.push(await start(dir, n));
+  for (const s of subjects)
+    for (const mode of [s.off, s.on]) {
+      await setMaxDays(s.server, mode.maxDays);
+      await loadInChild(['--url', s.url, '--duration', flags.warmup, '--connections', flags.connections]);
+    }
+  for (let round = 0; round < Number(flags.rounds); round++) {
+    // Alternate the order of checkouts and of off/on, so that none always follows the same neighbour.
+    const order = round % 2 ? [...subjects].reverse() : subjects;
+    for (const s of order)
+      for (const mode of (round >> 1) % 2 ? [s.on, s.off] : [s.off, s.on])
+        await measure(s.server, s.url, mode);
+  }
+  const summaries = subjects.map(summarize);
+  if (flags.json) console.log(JSON.stringify(summaries, null, 2));
+  else
+    for (const summary of summaries) {
+      console.log(`${summary.dir}:`);
+      console.log(
+        `  logs off: median ${summary.cpuPerRequestUs.off?.median} µs CPU/req, ${summary.medianRps.off} req/s`,
+      );
+      console.log(
+        `  logs on:  median ${summary.cpuPerRequestUs.on?.median} µs CPU/req, ${summary.medianRps.on} req/s`,
+      );
+      console.log(`  by thread (µs/req): off ${JSON.stringify(summary.byThreadMedianUs.off)}`);
+      console.log(`                      on  ${JSON.stringify(summary.byThreadMedianUs.on)}`);
+      console.log(
+        `  cost round by round: median ${summary.costPct.median}% (from ${summary.costPct.min}% to ${summary.costPct.max}%)`,
+      );
+    }
+} finally {
+  await Promise.all(subjects.map((s) => s.server.stop()));
+  if (flags.engine === 'postgres') await dropBenchDatabases();
+  rmSync(TMP, { recursive: true, force: true });
+}
