@@ -224,6 +224,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       sink: logsDb === db ? sqlSink(db) : workerSink(join(config.dataDir, 'auxiliary.db')),
       log,
       maxDays: () => settings.get().logs.maxDays,
+      jobs,
     });
     const logs = { reader: createLogReader(logsDb), addRequest: logWriter.addRequest };
     const outage = (err: unknown) => outageError(db.dialect, err);

@@ -1,5 +1,5 @@
 import type { Database } from '../db/index.ts';
-import { formatDate } from '../lib/index.ts';
+import { formatDate, JobStats } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import { FIELDS, idBefore } from './entry-rows.js';
 import type { LogSink } from './sinks.ts';
@@ -27,6 +27,8 @@ export interface LogWriterOptions {
   flushEveryMs?: number;
   /** Entries kept in memory at most; past it new ones are dropped (and counted). */
   maxPending?: number;
+  /** Where the sweep counts its runs (`log_retention`), for /metrics. */
+  jobs?: JobStats;
 }
 
 /**
@@ -109,15 +111,18 @@ export function createLogWriter(options: LogWriterOptions) {
    * end of the id index (`_logs` has no `created` index: each index is paid for by every request's row);
    * `created` is checked too, so the bound never removes an entry it should keep.
    */
+  const jobs = options.jobs ?? new JobStats();
   async function sweep(): Promise<void> {
     const days = options.maxDays();
     if (days <= 0) return;
     const cutoff = Date.now() - days * DAY_MS;
     try {
-      await db.run(db.kysely, `DELETE FROM ${q(LOGS_TABLE)} WHERE ${q('id')} < ? AND ${q('created')} < ?`, [
-        idBefore(cutoff),
-        formatDate(new Date(cutoff)),
-      ]);
+      await jobs.track('log_retention', () =>
+        db.run(db.kysely, `DELETE FROM ${q(LOGS_TABLE)} WHERE ${q('id')} < ? AND ${q('created')} < ?`, [
+          idBefore(cutoff),
+          formatDate(new Date(cutoff)),
+        ]),
+      );
     } catch (err) {
       log.warn({ err }, 'removing old request logs failed');
     }
