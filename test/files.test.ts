@@ -642,6 +642,62 @@ for (const kind of STORAGES)
         assert.equal(res.headers.get('content-type'), type, format);
       }
     });
+
+    test('while thumbnails of a large image are made, a download, a record read and a health check are answered', async () => {
+      // Four sizes: as many as Node's libuv pool has threads, which sharp and file reads share; with four made
+      // at once, none would be left for the download.
+      const sizes = ['4000x4000', '4000x3990', '3990x4000', '3990x3990'];
+      await server.admin.collections.create({
+        name: 'large',
+        type: 'base',
+        viewRule: '',
+        createRule: '',
+        fields: [
+          { name: 'image', type: 'file', thumbs: sizes },
+          { name: 'doc', type: 'file' },
+        ],
+      });
+      // One colour, 7000×7000: a few hundred kilobytes to store, 49 megapixels to decode and 16 to encode for
+      // each size, which takes libvips far longer than the reads below take.
+      const large = await sharp({ create: { width: 7000, height: 7000, channels: 3, background: 'gray' } })
+        .png()
+        .toBuffer();
+      const record = await server
+        .client()
+        .collection('large')
+        .create({
+          image: new File([new Uint8Array(large)], 'large.png'),
+          doc: new File(['plain'], 'doc.txt'),
+        });
+      let finished = 0;
+      const thumbs = sizes.map(async (thumb) => {
+        const res = await fetch(server.client().files.getURL(record, record.image, { thumb }));
+        await res.arrayBuffer();
+        finished++;
+        return res;
+      });
+      // Wait until libvips is decoding (sharp counts the images in its hands), and the other requests are in.
+      for (let i = 0; i < 500 && sharp.counters().process < 2; i++) await sleep(10);
+      await sleep(50);
+      const making = sharp.counters().process;
+      assert.ok(making >= 2, 'the thumbnails are being made');
+      // Each read needs the event loop, and the download the libuv pool too: if thumbnails were made on the
+      // loop or took every thread of the pool, the reads would wait for one to be done.
+      const download = await fetch(server.client().files.getURL(record, record.doc));
+      const reads = [
+        [download.status, await download.text()],
+        [(await server.request('GET', '/api/health')).status],
+        [(await server.request('GET', `/api/collections/large/records/${record.id}`)).status],
+      ];
+      const [stillMaking, finishedDuringReads] = [sharp.counters().process, finished];
+      assert.deepEqual(reads, [[200, 'plain'], [200], [200]]);
+      assert.equal(finishedDuringReads, 0, 'a read waited for a thumbnail');
+      assert.ok(
+        stillMaking >= making,
+        `a read waited for a thumbnail: ${making} being made, then ${stillMaking}`,
+      );
+      for (const res of await Promise.all(thumbs)) assert.equal(res.status, 200);
+    });
   });
 
 describe('S3 storage from the settings', () => {
