@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import type { RecordModel } from 'pocketbase';
 import sharp from 'sharp';
+import { badRequest } from '../src/errors/index.ts';
 import { listKeys, startS3, type TestS3 } from './helpers/s3.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { localKeys } from './helpers/storage.ts';
@@ -51,6 +52,10 @@ async function storedKeys(server: TestServer): Promise<string[]> {
   return s3 ? listKeys(s3.options) : localKeys(server.dataDir);
 }
 
+/** PATCH /api/settings as the superuser. */
+const settingsOf = (server: TestServer) => (body: unknown) =>
+  server.request('PATCH', '/api/settings', { token: server.adminToken, body });
+
 async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 100 && !(await check()); i++) await sleep(20);
   assert.ok(await check(), what);
@@ -81,6 +86,7 @@ for (const kind of STORAGES)
     after(() => stop(server));
 
     const docs = () => server.client().collection('docs');
+    const settings = (body: unknown) => settingsOf(server)(body);
     const url = (record: RecordModel, name: string, query: Record<string, unknown> = {}) =>
       server.client().files.getURL(record, name, query);
     const keysOf = async (record: RecordModel) =>
@@ -216,6 +222,53 @@ for (const kind of STORAGES)
       assert.equal(err.status, 400);
       assert.equal(err.response.data.code?.code, 'validation_not_unique');
       assert.deepEqual(await storedKeys(server), before);
+    });
+
+    test('files an update or a delete lets go of stay when its transaction rolls back', async () => {
+      const stored = async (record: RecordModel) =>
+        (await keysOf(record)).map((k) => k.split('/')[2]).sort();
+      const a = await docs().create({ one: new File(['a'], 'a.txt'), many: [new File(['m'], 'm.txt')] });
+      const b = await docs().create({ one: new File(['b'], 'b.txt') });
+      const expected = { a: [a.one, ...a.many].sort(), b: [b.one] };
+      // Hooks that fail after the statement ran: their transaction rolls back.
+      const refuse = async (_event: unknown, next: () => Promise<void>) => {
+        await next();
+        throw badRequest('Refused by a hook.');
+      };
+      const hooks = server.app.records.hooks;
+      const ids = [hooks.update.bind(refuse), hooks.delete.bind(refuse)];
+      try {
+        const replaced = await docs()
+          .update(a.id, { one: new File(['new'], 'new.txt'), 'many-': a.many })
+          .catch((e) => e);
+        assert.equal(replaced.status, 400);
+        assert.equal((await docs().delete(b.id).catch((e) => e)).status, 400);
+      } finally {
+        hooks.update.unbind(ids[0] as string);
+        hooks.delete.unbind(ids[1] as string);
+      }
+      // A batch whose last request fails: its delete and its replacement are undone too.
+      assert.equal((await settings({ batch: { enabled: true, maxRequests: 10 } })).status, 200);
+      const batch = server.client().createBatch();
+      batch.collection('docs').delete(b.id);
+      batch.collection('docs').update(a.id, { one: new File(['newer'], 'newer.txt'), many: [] });
+      batch.collection('docs').update(a.id, { many: ['no-such-file.txt'] });
+      assert.equal((await batch.send().catch((e) => e)).status, 400);
+      // A write that does commit lets go of its file: once that is gone, the rolled-back ones had their turn.
+      const witness = await docs().create({ one: new File(['w'], 'w.txt') });
+      await docs().update(witness.id, { one: null });
+      await eventually(async () => (await keysOf(witness)).length === 0, "the committed update's file is gone");
+      const now = await docs().getOne(a.id);
+      assert.deepEqual([now.one, now.many], [a.one, a.many], 'the record whose update rolled back');
+      assert.equal((await docs().getOne(b.id)).one, b.one, 'the record whose delete rolled back');
+      assert.deepEqual(await stored(a), expected.a, 'the files of the record whose update rolled back');
+      assert.deepEqual(await stored(b), expected.b, 'the file of the record whose delete rolled back');
+      for (const [record, name] of [
+        [a, a.one],
+        [a, a.many[0]],
+        [b, b.one],
+      ] as const)
+        assert.equal((await fetch(url(record, name))).status, 200, name);
     });
 
     test('deleting a record removes its folder once the delete has committed', async () => {
