@@ -51,6 +51,8 @@ export async function readMultipart(
   const body: Record<string, unknown> = {};
   const files: SpooledFile[] = [];
   let total = 0;
+  // Attached before the parser is (at the loop's first step, in this same tick): both see every chunk.
+  const closed = watchCloseDelimiter(request);
   try {
     for await (const part of request.parts()) {
       if (part.type === 'field') {
@@ -84,6 +86,8 @@ export async function readMultipart(
       file.mime = await sniffMime(meter.head);
       total += meter.size;
     }
+    // @fastify/multipart ends a form cut short between parts (or inside a value) as if it were whole.
+    if (!closed()) throw badRequest('Invalid multipart form.');
   } catch (err) {
     await discardSpooled(files);
     if (!request.raw.complete) lingerThenClose(request);
@@ -111,6 +115,35 @@ export async function readMultipartOutsideSlot(
     await discardSpooled(spooled);
     throw err;
   });
+}
+
+/**
+ * Watches a multipart body for its close delimiter (`--boundary--` after a line break, or opening the body),
+ * and answers whether it came. No part can hold the delimiter, so its first sight is the form's end; a form
+ * without it was cut short.
+ */
+function watchCloseDelimiter(request: FastifyRequest): () => boolean {
+  const boundary = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(request.headers['content-type'] ?? '');
+  // Without a boundary the parser refuses the form itself.
+  if (!boundary) return () => true;
+  const close = Buffer.from(`\r\n--${boundary[1] ?? boundary[2]}--`);
+  const keep = close.length - 1;
+  let tail = Buffer.from('\r\n');
+  let seen = false;
+  const onData = (chunk: Buffer) => {
+    // The delimiter may span two chunks: the end of the one before is searched with the start of this one.
+    seen = Buffer.concat([tail, chunk.subarray(0, keep)]).includes(close) || chunk.includes(close, 0);
+    if (seen) {
+      request.raw.off('data', onData);
+      return;
+    }
+    tail =
+      chunk.length >= keep
+        ? Buffer.from(chunk.subarray(-keep))
+        : Buffer.concat([tail, chunk]).subarray(-keep);
+  };
+  request.raw.on('data', onData);
+  return () => seen;
 }
 
 /** How long the rest of a refused upload is read and dropped before the connection is cut. */
