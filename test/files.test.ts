@@ -10,51 +10,13 @@ import sharp from 'sharp';
 import { badRequest } from '../src/errors/index.ts';
 import { listKeys, startS3, type TestS3 } from './helpers/s3.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { localKeys } from './helpers/storage.ts';
+import { STORAGES, startServerOn, stopServer, storedKeys } from './helpers/storage.ts';
 
 const png = (size = 8) =>
   sharp({ create: { width: size, height: size, channels: 3, background: 'blue' } })
     .png()
     .toBuffer();
 const NAME = /^[a-z0-9_]{3,100}_[a-z0-9]{10}(\.[\w.*+=#-]+)?$/;
-
-/**
- * Where the suite's servers store files: the data dir, or a real S3-compatible server (s3rver). Storage does
- * not touch the database, so the S3 runs happen once, with the SQLite run of the suite.
- */
-const STORAGES = ['local', 's3'] as const;
-type StorageKind = 'local' | 's3';
-const s3Of = new WeakMap<TestServer, TestS3>();
-
-/** Starts a server storing files on `kind`. */
-async function serverOn(kind: StorageKind): Promise<TestServer> {
-  const server = await startServer();
-  if (kind === 's3') {
-    const s3 = await startS3();
-    s3Of.set(server, s3);
-    const res = await server.request('PATCH', '/api/settings', {
-      token: server.adminToken,
-      body: { s3: { enabled: true, ...s3.options } },
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  }
-  return server;
-}
-
-async function stop(server: TestServer): Promise<void> {
-  await server.close();
-  await s3Of.get(server)?.stop();
-}
-
-/** Every stored key, wherever the server stores files. */
-async function storedKeys(server: TestServer): Promise<string[]> {
-  const s3 = s3Of.get(server);
-  return s3 ? listKeys(s3.options) : localKeys(server.dataDir);
-}
-
-/** PATCH /api/settings as the superuser. */
-const settingsOf = (server: TestServer) => (body: unknown) =>
-  server.request('PATCH', '/api/settings', { token: server.adminToken, body });
 
 async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 100 && !(await check()); i++) await sleep(20);
@@ -65,7 +27,7 @@ for (const kind of STORAGES)
   describe(`file fields: uploads through the SDK, downloads, cleanup on ${kind} storage`, () => {
     let server: TestServer;
     before(async () => {
-      server = await serverOn(kind);
+      server = await startServerOn(kind);
       await server.admin.collections.create({
         name: 'docs',
         type: 'base',
@@ -83,10 +45,11 @@ for (const kind of STORAGES)
         ],
       });
     });
-    after(() => stop(server));
+    after(() => stopServer(server));
 
     const docs = () => server.client().collection('docs');
-    const settings = (body: unknown) => settingsOf(server)(body);
+    const settings = (body: unknown) =>
+      server.request('PATCH', '/api/settings', { token: server.adminToken, body });
     const url = (record: RecordModel, name: string, query: Record<string, unknown> = {}) =>
       server.client().files.getURL(record, name, query);
     const keysOf = async (record: RecordModel) =>
@@ -389,7 +352,7 @@ for (const kind of STORAGES)
   describe(`hostile uploads on ${kind} storage`, () => {
     let server: TestServer;
     before(async () => {
-      server = await serverOn(kind);
+      server = await startServerOn(kind);
       await server.admin.collections.create({
         name: 'box',
         type: 'base',
@@ -403,7 +366,7 @@ for (const kind of STORAGES)
         ],
       });
     });
-    after(() => stop(server));
+    after(() => stopServer(server));
     const box = () => server.client().collection('box');
     const records = async () => (await server.admin.collection('box').getList(1, 1)).totalItems;
     const spool = () => readdirSync(join(server.dataDir, '.uploads'));
@@ -652,7 +615,7 @@ for (const kind of STORAGES)
     let server: TestServer;
     const password = 'password-123';
     before(async () => {
-      server = await serverOn(kind);
+      server = await startServerOn(kind);
       await server.admin.collections.create({
         name: 'vault',
         type: 'base',
@@ -665,7 +628,7 @@ for (const kind of STORAGES)
         ],
       });
     });
-    after(() => stop(server));
+    after(() => stopServer(server));
 
     async function signedIn(email: string) {
       const pb = server.client();
@@ -747,7 +710,7 @@ for (const kind of STORAGES)
   describe(`thumbnails on ${kind} storage`, () => {
     let server: TestServer;
     before(async () => {
-      server = await serverOn(kind);
+      server = await startServerOn(kind);
       await server.admin.collections.create({
         name: 'pics',
         type: 'base',
@@ -764,7 +727,7 @@ for (const kind of STORAGES)
         ],
       });
     });
-    after(() => stop(server));
+    after(() => stopServer(server));
     const pics = () => server.client().collection('pics');
 
     /** 100×200: the top half red, the bottom half blue. */
