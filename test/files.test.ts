@@ -490,6 +490,16 @@ for (const kind of STORAGES)
           `boundary=${boundary}`,
         ],
         [
+          'truncated in a second file',
+          `${filePart(boundary, 'f', 'a.txt')}whole\r\n${filePart(boundary, 'f', 'b.txt')}cut sho`,
+          `boundary=${boundary}`,
+        ],
+        [
+          'truncated in the closing delimiter',
+          `${filePart(boundary, 'f', 'a.txt')}whole\r\n${filePart(boundary, 'f', 'b.txt')}b\r\n--${boundary}-`,
+          `boundary=${boundary}`,
+        ],
+        [
           'truncated in a value',
           `${filePart(boundary, 'f', 'a.txt')}x\r\n--${boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nhalf a ti`,
           `boundary=${boundary}`,

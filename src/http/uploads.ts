@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../errors/index.ts';
@@ -51,8 +52,15 @@ export async function readMultipart(
   const body: Record<string, unknown> = {};
   const files: SpooledFile[] = [];
   let total = 0;
+  // A file part cut short by the end of the body is never ended by the parser: it is ended here, as refused.
+  const cutShort = () => badRequest('Invalid multipart form.');
+  let current: Readable | undefined;
+  let ended = false;
   // Attached before the parser is (at the loop's first step, in this same tick): both see every chunk.
-  const closed = watchCloseDelimiter(request);
+  const closed = watchCloseDelimiter(request, () => {
+    ended = true;
+    current?.destroy(cutShort());
+  });
   try {
     for await (const part of request.parts()) {
       if (part.type === 'field') {
@@ -79,7 +87,13 @@ export async function readMultipart(
           : limits.tooLarge(part.fieldname, part.filename ?? '', max),
       );
       files.push({ key: part.fieldname, originalName: part.filename ?? '', path, size: 0, mime: '' });
+      if (ended) {
+        part.file.destroy();
+        throw cutShort();
+      }
+      current = part.file;
       await pipeline(part.file, meter, createWriteStream(path, { mode: 0o600 }));
+      current = undefined;
       if (part.file.truncated) throw new ApiError(413, 'Request entity too large.');
       const file = files.at(-1) as SpooledFile;
       file.size = meter.size;
@@ -120,9 +134,9 @@ export async function readMultipartOutsideSlot(
 /**
  * Watches a multipart body for its close delimiter (`--boundary--` after a line break, or opening the body),
  * and answers whether it came. No part can hold the delimiter, so its first sight is the form's end; a form
- * without it was cut short.
+ * without it was cut short, and `cutShort` is called when the body ends so.
  */
-function watchCloseDelimiter(request: FastifyRequest): () => boolean {
+function watchCloseDelimiter(request: FastifyRequest, cutShort: () => void): () => boolean {
   const boundary = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(request.headers['content-type'] ?? '');
   // Without a boundary the parser refuses the form itself.
   if (!boundary) return () => true;
@@ -143,6 +157,7 @@ function watchCloseDelimiter(request: FastifyRequest): () => boolean {
         : Buffer.concat([tail, chunk]).subarray(-keep);
   };
   request.raw.on('data', onData);
+  request.raw.once('end', () => seen || cutShort());
   return () => seen;
 }
 

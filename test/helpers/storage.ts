@@ -37,6 +37,17 @@ export async function useS3(server: TestServer): Promise<TestS3> {
   return s3;
 }
 
+/** Points a server's file storage back at its data dir, and stops the bucket {@link useS3} started. */
+export async function useLocalStorage(server: TestServer): Promise<void> {
+  const res = await server.request('PATCH', '/api/settings', {
+    token: server.adminToken,
+    body: { s3: { enabled: false } },
+  });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  await s3Of.get(server)?.stop();
+  s3Of.delete(server);
+}
+
 /** Starts a server storing files on `kind`. */
 export async function startServerOn(kind: StorageKind): Promise<TestServer> {
   const server = await startServer();
