@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClientResponseError } from 'pocketbase';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
-import { localKeys } from './helpers/storage.ts';
+import { STORAGES, storedKeys, useLocalStorage, useS3 } from './helpers/storage.ts';
 
 // `POST /api/batch`, checked against PocketBase's behaviour (apis/batch.go, apis/batch_test.go): disabled
 // by default (403), the request list validated first (400 with errors by index), then every request run in
@@ -326,163 +326,195 @@ describe(`batch requests on ${TEST_ENGINE}`, () => {
     });
   });
 
-  describe('with files (multipart, keys `requests.N.field`)', () => {
-    let docs = '';
-    let docsId = '';
-    const PNG = Buffer.from(
-      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
-      'base64',
-    );
-    const spool = () => readdirSync(join(srv.dataDir, '.uploads'));
-    // The file names kept for this collection's records.
-    const stored = () =>
-      localKeys(srv.dataDir)
-        .filter((k) => k.startsWith(`${docsId}/`))
-        .map((k) => k.split('/').pop() as string)
-        .sort();
-    const post = (form: FormData) =>
-      fetch(`${srv.url}/api/batch`, { method: 'POST', body: form }).then(async (r) => ({
-        status: r.status,
-        body: (await r.json()) as Json,
-      }));
-    const createIn = (body: object) => ({ method: 'POST', url: `/api/collections/${docs}/records`, body });
-
-    before(async () => {
-      await settings({ enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 0 });
-      const made = await srv.request('POST', '/api/collections', {
-        token: srv.adminToken,
-        body: {
-          name: 'batch_docs',
-          ...OPEN,
-          fields: [
-            { name: 'title', type: 'text', required: true, max: 100 },
-            { name: 'files', type: 'file', maxSelect: 5, maxSize: 1000 },
-            { name: 'image', type: 'file', maxSelect: 1, mimeTypes: ['image/png'] },
-          ],
-        },
-      });
-      assert.equal(made.status, 200, JSON.stringify(made.body));
-      docs = made.body.name;
-      docsId = made.body.id;
-    });
-
-    it('stores files with creates and updates sent through the SDK, each in its own request', async () => {
-      const first = await srv.admin.collection(docs).create({ title: 'before' });
-      const b = srv.admin.createBatch();
-      b.collection(docs).create({
-        title: 'one',
-        files: [new File(['first file'], 'alpha.txt'), new File(['second file'], 'b.txt')],
-        image: new File([PNG], 'pixel.bin'),
-      });
-      b.collection(docs).create({ title: 'two' });
-      b.collection(docs).update(first.id, { 'files+': new File(['appended'], 'c.txt') });
-      const results = await b.send();
-      assert.deepEqual(
-        results.map((r) => r.status),
-        [200, 200, 200],
+  for (const kind of STORAGES)
+    describe(`with files (multipart, keys \`requests.N.field\`) on ${kind} storage`, () => {
+      let docs = '';
+      let docsId = '';
+      const PNG = Buffer.from(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==',
+        'base64',
       );
-      const [one, two, updated] = results.map((r) => r.body);
-      assert.equal(one.files.length, 2);
-      assert.match(one.files[0], /^alpha_\w{10}\.txt$/);
-      assert.match(one.image, /^pixel_\w{10}\.bin$/);
-      assert.deepEqual(two.files, []);
-      assert.equal(updated.files.length, 1);
-      const download = await fetch(`${srv.url}/api/files/${docsId}/${one.id}/${one.files[1]}`);
-      assert.equal(await download.text(), 'second file');
-      const image = await fetch(`${srv.url}/api/files/${docsId}/${one.id}/${one.image}`);
-      assert.equal(image.headers.get('content-type'), 'image/png', 'the type is sniffed');
-      assert.deepEqual(spool(), [], 'no spool file left');
+      const spool = () => readdirSync(join(srv.dataDir, '.uploads'));
+      // The file names kept for this collection's records.
+      const stored = async () =>
+        (await storedKeys(srv))
+          .filter((k) => k.startsWith(`${docsId}/`))
+          .map((k) => k.split('/').pop() as string)
+          .sort();
+      const post = (form: FormData) =>
+        fetch(`${srv.url}/api/batch`, { method: 'POST', body: form }).then(async (r) => ({
+          status: r.status,
+          body: (await r.json()) as Json,
+        }));
+      const createIn = (body: object) => ({ method: 'POST', url: `/api/collections/${docs}/records`, body });
 
-      // Removing a name in a batch removes its file once the batch has committed.
-      const removal = srv.admin.createBatch();
-      removal.collection(docs).update(one.id, { 'files-': one.files[0] });
-      assert.equal((await removal.send())[0]?.status, 200);
-      for (let i = 0; i < 50 && stored().includes(one.files[0]); i++) await sleep(20);
-      assert.ok(!stored().includes(one.files[0]));
-      assert.ok(stored().includes(one.files[1]));
-    });
+      before(async () => {
+        if (kind === 's3') await useS3(srv);
+        await settings({ enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 0 });
+        const made = await srv.request('POST', '/api/collections', {
+          token: srv.adminToken,
+          body: {
+            name: `batch_docs_${kind}`,
+            ...OPEN,
+            fields: [
+              { name: 'title', type: 'text', required: true, max: 100 },
+              { name: 'files', type: 'file', maxSelect: 5, maxSize: 1000 },
+              { name: 'image', type: 'file', maxSelect: 1, mimeTypes: ['image/png'] },
+            ],
+          },
+        });
+        assert.equal(made.status, 200, JSON.stringify(made.body));
+        docs = made.body.name;
+        docsId = made.body.id;
+      });
+      after(async () => {
+        if (kind === 's3') await useLocalStorage(srv);
+      });
 
-    it('takes `requests[N].field` keys too, and ignores files for requests that are not there', async () => {
-      const form = new FormData();
-      form.append('requests[0].files', new Blob(['bracketed']), 'xray.txt');
-      form.append('requests.7.files', new Blob(['nobody']), 'y.txt');
-      form.append('@jsonPayload', JSON.stringify({ requests: [createIn({ title: 'brackets' })] }));
-      const res = await post(form);
-      assert.equal(res.status, 200, JSON.stringify(res.body));
-      assert.equal(res.body[0].body.files.length, 1);
-      assert.match(res.body[0].body.files[0], /^xray_/);
-      assert.deepEqual(spool(), []);
-    });
+      it('stores files with creates and updates sent through the SDK, each in its own request', async () => {
+        const first = await srv.admin.collection(docs).create({ title: 'before' });
+        const b = srv.admin.createBatch();
+        b.collection(docs).create({
+          title: 'one',
+          files: [new File(['first file'], 'alpha.txt'), new File(['second file'], 'b.txt')],
+          image: new File([PNG], 'pixel.bin'),
+        });
+        b.collection(docs).create({ title: 'two' });
+        b.collection(docs).update(first.id, { 'files+': new File(['appended'], 'c.txt') });
+        const results = await b.send();
+        assert.deepEqual(
+          results.map((r) => r.status),
+          [200, 200, 200],
+        );
+        const [one, two, updated] = results.map((r) => r.body);
+        assert.equal(one.files.length, 2);
+        assert.match(one.files[0], /^alpha_\w{10}\.txt$/);
+        assert.match(one.image, /^pixel_\w{10}\.bin$/);
+        assert.deepEqual(two.files, []);
+        assert.equal(updated.files.length, 1);
+        const download = await fetch(`${srv.url}/api/files/${docsId}/${one.id}/${one.files[1]}`);
+        assert.equal(await download.text(), 'second file');
+        const image = await fetch(`${srv.url}/api/files/${docsId}/${one.id}/${one.image}`);
+        assert.equal(image.headers.get('content-type'), 'image/png', 'the type is sniffed');
+        assert.deepEqual(spool(), [], 'no spool file left');
 
-    it('undoes every stored file when a later request fails, and keeps no spool file', async () => {
-      const before = stored();
-      const records = await count(docs);
-      const form = new FormData();
-      form.append('requests.0.files', new Blob(['kept?']), 'kept.txt');
-      form.append('requests.1.files', new Blob(['kept too?']), 'kept2.txt');
-      form.append(
-        '@jsonPayload',
-        JSON.stringify({
-          requests: [createIn({ title: 'ok' }), createIn({ title: 'ok' }), createIn({ title: '' })],
-        }),
-      );
-      const res = await post(form);
-      assert.equal(res.status, 400);
-      assert.deepEqual(Object.keys(res.body.data.requests), ['2']);
-      assert.deepEqual(stored(), before, 'the files of the undone creates are gone');
-      assert.equal(await count(docs), records);
-      assert.deepEqual(spool(), []);
-    });
+        // Removing a name in a batch removes its file once the batch has committed.
+        const removal = srv.admin.createBatch();
+        removal.collection(docs).update(one.id, { 'files-': one.files[0] });
+        assert.equal((await removal.send())[0]?.status, 200);
+        for (let i = 0; i < 50 && (await stored()).includes(one.files[0]); i++) await sleep(20);
+        assert.ok(!(await stored()).includes(one.files[0]));
+        assert.ok((await stored()).includes(one.files[1]));
+      });
 
-    it("checks each file against its own field's limits: size, type, count", async () => {
-      const before = stored();
-      const cases: [string, Blob, string][] = [
-        ['files', new Blob(['x'.repeat(1001)]), 'validation_file_size_limit'],
-        ['image', new Blob(['not a png at all']), 'validation_invalid_mime_type'],
-      ];
-      for (const [field, blob, code] of cases) {
+      it('takes `requests[N].field` keys too, and ignores files for requests that are not there', async () => {
         const form = new FormData();
-        form.append(`requests.1.${field}`, blob, 'f.png');
-        form.append('requests.0.files', new Blob(['fine']), 'fine.txt');
+        form.append('requests[0].files', new Blob(['bracketed']), 'xray.txt');
+        form.append('requests.7.files', new Blob(['nobody']), 'y.txt');
+        form.append('@jsonPayload', JSON.stringify({ requests: [createIn({ title: 'brackets' })] }));
+        const res = await post(form);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.equal(res.body[0].body.files.length, 1);
+        assert.match(res.body[0].body.files[0], /^xray_/);
+        assert.deepEqual(spool(), []);
+      });
+
+      it('undoes every stored file when a later request fails, and keeps no spool file', async () => {
+        const before = await stored();
+        const records = await count(docs);
+        const form = new FormData();
+        form.append('requests.0.files', new Blob(['kept?']), 'kept.txt');
+        form.append('requests.1.files', new Blob(['kept too?']), 'kept2.txt');
         form.append(
           '@jsonPayload',
-          JSON.stringify({ requests: [createIn({ title: 'a' }), createIn({ title: 'b' })] }),
+          JSON.stringify({
+            requests: [createIn({ title: 'ok' }), createIn({ title: 'ok' }), createIn({ title: '' })],
+          }),
         );
         const res = await post(form);
-        assert.equal(res.status, 400, JSON.stringify(res.body));
-        assert.equal(res.body.data.requests['1'].response.data[field].code, code);
-      }
-      const many = new FormData();
-      for (let i = 0; i < 6; i++) many.append('requests.0.files', new Blob([`f${i}`]), `${i}.txt`);
-      many.append('@jsonPayload', JSON.stringify({ requests: [createIn({ title: 'many' })] }));
-      const res = await post(many);
-      assert.equal(res.body.data.requests['0'].response.data.files.code, 'validation_too_many_files');
-      assert.deepEqual(stored(), before);
-      assert.deepEqual(spool(), []);
-    });
-
-    it('cuts a form off at the batch body limit, announced or streamed: 413, nothing kept', async () => {
-      await settings({ enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 20_000 });
-      try {
-        const records = await count(docs);
-        const big = new FormData();
-        big.append('requests.0.files', new Blob([Buffer.alloc(50_000, 1)]), 'big.bin');
-        big.append('@jsonPayload', JSON.stringify({ requests: [createIn({ title: 'big' })] }));
-        assert.equal((await post(big)).status, 413, 'refused on its Content-Length');
-        // The same form, streamed without a length: cut off while it streams.
-        const encoded = new Response(big);
-        const streamed = await fetch(`${srv.url}/api/batch`, {
-          method: 'POST',
-          body: encoded.body,
-          headers: { 'content-type': encoded.headers.get('content-type') as string },
-          duplex: 'half',
-        } as RequestInit);
-        assert.equal(streamed.status, 413);
+        assert.equal(res.status, 400);
+        assert.deepEqual(Object.keys(res.body.data.requests), ['2']);
+        assert.deepEqual(await stored(), before, 'the files of the undone creates are gone');
         assert.equal(await count(docs), records);
         assert.deepEqual(spool(), []);
-      } finally {
-        await settings({ enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 0 });
-      }
+      });
+
+      it("checks each file against its own field's limits: size, type, count", async () => {
+        const before = await stored();
+        const records = await count(docs);
+        const cases: [string, Blob, string][] = [
+          ['files', new Blob(['x'.repeat(1001)]), 'validation_file_size_limit'],
+          ['image', new Blob(['not a png at all']), 'validation_invalid_mime_type'],
+        ];
+        for (const [field, blob, code] of cases) {
+          const form = new FormData();
+          form.append(`requests.1.${field}`, blob, 'f.png');
+          form.append('requests.0.files', new Blob(['fine']), 'fine.txt');
+          form.append(
+            '@jsonPayload',
+            JSON.stringify({ requests: [createIn({ title: 'a' }), createIn({ title: 'b' })] }),
+          );
+          const res = await post(form);
+          assert.equal(res.status, 400, JSON.stringify(res.body));
+          assert.equal(res.body.data.requests['1'].response.data[field].code, code);
+        }
+        const many = new FormData();
+        for (let i = 0; i < 6; i++) many.append('requests.0.files', new Blob([`f${i}`]), `${i}.txt`);
+        many.append('@jsonPayload', JSON.stringify({ requests: [createIn({ title: 'many' })] }));
+        const res = await post(many);
+        assert.equal(res.body.data.requests['0'].response.data.files.code, 'validation_too_many_files');
+        assert.deepEqual(await stored(), before);
+        assert.equal(await count(docs), records);
+        assert.deepEqual(spool(), []);
+      });
+
+      it('refuses a form cut short after its first requests: 400, nothing written or kept', async () => {
+        const before = await stored();
+        const records = await count(docs);
+        const form = new FormData();
+        form.append('@jsonPayload', JSON.stringify({ requests: [createIn({ title: 'cut' })] }));
+        form.append('requests.0.files', new Blob(['a whole file']), 'whole.txt');
+        form.append('requests.0.files', new Blob(['the next one, cut short']), 'cut.txt');
+        const encoded = new Response(form);
+        const bytes = Buffer.from(await encoded.arrayBuffer());
+        // Cut inside the last file, and after a whole part (before the next part's headers end).
+        const lastPart = bytes.lastIndexOf('Content-Disposition');
+        for (const end of [bytes.length - 20, lastPart + 10]) {
+          const res = await fetch(`${srv.url}/api/batch`, {
+            method: 'POST',
+            body: bytes.subarray(0, end),
+            headers: { 'content-type': encoded.headers.get('content-type') as string },
+          });
+          assert.equal(res.status, 400, String(end));
+          assert.deepEqual(Object.keys((await res.json()) as object).sort(), ['data', 'message', 'status']);
+        }
+        assert.deepEqual(await stored(), before);
+        assert.equal(await count(docs), records);
+        assert.deepEqual(spool(), []);
+      });
+
+      it('cuts a form off at the batch body limit, announced or streamed: 413, nothing kept', async () => {
+        await settings({ enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 20_000 });
+        try {
+          const records = await count(docs);
+          const big = new FormData();
+          big.append('requests.0.files', new Blob([Buffer.alloc(50_000, 1)]), 'big.bin');
+          big.append('@jsonPayload', JSON.stringify({ requests: [createIn({ title: 'big' })] }));
+          assert.equal((await post(big)).status, 413, 'refused on its Content-Length');
+          // The same form, streamed without a length: cut off while it streams.
+          const encoded = new Response(big);
+          const streamed = await fetch(`${srv.url}/api/batch`, {
+            method: 'POST',
+            body: encoded.body,
+            headers: { 'content-type': encoded.headers.get('content-type') as string },
+            duplex: 'half',
+          } as RequestInit);
+          assert.equal(streamed.status, 413);
+          assert.equal(await count(docs), records);
+          assert.deepEqual(spool(), []);
+        } finally {
+          await settings({ enabled: true, maxRequests: 50, timeout: 3, maxBodySize: 0 });
+        }
+      });
     });
-  });
 });

@@ -7,49 +7,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import type { RecordModel } from 'pocketbase';
 import sharp from 'sharp';
+import { badRequest } from '../src/errors/index.ts';
 import { listKeys, startS3, type TestS3 } from './helpers/s3.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { localKeys } from './helpers/storage.ts';
+import { STORAGES, startServerOn, stopServer, storedKeys } from './helpers/storage.ts';
 
 const png = (size = 8) =>
   sharp({ create: { width: size, height: size, channels: 3, background: 'blue' } })
     .png()
     .toBuffer();
 const NAME = /^[a-z0-9_]{3,100}_[a-z0-9]{10}(\.[\w.*+=#-]+)?$/;
-
-/**
- * Where the suite's servers store files: the data dir, or a real S3-compatible server (s3rver). Storage does
- * not touch the database, so the S3 runs happen once, with the SQLite run of the suite.
- */
-const STORAGES = ['local', 's3'] as const;
-type StorageKind = 'local' | 's3';
-const s3Of = new WeakMap<TestServer, TestS3>();
-
-/** Starts a server storing files on `kind`. */
-async function serverOn(kind: StorageKind): Promise<TestServer> {
-  const server = await startServer();
-  if (kind === 's3') {
-    const s3 = await startS3();
-    s3Of.set(server, s3);
-    const res = await server.request('PATCH', '/api/settings', {
-      token: server.adminToken,
-      body: { s3: { enabled: true, ...s3.options } },
-    });
-    assert.equal(res.status, 200, JSON.stringify(res.body));
-  }
-  return server;
-}
-
-async function stop(server: TestServer): Promise<void> {
-  await server.close();
-  await s3Of.get(server)?.stop();
-}
-
-/** Every stored key, wherever the server stores files. */
-async function storedKeys(server: TestServer): Promise<string[]> {
-  const s3 = s3Of.get(server);
-  return s3 ? listKeys(s3.options) : localKeys(server.dataDir);
-}
 
 async function eventually(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 100 && !(await check()); i++) await sleep(20);
@@ -60,7 +27,7 @@ for (const kind of STORAGES)
   describe(`file fields: uploads through the SDK, downloads, cleanup on ${kind} storage`, () => {
     let server: TestServer;
     before(async () => {
-      server = await serverOn(kind);
+      server = await startServerOn(kind);
       await server.admin.collections.create({
         name: 'docs',
         type: 'base',
@@ -78,9 +45,11 @@ for (const kind of STORAGES)
         ],
       });
     });
-    after(() => stop(server));
+    after(() => stopServer(server));
 
     const docs = () => server.client().collection('docs');
+    const settings = (body: unknown) =>
+      server.request('PATCH', '/api/settings', { token: server.adminToken, body });
     const url = (record: RecordModel, name: string, query: Record<string, unknown> = {}) =>
       server.client().files.getURL(record, name, query);
     const keysOf = async (record: RecordModel) =>
@@ -218,6 +187,62 @@ for (const kind of STORAGES)
       assert.deepEqual(await storedKeys(server), before);
     });
 
+    test('files an update or a delete lets go of stay when its transaction rolls back', async () => {
+      const stored = async (record: RecordModel) => (await keysOf(record)).map((k) => k.split('/')[2]).sort();
+      const a = await docs().create({ one: new File(['a'], 'a.txt'), many: [new File(['m'], 'm.txt')] });
+      const b = await docs().create({ one: new File(['b'], 'b.txt') });
+      const expected = { a: [a.one, ...a.many].sort(), b: [b.one] };
+      // Hooks that fail after the statement ran: their transaction rolls back.
+      const refuse = async (_event: unknown, next: () => Promise<void>) => {
+        await next();
+        throw badRequest('Refused by a hook.');
+      };
+      const hooks = server.app.records.hooks;
+      const ids = [hooks.update.bind(refuse), hooks.delete.bind(refuse)];
+      try {
+        const replaced = await docs()
+          .update(a.id, { one: new File(['new'], 'new.txt'), 'many-': a.many })
+          .catch((e) => e);
+        assert.equal(replaced.status, 400);
+        assert.equal(
+          (
+            await docs()
+              .delete(b.id)
+              .catch((e) => e)
+          ).status,
+          400,
+        );
+      } finally {
+        hooks.update.unbind(ids[0] as string);
+        hooks.delete.unbind(ids[1] as string);
+      }
+      // A batch whose last request fails: its delete and its replacement are undone too.
+      assert.equal((await settings({ batch: { enabled: true, maxRequests: 10 } })).status, 200);
+      const batch = server.client().createBatch();
+      batch.collection('docs').delete(b.id);
+      batch.collection('docs').update(a.id, { one: new File(['newer'], 'newer.txt'), many: [] });
+      batch.collection('docs').update(a.id, { many: ['no-such-file.txt'] });
+      assert.equal((await batch.send().catch((e) => e)).status, 400);
+      // A write that does commit lets go of its file: once that is gone, the rolled-back ones had their turn.
+      const witness = await docs().create({ one: new File(['w'], 'w.txt') });
+      await docs().update(witness.id, { one: null });
+      await eventually(
+        async () => (await keysOf(witness)).length === 0,
+        "the committed update's file is gone",
+      );
+      const now = await docs().getOne(a.id);
+      assert.deepEqual([now.one, now.many], [a.one, a.many], 'the record whose update rolled back');
+      assert.equal((await docs().getOne(b.id)).one, b.one, 'the record whose delete rolled back');
+      assert.deepEqual(await stored(a), expected.a, 'the files of the record whose update rolled back');
+      assert.deepEqual(await stored(b), expected.b, 'the file of the record whose delete rolled back');
+      for (const [record, name] of [
+        [a, a.one],
+        [a, a.many[0]],
+        [b, b.one],
+      ] as const)
+        assert.equal((await fetch(url(record, name))).status, 200, name);
+    });
+
     test('deleting a record removes its folder once the delete has committed', async () => {
       const record = await docs().create({ one: new File(['bye'], 'bye.txt') });
       assert.equal((await keysOf(record)).length, 1);
@@ -323,115 +348,284 @@ for (const kind of STORAGES)
     });
   });
 
-describe('hostile uploads', () => {
-  let server: TestServer;
-  before(async () => {
-    server = await startServer();
-    await server.admin.collections.create({
-      name: 'box',
-      type: 'base',
-      createRule: '',
-      viewRule: '',
-      fields: [{ name: 'f', type: 'file', maxSelect: 5, maxSize: 1024 * 1024 }],
+for (const kind of STORAGES)
+  describe(`hostile uploads on ${kind} storage`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startServerOn(kind);
+      await server.admin.collections.create({
+        name: 'box',
+        type: 'base',
+        createRule: '',
+        viewRule: '',
+        fields: [
+          { name: 'f', type: 'file', maxSelect: 10, maxSize: 1024 * 1024 },
+          { name: 'img', type: 'file', mimeTypes: ['image/png', 'image/gif'] },
+          // maxSize 0: PocketBase's default of 5 MiB.
+          { name: 'doc', type: 'file' },
+        ],
+      });
     });
-  });
-  after(() => server.close());
-  const box = () => server.client().collection('box');
+    after(() => stopServer(server));
+    const box = () => server.client().collection('box');
+    const records = async () => (await server.admin.collection('box').getList(1, 1)).totalItems;
+    const spool = () => readdirSync(join(server.dataDir, '.uploads'));
 
-  test('names that try to escape, hide or confuse come out plain', async () => {
-    const names = [
-      '../../etc/passwd',
-      '..\\..\\boot.ini',
-      '.htaccess',
-      'a\u0000b\r\n.txt',
-      `${'x'.repeat(400)}.txt`,
-    ];
-    const record = await box().create({ f: names.map((n) => new File(['x'], n)) });
-    assert.equal(record.f.length, names.length);
-    for (const name of record.f as string[]) {
-      assert.match(name, NAME, name);
-      assert.ok(name.length <= 100 + 11 + 21, name);
+    /** What is stored and kept before a hostile request, to compare with after it: nothing may be added. */
+    async function snapshot() {
+      return { keys: await storedKeys(server), records: await records() };
     }
-    assert.ok(!existsSync(join(server.dataDir, 'etc')));
-  });
+    async function nothingLeft(before: { keys: string[]; records: number }, what: string) {
+      assert.deepEqual(await storedKeys(server), before.keys, `${what}: no blob left in storage`);
+      assert.equal(await records(), before.records, `${what}: no record written`);
+      // The spool file of a refused request goes once the answer is sent; give the removal a moment.
+      await eventually(() => spool().length === 0, `${what}: no spool file left`);
+    }
 
-  test('a zero-byte file is stored and served empty', async () => {
-    const record = await box().create({ f: new File([], 'empty.bin') });
-    const res = await fetch(server.client().files.getURL(record, record.f[0]));
-    assert.equal(res.status, 200);
-    assert.equal((await res.arrayBuffer()).byteLength, 0);
-  });
+    test('names that try to escape, hide or confuse come out plain, stored in the record folder', async () => {
+      const names = [
+        '../../etc/passwd',
+        '..\\..\\boot.ini',
+        '.htaccess',
+        'a\u0000b\r\n.txt',
+        'con.txt',
+        '%2e%2e%2fx.txt',
+        `${'x'.repeat(400)}.txt`,
+      ];
+      const record = await box().create({ f: names.map((n) => new File(['x'], n)) });
+      assert.equal(record.f.length, names.length);
+      for (const name of record.f as string[]) {
+        assert.match(name, NAME, name);
+        assert.ok(name.length <= 100 + 11 + 21, name);
+      }
+      const keys = (await storedKeys(server)).filter((k) => !k.startsWith(`${record.collectionId}/`));
+      assert.deepEqual(keys, [], 'nothing outside the collection folder');
+      assert.deepEqual(
+        (await storedKeys(server)).filter((k) => k.includes(record.id)).sort(),
+        (record.f as string[]).map((n) => `${record.collectionId}/${record.id}/${n}`).sort(),
+      );
+      assert.ok(!existsSync(join(server.dataDir, 'etc')));
+    });
 
-  /**
-   * Sends a raw body to the create route; resolves with the status and parsed body. With `holdOpenMs`, the
-   * request is left unfinished that long after the body is written (the answer must not wait for it).
-   */
-  function rawCreate(body: Buffer | string, contentType: string, holdOpenMs = 0) {
-    return new Promise<{ status: number; body: unknown }>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const req = httpRequest(
-        `${server.url}/api/collections/box/records`,
-        { method: 'POST', headers: { 'content-type': contentType } },
-        (res) => {
+    test('a zero-byte file is stored and served empty', async () => {
+      const record = await box().create({ f: new File([], 'empty.bin') });
+      const res = await fetch(server.client().files.getURL(record, record.f[0]));
+      assert.equal(res.status, 200);
+      assert.equal((await res.arrayBuffer()).byteLength, 0);
+    });
+
+    test('polyglots are typed by their first bytes, and never served as a page', async () => {
+      const before = await snapshot();
+      const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: 'red' } })
+        .png()
+        .toBuffer();
+      // A page with an image inside, named and sent as an image: a page, so the image field refuses it.
+      const page = Buffer.concat([Buffer.from('<html><script>alert(1)</script>'), png]);
+      for (const [name, bytes] of [
+        ['page.png', page],
+        ['x.svg', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')],
+      ] as const) {
+        const err = await box()
+          .create({ img: new File([new Uint8Array(bytes)], name, { type: 'image/png' }) })
+          .catch((e) => e);
+        assert.equal(err.status, 400, name);
+        assert.equal(err.response.data.img.code, 'validation_invalid_mime_type', name);
+      }
+      await nothingLeft(before, 'a page sent as an image');
+      // A GIF that carries a script is a GIF: stored, and served as an image no browser runs.
+      const gif = Buffer.concat([Buffer.from('GIF89a'), Buffer.from('<script>alert(1)</script>')]);
+      const record = await box().create({ img: new File([gif], 'x.html', { type: 'text/html' }) });
+      const res = await fetch(server.client().files.getURL(record, record.img));
+      assert.equal(res.headers.get('content-type'), 'image/gif');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.match(String(res.headers.get('content-security-policy')), /sandbox/);
+      // The same page in a field open to any type: kept, but offered as a download, sandboxed.
+      // (Its bytes after the markup are not text: it is typed as bytes, which no browser shows either.)
+      const open = await box().create({
+        f: new File([new Uint8Array(page)], 'page.png', { type: 'image/png' }),
+      });
+      const served = await fetch(server.client().files.getURL(open, open.f[0]));
+      assert.equal(served.headers.get('content-type'), 'application/octet-stream');
+      assert.match(String(served.headers.get('content-disposition')), /^attachment;/);
+      assert.match(String(served.headers.get('content-security-policy')), /sandbox/);
+    });
+
+    /**
+     * Sends a raw body to the create route; resolves with the status and parsed body. With `holdOpenMs`, the
+     * request is left unfinished that long after the body is written (the answer must not wait for it).
+     */
+    function rawCreate(body: Buffer | string, contentType: string, holdOpenMs = 0) {
+      return new Promise<{ status: number; body: unknown }>((resolve, reject) => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const req = httpRequest(
+          `${server.url}/api/collections/box/records`,
+          { method: 'POST', headers: { 'content-type': contentType } },
+          (res) => {
+            let text = '';
+            res.on('data', (d) => (text += d));
+            res.on('end', () => {
+              clearTimeout(timer);
+              req.destroy();
+              resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
+            });
+          },
+        );
+        req.on('error', reject);
+        if (!holdOpenMs) return req.end(body);
+        req.write(body);
+        timer = setTimeout(() => req.end(), holdOpenMs);
+      });
+    }
+    const filePart = (boundary: string, field: string, name: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${name}"\r\nContent-Type: text/plain\r\n\r\n`;
+
+    test('a truncated or malformed form is a 400, and leaves nothing behind', async () => {
+      const before = await snapshot();
+      const boundary = 'XyZ';
+      const cases: [string, string, string][] = [
+        ['truncated in a file', `${filePart(boundary, 'f', 'a.txt')}hello`, `boundary=${boundary}`],
+        [
+          'truncated after a whole file',
+          `${filePart(boundary, 'f', 'a.txt')}hello\r\n--${boundary}\r\nContent-Disposition: form-da`,
+          `boundary=${boundary}`,
+        ],
+        [
+          'truncated in a second file',
+          `${filePart(boundary, 'f', 'a.txt')}whole\r\n${filePart(boundary, 'f', 'b.txt')}cut sho`,
+          `boundary=${boundary}`,
+        ],
+        [
+          'truncated in the closing delimiter',
+          `${filePart(boundary, 'f', 'a.txt')}whole\r\n${filePart(boundary, 'f', 'b.txt')}b\r\n--${boundary}-`,
+          `boundary=${boundary}`,
+        ],
+        [
+          'truncated in a value',
+          `${filePart(boundary, 'f', 'a.txt')}x\r\n--${boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nhalf a ti`,
+          `boundary=${boundary}`,
+        ],
+        [
+          'no closing delimiter',
+          `${filePart(boundary, 'f', 'a.txt')}hello\r\n--${boundary}\r\n`,
+          `boundary=${boundary}`,
+        ],
+        ['no boundary', 'whatever', ''],
+        ['another boundary', `${filePart('Other', 'f', 'a.txt')}x\r\n--Other--\r\n`, `boundary=${boundary}`],
+      ];
+      for (const [what, body, params] of cases) {
+        const res = await rawCreate(body, `multipart/form-data${params ? `; ${params}` : ''}`);
+        assert.ok(res.status >= 400 && res.status < 500, `${what}: ${res.status}`);
+        assert.deepEqual(
+          Object.keys(res.body as object).sort(),
+          ['data', 'message', 'status'],
+          `${what}: PocketBase's error body`,
+        );
+        await nothingLeft(before, what);
+      }
+    });
+
+    test('thousands of parts, of values or of files, are refused with a 4xx and leave nothing behind', async () => {
+      const before = await snapshot();
+      const boundary = 'B0undary';
+      const values = Array.from(
+        { length: 3000 },
+        (_, i) => `--${boundary}\r\nContent-Disposition: form-data; name="k${i}"\r\n\r\nv\r\n`,
+      ).join('');
+      const files = Array.from(
+        { length: 3000 },
+        (_, i) => `${filePart(boundary, 'f', `${i}.txt`)}x\r\n`,
+      ).join('');
+      for (const [what, parts] of [
+        ['values', values],
+        ['files', files],
+      ] as const) {
+        const res = await rawCreate(
+          `${parts}--${boundary}--\r\n`,
+          `multipart/form-data; boundary=${boundary}`,
+        );
+        assert.ok(res.status >= 400 && res.status < 500, `${what}: ${res.status}`);
+        await nothingLeft(before, `thousands of ${what}`);
+      }
+    });
+
+    test('2 GB sent to a field of 5 MiB is cut off early: answered long before, never read to the end', async () => {
+      const before = await snapshot();
+      const boundary = 'Big';
+      const req = httpRequest(`${server.url}/api/collections/box/records`, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
+      const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        req.on('response', (res) => {
           let text = '';
           res.on('data', (d) => (text += d));
-          res.on('end', () => {
-            clearTimeout(timer);
-            req.destroy();
-            resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined });
-          });
-        },
-      );
-      req.on('error', reject);
-      if (!holdOpenMs) return req.end(body);
-      req.write(body);
-      timer = setTimeout(() => req.end(), holdOpenMs);
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.on('error', reject);
+      });
+      let answered = false;
+      void answer.then(() => (answered = true));
+      req.write(filePart(boundary, 'doc', 'huge.bin'));
+      // Written as fast as the server takes it, until it answers; a server reading to the end would take 2 GB.
+      const chunk = Buffer.alloc(256 * 1024);
+      let sent = 0;
+      while (!answered && sent < 2 * 1024 ** 3) {
+        const more = req.write(chunk);
+        sent += chunk.length;
+        if (!more) await Promise.race([new Promise((r) => req.once('drain', r)), answer, sleep(100)]);
+      }
+      const res = await answer;
+      req.destroy();
+      assert.equal(res.status, 400, res.body);
+      const body = JSON.parse(res.body);
+      assert.equal(body.data.doc.code, 'validation_file_size_limit');
+      assert.equal(body.data.doc.params.maxSize, 5 << 20);
+      assert.ok(sent < 64 << 20, `${sent} bytes were sent before the answer`);
+      await nothingLeft(before, 'a huge file');
     });
-  }
 
-  test('a truncated or malformed form is a 400, and leaves nothing behind', async () => {
-    const before = await storedKeys(server);
-    const boundary = 'XyZ';
-    const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello`;
-    const truncated = await rawCreate(head, `multipart/form-data; boundary=${boundary}`);
-    assert.equal(truncated.status, 400, JSON.stringify(truncated.body));
-    const noBoundary = await rawCreate('whatever', 'multipart/form-data');
-    assert.ok(noBoundary.status >= 400 && noBoundary.status < 500, String(noBoundary.status));
-    assert.deepEqual(await storedKeys(server), before);
-    assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), []);
-  });
+    test('a file past its limit gets its answer while the rest of the upload is still unsent', async () => {
+      const before = await snapshot();
+      // 2 MB sent now, and the request left open: a server reading to the end would never answer.
+      const boundary = 'Big';
+      const res = await rawCreate(
+        Buffer.concat([Buffer.from(filePart(boundary, 'f', 'big.bin')), Buffer.alloc(2 * 1024 * 1024)]),
+        `multipart/form-data; boundary=${boundary}`,
+        60_000,
+      );
+      assert.equal(res.status, 400);
+      assert.equal((res.body as { data: { f: { code: string } } }).data.f.code, 'validation_file_size_limit');
+      await nothingLeft(before, 'a file past its limit');
+    });
 
-  test('thousands of parts are refused with a 4xx', async () => {
-    const boundary = 'B0undary';
-    const parts = Array.from(
-      { length: 3000 },
-      (_, i) => `--${boundary}\r\nContent-Disposition: form-data; name="k${i}"\r\n\r\nv\r\n`,
-    ).join('');
-    const res = await rawCreate(`${parts}--${boundary}--\r\n`, `multipart/form-data; boundary=${boundary}`);
-    assert.ok(res.status >= 400 && res.status < 500, String(res.status));
+    test('a slow uploader who gives up half-way leaves nothing behind', async () => {
+      const before = await snapshot();
+      const boundary = 'Slow';
+      const req = httpRequest(`${server.url}/api/collections/box/records`, {
+        method: 'POST',
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
+      req.on('error', () => {});
+      req.write(`--${boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\nslow\r\n`);
+      req.write(filePart(boundary, 'f', 'slow.txt'));
+      for (let i = 0; i < 5; i++) {
+        req.write('some bytes, ');
+        await sleep(30);
+      }
+      // The bytes so far are being spooled; then the connection drops.
+      await eventually(() => spool().length === 1, 'the upload is being spooled');
+      req.destroy();
+      await nothingLeft(before, 'an upload cut off by its sender');
+      assert.equal((await server.request('GET', '/api/health')).status, 200);
+    });
   });
-
-  test('a file far past its limit is cut off early: the answer comes before the upload ends', async () => {
-    // 2 MB sent now, and the request left open: a server reading to the end would never answer.
-    const boundary = 'Big';
-    const head = `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="big.bin"\r\n\r\n`;
-    const res = await rawCreate(
-      Buffer.concat([Buffer.from(head), Buffer.alloc(2 * 1024 * 1024)]),
-      `multipart/form-data; boundary=${boundary}`,
-      60_000,
-    );
-    assert.equal(res.status, 400);
-    assert.equal((res.body as { data: { f: { code: string } } }).data.f.code, 'validation_file_size_limit');
-    assert.deepEqual(readdirSync(join(server.dataDir, '.uploads')), []);
-  });
-});
 
 for (const kind of STORAGES)
   describe(`protected files and file tokens on ${kind} storage`, () => {
     let server: TestServer;
     const password = 'password-123';
     before(async () => {
-      server = await serverOn(kind);
+      server = await startServerOn(kind);
       await server.admin.collections.create({
         name: 'vault',
         type: 'base',
@@ -444,7 +638,7 @@ for (const kind of STORAGES)
         ],
       });
     });
-    after(() => stop(server));
+    after(() => stopServer(server));
 
     async function signedIn(email: string) {
       const pb = server.client();
@@ -526,7 +720,7 @@ for (const kind of STORAGES)
   describe(`thumbnails on ${kind} storage`, () => {
     let server: TestServer;
     before(async () => {
-      server = await serverOn(kind);
+      server = await startServerOn(kind);
       await server.admin.collections.create({
         name: 'pics',
         type: 'base',
@@ -543,7 +737,7 @@ for (const kind of STORAGES)
         ],
       });
     });
-    after(() => stop(server));
+    after(() => stopServer(server));
     const pics = () => server.client().collection('pics');
 
     /** 100×200: the top half red, the bottom half blue. */
@@ -641,6 +835,62 @@ for (const kind of STORAGES)
         const { res } = await fetchThumb(record, '50x30');
         assert.equal(res.headers.get('content-type'), type, format);
       }
+    });
+
+    test('while thumbnails of a large image are made, a download, a record read and a health check are answered', async () => {
+      // Four sizes: as many as Node's libuv pool has threads, which sharp and file reads share; with four made
+      // at once, none would be left for the download.
+      const sizes = ['4000x4000', '4000x3990', '3990x4000', '3990x3990'];
+      await server.admin.collections.create({
+        name: 'large',
+        type: 'base',
+        viewRule: '',
+        createRule: '',
+        fields: [
+          { name: 'image', type: 'file', thumbs: sizes },
+          { name: 'doc', type: 'file' },
+        ],
+      });
+      // One colour, 7000×7000: a few hundred kilobytes to store, 49 megapixels to decode and 16 to encode for
+      // each size, which takes libvips far longer than the reads below take.
+      const large = await sharp({ create: { width: 7000, height: 7000, channels: 3, background: 'gray' } })
+        .png()
+        .toBuffer();
+      const record = await server
+        .client()
+        .collection('large')
+        .create({
+          image: new File([new Uint8Array(large)], 'large.png'),
+          doc: new File(['plain'], 'doc.txt'),
+        });
+      let finished = 0;
+      const thumbs = sizes.map(async (thumb) => {
+        const res = await fetch(server.client().files.getURL(record, record.image, { thumb }));
+        await res.arrayBuffer();
+        finished++;
+        return res;
+      });
+      // Wait until libvips is decoding (sharp counts the images in its hands), and the other requests are in.
+      for (let i = 0; i < 500 && sharp.counters().process < 2; i++) await sleep(10);
+      await sleep(50);
+      const making = sharp.counters().process;
+      assert.ok(making >= 2, 'the thumbnails are being made');
+      // Each read needs the event loop, and the download the libuv pool too: if thumbnails were made on the
+      // loop or took every thread of the pool, the reads would wait for one to be done.
+      const download = await fetch(server.client().files.getURL(record, record.doc));
+      const reads = [
+        [download.status, await download.text()],
+        [(await server.request('GET', '/api/health')).status],
+        [(await server.request('GET', `/api/collections/large/records/${record.id}`)).status],
+      ];
+      const [stillMaking, finishedDuringReads] = [sharp.counters().process, finished];
+      assert.deepEqual(reads, [[200, 'plain'], [200], [200]]);
+      assert.equal(finishedDuringReads, 0, 'a read waited for a thumbnail');
+      assert.ok(
+        stillMaking >= making,
+        `a read waited for a thumbnail: ${making} being made, then ${stillMaking}`,
+      );
+      for (const res of await Promise.all(thumbs)) assert.equal(res.status, 200);
     });
   });
 

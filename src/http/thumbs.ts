@@ -42,15 +42,26 @@ export interface Thumbnailer {
 }
 
 /**
- * Thumbnails with sharp, off the event loop (libvips threads), at most `2 × cores` at once: more would only
- * queue inside libvips while holding their source buffers. A request waits at most `maxWaitMs` for a turn.
+ * Node's libuv pool has 4 threads (Plinth leaves `UV_THREADPOOL_SIZE` alone). sharp makes each image on
+ * one of them, from start to end, and every file read and write (downloads, upload spooling, local storage)
+ * waits for them too: with all of them making thumbnails, a download of a few bytes would wait for a
+ * thumbnail to be done.
+ */
+const LIBUV_THREADS = 4;
+/** Thumbnails at once: one per core, and never more than half of the libuv pool. */
+const DEFAULT_CONCURRENCY = Math.max(1, Math.min(availableParallelism(), LIBUV_THREADS / 2));
+
+/**
+ * Thumbnails with sharp, off the event loop, at most {@link DEFAULT_CONCURRENCY} at once: more would only
+ * queue while holding their source buffers, and take the libuv threads other requests need. A request
+ * waits at most `maxWaitMs` for a turn.
  */
 export function createThumbnailer(
   storage: FileStorage,
   log: { warn(details: object, message: string): void },
   options: { concurrency?: number; maxWaitMs?: number } = {},
 ): Thumbnailer {
-  const run = createSemaphore(options.concurrency ?? availableParallelism() * 2);
+  const run = createSemaphore(options.concurrency ?? DEFAULT_CONCURRENCY);
   const maxWaitMs = options.maxWaitMs ?? 30_000;
   const inFlight = new Map<string, Promise<boolean>>();
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest } from '../errors/index.ts';
@@ -51,6 +52,15 @@ export async function readMultipart(
   const body: Record<string, unknown> = {};
   const files: SpooledFile[] = [];
   let total = 0;
+  // A file part cut short by the end of the body is never ended by the parser: it is ended here, as refused.
+  const cutShort = () => badRequest('Invalid multipart form.');
+  let current: Readable | undefined;
+  let ended = false;
+  // Attached before the parser is (at the loop's first step, in this same tick): both see every chunk.
+  const closed = watchCloseDelimiter(request, () => {
+    ended = true;
+    current?.destroy(cutShort());
+  });
   try {
     for await (const part of request.parts()) {
       if (part.type === 'field') {
@@ -77,13 +87,21 @@ export async function readMultipart(
           : limits.tooLarge(part.fieldname, part.filename ?? '', max),
       );
       files.push({ key: part.fieldname, originalName: part.filename ?? '', path, size: 0, mime: '' });
+      if (ended) {
+        part.file.destroy();
+        throw cutShort();
+      }
+      current = part.file;
       await pipeline(part.file, meter, createWriteStream(path, { mode: 0o600 }));
+      current = undefined;
       if (part.file.truncated) throw new ApiError(413, 'Request entity too large.');
       const file = files.at(-1) as SpooledFile;
       file.size = meter.size;
       file.mime = await sniffMime(meter.head);
       total += meter.size;
     }
+    // @fastify/multipart ends a form cut short between parts (or inside a value) as if it were whole.
+    if (!closed()) throw badRequest('Invalid multipart form.');
   } catch (err) {
     await discardSpooled(files);
     if (!request.raw.complete) lingerThenClose(request);
@@ -111,6 +129,36 @@ export async function readMultipartOutsideSlot(
     await discardSpooled(spooled);
     throw err;
   });
+}
+
+/**
+ * Watches a multipart body for its close delimiter (`--boundary--` after a line break, or opening the body),
+ * and answers whether it came. No part can hold the delimiter, so its first sight is the form's end; a form
+ * without it was cut short, and `cutShort` is called when the body ends so.
+ */
+function watchCloseDelimiter(request: FastifyRequest, cutShort: () => void): () => boolean {
+  const boundary = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(request.headers['content-type'] ?? '');
+  // Without a boundary the parser refuses the form itself.
+  if (!boundary) return () => true;
+  const close = Buffer.from(`\r\n--${boundary[1] ?? boundary[2]}--`);
+  const keep = close.length - 1;
+  let tail = Buffer.from('\r\n');
+  let seen = false;
+  const onData = (chunk: Buffer) => {
+    // The delimiter may span two chunks: the end of the one before is searched with the start of this one.
+    seen = Buffer.concat([tail, chunk.subarray(0, keep)]).includes(close) || chunk.includes(close, 0);
+    if (seen) {
+      request.raw.off('data', onData);
+      return;
+    }
+    tail =
+      chunk.length >= keep
+        ? Buffer.from(chunk.subarray(-keep))
+        : Buffer.concat([tail, chunk]).subarray(-keep);
+  };
+  request.raw.on('data', onData);
+  request.raw.once('end', () => seen || cutShort());
+  return () => seen;
 }
 
 /** How long the rest of a refused upload is read and dropped before the connection is cut. */
