@@ -245,6 +245,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       settings: () => settings.get().backups,
       log,
       jobs,
+      onFailure: mailBackupFailure(auth, log),
     });
     const server = await buildServer(
       {
@@ -368,5 +369,18 @@ function reportRedis(
       log.warn(`Redis reachable again (${detail}): changes reach the other nodes`);
       back();
     } else log.info(`Redis connected (${detail}): changes reach the other nodes`);
+  };
+}
+
+/** PocketBase mails every superuser when a scheduled backup fails; so does Plinth (besides the log line). */
+export function mailBackupFailure(auth: AuthService, log: Logger) {
+  return async (key: string, err: Error): Promise<void> => {
+    try {
+      const details = `The scheduled backup ${key} failed: ${err.message}`;
+      const { failed } = await auth.alertSuperusers('scheduled backup failed', details);
+      if (failed.length) log.warn({ failed }, 'could not mail the failed backup alert');
+    } catch (alertErr) {
+      log.warn({ err: alertErr }, 'could not mail the failed backup alert');
+    }
   };
 }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type App, createApp } from '../src/app.ts';
+import { type App, createApp, mailBackupFailure } from '../src/app.ts';
 import { AUTO_PREFIX, cronMatches, runScheduled } from '../src/backups/index.ts';
 import { Metrics } from '../src/http/metrics.ts';
 import { JobStats } from '../src/lib/index.ts';
 import { createLogger } from '../src/log/index.ts';
-import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
+import { startServer, TEST_ENGINE, type TestServer, useSmtp } from './helpers/server.ts';
+import { startSmtp } from './helpers/smtp.ts';
 
 // Scheduled backups (`backups.cron`, `backups.cronMaxKeep`): the cron expression read in UTC, one node of
 // several on one database running each scheduled backup, and retention that removes only scheduled ones.
@@ -69,9 +70,22 @@ describe(`scheduled backups on ${TEST_ENGINE}`, () => {
     assert.ok(made.every((k) => k.startsWith(AUTO_PREFIX) && k.endsWith('.zip')));
   });
 
-  it('counts its runs for /metrics: a success, and a failure that would otherwise be only a log line', async () => {
+  it('counts its runs for /metrics, and mails every superuser when one fails, as PocketBase does', async () => {
+    const smtp = await startSmtp();
+    after(() => smtp.close());
+    await useSmtp(srv, smtp, { meta: { appName: 'Backup Test' } });
+    const second = await srv.request('POST', '/api/collections/_superusers/records', {
+      token: srv.adminToken,
+      body: { email: 'second@example.com', password: 'password-123', passwordConfirm: 'password-123' },
+    });
+    assert.equal(second.status, 200, JSON.stringify(second.body));
     const jobs = new JobStats();
-    assert.ok(await runScheduled(deps(srv.app, jobs), new Date('2031-01-01T00:00:00Z')));
+    const alerting = (app: App) => ({
+      ...deps(app, jobs),
+      onFailure: mailBackupFailure(app.auth, createLogger('silent')),
+    });
+    assert.ok(await runScheduled(alerting(srv.app), new Date('2031-01-01T00:00:00Z')));
+    assert.equal(smtp.mails.length, 0);
     // Backups kept on an S3 endpoint that refuses connections: the next one fails.
     const s3 = (enabled: boolean) =>
       srv.request('PATCH', '/api/settings', {
@@ -92,10 +106,20 @@ describe(`scheduled backups on ${TEST_ENGINE}`, () => {
       });
     assert.equal((await s3(true)).status, 200);
     try {
-      await assert.rejects(runScheduled(deps(srv.app, jobs), new Date('2031-01-01T00:01:00Z')));
+      await assert.rejects(runScheduled(alerting(srv.app), new Date('2031-01-01T00:01:00Z')));
     } finally {
       assert.equal((await s3(false)).status, 200);
     }
+    const superusers = (await srv.app.db.kysely.selectFrom('_superusers').select('email').execute()).map(
+      (r) => r.email as string,
+    );
+    assert.ok(superusers.length >= 2);
+    for (const to of superusers) {
+      const mail = await smtp.waitFor({ to, subject: 'scheduled backup failed' });
+      assert.equal(mail.subject, 'Backup Test: scheduled backup failed');
+      assert.match(mail.text + mail.html, /auto_plinth_backup_203101010001\.zip failed/);
+    }
+    assert.equal(smtp.mails.length, superusers.length);
     const metrics = new Metrics({
       engine: TEST_ENGINE,
       admission: () => ({ inFlight: 0, queued: 0, shed: {} }),

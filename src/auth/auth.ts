@@ -18,6 +18,7 @@ import { createOtpFlow } from './otp.ts';
 import type { Passwords } from './passwords.ts';
 import { createCore } from './service.ts';
 import { createSessionStore } from './sessions.ts';
+import { createSystemAlerts } from './system-alert.ts';
 import { createTestEmail } from './test-email.ts';
 import type { Throttle } from './throttle.ts';
 
@@ -74,6 +75,7 @@ export function createAuthService(input: {
     ...createEmailFlows(deps),
     ...createFileTokens(deps),
     ...createTestEmail(deps),
+    ...createSystemAlerts(deps),
     ...createOtpFlow(deps, core.signIn),
     ...oauth2,
     /** `auth-methods`: every sign-in method of the collection, with fresh OAuth2 links. */

@@ -17,6 +17,8 @@ export interface ScheduleDeps {
   log: Logger;
   /** Where runs are counted for /metrics (`scheduled_backup`): a failure is otherwise only a log line. */
   jobs?: JobStats;
+  /** Told of a scheduled backup that failed (the app mails the superusers, as PocketBase does). */
+  onFailure?: (key: string, err: Error) => Promise<void>;
 }
 
 /**
@@ -46,14 +48,19 @@ export async function runScheduled(deps: ScheduleDeps, now: Date): Promise<strin
   if (deps.backups.active() || !(await claim(deps.db, slot))) return undefined;
   const key = `${AUTO_PREFIX}${slot.replace(/[-:T]/g, '')}.zip`;
   // Counted only on the node that won the claim: each scheduled backup is one run, wherever it ran.
-  return (deps.jobs ?? new JobStats()).track('scheduled_backup', async () => {
-    await deps.backups.create(key);
-    const keep = Math.max(1, deps.settings().cronMaxKeep);
-    const scheduled = (await deps.backups.list()).filter((b) => b.key.startsWith(AUTO_PREFIX));
-    scheduled.sort((a, b) => (a.key < b.key ? 1 : -1));
-    for (const old of scheduled.slice(keep)) await deps.backups.remove(old.key);
-    return key;
-  });
+  try {
+    return await (deps.jobs ?? new JobStats()).track('scheduled_backup', async () => {
+      await deps.backups.create(key);
+      const keep = Math.max(1, deps.settings().cronMaxKeep);
+      const scheduled = (await deps.backups.list()).filter((b) => b.key.startsWith(AUTO_PREFIX));
+      scheduled.sort((a, b) => (a.key < b.key ? 1 : -1));
+      for (const old of scheduled.slice(keep)) await deps.backups.remove(old.key);
+      return key;
+    });
+  } catch (err) {
+    await deps.onFailure?.(key, err as Error);
+    throw err;
+  }
 }
 
 /**
