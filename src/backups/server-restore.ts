@@ -1,132 +1,151 @@
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import type { Progress } from './archive-write.ts';
 import type { Manifest } from './manifest.ts';
 import { verifyArchive } from './restore.ts';
 import { dropScratch } from './server-db.ts';
+import {
+  finishMariadbViews,
+  journalMariadbViews,
+  mariadbHoldsTables,
+  pgDatabaseExists,
+  reopenPostgres,
+  swapMariadb,
+  swapPostgres,
+} from './server-swap.ts';
 import { parseServerUrl, type ServerUrl } from './server-tools.ts';
+import {
+  moveStorageIn,
+  type ReadyMarker,
+  readReady,
+  type Staging,
+  stagingPaths,
+  writeReady,
+} from './staging.ts';
 import { ArchiveError } from './zip-read.ts';
 
 /**
- * `plinth restore` on PostgreSQL or MariaDB, with every node stopped: the dump is loaded into a scratch
- * database and verified there, then swapped with the live database in one atomic step (PostgreSQL: both
- * databases renamed in one transaction; MariaDB: every table moved in one `RENAME TABLE`). A failure at
- * any point before the swap leaves the live database as it was and drops the scratch one.
+ * A restore on PostgreSQL or MariaDB, in two halves like SQLite's (staging.ts). The stage loads the dump
+ * into a scratch database beside the live one and verifies it there, unpacks the files into
+ * `DATA/.restore/new`, and writes `ready` naming the scratch database: the live data is not touched. The
+ * apply (at start, before the database opens) swaps the scratch database in atomically, then the files.
  */
-export async function restoreServer(
+export async function stageServerRestore(
   url: string,
   dataDir: string,
   archive: string,
   onProgress?: Progress,
 ): Promise<Manifest> {
   const server = parseServerUrl(url);
-  // In the data dir, so that the archive's files move into place by rename.
-  const folder = await mkdtemp(join(dataDir, '.restore-'));
+  const p = stagingPaths(dataDir);
+  await discard(server, p);
+  await mkdir(p.fresh, { recursive: true, mode: 0o700 });
+  let scratch: ServerUrl | undefined;
   try {
-    const { manifest, database } = await verifyArchive(
+    const verified = await verifyArchive(
       archive,
-      folder,
+      p.fresh,
       { engine: server.engine, server },
       onProgress,
       true,
     );
-    const scratch = database as ServerUrl;
-    try {
-      await (server.engine === 'postgres' ? swapPostgres(server, scratch) : swapMariadb(server, scratch));
-    } catch (err) {
-      await dropScratch(server, scratch).catch(() => {});
-      throw new ArchiveError(
-        `The restored database could not be swapped in (${(err as Error).message}); stop every Plinth node and try again.`,
-      );
-    }
-    // Local files follow the database (on S3 they were referenced, not copied, and stay as they are).
-    if (manifest.storage === 'local') {
-      const live = join(dataDir, 'storage');
-      await mkdir(join(folder, 'storage'), { recursive: true, mode: 0o700 });
-      if (existsSync(live)) await rename(live, join(folder, 'old-storage'));
-      await rename(join(folder, 'storage'), live);
-    }
+    const { manifest } = verified;
+    scratch = verified.database;
+    if (!scratch) throw new Error('the verified dump has no scratch database');
+    // Loaded and checked: only the files are still needed from the archive.
+    await rm(join(p.fresh, 'dump.sql'), { force: true });
+    // Local files: the archive's set replaces the live one, even when it is empty.
+    if (manifest.storage === 'local') await mkdir(join(p.fresh, 'storage'), { recursive: true, mode: 0o700 });
+    if (server.engine === 'mysql') await journalMariadbViews(server, scratch.database);
+    await writeReady(p, {
+      engine: server.engine,
+      createdAt: manifest.createdAt,
+      live: server.database,
+      scratch: scratch.database,
+      old: `${server.database.slice(0, 40)}_old_${Date.now().toString(36)}`,
+    });
     return manifest;
-  } finally {
-    await rm(folder, { recursive: true, force: true });
-  }
-}
-
-async function swapPostgres(live: ServerUrl, scratch: ServerUrl): Promise<void> {
-  const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
-  const old = `${live.database.slice(0, 40)}_old_${Date.now().toString(36)}`;
-  // Connected to the maintenance database: a database cannot be renamed while anyone is connected to it.
-  const admin = new pg.Client({
-    host: live.host,
-    port: Number(live.port),
-    user: live.user,
-    password: live.password,
-    database: 'postgres',
-  });
-  await admin.connect();
-  try {
-    await admin.query('BEGIN');
-    await admin.query(`ALTER DATABASE ${q(live.database)} RENAME TO ${q(old)}`);
-    await admin.query(`ALTER DATABASE ${q(scratch.database)} RENAME TO ${q(live.database)}`);
-    await admin.query('COMMIT');
   } catch (err) {
-    await admin.query('ROLLBACK').catch(() => {});
+    // The marker is never written on this path: removing the folder first keeps a crash here harmless.
+    await rm(p.root, { recursive: true, force: true });
+    if (scratch) await dropScratch(server, scratch).catch(() => {});
     throw err;
-  } finally {
-    await admin.end();
   }
-  await dropScratch(live, { ...live, database: old });
 }
 
-async function swapMariadb(live: ServerUrl, scratch: ServerUrl): Promise<void> {
-  const q = (name: string) => `\`${name.replaceAll('`', '``')}\``;
-  const conn = await mysql.createConnection({
-    host: live.host,
-    port: Number(live.port),
-    user: live.user,
-    password: live.password,
-  });
-  const old = `${live.database.slice(0, 40)}_old_${Date.now().toString(36)}`;
-  try {
-    const tables = async (db: string, type: string) =>
-      (
-        (
-          await conn.query(
-            'SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = ?',
-            [db, type],
-          )
-        )[0] as Array<{ n: string }>
-      ).map((r) => r.n);
-    const views = (
-      await conn.query(
-        'SELECT TABLE_NAME AS n, VIEW_DEFINITION AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?',
-        [scratch.database],
-      )
-    )[0] as Array<{ n: string; d: string }>;
-    await conn.query(`CREATE DATABASE ${q(old)}`);
-    const moves = [
-      ...(await tables(live.database, 'BASE TABLE')).map(
-        (t) => `${q(live.database)}.${q(t)} TO ${q(old)}.${q(t)}`,
-      ),
-      ...(await tables(scratch.database, 'BASE TABLE')).map(
-        (t) => `${q(scratch.database)}.${q(t)} TO ${q(live.database)}.${q(t)}`,
-      ),
-    ];
-    // One statement: MariaDB applies every rename or none.
-    await conn.query(`RENAME TABLE ${moves.join(', ')}`);
-    // Views cannot move between databases: the live ones go, the backup's are made again over the new tables.
-    for (const v of await tables(live.database, 'VIEW'))
-      await conn.query(`DROP VIEW ${q(live.database)}.${q(v)}`);
-    for (const v of views)
-      await conn.query(
-        `CREATE VIEW ${q(live.database)}.${q(v.n)} AS ${v.d.replaceAll(`${q(scratch.database)}.`, `${q(live.database)}.`)}`,
-      );
-  } finally {
-    await conn.end();
+/** What a start found: nothing, a staging thrown away, a restore swapped in or failed, a crash repaired. */
+export interface ServerRestoreOutcome {
+  outcome: 'none' | 'discarded' | 'applied' | 'failed' | 'recovered';
+  error?: Error;
+}
+
+/**
+ * Finishes what a restore left (see {@link stageServerRestore}); runs at every start of every node before
+ * the database opens, and from `plinth restore`. First what any node may find after a crash elsewhere
+ * (PostgreSQL connections still refused, MariaDB views still to be made); then this node's staging: swapped
+ * in when `ready` and its scratch database still holds the data, finished when the swap had committed,
+ * thrown away otherwise. A swap that fails leaves the old database in use, and is answered as `failed`.
+ */
+export async function applyPendingServerRestore(url: string, dataDir: string): Promise<ServerRestoreOutcome> {
+  const server = parseServerUrl(url);
+  const repaired =
+    server.engine === 'postgres' ? await reopenPostgres(server) : await finishMariadbViews(server);
+  const p = stagingPaths(dataDir);
+  if (!existsSync(p.root)) return { outcome: repaired ? 'recovered' : 'none' };
+  const marker = readReady(p);
+  const state = marker ? await swapState(server, marker) : 'gone';
+  if (state === 'gone' || !marker?.scratch || !marker.old) {
+    await discard(server, p);
+    return { outcome: 'discarded' };
   }
-  await dropScratch(live, { ...live, database: old });
-  await dropScratch(live, scratch);
+  if (state === 'pending') {
+    try {
+      await (server.engine === 'postgres' ? swapPostgres : swapMariadb)(server, marker.scratch, marker.old);
+    } catch (err) {
+      await discard(server, p);
+      return { outcome: 'failed', error: err as Error };
+    }
+  }
+  if (server.engine === 'mysql') await finishMariadbViews(server);
+  moveStorageIn(p, dataDir);
+  // Done: the marker goes first, so a crash while deleting the old data cannot start the swap again.
+  rmSync(p.ready);
+  rmSync(p.root, { recursive: true, force: true });
+  await dropScratch(server, { ...server, database: marker.old });
+  if (server.engine === 'mysql') await dropScratch(server, { ...server, database: marker.scratch });
+  return { outcome: 'applied' };
+}
+
+/**
+ * Where a staged swap stands, read from the databases themselves: `pending` while the scratch database
+ * holds the restored data, `done` once the old data sits under its `old` name (only the swap puts it
+ * there), `gone` when neither (a marker for another database, or scratch data someone dropped).
+ */
+async function swapState(server: ServerUrl, marker: ReadyMarker): Promise<'pending' | 'done' | 'gone'> {
+  const { scratch, old } = marker;
+  if (marker.engine !== server.engine || marker.live !== server.database || !scratch || !old) return 'gone';
+  // Never the live database under another name: the marker is a file anyone with the data dir can edit.
+  if (scratch === server.database || old === server.database) return 'gone';
+  if (server.engine === 'postgres') {
+    if (await pgDatabaseExists(server, scratch)) return 'pending';
+    return (await pgDatabaseExists(server, old)) ? 'done' : 'gone';
+  }
+  if (await mariadbHoldsTables(server, scratch)) return 'pending';
+  return (await mariadbHoldsTables(server, old)) ? 'done' : 'gone';
+}
+
+/** Removes a staging folder, then the scratch database its marker names (when it is this server's). */
+async function discard(server: ServerUrl, p: Staging): Promise<void> {
+  const marker = readReady(p);
+  rmSync(p.root, { recursive: true, force: true });
+  if (marker?.scratch && marker.engine === server.engine && marker.scratch !== server.database)
+    await dropScratch(server, { ...server, database: marker.scratch }).catch(() => {});
+}
+
+/** For messages: the archive problem, or the swap's failure in words an operator can act on. */
+export function swapFailure(err: Error): ArchiveError {
+  return new ArchiveError(
+    `The restored database could not be swapped in (${err.message}); the old data is still in use.`,
+  );
 }

@@ -7,6 +7,7 @@ import { type Progress, writeArchive } from './archive-write.ts';
 import type { Manifest } from './manifest.ts';
 import { stageRestore } from './restore.ts';
 import { createScratch, dropScratch, summarizeServer } from './server-db.ts';
+import { stageServerRestore } from './server-restore.ts';
 import { dumpServer, loadServer, parseServerUrl, type ServerUrl } from './server-tools.ts';
 import { snapshotSqlite } from './sqlite-snapshot.ts';
 import { type BackupInfo, createBackupStore } from './store.ts';
@@ -45,7 +46,10 @@ export interface BackupService {
   /** Checks an uploaded archive (directory and manifest) and moves it in as `key`. */
   adopt(key: string, uploaded: string): Promise<void>;
   remove(key: string): Promise<boolean>;
-  /** Verifies the archive and stages it; the swap happens when the app restarts (see `onRestart`). */
+  /**
+   * Verifies the archive and stages it (SQLite: a file; PostgreSQL, MariaDB: a scratch database); the swap
+   * happens when the app reopens (see `onRestart`).
+   */
   restore(key: string, onProgress?: Progress): Promise<Manifest>;
   /** The key being created or restored now, if any. */
   active(): string | undefined;
@@ -67,12 +71,12 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
       running = undefined;
     }
   };
-  const sqlite = () => {
-    if (!options.sqliteFile)
-      throw new ArchiveError(
-        `A running server restores SQLite only: on ${options.engine}, stop every node and run \`plinth restore FILE\`.`,
-      );
-    return options.sqliteFile;
+  /** Verifies and stages the archive for the engine in use; the swap happens when the app reopens. */
+  const stage = (archive: string, onProgress?: Progress) => {
+    if (options.sqliteFile) return stageRestore(options.dataDir, options.sqliteFile, archive, onProgress);
+    if (options.databaseUrl)
+      return stageServerRestore(options.databaseUrl, options.dataDir, archive, onProgress);
+    throw new ArchiveError('This database (in memory) cannot be restored into.');
   };
   /** The snapshot and its summary: a SQLite copy, or a server dump loaded once into a scratch database. */
   const snapshot = async (work: string) => {
@@ -123,10 +127,9 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
     restore(key, onProgress) {
       return exclusive(key, async () => {
         if ((await store.size(key)) === undefined) throw new ArchiveError('Missing or invalid backup file.');
-        const database = sqlite();
         const spool = join(options.dataDir, '.restore-download');
         try {
-          return await stageRestore(options.dataDir, database, await store.fetch(key, spool), onProgress);
+          return await stage(await store.fetch(key, spool), onProgress);
         } finally {
           await rm(spool, { recursive: true, force: true });
         }

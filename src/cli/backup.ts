@@ -6,13 +6,15 @@ import { createApp } from '../app.ts';
 import {
   ArchiveError,
   applyPendingRestore,
+  applyPendingServerRestore,
   BackupBusyError,
   type Manifest,
   parseServerUrl,
   readManifest,
-  restoreServer,
   STORED_KEY,
   stageRestore,
+  stageServerRestore,
+  swapFailure,
   type VerifyTarget,
   verifyArchive,
 } from '../backups/index.ts';
@@ -107,8 +109,10 @@ function verifyTarget(engine: Manifest['engine'], config: Config): VerifyTarget 
 const total = (m: Manifest) => Object.values(m.counts).reduce((a, b) => a + b, 0);
 
 /**
- * Verifies the archive into the data dir's staging folder, then swaps it in. The server must be stopped
- * (a running one restores through `POST /api/backups/{key}/restore` instead).
+ * Verifies the archive into the data dir's staging folder (and, on PostgreSQL or MariaDB, a scratch
+ * database), then swaps it in. On SQLite the server must be stopped; on the server engines running nodes
+ * lose their connections and reconnect to the restored data, but keep their caches until restarted (the
+ * route `POST /api/backups/{key}/restore` reopens every node instead).
  */
 async function restore(config: Config, args: string[]): Promise<number> {
   const [given] = args;
@@ -126,8 +130,10 @@ async function restore(config: Config, args: string[]): Promise<number> {
   const db = sqliteFile(config);
   const bar = progressBar('restore');
   if (!db && config.databaseUrl) {
-    const manifest = await restoreServer(config.databaseUrl, config.dataDir, file, bar.update);
+    const manifest = await stageServerRestore(config.databaseUrl, config.dataDir, file, bar.update);
     bar.done();
+    const applied = await applyPendingServerRestore(config.databaseUrl, config.dataDir);
+    if (applied.error) throw swapFailure(applied.error);
     process.stdout.write(
       `Restored ${basename(file)} (${total(manifest)} records) into the database of --db\n`,
     );
