@@ -12,7 +12,10 @@ import { moveStorageIn, readReady, stagingPaths, writeReady } from './staging.ts
 import { ArchiveError } from './zip-read.ts';
 
 /** Where a verify loads the archive: a SQLite file in the scratch folder, or a scratch database on a server. */
-export type VerifyTarget = { engine: 'sqlite' } | { engine: 'postgres' | 'mysql'; server: ServerUrl };
+export type VerifyTarget =
+  | { engine: 'sqlite' }
+  /** `scratch`: the scratch database's name, when the caller must know it before it exists (a restore). */
+  | { engine: 'postgres' | 'mysql'; server: ServerUrl; scratch?: string };
 
 /**
  * Unpacks `archive` into a scratch folder, checks every hash against the manifest, loads the database
@@ -40,7 +43,7 @@ export async function verifyArchive(
     compare(summary, manifest);
     return { manifest };
   }
-  const database = await createScratch(target.server);
+  const database = await createScratch(target.server, target.scratch);
   try {
     await loadServer(database, join(scratch, 'dump.sql')).catch((err: Error) => {
       throw new ArchiveError(`The backup's dump does not load: ${err.message}`);

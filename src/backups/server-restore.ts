@@ -1,10 +1,10 @@
-import { existsSync, rmSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Progress } from './archive-write.ts';
 import type { Manifest } from './manifest.ts';
 import { verifyArchive } from './restore.ts';
-import { dropScratch } from './server-db.ts';
+import { dropScratch, scratchName } from './server-db.ts';
 import {
   finishMariadbViews,
   journalMariadbViews,
@@ -41,18 +41,12 @@ export async function stageServerRestore(
   const p = stagingPaths(dataDir);
   await discard(server, p);
   await mkdir(p.fresh, { recursive: true, mode: 0o700 });
-  let scratch: ServerUrl | undefined;
+  // Named before it exists: a crash while the dump loads leaves the name, and the next start drops it.
+  const scratch = { ...server, database: scratchName(server) };
+  await writeFile(join(p.root, 'scratch'), scratch.database, { mode: 0o600 });
   try {
-    const verified = await verifyArchive(
-      archive,
-      p.fresh,
-      { engine: server.engine, server },
-      onProgress,
-      true,
-    );
-    const { manifest } = verified;
-    scratch = verified.database;
-    if (!scratch) throw new Error('the verified dump has no scratch database');
+    const target = { engine: server.engine, server, scratch: scratch.database };
+    const { manifest } = await verifyArchive(archive, p.fresh, target, onProgress, true);
     // Loaded and checked: only the files are still needed from the archive.
     await rm(join(p.fresh, 'dump.sql'), { force: true });
     // Local files: the archive's set replaces the live one, even when it is empty.
@@ -69,7 +63,7 @@ export async function stageServerRestore(
   } catch (err) {
     // The marker is never written on this path: removing the folder first keeps a crash here harmless.
     await rm(p.root, { recursive: true, force: true });
-    if (scratch) await dropScratch(server, scratch).catch(() => {});
+    await dropScratch(server, scratch).catch(() => {});
     throw err;
   }
 }
@@ -135,12 +129,17 @@ async function swapState(server: ServerUrl, marker: ReadyMarker): Promise<'pendi
   return (await mariadbHoldsTables(server, old)) ? 'done' : 'gone';
 }
 
-/** Removes a staging folder, then the scratch database its marker names (when it is this server's). */
+/**
+ * Removes a staging folder, then the scratch database it names: only a name of the scratch form beside
+ * this live database (the folder is a file anyone with the data dir can edit; the live data is never dropped).
+ */
 async function discard(server: ServerUrl, p: Staging): Promise<void> {
-  const marker = readReady(p);
+  const named = join(p.root, 'scratch');
+  const name = existsSync(named) ? readFileSync(named, 'utf8').trim() : undefined;
   rmSync(p.root, { recursive: true, force: true });
-  if (marker?.scratch && marker.engine === server.engine && marker.scratch !== server.database)
-    await dropScratch(server, { ...server, database: marker.scratch }).catch(() => {});
+  const prefix = `${server.database.slice(0, 40)}_bk_`;
+  if (name?.startsWith(prefix) && name !== server.database)
+    await dropScratch(server, { ...server, database: name }).catch(() => {});
 }
 
 /** For messages: the archive problem, or the swap's failure in words an operator can act on. */

@@ -32,7 +32,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return { url: '', drop: async () => {} };
 }
 
-async function pgAdmin(sql: string): Promise<void> {
+/** Runs one statement as PostgreSQL's administrator, on the maintenance database. */
+export async function pgAdmin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_ADMIN });
   await client.connect();
   try {
@@ -42,7 +43,8 @@ async function pgAdmin(sql: string): Promise<void> {
   }
 }
 
-async function mysqlAdmin(sql: string): Promise<void> {
+/** Runs one statement as MariaDB's administrator, on no database. */
+export async function mysqlAdmin(sql: string): Promise<void> {
   const conn = await mysql.createConnection(MYSQL_ADMIN);
   try {
     await conn.query(sql);
