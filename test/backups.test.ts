@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { applyPendingServerRestore } from '../src/backups/index.ts';
 import { DATABASE_ENTRY } from '../src/backups/manifest.ts';
 import { manifestFor, writeZip } from './helpers/backup-archives.ts';
 import { scratchDatabases } from './helpers/databases.ts';
@@ -200,5 +201,23 @@ describe(`backup routes on ${TEST_ENGINE}`, () => {
       assert.equal(res.status, 400, key);
       assert.equal(res.body.message, 'Missing or invalid backup file.', key);
     }
+  });
+
+  it('refuses a second restore while one is staged for the reopen, and says busy in health', async () => {
+    assert.equal((await su('POST', '/api/backups', { name: 'staged.zip' })).status, 204);
+    // This in-process server has no `plinth serve` to reopen it: the restore stays staged.
+    assert.equal((await su('POST', '/api/backups/staged.zip/restore')).status, 204);
+    const again = await su('POST', '/api/backups/staged.zip/restore');
+    assert.equal(again.status, 400);
+    assert.equal(
+      again.body.message,
+      'Try again later - another backup/restore process has already been started.',
+    );
+    assert.equal((await su('POST', '/api/backups', { name: 'meanwhile.zip' })).status, 400);
+    assert.equal((await su('GET', '/api/health')).body.data.canBackup, false);
+    // Thrown away as a start would throw away a staging without its marker (and its scratch database).
+    rmSync(join(srv.dataDir, '.restore', 'ready'));
+    if (serverEngine) await applyPendingServerRestore(srv.app.config.databaseUrl ?? '', srv.dataDir);
+    assert.deepEqual(await scratchDatabases(srv.app.config.databaseUrl), []);
   });
 });

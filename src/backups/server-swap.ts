@@ -161,7 +161,11 @@ export async function swapMariadb(server: ServerUrl, scratch: string, old: strin
         (t) => `${myName(scratch)}.${myName(t)} TO ${myName(server.database)}.${myName(t)}`,
       ),
     ];
-    await conn.query(`RENAME TABLE ${moves.join(', ')}`);
+    await conn.query(`RENAME TABLE ${moves.join(', ')}`).catch(async (err) => {
+      // Nothing moved: the database made for the old tables is empty, and goes.
+      if (!(await baseTables(conn, old)).length) await conn.query(`DROP DATABASE IF EXISTS ${myName(old)}`);
+      throw err;
+    });
   } finally {
     await conn.end();
   }

@@ -51,7 +51,7 @@ export interface BackupService {
    * happens when the app reopens (see `onRestart`).
    */
   restore(key: string, onProgress?: Progress): Promise<Manifest>;
-  /** The key being created or restored now, if any. */
+  /** The key being created or restored now, or staged for restore until the app reopens; if any. */
   active(): string | undefined;
   /** Set by `plinth serve`: closes and reopens the app, which swaps a staged restore in. */
   onRestart?: () => void;
@@ -61,8 +61,10 @@ export interface BackupService {
 export function createBackupService(options: BackupServiceOptions): BackupService {
   const dir = join(options.dataDir, 'backups');
   let running: string | undefined;
+  /** A restore staged and waiting for the reopen: no other backup or restore may start (and replace it). */
+  let staged: string | undefined;
   const exclusive = async <T>(key: string, work: () => Promise<T>): Promise<T> => {
-    if (running)
+    if (running ?? staged)
       throw new BackupBusyError('Try again later - another backup/restore process has already been started.');
     running = key;
     try {
@@ -129,13 +131,15 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
         if ((await store.size(key)) === undefined) throw new ArchiveError('Missing or invalid backup file.');
         const spool = join(options.dataDir, '.restore-download');
         try {
-          return await stage(await store.fetch(key, spool), onProgress);
+          const manifest = await stage(await store.fetch(key, spool), onProgress);
+          staged = key;
+          return manifest;
         } finally {
           await rm(spool, { recursive: true, force: true });
         }
       });
     },
-    active: () => running,
+    active: () => running ?? staged,
   };
   return service;
 }
