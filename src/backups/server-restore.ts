@@ -83,8 +83,10 @@ export interface ServerRestoreOutcome {
  */
 export async function applyPendingServerRestore(url: string, dataDir: string): Promise<ServerRestoreOutcome> {
   const server = parseServerUrl(url);
-  const repaired =
-    server.engine === 'postgres' ? await reopenPostgres(server) : await finishMariadbViews(server);
+  // Out of reach (the server down, no access to PostgreSQL's maintenance database): opening the database
+  // says why soon enough, and a staging below is kept for the next start.
+  const repair = server.engine === 'postgres' ? reopenPostgres(server) : finishMariadbViews(server);
+  const repaired = await repair.catch(() => false);
   const p = stagingPaths(dataDir);
   if (!existsSync(p.root)) return { outcome: repaired ? 'recovered' : 'none' };
   const marker = readReady(p);
