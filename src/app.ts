@@ -16,6 +16,7 @@ import {
   applyPendingServerRestore,
   type BackupService,
   createBackupService,
+  RESTORED_TOPIC,
   startBackupSchedule,
 } from './backups/index.ts';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
@@ -233,7 +234,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       s3: () => settings.get().backups.s3,
       plinthVersion: '0.1.0',
     });
-    shareRestores(bus, backups, restored, resync, log);
+    shareRestores(bus, backups, restored, resync, () => redis?.connected ?? true, log);
     // `backups.cron`: checked once a minute; one node of a cluster runs each scheduled backup.
     const stopSchedule = startBackupSchedule({ db, backups, settings: () => settings.get().backups, log });
     const server = await buildServer(
@@ -356,9 +357,6 @@ async function finishRestore(config: Config, log: Logger): Promise<boolean> {
   return outcome === 'applied';
 }
 
-/** Announced by the node that swapped restored data in; the others reopen on it. */
-const RESTORED_TOPIC = 'backups.restored';
-
 /**
  * After a restore every cache (collections, settings, sessions, signing keys, realtime subscriptions) was
  * read from data that is gone. The node that swapped the data in reopened, and tells the others to reopen
@@ -370,6 +368,7 @@ function shareRestores(
   backups: BackupService,
   restored: boolean,
   resync: () => void,
+  canPublish: () => boolean,
   log: Logger,
 ): void {
   const node = randomUUID();
@@ -379,9 +378,22 @@ function shareRestores(
     if (backups.onRestart) backups.onRestart();
     else resync();
   });
-  if (restored)
+  if (!restored) return;
+  // Redis publishes nothing while it connects (no offline queue): the announcement waits for it, for a
+  // while, instead of being lost right after the start.
+  const started = Date.now();
+  const announce = () => {
+    if (!canPublish() && Date.now() - started < ANNOUNCE_WAIT_MS) {
+      setTimeout(announce, 50).unref();
+      return;
+    }
     bus.publish(RESTORED_TOPIC, node).catch((err) => log.error({ err }, 'announcing a restore failed'));
+  };
+  announce();
 }
+
+/** How long a node that restored waits for Redis to tell the others (then they keep their caches). */
+const ANNOUNCE_WAIT_MS = 30_000;
 
 /**
  * What the log says about Redis. Losing it and getting it back are both warnings, so that an operator who

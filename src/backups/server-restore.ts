@@ -68,6 +68,9 @@ export async function stageServerRestore(
   }
 }
 
+/** The bus topic on which the node (or `plinth restore`) that swapped restored data in tells the others. */
+export const RESTORED_TOPIC = 'backups.restored';
+
 /** What a start found: nothing, a staging thrown away, a restore swapped in or failed, a crash repaired. */
 export interface ServerRestoreOutcome {
   outcome: 'none' | 'discarded' | 'applied' | 'failed' | 'recovered';
