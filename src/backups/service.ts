@@ -51,8 +51,10 @@ export interface BackupService {
    * happens when the app reopens (see `onRestart`).
    */
   restore(key: string, onProgress?: Progress): Promise<Manifest>;
-  /** The key being created or restored now, or staged for restore until the app reopens; if any. */
+  /** The key being created or restored now, if any. */
   active(): string | undefined;
+  /** True while a backup or restore runs, or a restore is staged and waits for the app to reopen. */
+  busy(): boolean;
   /** Set by `plinth serve`: closes and reopens the app, which swaps a staged restore in. */
   onRestart?: () => void;
 }
@@ -139,7 +141,8 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
         }
       });
     },
-    active: () => running ?? staged,
+    active: () => running,
+    busy: () => (running ?? staged) !== undefined,
   };
   return service;
 }
