@@ -111,8 +111,11 @@ export async function applyPendingServerRestore(url: string, dataDir: string): P
   // Done: the marker goes first, so a crash while deleting the old data cannot start the swap again.
   rmSync(p.ready);
   rmSync(p.root, { recursive: true, force: true });
-  await dropScratch(server, { ...server, database: marker.old });
-  if (server.engine === 'mysql') await dropScratch(server, { ...server, database: marker.scratch });
+  // The restore is done whatever happens to the old data now: a database that does not drop is left behind
+  // (its `_old_` name says what it is) rather than keeping the other nodes from hearing of the restore.
+  await dropScratch(server, { ...server, database: marker.old }).catch(() => {});
+  if (server.engine === 'mysql')
+    await dropScratch(server, { ...server, database: marker.scratch }).catch(() => {});
   return { outcome: 'applied' };
 }
 
