@@ -6,8 +6,8 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createApp } from '../src/app.ts';
 import { applyPendingServerRestore, parseServerUrl, stageServerRestore } from '../src/backups/index.ts';
-import { swapMariadb, swapPostgres } from '../src/backups/server-swap.ts';
-import { readReady, stagingPaths } from '../src/backups/staging.ts';
+import { finishMariadbViews, swapMariadb, swapPostgres } from '../src/backups/server-swap.ts';
+import { moveStorageIn, readReady, stagingPaths } from '../src/backups/staging.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/log/index.ts';
 import {
@@ -140,8 +140,22 @@ describe(`the swap of a staged restore on ${TEST_ENGINE}`, {
     await clean();
   });
 
-  it('leaves the old data in use when the swap itself fails', async () => {
+  it('drops the old data left over when the crash came after the swap was whole', async () => {
     const result = await restart('three.zip', async (m) => {
+      await swap(m);
+      if (TEST_ENGINE === 'mysql') await finishMariadbViews(server());
+      const p = stagingPaths(dir);
+      moveStorageIn(p, dir);
+      renameSync(p.ready, p.cleanup);
+    });
+    // Applied (the other nodes are told again, harmlessly), and nothing left behind.
+    assert.equal(result.outcome, 'applied');
+    assert.deepEqual(await live(), THREE);
+    await clean();
+  });
+
+  it('leaves the old data in use when the swap itself fails', async () => {
+    const result = await restart('two.zip', async (m) => {
       // The name the live database (or its tables) would move to is taken: the swap fails as a whole.
       if (TEST_ENGINE === 'postgres') await pgAdmin(`CREATE DATABASE "${m.old}"`);
       else {
@@ -155,7 +169,7 @@ describe(`the swap of a staged restore on ${TEST_ENGINE}`, {
       );
     });
     assert.equal(result.outcome, 'failed');
-    assert.deepEqual(await live(), TWO);
+    assert.deepEqual(await live(), THREE);
     assert.equal(existsSync(join(dir, '.restore')), false);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Progress } from './archive-write.ts';
@@ -92,6 +92,14 @@ export async function applyPendingServerRestore(url: string, dataDir: string): P
   const repaired = await repair.catch(() => false);
   const p = stagingPaths(dataDir);
   if (!existsSync(p.root)) return { outcome: repaired ? 'recovered' : 'none' };
+  // A crash after the swap was whole, while the old data was dropped: finish that (and say it was applied,
+  // so that the other nodes hear of the restore if they had not).
+  const whole = readReady(p, p.cleanup);
+  if (whole?.engine === server.engine && whole.live === server.database) {
+    await dropLeftovers(server, whole);
+    rmSync(p.root, { recursive: true, force: true });
+    return { outcome: 'applied' };
+  }
   const marker = readReady(p);
   const state = marker ? await swapState(server, marker) : 'gone';
   if (state === 'gone' || !marker?.scratch || !marker.old) {
@@ -108,15 +116,22 @@ export async function applyPendingServerRestore(url: string, dataDir: string): P
   }
   if (server.engine === 'mysql') await finishMariadbViews(server);
   moveStorageIn(p, dataDir);
-  // Done: the marker goes first, so a crash while deleting the old data cannot start the swap again.
-  rmSync(p.ready);
+  // Whole: `ready` becomes `cleanup` in one rename, so a crash from here on only drops what is left over.
+  renameSync(p.ready, p.cleanup);
+  await dropLeftovers(server, marker);
   rmSync(p.root, { recursive: true, force: true });
-  // The restore is done whatever happens to the old data now: a database that does not drop is left behind
-  // (its `_old_` name says what it is) rather than keeping the other nodes from hearing of the restore.
-  await dropScratch(server, { ...server, database: marker.old }).catch(() => {});
-  if (server.engine === 'mysql')
-    await dropScratch(server, { ...server, database: marker.scratch }).catch(() => {});
   return { outcome: 'applied' };
+}
+
+/**
+ * Drops the old data (and MariaDB's emptied scratch database) of a swap that is whole. The restore is done
+ * whatever happens here: a database that does not drop is left behind (its `_old_` name says what it is)
+ * rather than keeping the other nodes from hearing of the restore.
+ */
+async function dropLeftovers(server: ServerUrl, marker: ReadyMarker): Promise<void> {
+  for (const name of [marker.old, server.engine === 'mysql' ? marker.scratch : undefined])
+    if (name && name !== server.database)
+      await dropScratch(server, { ...server, database: name }).catch(() => {});
 }
 
 /**

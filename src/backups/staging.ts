@@ -12,7 +12,14 @@ import type { Manifest } from './manifest.ts';
  */
 export function stagingPaths(dataDir: string) {
   const root = join(dataDir, '.restore');
-  return { root, fresh: join(root, 'new'), old: join(root, 'old'), ready: join(root, 'ready') };
+  return {
+    root,
+    fresh: join(root, 'new'),
+    old: join(root, 'old'),
+    ready: join(root, 'ready'),
+    /** Server engines: `ready` renamed once the swap is whole; what is left is dropping the old data. */
+    cleanup: join(root, 'cleanup'),
+  };
 }
 
 export type Staging = ReturnType<typeof stagingPaths>;
@@ -36,11 +43,14 @@ export async function writeReady(p: Staging, marker: ReadyMarker): Promise<void>
   await rename(`${p.ready}.tmp`, p.ready);
 }
 
-/** The `ready` marker, or undefined when it is missing or unreadable (then the staging is discarded). */
-export function readReady(p: Staging): ReadyMarker | undefined {
-  if (!existsSync(p.ready)) return undefined;
+/**
+ * The `ready` marker (or the one at `file`, `cleanup`), or undefined when it is missing or unreadable
+ * (then the staging is discarded).
+ */
+export function readReady(p: Staging, file = p.ready): ReadyMarker | undefined {
+  if (!existsSync(file)) return undefined;
   try {
-    const marker = JSON.parse(readFileSync(p.ready, 'utf8')) as ReadyMarker;
+    const marker = JSON.parse(readFileSync(file, 'utf8')) as ReadyMarker;
     // Markers written before engines were named were SQLite's.
     return { ...marker, engine: marker.engine ?? 'sqlite' };
   } catch {
