@@ -100,6 +100,13 @@ describe(`the swap of a staged restore on ${TEST_ENGINE}`, {
     assert.deepEqual(await scratchDatabases(database.url), []);
   };
 
+  /** The start swapped the restored data in whole (`data`), and left no staging or database behind. */
+  const applied = async (result: { outcome: string }, data: typeof THREE | typeof TWO) => {
+    assert.equal(result.outcome, 'applied');
+    assert.deepEqual(await live(), data);
+    await clean();
+  };
+
   it('throws away a staging never marked ready: the old data, and no scratch database left', async () => {
     const result = await restart('two.zip', async () => rmSync(stagingPaths(dir).ready));
     assert.equal(result.outcome, 'discarded');
@@ -114,16 +121,12 @@ describe(`the swap of a staged restore on ${TEST_ENGINE}`, {
         await pgAdmin(`ALTER DATABASE "${server().database}" WITH ALLOW_CONNECTIONS false`);
       else await mysqlAdmin(`CREATE DATABASE \`${m.old}\``);
     });
-    assert.equal(result.outcome, 'applied');
-    assert.deepEqual(await live(), TWO);
-    await clean();
+    await applied(result, TWO);
   });
 
   it('finishes a swap that committed before the crash (views and files still to follow)', async () => {
     const result = await restart('three.zip', swap);
-    assert.equal(result.outcome, 'applied');
-    assert.deepEqual(await live(), THREE);
-    await clean();
+    await applied(result, THREE);
   });
 
   it('finishes the views and files when the crash came half-way through them', async () => {
@@ -135,9 +138,7 @@ describe(`the swap of a staged restore on ${TEST_ENGINE}`, {
       mkdirSync(p.old, { recursive: true });
       renameSync(join(dir, 'storage'), join(p.old, 'storage'));
     });
-    assert.equal(result.outcome, 'applied');
-    assert.deepEqual(await live(), TWO);
-    await clean();
+    await applied(result, TWO);
   });
 
   it('drops the old data left over when the crash came after the swap was whole', async () => {
@@ -149,9 +150,7 @@ describe(`the swap of a staged restore on ${TEST_ENGINE}`, {
       renameSync(p.ready, p.cleanup);
     });
     // Applied (the other nodes are told again, harmlessly), and nothing left behind.
-    assert.equal(result.outcome, 'applied');
-    assert.deepEqual(await live(), THREE);
-    await clean();
+    await applied(result, THREE);
   });
 
   it('leaves the old data in use when the swap itself fails', async () => {
