@@ -13,8 +13,10 @@ import {
 } from './auth/index.ts';
 import {
   applyPendingRestore,
+  applyPendingServerRestore,
   type BackupService,
   createBackupService,
+  RESTORED_TOPIC,
   startBackupSchedule,
 } from './backups/index.ts';
 import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
@@ -80,9 +82,7 @@ const STORAGE_CHECK_MS = 5000;
 /** The composition root: the one place that builds and connects the layers. */
 export async function createApp(config: Config, log: Logger): Promise<App> {
   const warn = (message: string) => log.warn(message);
-  // A restore staged before a restart (or cut short by a crash) is finished before the database opens.
-  const restored = applyPendingRestore(config.dataDir, sqliteFile(config));
-  if (restored !== 'none') log.warn(`a staged restore was ${restored} at start`);
+  const restored = await finishRestore(config, log);
   prepareDataDir(config, warn);
   const keyring = loadEncryptionKeys(config, warn);
   const secrets = createSecretBox(keyring.current, keyring.older);
@@ -238,6 +238,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
       s3: () => settings.get().backups.s3,
       plinthVersion: '0.1.0',
     });
+    shareRestores(bus, backups, restored, resync, () => redis?.connected ?? true, log);
     // `backups.cron`: checked once a minute; one node of a cluster runs each scheduled backup.
     const stopSchedule = startBackupSchedule({
       db,
@@ -342,6 +343,69 @@ function shareChanges(
     settingsChanged();
   };
 }
+
+/**
+ * A restore staged before a restart (or cut short by a crash) is finished before the database opens
+ * (docs/backups.md). Answers whether restored data was swapped in. On the server engines a swap that fails
+ * leaves the old data in use and the app starts on it; a database out of reach leaves the staging for the
+ * next start.
+ */
+async function finishRestore(config: Config, log: Logger): Promise<boolean> {
+  const url = config.databaseUrl;
+  if (!url || !/^(postgres|postgresql|mysql|mariadb):/.test(url)) {
+    const outcome = applyPendingRestore(config.dataDir, sqliteFile(config));
+    if (outcome !== 'none') log.warn(`a staged restore was ${outcome} at start`);
+    return outcome === 'applied';
+  }
+  const { outcome, error } = await applyPendingServerRestore(url, config.dataDir).catch((err: Error) => ({
+    outcome: 'unreachable' as const,
+    error: err,
+  }));
+  if (outcome === 'failed')
+    log.error({ err: error }, 'a staged restore could not be swapped in: the old data is still in use');
+  else if (outcome === 'unreachable')
+    log.error({ err: error }, 'finishing a staged restore failed; it is tried again at the next start');
+  else if (outcome !== 'none') log.warn(`a staged restore was ${outcome} at start`);
+  return outcome === 'applied';
+}
+
+/**
+ * After a restore every cache (collections, settings, sessions, signing keys, realtime subscriptions) was
+ * read from data that is gone. The node that swapped the data in reopened, and tells the others to reopen
+ * too: a whole reopen, like PocketBase's restart, rather than a list of caches to keep up to date. A node
+ * that cannot reopen itself (an app not run by `plinth serve`) reads collections and settings again.
+ */
+function shareRestores(
+  bus: Bus,
+  backups: BackupService,
+  restored: boolean,
+  resync: () => void,
+  canPublish: () => boolean,
+  log: Logger,
+): void {
+  const node = randomUUID();
+  bus.subscribe(RESTORED_TOPIC, (from) => {
+    if (from === node) return;
+    log.warn('another node restored a backup: reopening on the restored data');
+    if (backups.onRestart) backups.onRestart();
+    else resync();
+  });
+  if (!restored) return;
+  // Redis publishes nothing while it connects (no offline queue): the announcement waits for it, for a
+  // while, instead of being lost right after the start.
+  const started = Date.now();
+  const announce = () => {
+    if (!canPublish() && Date.now() - started < ANNOUNCE_WAIT_MS) {
+      setTimeout(announce, 50).unref();
+      return;
+    }
+    bus.publish(RESTORED_TOPIC, node).catch((err) => log.error({ err }, 'announcing a restore failed'));
+  };
+  announce();
+}
+
+/** How long a node that restored waits for Redis to tell the others (then they keep their caches). */
+const ANNOUNCE_WAIT_MS = 30_000;
 
 /**
  * What the log says about Redis. Losing it and getting it back are both warnings, so that an operator who

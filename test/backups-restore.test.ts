@@ -1,18 +1,19 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import PocketBase from 'pocketbase';
-import { createTestDatabase, type TestDatabase } from './helpers/databases.ts';
-import { freePort, runCli, spawnServe } from './helpers/process.ts';
+import { createTestDatabase, scratchDatabases, type TestDatabase } from './helpers/databases.ts';
+import { BIN, freePort, ROOT, runCli, spawnServe } from './helpers/process.ts';
 import { TEST_ENGINE } from './helpers/server.ts';
 
-// Backups of a real `plinth serve` under a writer running throughout, restored and compared record by record
-// with every write acknowledged before the backup began. SQLite restores through the API (the 204 once the
-// archive is verified, then the app reopens on the restored data in the same process); PostgreSQL and
-// MariaDB with `plinth restore` and the server stopped. On SQLite, kill -9 at any moment of a restore
-// leaves a server that starts on the old data or the new, never a mix.
+// Backups of a real `plinth serve` under a writer running throughout, restored through the API (the 204
+// once the archive is verified, then the app reopens on the restored data in the same process) and compared
+// record by record with every write acknowledged before the backup began. On every engine, kill -9 at any
+// moment of a restore (the route's, and `plinth restore`'s on PostgreSQL and MariaDB) leaves a server that
+// starts on the old data or the new, never a mix, and works.
 const EMAIL = 'root@example.com';
 const PASSWORD = 'root-password-1';
 
@@ -87,15 +88,7 @@ describe(`restoring a backup made under load on ${TEST_ENGINE}`, () => {
       `backup under load: ${(performance.now() - started).toFixed(0)} ms, ${during} writes acknowledged meanwhile`,
     );
 
-    if (TEST_ENGINE === 'sqlite')
-      assert.equal((await su('POST', '/api/backups/under-load.zip/restore')).status, 204);
-    else {
-      server?.child.kill('SIGTERM');
-      await server?.exited;
-      const restore = await runCli(['restore', 'under-load.zip', '--dir', dir, ...dbFlags]);
-      assert.equal(restore.code, 0, restore.stderr);
-      await start();
-    }
+    assert.equal((await su('POST', '/api/backups/under-load.zip/restore')).status, 204);
     // The restored data has fewer records than were written (50 came after the backup): wait for it.
     let restored: string[] = [];
     for (let i = 0; i < 100 && !(restored.length && restored.length < acknowledged.size); i++) {
@@ -110,24 +103,62 @@ describe(`restoring a backup made under load on ${TEST_ENGINE}`, () => {
     assert.ok(restoredMap.size <= before.size + during);
   });
 
-  it('keeps a working server when killed (-9) at any moment of a restore', {
-    skip:
-      TEST_ENGINE !== 'sqlite' &&
-      'the API restores SQLite only; the server engines swap in one transaction, with the nodes stopped',
-  }, async () => {
-    const oldCount = (await pb.collection('notes').getList(1, 1)).totalItems;
-    assert.equal((await su('POST', '/api/backups', { name: 'small.zip' })).status, 204);
+  /**
+   * A backup (`small.zip`, `smallCount` records) of fewer records than the live data, then `restoreOnce` cut by kill -9 after each delay of
+   * `delays`: the server must start on the old data or the restored, never something else, and work.
+   */
+  let smallCount = 0;
+  const survivesKills = async (delays: number[], restoreOnce: (delay: number) => Promise<void>) => {
     await pb.collection('notes').create({ title: 'after small' });
-    // Every point of the swap itself is covered by backups-swap.test.ts; these are real kills end to end.
-    for (const delay of [0, 250]) {
+    for (const delay of delays) {
       const now = (await pb.collection('notes').getList(1, 1)).totalItems;
-      su('POST', '/api/backups/small.zip/restore').catch(() => {});
-      await new Promise((r) => setTimeout(r, delay));
-      await kill();
+      await restoreOnce(delay);
       await start();
       const count = (await pb.collection('notes').getList(1, 1)).totalItems;
-      assert.ok(count === now || count === oldCount, `after a kill at ${delay} ms: ${count} records`);
-      if (count === oldCount) await pb.collection('notes').create({ title: `after kill ${delay}` });
+      assert.ok(count === now || count === smallCount, `after a kill at ${delay} ms: ${count} records`);
+      console.log(`killed at ${delay} ms: started on the ${count === now ? 'old' : 'restored'} data`);
+      // It works: a write, read back (and the next round has something to lose again).
+      const written = await pb.collection('notes').create({ title: `after kill ${delay}` });
+      assert.equal((await pb.collection('notes').getOne(written.id)).title, `after kill ${delay}`);
     }
+    assert.deepEqual(await scratchDatabases(database.url), []);
+  };
+
+  it('keeps a working server when killed (-9) at any moment of a restore through the API', async () => {
+    smallCount = (await pb.collection('notes').getList(1, 1)).totalItems;
+    assert.equal((await su('POST', '/api/backups', { name: 'small.zip' })).status, 204);
+    // Every point of the swap itself is covered by backups-swap.test.ts (SQLite) and
+    // backups-server-swap.test.ts; these are real kills end to end, the last one right after the 204.
+    await survivesKills([0, 250, 600, -1], async (delay) => {
+      const answered = su('POST', '/api/backups/small.zip/restore').catch(() => undefined);
+      if (delay >= 0) await new Promise((r) => setTimeout(r, delay));
+      else assert.equal((await answered)?.status, 204);
+      await kill();
+    });
+  });
+
+  it('keeps a working server when plinth restore is killed (-9) at any moment', {
+    skip:
+      TEST_ENGINE === 'sqlite' && 'SQLite restores in the data dir: backups-swap.test.ts covers every step',
+  }, async () => {
+    // One whole run first: how long it takes, so that the kills land throughout it, the swap included.
+    await kill();
+    const started = performance.now();
+    const whole = await runCli(['restore', 'small.zip', '--dir', dir, ...dbFlags]);
+    assert.equal(whole.code, 0, whole.stderr);
+    const took = performance.now() - started;
+    await start();
+    const delays = [0.3, 0.6, 0.8, 0.9, 0.95, 0.98].map((f) => Math.round(f * took));
+    await survivesKills(delays, async (delay) => {
+      await kill();
+      const child = spawn(process.execPath, [BIN, 'restore', 'small.zip', '--dir', dir, ...dbFlags], {
+        cwd: ROOT,
+        stdio: 'ignore',
+      });
+      const exited = new Promise((r) => child.once('exit', r));
+      await new Promise((r) => setTimeout(r, delay));
+      child.kill('SIGKILL');
+      await exited;
+    });
   });
 });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { applyPendingServerRestore } from '../src/backups/index.ts';
+import { scratchDatabases } from './helpers/databases.ts';
 import { listKeys, startS3, type TestS3 } from './helpers/s3.ts';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
 
@@ -43,11 +45,15 @@ describe(`backups kept on S3 on ${TEST_ENGINE}`, () => {
     assert.equal(bytes.length, list[0].size);
     assert.equal(bytes.subarray(0, 2).toString(), 'PK');
 
-    // SQLite verifies the archive fetched from the bucket and stages it (204); the server engines say
-    // to use the CLI (400). Either way nothing is left in the data dir but the staging.
+    // The archive fetched from the bucket is verified and staged (204): nothing is left in the data dir but
+    // the staging, thrown away here as a start would throw away one without its marker.
     const restore = await su('POST', '/api/backups/remote.zip/restore');
-    assert.equal(restore.status, TEST_ENGINE === 'sqlite' ? 204 : 400, JSON.stringify(restore.body));
+    assert.equal(restore.status, 204, JSON.stringify(restore.body));
     assert.equal(existsSync(join(srv.dataDir, '.restore-download')), false);
+    rmSync(join(srv.dataDir, '.restore', 'ready'));
+    if (TEST_ENGINE !== 'sqlite')
+      await applyPendingServerRestore(srv.app.config.databaseUrl ?? '', srv.dataDir);
+    assert.deepEqual(await scratchDatabases(srv.app.config.databaseUrl), []);
 
     assert.equal((await su('DELETE', '/api/backups/remote.zip')).status, 204);
     assert.deepEqual(await listKeys(s3.options), []);

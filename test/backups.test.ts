@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
+import { applyPendingServerRestore } from '../src/backups/index.ts';
+import { DATABASE_ENTRY } from '../src/backups/manifest.ts';
+import { manifestFor, writeZip } from './helpers/backup-archives.ts';
+import { scratchDatabases } from './helpers/databases.ts';
+import { signedInUser, startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
 
 // PocketBase's backup routes (apis/backup*.go): list, create, upload, download with a superuser file token,
-// delete, restore. On the server engines a restore needs every node stopped: the route says so (400).
+// delete, restore. Restores that succeed run in a real `plinth serve` (backups-restore.test.ts): here, the
+// ones refused, on every engine.
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are JSON, checked field by field.
 type Json = any;
@@ -29,12 +34,7 @@ describe(`backup routes on ${TEST_ENGINE}`, () => {
         { name: 'doc', type: 'file', maxSelect: 1 },
       ],
     });
-    const email = 'backup-user@example.com';
-    await srv
-      .client()
-      .collection('users')
-      .create({ email, password: 'password123', passwordConfirm: 'password123' });
-    userToken = (await srv.client().collection('users').authWithPassword(email, 'password123')).token;
+    userToken = await signedInUser(srv, 'backup-user@example.com');
   });
   after(() => srv?.close());
 
@@ -61,14 +61,42 @@ describe(`backup routes on ${TEST_ENGINE}`, () => {
     }
   });
 
-  it('on a server engine, answers a restore with a clear 400 that points to the CLI', {
-    skip: !serverEngine && 'SQLite restores through the API (backups-restore.test.ts)',
-  }, async () => {
-    assert.equal((await su('POST', '/api/backups', { name: 'server.zip' })).status, 204);
-    const res = await su('POST', '/api/backups/server.zip/restore');
-    assert.equal(res.status, 400);
-    assert.match(res.body.message, /stop every node and run `plinth restore FILE`/);
-    assert.equal((await su('DELETE', '/api/backups/server.zip')).status, 204);
+  it('refuses to restore a damaged or foreign archive with a 400 and keeps the live data in use', async () => {
+    await srv.admin.collection('notes').create({ title: 'kept through refused restores' });
+    const count = async () => (await srv.admin.collection('notes').getList(1, 1)).totalItems;
+    const before = await count();
+    assert.equal((await su('POST', '/api/backups', { name: 'real.zip' })).status, 204);
+    const stored = (name: string) => join(srv.dataDir, 'backups', name);
+    const damaged = Buffer.from(readFileSync(stored('real.zip')));
+    for (let i = 200; i < 400; i++) damaged[i] = 0xff - damaged[i]!;
+    writeFileSync(stored('damaged.zip'), damaged);
+    const other = serverEngine ? 'sqlite' : 'postgres';
+    const foreign = [{ name: DATABASE_ENTRY[other], body: Buffer.from('not a database') }];
+    await writeZip(stored('foreign.zip'), [...foreign, manifestFor(foreign, { engine: other })]);
+    const unloadable = [{ name: DATABASE_ENTRY[TEST_ENGINE], body: Buffer.from('this is not a dump;\n') }];
+    await writeZip(stored('unloadable.zip'), [
+      ...unloadable,
+      manifestFor(unloadable, { engine: TEST_ENGINE }),
+    ]);
+    const pocketbase = [{ name: 'data.db', body: Buffer.from('SQLite format 3\u0000') }];
+    await writeZip(stored('pocketbase.zip'), pocketbase);
+    for (const [key, message] of [
+      ['damaged.zip', /damaged|checksum/],
+      ['foreign.zip', new RegExp(`made on ${other}`)],
+      ['unloadable.zip', serverEngine ? /does not load/ : /cannot be read/],
+      ['pocketbase.zip', /not a Plinth backup/],
+    ] as const) {
+      const res = await su('POST', `/api/backups/${key}/restore`);
+      assert.equal(res.status, 400, `${key}: ${JSON.stringify(res.body)}`);
+      assert.deepEqual(Object.keys(res.body).sort(), ['data', 'message', 'status'], key);
+      assert.match(res.body.message, message, key);
+      assert.equal(existsSync(join(srv.dataDir, '.restore')), false, `${key}: staging left behind`);
+    }
+    assert.equal(await count(), before);
+    // Nothing left on the database server either: every scratch database of a refused restore is dropped.
+    assert.deepEqual(await scratchDatabases(srv.app.config.databaseUrl), []);
+    for (const key of ['real.zip', 'damaged.zip', 'foreign.zip', 'unloadable.zip', 'pocketbase.zip'])
+      assert.equal((await su('DELETE', `/api/backups/${key}`)).status, 204, key);
   });
 
   it('creates, lists, downloads with a file token, refuses a taken name, and deletes', async () => {
@@ -142,6 +170,10 @@ describe(`backup routes on ${TEST_ENGINE}`, () => {
       second.body.message,
       'Try again later - another backup/restore process has already been started.',
     );
+    // A restore is refused the same way, before its key is even looked up (PocketBase's order).
+    const restore = await su('POST', '/api/backups/busy-1.zip/restore');
+    assert.equal(restore.status, 400);
+    assert.equal(restore.body.message, second.body.message);
     assert.equal((await first).status, 204);
     assert.equal(await health(), true);
     assert.equal((await su('DELETE', '/api/backups/busy-1.zip')).status, 204);
@@ -163,9 +195,29 @@ describe(`backup routes on ${TEST_ENGINE}`, () => {
     assert.ok(!(await srv.admin.backups.getFullList()).some((b) => b.key === 'sdk.zip'));
   });
 
-  it('refuses a restore of a missing key with 400', async () => {
-    const res = await su('POST', '/api/backups/nothing.zip/restore');
-    assert.equal(res.status, 400);
-    assert.equal(res.body.message, 'Missing or invalid backup file.');
+  it('refuses a restore of a missing or malformed key with 400', async () => {
+    for (const key of ['nothing.zip', '..%2Fdata.db', '.restore', 'x'.repeat(300), '%00.zip']) {
+      const res = await su('POST', `/api/backups/${key}/restore`);
+      assert.equal(res.status, 400, key);
+      assert.equal(res.body.message, 'Missing or invalid backup file.', key);
+    }
+  });
+
+  it('refuses a second restore while one is staged for the reopen, and says busy in health', async () => {
+    assert.equal((await su('POST', '/api/backups', { name: 'staged.zip' })).status, 204);
+    // This in-process server has no `plinth serve` to reopen it: the restore stays staged.
+    assert.equal((await su('POST', '/api/backups/staged.zip/restore')).status, 204);
+    const again = await su('POST', '/api/backups/staged.zip/restore');
+    assert.equal(again.status, 400);
+    assert.equal(
+      again.body.message,
+      'Try again later - another backup/restore process has already been started.',
+    );
+    assert.equal((await su('POST', '/api/backups', { name: 'meanwhile.zip' })).status, 400);
+    assert.equal((await su('GET', '/api/health')).body.data.canBackup, false);
+    // Thrown away as a start would throw away a staging without its marker (and its scratch database).
+    rmSync(join(srv.dataDir, '.restore', 'ready'));
+    if (serverEngine) await applyPendingServerRestore(srv.app.config.databaseUrl ?? '', srv.dataDir);
+    assert.deepEqual(await scratchDatabases(srv.app.config.databaseUrl), []);
   });
 });

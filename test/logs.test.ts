@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
+import { signedInUser, startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
 
 // Stored request logs and PocketBase's `/api/logs` routes (apis/logs.go): superusers only, a page filtered
 // and sorted in the query language over id, created, level, message and data.*, one entry, hourly stats.
@@ -25,12 +25,7 @@ describe(`request logs on ${TEST_ENGINE}`, () => {
       viewRule: '',
       fields: [{ name: 'title', type: 'text' }],
     });
-    const email = 'logs-user@example.com';
-    await srv
-      .client()
-      .collection('users')
-      .create({ email, password: 'password123', passwordConfirm: 'password123' });
-    userToken = (await srv.client().collection('users').authWithPassword(email, 'password123')).token;
+    userToken = await signedInUser(srv, 'logs-user@example.com');
   });
   after(() => srv?.close());
 

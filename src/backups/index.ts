@@ -4,7 +4,12 @@ export { cronMatches } from './cron.ts';
 export type { Manifest } from './manifest.ts';
 export { applyPendingRestore, stageRestore, type VerifyTarget, verifyArchive } from './restore.ts';
 export { AUTO_PREFIX, runScheduled, startBackupSchedule } from './schedule.ts';
-export { restoreServer } from './server-restore.ts';
+export {
+  applyPendingServerRestore,
+  RESTORED_TOPIC,
+  stageServerRestore,
+  swapFailure,
+} from './server-restore.ts';
 export { parseServerUrl } from './server-tools.ts';
 export { BackupBusyError, type BackupService, createBackupService } from './service.ts';
 export { type BackupInfo, STORED_KEY } from './store.ts';

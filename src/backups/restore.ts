@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { extractArchive } from './archive-read.ts';
@@ -8,21 +8,14 @@ import type { Manifest } from './manifest.ts';
 import { createScratch, dropScratch, summarizeServer } from './server-db.ts';
 import { loadServer, type ServerUrl } from './server-tools.ts';
 import { type DatabaseSummary, summarizeSqlite } from './sqlite-snapshot.ts';
+import { moveStorageIn, readReady, stagingPaths, writeReady } from './staging.ts';
 import { ArchiveError } from './zip-read.ts';
 
-/**
- * A restore is staged in `DATA/.restore/`: `new/` holds the verified data, `ready` (written last, atomically)
- * says it may be swapped in, `old/` receives the data it replaces. Without `ready` the folder is a restore
- * that never finished verifying and is thrown away; with it, the swap is finished at the next start, step by
- * step, each step skipped once done, so a crash (kill -9) at any point leaves either the old data or the new.
- */
-function paths(dataDir: string) {
-  const root = join(dataDir, '.restore');
-  return { root, fresh: join(root, 'new'), old: join(root, 'old'), ready: join(root, 'ready') };
-}
-
 /** Where a verify loads the archive: a SQLite file in the scratch folder, or a scratch database on a server. */
-export type VerifyTarget = { engine: 'sqlite' } | { engine: 'postgres' | 'mysql'; server: ServerUrl };
+export type VerifyTarget =
+  | { engine: 'sqlite' }
+  /** `scratch`: the scratch database's name, when the caller must know it before it exists (a restore). */
+  | { engine: 'postgres' | 'mysql'; server: ServerUrl; scratch?: string };
 
 /**
  * Unpacks `archive` into a scratch folder, checks every hash against the manifest, loads the database
@@ -50,7 +43,7 @@ export async function verifyArchive(
     compare(summary, manifest);
     return { manifest };
   }
-  const database = await createScratch(target.server);
+  const database = await createScratch(target.server, target.scratch);
   try {
     await loadServer(database, join(scratch, 'dump.sql')).catch((err: Error) => {
       throw new ArchiveError(`The backup's dump does not load: ${err.message}`);
@@ -86,18 +79,14 @@ export async function stageRestore(
     throw new ArchiveError(
       'The database file is on another disk than the data directory; restore it by hand.',
     );
-  const p = paths(dataDir);
+  const p = stagingPaths(dataDir);
   await rm(p.root, { recursive: true, force: true });
   await mkdir(p.fresh, { recursive: true, mode: 0o700 });
   try {
     const { manifest } = await verifyArchive(archive, p.fresh, { engine: 'sqlite' }, onProgress);
     // Local files: the archive's set replaces the live one, even when it is empty.
     if (manifest.storage === 'local') await mkdir(join(p.fresh, 'storage'), { recursive: true, mode: 0o700 });
-    const marker = await open(`${p.ready}.tmp`, 'w', 0o600);
-    await marker.writeFile(JSON.stringify({ createdAt: manifest.createdAt }));
-    await marker.sync();
-    await marker.close();
-    await rename(`${p.ready}.tmp`, p.ready);
+    await writeReady(p, { engine: 'sqlite', createdAt: manifest.createdAt });
     return manifest;
   } catch (err) {
     await rm(p.root, { recursive: true, force: true });
@@ -106,16 +95,17 @@ export async function stageRestore(
 }
 
 /**
- * Finishes a staged restore (see {@link paths}); runs at start, before the database opens, and from
+ * Finishes a staged restore (see {@link stagingPaths}); runs at start, before the database opens, and from
  * `plinth restore`. Answers what it did: nothing, threw away an unfinished staging, or swapped data in.
  */
 export function applyPendingRestore(
   dataDir: string,
   dbFile: string | undefined,
 ): 'none' | 'discarded' | 'applied' {
-  const p = paths(dataDir);
+  const p = stagingPaths(dataDir);
   if (!existsSync(p.root)) return 'none';
-  if (!existsSync(p.ready) || !dbFile) {
+  // A server engine's staging is not SQLite's to finish: its data would be swapped in half.
+  if (readReady(p)?.engine !== 'sqlite' || !dbFile) {
     rmSync(p.root, { recursive: true, force: true });
     return 'discarded';
   }
@@ -130,13 +120,7 @@ export function applyPendingRestore(
     }
     renameSync(newDb, dbFile);
   }
-  const newStorage = join(p.fresh, 'storage');
-  const liveStorage = join(dataDir, 'storage');
-  if (existsSync(newStorage)) {
-    const aside = join(p.old, 'storage');
-    if (existsSync(liveStorage) && !existsSync(aside)) renameSync(liveStorage, aside);
-    renameSync(newStorage, liveStorage);
-  }
+  moveStorageIn(p, dataDir);
   // Done: the marker goes first, so a crash while deleting the old data cannot start the swap again.
   rmSync(p.ready);
   rmSync(p.root, { recursive: true, force: true });

@@ -45,7 +45,7 @@ export function startBackupSchedule(deps: ScheduleDeps): () => void {
 /** One scheduled run for the minute of `now`: claim, back up, prune. Exported for tests. */
 export async function runScheduled(deps: ScheduleDeps, now: Date): Promise<string | undefined> {
   const slot = now.toISOString().slice(0, 16);
-  if (deps.backups.active() || !(await claim(deps.db, slot))) return undefined;
+  if (deps.backups.busy() || !(await claim(deps.db, slot))) return undefined;
   const key = `${AUTO_PREFIX}${slot.replace(/[-:T]/g, '')}.zip`;
   // Counted only on the node that won the claim: each scheduled backup is one run, wherever it ran.
   try {

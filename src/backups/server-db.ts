@@ -38,9 +38,12 @@ async function connect(db: ServerUrl, database = db.database) {
   };
 }
 
-/** A new empty database beside the live one, named after it; answers its URL parts. */
-export async function createScratch(db: ServerUrl): Promise<ServerUrl> {
-  const name = `${db.database.slice(0, 40)}_bk_${randomBytes(4).toString('hex')}`;
+/** A name for a scratch database beside the live one, named after it. */
+export const scratchName = (db: ServerUrl) =>
+  `${db.database.slice(0, 40)}_bk_${randomBytes(4).toString('hex')}`;
+
+/** A new empty database beside the live one (named `name`, or a new scratch name); answers its URL parts. */
+export async function createScratch(db: ServerUrl, name = scratchName(db)): Promise<ServerUrl> {
   const admin = await connect(db);
   try {
     await admin.query(

@@ -1,132 +1,173 @@
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
 import type { Progress } from './archive-write.ts';
 import type { Manifest } from './manifest.ts';
 import { verifyArchive } from './restore.ts';
-import { dropScratch } from './server-db.ts';
+import { dropScratch, scratchName } from './server-db.ts';
+import {
+  finishMariadbViews,
+  journalMariadbViews,
+  mariadbHoldsTables,
+  pgDatabaseExists,
+  reopenPostgres,
+  swapMariadb,
+  swapPostgres,
+} from './server-swap.ts';
 import { parseServerUrl, type ServerUrl } from './server-tools.ts';
+import {
+  moveStorageIn,
+  type ReadyMarker,
+  readReady,
+  type Staging,
+  stagingPaths,
+  writeReady,
+} from './staging.ts';
 import { ArchiveError } from './zip-read.ts';
 
 /**
- * `plinth restore` on PostgreSQL or MariaDB, with every node stopped: the dump is loaded into a scratch
- * database and verified there, then swapped with the live database in one atomic step (PostgreSQL: both
- * databases renamed in one transaction; MariaDB: every table moved in one `RENAME TABLE`). A failure at
- * any point before the swap leaves the live database as it was and drops the scratch one.
+ * A restore on PostgreSQL or MariaDB, in two halves like SQLite's (staging.ts). The stage loads the dump
+ * into a scratch database beside the live one and verifies it there, unpacks the files into
+ * `DATA/.restore/new`, and writes `ready` naming the scratch database: the live data is not touched. The
+ * apply (at start, before the database opens) swaps the scratch database in atomically, then the files.
  */
-export async function restoreServer(
+export async function stageServerRestore(
   url: string,
   dataDir: string,
   archive: string,
   onProgress?: Progress,
 ): Promise<Manifest> {
   const server = parseServerUrl(url);
-  // In the data dir, so that the archive's files move into place by rename.
-  const folder = await mkdtemp(join(dataDir, '.restore-'));
+  const p = stagingPaths(dataDir);
+  await discard(server, p);
+  await mkdir(p.fresh, { recursive: true, mode: 0o700 });
+  // Named before it exists: a crash while the dump loads leaves the name, and the next start drops it.
+  const scratch = { ...server, database: scratchName(server) };
+  await writeFile(join(p.root, 'scratch'), scratch.database, { mode: 0o600 });
   try {
-    const { manifest, database } = await verifyArchive(
-      archive,
-      folder,
-      { engine: server.engine, server },
-      onProgress,
-      true,
-    );
-    const scratch = database as ServerUrl;
-    try {
-      await (server.engine === 'postgres' ? swapPostgres(server, scratch) : swapMariadb(server, scratch));
-    } catch (err) {
-      await dropScratch(server, scratch).catch(() => {});
-      throw new ArchiveError(
-        `The restored database could not be swapped in (${(err as Error).message}); stop every Plinth node and try again.`,
-      );
-    }
-    // Local files follow the database (on S3 they were referenced, not copied, and stay as they are).
-    if (manifest.storage === 'local') {
-      const live = join(dataDir, 'storage');
-      await mkdir(join(folder, 'storage'), { recursive: true, mode: 0o700 });
-      if (existsSync(live)) await rename(live, join(folder, 'old-storage'));
-      await rename(join(folder, 'storage'), live);
-    }
+    const target = { engine: server.engine, server, scratch: scratch.database };
+    const { manifest } = await verifyArchive(archive, p.fresh, target, onProgress, true);
+    // Loaded and checked: only the files are still needed from the archive.
+    await rm(join(p.fresh, 'dump.sql'), { force: true });
+    // Local files: the archive's set replaces the live one, even when it is empty.
+    if (manifest.storage === 'local') await mkdir(join(p.fresh, 'storage'), { recursive: true, mode: 0o700 });
+    if (server.engine === 'mysql') await journalMariadbViews(server, scratch.database);
+    await writeReady(p, {
+      engine: server.engine,
+      createdAt: manifest.createdAt,
+      live: server.database,
+      scratch: scratch.database,
+      old: `${server.database.slice(0, 40)}_old_${Date.now().toString(36)}`,
+    });
     return manifest;
-  } finally {
-    await rm(folder, { recursive: true, force: true });
-  }
-}
-
-async function swapPostgres(live: ServerUrl, scratch: ServerUrl): Promise<void> {
-  const q = (name: string) => `"${name.replaceAll('"', '""')}"`;
-  const old = `${live.database.slice(0, 40)}_old_${Date.now().toString(36)}`;
-  // Connected to the maintenance database: a database cannot be renamed while anyone is connected to it.
-  const admin = new pg.Client({
-    host: live.host,
-    port: Number(live.port),
-    user: live.user,
-    password: live.password,
-    database: 'postgres',
-  });
-  await admin.connect();
-  try {
-    await admin.query('BEGIN');
-    await admin.query(`ALTER DATABASE ${q(live.database)} RENAME TO ${q(old)}`);
-    await admin.query(`ALTER DATABASE ${q(scratch.database)} RENAME TO ${q(live.database)}`);
-    await admin.query('COMMIT');
   } catch (err) {
-    await admin.query('ROLLBACK').catch(() => {});
+    // The marker is never written on this path: removing the folder first keeps a crash here harmless.
+    await rm(p.root, { recursive: true, force: true });
+    await dropScratch(server, scratch).catch(() => {});
     throw err;
-  } finally {
-    await admin.end();
   }
-  await dropScratch(live, { ...live, database: old });
 }
 
-async function swapMariadb(live: ServerUrl, scratch: ServerUrl): Promise<void> {
-  const q = (name: string) => `\`${name.replaceAll('`', '``')}\``;
-  const conn = await mysql.createConnection({
-    host: live.host,
-    port: Number(live.port),
-    user: live.user,
-    password: live.password,
-  });
-  const old = `${live.database.slice(0, 40)}_old_${Date.now().toString(36)}`;
-  try {
-    const tables = async (db: string, type: string) =>
-      (
-        (
-          await conn.query(
-            'SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = ?',
-            [db, type],
-          )
-        )[0] as Array<{ n: string }>
-      ).map((r) => r.n);
-    const views = (
-      await conn.query(
-        'SELECT TABLE_NAME AS n, VIEW_DEFINITION AS d FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?',
-        [scratch.database],
-      )
-    )[0] as Array<{ n: string; d: string }>;
-    await conn.query(`CREATE DATABASE ${q(old)}`);
-    const moves = [
-      ...(await tables(live.database, 'BASE TABLE')).map(
-        (t) => `${q(live.database)}.${q(t)} TO ${q(old)}.${q(t)}`,
-      ),
-      ...(await tables(scratch.database, 'BASE TABLE')).map(
-        (t) => `${q(scratch.database)}.${q(t)} TO ${q(live.database)}.${q(t)}`,
-      ),
-    ];
-    // One statement: MariaDB applies every rename or none.
-    await conn.query(`RENAME TABLE ${moves.join(', ')}`);
-    // Views cannot move between databases: the live ones go, the backup's are made again over the new tables.
-    for (const v of await tables(live.database, 'VIEW'))
-      await conn.query(`DROP VIEW ${q(live.database)}.${q(v)}`);
-    for (const v of views)
-      await conn.query(
-        `CREATE VIEW ${q(live.database)}.${q(v.n)} AS ${v.d.replaceAll(`${q(scratch.database)}.`, `${q(live.database)}.`)}`,
-      );
-  } finally {
-    await conn.end();
+/** The bus topic on which the node (or `plinth restore`) that swapped restored data in tells the others. */
+export const RESTORED_TOPIC = 'backups.restored';
+
+/** What a start found: nothing, a staging thrown away, a restore swapped in or failed, a crash repaired. */
+export interface ServerRestoreOutcome {
+  outcome: 'none' | 'discarded' | 'applied' | 'failed' | 'recovered';
+  error?: Error;
+}
+
+/**
+ * Finishes what a restore left (see {@link stageServerRestore}); runs at every start of every node before
+ * the database opens, and from `plinth restore`. First what any node may find after a crash elsewhere
+ * (PostgreSQL connections still refused, MariaDB views still to be made); then this node's staging: swapped
+ * in when `ready` and its scratch database still holds the data, finished when the swap had committed,
+ * thrown away otherwise. A swap that fails leaves the old database in use, and is answered as `failed`.
+ */
+export async function applyPendingServerRestore(url: string, dataDir: string): Promise<ServerRestoreOutcome> {
+  const server = parseServerUrl(url);
+  // Out of reach (the server down, no access to PostgreSQL's maintenance database): opening the database
+  // says why soon enough, and a staging below is kept for the next start.
+  const repair = server.engine === 'postgres' ? reopenPostgres(server) : finishMariadbViews(server);
+  const repaired = await repair.catch(() => false);
+  const p = stagingPaths(dataDir);
+  if (!existsSync(p.root)) return { outcome: repaired ? 'recovered' : 'none' };
+  // A crash after the swap was whole, while the old data was dropped: finish that (and say it was applied,
+  // so that the other nodes hear of the restore if they had not).
+  const whole = readReady(p, p.cleanup);
+  if (whole?.engine === server.engine && whole.live === server.database) {
+    await dropLeftovers(server, whole);
+    rmSync(p.root, { recursive: true, force: true });
+    return { outcome: 'applied' };
   }
-  await dropScratch(live, { ...live, database: old });
-  await dropScratch(live, scratch);
+  const marker = readReady(p);
+  const state = marker ? await swapState(server, marker) : 'gone';
+  if (state === 'gone' || !marker?.scratch || !marker.old) {
+    await discard(server, p);
+    return { outcome: 'discarded' };
+  }
+  if (state === 'pending') {
+    try {
+      await (server.engine === 'postgres' ? swapPostgres : swapMariadb)(server, marker.scratch, marker.old);
+    } catch (err) {
+      await discard(server, p);
+      return { outcome: 'failed', error: err as Error };
+    }
+  }
+  if (server.engine === 'mysql') await finishMariadbViews(server);
+  moveStorageIn(p, dataDir);
+  // Whole: `ready` becomes `cleanup` in one rename, so a crash from here on only drops what is left over.
+  renameSync(p.ready, p.cleanup);
+  await dropLeftovers(server, marker);
+  rmSync(p.root, { recursive: true, force: true });
+  return { outcome: 'applied' };
+}
+
+/**
+ * Drops the old data (and MariaDB's emptied scratch database) of a swap that is whole. The restore is done
+ * whatever happens here: a database that does not drop is left behind (its `_old_` name says what it is)
+ * rather than keeping the other nodes from hearing of the restore.
+ */
+async function dropLeftovers(server: ServerUrl, marker: ReadyMarker): Promise<void> {
+  for (const name of [marker.old, server.engine === 'mysql' ? marker.scratch : undefined])
+    if (name && name !== server.database)
+      await dropScratch(server, { ...server, database: name }).catch(() => {});
+}
+
+/**
+ * Where a staged swap stands, read from the databases themselves: `pending` while the scratch database
+ * holds the restored data, `done` once the old data sits under its `old` name (only the swap puts it
+ * there), `gone` when neither (a marker for another database, or scratch data someone dropped).
+ */
+async function swapState(server: ServerUrl, marker: ReadyMarker): Promise<'pending' | 'done' | 'gone'> {
+  const { scratch, old } = marker;
+  if (marker.engine !== server.engine || marker.live !== server.database || !scratch || !old) return 'gone';
+  // Never the live database under another name: the marker is a file anyone with the data dir can edit.
+  if (scratch === server.database || old === server.database) return 'gone';
+  if (server.engine === 'postgres') {
+    if (await pgDatabaseExists(server, scratch)) return 'pending';
+    return (await pgDatabaseExists(server, old)) ? 'done' : 'gone';
+  }
+  if (await mariadbHoldsTables(server, scratch)) return 'pending';
+  return (await mariadbHoldsTables(server, old)) ? 'done' : 'gone';
+}
+
+/**
+ * Removes a staging folder, then the scratch database it names: only a name of the scratch form beside
+ * this live database (the folder is a file anyone with the data dir can edit; the live data is never dropped).
+ */
+async function discard(server: ServerUrl, p: Staging): Promise<void> {
+  const named = join(p.root, 'scratch');
+  const name = existsSync(named) ? readFileSync(named, 'utf8').trim() : undefined;
+  rmSync(p.root, { recursive: true, force: true });
+  const prefix = `${server.database.slice(0, 40)}_bk_`;
+  if (name?.startsWith(prefix) && name !== server.database)
+    await dropScratch(server, { ...server, database: name }).catch(() => {});
+}
+
+/** For messages: the archive problem, or the swap's failure in words an operator can act on. */
+export function swapFailure(err: Error): ArchiveError {
+  return new ArchiveError(
+    `The restored database could not be swapped in (${err.message}); the old data is still in use.`,
+  );
 }

@@ -7,6 +7,7 @@ import { type Progress, writeArchive } from './archive-write.ts';
 import type { Manifest } from './manifest.ts';
 import { stageRestore } from './restore.ts';
 import { createScratch, dropScratch, summarizeServer } from './server-db.ts';
+import { stageServerRestore } from './server-restore.ts';
 import { dumpServer, loadServer, parseServerUrl, type ServerUrl } from './server-tools.ts';
 import { snapshotSqlite } from './sqlite-snapshot.ts';
 import { type BackupInfo, createBackupStore } from './store.ts';
@@ -45,10 +46,15 @@ export interface BackupService {
   /** Checks an uploaded archive (directory and manifest) and moves it in as `key`. */
   adopt(key: string, uploaded: string): Promise<void>;
   remove(key: string): Promise<boolean>;
-  /** Verifies the archive and stages it; the swap happens when the app restarts (see `onRestart`). */
+  /**
+   * Verifies the archive and stages it (SQLite: a file; PostgreSQL, MariaDB: a scratch database); the swap
+   * happens when the app reopens (see `onRestart`).
+   */
   restore(key: string, onProgress?: Progress): Promise<Manifest>;
   /** The key being created or restored now, if any. */
   active(): string | undefined;
+  /** True while a backup or restore runs, or a restore is staged and waits for the app to reopen. */
+  busy(): boolean;
   /** Set by `plinth serve`: closes and reopens the app, which swaps a staged restore in. */
   onRestart?: () => void;
 }
@@ -57,8 +63,10 @@ export interface BackupService {
 export function createBackupService(options: BackupServiceOptions): BackupService {
   const dir = join(options.dataDir, 'backups');
   let running: string | undefined;
+  /** A restore staged and waiting for the reopen: no other backup or restore may start (and replace it). */
+  let staged: string | undefined;
   const exclusive = async <T>(key: string, work: () => Promise<T>): Promise<T> => {
-    if (running)
+    if (running ?? staged)
       throw new BackupBusyError('Try again later - another backup/restore process has already been started.');
     running = key;
     try {
@@ -67,12 +75,12 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
       running = undefined;
     }
   };
-  const sqlite = () => {
-    if (!options.sqliteFile)
-      throw new ArchiveError(
-        `A running server restores SQLite only: on ${options.engine}, stop every node and run \`plinth restore FILE\`.`,
-      );
-    return options.sqliteFile;
+  /** Verifies and stages the archive for the engine in use; the swap happens when the app reopens. */
+  const stage = (archive: string, onProgress?: Progress) => {
+    if (options.sqliteFile) return stageRestore(options.dataDir, options.sqliteFile, archive, onProgress);
+    if (options.databaseUrl)
+      return stageServerRestore(options.databaseUrl, options.dataDir, archive, onProgress);
+    throw new ArchiveError('This database (in memory) cannot be restored into.');
   };
   /** The snapshot and its summary: a SQLite copy, or a server dump loaded once into a scratch database. */
   const snapshot = async (work: string) => {
@@ -123,16 +131,18 @@ export function createBackupService(options: BackupServiceOptions): BackupServic
     restore(key, onProgress) {
       return exclusive(key, async () => {
         if ((await store.size(key)) === undefined) throw new ArchiveError('Missing or invalid backup file.');
-        const database = sqlite();
         const spool = join(options.dataDir, '.restore-download');
         try {
-          return await stageRestore(options.dataDir, database, await store.fetch(key, spool), onProgress);
+          const manifest = await stage(await store.fetch(key, spool), onProgress);
+          staged = key;
+          return manifest;
         } finally {
           await rm(spool, { recursive: true, force: true });
         }
       });
     },
     active: () => running,
+    busy: () => (running ?? staged) !== undefined,
   };
   return service;
 }

@@ -6,16 +6,20 @@ import { createApp } from '../app.ts';
 import {
   ArchiveError,
   applyPendingRestore,
+  applyPendingServerRestore,
   BackupBusyError,
   type Manifest,
   parseServerUrl,
+  RESTORED_TOPIC,
   readManifest,
-  restoreServer,
   STORED_KEY,
   stageRestore,
+  stageServerRestore,
+  swapFailure,
   type VerifyTarget,
   verifyArchive,
 } from '../backups/index.ts';
+import { createRedisBus } from '../bus/index.ts';
 import { type Config, sqliteFile } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
 import { createProgress } from './progress.ts';
@@ -107,8 +111,9 @@ function verifyTarget(engine: Manifest['engine'], config: Config): VerifyTarget 
 const total = (m: Manifest) => Object.values(m.counts).reduce((a, b) => a + b, 0);
 
 /**
- * Verifies the archive into the data dir's staging folder, then swaps it in. The server must be stopped
- * (a running one restores through `POST /api/backups/{key}/restore` instead).
+ * Verifies the archive into the data dir's staging folder (and, on PostgreSQL or MariaDB, a scratch
+ * database), then swaps it in. On SQLite the server must be stopped; on the server engines running nodes
+ * lose their connections and reconnect to the restored data, and are told on Redis to reopen.
  */
 async function restore(config: Config, args: string[]): Promise<number> {
   const [given] = args;
@@ -126,11 +131,14 @@ async function restore(config: Config, args: string[]): Promise<number> {
   const db = sqliteFile(config);
   const bar = createProgress('restore:', { unit: 'bytes' });
   if (!db && config.databaseUrl) {
-    const manifest = await restoreServer(config.databaseUrl, config.dataDir, file, bar.update);
+    const manifest = await stageServerRestore(config.databaseUrl, config.dataDir, file, bar.update);
     bar.finish();
+    const applied = await applyPendingServerRestore(config.databaseUrl, config.dataDir);
+    if (applied.error) throw swapFailure(applied.error);
     process.stdout.write(
       `Restored ${basename(file)} (${total(manifest)} records) into the database of --db\n`,
     );
+    if (config.redisUrl) await announceRestore(config);
     return 0;
   }
   if (!db) throw new ArchiveError('This database (in memory) cannot be restored into.');
@@ -140,4 +148,28 @@ async function restore(config: Config, args: string[]): Promise<number> {
   const records = Object.values(manifest.counts).reduce((a, b) => a + b, 0);
   process.stdout.write(`Restored ${basename(file)} (${records} records) into ${config.dataDir}\n`);
   return 0;
+}
+
+/** How long `plinth restore` waits for Redis to tell the running nodes. */
+const ANNOUNCE_WAIT_MS = 5000;
+
+/**
+ * Tells the nodes running on the restored database to reopen, as the route's restore does (their caches
+ * were read from the data that is gone). Without Redis, or Redis out of reach, they keep their caches until
+ * restarted: said on stderr.
+ */
+async function announceRestore(config: Config): Promise<void> {
+  const bus = createRedisBus({ url: config.redisUrl, prefix: config.redisPrefix });
+  try {
+    const until = Date.now() + ANNOUNCE_WAIT_MS;
+    while (!bus.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    const reached = bus.connected ? await bus.publish(RESTORED_TOPIC, 'plinth restore') : 0;
+    process.stdout.write(
+      reached
+        ? `Running nodes told to reopen on the restored data (${reached}).\n`
+        : 'No running node was told (none listening, or Redis out of reach): restart any that run.\n',
+    );
+  } finally {
+    await bus.close();
+  }
 }

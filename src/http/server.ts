@@ -100,7 +100,7 @@ export async function buildServer(
   await app.register(healthRoutes, {
     checks: readiness,
     settings: deps.settings,
-    canBackup: backups && (() => !backups.active()),
+    canBackup: backups && (() => !backups.busy()),
   });
   if (metrics)
     await app.register(metricsRoutes, {

@@ -32,7 +32,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return { url: '', drop: async () => {} };
 }
 
-async function pgAdmin(sql: string): Promise<void> {
+/** Runs one statement as PostgreSQL's administrator, on the maintenance database. */
+export async function pgAdmin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_ADMIN });
   await client.connect();
   try {
@@ -42,10 +43,41 @@ async function pgAdmin(sql: string): Promise<void> {
   }
 }
 
-async function mysqlAdmin(sql: string): Promise<void> {
+/** Runs one statement as MariaDB's administrator, on no database. */
+export async function mysqlAdmin(sql: string): Promise<void> {
   const conn = await mysql.createConnection(MYSQL_ADMIN);
   try {
     await conn.query(sql);
+  } finally {
+    await conn.end();
+  }
+}
+
+/**
+ * The scratch databases (`NAME_bk_...`, `NAME_old_...`) a backup or restore left beside the database of
+ * `url`; none for SQLite. A finished or refused restore leaves none.
+ */
+export async function scratchDatabases(url: string | undefined): Promise<string[]> {
+  if (!url || TEST_ENGINE === 'sqlite') return [];
+  const name = decodeURIComponent(new URL(url).pathname.slice(1));
+  const like = `${name.slice(0, 40)}\\_%`;
+  if (TEST_ENGINE === 'postgres') {
+    const client = new pg.Client({ connectionString: PG_ADMIN });
+    await client.connect();
+    try {
+      const { rows } = await client.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [like]);
+      return rows.map((r: { datname: string }) => r.datname);
+    } finally {
+      await client.end();
+    }
+  }
+  const conn = await mysql.createConnection(MYSQL_ADMIN);
+  try {
+    const [rows] = await conn.query(
+      'SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?',
+      [like],
+    );
+    return (rows as Array<{ n: string }>).map((r) => r.n);
   } finally {
     await conn.end();
   }

@@ -103,6 +103,16 @@ export async function startServer(
 }
 
 /**
+ * Signs up a user of the `users` collection (password `password123`) and signs it in: the caller that is
+ * not a superuser in route tests. Answers its token.
+ */
+export async function signedInUser(server: TestServer, email: string): Promise<string> {
+  const users = server.client().collection('users');
+  await users.create({ email, password: 'password123', passwordConfirm: 'password123' });
+  return (await users.authWithPassword(email, 'password123')).token;
+}
+
+/**
  * Points the server's mail at an SMTP server (test/helpers/smtp.ts), with links built on the server's
  * URL, and applies any other settings given (per group, merged). Fails the test if the settings are refused.
  */

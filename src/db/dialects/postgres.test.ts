@@ -120,6 +120,29 @@ describe('the PostgreSQL dialect', () => {
       assert.equal(d.translateError('a string'), undefined);
     });
 
+    it('reads a database refusing connections or gone under its name (a restore swapping it) as an outage', async () => {
+      const connectError = async (database: string) => {
+        const url = new URL(ADMIN);
+        url.pathname = `/${database}`;
+        const client = new pg.Client({ connectionString: url.toString() });
+        return client.connect().then(
+          () => client.end().then(() => undefined),
+          (err: unknown) => err,
+        );
+      };
+      const closed = `${NAME}_closed`;
+      await admin(`CREATE DATABASE "${closed}" WITH ALLOW_CONNECTIONS false`);
+      try {
+        assert.deepEqual(d.translateError(await connectError(closed)), { kind: 'unavailable', columns: [] });
+      } finally {
+        await admin(`DROP DATABASE "${closed}"`);
+      }
+      assert.deepEqual(d.translateError(await connectError(`${NAME}_gone`)), {
+        kind: 'unavailable',
+        columns: [],
+      });
+    });
+
     it('asks for a retry on a serialization failure and on a deadlock', async () => {
       await exec('CREATE TABLE "s1" ("k" TEXT PRIMARY KEY, "v" INT NOT NULL)');
       await exec(`INSERT INTO "s1" VALUES ('a', 0), ('b', 0)`);

@@ -97,6 +97,10 @@ export const postgresDialect: SqlDialect = {
     // Connection exceptions, shutdown, too many connections, out of memory, a read-only standby.
     if (/^08/.test(e.code) || /^57P0[123]$/.test(e.code) || ['53300', '53200', '25006'].includes(e.code))
       return { kind: 'unavailable', columns: [] };
+    // A restore swapping the database (docs/backups.md): connections are refused for a moment, and one
+    // made during the rename finds its database gone; the next connection reaches the restored one.
+    if (e.code === '3D000' || (e.code === '55000' && /not currently accepting connections/.test(err.message)))
+      return { kind: 'unavailable', columns: [] };
     if (e.code === '53100') return { kind: 'full', columns: [] };
     if (e.code === '23505') {
       // detail: Key (a, b)=(x, y) already exists. / Key (lower(email COLLATE "C"))=(x) already exists.

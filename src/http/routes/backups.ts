@@ -45,7 +45,7 @@ export async function backupRoutes(app: FastifyInstance, deps: HttpDeps & { back
 
   app.post('/api/backups', async (request, reply) => {
     requireSuperuser(request);
-    if (backups.active())
+    if (backups.busy())
       throw badRequest('Try again later - another backup/restore process has already been started.');
     const body = (request.body ?? {}) as { name?: unknown };
     let key = body.name;
@@ -133,7 +133,7 @@ export async function backupRoutes(app: FastifyInstance, deps: HttpDeps & { back
 
   app.post<{ Params: KeyParams }>('/api/backups/:key/restore', async (request, reply) => {
     requireSuperuser(request);
-    if (backups.active())
+    if (backups.busy())
       throw badRequest('Try again later - another backup/restore process has already been started.');
     if ((await backups.size(request.params.key)) === undefined)
       throw badRequest('Missing or invalid backup file.');
