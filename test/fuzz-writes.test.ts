@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import PocketBase from 'pocketbase';
+import { propertyRuns } from './helpers/runs.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 const SEED = Number(process.env.PLINTH_FC_SEED ?? 20261204);
-const RUNS = Number(process.env.PLINTH_FUZZ_RUNS ?? 300);
+const RUNS = propertyRuns('PLINTH_FUZZ_RUNS', 150);
 
 // biome-ignore lint/suspicious/noExplicitAny: record bodies are JSON.
 type Json = any;

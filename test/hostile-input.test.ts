@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { propertyRuns } from './helpers/runs.ts';
 import { SUPERUSER, startServer, type TestServer } from './helpers/server.ts';
 
 /** Fixed so that a failure replays; fast-check prints seed and path of any counterexample. */
 const SEED = Number(process.env.FUZZ_SEED ?? 20260521);
-const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const FUZZ_RUNS = propertyRuns('FUZZ_RUNS', 150);
 
 interface Res {
   status: number;

@@ -22,10 +22,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import PocketBase from 'pocketbase';
+import { propertyRuns } from './helpers/runs.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 const SEED = Number(process.env.PLINTH_FC_SEED ?? 20260505);
-const RUNS = Number(process.env.PLINTH_LEAK_RUNS ?? 1000);
+const RUNS = propertyRuns('PLINTH_LEAK_RUNS', 500);
 
 type WorldName = 'A' | 'B';
 type Caller = 'guest' | 'ann';

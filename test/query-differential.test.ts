@@ -21,10 +21,11 @@ import {
   type Schema,
   strftime,
 } from './helpers/filter-eval.ts';
+import { propertyRuns } from './helpers/runs.ts';
 import { startServer, TEST_ENGINE, type TestServer } from './helpers/server.ts';
 
 const SEED = Number(process.env.PLINTH_FC_SEED ?? 20260504);
-const RUNS = Number(process.env.PLINTH_FC_RUNS ?? 500);
+const RUNS = propertyRuns('PLINTH_FC_RUNS', 250);
 const DATASETS = Number(process.env.PLINTH_FC_DATASETS ?? 3);
 /** Queries to leave out (a regular expression over `filter SORT sort`), to look past a known failure. */
 const SKIP = process.env.PLINTH_FC_SKIP ? new RegExp(process.env.PLINTH_FC_SKIP) : undefined;
