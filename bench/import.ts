@@ -70,10 +70,7 @@ async function timed(args: string[]): Promise<{ seconds: number; peakMb: number;
 const database =
   values.engine === 'sqlite'
     ? { url: '', drop: async () => {} }
-    : await (async () => {
-        process.env.PLINTH_TEST_DB = values.engine;
-        return createTestDatabase();
-      })();
+    : await createTestDatabase(values.engine as 'postgres' | 'mysql');
 try {
   const config = loadConfig({ dir, db: database.url, logLevel: 'silent' }, {});
   const app = await createApp(config, createLogger('silent'));

@@ -14,16 +14,16 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, empty database on the test engine, dropped again by `drop()`. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** A fresh, empty database on the test engine (or `engine`), dropped again by `drop()`. */
+export async function createTestDatabase(engine = TEST_ENGINE): Promise<TestDatabase> {
   const name = `plinth_t_${randomBytes(6).toString('hex')}`;
-  if (TEST_ENGINE === 'postgres') {
+  if (engine === 'postgres') {
     await pgAdmin(`CREATE DATABASE "${name}"`);
     const url = new URL(PG_ADMIN);
     url.pathname = `/${name}`;
     return { url: url.toString(), drop: () => pgAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
   }
-  if (TEST_ENGINE === 'mysql') {
+  if (engine === 'mysql') {
     await mysqlAdmin(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
     const url = new URL(MYSQL_ADMIN);
     url.pathname = `/${name}`;
