@@ -2,8 +2,9 @@
 // and scripts/, and the test helpers' own tests, run once, in the first pass; the HTTP and SDK tests in
 // test/ run on every engine.
 // PLINTH_TEST_ENGINES=sqlite,postgres,mysql picks the engines; extra arguments go to `node --test`.
-// The engines run side by side (their time is mostly spent waiting, see below): the first one's output is
-// shown as it runs, the others' when each ends. PLINTH_TEST_SERIAL=1 runs them one after another instead.
+// The first engine runs alone; the others then run side by side (their time is mostly spent waiting on
+// their database servers, so two fit on two cores), each printing its output when it ends.
+// PLINTH_TEST_SERIAL=1 runs them one after another instead.
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,24 +62,18 @@ function run(engine: string, files: string[], live: boolean): Promise<Outcome> {
 
 const [first, ...rest] = ENGINES;
 const outcomes: Outcome[] = [];
+if (first) {
+  console.log(`\n== tests on ${first}`);
+  outcomes.push(await run(first, [...ONCE, ...EVERY_ENGINE], true));
+}
 if (process.env.PLINTH_TEST_SERIAL) {
-  for (const [i, engine] of ENGINES.entries()) {
+  for (const engine of rest) {
     console.log(`\n== tests on ${engine}`);
-    outcomes.push(await run(engine, i === 0 ? [...ONCE, ...EVERY_ENGINE] : EVERY_ENGINE, true));
+    outcomes.push(await run(engine, EVERY_ENGINE, true));
   }
-} else if (first) {
-  // Every engine at once: the runs spend much of their time waiting (database servers, timers, child
-  // processes), so three fit on two cores; measured, the whole suite used about 60% of both cores when
-  // the first engine ran alone.
-  console.log(
-    `\n== tests on ${ENGINES.join(', ')}, side by side (${first} shown live, the others as each ends)`,
-  );
-  outcomes.push(
-    ...(await Promise.all([
-      run(first, [...ONCE, ...EVERY_ENGINE], true),
-      ...rest.map((engine) => run(engine, EVERY_ENGINE, false)),
-    ])),
-  );
+} else {
+  if (rest.length) console.log(`\n== tests on ${rest.join(' and ')}, side by side (output as each ends)`);
+  outcomes.push(...(await Promise.all(rest.map((engine) => run(engine, EVERY_ENGINE, false)))));
 }
 
 let passed = 0;
