@@ -86,6 +86,19 @@ const patch = (url: string, offset: number, bytes: Buffer, token = ann.token) =>
     body: bytes,
   });
 
+/** A PATCH from offset 0 the test writes to by hand (for bodies that stream, stall or break off). */
+const rawPatch = (url: string, extra: Record<string, string> = {}) =>
+  httpRequest(url, {
+    method: 'PATCH',
+    headers: {
+      'tus-resumable': '1.0.0',
+      'upload-offset': '0',
+      'content-type': 'application/offset+octet-stream',
+      authorization: ann.token,
+      ...extra,
+    },
+  });
+
 /** Every stored key, on the data dir or in the bucket. */
 const storedKeys = () => keysOf(server);
 const tusFiles = () => readdirSync(join(server.dataDir, '.tus')).sort();
@@ -279,15 +292,7 @@ for (const kind of STORAGES)
     test('a long chunked body past Upload-Length is cut off while it streams, and the 413 reaches the client', async () => {
       const before = await snapshot();
       const url = await create('many', 10, 'flood.txt');
-      const req = httpRequest(url, {
-        method: 'PATCH',
-        headers: {
-          'tus-resumable': '1.0.0',
-          'upload-offset': '0',
-          'content-type': 'application/offset+octet-stream',
-          authorization: ann.token,
-        },
-      });
+      const req = rawPatch(url);
       const answer = new Promise<number>((resolve, reject) => {
         req.on('response', (res) => {
           res.resume();
@@ -400,16 +405,7 @@ for (const kind of STORAGES)
     test('a PATCH body is read without an admission slot; a connection lost mid-way keeps what arrived', async () => {
       const data = textBytes(2000);
       const url = await create('many', data.length, 'flaky.txt');
-      const req = httpRequest(url, {
-        method: 'PATCH',
-        headers: {
-          'tus-resumable': '1.0.0',
-          'upload-offset': '0',
-          'content-type': 'application/offset+octet-stream',
-          'content-length': String(data.length),
-          authorization: ann.token,
-        },
-      });
+      const req = rawPatch(url, { 'content-length': String(data.length) });
       req.on('error', () => {});
       req.write(data.subarray(0, 700));
       let offset = '0';

@@ -1,4 +1,4 @@
-import { JobStats } from '../lib/index.ts';
+import { type JobStats, trackJob } from '../lib/index.ts';
 import type { RecordService } from '../records/index.ts';
 import {
   AUTH_ORIGINS_NAME,
@@ -85,10 +85,7 @@ const SWEEP_INTERVAL_MS = 60 * 60_000;
  * Deletes what has expired: sessions past their absolute end or idle too long, one-time codes and MFA
  * steps older than any collection allows. Hourly, off the request path; returns the function that stops it.
  */
-export function startSweeper(
-  deps: AuthDeps,
-  jobs = new JobStats(),
-): { sweep(): Promise<void>; stop(): void } {
+export function startSweeper(deps: AuthDeps, jobs?: JobStats): { sweep(): Promise<void>; stop(): void } {
   const sweep = async () => {
     const q = deps.db.dialect.quote;
     const s = deps.settings().sessions;
@@ -116,9 +113,9 @@ export function startSweeper(
       ]);
   };
   const timer = setInterval(() => {
-    jobs
-      .track('auth_sweep', sweep)
-      .catch((err: Error) => deps.log.warn({ reason: err.message }, 'could not sweep expired auth rows'));
+    trackJob(jobs, 'auth_sweep', sweep).catch((err: Error) =>
+      deps.log.warn({ reason: err.message }, 'could not sweep expired auth rows'),
+    );
   }, SWEEP_INTERVAL_MS);
   timer.unref();
   return { sweep, stop: () => clearInterval(timer) };

@@ -1,5 +1,5 @@
 import type { Database } from '../db/index.ts';
-import { JobStats, nowString } from '../lib/index.ts';
+import { type JobStats, nowString, trackJob } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import { cronMatches } from './cron.ts';
 import type { BackupService } from './service.ts';
@@ -49,7 +49,7 @@ export async function runScheduled(deps: ScheduleDeps, now: Date): Promise<strin
   const key = `${AUTO_PREFIX}${slot.replace(/[-:T]/g, '')}.zip`;
   // Counted only on the node that won the claim: each scheduled backup is one run, wherever it ran.
   try {
-    return await (deps.jobs ?? new JobStats()).track('scheduled_backup', async () => {
+    return await trackJob(deps.jobs, 'scheduled_backup', async () => {
       await deps.backups.create(key);
       const keep = Math.max(1, deps.settings().cronMaxKeep);
       const scheduled = (await deps.backups.list()).filter((b) => b.key.startsWith(AUTO_PREFIX));

@@ -1,7 +1,7 @@
 export { ByteMeter } from './byte-meter.ts';
 export { safeEqual } from './compare.ts';
 export { checksumId, newRecordId, prefixedNumericId, randomSecret, randomString } from './id.ts';
-export { type JobRecord, JobStats } from './jobs.ts';
+export { type JobRecord, JobStats, trackJob } from './jobs.ts';
 export { containsNul, FORBIDDEN_KEYS, isPlainObject, parseJsonOr, stableJson } from './json.ts';
 export { PatternError, randomStringMatching } from './pattern-string.ts';
 export {

@@ -50,3 +50,8 @@ export class JobStats {
     return record;
   }
 }
+
+/** Runs `work` as one run of `name` in `stats`, or just runs it where nobody keeps stats (some tests). */
+export function trackJob<T>(stats: JobStats | undefined, name: string, work: () => Promise<T>): Promise<T> {
+  return stats ? stats.track(name, work) : work();
+}

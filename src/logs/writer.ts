@@ -1,5 +1,5 @@
 import type { Database } from '../db/index.ts';
-import { formatDate, JobStats } from '../lib/index.ts';
+import { formatDate, type JobStats, trackJob } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import { FIELDS, idBefore } from './entry-rows.js';
 import type { LogSink } from './sinks.ts';
@@ -111,13 +111,12 @@ export function createLogWriter(options: LogWriterOptions) {
    * end of the id index (`_logs` has no `created` index: each index is paid for by every request's row);
    * `created` is checked too, so the bound never removes an entry it should keep.
    */
-  const jobs = options.jobs ?? new JobStats();
   async function sweep(): Promise<void> {
     const days = options.maxDays();
     if (days <= 0) return;
     const cutoff = Date.now() - days * DAY_MS;
     try {
-      await jobs.track('log_retention', () =>
+      await trackJob(options.jobs, 'log_retention', () =>
         db.run(db.kysely, `DELETE FROM ${q(LOGS_TABLE)} WHERE ${q('id')} < ? AND ${q('created')} < ?`, [
           idBefore(cutoff),
           formatDate(new Date(cutoff)),

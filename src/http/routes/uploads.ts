@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, badRequest, notFound } from '../../errors/index.ts';
-import { JobStats, sniffMime } from '../../lib/index.ts';
+import { sniffMime, trackJob } from '../../lib/index.ts';
 import { type AuthContext, maxFileSize, storedFileName, type Upload } from '../../records/index.ts';
 import type { Collection, FieldDef } from '../../schema/index.ts';
 import { callerOf } from '../caller.ts';
@@ -66,9 +66,10 @@ const tooLarge = (field: FieldDef, name: string) => {
 export async function uploadRoutes(app: FastifyInstance, deps: HttpDeps): Promise<void> {
   const { collections, records } = deps;
   const store = createTusStore(join(deps.config.dataDir, '.tus'), UPLOAD_EXPIRY_MS);
-  const jobs = deps.jobs ?? new JobStats();
   const sweep = () =>
-    jobs.track('tus_sweep', () => store.sweep()).catch((err) => app.log.warn({ err }, 'tus sweep failed'));
+    trackJob(deps.jobs, 'tus_sweep', () => store.sweep()).catch((err) =>
+      app.log.warn({ err }, 'tus sweep failed'),
+    );
   await sweep();
   await store.load();
   const sweeper = setInterval(sweep, SWEEP_EVERY_MS);
