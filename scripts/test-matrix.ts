@@ -1,89 +1,163 @@
 // `npm test`: the whole suite once per database engine (one suite, every dialect). Unit tests under src/
-// and scripts/, and the test helpers' own tests, run once, in the first pass; the HTTP and SDK tests in
+// and scripts/, and the test helpers' own tests, run once, on the first engine; the HTTP and SDK tests in
 // test/ run on every engine.
-// PLINTH_TEST_ENGINES=sqlite,postgres,mysql picks the engines; extra arguments go to `node --test`.
-// The first engine runs alone; the others then run side by side (their time is mostly spent waiting on
-// their database servers, so two fit on two cores), each printing its output when it ends.
-// PLINTH_TEST_SERIAL=1 runs them one after another instead.
+//
+// Every (engine, file) pair is a job, `node --test FILE` with PLINTH_TEST_DB set, and up to
+// PLINTH_TEST_JOBS of them (4 by default) run at once, longest first. A test file spends much of its time
+// waiting (on servers it starts, on its database, on timers), so one at a time left this 2-core machine
+// half idle. Files that time something or watch memory (QUIET below) run with at most one other job, as
+// they did when only two engines ran side by side; they go first, so the rest fill every slot afterwards.
+// Each job's output is printed when it ends; the failures are listed again at the end.
+//
+// PLINTH_TEST_ENGINES=sqlite,postgres,mysql picks the engines; PLINTH_TEST_JOBS=1 runs one job at a time.
+// Arguments that are files keep only those (`npm test -- test/records.test.ts`); options go to every
+// `node --test` (`--test-name-pattern=...`, say).
 import { spawn } from 'node:child_process';
+import { globSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const ENGINES = (process.env.PLINTH_TEST_ENGINES ?? 'sqlite,postgres,mysql')
   .split(',')
   .map((e) => e.trim())
   .filter(Boolean);
+const SLOTS = Math.max(1, Number(process.env.PLINTH_TEST_JOBS) || 4);
 const EVERY_ENGINE = ['test/*.test.ts'];
 const ONCE = ['src/**/*.test.ts', 'scripts/*.test.ts', 'test/helpers/*.test.ts'];
+const OPTIONS = process.argv.slice(2).filter((a) => a.startsWith('-'));
+const ONLY = new Set(globSync(process.argv.slice(2).filter((a) => !a.startsWith('-'))));
+
+/** Files with checks on elapsed time, event-loop stalls or memory: never more than two jobs beside them. */
+const QUIET = new Set([
+  'admission',
+  'cluster',
+  'files',
+  'fuzz-cost',
+  'leak',
+  'memory-rule',
+  'overload',
+  'query-cost',
+  'realtime-leak',
+  'shutdown',
+]);
 
 // Every test file is a process of its own, and many start `plinth` processes: each would strip the types
-// of and compile the same few hundred modules again. Node's compile cache keeps that work on disk (about
-// 0.4 s of CPU a process here, some minutes over the whole suite).
+// of and compile the same few hundred modules again. Node's compile cache keeps that work on disk.
 const COMPILE_CACHE = process.env.NODE_COMPILE_CACHE ?? join(tmpdir(), 'plinth-test-compile-cache');
+// How long each job took last time, to start the longest first (a long job started last is a long tail).
+const TIMINGS = join(tmpdir(), 'plinth-test-timings.json');
 
-interface Outcome {
+interface Job {
   engine: string;
+  file: string;
+  quiet: boolean;
+  /** Expected seconds: last run's, or a guess from the file's size. */
+  weight: number;
+}
+
+interface Done extends Job {
+  seconds: number;
   pass: number;
   fail: number;
   code: number;
+  output: string;
 }
 
-/** Runs the files on one engine; `live` streams the output, otherwise it is printed when the run ends. */
-function run(engine: string, files: string[], live: boolean): Promise<Outcome> {
+function readTimings(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(TIMINGS, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+function plan(): Job[] {
+  const last = readTimings();
+  const jobs: Job[] = [];
+  ENGINES.forEach((engine, i) => {
+    const files = globSync(i === 0 ? [...ONCE, ...EVERY_ENGINE] : EVERY_ENGINE).sort();
+    for (const file of files) {
+      if (ONLY.size > 0 && !ONLY.has(file)) continue;
+      const weight = last[`${engine} ${file}`] ?? statSync(file).size / 2000;
+      jobs.push({ engine, file, quiet: QUIET.has(basename(file, '.test.ts')), weight });
+    }
+  });
+  // Quiet jobs first (two at a time), then the rest; within each, the longest first.
+  return jobs.sort((a, b) => Number(b.quiet) - Number(a.quiet) || b.weight - a.weight);
+}
+
+function run(job: Job): Promise<Done> {
   return new Promise((resolve) => {
-    const args = ['--test', '--test-concurrency=1', ...process.argv.slice(2), ...files];
-    const child = spawn(process.execPath, args, {
-      env: { ...process.env, PLINTH_TEST_DB: engine, NODE_COMPILE_CACHE: COMPILE_CACHE },
-      stdio: ['ignore', 'pipe', live ? 'inherit' : 'pipe'],
+    const started = performance.now();
+    const child = spawn(process.execPath, ['--test', ...OPTIONS, job.file], {
+      env: { ...process.env, PLINTH_TEST_DB: job.engine, NODE_COMPILE_CACHE: COMPILE_CACHE },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const held: Buffer[] = [];
-    child.stderr?.on('data', (chunk: Buffer) => held.push(chunk));
-    // The run's totals (`ℹ pass N`) come before the list of failures, which may be long: keep the last seen.
-    let tail = '';
-    const totals = { pass: 0, fail: 0 };
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (live) process.stdout.write(chunk);
-      else held.push(chunk);
-      tail = (tail + chunk.toString()).slice(-4000);
-      for (const label of ['pass', 'fail'] as const) {
-        const found = [...tail.matchAll(new RegExp(`ℹ ${label} (\\d+)`, 'g'))].at(-1);
-        if (found) totals[label] = Number(found[1]);
-      }
-    });
+    child.stdout.on('data', (chunk: Buffer) => held.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => held.push(chunk));
     child.on('close', (code) => {
-      if (!live)
-        process.stdout.write(
-          `\n== tests on ${engine} (ran alongside another engine)\n${Buffer.concat(held)}`,
-        );
-      resolve({ engine, ...totals, code: code ?? 1 });
+      const output = Buffer.concat(held).toString();
+      // The totals (`ℹ pass N`) come before the list of failures, which may be long: keep the last seen.
+      const count = (label: string) =>
+        Number([...output.matchAll(new RegExp(`ℹ ${label} (\\d+)`, 'g'))].at(-1)?.[1] ?? 0);
+      const seconds = (performance.now() - started) / 1000;
+      resolve({ ...job, seconds, pass: count('pass'), fail: count('fail'), code: code ?? 1, output });
     });
   });
 }
 
-const [first, ...rest] = ENGINES;
-const outcomes: Outcome[] = [];
-if (first) {
-  console.log(`\n== tests on ${first}`);
-  outcomes.push(await run(first, [...ONCE, ...EVERY_ENGINE], true));
+/** Runs the jobs in order, as many at once as the slots allow, and a quiet one only beside one other. */
+async function runAll(queue: Job[]): Promise<Done[]> {
+  const done: Done[] = [];
+  const running = new Set<Job>();
+  return new Promise((resolve) => {
+    const fill = () => {
+      while (queue.length > 0) {
+        const quietRunning = [...running].some((j) => j.quiet);
+        const limit = quietRunning || queue[0]!.quiet ? Math.min(2, SLOTS) : SLOTS;
+        if (running.size >= limit) break;
+        const job = queue.shift()!;
+        running.add(job);
+        void run(job).then((result) => {
+          running.delete(job);
+          done.push(result);
+          const mark = result.code === 0 ? '' : ' FAILED';
+          process.stdout.write(
+            `\n== ${job.engine}: ${job.file} (${result.seconds.toFixed(1)} s)${mark}\n${result.output}`,
+          );
+          fill();
+        });
+      }
+      if (running.size === 0 && queue.length === 0) resolve(done);
+    };
+    fill();
+  });
 }
-if (process.env.PLINTH_TEST_SERIAL) {
-  for (const engine of rest) {
-    console.log(`\n== tests on ${engine}`);
-    outcomes.push(await run(engine, EVERY_ENGINE, true));
-  }
-} else {
-  if (rest.length) console.log(`\n== tests on ${rest.join(' and ')}, side by side (output as each ends)`);
-  outcomes.push(...(await Promise.all(rest.map((engine) => run(engine, EVERY_ENGINE, false)))));
-}
+
+const started = performance.now();
+console.log(`== tests on ${ENGINES.join(', ')}: ${SLOTS} jobs at a time`);
+const results = await runAll(plan());
+
+const timings = readTimings();
+for (const r of results) timings[`${r.engine} ${r.file}`] = Math.round(r.seconds * 10) / 10;
+writeFileSync(TIMINGS, JSON.stringify(timings));
 
 let passed = 0;
 let failed = 0;
 const summary: string[] = [];
-for (const r of outcomes) {
-  passed += r.pass;
-  failed += r.fail + (r.code !== 0 && r.fail === 0 ? 1 : 0);
-  summary.push(`${r.engine}: ${r.pass} passed, ${r.fail} failed${r.code !== 0 ? ` (exit ${r.code})` : ''}`);
+for (const engine of ENGINES) {
+  const mine = results.filter((r) => r.engine === engine);
+  const pass = mine.reduce((n, r) => n + r.pass, 0);
+  // A file that fails without a failing test (it crashed, or did not load) counts as one failure.
+  const fail = mine.reduce((n, r) => n + r.fail + (r.code !== 0 && r.fail === 0 ? 1 : 0), 0);
+  passed += pass;
+  failed += fail;
+  summary.push(`${engine}: ${pass} passed, ${fail} failed`);
 }
+const broken = results.filter((r) => r.code !== 0).map((r) => `  ${r.engine}: ${r.file}`);
+if (broken.length) console.log(`\nFailed:\n${broken.join('\n')}`);
 console.log(`\n${summary.join('\n')}`);
-console.log(`${passed} passed, ${failed} failed`);
+const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+console.log(`${passed} passed, ${failed} failed, in ${minutes} min`);
 process.exitCode = failed > 0 ? 1 : 0;

@@ -53,7 +53,11 @@ function overload(url: string, rate: number, seconds: number, onReady: () => voi
   });
 }
 
-/** Requests per second a closed loop of `clients` gets from `url` in `ms`: the server's capacity. */
+/**
+ * Requests per second a closed loop of `clients` gets served from `url` in `ms`: the server's capacity.
+ * On a machine busy with other work the server may already shed some of these (its event loop lags for
+ * want of a core): those count as not served.
+ */
 async function capacity(url: string, clients: number, ms: number): Promise<number> {
   let done = 0;
   const end = performance.now() + ms;
@@ -62,8 +66,9 @@ async function capacity(url: string, clients: number, ms: number): Promise<numbe
       while (performance.now() < end) {
         const res = await fetch(url);
         await res.arrayBuffer();
-        assert.equal(res.status, 200);
-        done++;
+        assert.ok(res.status === 200 || res.status === 503, `status ${res.status}`);
+        if (res.status === 200) done++;
+        else await sleep(50);
       }
     }),
   );
@@ -92,11 +97,19 @@ describe(`overload on ${TEST_ENGINE}`, () => {
     });
     base = `http://127.0.0.1:${port}`;
     const call = async (method: string, path: string, body: unknown, token = '') => {
-      const res = await fetch(base + path, {
-        method,
-        headers: { 'content-type': 'application/json', authorization: token },
-        body: JSON.stringify(body),
-      });
+      const send = () =>
+        fetch(base + path, {
+          method,
+          headers: { 'content-type': 'application/json', authorization: token },
+          body: JSON.stringify(body),
+        });
+      let res = await send();
+      // The setup is not the subject: on a busy machine it retries what is shed, as a client would.
+      for (let i = 0; i < 20 && res.status === 503; i++) {
+        await res.arrayBuffer();
+        await sleep(250);
+        res = await send();
+      }
       const json = (await res.json()) as Record<string, unknown>;
       assert.equal(res.status, 200, `${method} ${path}: ${JSON.stringify(json)}`);
       return json;
