@@ -1,13 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
+import { lazyPackage } from '../lib/index.ts';
 import type { ServerUrl } from './server-tools.ts';
 import type { DatabaseSummary } from './sqlite-snapshot.ts';
+
+const pg = lazyPackage<typeof import('pg')>('pg');
+const mysql = lazyPackage<typeof import('mysql2/promise')>('mysql2/promise');
 
 /** One connection to the server, to the database named in `db` (or to `postgres`/none for admin work). */
 async function connect(db: ServerUrl, database = db.database) {
   if (db.engine === 'postgres') {
-    const client = new pg.Client({
+    const client = new (pg().Client)({
       host: db.host,
       port: Number(db.port),
       user: db.user,
@@ -21,7 +23,7 @@ async function connect(db: ServerUrl, database = db.database) {
       close: () => client.end(),
     };
   }
-  const conn = await mysql.createConnection({
+  const conn = await mysql().createConnection({
     host: db.host,
     port: Number(db.port),
     user: db.user,

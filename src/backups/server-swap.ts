@@ -1,6 +1,10 @@
-import mysql from 'mysql2/promise';
-import pg from 'pg';
+import type { Connection } from 'mysql2/promise';
+import type { Client } from 'pg';
+import { lazyPackage } from '../lib/index.ts';
 import type { ServerUrl } from './server-tools.ts';
+
+const pg = lazyPackage<typeof import('pg')>('pg');
+const mysql = lazyPackage<typeof import('mysql2/promise')>('mysql2/promise');
 
 const pgName = (name: string) => `"${name.replaceAll('"', '""')}"`;
 const myName = (name: string) => `\`${name.replaceAll('`', '``')}\``;
@@ -9,8 +13,8 @@ const IN_USE = '55006';
 const SWAP_ATTEMPTS = 5;
 
 /** A connection to PostgreSQL's maintenance database: a database cannot be renamed from inside itself. */
-async function pgAdmin(server: ServerUrl): Promise<pg.Client> {
-  const client = new pg.Client({
+async function pgAdmin(server: ServerUrl): Promise<Client> {
+  const client = new (pg().Client)({
     host: server.host,
     port: Number(server.port),
     user: server.user,
@@ -23,7 +27,7 @@ async function pgAdmin(server: ServerUrl): Promise<pg.Client> {
 
 /** A connection to the MariaDB server, on no database in particular. */
 function myAdmin(server: ServerUrl) {
-  return mysql.createConnection({
+  return mysql().createConnection({
     host: server.host,
     port: Number(server.port),
     user: server.user,
@@ -97,7 +101,7 @@ export async function swapPostgres(server: ServerUrl, scratch: string, old: stri
 }
 
 /** Base tables of a MariaDB database (none when it does not exist). */
-async function baseTables(conn: mysql.Connection, db: string): Promise<string[]> {
+async function baseTables(conn: Connection, db: string): Promise<string[]> {
   const [rows] = await conn.query(
     "SELECT TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'",
     [db],

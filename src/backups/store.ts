@@ -3,9 +3,11 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { stableJson } from '../lib/index.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { lazyPackage, stableJson } from '../lib/index.ts';
 import { createS3Storage, type FileStorage, type S3Section } from '../storage/index.ts';
+
+const s3Client = lazyPackage<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3');
 
 /** One stored backup, as PocketBase's `GET /api/backups` lists it. */
 export interface BackupInfo {
@@ -46,7 +48,7 @@ export function createBackupStore(dir: string, s3: () => S3Section): BackupStore
     if (!options.enabled) return undefined;
     const id = stableJson(options);
     if (bucket?.key !== id) {
-      const client = new S3Client({
+      const client = new (s3Client().S3Client)({
         region: options.region || 'us-east-1',
         endpoint: options.endpoint || undefined,
         forcePathStyle: options.forcePathStyle,
@@ -71,7 +73,7 @@ export function createBackupStore(dir: string, s3: () => S3Section): BackupStore
         let ContinuationToken: string | undefined;
         do {
           const page = await r.client.send(
-            new ListObjectsV2Command({ Bucket: r.options.bucket, ContinuationToken }),
+            new (s3Client().ListObjectsV2Command)({ Bucket: r.options.bucket, ContinuationToken }),
           );
           for (const o of page.Contents ?? [])
             if (o.Key && STORED_KEY.test(o.Key))

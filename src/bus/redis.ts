@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { lazyPackage } from '../lib/index.ts';
 import { type Bus, type BusHandler, deliverCopies } from './bus.ts';
 import { createMemoryCounters, type WindowCounters } from './counters.ts';
 import { createRedisCounters } from './redis-counters.ts';
+
+const ioredis = lazyPackage<typeof import('ioredis')>('ioredis');
 
 export interface RedisBusOptions {
   url: string;
@@ -41,7 +43,7 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
   const node = randomUUID();
   const handlers = new Map<string, Set<BusHandler>>();
   const connection = () =>
-    new Redis(options.url, {
+    new (ioredis().Redis)(options.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       // A Redis that accepts connections but does not answer (stopped, overloaded) must not hang requests.

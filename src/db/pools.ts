@@ -1,5 +1,8 @@
-import { createPool } from 'mysql2';
-import pg from 'pg';
+import type { Pool } from 'pg';
+import { lazyPackage } from '../lib/index.ts';
+
+const pg = lazyPackage<typeof import('pg')>('pg');
+const mysql = lazyPackage<typeof import('mysql2')>('mysql2');
 
 /** Connections per node's pool: small enough for a shared server, big enough for one node's load. */
 export const POOL_MAX = 10;
@@ -20,8 +23,8 @@ export interface PoolLimits {
 }
 
 /** A `pg` pool for a `postgres://` URL. */
-export function postgresPool(url: string, limits: PoolLimits, max = POOL_MAX): pg.Pool {
-  const pool = new pg.Pool({
+export function postgresPool(url: string, limits: PoolLimits, max = POOL_MAX): Pool {
+  const pool = new (pg().Pool)({
     connectionString: url,
     max,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
@@ -39,7 +42,7 @@ export function postgresPool(url: string, limits: PoolLimits, max = POOL_MAX): p
 /** A `mysql2` pool for a `mysql://` or `mariadb://` URL, speaking utf8mb4 with exact (binary) collation. */
 export function mysqlPool(url: string, limits: PoolLimits, max = POOL_MAX) {
   const u = new URL(url.replace(/^mariadb:/, 'mysql:'));
-  const pool = createPool({
+  const pool = mysql().createPool({
     host: u.hostname,
     port: Number(u.port || 3306),
     user: decodeURIComponent(u.username),

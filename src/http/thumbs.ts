@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
-import sharp from 'sharp';
-import { createSemaphore } from '../lib/index.ts';
+import { createSemaphore, lazyPackage } from '../lib/index.ts';
 import type { FieldDef } from '../schema/index.ts';
 import type { FileStorage } from '../storage/index.ts';
+
+const sharp = lazyPackage<typeof import('sharp').default>('sharp');
 
 /** Sizes every image file field serves, listed or not (PocketBase's default). */
 const DEFAULT_THUMB = '100x100';
@@ -74,7 +75,7 @@ export function createThumbnailer(
     const width = Number(w) || undefined;
     const height = Number(h) || undefined;
     const type = (source.contentType.split(';')[0] as string).trim().toLowerCase();
-    let image = sharp(bytes, {
+    let image = sharp()(bytes, {
       limitInputPixels: MAX_SOURCE_PIXELS,
       animated: false,
       failOn: 'error',

@@ -3,6 +3,7 @@ export { safeEqual } from './compare.ts';
 export { checksumId, newRecordId, prefixedNumericId, randomSecret, randomString } from './id.ts';
 export { type JobRecord, JobStats, trackJob } from './jobs.ts';
 export { containsNul, FORBIDDEN_KEYS, isPlainObject, parseJsonOr, stableJson } from './json.ts';
+export { lazyPackage } from './lazy.ts';
 export { PatternError, randomStringMatching } from './pattern-string.ts';
 export {
   addressList,

@@ -1,15 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat as statFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { lazyPackage } from '../lib/index.ts';
 import { type BlobInfo, type ByteRange, checkKey, type FileStorage } from './storage.ts';
 
 /** PocketBase's `s3` settings (the same keys, so its settings API and dashboard forms carry over). */
@@ -27,11 +19,22 @@ const isNotFound = (err: unknown) => {
   return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
 };
 
+const s3Client = lazyPackage<typeof import('@aws-sdk/client-s3')>('@aws-sdk/client-s3');
+
 /** The key the readiness check asks about; never written. */
 const READINESS_KEY = 'plinth-readiness-probe';
 
 /** Blobs as objects of one S3-compatible bucket, under the same keys as on disk. */
 export function createS3Storage(options: S3Options): FileStorage {
+  const {
+    DeleteObjectCommand,
+    DeleteObjectsCommand,
+    GetObjectCommand,
+    HeadObjectCommand,
+    ListObjectsV2Command,
+    PutObjectCommand,
+    S3Client,
+  } = s3Client();
   const client = new S3Client({
     region: options.region || 'us-east-1',
     endpoint: options.endpoint || undefined,
