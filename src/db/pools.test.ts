@@ -73,4 +73,28 @@ describe('connection pools', () => {
       await my.promise().end();
     }
   });
+
+  it('survive a PostgreSQL connection cut while checked out and idle (no uncaught error)', async () => {
+    const pool = postgresPool(PG, LIMITS, 1);
+    const admin = postgresPool(PG, LIMITS, 1);
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    // The test runner would report the error too; it is collected here to be asserted on.
+    process.on('uncaughtException', onUncaught);
+    try {
+      // Checked out between two statements, as inside a transaction, when the server ends it.
+      const client = await pool.connect();
+      const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(uncaught, []);
+      await assert.rejects(client.query('SELECT 1'));
+      client.release(true);
+      assert.equal((await pool.query('SELECT 1 AS one')).rows[0].one, 1, 'the pool connects again');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await pool.end();
+      await admin.end();
+    }
+  });
 });

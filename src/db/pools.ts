@@ -36,6 +36,10 @@ export function postgresPool(url: string, limits: PoolLimits, max = POOL_MAX): P
   });
   // An idle client that loses its connection emits here; without a listener it would crash the process.
   pool.on('error', () => {});
+  // So does a client checked out between two statements (in a transaction, or hung and then cut off when
+  // the server goes): the pool listens only to idle ones. Its next statement fails, and that error is the
+  // one that is reported (a 503); released, the client is dropped, not reused (pg-pool checks).
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 
