@@ -29,7 +29,8 @@ function only(list: string[], what: string, test: (b: string) => boolean): strin
 
 describe(`the docs' examples on ${TEST_ENGINE}`, () => {
   let server: TestServer;
-  const scratch = join(ROOT, '.docs-examples-tmp');
+  // One per engine: the engines' runs of this file may overlap (scripts/test-matrix.ts).
+  const scratch = join(ROOT, `.docs-examples-tmp-${TEST_ENGINE}`);
   before(async () => {
     server = await startServer();
     mkdirSync(scratch, { recursive: true });
