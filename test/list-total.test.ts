@@ -50,6 +50,7 @@ describe('the total of a list', () => {
       listRule: '',
       fields: [
         { name: 'n', type: 'number' },
+        { name: 'created', type: 'autodate', onCreate: true, onUpdate: false },
         { name: 'owner', type: 'relation', collectionId: '_pb_users_auth_', maxSelect: 1 },
       ],
       indexes: ['CREATE INDEX idx_counted_n ON counted (n)'],
@@ -80,6 +81,29 @@ describe('the total of a list', () => {
     assert.equal(skipped.totalPages, -1);
     assert.equal(sent.length, 1, sent.join('\n'));
     assert.doesNotMatch(sent[0] ?? '', /COUNT\(\*\)/i);
+  });
+
+  test('is not needed to page with a cursor past the last item (docs/query-language.md)', async () => {
+    type Item = { id: string; created: string };
+    const all = (await list('counted', 'perPage=100&sort=-created,-id')) as unknown as { items: Item[] };
+    const seen: string[] = [];
+    let last: Item | undefined;
+    for (let i = 0; i < 20; i++) {
+      const cursor = last
+        ? `&filter=${encodeURIComponent(`created <= '${last.created}' && (created < '${last.created}' || id < '${last.id}')`)}`
+        : '';
+      const page = (await list('counted', `perPage=4&sort=-created,-id&skipTotal=1${cursor}`)) as unknown as {
+        items: Item[];
+      };
+      seen.push(...page.items.map((r) => r.id));
+      if (page.items.length < 4) break;
+      last = page.items.at(-1);
+    }
+    assert.equal(all.items.length, 25);
+    assert.deepEqual(
+      seen,
+      all.items.map((r) => r.id),
+    );
   });
 
   test('agrees with the pages under a list rule', async () => {
