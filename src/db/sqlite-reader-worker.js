@@ -26,11 +26,25 @@ function prepare(sql) {
   let stmt = statements.get(sql);
   if (!stmt) {
     stmt = db.prepare(sql);
+    stmt.setReturnArrays(true);
     if (statements.size >= STATEMENT_CACHE_LIMIT) statements.clear();
     statements.set(sql, stmt);
   }
   return stmt;
 }
+
+// Rows go back as arrays, with the column names once per statement: copying 20 rows to the main thread as
+// objects cost about twice as much (every row repeats its keys), and node:sqlite reads arrays faster too.
+// The names are read after the run: a schema change since the last one (a column renamed, added) has
+// prepared the statement again by then. sqlite-readers.ts turns the arrays back into objects.
+function run(statement) {
+  const stmt = prepare(statement.sql);
+  const values = stmt.all(...statement.params);
+  return { columns: stmt.columns().map((c) => c.name), values };
+}
+
+const begin = db.prepare('BEGIN');
+const commit = db.prepare('COMMIT');
 
 parentPort.on('message', (job) => {
   let answer;
@@ -38,8 +52,8 @@ parentPort.on('message', (job) => {
   const batch = job.statements.length > 1;
   try {
     until = performance.now() + job.timeoutMs;
-    if (batch) db.exec('BEGIN');
-    answer = { id: job.id, rows: job.statements.map((s) => prepare(s.sql).all(...s.params)) };
+    if (batch) begin.run();
+    answer = { id: job.id, rows: job.statements.map(run) };
   } catch (err) {
     for (const s of job.statements) statements.delete(s.sql);
     answer = {
@@ -53,7 +67,7 @@ parentPort.on('message', (job) => {
     };
   } finally {
     until = Number.POSITIVE_INFINITY;
-    if (batch && db.isTransaction) db.exec('COMMIT');
+    if (batch && db.isTransaction) commit.run();
   }
   parentPort.postMessage(answer);
 });

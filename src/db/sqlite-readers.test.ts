@@ -107,4 +107,28 @@ describe('SQLite reader threads', () => {
       await db.close();
     }
   });
+  it('answer rows as objects under the columns of the schema they ran on', async () => {
+    const db = await open(30_000);
+    try {
+      const sql = 'SELECT * FROM t WHERE id <= ? ORDER BY id';
+      const [page, count] = await db.queryBatch([
+        { sql, params: [2] },
+        { sql: 'SELECT COUNT(*) AS n, 1 AS n FROM t', params: [] },
+      ]);
+      assert.deepEqual(page, [
+        { id: 1, v: 'v0' },
+        { id: 2, v: 'v1' },
+      ]);
+      // A repeated name keeps its last value, as node:sqlite's own row objects do.
+      assert.deepEqual(count, [{ n: 1 }]);
+      // The same statement again after a column was renamed and one added: the rows say so.
+      await db.run(db.kysely, 'ALTER TABLE t RENAME COLUMN v TO w', []);
+      await db.run(db.kysely, "ALTER TABLE t ADD COLUMN x TEXT DEFAULT 'new'", []);
+      for (let i = 0; i < 4; i++) {
+        assert.deepEqual(await db.query(sql, [1]), [{ id: 1, w: 'v0', x: 'new' }]);
+      }
+    } finally {
+      await db.close();
+    }
+  });
 });

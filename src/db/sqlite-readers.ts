@@ -9,9 +9,15 @@ interface ReaderJob {
   timeoutMs: number;
 }
 
+/** One statement's rows as the reader sends them: arrays of values, under column names given once. */
+interface RowArrays {
+  columns: string[];
+  values: unknown[][];
+}
+
 /** A reader's answer: each statement's rows, or the error (`timeout`: stopped by the guard at its deadline). */
 type ReaderAnswer =
-  | { id: number; rows: unknown[][] }
+  | { id: number; rows: RowArrays[] }
   | { id: number; error: { message: string; code?: string; errcode?: number; timeout: boolean } };
 
 /** Threads, each with a read-only connection, that run data-dependent queries off the event loop. */
@@ -139,7 +145,7 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
     if (!pending || pending.job.id !== answer.id) return;
     clearTimeout(pending.timer);
     if ('rows' in answer) {
-      pending.resolve(answer.rows);
+      pending.resolve(answer.rows.map(toObjects));
       return;
     }
     const e = answer.error;
@@ -184,4 +190,16 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
       );
     },
   };
+}
+
+/** Rows as objects keyed by column name (a repeated name keeps its last value, as node:sqlite's objects do). */
+function toObjects({ columns, values }: RowArrays): Record<string, unknown>[] {
+  const rows = new Array<Record<string, unknown>>(values.length);
+  for (let r = 0; r < values.length; r++) {
+    const value = values[r] as unknown[];
+    const row: Record<string, unknown> = {};
+    for (let c = 0; c < columns.length; c++) row[columns[c] as string] = value[c];
+    rows[r] = row;
+  }
+  return rows;
 }

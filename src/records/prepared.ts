@@ -1,5 +1,6 @@
 import type { Database } from '../db/index.ts';
 import type { Collection } from '../schema/index.ts';
+import type { CompiledList } from './read.ts';
 import { createShape, type RecordShape } from './serialize.ts';
 
 /** SQL for one collection, compiled once per collection version (Fastify's "prepare at start-up"). */
@@ -15,6 +16,11 @@ export interface PreparedCollection {
   table: string;
   /** `LIMIT ? OFFSET ?` page query without filter or sort. */
   listPage: string;
+  /**
+   * Lists compiled for a filter and sort of the collection's own fields, by caller kind and text (read.ts);
+   * dropped with the rest on a schema change.
+   */
+  lists: Map<string, CompiledList>;
 }
 
 export function prepareCollection(db: Database, collection: Collection): PreparedCollection {
@@ -38,5 +44,6 @@ export function prepareCollection(db: Database, collection: Collection): Prepare
     deleteById: `DELETE FROM ${table} WHERE ${q('id')} = ?`,
     table,
     listPage: `SELECT * FROM ${table} LIMIT ? OFFSET ?`,
+    lists: new Map(),
   };
 }

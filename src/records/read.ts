@@ -54,8 +54,6 @@ export async function listRecords(
   perPage = Math.min(perPage, MAX_PER_PAGE);
   const offset = (page - 1) * perPage;
   if (offset > Number.MAX_SAFE_INTEGER) throw badRequest('Invalid page value.');
-  const filter = clientInput('filter', () => (query.filter?.trim() ? parseFilter(query.filter) : undefined));
-  const sort = clientInput('sort', () => parseSort(query.sort ?? ''));
   const p = ctx.prepared(collection);
   const shortPage = (n: number) => n < perPage && (n > 0 || page === 1);
   // Managers see private emails: all records (manageRule "") or those a per-row column says (expression).
@@ -66,12 +64,12 @@ export async function listRecords(
   const manages = managesColumn(ctx, collection, auth);
   let pageSql: Statement;
   let countSql: Sql;
-  if (!filter && sort.length === 0 && scope.kind === 'all' && !manages) {
+  if (!query.filter?.trim() && !query.sort?.trim() && scope.kind === 'all' && !manages) {
     // The hot path: SQL prepared once per collection.
     pageSql = { sql: p.listPage, params: [perPage, offset] };
     countSql = sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`;
   } else {
-    const { select, count, costs } = compileList(ctx, collection, filter, sort, auth, scope, manages);
+    const { select, count, costs } = compiledList(ctx, collection, query, auth, scope, manages);
     await ctx.fanout.check(costs, auth.ticket);
     pageSql = { sql: `${select.text} LIMIT ? OFFSET ?`, params: [...select.params, perPage, offset] };
     countSql = count;
@@ -105,6 +103,13 @@ export async function listRecords(
   };
 }
 
+/** A list's page query (without its LIMIT), its count, and the cost groups its filter's joins add up to. */
+export interface CompiledList {
+  select: Sql;
+  count: Sql;
+  costs: CostGroup[];
+}
+
 /** What only superusers may use in a client's filter or sort (PocketBase's list, matched as it does). */
 const SUPERUSER_ONLY = ['@collection.', '@request.'];
 
@@ -129,6 +134,52 @@ function clientInput<T>(param: string, fn: () => T): T {
   }
 }
 
+/**
+ * Text that, in a filter or sort, can make the compiled SQL depend on more than the collection's own columns
+ * and who is a superuser: `@` (request, collection, macros of the current time), `.` (paths through
+ * relations, whose targets' list rules are compiled for the caller) and back-relations.
+ */
+const CONTEXTUAL = /[@.]|_via_/;
+
+/**
+ * The list's SQL, compiled once per collection version for a filter and sort that read only the collection's
+ * own fields (the common case: a client asking for the same page shape again and again), and compiled afresh
+ * otherwise. The prepared collection is dropped on every schema change, and its cache with it.
+ */
+function compiledList(
+  ctx: RecordsContext,
+  collection: Collection,
+  query: ListQuery,
+  auth: AuthContext,
+  scope: RuleScope,
+  manages: Sql | undefined,
+): CompiledList {
+  const compile = () => {
+    const filter = clientInput('filter', () =>
+      query.filter?.trim() ? parseFilter(query.filter) : undefined,
+    );
+    const sort = clientInput('sort', () => parseSort(query.sort ?? ''));
+    return compileList(ctx, collection, filter, sort, auth, scope, manages);
+  };
+  const text = `${query.filter ?? ''}\u0000${query.sort ?? ''}`;
+  // An auth collection's email reads differently for its owner, so its lists are compiled per request.
+  if (scope.kind !== 'all' || manages || collection.type === 'auth' || CONTEXTUAL.test(text))
+    return compile();
+  const cache = ctx.prepared(collection).lists;
+  const key = `${auth.isSuperuser ? 's' : 'c'}${text}`;
+  let found = cache.get(key);
+  if (!found) {
+    // Only what compiled is kept: a bad filter or sort is parsed, and refused, every time.
+    found = compile();
+    if (cache.size >= LIST_CACHE_LIMIT) cache.clear();
+    cache.set(key, found);
+  }
+  return found;
+}
+
+/** Distinct filter and sort pairs kept compiled per collection; a flood of one-off filters only clears it. */
+const LIST_CACHE_LIMIT = 128;
+
 function compileList(
   ctx: RecordsContext,
   collection: Collection,
@@ -137,7 +188,7 @@ function compileList(
   auth: AuthContext,
   scope: RuleScope,
   manages: Sql | undefined,
-): { select: Sql; count: Sql; costs: CostGroup[] } {
+): CompiledList {
   const costs: CostGroup[] = [];
   const qctx: CompileContext = { ...clientQueryContext(ctx, collection, auth), costs };
   const table = raw(qctx.baseRef);
