@@ -79,6 +79,11 @@ export interface DatabaseOptions {
   log: Logger;
   /** Time limit of one statement (server engines: every statement but schema changes). Default 5 s. */
   queryTimeoutMs?: number;
+  /**
+   * SQLite: writes that arrive together share one transaction and one fsync, each answered once durable
+   * (docs/decisions/0010-group-commit.md). Default on.
+   */
+  sqliteGroupCommit?: boolean;
   /** SQLite reader threads for `query` (default 4; 0 runs queries on the event loop, for tools). */
   sqliteReaders?: number;
 }
@@ -134,9 +139,14 @@ export function createDatabase(options: DatabaseOptions): Database {
   mkdirSync(options.dataDir, { recursive: true });
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(options.dataDir, 'data.db');
   const inlineMs = Math.min(timeoutMs, INLINE_LIMIT_MS);
-  const dialect = new NodeSqliteDialect(() => openSqlite(file, options.sqliteSynchronous), inlineMs);
+  const groupCommit = options.sqliteGroupCommit ?? true;
+  const open = () => openSqlite(file, options.sqliteSynchronous);
+  const dialect = new NodeSqliteDialect(open, inlineMs, groupCommit);
   const kysely = new Kysely({ dialect });
-  const runNow: RunNow = (sql, params) => dialect.driver?.runNow(sql, params)?.rows;
+  const runNow: RunNow = (sql, params) => {
+    const result = dialect.driver?.run(sql, params);
+    return result instanceof Promise ? result.then((r) => r.rows) : result?.rows;
+  };
   const size = file === ':memory:' ? 0 : (options.sqliteReaders ?? DEFAULT_READERS);
   // The readers open the file once the writer has created it (and set WAL mode): on first use.
   let readers: ReaderPool | undefined;
