@@ -11,6 +11,7 @@ import { mysqlPool, POOL_MAX, type PoolLimits, postgresPool } from './pools.ts';
 import { namedStatements, type RunNow } from './postgres-statements.ts';
 import { type QueryOptions, queryLane, type Statement } from './query-lane.ts';
 import { NodeSqliteDialect, openSqlite, toSqliteValue } from './sqlite-driver.ts';
+import { WalSync } from './sqlite-group.ts';
 import { createReaderPool, type ReaderPool } from './sqlite-readers.ts';
 import { lockedTransaction, withRetries } from './transactions.ts';
 
@@ -140,8 +141,13 @@ export function createDatabase(options: DatabaseOptions): Database {
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(options.dataDir, 'data.db');
   const inlineMs = Math.min(timeoutMs, INLINE_LIMIT_MS);
   const groupCommit = options.sqliteGroupCommit ?? true;
-  const open = () => openSqlite(file, options.sqliteSynchronous);
-  const dialect = new NodeSqliteDialect(open, inlineMs, groupCommit);
+  // FULL with group commit: SQLite's COMMIT does not sync, the driver syncs the WAL off the event loop.
+  const wal =
+    groupCommit && options.sqliteSynchronous === 'FULL' && file !== ':memory:'
+      ? new WalSync(`${file}-wal`)
+      : undefined;
+  const open = () => openSqlite(file, wal ? 'NORMAL' : options.sqliteSynchronous);
+  const dialect = new NodeSqliteDialect(open, inlineMs, groupCommit, wal);
   const kysely = new Kysely({ dialect });
   const runNow: RunNow = (sql, params) => {
     const result = dialect.driver?.run(sql, params);
@@ -153,7 +159,11 @@ export function createDatabase(options: DatabaseOptions): Database {
   const reader = (statements: readonly Statement[]) => {
     readers ??= createReaderPool({ file, size, log: options.log });
     const jobs = statements.map((s) => ({ sql: s.sql, params: s.params.map(toSqliteValue) }));
-    return readers.run(jobs, timeoutMs);
+    // A reader may have seen a group whose WAL sync is under way: answer once it is durable.
+    return readers.run(jobs, timeoutMs).then((rows) => {
+      const settled = dialect.driver?.settled();
+      return settled ? settled.then(() => rows) : rows;
+    });
   };
   const db = wrap(
     kysely,

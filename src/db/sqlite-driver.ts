@@ -11,7 +11,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
-import { Group, type StatementKind, statementKind } from './sqlite-group.ts';
+import { Group, type StatementKind, statementKind, type WalSync } from './sqlite-group.ts';
 import { type Deadline, installGuard } from './sqlite-guard.ts';
 
 /** Bound on the prepared-statement cache; dynamic SQL (filters) must not grow it forever. */
@@ -27,20 +27,28 @@ export class NodeSqliteDialect implements Dialect {
   readonly #open: () => DatabaseSync;
   readonly #limitMs: number;
   readonly #groupCommit: boolean;
+  readonly #wal?: WalSync;
   /** The driver Kysely made, for the synchronous fast path (`runNow`). */
   driver?: NodeSqliteDriver;
   /**
    * `limitMs`: statements on this connection run on the event loop, so those the guard can stop (compiled
    * rules and filters: sqlite-guard.ts) stop after this long. `groupCommit`: writes that arrive together
-   * share one COMMIT (sqlite-group.ts).
+   * share one COMMIT (sqlite-group.ts); `wal`: the connection runs with synchronous=NORMAL and groups are
+   * made durable by syncing the WAL off the event loop.
    */
-  constructor(open: () => DatabaseSync, limitMs = Number.POSITIVE_INFINITY, groupCommit = false) {
+  constructor(
+    open: () => DatabaseSync,
+    limitMs = Number.POSITIVE_INFINITY,
+    groupCommit = false,
+    wal?: WalSync,
+  ) {
     this.#open = open;
     this.#limitMs = limitMs;
     this.#groupCommit = groupCommit;
+    this.#wal = wal;
   }
   createDriver(): Driver {
-    this.driver = new NodeSqliteDriver(this.#open, this.#limitMs, this.#groupCommit);
+    this.driver = new NodeSqliteDriver(this.#open, this.#limitMs, this.#groupCommit, this.#wal);
     return this.driver;
   }
   createQueryCompiler(): QueryCompiler {
@@ -73,6 +81,7 @@ export class NodeSqliteDriver implements Driver {
   readonly #open: () => DatabaseSync;
   readonly #limitMs: number;
   readonly #groupCommit: boolean;
+  readonly #wal?: WalSync;
   #db?: DatabaseSync;
   #connection?: NodeSqliteConnection;
   #lock: Promise<void> = Promise.resolve();
@@ -85,10 +94,19 @@ export class NodeSqliteDriver implements Driver {
   /** Groups committed so far (tests read it to see which writes shared a COMMIT). */
   commits = 0;
 
-  constructor(open: () => DatabaseSync, limitMs: number, groupCommit: boolean) {
+  constructor(open: () => DatabaseSync, limitMs: number, groupCommit: boolean, wal?: WalSync) {
     this.#open = open;
     this.#limitMs = limitMs;
     this.#groupCommit = groupCommit;
+    this.#wal = groupCommit ? wal : undefined;
+  }
+
+  /**
+   * Settles once every write committed so far is durable; undefined when it is. Reads on other connections
+   * (reader threads) wait for it before answering, as they may see a group whose WAL sync is under way.
+   */
+  settled(): Promise<void> | undefined {
+    return this.#wal?.pending();
   }
 
   async init(): Promise<void> {
@@ -133,8 +151,8 @@ export class NodeSqliteDriver implements Driver {
     params: readonly unknown[],
     mayWait: boolean,
   ): QueryResult<R> | Promise<QueryResult<R>> {
-    const connection = this.#connection!;
-    const kind = connection.kind(sql);
+    // From the text, not the prepared statement: a PRAGMA prepared inside a transaction is a no-op.
+    const kind = statementKind(sql);
     const group = this.#group;
     if (kind === 'write') {
       const joined = group ?? this.#openGroup();
@@ -146,16 +164,27 @@ export class NodeSqliteDriver implements Driver {
         this.#closeOrQueue(joined);
       }
     }
-    if (group) {
-      // A read waits for the COMMIT rather than force it, so that it does not cut the group short; it then
-      // goes behind the connection's holders, and past one wait it commits whatever group is open itself.
-      if (kind === 'read' && mayWait) {
-        const again = () => this.#runQueued<R>(sql, params);
-        return group.durable.then(again, again);
-      }
-      this.#commitGroup();
+    // A read waits for the open group's COMMIT (and sync) rather than force it, so that it does not cut the
+    // group short; it then goes behind the connection's holders, and past one wait it makes whatever is
+    // open durable itself.
+    const wait = group?.durable ?? this.#wal?.pending();
+    if (wait && kind === 'read' && mayWait) {
+      const again = () => this.#runQueued<R>(sql, params);
+      return wait.then(again, again);
     }
-    return connection.executeSync<R>(sql, params);
+    return this.#runAlone<R>(sql, params, kind);
+  }
+
+  /**
+   * A statement outside any group, as before groups: after what is open is durable, and durable itself
+   * when it returns. The caller has the connection to itself.
+   */
+  #runAlone<R>(sql: string, params: readonly unknown[], kind: StatementKind): QueryResult<R> {
+    this.#commitGroup();
+    if (this.#wal?.pending()) this.#wal.syncNow();
+    const result = this.#connection!.executeSync<R>(sql, params);
+    if (kind !== 'read') this.#wal?.syncNow();
+    return result;
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -196,8 +225,7 @@ export class NodeSqliteDriver implements Driver {
     }
     // Outside a transaction on Kysely's path: autocommit as before groups, after the open group's COMMIT
     // (so a read never sees writes that are not durable, and a write is durable when it returns).
-    this.#commitGroup();
-    return this.#connection!.executeSync<R>(sql, params);
+    return this.#runAlone<R>(sql, params, statementKind(sql));
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -257,6 +285,8 @@ export class NodeSqliteDriver implements Driver {
 
   async destroy(): Promise<void> {
     this.#commitGroup();
+    if (this.#wal?.pending()) this.#wal.syncNow();
+    this.#wal?.close();
     this.#connection?.clear();
     this.#db?.close();
     this.#db = undefined;
@@ -290,7 +320,8 @@ export class NodeSqliteDriver implements Driver {
     try {
       this.#connection!.executeSync('commit', []);
       this.commits++;
-      group.committed();
+      if (this.#wal) this.#wal.add(group);
+      else group.committed();
     } catch (err) {
       // A failed COMMIT may leave the transaction open: end it, so that the connection serves the next group.
       if (this.#db!.isTransaction) this.#db!.exec('rollback');
@@ -354,16 +385,11 @@ class NodeSqliteConnection {
     this.#statements.clear();
   }
 
-  /** How a statement outside transactions takes part in a group (cached with the statement). */
-  kind(sql: string): StatementKind {
-    return this.#prepare(sql).kind;
-  }
-
   #prepare(sql: string): Prepared {
     let entry = this.#statements.get(sql);
     if (!entry) {
       const stmt = this.#db.prepare(sql);
-      entry = { stmt, reader: stmt.columns().length > 0, kind: statementKind(sql) };
+      entry = { stmt, reader: stmt.columns().length > 0 };
       if (this.#statements.size >= STATEMENT_CACHE_LIMIT) this.#statements.clear();
       this.#statements.set(sql, entry);
     }
@@ -388,7 +414,6 @@ class NodeSqliteConnection {
 interface Prepared {
   stmt: StatementSync;
   reader: boolean;
-  kind: StatementKind;
 }
 
 /** A JS value as node:sqlite binds it (booleans as 1/0, dates as ISO text, objects as JSON). */

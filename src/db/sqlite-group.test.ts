@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import fs, { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { Kysely, sql } from 'kysely';
 import type { AnyTrx } from './database.ts';
 import { NodeSqliteDialect, type NodeSqliteDriver, openSqlite } from './sqlite-driver.ts';
+import { type Fsync, WalSync } from './sqlite-group.ts';
 
 // Group commit against real files: a second connection (another process would see the same) tells what is
 // committed, and the driver's COMMIT count tells which writes shared one.
@@ -14,13 +15,12 @@ const dir = mkdtempSync(join(tmpdir(), 'plinth-group-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let files = 0;
-async function setup(groupCommit = true) {
+async function setup(groupCommit = true, fsync?: Fsync) {
   const file = join(dir, `g${++files}.db`);
-  const dialect = new NodeSqliteDialect(
-    () => openSqlite(file, 'FULL'),
-    Number.POSITIVE_INFINITY,
-    groupCommit,
-  );
+  // With `fsync`, the driver syncs the WAL itself (as Database does for FULL), through the test's hand.
+  const wal = fsync && new WalSync(`${file}-wal`, fsync);
+  const open = () => openSqlite(file, wal ? 'NORMAL' : 'FULL');
+  const dialect = new NodeSqliteDialect(open, Number.POSITIVE_INFINITY, groupCommit, wal);
   // biome-ignore lint/suspicious/noExplicitAny: a table made here.
   const kysely = new Kysely<any>({ dialect });
   await sql`CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER)`.execute(kysely);
@@ -164,6 +164,32 @@ describe('SQLite group commit', () => {
     assert.equal(fk?.foreign_keys, 0, 'the PRAGMA took effect, as outside a transaction');
     await write;
     await run(`VACUUM INTO '${join(dir, `copy${files}.db`)}'`);
+    await close();
+  });
+
+  it('syncing the WAL itself, answers writes and reads only after the sync', async () => {
+    const held: (() => void)[] = [];
+    const fsync: Fsync = (fd, done) => held.push(() => fs.fsync(fd, done));
+    const { driver, seen, run, close } = await setup(true, fsync);
+    const answered: string[] = [];
+    const write = run("INSERT INTO t VALUES ('a', 1)").then(() => answered.push('write'));
+    const read = run('SELECT id FROM t').then((rows) => answered.push(`read ${rows.length}`));
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Committed (another connection sees it), its sync held back: nothing is answered yet.
+    assert.deepEqual(seen(), ['a']);
+    assert.equal(held.length, 1);
+    assert.ok(driver.settled(), 'reader threads wait for the sync');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(answered, []);
+    held.shift()!();
+    await write;
+    await read;
+    assert.deepEqual(answered, ['write', 'read 1']);
+    assert.equal(driver.settled(), undefined);
+    // A statement outside groups (a PRAGMA, DDL) syncs on its own before it returns.
+    await run('CREATE TABLE u (a TEXT)');
+    assert.equal(held.length, 0);
     await close();
   });
 
