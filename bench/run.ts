@@ -70,6 +70,8 @@ export interface Row extends LoadResult {
   server: string;
   rpsRatio: number | null;
   p99Ratio: number | null;
+  /** Lowest and highest req/s over the rounds (the noise), where rounds were run. */
+  rpsRange?: [number, number];
 }
 
 const { values: flags } = parseArgs({
@@ -214,6 +216,7 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
           ...r,
           rpsRatio: isBase ? null : r.rps / base.rps,
           p99Ratio: isBase ? null : r.p99 / base.p99,
+          rpsRange: range(results.get(target)!.map((x) => x.rps)),
         });
       }
     }
@@ -256,6 +259,10 @@ async function benchOwner(engine: string, target: Target, scenarios: Scenario[],
   }
 }
 
+function range(values: number[]): [number, number] {
+  return [Math.min(...values), Math.max(...values)];
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -285,6 +292,7 @@ function table(rows: Row[]): string {
     'scenario',
     'server',
     'req/s',
+    'req/s range',
     'p50 ms',
     'p99 ms',
     'req/s ratio',
@@ -297,6 +305,7 @@ function table(rows: Row[]): string {
     `${r.engine} ${r.scenario}`,
     r.server,
     r.rps.toFixed(0),
+    r.rpsRange ? r.rpsRange.map((x) => x.toFixed(0)).join('–') : '—',
     r.p50.toFixed(2),
     r.p99.toFixed(2),
     ratio(r.rpsRatio),
