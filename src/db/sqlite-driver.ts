@@ -11,7 +11,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
-import { Group, type StatementKind, statementKind, type WalSync } from './sqlite-group.ts';
+import { GROUP_MAX_MS, Group, type StatementKind, statementKind, type WalSync } from './sqlite-group.ts';
 import { type Deadline, installGuard } from './sqlite-guard.ts';
 
 /** Bound on the prepared-statement cache; dynamic SQL (filters) must not grow it forever. */
@@ -93,6 +93,8 @@ export class NodeSqliteDriver implements Driver {
   #flushQueued = false;
   /** Groups committed so far (tests read it to see which writes shared a COMMIT). */
   commits = 0;
+  /** How long a group stays open at most (tests that count COMMITs lift it: a slow machine would split). */
+  groupMaxMs = GROUP_MAX_MS;
 
   constructor(open: () => DatabaseSync, limitMs: number, groupCommit: boolean, wal?: WalSync) {
     this.#open = open;
@@ -135,13 +137,14 @@ export class NodeSqliteDriver implements Driver {
     const lease = await this.acquireConnection();
     let result: QueryResult<R> | Promise<QueryResult<R>>;
     try {
-      result = this.#groupCommit
-        ? this.#runFree<R>(sql, params, false)
-        : this.#connection!.executeSync<R>(sql, params);
+      if (!this.#groupCommit) return this.#connection!.executeSync<R>(sql, params);
+      result = this.#runFree<R>(sql, params, false);
+      // A write in a group is done with the connection: its durability is awaited with the connection
+      // released, so that others join its group. Anything else keeps it until it has run.
+      if (statementKind(sql) !== 'write') return await result;
     } finally {
       await this.releaseConnection(lease);
     }
-    // A write's durability is awaited with the connection released, so that others join its group.
     return result;
   }
 
@@ -168,23 +171,40 @@ export class NodeSqliteDriver implements Driver {
     // group short; it then goes behind the connection's holders, and past one wait it makes whatever is
     // open durable itself.
     const wait = group?.durable ?? this.#wal?.pending();
-    if (wait && kind === 'read' && mayWait) {
+    if (mayWait && (wait || kind === 'alone')) {
+      // Not holding the connection: what may wait goes behind its holders.
       const again = () => this.#runQueued<R>(sql, params);
-      return wait.then(again, again);
+      return wait && kind === 'read' ? wait.then(again, again) : again();
     }
     return this.#runAlone<R>(sql, params, kind);
   }
 
   /**
    * A statement outside any group, as before groups: after what is open is durable, and durable itself
-   * when it returns. The caller has the connection to itself.
+   * when it returns. The caller holds the connection until it settles (or nothing is open: it runs now).
    */
-  #runAlone<R>(sql: string, params: readonly unknown[], kind: StatementKind): QueryResult<R> {
+  #runAlone<R>(
+    sql: string,
+    params: readonly unknown[],
+    kind: StatementKind,
+  ): QueryResult<R> | Promise<QueryResult<R>> {
     this.#commitGroup();
-    if (this.#wal?.pending()) this.#wal.syncNow();
+    // Waits on the thread pool's sync, not on this thread: the event loop keeps serving.
+    const pending = this.#wal?.pending();
+    if (pending) return pending.then(() => this.#runAloneNow<R>(sql, params, kind));
+    return this.#runAloneNow<R>(sql, params, kind);
+  }
+
+  #runAloneNow<R>(
+    sql: string,
+    params: readonly unknown[],
+    kind: StatementKind,
+  ): QueryResult<R> | Promise<QueryResult<R>> {
     const result = this.#connection!.executeSync<R>(sql, params);
-    if (kind !== 'read') this.#wal?.syncNow();
-    return result;
+    if (kind === 'read' || !this.#wal) return result;
+    const synced = new Group();
+    this.#wal.add(synced);
+    return synced.durable.then(() => result);
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -214,7 +234,11 @@ export class NodeSqliteDriver implements Driver {
     if (this.#group) this.#queueFlush();
   }
 
-  #leaseExecute<R>(lease: Lease, sql: string, params: readonly unknown[]): QueryResult<R> {
+  #leaseExecute<R>(
+    lease: Lease,
+    sql: string,
+    params: readonly unknown[],
+  ): QueryResult<R> | Promise<QueryResult<R>> {
     if (lease.released) throw new Error('the SQLite connection was used after its release');
     if (!this.#groupCommit) return this.#connection!.executeSync<R>(sql, params);
     const member = lease.member;
@@ -234,7 +258,7 @@ export class NodeSqliteDriver implements Driver {
       return;
     }
     const lease = connection as Lease;
-    if (this.#group?.full()) this.#commitGroup();
+    if (this.#group?.full(this.groupMaxMs)) this.#commitGroup();
     const group = this.#group ?? this.#openGroup();
     this.#exec(`savepoint ${SAVEPOINT}`, []);
     lease.member = group;
@@ -254,7 +278,7 @@ export class NodeSqliteDriver implements Driver {
     // The request is done with the connection: free it now, so that the requests waiting for it join this
     // group, and answer once the group is durable (Kysely's own release later finds it released).
     lease.released = true;
-    if (group.full()) this.#commitGroup();
+    if (group.full(this.groupMaxMs)) this.#commitGroup();
     this.#release();
     await group.durable;
   }
@@ -331,7 +355,7 @@ export class NodeSqliteDriver implements Driver {
 
   /** Full: commit now. Else at the end of this event-loop turn, when the requests that came together joined. */
   #closeOrQueue(group: Group): void {
-    if (group.full()) this.#commitGroup();
+    if (group.full(this.groupMaxMs)) this.#commitGroup();
     else this.#queueFlush();
   }
 
@@ -346,18 +370,21 @@ export class NodeSqliteDriver implements Driver {
   }
 }
 
+type Execute = <R>(
+  lease: Lease,
+  sql: string,
+  params: readonly unknown[],
+) => QueryResult<R> | Promise<QueryResult<R>>;
+
 /** One acquisition of the connection, so that the driver knows which request a statement belongs to. */
 class Lease implements DatabaseConnection {
   released = false;
   /** The group this lease's request transaction runs in (group commit). */
   member?: Group;
   readonly #connection: NodeSqliteConnection;
-  readonly #execute: <R>(lease: Lease, sql: string, params: readonly unknown[]) => QueryResult<R>;
+  readonly #execute: Execute;
 
-  constructor(
-    connection: NodeSqliteConnection,
-    execute: <R>(lease: Lease, sql: string, params: readonly unknown[]) => QueryResult<R>,
-  ) {
+  constructor(connection: NodeSqliteConnection, execute: Execute) {
     this.#connection = connection;
     this.#execute = execute;
   }

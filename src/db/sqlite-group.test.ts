@@ -43,6 +43,7 @@ async function setup(groupCommit = true, fsync?: Fsync) {
 describe('SQLite group commit', () => {
   it('commits concurrent writes once; a failing one leaves its neighbours committed', async () => {
     const { kysely, driver, seen, run, insert, close } = await setup();
+    driver.groupMaxMs = 60_000;
     const before = driver.commits;
     const results = await Promise.allSettled([
       kysely.transaction().execute((trx) => insert(trx, 'a')),
@@ -169,8 +170,13 @@ describe('SQLite group commit', () => {
 
   it('syncing the WAL itself, answers writes and reads only after the sync', async () => {
     const held: (() => void)[] = [];
-    const fsync: Fsync = (fd, done) => held.push(() => fs.fsync(fd, done));
+    let holding = false;
+    const fsync: Fsync = (fd, done) => {
+      if (holding) held.push(() => fs.fsync(fd, done));
+      else fs.fsync(fd, done);
+    };
     const { driver, seen, run, close } = await setup(true, fsync);
+    holding = true;
     const answered: string[] = [];
     const write = run("INSERT INTO t VALUES ('a', 1)").then(() => answered.push('write'));
     const read = run('SELECT id FROM t').then((rows) => answered.push(`read ${rows.length}`));
@@ -187,9 +193,16 @@ describe('SQLite group commit', () => {
     await read;
     assert.deepEqual(answered, ['write', 'read 1']);
     assert.equal(driver.settled(), undefined);
-    // A statement outside groups (a PRAGMA, DDL) syncs on its own before it returns.
-    await run('CREATE TABLE u (a TEXT)');
-    assert.equal(held.length, 0);
+    // A statement outside groups (DDL, a PRAGMA) waits for its own sync before it returns.
+    let ddlDone = false;
+    const ddl = run('CREATE TABLE u (a TEXT)').then(() => {
+      ddlDone = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(held.length, 1);
+    assert.equal(ddlDone, false);
+    held.shift()!();
+    await ddl;
     await close();
   });
 

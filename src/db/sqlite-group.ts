@@ -47,8 +47,8 @@ export class Group {
     this.durable.catch(() => {});
   }
 
-  full(): boolean {
-    return this.size >= GROUP_MAX_WRITES || performance.now() - this.started >= GROUP_MAX_MS;
+  full(maxMs = GROUP_MAX_MS): boolean {
+    return this.size >= GROUP_MAX_WRITES || performance.now() - this.started >= maxMs;
   }
   committed(): void {
     this.#resolve();
@@ -96,7 +96,7 @@ export class WalSync {
     return last?.durable.then(ignore, ignore);
   }
 
-  /** Syncs now, on this thread: for statements that must be durable when they return (PRAGMA, DDL, VACUUM). */
+  /** Syncs now, on this thread: at close. */
   syncNow(): void {
     const fd = this.#open();
     if (fd !== undefined) fs.fsyncSync(fd);
