@@ -8,6 +8,8 @@
 //        --engines sqlite,postgres (both)
 //        --only get,list,query,query-skiptotal,owner-rule,owner-filter,create
 //        --json (results JSON on stdout instead of the table)  --keep (keep data and databases)
+//        --group-commit both (SQLite: also run Plinth with group commit off, `plinth-nogroup`, in the same
+//        rounds: before and after against one baseline; default: Plinth's default, on)
 // PostgreSQL: databases are created and dropped through PLINTH_BENCH_PG
 // (default postgres://postgres@127.0.0.1:5432/postgres).
 import { spawn } from 'node:child_process';
@@ -68,6 +70,8 @@ export interface Row extends LoadResult {
   server: string;
   rpsRatio: number | null;
   p99Ratio: number | null;
+  /** Lowest and highest req/s over the rounds (the noise), where rounds were run. */
+  rpsRange?: [number, number];
 }
 
 const { values: flags } = parseArgs({
@@ -83,6 +87,7 @@ const { values: flags } = parseArgs({
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    'group-commit': { type: 'string', default: 'on' },
   },
 });
 const log = (msg: string) => console.error(`bench: ${msg}`);
@@ -140,6 +145,10 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
     log(`${pair.engine}: starting ${baselineWanted ? 'baseline and ' : ''}Plinth`);
     if (baselineWanted) servers.push(await pair.baseline(runDir));
     servers.push(await pair.plinth(runDir));
+    if (pair.engine === 'sqlite' && flags['group-commit'] === 'both') {
+      const env = { PLINTH_SQLITE_GROUP_COMMIT: '0' };
+      servers.push(await startPlinthSqlite(runDir, { name: 'plinth-nogroup', env }));
+    }
     // Each group is seeded and checked only when one of its scenarios runs: `posts` (get, list, create)
     // through the create endpoint, `books` (the query scenarios) straight into the tables.
     const postsWanted = scenarios.some((s) => SCENARIOS.includes(s));
@@ -207,6 +216,7 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
           ...r,
           rpsRatio: isBase ? null : r.rps / base.rps,
           p99Ratio: isBase ? null : r.p99 / base.p99,
+          rpsRange: range(results.get(target)!.map((x) => x.rps)),
         });
       }
     }
@@ -249,6 +259,10 @@ async function benchOwner(engine: string, target: Target, scenarios: Scenario[],
   }
 }
 
+function range(values: number[]): [number, number] {
+  return [Math.min(...values), Math.max(...values)];
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -278,6 +292,7 @@ function table(rows: Row[]): string {
     'scenario',
     'server',
     'req/s',
+    'req/s range',
     'p50 ms',
     'p99 ms',
     'req/s ratio',
@@ -290,6 +305,7 @@ function table(rows: Row[]): string {
     `${r.engine} ${r.scenario}`,
     r.server,
     r.rps.toFixed(0),
+    r.rpsRange ? r.rpsRange.map((x) => x.toFixed(0)).join('–') : '—',
     r.p50.toFixed(2),
     r.p99.toFixed(2),
     ratio(r.rpsRatio),
@@ -310,6 +326,10 @@ function targets(rows: Row[]): string {
       if (r.scenario === 'owner-rule') {
         const ok = r.rpsRatio! >= 0.85 && r.p99Ratio! <= 1.15 ? 'met' : 'NOT MET';
         return `${r.engine} owner-rule: issue-5 goal (within 15% of owner-filter: req/s ≥ 0.85, p99 ≤ 1.15×): ${ok}`;
+      }
+      if (r.engine === 'sqlite' && r.scenario === 'create') {
+        const ok = r.rpsRatio! >= 3 && r.p99Ratio! <= 2 ? 'met' : 'not yet';
+        return `sqlite create (${r.server}): issue-16 group-commit goal (≥ 3× the FULL baseline, p99 ≤ 2×): ${ok}`;
       }
       const now = r.scenario === 'create' || r.rpsRatio! >= 0.6 ? 'ok' : 'BELOW 0.60';
       const spec = r.rpsRatio! >= 0.7 && r.p99Ratio! <= 2 ? 'met' : 'not yet';
@@ -332,6 +352,10 @@ async function main(): Promise<number> {
   const unknown = wanted.filter((w) => !ENGINES.some((e) => e.engine === w));
   if (!engines.length || unknown.length) {
     log(`--engines: unknown or none (have: ${ENGINES.map((e) => e.engine).join(', ')})`);
+    return 2;
+  }
+  if (!['on', 'both'].includes(flags['group-commit'])) {
+    log('--group-commit: on or both');
     return 2;
   }
   const runDir = join(TMP, `run-${process.pid}-${Date.now()}`);

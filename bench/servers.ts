@@ -274,6 +274,8 @@ export interface PlinthVariant {
   name?: string;
   /** Script run as `node <entry> serve ...` instead of bin/plinth.js. */
   entry?: string;
+  /** Settings for this server only (e.g. `PLINTH_SQLITE_GROUP_COMMIT: '0'` for a before/after run). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -369,7 +371,7 @@ async function startPlinth(
   const port = await freePort();
   const entry = variant.entry ?? plinth;
   const args = [entry, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir, ...dbArgs];
-  const server = await startChild(variant.name ?? 'plinth', args, port, logPath, db);
+  const server = await startChild(variant.name ?? 'plinth', args, port, logPath, db, variant.env);
   try {
     await setUpPlinth(server);
   } catch (err) {

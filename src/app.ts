@@ -90,6 +90,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
     url: config.databaseUrl,
     dataDir: config.dataDir,
     sqliteSynchronous: config.sqliteSynchronous,
+    sqliteGroupCommit: config.sqliteGroupCommit,
     queryTimeoutMs: config.queryTimeout,
     log,
   });

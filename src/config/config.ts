@@ -17,6 +17,11 @@ export interface Config extends AdmissionConfig, RealtimeConfig, MetricsConfig, 
   databaseUrl: string;
   /** SQLite `synchronous` pragma: FULL survives power loss, NORMAL only process crashes. */
   sqliteSynchronous: 'FULL' | 'NORMAL';
+  /**
+   * SQLite group commit: concurrent writes share one transaction and one fsync, each answered once durable.
+   * Off: one COMMIT (and fsync) per write, as before; for measuring.
+   */
+  sqliteGroupCommit: boolean;
   /** Largest accepted request body in bytes. */
   bodyLimit: number;
   /** CORS allowed origins; `*` allows any origin without credentials. */
@@ -83,6 +88,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     dir: env.PLINTH_DIR,
     db: env.PLINTH_DB,
     sqliteSynchronous: env.PLINTH_SQLITE_SYNCHRONOUS,
+    sqliteGroupCommit: env.PLINTH_SQLITE_GROUP_COMMIT,
     bodyLimit: env.PLINTH_BODY_LIMIT,
     origins: env.PLINTH_ORIGINS,
     logLevel: env.PLINTH_LOG_LEVEL,
@@ -114,6 +120,7 @@ export const CONFIG_FILE_KEYS: readonly string[] = [
   'dir',
   'db',
   'sqliteSynchronous',
+  'sqliteGroupCommit',
   'bodyLimit',
   'origins',
   'logLevel',
@@ -157,6 +164,15 @@ function readConfigFile(path: string): ConfigInput {
   return parsed as ConfigInput;
 }
 
+/** A yes/no setting: true/1, false/0, or `fallback` when unset; undefined when it is neither. */
+function onOff(raw: unknown, fallback: boolean): boolean | undefined {
+  if (raw === undefined || raw === '') return fallback;
+  const text = String(raw).toLowerCase();
+  if (raw === true || text === 'true' || text === '1') return true;
+  if (raw === false || text === 'false' || text === '0') return false;
+  return undefined;
+}
+
 /** `; did you mean "x"?` for a key that differs from a known one only in case, `-`/`_`, or a short prefix. */
 function suggestion(key: string): string {
   const plain = (k: string) => k.toLowerCase().replace(/[-_]/g, '');
@@ -170,6 +186,8 @@ function validate(input: ConfigInput): Config {
   const sync = String(input.sqliteSynchronous ?? 'FULL').toUpperCase();
   if (sync !== 'FULL' && sync !== 'NORMAL')
     problems.push(`sqliteSynchronous must be FULL or NORMAL, got ${sync}`);
+  const groupCommit = onOff(input.sqliteGroupCommit, true);
+  if (groupCommit === undefined) problems.push('sqliteGroupCommit must be true or false (1 or 0)');
   const bodyLimit = Number(input.bodyLimit ?? 32 * 1024 * 1024);
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024)
     problems.push('bodyLimit must be a whole number of bytes ≥ 1024');
@@ -233,6 +251,7 @@ function validate(input: ConfigInput): Config {
     dataDir,
     databaseUrl: db,
     sqliteSynchronous: sync as Config['sqliteSynchronous'],
+    sqliteGroupCommit: groupCommit ?? true,
     bodyLimit,
     origins: origins.map((o) => o.trim()).filter(Boolean),
     logLevel: logLevel as Config['logLevel'],

@@ -11,6 +11,7 @@ import { mysqlPool, POOL_MAX, type PoolLimits, postgresPool } from './pools.ts';
 import { namedStatements, type RunNow } from './postgres-statements.ts';
 import { type QueryOptions, queryLane, type Statement } from './query-lane.ts';
 import { NodeSqliteDialect, openSqlite, toSqliteValue } from './sqlite-driver.ts';
+import { WalSync } from './sqlite-group.ts';
 import { createReaderPool, type ReaderPool } from './sqlite-readers.ts';
 import { lockedTransaction, withRetries } from './transactions.ts';
 
@@ -79,6 +80,11 @@ export interface DatabaseOptions {
   log: Logger;
   /** Time limit of one statement (server engines: every statement but schema changes). Default 5 s. */
   queryTimeoutMs?: number;
+  /**
+   * SQLite: writes that arrive together share one transaction and one fsync, each answered once durable
+   * (docs/decisions/0010-group-commit.md). Default on.
+   */
+  sqliteGroupCommit?: boolean;
   /** SQLite reader threads for `query` (default 4; 0 runs queries on the event loop, for tools). */
   sqliteReaders?: number;
 }
@@ -134,16 +140,30 @@ export function createDatabase(options: DatabaseOptions): Database {
   mkdirSync(options.dataDir, { recursive: true });
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : join(options.dataDir, 'data.db');
   const inlineMs = Math.min(timeoutMs, INLINE_LIMIT_MS);
-  const dialect = new NodeSqliteDialect(() => openSqlite(file, options.sqliteSynchronous), inlineMs);
+  const groupCommit = options.sqliteGroupCommit ?? true;
+  // FULL with group commit: SQLite's COMMIT does not sync, the driver syncs the WAL off the event loop.
+  const wal =
+    groupCommit && options.sqliteSynchronous === 'FULL' && file !== ':memory:'
+      ? new WalSync(`${file}-wal`)
+      : undefined;
+  const open = () => openSqlite(file, wal ? 'NORMAL' : options.sqliteSynchronous);
+  const dialect = new NodeSqliteDialect(open, inlineMs, groupCommit, wal);
   const kysely = new Kysely({ dialect });
-  const runNow: RunNow = (sql, params) => dialect.driver?.runNow(sql, params)?.rows;
+  const runNow: RunNow = (sql, params) => {
+    const result = dialect.driver?.run(sql, params);
+    return result instanceof Promise ? result.then((r) => r.rows) : result?.rows;
+  };
   const size = file === ':memory:' ? 0 : (options.sqliteReaders ?? DEFAULT_READERS);
   // The readers open the file once the writer has created it (and set WAL mode): on first use.
   let readers: ReaderPool | undefined;
   const reader = (statements: readonly Statement[]) => {
     readers ??= createReaderPool({ file, size, log: options.log });
     const jobs = statements.map((s) => ({ sql: s.sql, params: s.params.map(toSqliteValue) }));
-    return readers.run(jobs, timeoutMs);
+    // A reader may have seen a group whose WAL sync is under way: answer once it is durable.
+    return readers.run(jobs, timeoutMs).then((rows) => {
+      const settled = dialect.driver?.settled();
+      return settled ? settled.then(() => rows) : rows;
+    });
   };
   const db = wrap(
     kysely,

@@ -11,6 +11,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import { GROUP_MAX_MS, Group, type StatementKind, statementKind, type WalSync } from './sqlite-group.ts';
 import { type Deadline, installGuard } from './sqlite-guard.ts';
 
 /** Bound on the prepared-statement cache; dynamic SQL (filters) must not grow it forever. */
@@ -25,18 +26,29 @@ type SqliteValue = null | number | bigint | string | Uint8Array;
 export class NodeSqliteDialect implements Dialect {
   readonly #open: () => DatabaseSync;
   readonly #limitMs: number;
+  readonly #groupCommit: boolean;
+  readonly #wal?: WalSync;
   /** The driver Kysely made, for the synchronous fast path (`runNow`). */
   driver?: NodeSqliteDriver;
   /**
    * `limitMs`: statements on this connection run on the event loop, so those the guard can stop (compiled
-   * rules and filters: sqlite-guard.ts) stop after this long.
+   * rules and filters: sqlite-guard.ts) stop after this long. `groupCommit`: writes that arrive together
+   * share one COMMIT (sqlite-group.ts); `wal`: the connection runs with synchronous=NORMAL and groups are
+   * made durable by syncing the WAL off the event loop.
    */
-  constructor(open: () => DatabaseSync, limitMs = Number.POSITIVE_INFINITY) {
+  constructor(
+    open: () => DatabaseSync,
+    limitMs = Number.POSITIVE_INFINITY,
+    groupCommit = false,
+    wal?: WalSync,
+  ) {
     this.#open = open;
     this.#limitMs = limitMs;
+    this.#groupCommit = groupCommit;
+    this.#wal = wal;
   }
   createDriver(): Driver {
-    this.driver = new NodeSqliteDriver(this.#open, this.#limitMs);
+    this.driver = new NodeSqliteDriver(this.#open, this.#limitMs, this.#groupCommit, this.#wal);
     return this.driver;
   }
   createQueryCompiler(): QueryCompiler {
@@ -62,19 +74,41 @@ export function openSqlite(path: string, synchronous: 'FULL' | 'NORMAL'): Databa
   return db;
 }
 
+/** The savepoint each request transaction runs in, inside a group's outer transaction (one at a time). */
+const SAVEPOINT = 'plinth_request';
+
 export class NodeSqliteDriver implements Driver {
   readonly #open: () => DatabaseSync;
   readonly #limitMs: number;
+  readonly #groupCommit: boolean;
+  readonly #wal?: WalSync;
   #db?: DatabaseSync;
   #connection?: NodeSqliteConnection;
   #lock: Promise<void> = Promise.resolve();
   #unlock?: () => void;
   /** Acquirers holding or waiting for the connection. */
   #users = 0;
+  /** The open group: an outer transaction whose writes are not durable yet (group commit only). */
+  #group?: Group;
+  #flushQueued = false;
+  /** Groups committed so far (tests read it to see which writes shared a COMMIT). */
+  commits = 0;
+  /** How long a group stays open at most (tests that count COMMITs lift it: a slow machine would split). */
+  groupMaxMs = GROUP_MAX_MS;
 
-  constructor(open: () => DatabaseSync, limitMs: number) {
+  constructor(open: () => DatabaseSync, limitMs: number, groupCommit: boolean, wal?: WalSync) {
     this.#open = open;
     this.#limitMs = limitMs;
+    this.#groupCommit = groupCommit;
+    this.#wal = groupCommit ? wal : undefined;
+  }
+
+  /**
+   * Settles once every write committed so far is durable; undefined when it is. Reads on other connections
+   * (reader threads) wait for it before answering, as they may see a group whose WAL sync is under way.
+   */
+  settled(): Promise<void> | undefined {
+    return this.#wal?.pending();
   }
 
   async init(): Promise<void> {
@@ -83,13 +117,94 @@ export class NodeSqliteDriver implements Driver {
   }
 
   /**
-   * Runs one statement at once when nobody holds or awaits the connection, else returns undefined. A
-   * statement runs synchronously, so with the connection free nothing can interleave with it: this skips
-   * the mutex and Kysely's executor on the hot read path.
+   * Runs one statement outside transactions at once when nobody holds or awaits the connection, else
+   * returns undefined. A statement runs synchronously, so with the connection free nothing can interleave
+   * with it: this skips the mutex and Kysely's executor on the hot path. With group commit a write answers
+   * a promise that settles once it is durable, and a read waits for the open group's COMMIT.
    */
-  runNow<R>(sql: string, params: readonly unknown[]): QueryResult<R> | undefined {
+  runNow<R>(sql: string, params: readonly unknown[]): QueryResult<R> | Promise<QueryResult<R>> | undefined {
     if (this.#users > 0 || !this.#connection) return undefined;
-    return this.#connection.executeSync<R>(sql, params);
+    if (!this.#groupCommit) return this.#connection.executeSync<R>(sql, params);
+    return this.#runFree<R>(sql, params, true);
+  }
+
+  /** One statement outside transactions: at once when the connection is free, else after its holders. */
+  run<R>(sql: string, params: readonly unknown[]): QueryResult<R> | Promise<QueryResult<R>> | undefined {
+    return this.runNow<R>(sql, params) ?? (this.#connection ? this.#runQueued<R>(sql, params) : undefined);
+  }
+
+  async #runQueued<R>(sql: string, params: readonly unknown[]): Promise<QueryResult<R>> {
+    const lease = await this.acquireConnection();
+    let result: QueryResult<R> | Promise<QueryResult<R>>;
+    try {
+      if (!this.#groupCommit) return this.#connection!.executeSync<R>(sql, params);
+      result = this.#runFree<R>(sql, params, false);
+      // A write in a group is done with the connection: its durability is awaited with the connection
+      // released, so that others join its group. Anything else keeps it until it has run.
+      if (statementKind(sql) !== 'write') return await result;
+    } finally {
+      await this.releaseConnection(lease);
+    }
+    return result;
+  }
+
+  /** A statement outside transactions, with the connection to itself (free, or held by the caller). */
+  #runFree<R>(
+    sql: string,
+    params: readonly unknown[],
+    mayWait: boolean,
+  ): QueryResult<R> | Promise<QueryResult<R>> {
+    // From the text, not the prepared statement: a PRAGMA prepared inside a transaction is a no-op.
+    const kind = statementKind(sql);
+    const group = this.#group;
+    if (kind === 'write') {
+      const joined = group ?? this.#openGroup();
+      try {
+        const result = this.#exec<R>(sql, params);
+        return joined.durable.then(() => result);
+      } finally {
+        joined.size++;
+        this.#closeOrQueue(joined);
+      }
+    }
+    // A read waits for the open group's COMMIT (and sync) rather than force it, so that it does not cut the
+    // group short; it then goes behind the connection's holders, and past one wait it makes whatever is
+    // open durable itself.
+    const wait = group?.durable ?? this.#wal?.pending();
+    if (mayWait && (wait || kind === 'alone')) {
+      // Not holding the connection: what may wait goes behind its holders.
+      const again = () => this.#runQueued<R>(sql, params);
+      return wait && kind === 'read' ? wait.then(again, again) : again();
+    }
+    return this.#runAlone<R>(sql, params, kind);
+  }
+
+  /**
+   * A statement outside any group, as before groups: after what is open is durable, and durable itself
+   * when it returns. The caller holds the connection until it settles (or nothing is open: it runs now).
+   */
+  #runAlone<R>(
+    sql: string,
+    params: readonly unknown[],
+    kind: StatementKind,
+  ): QueryResult<R> | Promise<QueryResult<R>> {
+    this.#commitGroup();
+    // Waits on the thread pool's sync, not on this thread: the event loop keeps serving.
+    const pending = this.#wal?.pending();
+    if (pending) return pending.then(() => this.#runAloneNow<R>(sql, params, kind));
+    return this.#runAloneNow<R>(sql, params, kind);
+  }
+
+  #runAloneNow<R>(
+    sql: string,
+    params: readonly unknown[],
+    kind: StatementKind,
+  ): QueryResult<R> | Promise<QueryResult<R>> {
+    const result = this.#connection!.executeSync<R>(sql, params);
+    if (kind === 'read' || !this.#wal) return result;
+    const synced = new Group();
+    this.#wal.add(synced);
+    return synced.durable.then(() => result);
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -101,25 +216,87 @@ export class NodeSqliteDriver implements Driver {
     });
     await previous;
     this.#unlock = release;
-    return this.#connection!;
+    return new Lease(this.#connection!, (lease, sql, params) => this.#leaseExecute(lease, sql, params));
   }
 
-  async releaseConnection(): Promise<void> {
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const lease = connection as Lease;
+    if (lease.released) return;
+    lease.released = true;
+    this.#release();
+  }
+
+  #release(): void {
     const unlock = this.#unlock;
     this.#unlock = undefined;
     this.#users--;
     unlock?.();
+    if (this.#group) this.#queueFlush();
+  }
+
+  #leaseExecute<R>(
+    lease: Lease,
+    sql: string,
+    params: readonly unknown[],
+  ): QueryResult<R> | Promise<QueryResult<R>> {
+    if (lease.released) throw new Error('the SQLite connection was used after its release');
+    if (!this.#groupCommit) return this.#connection!.executeSync<R>(sql, params);
+    const member = lease.member;
+    if (member) {
+      // SQLite ended the outer transaction: what follows would run outside any transaction.
+      if (member.failure !== undefined) throw member.failure;
+      return this.#exec<R>(sql, params);
+    }
+    // Outside a transaction on Kysely's path: autocommit as before groups, after the open group's COMMIT
+    // (so a read never sees writes that are not durable, and a write is durable when it returns).
+    return this.#runAlone<R>(sql, params, statementKind(sql));
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    if (!this.#groupCommit) {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+      return;
+    }
+    const lease = connection as Lease;
+    if (this.#group?.full(this.groupMaxMs)) this.#commitGroup();
+    const group = this.#group ?? this.#openGroup();
+    this.#exec(`savepoint ${SAVEPOINT}`, []);
+    lease.member = group;
   }
+
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('commit'));
+    if (!this.#groupCommit) {
+      await connection.executeQuery(CompiledQuery.raw('commit'));
+      return;
+    }
+    const lease = connection as Lease;
+    const group = lease.member!;
+    if (group.failure !== undefined) throw group.failure;
+    this.#exec(`release ${SAVEPOINT}`, []);
+    lease.member = undefined;
+    group.size++;
+    // The request is done with the connection: free it now, so that the requests waiting for it join this
+    // group, and answer once the group is durable (Kysely's own release later finds it released).
+    lease.released = true;
+    if (group.full(this.groupMaxMs)) this.#commitGroup();
+    this.#release();
+    await group.durable;
   }
+
   async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('rollback'));
+    if (!this.#groupCommit) {
+      await connection.executeQuery(CompiledQuery.raw('rollback'));
+      return;
+    }
+    const lease = connection as Lease;
+    const group = lease.member;
+    lease.member = undefined;
+    // A failed group took the savepoint with it; a failed COMMIT left nothing of this request to undo.
+    if (!group || group.failure !== undefined || group !== this.#group) return;
+    this.#exec(`rollback to ${SAVEPOINT}`, []);
+    this.#exec(`release ${SAVEPOINT}`, []);
   }
+
   async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw(`savepoint "${name}"`));
   }
@@ -131,17 +308,99 @@ export class NodeSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    this.#commitGroup();
+    if (this.#wal?.pending()) this.#wal.syncNow();
+    this.#wal?.close();
     this.#connection?.clear();
     this.#db?.close();
     this.#db = undefined;
   }
+
+  #openGroup(): Group {
+    this.#connection!.executeSync('begin immediate', []);
+    this.#group = new Group();
+    return this.#group;
+  }
+
+  /** Runs a statement inside the open group; an error that ended SQLite's transaction fails the group. */
+  #exec<R>(sql: string, params: readonly unknown[]): QueryResult<R> {
+    try {
+      return this.#connection!.executeSync<R>(sql, params);
+    } catch (err) {
+      const group = this.#group;
+      if (group && !this.#db!.isTransaction) {
+        this.#group = undefined;
+        group.failed(err);
+      }
+      throw err;
+    }
+  }
+
+  /** Commits the open group (one fsync) and settles its writes. Only when no request transaction is mid-way. */
+  #commitGroup(): void {
+    const group = this.#group;
+    if (!group) return;
+    this.#group = undefined;
+    try {
+      this.#connection!.executeSync('commit', []);
+      this.commits++;
+      if (this.#wal) this.#wal.add(group);
+      else group.committed();
+    } catch (err) {
+      // A failed COMMIT may leave the transaction open: end it, so that the connection serves the next group.
+      if (this.#db!.isTransaction) this.#db!.exec('rollback');
+      group.failed(err);
+    }
+  }
+
+  /** Full: commit now. Else at the end of this event-loop turn, when the requests that came together joined. */
+  #closeOrQueue(group: Group): void {
+    if (group.full(this.groupMaxMs)) this.#commitGroup();
+    else this.#queueFlush();
+  }
+
+  #queueFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    setImmediate(() => {
+      this.#flushQueued = false;
+      // Someone holds or awaits the connection: they join, and their release queues the next check.
+      if (this.#users === 0) this.#commitGroup();
+    });
+  }
 }
 
-class NodeSqliteConnection implements DatabaseConnection {
+type Execute = <R>(
+  lease: Lease,
+  sql: string,
+  params: readonly unknown[],
+) => QueryResult<R> | Promise<QueryResult<R>>;
+
+/** One acquisition of the connection, so that the driver knows which request a statement belongs to. */
+class Lease implements DatabaseConnection {
+  released = false;
+  /** The group this lease's request transaction runs in (group commit). */
+  member?: Group;
+  readonly #connection: NodeSqliteConnection;
+  readonly #execute: Execute;
+
+  constructor(connection: NodeSqliteConnection, execute: Execute) {
+    this.#connection = connection;
+    this.#execute = execute;
+  }
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    return this.#execute<R>(this, query.sql, query.parameters);
+  }
+  streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    return this.#connection.streamQuery<R>(query);
+  }
+}
+
+class NodeSqliteConnection {
   readonly #db: DatabaseSync;
   readonly #deadline: Deadline;
   readonly #limitMs: number;
-  readonly #statements = new Map<string, { stmt: StatementSync; reader: boolean }>();
+  readonly #statements = new Map<string, Prepared>();
 
   constructor(db: DatabaseSync, deadline: Deadline, limitMs: number) {
     this.#db = db;
@@ -153,7 +412,7 @@ class NodeSqliteConnection implements DatabaseConnection {
     this.#statements.clear();
   }
 
-  #prepare(sql: string): { stmt: StatementSync; reader: boolean } {
+  #prepare(sql: string): Prepared {
     let entry = this.#statements.get(sql);
     if (!entry) {
       const stmt = this.#db.prepare(sql);
@@ -162,10 +421,6 @@ class NodeSqliteConnection implements DatabaseConnection {
       this.#statements.set(sql, entry);
     }
     return entry;
-  }
-
-  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    return this.executeSync(query.sql, query.parameters);
   }
 
   executeSync<R>(sql: string, parameters: readonly unknown[]): QueryResult<R> {
@@ -181,6 +436,11 @@ class NodeSqliteConnection implements DatabaseConnection {
     const { stmt } = this.#prepare(query.sql);
     for (const row of stmt.iterate(...query.parameters.map(toSqliteValue))) yield { rows: [row as R] };
   }
+}
+
+interface Prepared {
+  stmt: StatementSync;
+  reader: boolean;
 }
 
 /** A JS value as node:sqlite binds it (booleans as 1/0, dates as ISO text, objects as JSON). */
