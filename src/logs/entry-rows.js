@@ -60,10 +60,8 @@ function lastJson(max) {
  * A maker of rows: each call turns the entry at `at` of a flat batch (a multiple of FIELDS) into
  * [time, level, message, data JSON], PocketBase's request entry (`type: "request"`, URL, method, status,
  * time, caller, addresses as the settings allowed). One per writer: it keeps the last entry's texts.
- * `messageFromData`: a request entry's message is null when it is its data's method, a space and its
- * data's URL (no `%` to decode): SQLite's `_logs` makes such a message when read (table.ts, logs_0003).
  */
-export function entryRows({ messageFromData = false } = {}) {
+export function entryRows() {
   const methodJson = lastJson(50);
   const refererJson = lastJson(2000);
   const agentJson = lastJson(2000);
@@ -96,9 +94,7 @@ export function entryRows({ messageFromData = false } = {}) {
       `,"referer":${refererJson(referer)},"userAgent":${agentJson(agent)},"auth":${authJson(auth)}` +
       `${error === undefined ? '' : `,${error}`}${authId ? `,"authId":${JSON.stringify(authId)}` : ''}` +
       `${userIP === undefined ? '' : `,"userIP":${userIPJson(userIP)},"remoteIP":${remoteIPJson(remoteIP)}`}}`;
-    const shown = decoded(url);
-    const message = messageFromData && shown === url ? null : `${cut(method, 50)} ${shown}`;
-    return [time, status >= 400 ? ERROR : INFO, message, data];
+    return [time, status >= 400 ? ERROR : INFO, `${cut(method, 50)} ${decoded(url)}`, data];
   };
 }
 

@@ -18,18 +18,17 @@ db.exec('PRAGMA synchronous = NORMAL');
  */
 const ROWS = 64;
 const insertSql = (rows) =>
-  `INSERT INTO "_logs" ("id", "created", "level", "msg", "data") VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}`;
+  `INSERT INTO "_logs" ("id", "created", "level", "message", "data") VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}`;
 const insertMany = db.prepare(insertSql(ROWS));
 const insertOne = db.prepare(insertSql(1));
 const idOf = orderedIds();
 const createdOf = createdDates();
-// `msg` is '' when the message is the data's method and URL: `message` is made of them (table.ts).
-const rowOf = entryRows({ messageFromData: true });
+const rowOf = entryRows();
 
 /** Appends one entry's five values to `params`. */
 function rowValues(params, batch, at) {
   const [time, level, message, data] = rowOf(batch, at);
-  params.push(idOf(time), createdOf(time), level, message === null ? '' : noNul(message), noNul(data));
+  params.push(idOf(time), createdOf(time), level, noNul(message), noNul(data));
 }
 
 function writeAll(batch) {

@@ -39,8 +39,6 @@ export function createLogReader(db: Database) {
   const q = db.dialect.quote;
   const dialect = queryDialect(db.dialect);
   const table = q(LOGS_TABLE);
-  // Named: on SQLite the table also holds `msg`, what `message` is made of (table.ts).
-  const columns = ['id', 'created', 'level', 'message', 'data'].map((c) => `${table}.${q(c)}`).join(', ');
 
   function context(): CompileContext {
     let n = 0;
@@ -88,7 +86,7 @@ export function createLogReader(db: Database) {
       const order = keys.length
         ? clientInput('sort', () => sql` ORDER BY ${compileSort(keys, ctx)}`)
         : raw(` ORDER BY ${table}.${q('id')} DESC`);
-      const select = sql`SELECT ${raw(columns)} FROM ${raw(table)}${filter}${order}`;
+      const select = sql`SELECT ${raw(table)}.* FROM ${raw(table)}${filter}${order}`;
       const count = sql`SELECT COUNT(*) AS total FROM ${raw(table)}${filter}`;
       const pageSql = { sql: `${select.text} LIMIT ? OFFSET ?`, params: [...select.params, perPage, offset] };
       let rows: Record<string, unknown>[];
@@ -113,7 +111,7 @@ export function createLogReader(db: Database) {
       if (!id || id.length > 255 || containsNul(id)) throw notFound();
       const [row] = await db.run<Record<string, unknown>>(
         db.kysely,
-        `SELECT ${columns} FROM ${table} WHERE ${q('id')} = ?`,
+        `SELECT * FROM ${table} WHERE ${q('id')} = ?`,
         [id],
       );
       if (!row) throw notFound();

@@ -69,28 +69,4 @@ export const LOGS_MIGRATIONS: readonly Migration[] = [
       for (const text of db.dialect.dropIndexSql(CREATED_INDEX)) await db.run(trx, text, []);
     },
   },
-  {
-    // SQLite: a request entry's message is its method and URL, which its data holds already. Binding it
-    // again cost SQLite about a quarter of each row (docs/benchmarks.md, "Request logs"), so the stored
-    // column (`msg`, NOT NULL as `message` was) is '' when the message is just that, and `message` is made
-    // from `data` when read.
-    // Both steps only change the schema: rows written before keep their message in `msg`. PostgreSQL and
-    // MariaDB keep the stored column (their rows are written on the event loop, where this was not measured).
-    name: 'logs_0003_sqlite_message_from_data',
-    async up(trx, db: Database) {
-      if (db.dialect.name !== 'sqlite') return;
-      await db.run(trx, 'ALTER TABLE "_logs" RENAME COLUMN "message" TO "msg"', []);
-      await db.run(
-        trx,
-        `ALTER TABLE "_logs" ADD COLUMN "message" TEXT GENERATED ALWAYS AS (${SQLITE_MESSAGE}) VIRTUAL`,
-        [],
-      );
-    },
-  },
 ];
-
-/**
- * `message` on SQLite (logs_0003): the stored one, or else the method and URL of the entry's data, as
- * entry-rows.js makes a request entry's message when its URL needs no decoding.
- */
-const SQLITE_MESSAGE = `CASE WHEN "msg" <> '' THEN "msg" ELSE COALESCE(json_extract("data", '$.method') || ' ' || json_extract("data", '$.url'), '') END`;
