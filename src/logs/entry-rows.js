@@ -13,8 +13,7 @@ export const FIELDS = 12;
 // A request entry's slots: 0 time (ms), 1 status, 2 execTime (ms), 3 method, 4 url (as received),
 // 5 referer, 6 user agent, 7 auth collection name, 8 auth id ('' when not logged), 9 user IP and
 // 10 remote IP (undefined when not logged), 11 the error part of the data as JSON text (`"error":…,
-// "details":…`) or undefined. Slots 5 to 10 hold null when the value is the previous request entry's of
-// the same batch (writer.ts passes each repeat once a batch). Any other entry (`add`) has status -1, the level in slot 2, the message in 3
+// "details":…`) or undefined. Any other entry (`add`) has status -1, the level in slot 2, the message in 3
 // and the data as JSON text in 4.
 
 /** slog's levels, as PocketBase stores them. */
@@ -68,32 +67,20 @@ export function entryRows() {
   const authJson = lastJson(Number.POSITIVE_INFINITY);
   const userIPJson = lastJson(Number.POSITIVE_INFINITY);
   const remoteIPJson = lastJson(Number.POSITIVE_INFINITY);
-  // The previous request entry's slots 5 to 10, for those passed as null (a repeat).
-  const prev = new Array(6);
-  const slot = (batch, at, n) => {
-    const value = batch[at + n];
-    if (value === null) return prev[n - 5];
-    prev[n - 5] = value;
-    return value;
-  };
   return (batch, at) => {
     const time = batch[at];
     const status = batch[at + 1];
     if (status === -1) return [time, batch[at + 2], batch[at + 3], batch[at + 4]];
     const method = upper(text(batch[at + 3]));
     const url = redacted(cut(text(batch[at + 4]), 3000));
-    const referer = slot(batch, at, 5);
-    const agent = slot(batch, at, 6);
-    const auth = slot(batch, at, 7);
-    const authId = slot(batch, at, 8);
-    const userIP = slot(batch, at, 9);
-    const remoteIP = slot(batch, at, 10);
+    const authId = batch[at + 8];
+    const userIP = batch[at + 9];
     const error = batch[at + 11];
     const data =
       `{"type":"request","execTime":${finite(batch[at + 2])},"url":${JSON.stringify(url)},"method":${methodJson(method)},"status":${status}` +
-      `,"referer":${refererJson(referer)},"userAgent":${agentJson(agent)},"auth":${authJson(auth)}` +
+      `,"referer":${refererJson(batch[at + 5])},"userAgent":${agentJson(batch[at + 6])},"auth":${authJson(batch[at + 7])}` +
       `${error === undefined ? '' : `,${error}`}${authId ? `,"authId":${JSON.stringify(authId)}` : ''}` +
-      `${userIP === undefined ? '' : `,"userIP":${userIPJson(userIP)},"remoteIP":${remoteIPJson(remoteIP)}`}}`;
+      `${userIP === undefined ? '' : `,"userIP":${userIPJson(userIP)},"remoteIP":${remoteIPJson(batch[at + 10])}`}}`;
     return [time, status >= 400 ? ERROR : INFO, `${cut(method, 50)} ${decoded(url)}`, data];
   };
 }

@@ -36,8 +36,6 @@ export interface LogWriterOptions {
  * timer, so under load what waits in memory stays small (entries leave the event loop's heap young).
  */
 const BATCH = 512;
-/** Equal to no value: what `last` holds when a batch starts. */
-const NONE = Symbol('none');
 const SWEEP_EVERY_MS = 3600_000;
 const DAY_MS = 86_400_000;
 
@@ -58,11 +56,6 @@ export function createLogWriter(options: LogWriterOptions) {
   let dropped = 0;
   let writing: Promise<void> | undefined;
   let closed = false;
-  /**
-   * The last request entry's referer, user agent, auth, auth id, user IP and remote IP in this batch
-   * (`addRequest`), or `NONE`.
-   */
-  const last: (string | undefined | typeof NONE)[] = new Array(6).fill(NONE);
 
   /** Moves the batch being filled to the ready ones. */
   function seal(): void {
@@ -71,7 +64,6 @@ export function createLogWriter(options: LogWriterOptions) {
     readyEntries += used / FIELDS;
     batch = new Array(BATCH * FIELDS);
     used = 0;
-    last.fill(NONE);
   }
 
   /** Where the next entry's slots start, or -1 when it is dropped. */
@@ -185,22 +177,13 @@ export function createLogWriter(options: LogWriterOptions) {
       b[at + 2] = execTime;
       b[at + 3] = method;
       b[at + 4] = url;
+      b[at + 5] = referer;
+      b[at + 6] = userAgent;
+      b[at + 7] = auth;
+      b[at + 8] = authId;
+      b[at + 9] = userIP;
+      b[at + 10] = remoteIP;
       b[at + 11] = error;
-      // The caller's values repeat from one request to the next: a repeat is passed as null (entry-rows.js),
-      // so the batch holds, clones and keeps alive one string where it held hundreds. `last` is reset with
-      // each batch, whose first request entry so has them all: each batch reads on its own.
-      if (referer !== last[0]) b[at + 5] = last[0] = referer;
-      else b[at + 5] = null;
-      if (userAgent !== last[1]) b[at + 6] = last[1] = userAgent;
-      else b[at + 6] = null;
-      if (auth !== last[2]) b[at + 7] = last[2] = auth;
-      else b[at + 7] = null;
-      if (authId !== last[3]) b[at + 8] = last[3] = authId;
-      else b[at + 8] = null;
-      if (userIP !== last[4]) b[at + 9] = last[4] = userIP;
-      else b[at + 9] = null;
-      if (remoteIP !== last[5]) b[at + 10] = last[5] = remoteIP;
-      else b[at + 10] = null;
     },
     flush,
     sweep,
