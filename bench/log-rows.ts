@@ -22,6 +22,8 @@ interface Layout {
   rowsPerInsert: number;
   /** Integer keys in time order instead of the 15-character ids. */
   integerKey?: boolean;
+  /** The message left '' (logs_0003: a request entry's message is made from its data when read). */
+  noMessage?: boolean;
 }
 const LAYOUTS: Layout[] = [
   {
@@ -35,9 +37,15 @@ const LAYOUTS: Layout[] = [
     rowsPerInsert: 1,
   },
   {
-    name: 'as shipped: id key, no created index, 64 rows an INSERT',
+    name: 'id key, no created index, 64 rows an INSERT (logs_0002)',
     ddl: `CREATE TABLE "_logs" (${COLUMNS})`,
     rowsPerInsert: 64,
+  },
+  {
+    name: "the same with the message ''",
+    ddl: `CREATE TABLE "_logs" (${COLUMNS})`,
+    rowsPerInsert: 64,
+    noMessage: true,
   },
   {
     name: 'WITHOUT ROWID, 64 rows an INSERT',
@@ -50,11 +58,19 @@ const LAYOUTS: Layout[] = [
     rowsPerInsert: 64,
     integerKey: true,
   },
+  {
+    name: "as shipped (logs_0003): integer key, message '' (made when read), 64 rows an INSERT",
+    ddl: `CREATE TABLE "_logs" (${INT_COLUMNS})`,
+    rowsPerInsert: 64,
+    integerKey: true,
+    noMessage: true,
+  },
 ];
+const url = '/api/collections/posts/records/abcdefghijklmno';
 const data = JSON.stringify({
   type: 'request',
   execTime: 0.1234,
-  url: '/api/collections/posts/records/abcdefghijklmno',
+  url,
   method: 'GET',
   status: 200,
   referer: '',
@@ -90,7 +106,8 @@ function measure(layout: Layout): number {
       const params: (string | number)[] = [];
       for (let k = 0; k < per; k++, n++) {
         const time = start0 + Math.floor(n / 20);
-        params.push(layout.integerKey ? n : idOf(time), createdOf(time), 0, 'GET /api/x', data);
+        const message = layout.noMessage ? '' : `GET ${url}`;
+        params.push(layout.integerKey ? n : idOf(time), createdOf(time), 0, message, data);
       }
       insert.run(...params);
     }

@@ -59,8 +59,10 @@ function lastJson(max) {
  * A maker of rows: each call turns the entry at `at` of a flat batch (a multiple of FIELDS) into
  * [time, level, message, data JSON], PocketBase's request entry (`type: "request"`, URL, method, status,
  * time, caller, addresses as the settings allowed). One per writer: it keeps the last entry's texts.
+ * `messageFromData`: a request entry's message is null when it is its data's method, a space and its
+ * data's URL (no `%` to decode): SQLite's log table stores no such message (table.ts, logs_0003).
  */
-export function entryRows() {
+export function entryRows({ messageFromData = false } = {}) {
   const methodJson = lastJson(50);
   const refererJson = lastJson(2000);
   const agentJson = lastJson(2000);
@@ -81,7 +83,9 @@ export function entryRows() {
       `,"referer":${refererJson(batch[at + 5])},"userAgent":${agentJson(batch[at + 6])},"auth":${authJson(batch[at + 7])}` +
       `${error === undefined ? '' : `,${error}`}${authId ? `,"authId":${JSON.stringify(authId)}` : ''}` +
       `${userIP === undefined ? '' : `,"userIP":${userIPJson(userIP)},"remoteIP":${remoteIPJson(batch[at + 10])}`}}`;
-    return [time, status >= 400 ? ERROR : INFO, `${cut(method, 50)} ${decoded(url)}`, data];
+    const shown = decoded(url);
+    const message = messageFromData && shown === url ? null : `${cut(method, 50)} ${shown}`;
+    return [time, status >= 400 ? ERROR : INFO, message, data];
   };
 }
 

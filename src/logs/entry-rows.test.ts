@@ -84,6 +84,16 @@ describe('request log rows from raw facts', () => {
     assert.deepEqual([third.userAgent, third.auth, third.userIP], ['agent-b', 'users', undefined]);
   });
 
+  it('leaves out a message its data makes (SQLite makes it when read), never a decoded one', () => {
+    const rowOf = entryRows({ messageFromData: true });
+    const [, , plain, data] = rowOf(facts({ 4: '/api/x?a=1' }), 0);
+    assert.equal(plain, null);
+    assert.equal(`${JSON.parse(data).method} ${JSON.parse(data).url}`, 'GET /api/x?a=1');
+    assert.equal(rowOf(facts(), 0)[2], 'GET /api/collections/notes/records?filter="a b"');
+    const other = [5, -1, 4, 'a warning', '{"a":1}', ...new Array(FIELDS - 5)];
+    assert.equal(rowOf(other, 0)[2], 'a warning');
+  });
+
   it('passes other entries through: level, message and data as given', () => {
     const slots = [5, -1, 4, 'a warning', '{"a":1}', ...new Array(FIELDS - 5)];
     assert.deepEqual(queuedEntry(slots, 0), [5, 4, 'a warning', '{"a":1}']);

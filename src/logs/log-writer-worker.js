@@ -4,7 +4,7 @@
 // of raw facts, entry-rows.js), `{seq, failed}` or `{seq, error}` out.
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createdDates, entryRows, FIELDS, noNul, orderedIds } from './entry-rows.js';
+import { createdDates, entryRows, FIELDS, noNul } from './entry-rows.js';
 
 const db = new DatabaseSync(workerData.file);
 db.exec('PRAGMA busy_timeout = 10000');
@@ -17,35 +17,72 @@ db.exec('PRAGMA synchronous = NORMAL');
  * one each (bench/log-rows.ts).
  */
 const ROWS = 64;
-const insertSql = (rows) =>
-  `INSERT INTO "_logs" ("id", "created", "level", "message", "data") VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}`;
+// The table is keyed by `seq` and stores a request entry's message only when its data's method and URL
+// do not make it (table.ts, logs_0003): the view `_logs_api` makes the id and message when read.
+const insertSql = (rows, verb = 'INSERT') =>
+  `${verb} INTO "_logs" ("seq", "created", "level", "msg", "data") VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}`;
 const insertMany = db.prepare(insertSql(ROWS));
 const insertOne = db.prepare(insertSql(1));
-const idOf = orderedIds();
+const insertIfFree = db.prepare(insertSql(1, 'INSERT OR IGNORE'));
 const createdOf = createdDates();
-const rowOf = entryRows();
+const rowOf = entryRows({ messageFromData: true });
+/** SEQ_PER_MS of table.ts (this file is plain JavaScript, it cannot import it). */
+const PER_MS = 1024;
+/** The highest key written, so that entries in time order take the next ones. */
+let last = Number(db.prepare('SELECT MAX("seq") AS "seq" FROM "_logs"').get()?.seq ?? 0);
 
-/** Appends one entry's five values to `params`. */
+/**
+ * The key of an entry made at `time`, or -1 for one older than the last key's millisecond (an entry
+ * logged late, a clock set back): those are written one by one (`writeLate`). Entries come in time
+ * order: each takes the next key, from `time × PER_MS` up.
+ */
+function seqOf(time) {
+  const first = Math.max(0, Math.floor(time)) * PER_MS;
+  if (first > last) last = first;
+  else if (first + PER_MS > last + 1) last++;
+  else return -1;
+  return last;
+}
+
+/** Appends one entry's five values to `params`; false (and nothing appended) for a late entry. */
 function rowValues(params, batch, at) {
   const [time, level, message, data] = rowOf(batch, at);
-  params.push(idOf(time), createdOf(time), level, noNul(message), noNul(data));
+  const seq = seqOf(time);
+  if (seq < 0) {
+    writeLate(time, level, message, data);
+    return false;
+  }
+  params.push(seq, createdOf(time), level, message === null ? '' : noNul(message), noNul(data));
+  return true;
+}
+
+/**
+ * A late entry takes a free key of its own millisecond, so that retention (which deletes by key range)
+ * still finds it: keys below the last one may be taken, so it tries random ones.
+ */
+function writeLate(time, level, message, data) {
+  const first = Math.max(0, Math.floor(time)) * PER_MS;
+  const values = [createdOf(time), level, message === null ? '' : noNul(message), noNul(data)];
+  for (let i = 0; i < 32; i++)
+    if (insertIfFree.run(first + Math.floor(Math.random() * PER_MS), ...values).changes) return;
+  throw new Error('no free key for a late request log entry');
 }
 
 function writeAll(batch) {
-  const entries = batch.length / FIELDS;
-  let at = 0;
-  for (let n = 0; n + ROWS <= entries; n += ROWS) {
-    const params = [];
-    for (let i = 0; i < ROWS; i++, at += FIELDS) rowValues(params, batch, at);
-    insertMany.run(...params);
+  let params = [];
+  for (let at = 0; at < batch.length; at += FIELDS) {
+    rowValues(params, batch, at);
+    if (params.length === ROWS * 5) {
+      insertMany.run(...params);
+      params = [];
+    }
   }
-  for (; at < batch.length; at += FIELDS) writeOne(batch, at);
+  for (let i = 0; i < params.length; i += 5) insertOne.run(...params.slice(i, i + 5));
 }
 
 function writeOne(batch, at) {
   const params = [];
-  rowValues(params, batch, at);
-  insertOne.run(...params);
+  if (rowValues(params, batch, at)) insertOne.run(...params);
 }
 
 parentPort.on('message', ({ seq, batch }) => {

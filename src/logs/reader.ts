@@ -5,6 +5,7 @@ import {
   type CompileContext,
   compileFilter,
   compileSort,
+  joinSql,
   parseFilter,
   parseSort,
   queryDialect,
@@ -13,7 +14,7 @@ import {
   sql,
   toBadRequest,
 } from '../query/index.ts';
-import { LOGS_COLLECTION, LOGS_TABLE } from './table.ts';
+import { LOGS_COLLECTION, LOGS_TABLE, LOGS_VIEW, seqOfId } from './table.ts';
 
 export interface LogsQuery {
   page?: unknown;
@@ -38,7 +39,11 @@ const MAX_PER_PAGE = 1000;
 export function createLogReader(db: Database) {
   const q = db.dialect.quote;
   const dialect = queryDialect(db.dialect);
-  const table = q(LOGS_TABLE);
+  // SQLite's table is keyed by `seq` and read through a view that makes the id and message (table.ts).
+  const keyed = db.dialect.name === 'sqlite';
+  const table = q(keyed ? LOGS_VIEW : LOGS_TABLE);
+  const key = `${table}.${q(keyed ? 'seq' : 'id')}`;
+  const columns = ['id', 'created', 'level', 'message', 'data'].map((c) => `${table}.${q(c)}`).join(', ');
 
   function context(): CompileContext {
     let n = 0;
@@ -79,14 +84,18 @@ export function createLogReader(db: Database) {
       if (containsNul(query.sort)) throw badRequest('The sort must not contain the NUL character (U+0000).');
       const ctx = context();
       const filter = where(query.filter, ctx);
-      // Ids are made in time order and `_logs` has no `created` index (table.ts): `created` sorts as `id`.
-      const keys = clientInput('sort', () => parseSort(query.sort ?? '')).map((k) =>
-        k.kind === 'field' && k.name === 'created' ? { ...k, name: 'id' } : k,
+      // Ids are made in time order and `_logs` has no `created` index (table.ts): `created` sorts as the
+      // key, and so do the id and `@rowid` (the order of writing).
+      const keys = clientInput('sort', () => parseSort(query.sort ?? ''));
+      const byKey = (k: (typeof keys)[number]) =>
+        k.kind === 'rowid' || (k.kind === 'field' && (k.name === 'created' || k.name === 'id'));
+      const terms = keys.map((k) =>
+        byKey(k)
+          ? raw(`${key} ${'desc' in k && k.desc ? 'DESC' : 'ASC'}`)
+          : clientInput('sort', () => compileSort([k], ctx)),
       );
-      const order = keys.length
-        ? clientInput('sort', () => sql` ORDER BY ${compileSort(keys, ctx)}`)
-        : raw(` ORDER BY ${table}.${q('id')} DESC`);
-      const select = sql`SELECT ${raw(table)}.* FROM ${raw(table)}${filter}${order}`;
+      const order = terms.length ? sql` ORDER BY ${joinSql(terms, ', ')}` : raw(` ORDER BY ${key} DESC`);
+      const select = sql`SELECT ${raw(columns)} FROM ${raw(table)}${filter}${order}`;
       const count = sql`SELECT COUNT(*) AS total FROM ${raw(table)}${filter}`;
       const pageSql = { sql: `${select.text} LIMIT ? OFFSET ?`, params: [...select.params, perPage, offset] };
       let rows: Record<string, unknown>[];
@@ -109,10 +118,12 @@ export function createLogReader(db: Database) {
     /** `GET /api/logs/{id}`. */
     async view(id: string): Promise<LogRow> {
       if (!id || id.length > 255 || containsNul(id)) throw notFound();
+      const seq = keyed ? seqOfId(id) : id;
+      if (seq === undefined) throw notFound();
       const [row] = await db.run<Record<string, unknown>>(
         db.kysely,
-        `SELECT * FROM ${table} WHERE ${q('id')} = ?`,
-        [id],
+        `SELECT ${columns} FROM ${table} WHERE ${key} = ?`,
+        [seq],
       );
       if (!row) throw notFound();
       return fromRow(row);

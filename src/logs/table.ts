@@ -4,6 +4,22 @@ import { blankCollection, type Collection, type FieldDef } from '../schema/index
 /** Request logs live in `_logs`: a separate SQLite file beside `data.db`, or a table of the server database. */
 export const LOGS_TABLE = '_logs';
 
+/** What the API reads on SQLite: `_logs` with its id and message made (logs_0003). */
+export const LOGS_VIEW = '_logs_api';
+
+/**
+ * SQLite's `seq` (logs_0003): an entry made at `time` ms is keyed from `time × SEQ_PER_MS` up, so that a
+ * time bounds the keys (retention deletes by key range) and 1,024 entries a millisecond fit in order.
+ */
+export const SEQ_PER_MS = 1024;
+
+/** A SQLite log id (the key in 15 hexadecimal digits) as its key, or undefined when it is not one. */
+export function seqOfId(id: string): number | undefined {
+  if (!/^[0-9a-f]{15}$/.test(id)) return undefined;
+  const seq = Number.parseInt(id, 16);
+  return Number.isSafeInteger(seq) ? seq : undefined;
+}
+
 const column = (name: string, type: string): FieldDef => ({
   id: `_logs_${name}`,
   name,
@@ -67,6 +83,26 @@ export const LOGS_MIGRATIONS: readonly Migration[] = [
     name: 'logs_0002_no_created_index',
     async up(trx, db: Database) {
       for (const text of db.dialect.dropIndexSql(CREATED_INDEX)) await db.run(trx, text, []);
+    },
+  },
+  {
+    // SQLite: each row's insert is the largest part of what request logs cost (docs/benchmarks.md,
+    // "Request logs"). A text primary key is a second B-tree beside the table's, and the message of a
+    // request entry repeats its data's method and URL: the table is keyed by an integer (`seq`, the
+    // entry's time in ms × SEQ_PER_MS plus a counter) and stores a message only when it is more than that.
+    // The API reads `_logs_api`, a view that makes the 15-character id (the key in hexadecimal) and the
+    // message when read. Rows written before are kept, numbered in their order (their ids change).
+    name: 'logs_0003_sqlite_integer_key',
+    async up(trx, db: Database) {
+      if (db.dialect.name !== 'sqlite') return;
+      for (const text of [
+        `CREATE TABLE "_logs_new" ("seq" INTEGER PRIMARY KEY, "created" TEXT DEFAULT '' NOT NULL, "level" NUMERIC DEFAULT 0 NOT NULL, "msg" TEXT DEFAULT '' NOT NULL, "data" JSON DEFAULT NULL)`,
+        `INSERT INTO "_logs_new" ("seq", "created", "level", "msg", "data") SELECT ROW_NUMBER() OVER (ORDER BY "id"), "created", "level", "message", "data" FROM "_logs"`,
+        'DROP TABLE "_logs"',
+        'ALTER TABLE "_logs_new" RENAME TO "_logs"',
+        `CREATE VIEW "${LOGS_VIEW}" AS SELECT printf('%015x', "seq") AS "id", "created", "level", CASE WHEN "msg" <> '' THEN "msg" ELSE COALESCE(json_extract("data", '$.method') || ' ' || json_extract("data", '$.url'), '') END AS "message", "data", "seq" FROM "_logs"`,
+      ])
+        await db.run(trx, text, []);
     },
   },
 ];

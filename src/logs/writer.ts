@@ -3,7 +3,7 @@ import { formatDate, type JobStats, trackJob } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
 import { FIELDS, idBefore } from './entry-rows.js';
 import type { LogSink } from './sinks.ts';
-import { LOGS_TABLE } from './table.ts';
+import { LOGS_TABLE, SEQ_PER_MS } from './table.ts';
 
 /** A log entry other than a request's (`add`): no id, no formatted date yet (made when written). */
 export interface LogEntry {
@@ -115,10 +115,13 @@ export function createLogWriter(options: LogWriterOptions) {
     const days = options.maxDays();
     if (days <= 0) return;
     const cutoff = Date.now() - days * DAY_MS;
+    // On SQLite the key is `seq` (table.ts, logs_0003), made from the time as the ids are elsewhere.
+    const [key, bound] =
+      db.dialect.name === 'sqlite' ? ['seq', Math.floor(cutoff) * SEQ_PER_MS] : ['id', idBefore(cutoff)];
     try {
       await trackJob(options.jobs, 'log_retention', () =>
-        db.run(db.kysely, `DELETE FROM ${q(LOGS_TABLE)} WHERE ${q('id')} < ? AND ${q('created')} < ?`, [
-          idBefore(cutoff),
+        db.run(db.kysely, `DELETE FROM ${q(LOGS_TABLE)} WHERE ${q(key)} < ? AND ${q('created')} < ?`, [
+          bound,
           formatDate(new Date(cutoff)),
         ]),
       );
