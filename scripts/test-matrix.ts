@@ -30,11 +30,13 @@ const ONLY = new Set(globSync(process.argv.slice(2).filter((a) => !a.startsWith(
 /** Files with checks on elapsed time, event-loop stalls or memory: never more than two jobs beside them. */
 const QUIET = new Set([
   'admission',
+  'auth-throttle',
   'cluster',
   'files',
   'fuzz-cost',
   'leak',
   'memory-rule',
+  'oauth2-hostile',
   'overload',
   'query-cost',
   'realtime-leak',
