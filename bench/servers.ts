@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { startHaproxy } from '../test/helpers/haproxy.ts';
 
@@ -30,7 +31,12 @@ const SUPERUSER = { email: 'bench@example.com', password: 'benchpass123' };
 export const PG_ADMIN_URL = process.env.PLINTH_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Where a server keeps its data, for seeding straight into its tables (bench/query-scenario.ts). */
-export type BenchDb = { engine: 'sqlite'; file: string } | { engine: 'postgres'; url: string };
+export type BenchDb =
+  | { engine: 'sqlite'; file: string }
+  | { engine: 'postgres'; url: string }
+  | { engine: 'mysql'; url: string };
+/** Where the bench creates and drops its MariaDB databases (bench/big-tables.ts). */
+export const MYSQL_ADMIN_URL = process.env.PLINTH_BENCH_MYSQL ?? 'mysql://root@127.0.0.1:3306/';
 
 /** A server under test: where to send requests, and how to stop it. */
 export interface RunningServer {
@@ -204,10 +210,35 @@ export async function startPostgresBaseline(runDir: string): Promise<RunningServ
 
 /** The databases this process created and has not dropped yet, by name. */
 const benchDatabases = new Set<string>();
+/** The same for MariaDB. */
+const mysqlBenchDatabases = new Set<string>();
 
 /** Names of the databases not dropped yet (to tell the user what to drop if the bench is killed). */
 export function pendingBenchDatabases(): string[] {
-  return [...benchDatabases];
+  return [...benchDatabases, ...[...mysqlBenchDatabases].map((n) => `${n} (MariaDB)`)];
+}
+
+async function mysqlAdmin(sql: string): Promise<void> {
+  const conn = await mysql.createConnection({ uri: MYSQL_ADMIN_URL, connectTimeout: 10_000 });
+  try {
+    await conn.query(sql);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Creates an empty MariaDB database `plinth_bench_<role>_<pid>_<random>` (binary collation, as the tests). */
+async function createMysqlBenchDatabase(role: string): Promise<string> {
+  const name = `plinth_bench_${role}_${process.pid}_${randomBytes(4).toString('hex')}`;
+  try {
+    await mysqlAdmin(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } catch (err) {
+    throw new Error(`cannot create database ${name} via ${MYSQL_ADMIN_URL}: ${(err as Error).message}`);
+  }
+  mysqlBenchDatabases.add(name);
+  const url = new URL(MYSQL_ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
 
 async function pgAdmin(sql: string): Promise<void> {
@@ -246,6 +277,15 @@ export async function dropBenchDatabases(): Promise<string[]> {
       benchDatabases.delete(name);
     } catch (err) {
       console.error(`bench: dropping database ${name} failed: ${(err as Error).message}`);
+      failed.push(name);
+    }
+  }
+  for (const name of [...mysqlBenchDatabases]) {
+    try {
+      await mysqlAdmin(`DROP DATABASE IF EXISTS \`${name}\``);
+      mysqlBenchDatabases.delete(name);
+    } catch (err) {
+      console.error(`bench: dropping MariaDB database ${name} failed: ${(err as Error).message}`);
       failed.push(name);
     }
   }
@@ -294,6 +334,20 @@ export async function startPlinthPostgres(
     ['--db', url],
     join(runDir, `${name}-postgres.log`),
     { engine: 'postgres', url },
+    variant,
+  );
+}
+
+/** Plinth on MariaDB: as {@link startPlinthPostgres}, on a fresh database of the local MariaDB server. */
+export async function startPlinthMysql(runDir: string, variant: PlinthVariant = {}): Promise<RunningServer> {
+  const name = variant.name ?? 'plinth';
+  const url = await createMysqlBenchDatabase(name.replace(/[^a-z0-9]/g, ''));
+  const dir = join(runDir, `${name}-mysql`);
+  return startPlinth(
+    dir,
+    ['--db', url],
+    join(runDir, `${name}-mysql.log`),
+    { engine: 'mysql', url },
     variant,
   );
 }
@@ -439,6 +493,7 @@ export function startPlinthOn(
   runDir: string,
   variant: PlinthVariant = {},
 ): Promise<RunningServer> {
+  if (engine === 'mysql') return startPlinthMysql(runDir, variant);
   return engine === 'postgres' ? startPlinthPostgres(runDir, variant) : startPlinthSqlite(runDir, variant);
 }
 
