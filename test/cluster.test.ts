@@ -46,6 +46,18 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
   const dirs: string[] = [];
   let admin: PocketBase;
   /** Every SDK client with a realtime stream, closed at the end (it would reconnect forever). */
+  /**
+   * Every node ready again, and HAProxy routing to all of them: a restore reopens every node at once, and
+   * HAProxy's readiness check takes each out of the pool meanwhile, so a request through it may find none.
+   */
+  const servingAgain = () =>
+    until(async () => {
+      for (const n of nodes)
+        if ((await fetch(`${n.url}/api/plinth/ready`).catch(() => undefined))?.status !== 200) return false;
+      for (let i = 0; i < nodes.length; i++)
+        if ((await fetch(`${proxy.url}/api/health`).catch(() => undefined))?.status !== 200) return false;
+      return true;
+    }, 'every node ready and routed to again');
   const clients: PocketBase[] = [];
   const client = () => {
     const pb = new PocketBase(proxy.url);
@@ -329,6 +341,7 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     );
     console.log(`restore through one node: in force on all three after ${took} ms`);
     for (const n of nodes) assert.equal((await guestGet(n.url, '/api/health')).status, 200, n.url);
+    await servingAgain();
   });
 
   it('plinth restore while the nodes run: each reconnects to the restored data and reopens', async () => {
@@ -349,6 +362,7 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     assert.equal(restore.code, 0, restore.stderr);
     assert.match(restore.stdout, /Running nodes told to reopen on the restored data \(3\)/);
     await until(everyNode(404), 'every node on the data plinth restore swapped in', 30_000);
+    await servingAgain();
   });
 
   it('a node killed mid-test: the others keep serving, and its streams reconnect through HAProxy', async () => {
