@@ -49,7 +49,11 @@ interface Build {
 
 /** Starts one checkout's server with the bench's usual setup and 20 records; returns the URL to load. */
 async function start(label: string, dir: string): Promise<Build> {
-  const variant = { name: `plinth-${label}`, entry: join(dir, 'bin', 'plinth.js') };
+  const variant = {
+    name: `plinth-${label}`,
+    entry: join(dir, 'bin', 'plinth.js'),
+    cli: join(dir, 'bin', 'plinth.js'),
+  };
   const server = await startPlinthOn(flags.engine, TMP, variant);
   const id = await seedPosts(server);
   const path =

@@ -87,7 +87,11 @@ interface Subject {
 
 /** Starts a checkout's server with 20 records; answers the get-by-id URL to load. */
 async function start(dir: string, n: number): Promise<Subject> {
-  const variant = { name: `plinth-logs-${n}`, entry: join(dir, 'bin', 'plinth.js') };
+  const variant = {
+    name: `plinth-logs-${n}`,
+    entry: join(dir, 'bin', 'plinth.js'),
+    cli: join(dir, 'bin', 'plinth.js'),
+  };
   const server = await startPlinthOn(flags.engine, TMP, variant);
   const id = await seedPosts(server);
   const mode = (label: Mode['label'], maxDays: number): Mode => ({

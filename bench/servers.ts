@@ -314,6 +314,11 @@ export interface PlinthVariant {
   name?: string;
   /** Script run as `node <entry> serve ...` instead of bin/plinth.js. */
   entry?: string;
+  /**
+   * The `plinth` that makes the superuser (and so migrates the data directory) when it is not this
+   * checkout's: another checkout's bin/plinth.js. Its migrations, not this checkout's, must set up its data.
+   */
+  cli?: string;
   /** Settings for this server only (e.g. `PLINTH_SQLITE_GROUP_COMMIT: '0'` for a before/after run). */
   env?: Record<string, string>;
 }
@@ -420,7 +425,15 @@ async function startPlinth(
 ): Promise<RunningServer> {
   mkdirSync(dir, { recursive: true });
   const plinth = join(ROOT, 'bin', 'plinth.js');
-  const upsert = [plinth, 'superuser', 'upsert', SUPERUSER.email, SUPERUSER.password, '--dir', dir];
+  const upsert = [
+    variant.cli ?? plinth,
+    'superuser',
+    'upsert',
+    SUPERUSER.email,
+    SUPERUSER.password,
+    '--dir',
+    dir,
+  ];
   await runNode([...upsert, ...dbArgs], logPath);
   const port = await freePort();
   const entry = variant.entry ?? plinth;
