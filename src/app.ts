@@ -19,7 +19,7 @@ import {
   RESTORED_TOPIC,
   startBackupSchedule,
 } from './backups/index.ts';
-import { type Bus, createMemoryBus, createRedisBus } from './bus/index.ts';
+import { type Bus, createMemoryBus, createRedisBus, type WorkerBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir, sqliteFile } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
 import { buildServer, type ReadinessCheck, rememberSuccess } from './http/index.ts';
@@ -79,8 +79,17 @@ export interface App {
 /** How long a storage check that passed counts for readiness (it writes a file or asks S3). */
 const STORAGE_CHECK_MS = 5000;
 
+/** What a process of `plinth serve --workers N` brings to the app it runs. */
+export interface AppOptions {
+  /**
+   * The bus to the other workers through the primary process (src/bus/ipc.ts), used when no Redis is
+   * configured; it shares the counters too. Without it, and without Redis, the app is a node alone.
+   */
+  workerBus?: (onError: (err: unknown, topic: string) => void) => WorkerBus;
+}
+
 /** The composition root: the one place that builds and connects the layers. */
-export async function createApp(config: Config, log: Logger): Promise<App> {
+export async function createApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const warn = (message: string) => log.warn(message);
   const restored = await finishRestore(config, log);
   prepareDataDir(config, warn);
@@ -129,9 +138,10 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
           onStatus: reportRedis(log, () => resync()),
         })
       : undefined;
-    const bus: Bus = redis ?? createMemoryBus(onBusError);
+    const shared = redis ?? options.workerBus?.(onBusError);
+    const bus: Bus = shared ?? createMemoryBus(onBusError);
     // One throttle: sign-ins and `oldPassword` checks share each identity's budget, on every node.
-    const throttle = createThrottle(redis?.counters);
+    const throttle = createThrottle(shared?.counters);
     const passwordGuard = createPasswordGuard(throttle, () => settings.get());
     // The data dir, or the bucket of the `s3` settings while they are enabled (switched without a restart).
     const storage = createSwitchingStorage(
@@ -258,7 +268,7 @@ export async function createApp(config: Config, log: Logger): Promise<App> {
         settings,
         realtime,
         outage,
-        sharedCounters: redis?.counters,
+        sharedCounters: shared?.counters,
         storage,
         logs,
         backups,

@@ -18,7 +18,7 @@ const HELP = `plinth — an open-source backend in one command
 
 Usage:
   plinth serve [--http 127.0.0.1:8090] [--dir ./plinth_data] [--db URL] [--redis URL] [--origins *]
-               [--shutdown-timeout 30]
+               [--shutdown-timeout 30] [--workers N]
   plinth superuser upsert EMAIL PASSWORD [--dir DIR] [--db URL]
   plinth superuser create EMAIL PASSWORD [--dir DIR] [--db URL]
   plinth superuser delete EMAIL [--dir DIR] [--db URL]
@@ -41,6 +41,8 @@ Options:
   --origins LIST       comma-separated CORS origins (default *; env PLINTH_ORIGINS)
   --shutdown-timeout S seconds a shutdown waits for in-flight requests (default 30;
                        env PLINTH_SHUTDOWN_TIMEOUT)
+  --workers N          processes serving one port (default: the number of cores;
+                       env PLINTH_WORKERS; docs/scale-out.md)
   --migrations-dir DIR app migrations (default plinth_migrations beside DIR;
                        env PLINTH_MIGRATIONS_DIR)
   --automigrate        write a migration for each collection change (development;
@@ -79,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
     origins: values.origins,
     logLevel: values['log-level'],
     shutdownTimeout: values['shutdown-timeout'],
+    workers: values.workers,
     migrationsDir: values['migrations-dir'],
     automigrate: values.automigrate,
     config: values.config,
@@ -148,6 +151,7 @@ function parse(argv: string[]) {
       config: { type: 'string' },
       'log-level': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
+      workers: { type: 'string' },
       'delete-missing': { type: 'boolean' },
       'dry-run': { type: 'boolean' },
       'allow-destructive': { type: 'boolean' },

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { ADMISSION_KEYS, type AdmissionConfig, admissionEnv, readAdmission } from './admission.ts';
 import { METRICS_KEYS, type MetricsConfig, metricsEnv, readMetrics } from './metrics.ts';
@@ -41,6 +42,11 @@ export interface Config extends AdmissionConfig, RealtimeConfig, MetricsConfig, 
   trustProxy: string[];
   /** Seconds a shutdown waits for in-flight requests before closing the connections that remain. */
   shutdownTimeout: number;
+  /**
+   * Processes `plinth serve` runs, all answering on one port (docs/scale-out.md). Default: the number of
+   * cores; always 1 on an in-memory SQLite database, which one process cannot share.
+   */
+  workers: number;
   /**
    * Key (≥ 32 characters) that encrypts the secrets stored in the database; empty: a key file in the
    * data dir, made on first start. Kept out of the database so that a copy of it reveals no secret.
@@ -94,6 +100,7 @@ export function loadConfig(flags: ConfigInput = {}, env: NodeJS.ProcessEnv = pro
     logLevel: env.PLINTH_LOG_LEVEL,
     appUrl: env.PLINTH_APP_URL,
     shutdownTimeout: env.PLINTH_SHUTDOWN_TIMEOUT,
+    workers: env.PLINTH_WORKERS,
     queryTimeout: env.PLINTH_QUERY_TIMEOUT,
     trustProxy: env.PLINTH_TRUST_PROXY,
     encryptionKey: env.PLINTH_ENCRYPTION_KEY,
@@ -128,6 +135,7 @@ export const CONFIG_FILE_KEYS: readonly string[] = [
   'queryTimeout',
   'trustProxy',
   'shutdownTimeout',
+  'workers',
   'encryptionKey',
   'oldEncryptionKeys',
   'redis',
@@ -235,7 +243,9 @@ function validate(input: ConfigInput): Config {
   const redisPrefix = String(input.redisPrefix ?? 'plinth:');
   if (!/^[\w:.-]{0,64}$/.test(redisPrefix))
     problems.push('redisPrefix must be up to 64 letters, digits, _, -, . or :');
-  const admission = readAdmission(input, problems);
+  const workers = readWorkers(input.workers, db, problems);
+  // The admission defaults scale with the cores each worker's event loop has to itself.
+  const admission = readAdmission(input, problems, Math.max(1, Math.round(availableParallelism() / workers)));
   const realtime = readRealtime(input, problems);
   const metrics = readMetrics(input, problems);
   const dataDir = resolve(String(input.dir ?? input.dataDir ?? './plinth_data'));
@@ -257,6 +267,7 @@ function validate(input: ConfigInput): Config {
     logLevel: logLevel as Config['logLevel'],
     appUrl: String(input.appUrl ?? `http://${host}:${port}`).replace(/\/+$/, ''),
     shutdownTimeout,
+    workers,
     queryTimeout,
     trustProxy,
     encryptionKey: encryptionKey.trim(),
@@ -265,6 +276,19 @@ function validate(input: ConfigInput): Config {
     redisPrefix,
     fetchAllowPrivate,
   };
+}
+
+/** Whole number 1–256; the cores by default, and 1 for an in-memory SQLite database (nothing to share). */
+function readWorkers(raw: unknown, db: string, problems: string[]): number {
+  const inMemory = /^sqlite:(:memory:$|file:.*memory)/.test(db);
+  if (raw === undefined || raw === '') return inMemory ? 1 : availableParallelism();
+  const workers = Number(raw);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    problems.push('workers must be a whole number from 1 to 256');
+    return 1;
+  }
+  if (inMemory && workers > 1) problems.push('workers must be 1 with an in-memory SQLite database');
+  return workers;
 }
 
 function parseHostPort(text: string, problems: string[]): [string, number] {

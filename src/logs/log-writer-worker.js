@@ -28,8 +28,17 @@ const createdOf = createdDates();
 const rowOf = entryRows({ messageFromData: true });
 /** SEQ_PER_MS of table.ts (this file is plain JavaScript, it cannot import it). */
 const PER_MS = 1024;
-/** The highest key written, so that entries in time order take the next ones. */
-let last = Number(db.prepare('SELECT MAX("seq") AS "seq" FROM "_logs"').get()?.seq ?? 0);
+const maxSeq = db.prepare('SELECT MAX("seq") AS "seq" FROM "_logs"');
+/**
+ * The highest key written, so that entries in time order take the next ones. Read again at the start of
+ * each batch's transaction: the workers of `plinth serve --workers N` each have a writer on this file.
+ */
+let last = 0;
+/** Opens a batch's transaction with the write lock held, and catches up with the other writers' keys. */
+function begin() {
+  db.exec('BEGIN IMMEDIATE');
+  last = Math.max(last, Number(maxSeq.get()?.seq ?? 0));
+}
 
 /**
  * The key of an entry made at `time`, or -1 for one older than the last key's millisecond (an entry
@@ -82,12 +91,21 @@ function writeAll(batch) {
 
 function writeOne(batch, at) {
   const params = [];
-  if (rowValues(params, batch, at)) insertOne.run(...params);
+  db.exec('SAVEPOINT one');
+  try {
+    if (rowValues(params, batch, at)) insertOne.run(...params);
+    db.exec('RELEASE one');
+  } catch (err) {
+    db.exec('ROLLBACK TO one');
+    db.exec('RELEASE one');
+    throw err;
+  }
 }
 
 parentPort.on('message', ({ seq, batch }) => {
   try {
-    db.exec('BEGIN');
+    begin();
+    const first = last;
     try {
       writeAll(batch);
       db.exec('COMMIT');
@@ -95,15 +113,21 @@ parentPort.on('message', ({ seq, batch }) => {
       return;
     } catch {
       db.exec('ROLLBACK');
+      last = first;
     }
-    // One bad entry must not cost its neighbours: each is tried on its own.
+    // One bad entry must not cost its neighbours: each is tried on its own, in one transaction.
     let failed = 0;
-    for (let at = 0; at < batch.length; at += FIELDS) {
-      try {
-        writeOne(batch, at);
-      } catch {
-        failed++;
+    begin();
+    try {
+      for (let at = 0; at < batch.length; at += FIELDS) {
+        try {
+          writeOne(batch, at);
+        } catch {
+          failed++;
+        }
       }
+    } finally {
+      db.exec('COMMIT');
     }
     parentPort.postMessage({ seq, failed });
   } catch (err) {

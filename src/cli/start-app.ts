@@ -1,0 +1,103 @@
+import { resolve } from 'node:path';
+import type { FastifyListenOptions } from 'fastify';
+import { type App, type AppOptions, createApp } from '../app.ts';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../log/index.ts';
+import { explainListenError, StartupError } from './startup-errors.ts';
+
+/** Seconds past the drain deadline that closing the rest (database, mail) may take before the process quits. */
+export const CLOSE_GRACE_SECONDS = 10;
+
+/**
+ * Builds the app, applies pending app migrations and listens. As PocketBase does: pending app migrations
+ * first (each under the schema lock, so nodes starting together apply each once), and no request sees the
+ * schema half-way. Closes what it opened when it fails.
+ */
+export async function startApp(
+  config: Config,
+  log: Logger,
+  options?: AppOptions & {
+    /**
+     * Each worker binds a socket of its own to the port (SO_REUSEPORT) and the kernel spreads new
+     * connections over them: the primary stays out of every connection, and one that a dying worker had
+     * not accepted yet is refused rather than left hanging.
+     */
+    reusePort?: boolean;
+  },
+): Promise<App> {
+  const app = await createApp(config, log, options);
+  try {
+    await app.migrations.up((file) => log.info({ file }, 'applied app migration'));
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  try {
+    // Node's own option, which Fastify passes on but does not declare.
+    const listen: FastifyListenOptions & { reusePort?: boolean } = {
+      host: config.host,
+      port: config.port,
+      reusePort: options?.reusePort,
+    };
+    await app.server.listen(listen);
+  } catch (err) {
+    await app.close();
+    const line = explainListenError(err, config.host, config.port);
+    throw line ? new StartupError(line) : err;
+  }
+  return app;
+}
+
+/** What `serve` prints once it answers: where, and with how many processes. */
+export function banner(config: Config, cap: number | undefined, workers = 1): string {
+  const base = config.appUrl;
+  const lines = [
+    `Plinth is listening on http://${config.host}:${config.port}`,
+    `  REST API:  ${base}/api/`,
+    `  Dashboard: ${base}/_/`,
+    `  Data:      ${config.dataDir}`,
+  ];
+  if (workers > 1) lines.push(`  Workers:   ${workers} processes`);
+  if (cap) lines.push(`  Connections: at most ${cap}${workers > 1 ? ' a worker' : ''} (open-file limit)`);
+  return `\n${lines.join('\n')}\n\n`;
+}
+
+/**
+ * The lines that hand out the installer link while there is no superuser, else undefined. Printed to the
+ * terminal, deliberately not to the structured log: the link is a credential. A signal may already have
+ * closed the database: then there is no link to print, and no error.
+ */
+export async function installerLink(app: App): Promise<string | undefined> {
+  const installer = await app.auth.installerToken().catch((err: unknown) => {
+    if (app.server.drain.draining) return undefined;
+    throw err;
+  });
+  if (!installer) return undefined;
+  return `No superuser yet. Create the first one within 30 minutes at:\n  ${app.config.appUrl}/_/#/pbinstall/${installer}\nor run: ${upsertCommand(app.config)}\n\n`;
+}
+
+/**
+ * The `superuser upsert` command that reaches this server's database: with the same `--dir` and `--db`
+ * (a password in the URL is not printed: the operator has it, and terminals get logged).
+ */
+export function upsertCommand(config: Pick<Config, 'dataDir' | 'databaseUrl'>): string {
+  const parts = ['npx plinth superuser upsert EMAIL PASSWORD'];
+  if (config.dataDir !== resolve('plinth_data')) parts.push(`--dir ${shellWord(config.dataDir)}`);
+  if (config.databaseUrl) parts.push(`--db ${shellWord(withoutPassword(config.databaseUrl))}`);
+  return parts.join(' ');
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = 'PASSWORD';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Quoted for a POSIX shell when it holds anything but plain path and URL characters. */
+const shellWord = (text: string) =>
+  /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;

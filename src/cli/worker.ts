@@ -1,0 +1,68 @@
+import cluster from 'node:cluster';
+import { createWorkerBus } from '../bus/index.ts';
+import type { Config } from '../config/index.ts';
+import { createLogger } from '../log/index.ts';
+import { type FromWorker, processChannel, type ToWorker } from './channels.ts';
+import { capConnections } from './open-files.ts';
+import { CLOSE_GRACE_SECONDS, installerLink, startApp } from './start-app.ts';
+
+/**
+ * One worker process of `plinth serve --workers N` (the primary runs workers.ts). It serves the app as a
+ * single process would, with three differences: the primary says when to start, and stops it with a
+ * signal (a signal to this process alone stops it too, and the primary starts another); the bus and the counters
+ * go through the primary unless Redis is configured; and a restore asks the primary to restart every
+ * worker, since none may hold the database while the restored one is swapped in.
+ */
+export async function serveWorker(config: Config): Promise<number> {
+  const worker = cluster.worker!;
+  try {
+    const log = createLogger(config.logLevel).child({ worker: worker.id });
+    const channel = processChannel();
+    const send = (message: FromWorker) => channel.send(message);
+    const start = await new Promise<Extract<ToWorker, { plinth: 'start' }>>((resolve) => {
+      channel.onMessage((message) => {
+        if ((message as ToWorker).plinth === 'start')
+          resolve(message as Extract<ToWorker, { plinth: 'start' }>);
+      });
+      send({ plinth: 'hello' });
+    });
+    const app = await startApp(config, log, {
+      workerBus: (onError) => createWorkerBus(channel, onError),
+      reusePort: true,
+    });
+    let stopping = false;
+    const stopped = new Promise<number>((resolve) => {
+      const stop = (why: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ why, shutdownTimeout: config.shutdownTimeout }, 'worker shutting down');
+        setTimeout(
+          () => {
+            process.stderr.write(`plinth: worker ${worker.id} did not shut down in time; exiting.\n`);
+            process.exit(1);
+          },
+          (config.shutdownTimeout + CLOSE_GRACE_SECONDS) * 1000,
+        ).unref();
+        app.close().then(
+          () => resolve(0),
+          (err) => {
+            log.error({ err }, 'shutdown failed');
+            resolve(1);
+          },
+        );
+      };
+      // The primary stops a worker with SIGTERM (and ends it with SIGKILL after a second signal of its
+      // own); a terminal's Ctrl-C reaches every process of the group: either way the worker drains once.
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    });
+    app.backups.onRestart = () => send({ plinth: 'restart' });
+    const cap = capConnections(app.server.server, log);
+    const installer = start.first ? await installerLink(app) : undefined;
+    send({ plinth: 'ready', cap, installer });
+    return await stopped;
+  } finally {
+    // The channel to the primary keeps a worker alive: closing it lets the process end with its code.
+    worker.disconnect();
+  }
+}
