@@ -86,12 +86,18 @@ export interface AppOptions {
    * configured; it shares the counters too. Without it, and without Redis, the app is a node alone.
    */
   workerBus?: (onError: (err: unknown, topic: string) => void) => WorkerBus;
+  /**
+   * Finish a restore staged in the data dir before opening the database (default true). Only the first
+   * worker does: it starts alone, while the others, started later on the same data dir, would take a
+   * restore that a running worker is staging for one a crash left behind, and undo it.
+   */
+  finishRestore?: boolean;
 }
 
 /** The composition root: the one place that builds and connects the layers. */
 export async function createApp(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
   const warn = (message: string) => log.warn(message);
-  const restored = await finishRestore(config, log);
+  const restored = options.finishRestore === false ? false : await finishRestore(config, log);
   prepareDataDir(config, warn);
   const keyring = loadEncryptionKeys(config, warn);
   const secrets = createSecretBox(keyring.current, keyring.older);

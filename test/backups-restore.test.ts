@@ -32,7 +32,7 @@ describe(`restoring a backup made under load on ${TEST_ENGINE}`, () => {
     await pb.collection('_superusers').authWithPassword(EMAIL, PASSWORD);
   };
   const kill = async () => {
-    server?.child.kill('SIGKILL');
+    server?.kill('SIGKILL');
     await server?.exited;
   };
   const su = (method: string, path: string, body?: unknown) =>

@@ -14,7 +14,7 @@ import { EventSource } from 'eventsource';
 import PocketBase from 'pocketbase';
 import { createTestDatabase, TEST_ENGINE, type TestDatabase } from './helpers/databases.ts';
 import { type Haproxy, noHaproxy, startHaproxy } from './helpers/haproxy.ts';
-import { freePort, runCli, spawnServe } from './helpers/process.ts';
+import { freePort, killGroup, runCli, spawnServe } from './helpers/process.ts';
 
 (globalThis as { EventSource?: unknown }).EventSource ??= EventSource;
 
@@ -108,7 +108,7 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
 
   after(async () => {
     for (const pb of clients) await pb.realtime.unsubscribe().catch(() => {});
-    for (const n of nodes) n.child.kill('SIGKILL');
+    for (const n of nodes) killGroup(n.child, 'SIGKILL');
     await proxy?.stop();
     await db?.drop();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -374,7 +374,7 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     const offs = [];
     for (const s of subscribers)
       offs.push(await s.pb.collection('cl_posts').subscribe('*', (e) => s.got.push(e.record.title)));
-    nodes[0]?.child.kill('SIGKILL');
+    if (nodes[0]) killGroup(nodes[0].child, 'SIGKILL');
     // Requests in flight on the killed node fail with it; HAProxy's check takes it out of the pool within a
     // few hundred milliseconds, after which every request reaches a live node.
     await until(async () => {

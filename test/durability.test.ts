@@ -56,7 +56,7 @@ describe('crash durability', { skip: sqliteOnly }, () => {
       };
       const writers = Array.from({ length: WRITERS }, writer);
       await new Promise((r) => setTimeout(r, 300 + Math.floor(Math.random() * 400)));
-      server.child.kill('SIGKILL');
+      server.kill('SIGKILL');
       await server.exited;
       stop = true;
       await Promise.all(writers);

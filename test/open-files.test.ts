@@ -16,7 +16,19 @@ async function serveLimited(nofile: string, dir: string, db: string) {
   const port = await freePort();
   const child = spawn(
     'prlimit',
-    [`--nofile=${nofile}`, process.execPath, BIN, 'serve', '--http', `127.0.0.1:${port}`, '--dir', dir],
+    // One process: the cap is each process's own (with several workers, each caps its own connections).
+    [
+      `--nofile=${nofile}`,
+      process.execPath,
+      BIN,
+      'serve',
+      '--http',
+      `127.0.0.1:${port}`,
+      '--dir',
+      dir,
+      '--workers',
+      '1',
+    ],
     { cwd: ROOT, env: { ...process.env, PLINTH_DB: db, PLINTH_LOG_LEVEL: 'info' } },
   );
   let out = '';

@@ -137,7 +137,7 @@ describe(`overload on ${TEST_ENGINE}`, () => {
       );
   });
   after(async () => {
-    server?.child.kill('SIGKILL');
+    server?.kill('SIGKILL');
     await server?.exited;
     await database?.drop();
     rmSync(dir, { recursive: true, force: true });

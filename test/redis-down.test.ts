@@ -73,10 +73,12 @@ describe(`Redis down and back, ${NODES} node(s)`, () => {
     assert.equal(upsert.code, 0, upsert.stderr);
     for (const dir of dirs) {
       const port = await freePort();
-      const served = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir], env);
+      // One process a node: with several, each worker is a node of its own to Redis (docs/scale-out.md),
+      // and while Redis is down a worker's events reach only its own streams.
+      const served = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir, '--workers', '1'], env);
       nodes.push({
         url: `http://127.0.0.1:${port}`,
-        stop: () => served.child.kill('SIGKILL'),
+        stop: () => served.kill('SIGKILL'),
         log: served.stdout,
         waitFor: served.waitFor,
       });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import mysql from 'mysql2/promise';
 import { createTestDatabase, TEST_ENGINE, type TestDatabase } from './helpers/databases.ts';
-import { freePort, runCli, spawnServe } from './helpers/process.ts';
+import { freePort, killGroup, runCli, spawnServe } from './helpers/process.ts';
 
 // MariaDB commits every DDL statement as it runs, so a schema change is a series of committed steps. A
 // crash between them must not leave a collection's definition and its table disagreeing: each step's undo
@@ -39,7 +39,7 @@ describe('a schema change cut short by a crash (MariaDB)', { skip: mysqlOnly }, 
   // A failed assertion must not leave a server behind (it would keep the test process alive).
   const children: ChildProcess[] = [];
   after(async () => {
-    for (const child of children) child.kill('SIGKILL');
+    for (const child of children) killGroup(child, 'SIGKILL');
     await sql?.end();
     await db?.drop();
     rmSync(dir, { recursive: true, force: true });
@@ -128,7 +128,7 @@ describe('a schema change cut short by a crash (MariaDB)', { skip: mysqlOnly }, 
       });
       await sql.query('INSERT INTO `big` (`id`, `title`, `code`, `tag`) VALUES ?', [rows]);
     }
-    server.child.kill('SIGKILL');
+    server.kill('SIGKILL');
     await server.exited;
 
     // Killed once the journal shows 1 to 6 steps done (the definition's own undo is the first): every
@@ -145,7 +145,7 @@ describe('a schema change cut short by a crash (MariaDB)', { skip: mysqlOnly }, 
         if (found && found.undo.length >= steps) break;
         await new Promise((r) => setTimeout(r, 2));
       }
-      s.child.kill('SIGKILL');
+      s.kill('SIGKILL');
       await s.exited;
       await patch;
       if (found) seen.push(found.undo.length);

@@ -15,6 +15,17 @@ import { CLOSE_GRACE_SECONDS, installerLink, startApp } from './start-app.ts';
  */
 export async function serveWorker(config: Config): Promise<number> {
   const worker = cluster.worker!;
+  // From the start a signal asks for a stop: the primary stops a worker with SIGTERM (and ends it with
+  // SIGKILL after a second signal of its own), and a terminal's Ctrl-C reaches every process of the
+  // group. Either way the worker drains once; one still starting closes as soon as it is up.
+  let stop: (why: string) => void = () => {};
+  let stopAsked: string | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopAsked ??= signal;
+    stop(signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   try {
     const log = createLogger(config.logLevel).child({ worker: worker.id });
     const channel = processChannel();
@@ -26,13 +37,15 @@ export async function serveWorker(config: Config): Promise<number> {
       });
       send({ plinth: 'hello' });
     });
+    if (stopAsked) return 0;
     const app = await startApp(config, log, {
       workerBus: (onError) => createWorkerBus(channel, onError),
+      finishRestore: start.first,
       reusePort: true,
     });
-    let stopping = false;
     const stopped = new Promise<number>((resolve) => {
-      const stop = (why: string) => {
+      let stopping = false;
+      stop = (why) => {
         if (stopping) return;
         stopping = true;
         log.info({ why, shutdownTimeout: config.shutdownTimeout }, 'worker shutting down');
@@ -51,17 +64,18 @@ export async function serveWorker(config: Config): Promise<number> {
           },
         );
       };
-      // The primary stops a worker with SIGTERM (and ends it with SIGKILL after a second signal of its
-      // own); a terminal's Ctrl-C reaches every process of the group: either way the worker drains once.
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
     });
-    app.backups.onRestart = () => send({ plinth: 'restart' });
-    const cap = capConnections(app.server.server, log);
-    const installer = start.first ? await installerLink(app) : undefined;
-    send({ plinth: 'ready', cap, installer });
+    if (stopAsked) stop(stopAsked);
+    else {
+      app.backups.onRestart = () => send({ plinth: 'restart' });
+      const cap = capConnections(app.server.server, log);
+      const installer = start.first ? await installerLink(app) : undefined;
+      send({ plinth: 'ready', cap, installer });
+    }
     return await stopped;
   } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     // The channel to the primary keeps a worker alive: closing it lets the process end with its code.
     worker.disconnect();
   }

@@ -17,7 +17,7 @@ const STABLE_MS = 30_000;
 /**
  * Workers share the port through SO_REUSEPORT, which Linux grants to any process of the same user that
  * asks: a second `plinth serve` started on the port would quietly take half its connections. So the port
- * must be free before the first worker binds it; a port of 0 would give each worker a different one.
+ * must be free before the first worker binds it (config.ts keeps port 0 to one worker).
  */
 async function checkPortFree(host: string, port: number): Promise<void> {
   if (port === 0)
@@ -78,7 +78,9 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<num
       });
       worker.once('exit', (code, signal) => {
         live.delete(worker);
-        const status = code ?? (signal ? 1 : 0);
+        // One that the stop's SIGTERM ended before its handlers were in place stopped as asked.
+        const asked = signal === 'SIGTERM' && (phase === 'stopping' || phase === 'restarting');
+        const status = code ?? (asked ? 0 : 1);
         if (phase === 'stopping' || phase === 'restarting') worstExit = Math.max(worstExit, status);
         for (const wake of exits.splice(0)) wake();
         if (!ready) reject(new ExitedBeforeReady(status));
@@ -125,9 +127,9 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<num
       throw err;
     }
     const others = await Promise.allSettled(Array.from({ length: config.workers - 1 }, () => fork(false)));
+    if (phase !== 'starting') return undefined;
     for (const outcome of others)
       if (outcome.status === 'rejected') log.error({ err: outcome.reason }, 'a worker failed to start');
-    if (phase !== 'starting') return undefined;
     phase = 'running';
     // Workers that failed to start are tried again, as one that ends later would be.
     for (const outcome of others) if (outcome.status === 'rejected') void replace();

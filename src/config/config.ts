@@ -243,7 +243,7 @@ function validate(input: ConfigInput): Config {
   const redisPrefix = String(input.redisPrefix ?? 'plinth:');
   if (!/^[\w:.-]{0,64}$/.test(redisPrefix))
     problems.push('redisPrefix must be up to 64 letters, digits, _, -, . or :');
-  const workers = readWorkers(input.workers, db, problems);
+  const workers = readWorkers(input.workers, db, port, problems);
   // The admission defaults scale with the cores each worker's event loop has to itself.
   const admission = readAdmission(input, problems, Math.max(1, Math.round(availableParallelism() / workers)));
   const realtime = readRealtime(input, problems);
@@ -278,16 +278,23 @@ function validate(input: ConfigInput): Config {
   };
 }
 
-/** Whole number 1–256; the cores by default, and 1 for an in-memory SQLite database (nothing to share). */
-function readWorkers(raw: unknown, db: string, problems: string[]): number {
-  const inMemory = /^sqlite:(:memory:$|file:.*memory)/.test(db);
-  if (raw === undefined || raw === '') return inMemory ? 1 : availableParallelism();
+/**
+ * Whole number 1–256; the cores by default. Always 1 for an in-memory SQLite database (one process cannot
+ * share it) and for port 0 (each worker would be given a port of its own).
+ */
+function readWorkers(raw: unknown, db: string, port: number, problems: string[]): number {
+  const alone = /^sqlite:(:memory:$|file:.*memory)/.test(db)
+    ? 'an in-memory SQLite database'
+    : port === 0
+      ? 'port 0'
+      : undefined;
+  if (raw === undefined || raw === '') return alone ? 1 : availableParallelism();
   const workers = Number(raw);
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     problems.push('workers must be a whole number from 1 to 256');
     return 1;
   }
-  if (inMemory && workers > 1) problems.push('workers must be 1 with an in-memory SQLite database');
+  if (alone && workers > 1) problems.push(`workers must be 1 with ${alone}`);
   return workers;
 }
 

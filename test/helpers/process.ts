@@ -42,16 +42,30 @@ export async function spawnServe(
   stdout: () => string;
   /** The first match of `pattern` in the output, waiting up to `ms` for it to be printed. */
   waitFor: (pattern: RegExp, ms?: number) => Promise<RegExpExecArray | null>;
+  /**
+   * The primary's exit code, once every process of the server has ended: with several workers (the
+   * default on a machine of more than one core) the workers end just after the primary.
+   */
   exited: Promise<number | null>;
+  /** Signals every process of the server at once (SIGKILL: the whole server crashes at one moment). */
+  kill: (signal: NodeJS.Signals) => void;
 }> {
+  // A process group of its own, so that `kill` reaches the workers with the primary.
   const child = spawn(process.execPath, [BIN, 'serve', '--log-level', 'warn', ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
+    detached: true,
   });
+  const kill = (signal: NodeJS.Signals) => killGroup(child, signal);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', async (code) => {
+      await groupGone(child.pid!);
+      resolve(code);
+    }),
+  );
   // What the server prints after it starts answering (the installer link) may come a moment later.
   const waitFor = async (pattern: RegExp, ms = 5000) => {
     const until = performance.now() + ms;
@@ -65,14 +79,15 @@ export async function spawnServe(
   const http = args[args.indexOf('--http') + 1];
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`http://${http}/api/health`)).ok) return { child, stdout: () => out, waitFor, exited };
+      if ((await fetch(`http://${http}/api/health`)).ok)
+        return { child, stdout: () => out, waitFor, exited, kill };
     } catch {
       /* not up yet */
     }
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill('SIGKILL');
+  kill('SIGKILL');
   throw new Error(`plinth serve did not start:\n${out}`);
 }
 
@@ -89,4 +104,25 @@ export async function superuserSignInStatus(
   });
   await res.body?.cancel();
   return res.status;
+}
+
+/** Waits (up to 10 s) until no process of group `pid` is left. */
+async function groupGone(pid: number): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    try {
+      process.kill(-pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Signals every process of a server `spawnServe` started (its primary and its workers). */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {
+    /* gone already */
+  }
 }
