@@ -6,6 +6,7 @@
 // database work as Plinth: same table shape, same index, same durability, COUNT for the list total.
 //
 // Run standalone: node bench/baseline-sqlite.ts --port 8091 --dir .bench-tmp/base [--seed 1000]
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -44,6 +45,8 @@ export interface BaselineOptions {
   host?: string;
   dir: string;
   seed?: number;
+  /** Bind with SO_REUSEPORT, as each worker of `--workers N` does (the kernel spreads connections). */
+  reusePort?: boolean;
 }
 
 /** PocketBase-style 15-char [a-z0-9] id. The modulo bias (256 % 36) is irrelevant for a benchmark. */
@@ -63,6 +66,8 @@ export function nowStamp(): string {
 export function openBaselineDb(dir: string): DatabaseSync {
   mkdirSync(dir, { recursive: true });
   const db = new DatabaseSync(join(dir, 'baseline.db'));
+  // Several processes write the file with `--workers N`: one waits for the other's write lock.
+  db.exec('PRAGMA busy_timeout=10000');
   db.exec('PRAGMA journal_mode=WAL');
   db.exec('PRAGMA synchronous=FULL');
   // Plinth's connection settings (src/db/sqlite-driver.ts); they matter for the 100,000-row `query`
@@ -206,7 +211,9 @@ export async function startBaselineSqlite(opts: BaselineOptions): Promise<Server
     });
   });
   server.on('close', () => db.close());
-  await new Promise<void>((resolve) => server.listen(opts.port, opts.host ?? '127.0.0.1', resolve));
+  await new Promise<void>((resolve) =>
+    server.listen({ port: opts.port, host: opts.host ?? '127.0.0.1', reusePort: opts.reusePort }, resolve),
+  );
   return server;
 }
 
@@ -217,19 +224,33 @@ if (import.meta.main) {
       host: { type: 'string', default: '127.0.0.1' },
       dir: { type: 'string', default: '.bench-tmp/baseline' },
       seed: { type: 'string', default: '0' },
+      // Processes on one port, as `plinth serve --workers N` runs (bench/workers.ts): the primary makes
+      // the table, then each worker opens the file and binds the port with SO_REUSEPORT.
+      workers: { type: 'string', default: '1' },
     },
   });
-  const server = await startBaselineSqlite({
-    port: Number(values.port),
-    host: values.host,
-    dir: values.dir,
-    seed: Number(values.seed),
-  });
-  console.log(`baseline-sqlite listening on http://${values.host}:${values.port}`);
-  // Close cleanly so the WAL is checkpointed and the parent sees a normal exit.
-  for (const sig of ['SIGTERM', 'SIGINT'] as const)
-    process.on(sig, () => {
-      server.close(() => process.exit(0));
-      server.closeAllConnections();
+  const workers = Number(values.workers);
+  if (workers > 1 && cluster.isPrimary) {
+    openBaselineDb(values.dir).close();
+    for (let i = 0; i < workers; i++) cluster.fork();
+    for (const sig of ['SIGTERM', 'SIGINT'] as const)
+      process.on(sig, () => {
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+      });
+  } else {
+    const server = await startBaselineSqlite({
+      port: Number(values.port),
+      host: values.host,
+      dir: values.dir,
+      seed: cluster.isPrimary ? Number(values.seed) : 0,
+      reusePort: workers > 1,
     });
+    console.log(`baseline-sqlite listening on http://${values.host}:${values.port} (pid ${process.pid})`);
+    // Close cleanly so the WAL is checkpointed and the parent sees a normal exit.
+    for (const sig of ['SIGTERM', 'SIGINT'] as const)
+      process.on(sig, () => {
+        server.close(() => process.exit(0));
+        server.closeAllConnections();
+      });
+  }
 }

@@ -25,6 +25,8 @@ const BENCH_ENV = {
   PLINTH_MAX_CONNECTIONS_PER_IP: '0',
   // The realtime bench opens its thousands of streams from one address too.
   PLINTH_REALTIME_MAX_CLIENTS_PER_IP: '1000000',
+  // One process, as the baselines run, unless a bench asks for more (bench/workers.ts sets it per server).
+  PLINTH_WORKERS: '1',
 };
 const SUPERUSER = { email: 'bench@example.com', password: 'benchpass123' };
 /** Where the bench creates and drops its PostgreSQL databases: the maintenance database of a server. */
@@ -170,14 +172,17 @@ async function startChild(
  * The bare node:http + node:sqlite server (bench/baseline-sqlite.ts); its table already exists.
  * Data goes to `runDir/baseline/`, output to `runDir/baseline.log`.
  */
-export async function startSqliteBaseline(runDir: string): Promise<RunningServer> {
-  const dir = join(runDir, 'baseline');
+export async function startSqliteBaseline(
+  runDir: string,
+  { name = 'baseline', workers = 1 }: { name?: string; workers?: number } = {},
+): Promise<RunningServer> {
+  const dir = join(runDir, name);
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const script = join(ROOT, 'bench', 'baseline-sqlite.ts');
-  const args = [script, '--port', String(port), '--dir', dir];
+  const args = [script, '--port', String(port), '--dir', dir, '--workers', String(workers)];
   const db: BenchDb = { engine: 'sqlite', file: join(dir, 'baseline.db') };
-  return startChild('baseline', args, port, join(runDir, 'baseline.log'), db);
+  return startChild(name, args, port, join(runDir, `${name}.log`), db);
 }
 
 /**
