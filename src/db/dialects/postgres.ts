@@ -41,6 +41,8 @@ export const postgresDialect: SqlDialect = {
   ],
   renameTableSql: (from, to) => [`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`],
   ...commonColumnDdl(quote, columnSql),
+  // Text is one type here, whatever its length.
+  retypeColumnSql: () => [],
   convertColumnSql(table, column, from, to) {
     const t = quote(table);
     const c = quote(column);
