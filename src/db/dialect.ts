@@ -55,6 +55,11 @@ export interface SqlDialect {
    * there, so the schema layer checks what it can before any DDL and undoes the steps that ran.
    */
   readonly transactionalDdl: boolean;
+  /**
+   * True where a `bounded` text column is stored apart from the others (MySQL: VARCHAR against LONGTEXT),
+   * so that a change of bound is a change of column; elsewhere it changes nothing.
+   */
+  readonly boundedText: boolean;
   /** Options appended to every CREATE TABLE (MySQL: engine, character set and exact collation). */
   readonly tableOptions: string;
   quote(identifier: string): string;

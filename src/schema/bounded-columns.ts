@@ -15,7 +15,7 @@ import { columnSpecs } from './column-types.ts';
  * either. Returns the columns changed, as `table.column`.
  */
 export async function boundTextColumns(trx: AnyTrx, db: Database): Promise<string[]> {
-  if (db.dialect.name !== 'mysql') return [];
+  if (!db.dialect.boundedText) return [];
   const q = db.dialect.quote;
   const run = <R>(text: string, params: unknown[] = []) =>
     trx.executeQuery<R>(CompiledQuery.raw(text, params)).then((r) => r.rows);

@@ -53,5 +53,6 @@ export function columnSpecs(c: Collection): Map<string, ColumnSpec> {
   );
 }
 
-/** Two columns stored alike (the same kind and bound). */
-export const sameStorage = (a: ColumnSpec, b: ColumnSpec) => a.kind === b.kind && !!a.bounded === !!b.bounded;
+/** Two columns stored alike: the same kind, and the same bound where the engine stores bounds apart. */
+export const sameStorage = (a: ColumnSpec, b: ColumnSpec, boundedText: boolean) =>
+  a.kind === b.kind && (!boundedText || !!a.bounded === !!b.bounded);

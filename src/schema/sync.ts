@@ -104,7 +104,11 @@ function indexIdentity(spec: IndexSpec, c: Collection, stable: (f: FieldDef) => 
 }
 
 /** The indexes of `before` to drop and of `after` to create; an index that stays the same stays put. */
-function indexChanges(before: Collection, after: Collection): { dropped: IndexSpec[]; created: IndexSpec[] } {
+function indexChanges(
+  dialect: SqlDialect,
+  before: Collection,
+  after: Collection,
+): { dropped: IndexSpec[]; created: IndexSpec[] } {
   const afterById = new Map(after.fields.map((f) => [f.id, f]));
   const beforeById = new Map(before.fields.map((f) => [f.id, f]));
   const beforeSpecs = columnSpecs(before);
@@ -114,7 +118,7 @@ function indexChanges(before: Collection, after: Collection): { dropped: IndexSp
     const o = other.get(f.id);
     const a = beforeSpecs.get(f.id);
     const b = afterSpecs.get(f.id);
-    return o !== undefined && o.name === f.name && !!a && !!b && sameStorage(a, b);
+    return o !== undefined && o.name === f.name && !!a && !!b && sameStorage(a, b, dialect.boundedText);
   };
   const identities = (c: Collection, other: Map<string, FieldDef>) =>
     new Set(indexSpecs(c).flatMap((i) => indexIdentity(i, c, (f) => unchanged(f, other)) ?? []));
@@ -196,7 +200,7 @@ export function planTableSync(
 
   const afterById = new Map(after.fields.map((f) => [f.id, f]));
   const beforeById = new Map(before.fields.map((f) => [f.id, f]));
-  const { dropped, created } = indexChanges(before, after);
+  const { dropped, created } = indexChanges(dialect, before, after);
 
   const steps: SyncStep[] = [];
   const cleanup: string[] = [];
@@ -245,15 +249,16 @@ function storageSteps(
   to: ColumnSpec,
   cleanup: string[],
 ): SyncStep[] {
-  if (sameStorage(from, to)) return [];
+  if (sameStorage(from, to, dialect.boundedText)) return [];
   const retype = (a: ColumnSpec, b: ColumnSpec) =>
     step(dialect.retypeColumnSql(table, b), dialect.retypeColumnSql(table, a));
   if (from.kind === to.kind) return [retype(from, to)];
   const loose = (c: ColumnSpec): ColumnSpec => ({ name: c.name, kind: c.kind });
+  const bounds = dialect.boundedText;
   return [
-    ...(from.bounded ? [retype(from, loose(from))] : []),
+    ...(bounds && from.bounded ? [retype(from, loose(from))] : []),
     ...convertSteps(dialect, table, f, from.kind, to.kind, cleanup),
-    ...(to.bounded ? [retype(loose(to), to)] : []),
+    ...(bounds && to.bounded ? [retype(loose(to), to)] : []),
   ];
 }
 
@@ -355,7 +360,7 @@ export async function findViolatedIndex(
   before: Collection,
   after: Collection,
 ): Promise<string | undefined> {
-  for (const index of indexChanges(before, after).created) {
+  for (const index of indexChanges(dialect, before, after).created) {
     if (!index.unique) continue;
     const query = duplicateQuery(dialect, index, before, after);
     if (!query) continue;
@@ -378,12 +383,12 @@ export async function findOverlongField(
   before: Collection,
   after: Collection,
 ): Promise<string | undefined> {
+  if (!dialect.boundedText) return undefined;
   const beforeSpecs = columnSpecs(before);
   const q = dialect.quote;
   for (const [id, spec] of columnSpecs(after)) {
     const old = beforeSpecs.get(id);
     if (!spec.bounded || !old || old.bounded || old.kind !== 'text') continue;
-    if (!dialect.retypeColumnSql(after.name, spec).length) continue;
     const result = await trx.executeQuery(
       CompiledQuery.raw(
         `SELECT 1 AS ${q('n')} FROM ${q(before.name)} WHERE CHAR_LENGTH(${q(old.name)}) > ${BOUNDED_TEXT_CHARS} LIMIT 1`,

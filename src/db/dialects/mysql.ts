@@ -74,6 +74,7 @@ function longColumn(message: string): string[] {
 export const mysqlDialect: SqlDialect = {
   name: 'mysql',
   transactionalDdl: false,
+  boundedText: true,
   tableOptions: ` ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${COLLATION}`,
   quote,
   nativeSql: (sql) => sql,

@@ -32,6 +32,7 @@ const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
 export const postgresDialect: SqlDialect = {
   name: 'postgres',
   transactionalDdl: true,
+  boundedText: false,
   tableOptions: '',
   quote,
   nativeSql: numberPlaceholders,

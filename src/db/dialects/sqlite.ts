@@ -20,6 +20,7 @@ const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
 export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
   transactionalDdl: true,
+  boundedText: false,
   tableOptions: '',
   quote,
   nativeSql: (sql) => sql,
