@@ -17,7 +17,8 @@ const chars = (text: string) => [...text].length;
 /**
  * Whether every value a field can hold fits `BOUNDED_TEXT_CHARS`, and the records layer guarantees it:
  * dates (Plinth writes them as `2024-01-02 03:04:05.678Z`, 27 characters at most with a 6-digit year),
- * a single select whose options all fit, and a user text field whose `max` does. System text fields are
+ * a single select whose options all fit (the collection checks hold them to 255 already; checked again for
+ * definitions that came another way), and a user text field whose `max` does. System text fields are
  * left out: the auth layer writes some of them directly, without the field's checks.
  */
 function boundedKind(f: FieldDef): 'date' | 'short' | undefined {
