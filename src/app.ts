@@ -46,6 +46,7 @@ import {
   recoverSchemaChange,
   type SettingsStore,
   SYSTEM_MIGRATIONS,
+  TABLE_MIGRATIONS,
 } from './schema/index.ts';
 import { createLocalStorage, createSwitchingStorage } from './storage/index.ts';
 
@@ -116,6 +117,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     const recovery = await recoverSchemaChange(db);
     if (recovery.outcome !== 'none')
       log.warn(recovery, `a schema change interrupted by a crash was ${recovery.outcome} at start`);
+    await runMigrations(db, TABLE_MIGRATIONS);
     const dialect = queryDialect(db.dialect);
     const storeOptions = {
       checkRule: (collection, rule, lookup) => checkRule(rule, collection, lookup, dialect),

@@ -9,7 +9,16 @@ export type ColumnKind = 'id' | 'text' | 'number' | 'bool' | 'json' | 'jsonArray
 export interface ColumnSpec {
   name: string;
   kind: ColumnKind;
+  /**
+   * For `text`: every value the field can hold is at most `BOUNDED_TEXT_CHARS` characters (dates, short
+   * text and select values). MySQL stores such a column as a VARCHAR, which an index covers whole (it can
+   * then order a list and answer a count); the other engines store all text alike.
+   */
+  bounded?: boolean;
 }
+
+/** The longest value of a `bounded` text column, in characters. */
+export const BOUNDED_TEXT_CHARS = 255;
 
 export interface IndexSpec {
   name: string;
@@ -46,6 +55,11 @@ export interface SqlDialect {
    * there, so the schema layer checks what it can before any DDL and undoes the steps that ran.
    */
   readonly transactionalDdl: boolean;
+  /**
+   * True where a `bounded` text column is stored apart from the others (MySQL: VARCHAR against LONGTEXT),
+   * so that a change of bound is a change of column; elsewhere it changes nothing.
+   */
+  readonly boundedText: boolean;
   /** Options appended to every CREATE TABLE (MySQL: engine, character set and exact collation). */
   readonly tableOptions: string;
   quote(identifier: string): string;
@@ -58,6 +72,11 @@ export interface SqlDialect {
   addColumnSql(table: string, column: ColumnSpec): string[];
   dropColumnSql(table: string, column: string): string[];
   renameColumnSql(table: string, from: string, to: string): string[];
+  /**
+   * Changes a column's storage to `column`'s (a text column becoming bounded or unbounded): MySQL's
+   * VARCHAR and LONGTEXT; nothing elsewhere. No index may cover the column meanwhile.
+   */
+  retypeColumnSql(table: string, column: ColumnSpec): string[];
   /** Converts stored values when a field switches between one value and a list. */
   convertColumnSql(table: string, column: string, from: ColumnKind, to: ColumnKind): string[];
   createIndexSql(index: IndexSpec): string[];

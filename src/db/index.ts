@@ -11,7 +11,7 @@ export type {
 } from './database.ts';
 export { createDatabase } from './database.ts';
 export type { ColumnKind, ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from './dialect.ts';
-export { uniqueErrorData } from './dialect.ts';
+export { BOUNDED_TEXT_CHARS, uniqueErrorData } from './dialect.ts';
 export { joinedTransaction } from './joined-transaction.ts';
 export type { Migration } from './migrations.ts';
 export { runMigrations } from './migrations.ts';

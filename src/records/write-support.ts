@@ -53,6 +53,14 @@ export function translateWriteError(
       data[c] = fieldError('validation_not_unique', 'Value must be unique.');
     throw badRequest(message, data);
   }
+  // A value past a column's bound (MySQL's bounded text): the field checks keep them out, but a hook may
+  // set one after them.
+  if (t?.kind === 'tooLong') {
+    const data: ErrorData = {};
+    for (const c of t.columns.length ? t.columns : ['id'])
+      data[c] = fieldError('validation_max_text_constraint', 'The value is too long.');
+    throw badRequest(message, data);
+  }
   throw err;
 }
 

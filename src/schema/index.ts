@@ -23,5 +23,5 @@ export type { Settings, SettingsStore } from './settings.ts';
 export { createSettingsStore, defaultSettings } from './settings.ts';
 export type { CollectionChange, CollectionStore } from './store.ts';
 export { createCollectionStore } from './store.ts';
-export { checkForeignTables, ForeignTablesError, SYSTEM_MIGRATIONS } from './system.ts';
+export { checkForeignTables, ForeignTablesError, SYSTEM_MIGRATIONS, TABLE_MIGRATIONS } from './system.ts';
 export { MAX_VIEW_QUERY_LENGTH, ViewQueryError } from './view-query.ts';

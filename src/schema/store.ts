@@ -1,5 +1,5 @@
 import type { Compilable } from 'kysely';
-import type { AnyTrx, Database, Executor } from '../db/index.ts';
+import { type AnyTrx, BOUNDED_TEXT_CHARS, type Database, type Executor } from '../db/index.ts';
 import { ApiError, badRequest, type ErrorData, notFound } from '../errors/index.ts';
 import { Hook } from '../hooks/index.ts';
 import { createSemaphore, isPlainObject, type SecretBox } from '../lib/index.ts';
@@ -24,6 +24,7 @@ import { parseIndex } from './indexes.ts';
 import { clearJournal, writeJournal } from './schema-journal.ts';
 import {
   applyTableSync,
+  findOverlongField,
   findViolatedIndex,
   finishSync,
   loggedStep,
@@ -244,6 +245,17 @@ export async function createCollectionStore(
       (await findViolatedIndex(trx, db.dialect, before, after))
     )
       throw duplicates();
+    const overlong =
+      before && after && !db.dialect.transactionalDdl
+        ? await findOverlongField(trx, db.dialect, before, after)
+        : undefined;
+    if (overlong)
+      throw badRequest('Failed to save collection.', {
+        fields: {
+          code: 'validation_values_too_long',
+          message: `Existing records hold values of "${overlong}" longer than ${BOUNDED_TEXT_CHARS} characters, which this database stores bounded at that length: shorten them first.`,
+        },
+      });
     const rows = () => trx.updateTable('_collections');
     if (after && before) {
       const undo = undoBy(rows().set(toRow(before)).where('id', '=', before.id));

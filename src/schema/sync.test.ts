@@ -103,6 +103,37 @@ describe('planning a table sync', () => {
     assert.match(plan.steps[0]!.sql[0]!, /ADD COLUMN "_bak_f_tags"/);
     assert.deepEqual(plan.cleanup, ['ALTER TABLE "t" DROP COLUMN "_bak_f_tags"']);
   });
+
+  it('retypes a column whose bound changes, its indexes down and up, only where bounds are stored apart', () => {
+    const bounded = {
+      ...base,
+      fields: base.fields.map((f) => (f.id === 'f_title' ? { ...f, max: 100 } : f)),
+    };
+    // SQLite stores all text alike: nothing to do.
+    assert.deepEqual(statements(base, bounded), []);
+    // An engine that stores bounded text apart (MySQL), seen through its two dialect hooks.
+    const apart = {
+      ...dialect,
+      boundedText: true,
+      retypeColumnSql: (t: string, c: { name: string; bounded?: boolean }) => [
+        `RETYPE ${t}.${c.name}${c.bounded ? ' BOUNDED' : ''}`,
+      ],
+    };
+    const plan = planTableSync(apart, base, bounded);
+    assert.deepEqual(
+      plan.steps.map((s) => s.sql[0]),
+      ['DROP INDEX IF EXISTS "i_title"', 'RETYPE t.title BOUNDED', 'CREATE INDEX "i_title" ON "t" ("title")'],
+    );
+    assert.deepEqual(plan.steps[1]!.undo, ['RETYPE t.title']);
+    // A bounded single select made a list: unbounded first, converted, and the other way back.
+    const select = collection('t', [field('select', 's', { id: 'f_s', values: ['a'], maxSelect: 1 })]);
+    const list = collection('t', [field('select', 's', { id: 'f_s', values: ['a'], maxSelect: 2 })]);
+    const toList = planTableSync(apart, select, list).steps.flatMap((s) => s.sql);
+    assert.equal(toList[0], 'RETYPE t.s');
+    assert.match(toList[1]!, /UPDATE "t" SET "s"/);
+    const back = planTableSync(apart, list, select).steps.flatMap((s) => s.sql);
+    assert.equal(back.at(-1), 'RETYPE t.s BOUNDED');
+  });
 });
 
 describe('undoing a table sync', () => {

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { CompiledQuery, sql } from 'kysely';
-import type { AnyTrx, ColumnKind, ColumnSpec, IndexSpec, SqlDialect } from '../db/index.ts';
+import {
+  type AnyTrx,
+  BOUNDED_TEXT_CHARS,
+  type ColumnKind,
+  type ColumnSpec,
+  type IndexSpec,
+  type SqlDialect,
+} from '../db/index.ts';
 import type { Collection } from './collection.ts';
+import { columnSpecs, kindOf, sameStorage } from './column-types.ts';
 import { type FieldDef, fieldType } from './fields/index.ts';
 import { parseIndex } from './indexes.ts';
 import { createViewSql, dropViewSql } from './view-sql.ts';
@@ -54,10 +62,8 @@ async function runStatements(trx: AnyTrx, statements: readonly UndoStatement[]):
   for (const s of statements) await trx.executeQuery(CompiledQuery.raw(s.sql, [...s.params]));
 }
 
-const kindOf = (f: FieldDef): ColumnKind => (f.name === 'id' ? 'id' : fieldType(f.type).column(f));
-
 function columns(c: Collection): ColumnSpec[] {
-  return c.fields.map((f) => ({ name: f.name, kind: kindOf(f) }));
+  return [...columnSpecs(c).values()];
 }
 
 /** The collection's indexes, parsed, each column with its kind. */
@@ -98,12 +104,21 @@ function indexIdentity(spec: IndexSpec, c: Collection, stable: (f: FieldDef) => 
 }
 
 /** The indexes of `before` to drop and of `after` to create; an index that stays the same stays put. */
-function indexChanges(before: Collection, after: Collection): { dropped: IndexSpec[]; created: IndexSpec[] } {
+function indexChanges(
+  dialect: SqlDialect,
+  before: Collection,
+  after: Collection,
+): { dropped: IndexSpec[]; created: IndexSpec[] } {
   const afterById = new Map(after.fields.map((f) => [f.id, f]));
   const beforeById = new Map(before.fields.map((f) => [f.id, f]));
+  const beforeSpecs = columnSpecs(before);
+  const afterSpecs = columnSpecs(after);
+  // A column whose storage changes (kind, or bound on MySQL) takes its indexes down and up again.
   const unchanged = (f: FieldDef, other: Map<string, FieldDef>) => {
     const o = other.get(f.id);
-    return o !== undefined && o.name === f.name && kindOf(o) === kindOf(f);
+    const a = beforeSpecs.get(f.id);
+    const b = afterSpecs.get(f.id);
+    return o !== undefined && o.name === f.name && !!a && !!b && sameStorage(a, b, dialect.boundedText);
   };
   const identities = (c: Collection, other: Map<string, FieldDef>) =>
     new Set(indexSpecs(c).flatMap((i) => indexIdentity(i, c, (f) => unchanged(f, other)) ?? []));
@@ -185,7 +200,7 @@ export function planTableSync(
 
   const afterById = new Map(after.fields.map((f) => [f.id, f]));
   const beforeById = new Map(before.fields.map((f) => [f.id, f]));
-  const { dropped, created } = indexChanges(before, after);
+  const { dropped, created } = indexChanges(dialect, before, after);
 
   const steps: SyncStep[] = [];
   const cleanup: string[] = [];
@@ -207,20 +222,44 @@ export function planTableSync(
   for (const f of renamed) steps.push(rename(beforeById.get(f.id)!.name, scratchName('_tmp_', f.id)));
   for (const f of renamed) steps.push(rename(scratchName('_tmp_', f.id), f.name));
 
+  const beforeSpecs = columnSpecs(before);
+  const afterSpecs = columnSpecs(after);
   for (const f of after.fields) {
-    const old = beforeById.get(f.id);
-    const kind = kindOf(f);
-    if (!old) {
-      steps.push(
-        step(dialect.addColumnSql(table, { name: f.name, kind }), dialect.dropColumnSql(table, f.name)),
-      );
+    const spec = afterSpecs.get(f.id)!;
+    const oldSpec = beforeSpecs.get(f.id);
+    if (!oldSpec) {
+      steps.push(step(dialect.addColumnSql(table, spec), dialect.dropColumnSql(table, f.name)));
       continue;
     }
-    const oldKind = kindOf(old);
-    if (oldKind !== kind) steps.push(...convertSteps(dialect, table, f, oldKind, kind, cleanup));
+    steps.push(...storageSteps(dialect, table, f, { ...oldSpec, name: f.name }, spec, cleanup));
   }
   for (const i of created) steps.push(step(dialect.createIndexSql(i), dialect.dropIndexSql(i)));
   return { steps, cleanup };
+}
+
+/**
+ * The steps that change how a kept column is stored. A conversion between kinds works on unbounded text
+ * (LONGTEXT on MySQL), so a bounded column is unbounded first and bounded again after.
+ */
+function storageSteps(
+  dialect: SqlDialect,
+  table: string,
+  f: FieldDef,
+  from: ColumnSpec,
+  to: ColumnSpec,
+  cleanup: string[],
+): SyncStep[] {
+  if (sameStorage(from, to, dialect.boundedText)) return [];
+  const retype = (a: ColumnSpec, b: ColumnSpec) =>
+    step(dialect.retypeColumnSql(table, b), dialect.retypeColumnSql(table, a));
+  if (from.kind === to.kind) return [retype(from, to)];
+  const loose = (c: ColumnSpec): ColumnSpec => ({ name: c.name, kind: c.kind });
+  const bounds = dialect.boundedText;
+  return [
+    ...(bounds && from.bounded ? [retype(from, loose(from))] : []),
+    ...convertSteps(dialect, table, f, from.kind, to.kind, cleanup),
+    ...(bounds && to.bounded ? [retype(loose(to), to)] : []),
+  ];
 }
 
 /**
@@ -321,7 +360,7 @@ export async function findViolatedIndex(
   before: Collection,
   after: Collection,
 ): Promise<string | undefined> {
-  for (const index of indexChanges(before, after).created) {
+  for (const index of indexChanges(dialect, before, after).created) {
     if (!index.unique) continue;
     const query = duplicateQuery(dialect, index, before, after);
     if (!query) continue;
@@ -329,6 +368,34 @@ export async function findViolatedIndex(
       CompiledQuery.raw(dialect.nativeSql(query.sql), query.params),
     );
     if (result.rows.some((r) => Number(r.n) > 1)) return index.name;
+  }
+  return undefined;
+}
+
+/**
+ * For engines that store bounded text apart (MySQL): the name of a kept text field of `after` that becomes
+ * bounded while a row of `before` holds a longer value (its `max` or its options were lowered), found
+ * before any DDL runs. Such a column cannot be narrowed without losing data: the change is refused.
+ */
+export async function findOverlongField(
+  trx: AnyTrx,
+  dialect: SqlDialect,
+  before: Collection,
+  after: Collection,
+): Promise<string | undefined> {
+  if (!dialect.boundedText) return undefined;
+  const beforeSpecs = columnSpecs(before);
+  const q = dialect.quote;
+  for (const [id, spec] of columnSpecs(after)) {
+    const old = beforeSpecs.get(id);
+    if (!spec.bounded || !old || old.bounded || old.kind !== 'text') continue;
+    const result = await trx.executeQuery(
+      CompiledQuery.raw(
+        `SELECT 1 AS ${q('n')} FROM ${q(before.name)} WHERE CHAR_LENGTH(${q(old.name)}) > ${BOUNDED_TEXT_CHARS} LIMIT 1`,
+        [],
+      ),
+    );
+    if (result.rows.length) return spec.name;
   }
   return undefined;
 }

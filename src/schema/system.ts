@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Database, Migration } from '../db/index.ts';
 import { nowString } from '../lib/index.ts';
 import { authBookkeepingCollections } from './auth-collections.ts';
+import { boundTextColumns } from './bounded-columns.ts';
 import { type Collection, collectionToRow } from './collection.ts';
 import {
   authSystemFields,
@@ -134,6 +135,20 @@ export const SYSTEM_MIGRATIONS: Migration[] = [
       ];
       for (const text of db.dialect.createTableSql(SCHEMA_JOURNAL_TABLE, columns))
         await sql.raw(text).execute(trx);
+    },
+  },
+];
+
+/**
+ * Migrations that rework collection tables from their definitions. They run after a schema change that a
+ * crash cut short has been undone (`recoverSchemaChange`), so that they read definitions that agree with
+ * the tables, and that the undo statements run on the columns they were written for.
+ */
+export const TABLE_MIGRATIONS: Migration[] = [
+  {
+    name: '0005_bounded_text_columns',
+    async up(trx, db) {
+      await boundTextColumns(trx, db);
     },
   },
 ];

@@ -12,7 +12,10 @@ export interface MysqlSqlHelpers {
 const MAX_KEY_BYTES = 3072;
 const MAX_PREFIX_CHARS = 255;
 
-/** Kinds stored as LONGTEXT: indexable only by a prefix. */
+/**
+ * Kinds stored as text: LONGTEXT, indexable only by a prefix, or (bounded text) VARCHAR(255), for which a
+ * prefix of 255 characters is the whole column (MariaDB makes it a whole key part, which orders and covers).
+ */
 const isLongText = (kind: ColumnKind | undefined) => kind !== 'id' && kind !== 'number' && kind !== 'bool';
 
 /**

@@ -21,6 +21,19 @@ describe('the MySQL dialect', () => {
     assert.equal(mysqlDialect.translateError(deadlock)?.kind, 'retry');
   });
 
+  it('stores bounded text as VARCHAR(255), retypes it in place, and names the column a value overflowed', () => {
+    assert.match(mysqlDialect.columnSql({ name: 'd', kind: 'text', bounded: true }), /^`d` VARCHAR\(255\) /);
+    assert.match(mysqlDialect.columnSql({ name: 'd', kind: 'text' }), /^`d` LONGTEXT /);
+    assert.deepEqual(mysqlDialect.retypeColumnSql('t', { name: 'd', kind: 'text' }), [
+      "ALTER TABLE `t` MODIFY COLUMN `d` LONGTEXT DEFAULT '' NOT NULL",
+    ]);
+    const tooLong = Object.assign(new Error('long'), {
+      errno: 1406,
+      sqlMessage: "Data too long for column 'title' at row 1",
+    });
+    assert.deepEqual(mysqlDialect.translateError(tooLong), { kind: 'tooLong', columns: ['title'] });
+  });
+
   it('folds A-Z only, with REPLACE (always case-sensitive)', () => {
     const folded = mysqlDialect.foldCaseSql('?');
     assert.equal(folded.match(/REPLACE\(/g)?.length, 26);

@@ -1,5 +1,5 @@
 import type { ColumnSpec, IndexSpec, SqlDialect, TranslatedError } from '../dialect.ts';
-import { commonColumnDdl, isNetworkFailure } from '../dialect.ts';
+import { BOUNDED_TEXT_CHARS, commonColumnDdl, isNetworkFailure } from '../dialect.ts';
 import { type MysqlSqlHelpers, mysqlCreateIndexSql, mysqlDropIndexSql } from './mysql-indexes.ts';
 
 /**
@@ -48,7 +48,23 @@ function duplicateKey(message: string): string | undefined {
   return /for key '(?:[^']*\.)?([^'.]+)'$/.exec(message)?.[1];
 }
 
-const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
+/**
+ * Bounded text is a VARCHAR: an index covers it whole, so it can give a list its order and answer a COUNT
+ * alone (LONGTEXT is indexed by a prefix only). VARCHAR(255) rather than the exact bound: past 63
+ * characters InnoDB may keep the value off the row, so a table takes many of them (a shorter one always
+ * stays in the row, whose 8 KB limit a few dozen would exhaust), and a bound that changes within 255
+ * needs no ALTER. The schema layer caps how many a table gets (MySQL's 64 KB row limit).
+ */
+const BOUNDED_TEXT = `VARCHAR(${BOUNDED_TEXT_CHARS}) DEFAULT '' NOT NULL`;
+
+const columnType = (c: ColumnSpec) => (c.kind === 'text' && c.bounded ? BOUNDED_TEXT : COLUMN_TYPES[c.kind]);
+const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${columnType(c)}`;
+
+/** `Data too long for column 'x' at row 1`: the column. */
+function longColumn(message: string): string[] {
+  const name = /for column '([^']+)'/.exec(message)?.[1];
+  return name ? [name] : [];
+}
 
 /**
  * MySQL/MariaDB (MariaDB 10.6+ is what Plinth runs and tests; see docs/decisions/0005-mysql.md). Tables use
@@ -58,6 +74,7 @@ const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
 export const mysqlDialect: SqlDialect = {
   name: 'mysql',
   transactionalDdl: false,
+  boundedText: true,
   tableOptions: ` ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${COLLATION}`,
   quote,
   nativeSql: (sql) => sql,
@@ -67,10 +84,12 @@ export const mysqlDialect: SqlDialect = {
   ],
   renameTableSql: (from, to) => [`RENAME TABLE ${quote(from)} TO ${quote(to)}`],
   ...commonColumnDdl(quote, columnSql),
+  retypeColumnSql: (table, column) => [`ALTER TABLE ${quote(table)} MODIFY COLUMN ${columnSql(column)}`],
   convertColumnSql(table, column, from, to) {
     const t = quote(table);
     const c = quote(column);
-    // Text and JSON kinds are all LONGTEXT here: only the values and the default change.
+    // Text and JSON kinds are all LONGTEXT here (the schema layer makes a bounded text column LONGTEXT
+    // before it converts it): only the values and the default change.
     if (from === 'text' && to === 'jsonArray') {
       return [
         `UPDATE ${t} SET ${c} = CASE WHEN ${c} = '' THEN '[]' ELSE JSON_ARRAY(${c}) END`,
@@ -124,7 +143,7 @@ export const mysqlDialect: SqlDialect = {
       return { kind: 'unique', columns: [], ...(key ? { index: key } : {}) };
     }
     if (e.errno === 1048) return { kind: 'notNull', columns: [] };
-    if (e.errno === 1406) return { kind: 'tooLong', columns: [] };
+    if (e.errno === 1406) return { kind: 'tooLong', columns: longColumn(String(e.sqlMessage ?? '')) };
     if (e.errno === 1969 || e.errno === 3024) return { kind: 'timeout', columns: [] };
     // Deadlock, lock wait timeout, and MariaDB 11's snapshot-isolation conflict ("Record has changed").
     if (e.errno === 1213 || e.errno === 1205 || e.errno === 1020) return { kind: 'retry', columns: [] };

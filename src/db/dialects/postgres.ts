@@ -32,6 +32,7 @@ const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
 export const postgresDialect: SqlDialect = {
   name: 'postgres',
   transactionalDdl: true,
+  boundedText: false,
   tableOptions: '',
   quote,
   nativeSql: numberPlaceholders,
@@ -41,6 +42,8 @@ export const postgresDialect: SqlDialect = {
   ],
   renameTableSql: (from, to) => [`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`],
   ...commonColumnDdl(quote, columnSql),
+  // Text is one type here, whatever its length.
+  retypeColumnSql: () => [],
   convertColumnSql(table, column, from, to) {
     const t = quote(table);
     const c = quote(column);

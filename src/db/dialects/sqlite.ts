@@ -20,6 +20,7 @@ const columnSql = (c: ColumnSpec) => `${quote(c.name)} ${COLUMN_TYPES[c.kind]}`;
 export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
   transactionalDdl: true,
+  boundedText: false,
   tableOptions: '',
   quote,
   nativeSql: (sql) => sql,
@@ -27,6 +28,8 @@ export const sqliteDialect: SqlDialect = {
   createTableSql: (table, columns) => [`CREATE TABLE ${quote(table)} (${columns.map(columnSql).join(', ')})`],
   renameTableSql: (from, to) => [`ALTER TABLE ${quote(from)} RENAME TO ${quote(to)}`],
   ...commonColumnDdl(quote, columnSql),
+  // Text is one type here, whatever its length.
+  retypeColumnSql: () => [],
   convertColumnSql(table, column, from, to) {
     const t = quote(table);
     const c = quote(column);
