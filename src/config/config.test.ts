@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CONFIG_FILE_KEYS, ConfigError, loadConfig } from './config.ts';
@@ -35,6 +35,30 @@ describe('loadConfig', () => {
     assert.match(c.dataDir, /plinth_data$/);
     assert.equal(c.sqliteSynchronous, 'FULL');
     assert.deepEqual(c.origins, ['*']);
+  });
+
+  it('runs a worker a core by default, one on port 0 or an in-memory database, and refuses a bad count', () => {
+    assert.equal(loadConfig({}, {}).workers, availableParallelism());
+    assert.equal(loadConfig({ http: '127.0.0.1:0' }, {}).workers, 1);
+    assert.equal(loadConfig({ db: 'sqlite::memory:' }, {}).workers, 1);
+    assert.equal(loadConfig({}, { PLINTH_WORKERS: '3' }).workers, 3);
+    assert.equal(loadConfig({ workers: '2' }, { PLINTH_WORKERS: '3' }).workers, 2);
+    for (const bad of ['0', '257', '1.5', 'many'])
+      assert.deepEqual(
+        problemsOf(() => loadConfig({ workers: bad }, {})),
+        ['workers must be a whole number from 1 to 256'],
+      );
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ workers: '2', http: '127.0.0.1:0' }, {})),
+      ['workers must be 1 with port 0'],
+    );
+    assert.deepEqual(
+      problemsOf(() => loadConfig({ workers: '2', db: 'sqlite::memory:' }, {})),
+      ['workers must be 1 with an in-memory SQLite database'],
+    );
+    // The admission defaults count the cores a worker has to itself.
+    assert.equal(loadConfig({ workers: '1' }, {}).maxInFlight, 8 * availableParallelism());
+    assert.equal(loadConfig({ workers: String(availableParallelism()) }, {}).maxInFlight, 8);
   });
 
   it('lets env override defaults and flags override env', () => {

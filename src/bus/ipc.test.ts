@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Channel, createBusHub, createWorkerBus, type HubMessage } from './ipc.ts';
+
+/**
+ * Two ends of a channel that behave as Node's IPC does: each message arrives as a JSON copy, later,
+ * in order; a closed channel refuses sends and tells both ends. (test/workers.test.ts runs the real one.)
+ */
+function channelPair(): { worker: Channel; primary: Channel; close(): void } {
+  const listeners = { worker: [] as ((m: unknown) => void)[], primary: [] as ((m: unknown) => void)[] };
+  const closers: (() => void)[] = [];
+  let open = true;
+  const end = (self: 'worker' | 'primary', other: 'worker' | 'primary'): Channel => ({
+    send(message: HubMessage) {
+      if (!open) return false;
+      const copy = JSON.parse(JSON.stringify(message));
+      setImmediate(() => {
+        if (open) for (const l of listeners[other]) l(copy);
+      });
+      return true;
+    },
+    onMessage: (handler) => listeners[self].push(handler),
+    onClose: (handler) => closers.push(handler),
+  });
+  return {
+    worker: end('worker', 'primary'),
+    primary: end('primary', 'worker'),
+    close() {
+      open = false;
+      for (const c of closers.splice(0)) c();
+    },
+  };
+}
+
+const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
+function workersOnHub(n: number) {
+  const hub = createBusHub();
+  return Array.from({ length: n }, () => {
+    const pair = channelPair();
+    hub.attach(pair.primary);
+    return { bus: createWorkerBus(pair.worker), close: pair.close };
+  });
+}
+
+describe('the bus between workers (through the primary)', () => {
+  it('delivers to this worker and to the others with a subscriber, each once, and counts them', async () => {
+    const [a, b, c] = workersOnHub(3);
+    const got: string[] = [];
+    a!.bus.subscribe('t', (m) => got.push(`a:${JSON.stringify(m)}`));
+    b!.bus.subscribe('t', (m) => got.push(`b1:${JSON.stringify(m)}`));
+    b!.bus.subscribe('t', (m) => got.push(`b2:${JSON.stringify(m)}`));
+    c!.bus.subscribe('other', (m) => got.push(`c:${JSON.stringify(m)}`));
+    await settle();
+    // This worker's one handler, and worker b (one, however many handlers it has); c has none on `t`.
+    assert.equal(await a!.bus.publish('t', { n: 1 }), 2);
+    await settle();
+    assert.deepEqual(got.sort(), ['a:{"n":1}', 'b1:{"n":1}', 'b2:{"n":1}']);
+  });
+
+  it('stops delivering to a worker once its last handler unsubscribes', async () => {
+    const [a, b] = workersOnHub(2);
+    const got: unknown[] = [];
+    const off = b!.bus.subscribe('t', (m) => got.push(m));
+    await settle();
+    assert.equal(await a!.bus.publish('t', 1), 1);
+    off();
+    await settle();
+    assert.equal(await a!.bus.publish('t', 2), 0);
+    await settle();
+    assert.deepEqual(got, [1]);
+  });
+
+  it('shares the counters: one budget across the workers', async () => {
+    const [a, b] = workersOnHub(2);
+    const limit = [{ key: 'ip:1', max: 3, windowSeconds: 60 }];
+    const waits = [
+      await a!.bus.counters.take(limit),
+      await b!.bus.counters.take(limit),
+      await a!.bus.counters.take(limit),
+      await b!.bus.counters.take(limit),
+    ];
+    assert.deepEqual(waits.slice(0, 3), [0, 0, 0]);
+    assert.ok(waits[3]! > 0, 'the fourth is refused, on whichever worker');
+    await a!.bus.counters.giveBack(['ip:1']);
+    assert.equal(await b!.bus.counters.take(limit), 0);
+    await b!.bus.counters.forget(['ip:1']);
+    assert.equal(await a!.bus.counters.take(limit), 0);
+  });
+
+  it('goes on alone once the primary is gone: local delivery, local counters', async () => {
+    const [a, b] = workersOnHub(2);
+    const got: unknown[] = [];
+    a!.bus.subscribe('t', (m) => got.push(m));
+    b!.bus.subscribe('t', () => assert.fail('the other worker is out of reach'));
+    await settle();
+    a!.close();
+    assert.equal(await a!.bus.publish('t', 'alone'), 1);
+    await settle();
+    assert.deepEqual(got, ['alone']);
+    const limit = [{ key: 'k', max: 1, windowSeconds: 60 }];
+    assert.equal(await a!.bus.counters.take(limit), 0);
+    assert.ok((await a!.bus.counters.take(limit)) > 0);
+  });
+});
