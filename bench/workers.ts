@@ -166,6 +166,7 @@ async function main() {
 async function measure(c: Config, s: Scenario) {
   const url = c.target!.server.baseUrl + s.path(c.target!);
   const common = ['--url', url, '--method', s.method, '--connections', flags.connections];
+  if (s.body !== undefined) common.push('--body', s.body, '--content-type', 'application/json');
   await loadInChild([...common, '--duration', flags.warmup]);
   const r = await loadInChild([...common, '--duration', flags.duration]);
   if (r.non2xx || r.errors || r.timeouts) throw new Error(`${c.label} ${s.name}: ${JSON.stringify(r)}`);

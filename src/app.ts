@@ -21,7 +21,7 @@ import {
 } from './backups/index.ts';
 import { type Bus, createMemoryBus, createRedisBus, type WorkerBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir, sqliteFile } from './config/index.ts';
-import { createDatabase, type Database, outageError, runMigrations } from './db/index.ts';
+import { createDatabase, type Database, outageError, runMigrations, type WriteLock } from './db/index.ts';
 import { buildServer, type ReadinessCheck, rememberSuccess } from './http/index.ts';
 import { addressList, createSecretBox, JobStats } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
@@ -93,6 +93,8 @@ export interface AppOptions {
    * restore that a running worker is staging for one a crash left behind, and undo it.
    */
   finishRestore?: boolean;
+  /** SQLite: the write lock the workers take in turn through the primary (src/bus/ipc.ts). */
+  writeLock?: WriteLock;
 }
 
 /** The composition root: the one place that builds and connects the layers. */
@@ -107,6 +109,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     dataDir: config.dataDir,
     sqliteSynchronous: config.sqliteSynchronous,
     sqliteGroupCommit: config.sqliteGroupCommit,
+    sqliteWriteLock: options.writeLock,
     queryTimeoutMs: config.queryTimeout,
     log,
   });

@@ -6,6 +6,7 @@ export {
   type Channel,
   createBusHub,
   createWorkerBus,
+  createWorkerLock,
   type HubMessage,
   isHubMessage,
   type WorkerBus,

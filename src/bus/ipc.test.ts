@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Channel, createBusHub, createWorkerBus, type HubMessage } from './ipc.ts';
+import { type Channel, createBusHub, createWorkerBus, createWorkerLock, type HubMessage } from './ipc.ts';
 
 /**
  * Two ends of a channel that behave as Node's IPC does: each message arrives as a JSON copy, later,
@@ -41,7 +41,7 @@ function workersOnHub(n: number) {
   return Array.from({ length: n }, () => {
     const pair = channelPair();
     hub.attach(pair.primary);
-    return { bus: createWorkerBus(pair.worker), close: pair.close };
+    return { bus: createWorkerBus(pair.worker), lock: createWorkerLock(pair.worker), close: pair.close };
   });
 }
 
@@ -103,5 +103,28 @@ describe('the bus between workers (through the primary)', () => {
     const limit = [{ key: 'k', max: 1, windowSeconds: 60 }];
     assert.equal(await a!.bus.counters.take(limit), 0);
     assert.ok((await a!.bus.counters.take(limit)) > 0);
+  });
+
+  it('grants the write lock to one worker at a time, in the order asked, and takes it from one that ends', async () => {
+    const [a, b, c] = workersOnHub(3);
+    const order: string[] = [];
+    const take = (name: string, w: { lock: { acquire(): Promise<void> } }) =>
+      w.lock.acquire().then(() => order.push(name));
+    const first = take('a', a!);
+    await settle();
+    const second = take('b', b!);
+    await settle();
+    const third = take('c', c!);
+    await settle();
+    await first;
+    assert.deepEqual(order, ['a'], 'b and c wait while a holds it');
+    a!.lock.release();
+    await second;
+    await settle();
+    assert.deepEqual(order, ['a', 'b']);
+    // b ends while holding it (a crash): c gets it.
+    b!.close();
+    await third;
+    assert.deepEqual(order, ['a', 'b', 'c']);
   });
 });

@@ -18,6 +18,8 @@ export type HubMessage =
   | { plinth: 'bus.publish'; id: number; topic: string; text: string }
   | { plinth: 'bus.count'; id: number; op: 'take'; limits: CounterLimit[] }
   | { plinth: 'bus.count'; id: number; op: 'forget' | 'giveBack'; keys: string[] }
+  | { plinth: 'bus.lock'; id: number }
+  | { plinth: 'bus.unlock' }
   | { plinth: 'bus.deliver'; topic: string; text: string }
   | { plinth: 'bus.reply'; id: number; value: number };
 
@@ -128,6 +130,36 @@ export function createWorkerBus(
   };
 }
 
+/**
+ * The lock the workers take in turn before writing to one SQLite file (the driver's `WriteLock`): the
+ * primary grants it to one worker at a time, first asked first served. Should the primary be gone, the
+ * worker goes on without it (SQLite's own lock still keeps one writer at a time).
+ */
+export function createWorkerLock(channel: Channel): { acquire(): Promise<void>; release(): void } {
+  const granted: (() => void)[] = [];
+  let next = 0;
+  let cut = false;
+  channel.onMessage((message) => {
+    if (isHubMessage(message) && message.plinth === 'bus.reply' && message.id < 0) granted.shift()?.();
+  });
+  channel.onClose(() => {
+    cut = true;
+    for (const grant of granted.splice(0)) grant();
+  });
+  return {
+    acquire() {
+      return new Promise<void>((resolve) => {
+        // Negative ids: the bus's replies count up from 1 on the same channel.
+        if (cut || !channel.send({ plinth: 'bus.lock', id: --next })) resolve();
+        else granted.push(resolve);
+      });
+    },
+    release() {
+      if (!cut) channel.send({ plinth: 'bus.unlock' });
+    },
+  };
+}
+
 /** The primary's side: relays each worker's messages to the others and keeps the shared counters. */
 export interface BusHub {
   /** Serves one worker's channel until it closes. */
@@ -137,6 +169,16 @@ export interface BusHub {
 export function createBusHub(counters: WindowCounters = createMemoryCounters()): BusHub {
   /** Each attached worker and the topics it has handlers for. */
   const members = new Map<Channel, Set<string>>();
+  /** The write lock's holder and the workers waiting for it, in the order they asked. */
+  let holder: Channel | undefined;
+  const waiting: { channel: Channel; id: number }[] = [];
+  const grantNext = () => {
+    holder = undefined;
+    const next = waiting.shift();
+    if (!next) return;
+    holder = next.channel;
+    next.channel.send({ plinth: 'bus.reply', id: next.id, value: 0 });
+  };
 
   const handle = async (from: Channel, message: HubMessage) => {
     const topics = members.get(from);
@@ -158,6 +200,13 @@ export function createBusHub(counters: WindowCounters = createMemoryCounters()):
         from.send({ plinth: 'bus.reply', id: message.id, value: reached });
         return;
       }
+      case 'bus.lock':
+        waiting.push({ channel: from, id: message.id });
+        if (!holder) grantNext();
+        return;
+      case 'bus.unlock':
+        if (holder === from) grantNext();
+        return;
       case 'bus.count': {
         let value = 0;
         if (message.op === 'take') value = await counters.take(message.limits);
@@ -174,7 +223,13 @@ export function createBusHub(counters: WindowCounters = createMemoryCounters()):
       channel.onMessage((message) => {
         if (isHubMessage(message)) void handle(channel, message);
       });
-      channel.onClose(() => members.delete(channel));
+      channel.onClose(() => {
+        members.delete(channel);
+        // A worker that ended holding the lock, or waiting for it, holds and waits no more.
+        for (let i = waiting.length - 1; i >= 0; i--)
+          if (waiting[i]!.channel === channel) waiting.splice(i, 1);
+        if (holder === channel) grantNext();
+      });
     },
   };
 }

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { createWorkerBus } from '../bus/index.ts';
+import { createWorkerBus, createWorkerLock } from '../bus/index.ts';
 import type { Config } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
 import { type FromWorker, processChannel, type ToWorker } from './channels.ts';
@@ -40,6 +40,7 @@ export async function serveWorker(config: Config): Promise<number> {
     if (stopAsked) return 0;
     const app = await startApp(config, log, {
       workerBus: (onError) => createWorkerBus(channel, onError),
+      writeLock: createWorkerLock(channel),
       finishRestore: start.first,
       reusePort: true,
     });

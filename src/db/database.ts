@@ -10,7 +10,7 @@ import { createGate, type Gate } from './gate.ts';
 import { mysqlPool, POOL_MAX, type PoolLimits, postgresPool } from './pools.ts';
 import { namedStatements, type RunNow } from './postgres-statements.ts';
 import { type QueryOptions, queryLane, type Statement } from './query-lane.ts';
-import { NodeSqliteDialect, openSqlite, toSqliteValue } from './sqlite-driver.ts';
+import { NodeSqliteDialect, openSqlite, toSqliteValue, type WriteLock } from './sqlite-driver.ts';
 import { WalSync } from './sqlite-group.ts';
 import { createReaderPool, type ReaderPool } from './sqlite-readers.ts';
 import { lockedTransaction, withRetries } from './transactions.ts';
@@ -87,6 +87,8 @@ export interface DatabaseOptions {
   sqliteGroupCommit?: boolean;
   /** SQLite reader threads for `query` (default 4; 0 runs queries on the event loop, for tools). */
   sqliteReaders?: number;
+  /** SQLite with group commit: the lock the processes writing the same file take in turn (sqlite-driver.ts). */
+  sqliteWriteLock?: WriteLock;
 }
 
 const DEFAULT_QUERY_TIMEOUT_MS = 5000;
@@ -147,7 +149,7 @@ export function createDatabase(options: DatabaseOptions): Database {
       ? new WalSync(`${file}-wal`)
       : undefined;
   const open = () => openSqlite(file, wal ? 'NORMAL' : options.sqliteSynchronous);
-  const dialect = new NodeSqliteDialect(open, inlineMs, groupCommit, wal);
+  const dialect = new NodeSqliteDialect(open, inlineMs, groupCommit, wal, options.sqliteWriteLock);
   const kysely = new Kysely({ dialect });
   const runNow: RunNow = (sql, params) => {
     const result = dialect.driver?.run(sql, params);

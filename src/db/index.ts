@@ -17,4 +17,5 @@ export type { Migration } from './migrations.ts';
 export { runMigrations } from './migrations.ts';
 export { outageError } from './outage.ts';
 export { tooExpensive } from './query-lane.ts';
+export type { WriteLock } from './sqlite-driver.ts';
 export { GUARD_SQL } from './sqlite-guard.ts';

@@ -28,27 +28,37 @@ export class NodeSqliteDialect implements Dialect {
   readonly #limitMs: number;
   readonly #groupCommit: boolean;
   readonly #wal?: WalSync;
+  readonly #writeLock?: WriteLock;
   /** The driver Kysely made, for the synchronous fast path (`runNow`). */
   driver?: NodeSqliteDriver;
   /**
    * `limitMs`: statements on this connection run on the event loop, so those the guard can stop (compiled
    * rules and filters: sqlite-guard.ts) stop after this long. `groupCommit`: writes that arrive together
    * share one COMMIT (sqlite-group.ts); `wal`: the connection runs with synchronous=NORMAL and groups are
-   * made durable by syncing the WAL off the event loop.
+   * made durable by syncing the WAL off the event loop. `writeLock`: with group commit, taken before each
+   * write transaction and given back after its COMMIT, when other processes write the same file.
    */
   constructor(
     open: () => DatabaseSync,
     limitMs = Number.POSITIVE_INFINITY,
     groupCommit = false,
     wal?: WalSync,
+    writeLock?: WriteLock,
   ) {
     this.#open = open;
     this.#limitMs = limitMs;
     this.#groupCommit = groupCommit;
     this.#wal = wal;
+    this.#writeLock = writeLock;
   }
   createDriver(): Driver {
-    this.driver = new NodeSqliteDriver(this.#open, this.#limitMs, this.#groupCommit, this.#wal);
+    this.driver = new NodeSqliteDriver(
+      this.#open,
+      this.#limitMs,
+      this.#groupCommit,
+      this.#wal,
+      this.#writeLock,
+    );
     return this.driver;
   }
   createQueryCompiler(): QueryCompiler {
@@ -74,6 +84,17 @@ export function openSqlite(path: string, synchronous: 'FULL' | 'NORMAL'): Databa
   return db;
 }
 
+/**
+ * A lock shared by the processes that write one SQLite file (the workers of `plinth serve --workers N`;
+ * src/bus/ipc.ts). SQLite's own lock makes a second writer wait in its busy handler, which sleeps on the
+ * event loop and favours whichever process asks again first; this one is granted in turn and awaited
+ * without blocking, so a worker serves its reads (and gathers its next group) while another writes.
+ */
+export interface WriteLock {
+  acquire(): Promise<void>;
+  release(): void;
+}
+
 /** The savepoint each request transaction runs in, inside a group's outer transaction (one at a time). */
 const SAVEPOINT = 'plinth_request';
 
@@ -82,6 +103,10 @@ export class NodeSqliteDriver implements Driver {
   readonly #limitMs: number;
   readonly #groupCommit: boolean;
   readonly #wal?: WalSync;
+  readonly #writeLock?: WriteLock;
+  /** Whether this process holds `#writeLock` (from before a write transaction opens to after it ends). */
+  #writing = false;
+  #takingWriteLock?: Promise<void>;
   #db?: DatabaseSync;
   #connection?: NodeSqliteConnection;
   #lock: Promise<void> = Promise.resolve();
@@ -96,11 +121,35 @@ export class NodeSqliteDriver implements Driver {
   /** How long a group stays open at most (tests that count COMMITs lift it: a slow machine would split). */
   groupMaxMs = GROUP_MAX_MS;
 
-  constructor(open: () => DatabaseSync, limitMs: number, groupCommit: boolean, wal?: WalSync) {
+  constructor(
+    open: () => DatabaseSync,
+    limitMs: number,
+    groupCommit: boolean,
+    wal?: WalSync,
+    writeLock?: WriteLock,
+  ) {
     this.#open = open;
     this.#limitMs = limitMs;
     this.#groupCommit = groupCommit;
     this.#wal = groupCommit ? wal : undefined;
+    this.#writeLock = groupCommit ? writeLock : undefined;
+  }
+
+  /** Settles once this process holds the write lock; undefined when it does already (or there is none). */
+  #takeWriteLock(): Promise<void> | undefined {
+    if (!this.#writeLock || this.#writing) return undefined;
+    this.#takingWriteLock ??= this.#writeLock.acquire().then(() => {
+      this.#writing = true;
+      this.#takingWriteLock = undefined;
+    });
+    return this.#takingWriteLock;
+  }
+
+  /** Gives the write lock back: no write transaction is open (after a COMMIT, or when none came). */
+  #giveWriteLock(): void {
+    if (!this.#writing || this.#group) return;
+    this.#writing = false;
+    this.#writeLock!.release();
   }
 
   /**
@@ -158,6 +207,9 @@ export class NodeSqliteDriver implements Driver {
     const kind = statementKind(sql);
     const group = this.#group;
     if (kind === 'write') {
+      // Another process may be writing: wait for the lock off the event loop, then run as if queued.
+      const locking = group ? undefined : this.#takeWriteLock();
+      if (locking) return locking.then(() => this.#runQueued<R>(sql, params));
       const joined = group ?? this.#openGroup();
       try {
         const result = this.#exec<R>(sql, params);
@@ -189,6 +241,8 @@ export class NodeSqliteDriver implements Driver {
     kind: StatementKind,
   ): QueryResult<R> | Promise<QueryResult<R>> {
     this.#commitGroup();
+    const locking = kind === 'read' ? undefined : this.#takeWriteLock();
+    if (locking) return locking.then(() => this.#runAlone<R>(sql, params, kind));
     // Waits on the thread pool's sync, not on this thread: the event loop keeps serving.
     const pending = this.#wal?.pending();
     if (pending) return pending.then(() => this.#runAloneNow<R>(sql, params, kind));
@@ -200,7 +254,13 @@ export class NodeSqliteDriver implements Driver {
     params: readonly unknown[],
     kind: StatementKind,
   ): QueryResult<R> | Promise<QueryResult<R>> {
-    const result = this.#connection!.executeSync<R>(sql, params);
+    let result: QueryResult<R>;
+    try {
+      result = this.#connection!.executeSync<R>(sql, params);
+    } finally {
+      // Autocommitted (or failed): nothing holds SQLite's write lock now.
+      this.#giveWriteLock();
+    }
     if (kind === 'read' || !this.#wal) return result;
     const synced = new Group();
     this.#wal.add(synced);
@@ -259,6 +319,8 @@ export class NodeSqliteDriver implements Driver {
     }
     const lease = connection as Lease;
     if (this.#group?.full(this.groupMaxMs)) this.#commitGroup();
+    // Holding the connection: the requests behind this one wait with it, and join its group.
+    if (!this.#group) await this.#takeWriteLock();
     const group = this.#group ?? this.#openGroup();
     this.#exec(`savepoint ${SAVEPOINT}`, []);
     lease.member = group;
@@ -309,6 +371,7 @@ export class NodeSqliteDriver implements Driver {
 
   async destroy(): Promise<void> {
     this.#commitGroup();
+    this.#giveWriteLock();
     if (this.#wal?.pending()) this.#wal.syncNow();
     this.#wal?.close();
     this.#connection?.clear();
@@ -351,6 +414,8 @@ export class NodeSqliteDriver implements Driver {
       if (this.#db!.isTransaction) this.#db!.exec('rollback');
       group.failed(err);
     }
+    // The WAL sync runs after this: another process may write meanwhile.
+    this.#giveWriteLock();
   }
 
   /** Full: commit now. Else at the end of this event-loop turn, when the requests that came together joined. */
@@ -365,7 +430,11 @@ export class NodeSqliteDriver implements Driver {
     setImmediate(() => {
       this.#flushQueued = false;
       // Someone holds or awaits the connection: they join, and their release queues the next check.
-      if (this.#users === 0) this.#commitGroup();
+      if (this.#users === 0) {
+        this.#commitGroup();
+        // A lock taken for a write that never opened a group (it failed first) goes back too.
+        this.#giveWriteLock();
+      }
     });
   }
 }

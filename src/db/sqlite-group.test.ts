@@ -6,7 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { Kysely, sql } from 'kysely';
 import type { AnyTrx } from './database.ts';
-import { NodeSqliteDialect, type NodeSqliteDriver, openSqlite } from './sqlite-driver.ts';
+import { NodeSqliteDialect, type NodeSqliteDriver, openSqlite, type WriteLock } from './sqlite-driver.ts';
 import { type Fsync, WalSync } from './sqlite-group.ts';
 
 // Group commit against real files: a second connection (another process would see the same) tells what is
@@ -15,12 +15,12 @@ const dir = mkdtempSync(join(tmpdir(), 'plinth-group-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let files = 0;
-async function setup(groupCommit = true, fsync?: Fsync) {
+async function setup(groupCommit = true, fsync?: Fsync, writeLock?: WriteLock) {
   const file = join(dir, `g${++files}.db`);
   // With `fsync`, the driver syncs the WAL itself (as Database does for FULL), through the test's hand.
   const wal = fsync && new WalSync(`${file}-wal`, fsync);
   const open = () => openSqlite(file, wal ? 'NORMAL' : 'FULL');
-  const dialect = new NodeSqliteDialect(open, Number.POSITIVE_INFINITY, groupCommit, wal);
+  const dialect = new NodeSqliteDialect(open, Number.POSITIVE_INFINITY, groupCommit, wal, writeLock);
   // biome-ignore lint/suspicious/noExplicitAny: a table made here.
   const kysely = new Kysely<any>({ dialect });
   await sql`CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER)`.execute(kysely);
@@ -41,6 +41,44 @@ async function setup(groupCommit = true, fsync?: Fsync) {
 }
 
 describe('SQLite group commit', () => {
+  it('with a write lock (other processes write the file), waits for it before a group and gives it back after', async () => {
+    const events: string[] = [];
+    // Granted at once until `held`: then the next acquire waits for `grant`.
+    let held = false;
+    let grant = () => {};
+    const lock: WriteLock = {
+      acquire: () =>
+        new Promise<void>((resolve) => {
+          events.push('acquire');
+          if (held) grant = resolve;
+          else resolve();
+        }),
+      release: () => events.push('release'),
+    };
+    const { kysely, seen, run, insert, close } = await setup(true, undefined, lock);
+    assert.deepEqual(events, ['acquire', 'release'], 'the CREATE TABLE took it and gave it back');
+    held = true;
+    events.length = 0;
+    const writes = Promise.all([
+      kysely.transaction().execute((trx) => insert(trx, 'x')),
+      run("INSERT INTO t VALUES ('y', 1)"),
+    ]);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(seen(), [], 'nothing written before the lock is granted');
+    assert.deepEqual(events, ['acquire'], 'one acquire for both writes');
+    grant();
+    await writes;
+    assert.deepEqual(seen(), ['x', 'y']);
+    assert.deepEqual(events, ['acquire', 'release'], 'one group, and the lock went back after its COMMIT');
+    // A read takes no lock.
+    assert.deepEqual(
+      (await run('SELECT id FROM t ORDER BY id')).map((r: { id: string }) => r.id),
+      ['x', 'y'],
+    );
+    assert.deepEqual(events, ['acquire', 'release']);
+    await close();
+  });
+
   it('commits concurrent writes once; a failing one leaves its neighbours committed', async () => {
     const { kysely, driver, seen, run, insert, close } = await setup();
     driver.groupMaxMs = 60_000;
