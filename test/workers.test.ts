@@ -81,6 +81,17 @@ describe('plinth serve --workers 2', () => {
     throw new Error(`every request went to worker ${worker}`);
   };
 
+  /** The workers that answer health checks on new connections (until two have, or 20 tries). */
+  const healthAnsweredBy = async () => {
+    const workers = new Set<number>();
+    for (let i = 0; i < 20 && workers.size < 2; i++) {
+      const res = await call('GET', '/api/health');
+      assert.equal(res.status, 200);
+      workers.add(await servedBy(res.id));
+    }
+    return [...workers].sort();
+  };
+
   before(async () => {
     database = await createTestDatabase();
     dir = mkdtempSync(join(tmpdir(), 'plinth-workers-'));
@@ -111,13 +122,7 @@ describe('plinth serve --workers 2', () => {
   });
 
   it('both workers answer on the one port', async () => {
-    const workers = new Set<number>();
-    for (let i = 0; i < 20 && workers.size < 2; i++) {
-      const res = await call('GET', '/api/health');
-      assert.equal(res.status, 200);
-      workers.add(await servedBy(res.id));
-    }
-    assert.deepEqual([...workers].sort(), [1, 2]);
+    assert.deepEqual(await healthAnsweredBy(), [1, 2]);
   });
 
   it('a collection created through one worker is in force on the other', async () => {
@@ -287,13 +292,7 @@ describe('plinth serve --workers 2', () => {
     for (let i = 0; i < 6; i++) assert.equal((await call('GET', '/api/health')).status, 200);
     assert.ok(await server.waitFor(/a worker ended; starting another/, 5000), server.stdout());
     assert.ok(await server.waitFor(/"worker":3,[^\n]*Server listening/, 20_000), server.stdout());
-    const workers = new Set<number>();
-    for (let i = 0; i < 20 && workers.size < 2; i++) {
-      const res = await call('GET', '/api/health');
-      assert.equal(res.status, 200);
-      workers.add(await servedBy(res.id));
-    }
-    assert.deepEqual([...workers].sort(), [1, 3]);
+    assert.deepEqual(await healthAnsweredBy(), [1, 3]);
   });
 
   it('SIGTERM to the primary drains every worker and exits 0', async () => {

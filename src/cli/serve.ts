@@ -3,7 +3,7 @@ import type { App } from '../app.ts';
 import type { Config } from '../config/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { capConnections } from './open-files.ts';
-import { banner, CLOSE_GRACE_SECONDS, installerLink, startApp } from './start-app.ts';
+import { banner, closeWithin, installerLink, startApp } from './start-app.ts';
 import { serveWorker } from './worker.ts';
 import { superviseWorkers } from './workers.ts';
 
@@ -66,21 +66,7 @@ function stopOnSignal(
       }
       stopping = true;
       log.info({ signal, shutdownTimeout: timeoutSeconds }, 'shutting down');
-      // A backstop: even if closing hangs after the drain (a database that never answers), the process ends.
-      setTimeout(
-        () => {
-          process.stderr.write('plinth: shutdown did not finish in time; exiting.\n');
-          process.exit(1);
-        },
-        (timeoutSeconds + CLOSE_GRACE_SECONDS) * 1000,
-      ).unref();
-      app.close().then(
-        () => resolve(0),
-        (err) => {
-          log.error({ err }, 'shutdown failed');
-          resolve(1);
-        },
-      );
+      closeWithin(app, log, timeoutSeconds, 'shutdown').then(resolve);
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);

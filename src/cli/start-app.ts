@@ -48,6 +48,27 @@ export async function startApp(
   return app;
 }
 
+/**
+ * Closes the app (the drain, then the rest); resolves with the exit code. A backstop ends the process if
+ * closing hangs after the drain (a database that never answers).
+ */
+export function closeWithin(app: App, log: Logger, timeoutSeconds: number, what: string): Promise<number> {
+  setTimeout(
+    () => {
+      process.stderr.write(`plinth: ${what} did not finish in time; exiting.\n`);
+      process.exit(1);
+    },
+    (timeoutSeconds + CLOSE_GRACE_SECONDS) * 1000,
+  ).unref();
+  return app.close().then(
+    () => 0,
+    (err) => {
+      log.error({ err }, `${what} failed`);
+      return 1;
+    },
+  );
+}
+
 /** What `serve` prints once it answers: where, and with how many processes. */
 export function banner(config: Config, cap: number | undefined, workers = 1): string {
   const base = config.appUrl;

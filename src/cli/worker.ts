@@ -4,7 +4,7 @@ import type { Config } from '../config/index.ts';
 import { createLogger } from '../log/index.ts';
 import { type FromWorker, processChannel, type ToWorker } from './channels.ts';
 import { capConnections } from './open-files.ts';
-import { CLOSE_GRACE_SECONDS, installerLink, startApp } from './start-app.ts';
+import { closeWithin, installerLink, startApp } from './start-app.ts';
 
 /**
  * One worker process of `plinth serve --workers N` (the primary runs workers.ts). It serves the app as a
@@ -50,20 +50,7 @@ export async function serveWorker(config: Config): Promise<number> {
         if (stopping) return;
         stopping = true;
         log.info({ why, shutdownTimeout: config.shutdownTimeout }, 'worker shutting down');
-        setTimeout(
-          () => {
-            process.stderr.write(`plinth: worker ${worker.id} did not shut down in time; exiting.\n`);
-            process.exit(1);
-          },
-          (config.shutdownTimeout + CLOSE_GRACE_SECONDS) * 1000,
-        ).unref();
-        app.close().then(
-          () => resolve(0),
-          (err) => {
-            log.error({ err }, 'shutdown failed');
-            resolve(1);
-          },
-        );
+        closeWithin(app, log, config.shutdownTimeout, `worker ${worker.id}'s shutdown`).then(resolve);
       };
     });
     if (stopAsked) stop(stopAsked);
