@@ -41,18 +41,26 @@ export async function startServer(
   const dataDir = mkdtempSync(join(tmpdir(), 'plinth-test-'));
   const database = await createTestDatabase();
   // The server shares its event loop with the test, whose own work would read as overload: no loop watch.
-  const config = loadConfig(
-    {
-      dir: dataDir,
-      http: '127.0.0.1:0',
-      logLevel: 'silent',
-      db: database.url,
-      maxEventLoopDelayMs: 0,
-      ...options.flags,
-    },
-    {},
-  );
-  const app = await createApp(config, createLogger(process.env.PLINTH_TEST_LOG ? 'error' : 'silent'));
+  let app: App;
+  try {
+    const config = loadConfig(
+      {
+        dir: dataDir,
+        http: '127.0.0.1:0',
+        logLevel: 'silent',
+        db: database.url,
+        maxEventLoopDelayMs: 0,
+        ...options.flags,
+      },
+      {},
+    );
+    app = await createApp(config, createLogger(process.env.PLINTH_TEST_LOG ? 'error' : 'silent'));
+  } catch (err) {
+    // A test that expects the start to fail must not leave its database behind.
+    await database.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   await app.auth.upsertSuperuser(SUPERUSER.email, SUPERUSER.password);
   // Rate limits are on by default, and scenario tests send far more than one client would: off unless asked.
   if (!options.rateLimits) await app.settings.update({ rateLimits: { enabled: false } });
