@@ -22,7 +22,7 @@ import {
 import { type Bus, createMemoryBus, createRedisBus, type WorkerBus } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir, sqliteFile } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations, type WriteLock } from './db/index.ts';
-import { buildServer, type ReadinessCheck, rememberSuccess } from './http/index.ts';
+import { buildServer, type ReadinessCheck, rememberSuccess, type SharedMetrics } from './http/index.ts';
 import { addressList, createSecretBox, JobStats } from './lib/index.ts';
 import type { Logger } from './log/index.ts';
 import {
@@ -95,6 +95,8 @@ export interface AppOptions {
   finishRestore?: boolean;
   /** SQLite: the write lock the workers take in turn through the primary (src/bus/ipc.ts). */
   writeLock?: WriteLock;
+  /** `/metrics` for every worker, gathered through the primary (src/cli/worker-metrics.ts). */
+  sharedMetrics?: SharedMetrics;
 }
 
 /** The composition root: the one place that builds and connects the layers. */
@@ -285,6 +287,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
         backups,
         engine: { name: db.dialect.name, poolStats: db.poolStats },
         jobs,
+        sharedMetrics: options.sharedMetrics,
       },
       log,
       readiness,

@@ -95,7 +95,11 @@ describe('plinth serve --workers 2', () => {
   before(async () => {
     database = await createTestDatabase();
     dir = mkdtempSync(join(tmpdir(), 'plinth-workers-'));
-    const env = { PLINTH_DB: database.url, PLINTH_ENCRYPTION_KEY: randomBytes(32).toString('hex') };
+    const env = {
+      PLINTH_DB: database.url,
+      PLINTH_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      PLINTH_METRICS: 'true',
+    };
     const made = await runCli(['superuser', 'upsert', ADMIN.email, ADMIN.password, '--dir', dir], env);
     assert.equal(made.code, 0, made.stderr);
     port = await freePort();
@@ -123,6 +127,40 @@ describe('plinth serve --workers 2', () => {
 
   it('both workers answer on the one port', async () => {
     assert.deepEqual(await healthAnsweredBy(), [1, 2]);
+  });
+
+  it('/metrics answers for every worker, whichever takes the scrape', async () => {
+    const healthCount = (text: string) =>
+      [...text.matchAll(/^plinth_http_requests_total\{[^}]*route="\/api\/health"[^}]*\} (\d+)/gm)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      );
+    const scrape = async () => {
+      const res = await new Promise<{ id: string; text: string }>((resolve, reject) => {
+        const id = `probe-${process.pid}-${++sequence}`;
+        request(
+          { host: '127.0.0.1', port, path: '/metrics', agent: false, headers: { 'x-request-id': id } },
+          (r) => {
+            let text = '';
+            r.on('data', (d) => (text += d));
+            r.on('end', () => resolve({ id, text }));
+          },
+        )
+          .on('error', reject)
+          .end();
+      });
+      return { worker: await servedBy(res.id), health: healthCount(res.text), text: res.text };
+    };
+    for (let i = 0; i < 10; i++) assert.equal((await call('GET', '/api/health')).status, 200);
+    const seen = new Map<number, number>();
+    for (let i = 0; i < 20 && seen.size < 2; i++) {
+      const s = await scrape();
+      // Each worker served some of the 10: one worker's own count would be short of them.
+      assert.ok(s.health >= 10, `worker ${s.worker} counted ${s.health} health checks`);
+      assert.match(s.text, /^plinth_build_info\{[^}]*\} 1$/m, 'one build, not one a worker');
+      seen.set(s.worker, s.health);
+    }
+    assert.equal(seen.size, 2, 'both workers answered a scrape');
   });
 
   it('a collection created through one worker is in force on the other', async () => {

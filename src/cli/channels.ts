@@ -1,8 +1,14 @@
 import type { Worker } from 'node:cluster';
 import type { Channel } from '../bus/index.ts';
 
-/** What the primary tells a worker: start (the first one hands out the installer link). Signals stop it. */
-export type ToWorker = { plinth: 'start'; first: boolean };
+/**
+ * What the primary tells a worker: start (the first one hands out the installer link); send its metrics
+ * for a scrape, or the summed metrics of a scrape it asked for (worker-metrics.ts). Signals stop it.
+ */
+export type ToWorker =
+  | { plinth: 'start'; first: boolean }
+  | { plinth: 'metrics.get'; id: number }
+  | { plinth: 'metrics.answer'; id: number; text?: string };
 
 /**
  * What a worker tells the primary: it is loaded (`hello`), it answers (`ready`, with its connection cap
@@ -11,7 +17,9 @@ export type ToWorker = { plinth: 'start'; first: boolean };
 export type FromWorker =
   | { plinth: 'hello' }
   | { plinth: 'ready'; cap?: number; installer?: string }
-  | { plinth: 'restart' };
+  | { plinth: 'restart' }
+  | { plinth: 'metrics.ask'; id: number }
+  | { plinth: 'metrics.part'; id: number; metrics: unknown[] };
 
 /** A send to a channel closing under it fails quietly: the close is reported by `onClose`. */
 const ignore = () => {};

@@ -5,6 +5,7 @@ import { createLogger } from '../log/index.ts';
 import { type FromWorker, processChannel, type ToWorker } from './channels.ts';
 import { capConnections } from './open-files.ts';
 import { closeWithin, installerLink, startApp } from './start-app.ts';
+import { workerMetrics } from './worker-metrics.ts';
 
 /**
  * One worker process of `plinth serve --workers N` (the primary runs workers.ts). It serves the app as a
@@ -41,6 +42,7 @@ export async function serveWorker(config: Config): Promise<number> {
     const app = await startApp(config, log, {
       workerBus: (onError) => createWorkerBus(channel, onError),
       writeLock: createWorkerLock(channel),
+      sharedMetrics: workerMetrics(channel),
       finishRestore: start.first,
       reusePort: true,
     });

@@ -7,6 +7,7 @@ import type { Logger } from '../log/index.ts';
 import { type FromWorker, workerChannel } from './channels.ts';
 import { banner, CLOSE_GRACE_SECONDS } from './start-app.ts';
 import { explainListenError, StartupError } from './startup-errors.ts';
+import { metricsGatherer } from './worker-metrics.ts';
 
 /** A worker that ended right after it started waits this long before the next one, doubling to the max. */
 const RESPAWN_FIRST_MS = 250;
@@ -51,7 +52,8 @@ class ExitedBeforeReady extends Error {
 export async function superviseWorkers(config: Config, log: Logger): Promise<number> {
   await checkPortFree(config.host, config.port);
   const hub = createBusHub();
-  const live = new Set<Worker>();
+  const live = new Map<Worker, ReturnType<typeof workerChannel>>();
+  const metrics = metricsGatherer(() => [...live.values()]);
   const exits: (() => void)[] = [];
   let phase: 'starting' | 'running' | 'restarting' | 'stopping' = 'starting';
   // A function, so that TypeScript does not take the phase for what it was set to before an await.
@@ -66,7 +68,7 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<num
       const channel = workerChannel(worker);
       const startedAt = Date.now();
       let ready = false;
-      live.add(worker);
+      live.set(worker, channel);
       hub.attach(channel);
       channel.onMessage((message) => {
         const m = message as FromWorker;
@@ -75,6 +77,8 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<num
           ready = true;
           resolve(m);
         } else if (m.plinth === 'restart') void restartAll();
+        else if (m.plinth === 'metrics.ask') metrics.ask(channel, m.id);
+        else if (m.plinth === 'metrics.part') metrics.part(m.id, m.metrics);
       });
       worker.once('exit', (code, signal) => {
         live.delete(worker);
@@ -112,7 +116,7 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<num
   };
 
   const signalAll = (signal: NodeJS.Signals) => {
-    for (const worker of live) worker.process.kill(signal);
+    for (const worker of live.keys()) worker.process.kill(signal);
   };
 
   /** The first worker, then the others together. Answers the first's exit code if it fails to start. */

@@ -12,6 +12,7 @@ import type { AuthContext, RecordService } from '../records/index.ts';
 import type { CollectionStore, SettingsStore } from '../schema/index.ts';
 import type { FileStorage } from '../storage/index.ts';
 import { requestDetails } from './caller.ts';
+import type { SharedMetrics } from './metrics.ts';
 
 /** What the route plugins need; made once in app.ts. */
 export interface HttpDeps {
@@ -35,6 +36,8 @@ export interface HttpDeps {
   engine?: { name: string; poolStats?: () => PoolStats };
   /** The background jobs' runs (scheduled backups, sweeps), shown by `/metrics`. */
   jobs?: JobStats;
+  /** With several workers: `/metrics` answers for all of them, not for the one that took the scrape. */
+  sharedMetrics?: SharedMetrics;
 }
 
 /** The client facts auth records and throttles by. `request.ip` is the socket's peer unless a trusted proxy is configured. */

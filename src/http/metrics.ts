@@ -42,6 +42,17 @@ function version(): string {
 }
 
 /**
+ * The metrics of every worker of `plinth serve --workers N` (src/cli/worker-metrics.ts): a scrape lands on
+ * one worker, and Prometheus must see the server's counters, not a different worker's at each scrape.
+ */
+export interface SharedMetrics {
+  /** Called once with this worker's registry, which the other workers' scrapes then read too. */
+  serve(registry: Registry): void;
+  /** Every worker's metrics, summed, in Prometheus' text format; undefined when they cannot be asked. */
+  gather(): Promise<string | undefined>;
+}
+
+/**
  * Prometheus metrics of one server. Requests are counted by an `onResponse` hook on each route (added as the
  * route is registered, so no lookup of the route per request) and on the not-found handler, into plain
  * numbers; prom-client formats them only when scraped. Per request that is a map update and a short loop
@@ -71,6 +82,8 @@ export class Metrics {
       help: 'Always 1; the labels say which Plinth runs, on which database engine.',
       labelNames: ['version', 'engine'],
       registers: [registry],
+      // Summed over the workers it would say 2: every worker says the same.
+      aggregator: 'first',
     });
     build.set({ version: version(), engine: sources.engine }, 1);
     gauge('plinth_http_requests_in_flight', 'Requests holding an admission slot now.', (g) =>

@@ -69,6 +69,7 @@ export async function buildServer(
   admission.install(app);
   // Off by default, and then no hook at all. On: an onResponse hook on each route registered from here on.
   const metrics = deps.config.metrics ? createMetrics(app, deps) : undefined;
+  if (metrics) deps.sharedMetrics?.serve(metrics.registry);
   const notFoundHooks = metrics?.install(app);
 
   app.decorateRequest('auth', null as never);
@@ -105,6 +106,7 @@ export async function buildServer(
   if (metrics)
     await app.register(metricsRoutes, {
       metrics,
+      shared: deps.sharedMetrics,
       token: deps.config.metricsToken,
       allow: deps.config.metricsAllow,
     });

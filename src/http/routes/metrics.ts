@@ -2,11 +2,13 @@ import { type BlockList, isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../errors/index.ts';
 import { addressList, safeEqual } from '../../lib/index.ts';
-import type { Metrics } from '../metrics.ts';
+import type { Metrics, SharedMetrics } from '../metrics.ts';
 import { clientIp } from '../superuser-ips.ts';
 
 export interface MetricsRouteOptions {
   metrics: Metrics;
+  /** Every worker's metrics, when there are several. */
+  shared?: SharedMetrics;
   /** `Authorization: Bearer <token>` lets a scrape in from anywhere; empty: no token. */
   token: string;
   /** IPs and CIDR ranges that may scrape without the token. */
@@ -42,7 +44,7 @@ export async function metricsRoutes(app: FastifyInstance, options: MetricsRouteO
   const registry = options.metrics.registry;
   app.get('/metrics', async (request, reply) => {
     check(request);
-    const text = await registry.metrics();
+    const text = (await options.shared?.gather()) ?? (await registry.metrics());
     reply.header('cache-control', 'no-store').type(registry.contentType);
     return text;
   });
