@@ -85,7 +85,11 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     assert.equal(upsert.code, 0, upsert.stderr);
     for (const dir of dirs) {
       const port = await freePort();
-      const { child } = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir], env);
+      // Two workers a node, whatever the machine: each worker is a node of its own to Redis.
+      const { child } = await spawnServe(
+        ['--http', `127.0.0.1:${port}`, '--dir', dir, '--workers', '2'],
+        env,
+      );
       nodes.push({ url: `http://127.0.0.1:${port}`, port, child });
     }
     proxy = await startHaproxy(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
@@ -360,7 +364,8 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
       env,
     );
     assert.equal(restore.code, 0, restore.stderr);
-    assert.match(restore.stdout, /Running nodes told to reopen on the restored data \(3\)/);
+    // Three nodes of two workers: six processes heard it.
+    assert.match(restore.stdout, /Running processes told to reopen on the restored data \(6\)/);
     await until(everyNode(404), 'every node on the data plinth restore swapped in', 30_000);
     await servingAgain();
   });

@@ -90,7 +90,8 @@ describe(`overload on ${TEST_ENGINE}`, () => {
     assert.equal(made.code, 0, made.stderr);
     const port = await freePort();
     // Shipped admission defaults; only the per-IP limits are off, since all the load comes from one address.
-    server = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir], {
+    // One process: shedding is each process's own, and the capacity probe below calibrates to one.
+    server = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir, '--workers', '1'], {
       ...env,
       PLINTH_MAX_IN_FLIGHT_PER_IP: '0',
       PLINTH_MAX_CONNECTIONS_PER_IP: '0',

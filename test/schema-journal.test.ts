@@ -75,7 +75,9 @@ describe('a schema change cut short by a crash (MariaDB)', { skip: mysqlOnly }, 
   /** The collection's definition agrees with its table, all its rows are there, and no journal is left. */
   async function consistent(call: Awaited<ReturnType<typeof start>>['call']) {
     assert.equal(await journal(), undefined, 'the journal was replayed and removed');
-    const collection = (await (await call('GET', `/api/collections/${collectionId}`)).json()) as Json;
+    const got = await call('GET', `/api/collections/${collectionId}`);
+    const collection = (await got.json()) as Json;
+    assert.equal(got.status, 200, JSON.stringify(collection));
     const [columns] = await sql.query(
       'SELECT COLUMN_NAME AS name, DATA_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
       [collection.name],

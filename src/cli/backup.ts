@@ -166,7 +166,7 @@ async function announceRestore(config: Config): Promise<void> {
     const reached = bus.connected ? await bus.publish(RESTORED_TOPIC, 'plinth restore') : 0;
     process.stdout.write(
       reached
-        ? `Running nodes told to reopen on the restored data (${reached}).\n`
+        ? `Running processes told to reopen on the restored data (${reached}).\n`
         : 'No running node was told (none listening, or Redis out of reach): restart any that run.\n',
     );
   } finally {
