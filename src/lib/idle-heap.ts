@@ -3,11 +3,11 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** How often the event loop's load is looked at. */
-const CHECK_MS = 500;
+const CHECK_MS = 250;
 /** Quiet: the event loop busy less than this share of the time... */
-const QUIET_LOAD = 0.02;
+const QUIET_LOAD = 0.03;
 /** ...for at least this long. */
-const QUIET_MS = 1000;
+const QUIET_MS = 750;
 /** Worth a compaction: at least this much of the heap's committed memory is free. */
 const SLACK_BYTES = 8 * 1024 * 1024;
 /** At most one compaction this often, whatever the traffic's bursts (one takes ~70–150 ms here). */
@@ -26,10 +26,10 @@ export interface IdleHeapOptions {
  * Gives the heap's free memory back once the process goes quiet. V8 grows its young generation to 32 MB
  * while the modules load and under load, and keeps it, with the start-up's garbage, when the traffic
  * stops: an idle server held about 18 MB it did not need (docs/benchmarks.md, "Start and idle memory").
- * After a second with the event loop nearly idle, and only when that much is free, it runs the
- * collection V8 runs under memory pressure (all garbage, young generation shrunk back, code of unused
- * functions flushed): the event loop stops for it once per quiet spell, at most every 10 s. Returns the
- * stop function.
+ * After ¾ s with the event loop nearly idle, and only when that much is free, it runs the collection
+ * V8 runs under memory pressure (all garbage, young generation shrunk back, code of unused functions
+ * flushed): the event loop stops for it once per quiet spell, at most every 10 s. Returns the stop
+ * function.
  */
 export function compactHeapWhenIdle(options: IdleHeapOptions = {}): () => void {
   const compact = options.compact ?? memoryReducingGc();
