@@ -15,28 +15,31 @@ async function busy(ms: number): Promise<void> {
 }
 
 describe('compacting the heap when idle', () => {
-  it('compacts once the event loop has been quiet long enough, not while busy, and not too often', async () => {
+  it('compacts after a short quiet spell at the start, then only after long ones, and never while busy', async () => {
     let compactions = 0;
     const stop = compactHeapWhenIdle({
       compact: () => compactions++,
       checkMs: 25,
       quietMs: 150,
+      idleMs: 1000,
       slackBytes: 0,
-      minGapMs: 1000,
     });
     try {
       await busy(300);
       assert.equal(compactions, 0, 'not while busy');
       await sleep(500);
       assert.equal(compactions, 1, 'once quiet');
-      await sleep(200);
-      assert.equal(compactions, 1, 'not again before the gap');
-      await sleep(1000);
+      await sleep(400);
+      assert.equal(compactions, 1, 'the next one needs a long quiet spell');
+      await busy(300);
+      await sleep(600);
+      assert.equal(compactions, 1, 'which the load started again');
+      await sleep(800);
       assert.equal(compactions, 2);
     } finally {
       stop();
     }
-    await sleep(500);
+    await sleep(1300);
     assert.equal(compactions, 2, 'not after stop');
   });
 
