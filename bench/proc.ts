@@ -45,6 +45,32 @@ export function memory(pid: number): { rss: number; peak: number } {
   return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
 }
 
+/**
+ * The process and its descendants (the worker processes of `plinth serve --workers N`), parents first.
+ * Read from /proc/PID/task/TID/children (Linux); a process that ends meanwhile is left out.
+ */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    const parent = tree[i] as number;
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${parent}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      try {
+        const kids = readFileSync(`/proc/${parent}/task/${tid}/children`, 'utf8').trim();
+        if (kids) tree.push(...kids.split(' ').map(Number));
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+  }
+  return tree;
+}
+
 /** Runs bench/load.ts in its own process with these flags; resolves with its result line. */
 export const loadInChild = (flags: string[]): Promise<LoadResult> => runInChild<LoadResult>('load.ts', flags);
 

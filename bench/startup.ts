@@ -3,16 +3,19 @@
 // run. Round after round each server is started on a new data directory (a first start: the database
 // is created) and once more on the same directory (a restart), alternating which server goes first.
 // Measured from this process: spawn to the first 200 from GET /api/health (polled every 5 ms); resident
-// memory (VmRSS) 2 s after that answer, and again after 2,000 requests and 2 s of rest.
+// memory (VmRSS) 2 s after that answer (--idle), and again after 2,000 requests and 2 s of rest. Memory is
+// per process: with `plinth serve --workers N` the primary and each worker are a process (the report gives
+// the largest, the primary's and the sum).
 //
 // Flags: --rounds N (5) --dir DIR, repeatable (checkouts to compare, e.g. one before a change and one
-//        after; this one by default) --json
+//        after; this one by default) --workers N (passed to plinth serve; its default otherwise: the
+//        cores) --idle S (2) --json
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { memory } from './proc.ts';
+import { memory, processTree } from './proc.ts';
 import { freePort } from './servers.ts';
 import { median } from './stats.ts';
 
@@ -21,6 +24,8 @@ const TMP = join(ROOT, '.bench-tmp', `startup-${process.pid}`);
 const { values: flags } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
+    workers: { type: 'string' },
+    idle: { type: 'string', default: '2' },
     dir: { type: 'string', multiple: true, default: [ROOT] },
     json: { type: 'boolean', default: false },
   },
@@ -33,8 +38,30 @@ interface Server {
   args: (port: number, dir: string) => string[];
   first: number[];
   restart: number[];
+  /** RSS in MB of the largest process of the server, of its first (the primary), and of all together. */
   idle: number[];
+  idlePrimary: number[];
+  idleAll: number[];
   loaded: number[];
+  /** Processes the server ran (1 without workers). */
+  processes: number[];
+}
+
+/** Resident memory of the server's processes in MB: the largest, the first one's, and the sum. */
+function treeMemory(pid: number): { largest: number; primary: number; all: number; processes: number } {
+  const rss = processTree(pid).map((p) => {
+    try {
+      return memory(p).rss;
+    } catch {
+      return 0;
+    }
+  });
+  return {
+    largest: Math.max(...rss),
+    primary: rss[0] ?? 0,
+    all: rss.reduce((a, b) => a + b, 0),
+    processes: rss.length,
+  };
 }
 
 const servers: Server[] = [
@@ -44,7 +71,10 @@ const servers: Server[] = [
     first: [],
     restart: [],
     idle: [],
+    idlePrimary: [],
+    idleAll: [],
     loaded: [],
+    processes: [],
   },
   ...flags.dir.map((checkout) => ({
     label: flags.dir.length > 1 ? `plinth ${resolve(checkout)}` : 'plinth',
@@ -55,11 +85,15 @@ const servers: Server[] = [
       `127.0.0.1:${port}`,
       '--dir',
       dir,
+      ...(flags.workers ? ['--workers', flags.workers] : []),
     ],
     first: [],
     restart: [],
     idle: [],
+    idlePrimary: [],
+    idleAll: [],
     loaded: [],
+    processes: [],
   })),
 ];
 
@@ -94,14 +128,18 @@ async function measure(server: Server, round: number): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const first = await start(server, dir);
   server.first.push(first.ms);
-  await sleep(2000);
-  server.idle.push(memory(first.child.pid as number).rss);
+  await sleep(Number(flags.idle) * 1000);
+  const idle = treeMemory(first.child.pid as number);
+  server.idle.push(idle.largest);
+  server.idlePrimary.push(idle.primary);
+  server.idleAll.push(idle.all);
+  server.processes.push(idle.processes);
   for (let i = 0; i < 2000; i += 20)
     await Promise.all(
       Array.from({ length: 20 }, () => fetch(`${first.url}/api/health`).then((r) => r.text())),
     );
   await sleep(2000);
-  server.loaded.push(memory(first.child.pid as number).rss);
+  server.loaded.push(treeMemory(first.child.pid as number).largest);
   await stop(first.child);
   const again = await start(server, dir);
   server.restart.push(again.ms);
@@ -124,7 +162,10 @@ const rows = servers.map((s) => ({
   server: s.label,
   firstStartMs: Math.round(median(s.first)),
   restartMs: Math.round(median(s.restart)),
+  processes: Math.max(...s.processes),
   idleRssMb: median(s.idle),
+  idlePrimaryRssMb: median(s.idlePrimary),
+  idleAllRssMb: median(s.idleAll),
   afterLoadRssMb: median(s.loaded),
   spread: {
     firstStartMs: [Math.round(Math.min(...s.first)), Math.round(Math.max(...s.first))],
@@ -134,9 +175,14 @@ const rows = servers.map((s) => ({
 }));
 if (flags.json) console.log(JSON.stringify(rows, null, 2));
 else {
-  console.log(`medians of ${flags.rounds} rounds (min-max)`);
-  for (const r of rows)
+  console.log(`medians of ${flags.rounds} rounds (min-max); RSS of the largest process`);
+  for (const r of rows) {
+    const tree =
+      r.processes > 1
+        ? ` [${r.processes} processes: primary ${r.idlePrimaryRssMb} MB, all ${r.idleAllRssMb} MB]`
+        : '';
     console.log(
-      `${r.server}: first start ${r.firstStartMs} ms (${r.spread.firstStartMs.join('-')}), restart ${r.restartMs} ms (${r.spread.restartMs.join('-')}), idle RSS ${r.idleRssMb} MB (${r.spread.idleRssMb.join('-')}), after 2,000 requests ${r.afterLoadRssMb} MB`,
+      `${r.server}: first start ${r.firstStartMs} ms (${r.spread.firstStartMs.join('-')}), restart ${r.restartMs} ms (${r.spread.restartMs.join('-')}), idle RSS ${r.idleRssMb} MB (${r.spread.idleRssMb.join('-')})${tree}, after 2,000 requests ${r.afterLoadRssMb} MB`,
     );
+  }
 }

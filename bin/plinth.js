@@ -10,5 +10,10 @@ if (major < 22 || (major === 22 && minor < 18)) {
 // Node's compile cache keeps the stripped and compiled modules on disk: a start takes about a third less.
 const { enableCompileCache } = await import('node:module');
 enableCompileCache?.();
+// A server, and each of its worker processes, gives its heap's free memory back once quiet (idle-heap.ts).
+if (process.argv[2] === 'serve') {
+  const { compactHeapWhenIdle } = await import('../src/lib/index.ts');
+  compactHeapWhenIdle();
+}
 const { main } = await import('../src/cli/index.ts');
 process.exitCode = await main(process.argv.slice(2));

@@ -5,14 +5,13 @@ import { SecretBoxError } from '../lib/index.ts';
 import { createLogger } from '../log/index.ts';
 import { MigrationError } from '../migrations/index.ts';
 import { ForeignTablesError } from '../schema/index.ts';
-import { backupCommand } from './backup.ts';
 import { checkDataDir, checkSqlitePath } from './check-dir.ts';
-import { collectionsCommand } from './collections.ts';
-import { migrate } from './migrate.ts';
 import { serve } from './serve.ts';
 import { explainStartupError } from './startup-errors.ts';
-import { superuser } from './superuser.ts';
-import { runTransfer, splitTransferArgs } from './transfer.ts';
+import { splitTransferArgs } from './transfer-args.ts';
+
+// The other commands' modules load when run: every process of `plinth serve` runs this file, and they
+// would hold about 1 MB of each one's idle memory (docs/benchmarks.md, "Start and idle memory").
 
 const HELP = `plinth — an open-source backend in one command
 
@@ -97,8 +96,8 @@ export async function main(argv: string[]): Promise<number> {
       const log = createLogger(values['log-level'] ?? 'warn');
       const app = await createApp(config, log);
       try {
-        if (command === 'superuser') return await superuser(app, rest);
-        return await collectionsCommand(app, rest, {
+        if (command === 'superuser') return await (await import('./superuser.ts')).superuser(app, rest);
+        return await (await import('./collections.ts')).collectionsCommand(app, rest, {
           deleteMissing: values['delete-missing'] === true,
           dryRun: values['dry-run'] === true,
           allowDestructive: values['allow-destructive'] === true,
@@ -108,13 +107,18 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
     if (command === 'migrate')
-      return await migrate(config, rest, () =>
+      return await (await import('./migrate.ts')).migrate(config, rest, () =>
         createApp(config!, createLogger(values['log-level'] ?? 'warn')),
       );
     if (command === 'export' || command === 'import')
-      return await runTransfer(config, command, [...rest, ...own], values['log-level']);
+      return await (await import('./transfer.ts')).runTransfer(
+        config,
+        command,
+        [...rest, ...own],
+        values['log-level'],
+      );
     if (command === 'backup' || command === 'restore')
-      return await backupCommand(command, rest, config, values['log-level']);
+      return await (await import('./backup.ts')).backupCommand(command, rest, config, values['log-level']);
     process.stderr.write(`unknown command ${command}\n\n${HELP}`);
     return 2;
   } catch (err) {

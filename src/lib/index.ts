@@ -1,6 +1,7 @@
 export { ByteMeter } from './byte-meter.ts';
 export { safeEqual } from './compare.ts';
 export { checksumId, newRecordId, prefixedNumericId, randomSecret, randomString } from './id.ts';
+export { compactHeapWhenIdle, type IdleHeapOptions } from './idle-heap.ts';
 export { type JobRecord, JobStats, trackJob } from './jobs.ts';
 export { containsNul, FORBIDDEN_KEYS, isPlainObject, parseJsonOr, stableJson } from './json.ts';
 export { lazyPackage } from './lazy.ts';

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../db/index.ts';
 import { createdDates, entryRows, FIELDS, noNul, orderedIds, type QueuedEntry } from './entry-rows.js';
+import { type LogFile, openLogFile } from './log-file-writer.js';
 import { LOGS_TABLE } from './table.ts';
 
 /**
@@ -53,12 +54,85 @@ export function sqlSink(db: Database): LogSink {
   };
 }
 
+export interface WorkerSinkOptions {
+  /** While no thread runs, batches of at most this many entries are written on the event loop. */
+  inlineEntries?: number;
+  /** The thread ends once it has had no batch too big to write inline for this long. */
+  idleMs?: number;
+}
+
+/**
+ * While no thread runs, batches up to this size are written on the event loop: about 16 µs an entry, so at
+ * most ~1 ms a second for a server that answers fewer requests than that a second (the writer flushes
+ * once a second), and an idle or quiet server holds no thread (about 13 MB, docs/benchmarks.md).
+ */
+const INLINE_ENTRIES = 64;
+/** A thread with no big batch for this long ends (it starts again, in ~50 ms, with the next one). */
+const IDLE_MS = 30_000;
+
 /**
  * SQLite: the entries go to a thread of their own (log-writer-worker.js) with its own connection to the
  * log file. Writing them on the event loop cost about 16 µs of every request on the get-by-id bench
  * (docs/benchmarks.md): the insert, its commit and the WAL's checkpoints; the thread does that beside it.
+ * The thread starts with the first batch too big to write inline (or one the event loop cannot write at
+ * once) and ends once such batches stop: small batches in between go to it while it runs, so the log
+ * file has one writer at a time.
  */
-export function workerSink(file: string): LogSink {
+export function workerSink(file: string, options: WorkerSinkOptions = {}): LogSink {
+  const inlineEntries = options.inlineEntries ?? INLINE_ENTRIES;
+  const idleMs = options.idleMs ?? IDLE_MS;
+  let thread: ReturnType<typeof startThread> | undefined;
+  let inline: LogFile | undefined;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+
+  /** Ends the thread once it is idle: every batch it was given is answered, so it is written. */
+  function stopWhenIdle(): void {
+    clearTimeout(idle);
+    idle = setTimeout(() => {
+      if (thread?.busy()) return stopWhenIdle();
+      const ending = thread;
+      thread = undefined;
+      void ending?.terminate();
+    }, idleMs);
+    idle.unref();
+  }
+
+  return {
+    write(batch) {
+      if (closed) return Promise.reject(new Error('the request log is closed'));
+      if (!thread && batch.length <= inlineEntries * FIELDS) {
+        try {
+          inline ??= openLogFile(file, { wait: false });
+          const failed = inline.write(batch);
+          // Another connection is writing (the log database's sweep, in a group not yet committed): the
+          // thread waits for it instead of the event loop.
+          if (failed !== undefined) return Promise.resolve(failed);
+        } catch (err) {
+          return Promise.reject(err);
+        }
+      }
+      if (!thread) {
+        const started = startThread(file, () => {
+          if (thread === started) thread = undefined;
+        });
+        thread = started;
+        stopWhenIdle();
+      } else if (batch.length > inlineEntries * FIELDS) stopWhenIdle();
+      return thread.write(batch);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(idle);
+      inline?.close();
+      await thread?.terminate();
+    },
+  };
+}
+
+/** The writer thread, and the batches it was given that it has not answered yet. */
+function startThread(file: string, onExit: () => void) {
   // Named, so that its thread shows as `plinth-logs` in /proc and top (bench/builds.ts --threads reads it).
   const worker = new Worker(new URL('./log-writer-worker.js', import.meta.url), {
     workerData: { file },
@@ -78,17 +152,20 @@ export function workerSink(file: string): LogSink {
     waiting.clear();
   };
   worker.on('error', failAll);
-  worker.on('exit', () => failAll(new Error('the log writer thread ended')));
+  // Ended (stopped when idle, or failed): the next big batch starts another.
+  worker.on('exit', () => {
+    failAll(new Error('the log writer thread ended'));
+    onExit();
+  });
   return {
-    write(batch) {
+    busy: () => waiting.size > 0,
+    write(batch: unknown[]): Promise<number> {
       const id = ++seq;
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject });
         worker.postMessage({ seq: id, batch });
       });
     },
-    async close() {
-      await worker.terminate();
-    },
+    terminate: () => worker.terminate(),
   };
 }

@@ -1,4 +1,8 @@
-import { createTransport, type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
+import { lazyPackage } from '../lib/index.ts';
+
+/** Loaded with the first mail: about 4 MB of heap that a server sending none never needs. */
+const nodemailer = lazyPackage<typeof import('nodemailer')>('nodemailer');
 
 export interface SmtpOptions {
   enabled: boolean;
@@ -45,7 +49,7 @@ export function createMailer(current: () => { smtp: SmtpOptions; sender: Sender 
     if (transport && key === transportFor) return transport;
     transport?.close();
     transportFor = key;
-    transport = createTransport({
+    transport = nodemailer().createTransport({
       host: smtp.host,
       port: smtp.port,
       secure: smtp.tls,
