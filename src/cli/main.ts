@@ -1,17 +1,17 @@
 import { parseArgs } from 'node:util';
-import { createApp } from '../app.ts';
 import { type Config, ConfigError, type ConfigInput, loadConfig, sqliteFile } from '../config/index.ts';
 import { SecretBoxError } from '../lib/index.ts';
 import { createLogger } from '../log/index.ts';
-import { MigrationError } from '../migrations/index.ts';
-import { ForeignTablesError } from '../schema/index.ts';
 import { checkDataDir, checkSqlitePath } from './check-dir.ts';
 import { serve } from './serve.ts';
 import { explainStartupError } from './startup-errors.ts';
 import { splitTransferArgs } from './transfer-args.ts';
 
-// The other commands' modules load when run: every process of `plinth serve` runs this file, and they
-// would hold about 1 MB of each one's idle memory (docs/benchmarks.md, "Start and idle memory").
+// The other commands' modules load when run, and so does the app: every process of `plinth serve` runs
+// this file, and the primary of `--workers N` never builds an app (docs/benchmarks.md, "Start and idle
+// memory").
+const createApp: typeof import('../app.ts').createApp = async (...args) =>
+  (await import('../app.ts')).createApp(...args);
 
 const HELP = `plinth — an open-source backend in one command
 
@@ -123,13 +123,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   } catch (err) {
     // A stored secret the configured encryption keys cannot open: the message says which key is missing.
-    if (
-      err instanceof ConfigError ||
-      err instanceof ForeignTablesError ||
-      err instanceof SecretBoxError ||
-      err instanceof MigrationError
-    ) {
-      process.stderr.write(`plinth: ${err.message}\n`);
+    if (err instanceof ConfigError || err instanceof SecretBoxError || (await isKnownAppError(err))) {
+      process.stderr.write(`plinth: ${(err as Error).message}\n`);
       return 1;
     }
     // Known start-up problems (port in use, database unreachable, data dir unusable): one line, no stack.
@@ -165,4 +160,13 @@ function parse(argv: string[]) {
       version: { type: 'boolean', short: 'v' },
     },
   });
+}
+
+/** A foreign table in the database or a failed migration: errors whose message is the whole story. */
+async function isKnownAppError(err: unknown): Promise<boolean> {
+  const [{ MigrationError }, { ForeignTablesError }] = await Promise.all([
+    import('../migrations/index.ts'),
+    import('../schema/index.ts'),
+  ]);
+  return err instanceof ForeignTablesError || err instanceof MigrationError;
 }

@@ -1,11 +1,6 @@
 import cluster from 'node:cluster';
-import type { App } from '../app.ts';
 import type { Config } from '../config/index.ts';
-import { createLogger, type Logger } from '../log/index.ts';
-import { capConnections } from './open-files.ts';
-import { banner, closeWithin, installerLink, startApp } from './start-app.ts';
-import { serveWorker } from './worker.ts';
-import { superviseWorkers } from './workers.ts';
+import { createLogger } from '../log/index.ts';
 
 /**
  * `plinth serve`: listens until SIGTERM/SIGINT, then drains in-flight requests for up to
@@ -14,66 +9,9 @@ import { superviseWorkers } from './workers.ts';
  * `serveWorker` (worker.ts).
  */
 export async function serve(config: Config): Promise<number> {
-  if (cluster.isWorker) return serveWorker(config);
+  // Loaded when needed: the primary of `--workers N` builds no app and keeps its memory small.
+  if (cluster.isWorker) return (await import('./worker.ts')).serveWorker(config);
   const log = createLogger(config.logLevel);
-  if (config.workers > 1) return superviseWorkers(config, log);
-  // A restore (docs/backups.md) closes the app and opens it again on the restored data, in this process.
-  for (;;) {
-    const outcome = await serveOnce(config, log);
-    if (outcome !== 'restart') return outcome;
-    log.warn('reopening after a restore');
-  }
-}
-
-async function serveOnce(config: Config, log: Logger): Promise<number | 'restart'> {
-  const app = await startApp(config, log);
-  // From here a signal drains and closes (before, Node's default ends the process, which is safe).
-  const signals = stopOnSignal(app, log, config.shutdownTimeout);
-  const restart = new Promise<'restart'>((resolve) => {
-    app.backups.onRestart = () => {
-      signals.dispose();
-      app.close().then(
-        () => resolve('restart'),
-        (err) => {
-          log.error({ err }, 'closing for a restore failed');
-          resolve('restart');
-        },
-      );
-    };
-  });
-  const stopped = Promise.race([signals.stopped, restart]);
-  const cap = capConnections(app.server.server, log);
-  process.stdout.write(banner(config, cap));
-  const installer = await installerLink(app);
-  if (installer) process.stdout.write(installer);
-  return stopped;
-}
-
-/** `stopped` resolves with the exit code once a signal has stopped the app; `dispose` stops listening. */
-function stopOnSignal(
-  app: App,
-  log: Logger,
-  timeoutSeconds: number,
-): { stopped: Promise<number>; dispose(): void } {
-  let dispose = () => {};
-  const stopped = new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        // An operator pressing Ctrl-C twice, or a supervisor in a hurry: do not wait for the drain.
-        process.stderr.write(`plinth: ${signal} again: exiting without waiting for requests to finish.\n`);
-        process.exit(1);
-      }
-      stopping = true;
-      log.info({ signal, shutdownTimeout: timeoutSeconds }, 'shutting down');
-      closeWithin(app, log, timeoutSeconds, 'shutdown').then(resolve);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    dispose = () => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-    };
-  });
-  return { stopped, dispose };
+  if (config.workers > 1) return (await import('./workers.ts')).superviseWorkers(config, log);
+  return (await import('./alone.ts')).serveAlone(config, log);
 }

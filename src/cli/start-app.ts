@@ -3,10 +3,8 @@ import type { FastifyListenOptions } from 'fastify';
 import { type App, type AppOptions, createApp } from '../app.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
+import { CLOSE_GRACE_SECONDS } from './banner.ts';
 import { explainListenError, StartupError } from './startup-errors.ts';
-
-/** Seconds past the drain deadline that closing the rest (database, mail) may take before the process quits. */
-export const CLOSE_GRACE_SECONDS = 10;
 
 /**
  * Builds the app, applies pending app migrations and listens. As PocketBase does: pending app migrations
@@ -67,20 +65,6 @@ export function closeWithin(app: App, log: Logger, timeoutSeconds: number, what:
       return 1;
     },
   );
-}
-
-/** What `serve` prints once it answers: where, and with how many processes. */
-export function banner(config: Config, cap: number | undefined, workers = 1): string {
-  const base = config.appUrl;
-  const lines = [
-    `Plinth is listening on http://${config.host}:${config.port}`,
-    `  REST API:  ${base}/api/`,
-    `  Dashboard: ${base}/_/`,
-    `  Data:      ${config.dataDir}`,
-  ];
-  if (workers > 1) lines.push(`  Workers:   ${workers} processes`);
-  if (cap) lines.push(`  Connections: at most ${cap}${workers > 1 ? ' a worker' : ''} (open-file limit)`);
-  return `\n${lines.join('\n')}\n\n`;
 }
 
 /**

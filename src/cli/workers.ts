@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createBusHub } from '../bus/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
+import { banner, CLOSE_GRACE_SECONDS } from './banner.ts';
 import { type FromWorker, workerChannel } from './channels.ts';
-import { banner, CLOSE_GRACE_SECONDS } from './start-app.ts';
 import { explainListenError, StartupError } from './startup-errors.ts';
 import { metricsGatherer } from './worker-metrics.ts';
 
