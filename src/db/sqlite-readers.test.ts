@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -34,6 +34,33 @@ const longScan = (n: number) =>
 const runaway = `SELECT COUNT(*) AS n FROM t a LEFT JOIN t b ON ${GUARD_SQL} AND 1=1 LEFT JOIN t c ON ${GUARD_SQL} AND 1=1 LEFT JOIN t d ON ${GUARD_SQL} AND 1=1`;
 
 describe('SQLite reader threads', () => {
+  it('keep the process alive while a query runs, so that a command awaiting one is not cut off', async () => {
+    // Open here meanwhile: a reader opens the file read-only, which needs a writer's WAL index beside it.
+    const db = await open(30_000);
+    // A process whose only work is one query on a new reader: Node ends it with code 13 ("unsettled
+    // top-level await") if the starting reader does not hold the event loop open.
+    const file = join(dir, `r${n}.db`);
+    const script = `
+      import { createReaderPool } from ${JSON.stringify(new URL('./sqlite-readers.ts', import.meta.url).href)};
+      import { createLogger } from ${JSON.stringify(new URL('../log/index.ts', import.meta.url).href)};
+      const pool = createReaderPool({ file: ${JSON.stringify(file)}, size: 1, log: createLogger('silent') });
+      const [rows] = await pool.run([{ sql: 'SELECT COUNT(*) AS n FROM t', params: [] }], 5000);
+      console.log(JSON.stringify(rows));
+      process.exit(0);
+    `;
+    const { spawnSync } = await import('node:child_process');
+    // A file, not `-e`: the reader threads inherit the process's flags, and `--input-type` fails them.
+    const main = join(dir, 'one-query.mjs');
+    writeFileSync(main, script);
+    const child = spawnSync(process.execPath, [main], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    await db.close();
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout), [{ n: 400 }]);
+  });
+
   it('run a long query beside the event loop, which keeps turning', async () => {
     const db = await open(30_000);
     try {

@@ -86,6 +86,7 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
       else finish(reader, msg);
       reader.idleSince = performance.now();
       dispatch();
+      if (!reader.job) reader.worker.unref();
     });
     reader.worker.on('error', (err) => {
       log.error({ err }, 'sqlite reader failed');
@@ -94,7 +95,8 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
     reader.worker.on('exit', () => {
       if (readers.has(reader)) retire(reader, new Error('sqlite reader exited'));
     });
-    reader.worker.unref();
+    // A reader starting or running a query keeps the process alive (a command's query must not be cut off
+    // by the process ending, Node's code 13); an idle one does not.
     sweeper ??= setInterval(sweep, IDLE_MS / 4).unref();
   }
 
@@ -163,6 +165,7 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
         log.warn({ timeoutMs: pending.job.timeoutMs }, 'sqlite reader stuck past its deadline; replaced');
         retire(reader, new StatementTimeout());
       }, pending.job.timeoutMs + HARD_GRACE_MS);
+      reader.worker.ref();
       reader.worker.postMessage(pending.job);
     }
   }

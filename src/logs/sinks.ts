@@ -138,18 +138,23 @@ function startThread(file: string, onExit: () => void) {
     workerData: { file },
     name: 'plinth-logs',
   });
+  // An idle thread does not keep the process alive; one with batches to answer does (a command that closes
+  // its app right after a write must not end before the batch is written: Node would end it with code 13,
+  // the pending await unsettled).
   worker.unref();
   let seq = 0;
   const waiting = new Map<number, { resolve(failed: number): void; reject(err: Error): void }>();
   worker.on('message', (m: { seq: number; failed?: number; error?: string }) => {
     const w = waiting.get(m.seq);
     waiting.delete(m.seq);
+    if (waiting.size === 0) worker.unref();
     if (m.error !== undefined) w?.reject(new Error(m.error));
     else w?.resolve(m.failed ?? 0);
   });
   const failAll = (err: Error) => {
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
+    worker.unref();
   };
   worker.on('error', failAll);
   // Ended (stopped when idle, or failed): the next big batch starts another.
@@ -162,6 +167,7 @@ function startThread(file: string, onExit: () => void) {
     write(batch: unknown[]): Promise<number> {
       const id = ++seq;
       return new Promise((resolve, reject) => {
+        if (waiting.size === 0) worker.ref();
         waiting.set(id, { resolve, reject });
         worker.postMessage({ seq: id, batch });
       });
