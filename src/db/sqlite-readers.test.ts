@@ -7,6 +7,7 @@ import { ApiError } from '../errors/index.ts';
 import { createLogger } from '../log/index.ts';
 import { createDatabase } from './database.ts';
 import { GUARD_SQL } from './sqlite-guard.ts';
+import { createReaderPool } from './sqlite-readers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'plinth-readers-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,6 +35,24 @@ const longScan = (n: number) =>
 const runaway = `SELECT COUNT(*) AS n FROM t a LEFT JOIN t b ON ${GUARD_SQL} AND 1=1 LEFT JOIN t c ON ${GUARD_SQL} AND 1=1 LEFT JOIN t d ON ${GUARD_SQL} AND 1=1`;
 
 describe('SQLite reader threads', () => {
+  it('fail the waiting query when a reader cannot start, and do not start readers again in a loop', {
+    timeout: 10_000,
+  }, async () => {
+    const errors: unknown[] = [];
+    const log = createLogger('silent');
+    log.error = ((obj: unknown) => {
+      errors.push(obj);
+    }) as typeof log.error;
+    // No such file: a reader opens the file read-only, so it fails as it starts.
+    const pool = createReaderPool({ file: join(dir, 'missing', 'none.db'), size: 2, log });
+    await assert.rejects(pool.run([{ sql: 'SELECT 1 AS n', params: [] }], 5000));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(errors.length <= 2, `${errors.length} readers failed, not one or two`);
+    // The next query tries again, and fails the same way.
+    await assert.rejects(pool.run([{ sql: 'SELECT 1 AS n', params: [] }], 5000));
+    await pool.close();
+  });
+
   it('keep the process alive while a query runs, so that a command awaiting one is not cut off', async () => {
     // Open here meanwhile: a reader opens the file read-only, which needs a writer's WAL index beside it.
     const db = await open(30_000);

@@ -90,7 +90,8 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
     });
     reader.worker.on('error', (err) => {
       log.error({ err }, 'sqlite reader failed');
-      retire(reader, err);
+      if (reader.ready) retire(reader, err);
+      else failedToStart(reader, err);
     });
     reader.worker.on('exit', () => {
       if (readers.has(reader)) retire(reader, new Error('sqlite reader exited'));
@@ -112,6 +113,17 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
       clearInterval(sweeper);
       sweeper = undefined;
     }
+  }
+
+  /**
+   * A reader that failed before it could take a query (the file unreadable, the thread not created) is not
+   * started again at once, which would fail the same way in a loop: the queries waiting for a reader fail
+   * with its error, and the next query tries a new one.
+   */
+  function failedToStart(reader: Reader, err: unknown): void {
+    if (!readers.delete(reader)) return;
+    for (const pending of queue.splice(0)) pending.reject(err);
+    void reader.worker.terminate();
   }
 
   /** Removes a reader (failed, exited or stuck), fails its job, and starts another if allowed. */
