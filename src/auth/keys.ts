@@ -10,7 +10,7 @@ import {
 } from 'jose';
 import type { Database } from '../db/index.ts';
 import type { SecretBox } from '../lib/index.ts';
-import { readParam, readParamText, swapParam, writeParam } from '../schema/index.ts';
+import { insertParam, readParam, readParamText, swapParam, writeParam } from '../schema/index.ts';
 
 export type KeyAlg = 'EdDSA' | 'ES256';
 export const KEY_ALGS: readonly KeyAlg[] = ['EdDSA', 'ES256'];
@@ -133,8 +133,10 @@ export async function loadKeyRing(db: Database, dataDir: string, secrets?: Secre
           created: Date.now(),
         }))
       : [await newKey('EdDSA')];
-    await write(keys);
-    // Two nodes starting on a new database at once: whichever wrote last wins, and both use that.
+    // Two nodes starting on a new database at once: one stores its key, and both use the one stored.
+    await insertParam(db, PARAM_ID, {
+      keys: secrets ? mapPrivate(keys, (d) => secrets.seal(d, KEY_CONTEXT)) : keys,
+    });
     keys = (await read()) ?? keys;
   }
   await adopt(keys);

@@ -14,7 +14,7 @@ export type { FieldDef, FieldType } from './fields/index.ts';
 export { FIELD_TYPES, fieldType } from './fields/index.ts';
 export type { ImportPlan, PlannedCollection } from './import-plan.ts';
 export { identityIndex, indexColumns } from './indexes.ts';
-export { readParam, readParamText, swapParam, writeParam } from './params.ts';
+export { insertParam, readParam, readParamText, swapParam, writeParam } from './params.ts';
 export type { RateLimitRule, RateLimits } from './rate-limits.ts';
 export { findRateLimitRule } from './rate-limits.ts';
 export { blankCollection, collectionScaffolds } from './scaffolds.ts';

@@ -7,18 +7,50 @@ export async function readParam<T>(db: Database, id: string): Promise<T | undefi
   return text === undefined ? undefined : (JSON.parse(text) as T);
 }
 
-/** Stores one JSON value in `_params`, replacing any earlier one, in one transaction. */
+/**
+ * Stores one JSON value in `_params`, replacing any earlier one, in one transaction. Two writers at once
+ * (two nodes on a new database): the second's INSERT meets the first's row, which its DELETE could not see
+ * yet; it tries again, and the last to commit wins.
+ */
 export async function writeParam(db: Database, id: string, value: unknown): Promise<void> {
   const q = db.dialect.quote;
+  for (let attempt = 1; ; attempt++) {
+    const now = nowString();
+    try {
+      await db.transaction(async (trx) => {
+        await db.run(trx, `DELETE FROM ${q('_params')} WHERE ${q('id')} = ?`, [id]);
+        await db.run(
+          trx,
+          `INSERT INTO ${q('_params')} (${q('id')}, ${q('value')}, ${q('created')}, ${q('updated')}) VALUES (?, ?, ?, ?)`,
+          [id, JSON.stringify(value), now, now],
+        );
+      });
+      return;
+    } catch (err) {
+      if (attempt >= 3 || db.dialect.translateError(err)?.kind !== 'unique') throw err;
+    }
+  }
+}
+
+/**
+ * Stores one JSON value in `_params` unless one is there already; answers whether it did. For a value
+ * made once (the first signing key): of two nodes starting on a new database, one stores its own and the
+ * other finds it.
+ */
+export async function insertParam(db: Database, id: string, value: unknown): Promise<boolean> {
+  const q = db.dialect.quote;
   const now = nowString();
-  await db.transaction(async (trx) => {
-    await db.run(trx, `DELETE FROM ${q('_params')} WHERE ${q('id')} = ?`, [id]);
+  try {
     await db.run(
-      trx,
+      db.kysely,
       `INSERT INTO ${q('_params')} (${q('id')}, ${q('value')}, ${q('created')}, ${q('updated')}) VALUES (?, ?, ?, ?)`,
       [id, JSON.stringify(value), now, now],
     );
-  });
+    return true;
+  } catch (err) {
+    if (db.dialect.translateError(err)?.kind === 'unique') return false;
+    throw err;
+  }
 }
 
 /** The stored JSON text of one `_params` value, as it is in the database. */
