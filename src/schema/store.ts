@@ -135,6 +135,7 @@ export async function createCollectionStore(
       .selectFrom('_collections')
       .selectAll()
       .orderBy('created')
+      .orderBy('id')
       .execute()) as CollectionRow[];
     return schemaOf(rows.map((row) => openCollectionSecrets(collectionFromRow(row), secrets)));
   }
