@@ -6,7 +6,7 @@ import { installJsonBodies } from './body.ts';
 import type { HttpDeps } from './context.ts';
 import { installDrain } from './drain.ts';
 import { frameworkErrors, installErrorHandling } from './errors.ts';
-import { Metrics } from './metrics.ts';
+import type { Metrics } from './metrics.ts';
 import { installRateLimits } from './rate-limit.ts';
 import { createMemoryRateStore, createSharedRateStore } from './rate-store.ts';
 import type { ReadinessCheck } from './readiness.ts';
@@ -68,7 +68,7 @@ export async function buildServer(
   // Next, before any work (auth included): bounded in-flight requests and queue, per-IP limits.
   admission.install(app);
   // Off by default, and then no hook at all. On: an onResponse hook on each route registered from here on.
-  const metrics = deps.config.metrics ? createMetrics(app, deps) : undefined;
+  const metrics = deps.config.metrics ? await createMetrics(app, deps) : undefined;
   if (metrics) deps.sharedMetrics?.serve(metrics.registry);
   const notFoundHooks = metrics?.install(app);
 
@@ -134,8 +134,13 @@ export async function buildServer(
   return app;
 }
 
-/** The metrics of this server, reading admission, realtime, the database pool and the jobs when scraped. */
-function createMetrics(app: FastifyInstance, deps: HttpDeps): Metrics {
+/**
+ * The metrics of this server, reading admission, realtime, the database pool and the jobs when scraped.
+ * Loaded only when metrics are on: prom-client and what it imports are about 90 modules an idle server
+ * without metrics would otherwise hold (issue 16's idle memory).
+ */
+async function createMetrics(app: FastifyInstance, deps: HttpDeps): Promise<Metrics> {
+  const { Metrics } = await import('./metrics.ts');
   return new Metrics({
     engine: deps.engine?.name ?? 'unknown',
     admission: () => app.admission,
