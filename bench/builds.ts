@@ -6,7 +6,7 @@
 //
 // Flags: --a DIR --b DIR (checkouts holding bin/plinth.js; b defaults to this one) --rounds N (8)
 //        --duration S (5) --warmup S (3) --connections N (10) --engine sqlite|postgres (sqlite)
-//        --scenario get|list (get) --threads (also CPU per request by thread name: MainThread,
+//        --scenario get|list|create (get; create: durable creates, as bench/run.ts's) --threads (also CPU per request by thread name: MainThread,
 //        V8Worker, plinth-logs...) --json
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,8 +33,17 @@ const { values: flags } = parseArgs({
   },
 });
 const log = (msg: string) => console.error(`bench: ${msg}`);
+const CREATE = [
+  '--method',
+  'POST',
+  '--content-type',
+  'application/json',
+  '--body',
+  '{"title":"bench","n":7}',
+];
 function load(url: string, duration: number): Promise<LoadResult> {
-  return loadInChild(['--url', url, '--duration', String(duration), '--connections', flags.connections]);
+  const args = ['--url', url, '--duration', String(duration), '--connections', flags.connections];
+  return loadInChild(flags.scenario === 'create' ? [...args, ...CREATE] : args);
 }
 
 interface Build {
@@ -59,7 +68,9 @@ async function start(label: string, dir: string): Promise<Build> {
   const path =
     flags.scenario === 'list'
       ? '/api/collections/posts/records?perPage=20&sort=-created'
-      : `/api/collections/posts/records/${id}`;
+      : flags.scenario === 'create'
+        ? '/api/collections/posts/records'
+        : `/api/collections/posts/records/${id}`;
   const check = await api(server.baseUrl, 'GET', path);
   if (check.status !== 200) throw new Error(`${label}: ${path} answered ${check.status}`);
   return { label, server, url: server.baseUrl + path, cpuPerRequest: [], rps: [], threads: new Map() };

@@ -3,8 +3,17 @@ export function formatDate(d: Date): string {
   return d.toISOString().replace('T', ' ');
 }
 
+let lastMs = Number.NaN;
+let lastText = '';
+
+/** Now in that form. The last millisecond's text is kept: under load many writes share one. */
 export function nowString(): string {
-  return formatDate(new Date());
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastText = formatDate(new Date(ms));
+  }
+  return lastText;
 }
 
 /**
