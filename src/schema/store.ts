@@ -246,17 +246,18 @@ export async function createCollectionStore(
       (await findViolatedIndex(trx, db.dialect, before, after))
     )
       throw duplicates();
+    const tooLong = (field: string) =>
+      badRequest('Failed to save collection.', {
+        fields: {
+          code: 'validation_values_too_long',
+          message: `Existing records hold values of "${field}" longer than ${BOUNDED_TEXT_CHARS} characters, which this database stores bounded at that length: shorten them first.`,
+        },
+      });
     const overlong =
       before && after && !db.dialect.transactionalDdl
         ? await findOverlongField(trx, db.dialect, before, after)
         : undefined;
-    if (overlong)
-      throw badRequest('Failed to save collection.', {
-        fields: {
-          code: 'validation_values_too_long',
-          message: `Existing records hold values of "${overlong}" longer than ${BOUNDED_TEXT_CHARS} characters, which this database stores bounded at that length: shorten them first.`,
-        },
-      });
+    if (overlong) throw tooLong(overlong);
     const rows = () => trx.updateTable('_collections');
     if (after && before) {
       const undo = undoBy(rows().set(toRow(before)).where('id', '=', before.id));
@@ -273,7 +274,10 @@ export async function createCollectionStore(
     try {
       await applyTableSync(trx, planTableSync(db.dialect, before, after), log);
     } catch (err) {
-      if (db.dialect.translateError(err)?.kind === 'unique') throw duplicates();
+      const failure = db.dialect.translateError(err);
+      if (failure?.kind === 'unique') throw duplicates();
+      // A record written with a longer value after the check above (MySQL refuses to bound the column).
+      if (failure?.kind === 'tooLong') throw tooLong(failure.columns?.[0] ?? 'a field');
       throw err;
     }
     if (!dependents.length || !s) return;
