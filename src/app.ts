@@ -19,7 +19,7 @@ import {
   RESTORED_TOPIC,
   startBackupSchedule,
 } from './backups/index.ts';
-import { type Bus, createMemoryBus, createRedisBus, type WorkerBus } from './bus/index.ts';
+import { type Bus, createMemoryBus, createRedisBus, type WorkerBus, withSiblings } from './bus/index.ts';
 import { type Config, loadEncryptionKeys, prepareDataDir, sqliteFile } from './config/index.ts';
 import { createDatabase, type Database, outageError, runMigrations, type WriteLock } from './db/index.ts';
 import { buildServer, type ReadinessCheck, rememberSuccess, type SharedMetrics } from './http/index.ts';
@@ -143,15 +143,19 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     });
     const keys = await loadKeyRing(db, config.dataDir, secrets);
     const onBusError = (err: unknown, topic: string) => log.error({ err, topic }, 'bus handler failed');
+    // A worker of `plinth serve --workers N`: the other workers of this machine, through the primary.
+    const siblings = options.workerBus?.(onBusError);
     const redis = config.redisUrl
       ? createRedisBus({
           url: config.redisUrl,
           prefix: config.redisPrefix,
           onError: onBusError,
           onStatus: reportRedis(log, () => resync()),
+          fallbackCounters: siblings?.counters,
         })
       : undefined;
-    const shared = redis ?? options.workerBus?.(onBusError);
+    // With Redis, workers are nodes of their own to it, and reach each other without it while it is down.
+    const shared = redis && siblings ? withSiblings(redis, siblings) : (redis ?? siblings);
     const bus: Bus = shared ?? createMemoryBus(onBusError);
     // One throttle: sign-ins and `oldPassword` checks share each identity's budget, on every node.
     const throttle = createThrottle(shared?.counters);

@@ -73,8 +73,8 @@ describe(`Redis down and back, ${NODES} node(s)`, () => {
     assert.equal(upsert.code, 0, upsert.stderr);
     for (const dir of dirs) {
       const port = await freePort();
-      // One process a node: with several, each worker is a node of its own to Redis (docs/scale-out.md),
-      // and while Redis is down a worker's events reach only its own streams.
+      // One process a node: the subject is the node. The workers of one node while Redis is down:
+      // test/workers.test.ts.
       const served = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir, '--workers', '1'], env);
       nodes.push({
         url: `http://127.0.0.1:${port}`,

@@ -12,3 +12,4 @@ export {
   type WorkerBus,
 } from './ipc.ts';
 export { createRedisBus, type RedisBus, type RedisBusOptions } from './redis.ts';
+export { withSiblings } from './siblings.ts';

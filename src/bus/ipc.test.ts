@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { type Channel, createBusHub, createWorkerBus, createWorkerLock, type HubMessage } from './ipc.ts';
+import { createRedisBus } from './redis.ts';
+import { withSiblings } from './siblings.ts';
 
 /**
  * Two ends of a channel that behave as Node's IPC does: each message arrives as a JSON copy, later,
@@ -126,5 +130,71 @@ describe('the bus between workers (through the primary)', () => {
     b!.close();
     await third;
     assert.deepEqual(order, ['a', 'b', 'c']);
+  });
+});
+
+/** A loopback port nothing listens on: a Redis that is down. */
+const closedPort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
+describe('workers with Redis (withSiblings)', () => {
+  /** Two workers of one machine, each its own node to Redis at `url`, with the primary's hub between them. */
+  function twoWorkers(url: string) {
+    const prefix = `plinth-test-${randomUUID()}:`;
+    return workersOnHub(2).map((w) => {
+      const redis = createRedisBus({ url, prefix, fallbackCounters: w.bus.counters });
+      return { bus: withSiblings(redis, w.bus), redis };
+    });
+  }
+  const until = async (check: () => boolean) => {
+    for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  };
+
+  it('while Redis is down, reaches the other worker through the primary and counts it; limits are shared', async () => {
+    const [a, b] = twoWorkers(`redis://127.0.0.1:${await closedPort()}`);
+    try {
+      const got: string[] = [];
+      a!.bus.subscribe('t', (m) => got.push(`a:${JSON.stringify(m)}`));
+      b!.bus.subscribe('t', (m) => got.push(`b:${JSON.stringify(m)}`));
+      await settle();
+      assert.equal(a!.redis.connected, false);
+      assert.equal(await a!.bus.publish('t', { n: 1 }), 2, 'this worker and the other');
+      await until(() => got.length === 2);
+      await settle();
+      assert.deepEqual(got.sort(), ['a:{"n":1}', 'b:{"n":1}']);
+      const limit = [{ key: `k-${randomUUID()}`, max: 1, windowSeconds: 60 }];
+      assert.equal(await a!.bus.counters.take(limit), 0);
+      assert.ok((await b!.bus.counters.take(limit)) > 0, "the budget is the primary's, not each worker's");
+    } finally {
+      await Promise.all([a!.bus.close(), b!.bus.close()]);
+    }
+  });
+
+  it('while Redis is up, each message reaches the other worker once, through Redis', async () => {
+    const [a, b] = twoWorkers('redis://127.0.0.1:6379');
+    try {
+      await until(() => a!.redis.connected && b!.redis.connected);
+      const got: string[] = [];
+      a!.bus.subscribe('t', (m) => got.push(`a:${JSON.stringify(m)}`));
+      b!.bus.subscribe('t', (m) => got.push(`b:${JSON.stringify(m)}`));
+      // Redis confirms b's subscription asynchronously: publish until it counts b.
+      let reached = 0;
+      let last = -1;
+      while (reached < 2 && last < 100) {
+        reached = await a!.bus.publish('t', ++last);
+        if (reached < 2) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(reached, 2);
+      await until(() => got.includes(`b:${last}`));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(got.filter((g) => g === `b:${last}`).length, 1, 'not also relayed through the primary');
+    } finally {
+      await Promise.all([a!.bus.close(), b!.bus.close()]);
+    }
   });
 });

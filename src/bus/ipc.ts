@@ -36,6 +36,11 @@ export const isHubMessage = (message: unknown): message is HubMessage =>
 export interface WorkerBus extends Bus {
   /** Counters shared by every worker of the server, kept by the primary (this worker's own once it is gone). */
   readonly counters: WindowCounters;
+  /**
+   * Sends a message (its JSON text) to the other workers' handlers only, not this worker's; resolves with
+   * how many it reached (0 once the primary is gone). How a worker whose Redis is down still reaches them.
+   */
+  relay(topic: string, text: string): Promise<number>;
 }
 
 /**
@@ -97,15 +102,18 @@ export function createWorkerBus(
     },
   };
 
+  const relay = async (topic: string, text: string) =>
+    (await ask({ plinth: 'bus.publish', topic, text })) ?? 0;
+
   return {
     counters,
+    relay,
     async publish(topic, message) {
       if (closed) throw new Error('the bus is closed');
       const text = JSON.stringify(message ?? null);
       const set = handlers.get(topic);
       deliverCopies(set, text, (err) => onError(err, topic));
-      const others = await ask({ plinth: 'bus.publish', topic, text });
-      return (set?.size ?? 0) + (others ?? 0);
+      return (set?.size ?? 0) + (await relay(topic, text));
     },
     subscribe(topic, handler) {
       let set = handlers.get(topic);

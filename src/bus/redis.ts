@@ -13,6 +13,8 @@ export interface RedisBusOptions {
   onError?: (err: unknown, topic: string) => void;
   /** Lost and regained connections, and messages that could not be sent to other nodes. */
   onStatus?: (event: 'down' | 'up' | 'not-sent', detail: string) => void;
+  /** Where counting goes while Redis is down (default: this process's memory). */
+  fallbackCounters?: WindowCounters;
 }
 
 export interface RedisBus extends Bus {
@@ -26,6 +28,11 @@ export interface RedisBus extends Bus {
   ping(): Promise<void>;
   /** Counters shared by every node (sign-in throttling, rate limits); this node's own while Redis is down. */
   readonly counters: WindowCounters;
+  /**
+   * `publish`, telling apart the handlers of this node it reached (`here`) and the other nodes (`others`:
+   * undefined when Redis did not take the message, so that no other node has it).
+   */
+  send(topic: string, message: unknown): Promise<{ here: number; others: number | undefined }>;
 }
 
 /** Channel names carry the topic as it is (topics are Plinth's own fixed strings). */
@@ -55,7 +62,7 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     });
   const pub = connection();
   const sub = connection();
-  const counters = createRedisCounters(pub, prefix, createMemoryCounters());
+  const counters = createRedisCounters(pub, prefix, options.fallbackCounters ?? createMemoryCounters());
   let closed = false;
   let wasUp = false;
   const connected = () => pub.status === 'ready' && sub.status === 'ready';
@@ -103,6 +110,24 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     deliver(channel.slice(prefix.length), JSON.stringify(parsed.m ?? null));
   });
 
+  async function send(topic: string, message: unknown) {
+    if (closed) throw new Error('the bus is closed');
+    const text = JSON.stringify(message ?? null);
+    const here = handlers.get(topic)?.size ?? 0;
+    deliver(topic, text);
+    try {
+      // Redis counts the connections subscribed to the channel, one per node: this node's is replaced by
+      // its handlers. Until Redis has confirmed this node's subscription it may or may not be in Redis's
+      // count; it is taken as not, so the answer may be one too many then, never too few (an asker
+      // waits for one answer more rather than giving up before the node that holds a stream answers).
+      const reached = await pub.publish(prefix + topic, envelope(node, message));
+      return { here, others: reached - (subscribed.has(topic) ? 1 : 0) };
+    } catch (err) {
+      options.onStatus?.('not-sent', `${topic}: ${(err as Error).message}`);
+      return { here, others: undefined };
+    }
+  }
+
   return {
     get connected() {
       return connected();
@@ -112,22 +137,10 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
       await pub.ping();
     },
     counters,
+    send,
     async publish(topic, message) {
-      if (closed) throw new Error('the bus is closed');
-      const text = JSON.stringify(message ?? null);
-      const here = handlers.get(topic)?.size ?? 0;
-      deliver(topic, text);
-      try {
-        // Redis counts the connections subscribed to the channel, one per node: this node's is replaced by
-        // its handlers. Until Redis has confirmed this node's subscription it may or may not be in Redis's
-        // count; it is taken as not, so the answer may be one too many then, never too few (an asker
-        // waits for one answer more rather than giving up before the node that holds a stream answers).
-        const reached = await pub.publish(prefix + topic, envelope(node, message));
-        return reached - (subscribed.has(topic) ? 1 : 0) + here;
-      } catch (err) {
-        options.onStatus?.('not-sent', `${topic}: ${(err as Error).message}`);
-        return here;
-      }
+      const { here, others } = await send(topic, message);
+      return here + (others ?? 0);
     },
     subscribe(topic, handler) {
       let set = handlers.get(topic);
