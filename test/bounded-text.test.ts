@@ -180,7 +180,9 @@ describe('fields stored as bounded text', () => {
   });
 
   it('refuses with a 400 a bound that a value written after its check no longer fits (MySQL)', {
-    skip: TEST_ENGINE !== 'mysql' && 'only MySQL bounds the column; elsewhere a lower max applies to later writes',
+    skip:
+      TEST_ENGINE !== 'mysql' &&
+      'only MySQL bounds the column; elsewhere a lower max applies to later writes',
   }, async () => {
     const def = (await call('GET', '/api/collections/ev')).body;
     const target = (await list('sort=when')).items[0]!;
