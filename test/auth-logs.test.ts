@@ -243,7 +243,7 @@ describe('no secrets in the logs', () => {
       token: login.body.token,
       body: { newEmail: 'ann.new@example.com' },
     });
-    assert.equal(ask.status, 204);
+    assert.equal(ask.status, 204, JSON.stringify(ask.body));
     const mail = await smtp.waitFor({ to: 'ann.new@example.com' });
     const token = /confirm-email-change\/([\w.-]+)/.exec(mail.html)?.[1];
     assert.ok(token, mail.html);
