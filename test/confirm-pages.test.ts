@@ -234,11 +234,16 @@ describe('the confirmation links at /_/, in a real browser', { skip: noBrowser }
       await page.getByLabel('Password', { exact: true }).fill('pw-123456789');
       await page.getByLabel('Confirm password').fill('pw-123456789');
       await page.getByRole('button', { name: 'Create superuser' }).click();
-      await page
-        .getByText('Superuser first@example.com created. You can now sign in through the API.', {
-          exact: true,
-        })
-        .waitFor(WAIT);
+      // Longer than WAIT: the first write of a new server (a password hash, a worker's first query) beside
+      // the test files that saturate the CPU took past 5 s in CI three times. On a failure, say what the
+      // page shows instead (an error from the server would be there).
+      const created = page.getByText(
+        'Superuser first@example.com created. You can now sign in through the API.',
+        { exact: true },
+      );
+      await created.waitFor({ timeout: 20_000 }).catch(async (err: Error) => {
+        throw new Error(`${err.message}\nthe page says: ${await page.locator('body').textContent()}`);
+      });
       assert.equal(page.url(), `${origin}/_/`);
       await done(tab, tokenOf(link));
 
