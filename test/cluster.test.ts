@@ -28,6 +28,8 @@ interface Node {
   url: string;
   port: number;
   child: ChildProcess;
+  /** Resolves with the first match of `pattern` in what the node has printed, or null after `ms`. */
+  waitFor: (pattern: RegExp, ms?: number) => Promise<RegExpExecArray | null>;
 }
 
 async function until(check: () => boolean | Promise<boolean>, label: string, ms = 10_000): Promise<number> {
@@ -86,11 +88,8 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     for (const dir of dirs) {
       const port = await freePort();
       // Two workers a node, whatever the machine: each worker is a node of its own to Redis.
-      const { child } = await spawnServe(
-        ['--http', `127.0.0.1:${port}`, '--dir', dir, '--workers', '2'],
-        env,
-      );
-      nodes.push({ url: `http://127.0.0.1:${port}`, port, child });
+      const served = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir, '--workers', '2'], env);
+      nodes.push({ url: `http://127.0.0.1:${port}`, port, child: served.child, waitFor: served.waitFor });
     }
     proxy = await startHaproxy(nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
     admin = new PocketBase(proxy.url);
@@ -345,6 +344,10 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     );
     console.log(`restore through one node: in force on all three after ${took} ms`);
     for (const n of nodes) assert.equal((await guestGet(n.url, '/api/health')).status, 200, n.url);
+    // Every node restarted its workers: the first alone, then the other. Until the other is up, the node
+    // answers through one worker, and the next test counts the workers a restore reaches.
+    for (const n of nodes)
+      assert.ok(await n.waitFor(/every worker restarted on the restored data/, 30_000), n.url);
     await servingAgain();
   });
 

@@ -156,6 +156,8 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<num
     worstExit = 0;
     const failed = await startAll(false);
     if (failed !== undefined) finish(failed);
+    // A warning like the one that began it, so that whoever reads warnings sees the restart end.
+    else if (!stopping()) log.warn('every worker restarted on the restored data');
   };
 
   const onSignal = (signal: NodeJS.Signals) => {
