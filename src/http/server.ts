@@ -136,7 +136,7 @@ export async function buildServer(
 
 /**
  * The metrics of this server, reading admission, realtime, the database pool and the jobs when scraped.
- * Loaded only when metrics are on: prom-client and what it imports are about 90 modules an idle server
+ * Loaded only when metrics are on: prom-client and what it imports are about 100 modules an idle server
  * without metrics would otherwise hold (issue 16's idle memory).
  */
 async function createMetrics(app: FastifyInstance, deps: HttpDeps): Promise<Metrics> {
