@@ -276,6 +276,16 @@ for (const redisDown of [false, true])
       assert.deepEqual(new Set(statuses.slice(5)), new Set([429]));
       const off = await call('PATCH', '/api/settings', { rateLimits: { enabled: false } });
       assert.equal(off.status, 200);
+      // The tests after this one write as a guest: wait until the other worker has the limits off too.
+      const offOn = await servedBy(off.id);
+      const stopped = Date.now();
+      for (;;) {
+        const probe = await elsewhere(offOn, () =>
+          call('GET', '/api/collections/notes/records?perPage=1', undefined, ''),
+        );
+        if (probe.status === 200) break;
+        assert.ok(Date.now() - stopped < 3000, 'the other worker never switched the rate limits off');
+      }
     });
 
     it('a realtime subscriber gets each event once, whichever worker holds its stream', async () => {
