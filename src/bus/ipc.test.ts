@@ -189,7 +189,8 @@ describe('workers with Redis (withSiblings)', () => {
         reached = await a!.bus.publish('t', ++last);
         if (reached < 2) await new Promise((r) => setTimeout(r, 10));
       }
-      assert.equal(reached, 2);
+      // One too many while Redis has not yet confirmed a's own subscription (redis.ts `send`), never fewer.
+      assert.ok(reached === 2 || reached === 3, `reached ${reached}`);
       await until(() => got.includes(`b:${last}`));
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(got.filter((g) => g === `b:${last}`).length, 1, 'not also relayed through the primary');

@@ -14,6 +14,12 @@ import {
 import { GROUP_MAX_MS, Group, type StatementKind, statementKind, type WalSync } from './sqlite-group.ts';
 import { type Deadline, installGuard } from './sqlite-guard.ts';
 
+/**
+ * libuv's count of event-loop turns, raised just before each poll for I/O: a read transaction opened under
+ * one count began before any I/O that a later count brings.
+ */
+const loopCount = () => performance.nodeTiming.uvMetricsInfo.loopCount;
+
 /** Bound on the prepared-statement cache; dynamic SQL (filters) must not grow it forever. */
 const STATEMENT_CACHE_LIMIT = 1000;
 
@@ -116,6 +122,17 @@ export class NodeSqliteDriver implements Driver {
   /** The open group: an outer transaction whose writes are not durable yet (group commit only). */
   #group?: Group;
   #flushQueued = false;
+  /**
+   * The read transaction the event loop's reads share within one turn (`#readNow`), as the loop count of
+   * the turn that opened it: each SELECT in autocommit takes and drops SQLite's WAL read lock (system calls
+   * that cost several times the lookup itself).
+   */
+  #snapshot?: number;
+  #closerQueued = false;
+  readonly #closer = () => {
+    this.#closerQueued = false;
+    this.#endSnapshot();
+  };
   /** Groups committed so far (tests read it to see which writes shared a COMMIT). */
   commits = 0;
   /** How long a group stays open at most (tests that count COMMITs lift it: a slow machine would split). */
@@ -173,8 +190,52 @@ export class NodeSqliteDriver implements Driver {
    */
   runNow<R>(sql: string, params: readonly unknown[]): QueryResult<R> | Promise<QueryResult<R>> | undefined {
     if (this.#users > 0 || !this.#connection) return undefined;
+    if (!this.#group && !this.#wal?.pending() && statementKind(sql) === 'read')
+      return this.#readNow<R>(sql, params);
+    this.#endSnapshot();
     if (!this.#groupCommit) return this.#connection.executeSync<R>(sql, params);
     return this.#runFree<R>(sql, params, true);
+  }
+
+  /**
+   * A SELECT with the connection free and nothing waiting to be durable: in the turn's read transaction
+   * (docs/decisions/0014-read-snapshot-per-turn.md). It is opened by the first such read after the loop
+   * last polled for I/O, and ended at the latest in the turn's check phase, before anything else uses the
+   * connection, and by the next poll: no read in it can miss a write answered before its request was sent.
+   */
+  #readNow<R>(sql: string, params: readonly unknown[]): QueryResult<R> {
+    const connection = this.#connection!;
+    const turn = loopCount();
+    if (this.#snapshot !== turn) {
+      this.#endSnapshot();
+      if (!this.#db!.isTransaction) {
+        connection.executeSync('begin', []);
+        this.#snapshot = turn;
+        if (!this.#closerQueued) {
+          this.#closerQueued = true;
+          setImmediate(this.#closer);
+        }
+      }
+    }
+    try {
+      return connection.executeSync<R>(sql, params);
+    } catch (err) {
+      this.#endSnapshot();
+      throw err;
+    }
+  }
+
+  /** Ends the turn's read transaction, if one is open. */
+  #endSnapshot(): void {
+    if (this.#snapshot === undefined) return;
+    this.#snapshot = undefined;
+    if (!this.#db?.isTransaction) return;
+    try {
+      this.#connection!.executeSync('commit', []);
+    } catch {
+      // A read transaction holds no change: ending it cannot lose one.
+      if (this.#db.isTransaction) this.#db.exec('rollback');
+    }
   }
 
   /** One statement outside transactions: at once when the connection is free, else after its holders. */
@@ -268,6 +329,8 @@ export class NodeSqliteDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
+    // Whoever takes the connection (a transaction, a queued statement) starts outside any transaction.
+    this.#endSnapshot();
     this.#users++;
     const previous = this.#lock;
     let release!: () => void;
@@ -370,6 +433,7 @@ export class NodeSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
+    this.#endSnapshot();
     this.#commitGroup();
     this.#giveWriteLock();
     if (this.#wal?.pending()) this.#wal.syncNow();
