@@ -7,6 +7,7 @@
 // waiting (on servers it starts, on its database, on timers), so one at a time left this 2-core machine
 // half idle. Files that time something or watch memory (QUIET below) run with at most one other job, as
 // they did when only two engines ran side by side; they go first, so the rest fill every slot afterwards.
+// Files that load the machine on purpose (ALONE) run with no other job at all, before everything else.
 // Each job's output is printed when it ends; the failures are listed again at the end.
 //
 // PLINTH_TEST_ENGINES=sqlite,postgres,mysql picks the engines; PLINTH_TEST_JOBS=1 runs one job at a time.
@@ -41,11 +42,16 @@ const QUIET = new Set([
   'leak',
   'memory-rule',
   'oauth2-hostile',
-  'overload',
   'query-cost',
   'realtime-leak',
   'shutdown',
 ]);
+
+/**
+ * Files that saturate the CPU on purpose: beside them a test that waits on a timer may time out (the
+ * installer page of confirm-pages did, in CI, with overload as its one neighbour).
+ */
+const ALONE = new Set(['overload']);
 
 // Every test file is a process of its own, and many start `plinth` processes: each would strip the types
 // of and compile the same few hundred modules again. Node's compile cache keeps that work on disk.
@@ -57,6 +63,7 @@ interface Job {
   engine: string;
   file: string;
   quiet: boolean;
+  alone: boolean;
   /** Expected seconds: last run's, or a guess from the file's size. */
   weight: number;
 }
@@ -85,11 +92,13 @@ function plan(): Job[] {
     for (const file of files) {
       if (ONLY.size > 0 && !ONLY.has(file)) continue;
       const weight = last[`${engine} ${file}`] ?? statSync(file).size / 2000;
-      jobs.push({ engine, file, quiet: QUIET.has(basename(file, '.test.ts')), weight });
+      const name = basename(file, '.test.ts');
+      jobs.push({ engine, file, quiet: QUIET.has(name), alone: ALONE.has(name), weight });
     }
   });
-  // Quiet jobs first (two at a time), then the rest; within each, the longest first.
-  return jobs.sort((a, b) => Number(b.quiet) - Number(a.quiet) || b.weight - a.weight);
+  // Jobs that run alone first, then quiet jobs (two at a time), then the rest; the longest first in each.
+  const rank = (j: Job) => (j.alone ? 2 : j.quiet ? 1 : 0);
+  return jobs.sort((a, b) => rank(b) - rank(a) || b.weight - a.weight);
 }
 
 function run(job: Job): Promise<Done> {
@@ -113,15 +122,21 @@ function run(job: Job): Promise<Done> {
   });
 }
 
-/** Runs the jobs in order, as many at once as the slots allow, and a quiet one only beside one other. */
+/**
+ * Runs the jobs in order, as many at once as the slots allow, a quiet one only beside one other, and one
+ * that runs alone with nothing beside it.
+ */
 async function runAll(queue: Job[]): Promise<Done[]> {
   const done: Done[] = [];
   const running = new Set<Job>();
   return new Promise((resolve) => {
     const fill = () => {
       while (queue.length > 0) {
+        const next = queue[0]!;
         const quietRunning = [...running].some((j) => j.quiet);
-        const limit = quietRunning || queue[0]!.quiet ? Math.min(2, SLOTS) : SLOTS;
+        const aloneRunning = [...running].some((j) => j.alone);
+        const limit =
+          aloneRunning || next.alone ? 1 : quietRunning || next.quiet ? Math.min(2, SLOTS) : SLOTS;
         if (running.size >= limit) break;
         const job = queue.shift()!;
         running.add(job);
