@@ -332,6 +332,31 @@ describe('creating a base collection', () => {
     assert.equal(skip.totalPages, -1);
   });
 
+  test('collections created in the same millisecond come in id order, the same on every read', async () => {
+    const made = [];
+    for (const n of ['tie_c', 'tie_a', 'tie_e', 'tie_b', 'tie_d'])
+      made.push(await server.admin.collections.create({ name: `${n}_${Date.now()}`, type: 'base' }));
+    // The same creation time for all of them, as one import can give them (PostgreSQL then listed them in
+    // any order: its sort is not stable).
+    const q = server.app.db.dialect.quote;
+    await server.app.db.run(
+      server.app.db.kysely,
+      `UPDATE ${q('_collections')} SET ${q('created')} = ? WHERE ${q('id')} IN (?, ?, ?, ?, ?)`,
+      [made[0]!.created, ...made.map((c) => c.id)],
+    );
+    await server.app.collections.reload();
+    const ids = new Set(made.map((c) => c.id));
+    const expected = made.map((c) => c.id).sort();
+    for (let i = 0; i < 5; i++) {
+      const listed = (await server.admin.collections.getFullList()).filter((c) => ids.has(c.id));
+      assert.deepEqual(
+        listed.map((c) => c.id),
+        expected,
+      );
+    }
+    for (const c of made) await server.admin.collections.delete(c.id);
+  });
+
   test('an unknown sort key for the list is a 400', async () => {
     await sdkError(server.admin.collections.getList(1, 10, { sort: 'listRule' }), 400);
   });
