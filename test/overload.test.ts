@@ -95,6 +95,8 @@ describe(`overload on ${TEST_ENGINE}`, () => {
       ...env,
       PLINTH_MAX_IN_FLIGHT_PER_IP: '0',
       PLINTH_MAX_CONNECTIONS_PER_IP: '0',
+      // The shipped value (spawnServe turns the event-loop watch off for the other tests).
+      PLINTH_MAX_EVENT_LOOP_DELAY_MS: '200',
     });
     base = `http://127.0.0.1:${port}`;
     const call = async (method: string, path: string, body: unknown, token = '') => {

@@ -34,8 +34,10 @@ describe('compacting the heap when idle', () => {
       await busy(300);
       await sleep(600);
       assert.equal(compactions, 1, 'which the load started again');
-      await sleep(800);
-      assert.equal(compactions, 2);
+      // About 0.5 s more of quiet is due; on a machine busy with other tests the timers that measure it run
+      // late, so allow up to 3 s.
+      for (let waited = 0; compactions < 2 && waited < 3000; waited += 100) await sleep(100);
+      assert.equal(compactions, 2, 'after a long quiet spell again');
     } finally {
       stop();
     }

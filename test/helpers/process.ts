@@ -53,7 +53,10 @@ export async function spawnServe(
   // A process group of its own, so that `kill` reaches the workers with the primary.
   const child = spawn(process.execPath, [BIN, 'serve', '--log-level', 'warn', ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    // No event-loop watch unless a test asks for it: on a machine busy with other test files a server is
+    // not run for a while now and then, which reads as a long turn, and it sheds the test's requests
+    // (503s in cli.test and workers.test in CI). Tests of shedding set it (overload.test).
+    env: { ...process.env, PLINTH_MAX_EVENT_LOOP_DELAY_MS: '0', ...env },
     detached: true,
   });
   const kill = (signal: NodeJS.Signals) => killGroup(child, signal);
