@@ -90,6 +90,22 @@ for (const redisDown of [false, true])
       throw new Error(`every request went to worker ${worker}`);
     };
 
+    /**
+     * After a settings change served by request `changedBy`: waits up to 3 s until the worker that did not
+     * serve it answers a guest's list with `status` (it applies the change when the bus tells it).
+     */
+    const untilOtherWorker = async (changedBy: string, status: number, message: string) => {
+      const changedOn = await servedBy(changedBy);
+      const started = Date.now();
+      for (;;) {
+        const probe = await elsewhere(changedOn, () =>
+          call('GET', '/api/collections/notes/records?perPage=1', undefined, ''),
+        );
+        if (probe.status === status) return;
+        assert.ok(Date.now() - started < 3000, message);
+      }
+    };
+
     /** The workers that answer health checks on new connections (until two have, or 20 tries). */
     const healthAnsweredBy = async () => {
       const workers = new Set<number>();
@@ -261,16 +277,8 @@ for (const redisDown of [false, true])
         },
       });
       assert.equal(settings.status, 200, JSON.stringify(settings.body));
-      const changedOn = await servedBy(settings.id);
       // The other worker reads the settings again when the bus tells it: wait until it limits too.
-      const started = Date.now();
-      for (;;) {
-        const probe = await elsewhere(changedOn, () =>
-          call('GET', '/api/collections/notes/records?perPage=1', undefined, ''),
-        );
-        if (probe.status === 429) break;
-        assert.ok(Date.now() - started < 3000, 'the other worker never applied the new rate limits');
-      }
+      await untilOtherWorker(settings.id, 429, 'the other worker never applied the new rate limits');
       // Fresh windows: replacing the rules starts every counter afresh.
       const again = await call('PATCH', '/api/settings', {
         rateLimits: {
@@ -296,15 +304,7 @@ for (const redisDown of [false, true])
       const off = await call('PATCH', '/api/settings', { rateLimits: { enabled: false } });
       assert.equal(off.status, 200);
       // The tests after this one write as a guest: wait until the other worker has the limits off too.
-      const offOn = await servedBy(off.id);
-      const stopped = Date.now();
-      for (;;) {
-        const probe = await elsewhere(offOn, () =>
-          call('GET', '/api/collections/notes/records?perPage=1', undefined, ''),
-        );
-        if (probe.status === 200) break;
-        assert.ok(Date.now() - stopped < 3000, 'the other worker never switched the rate limits off');
-      }
+      await untilOtherWorker(off.id, 200, 'the other worker never switched the rate limits off');
     });
 
     it('a realtime subscriber gets each event once, whichever worker holds its stream', async () => {
