@@ -322,7 +322,9 @@ describe('three nodes behind HAProxy on one database and one Redis', { skip }, (
     const { meta } = await admin.settings.getAll();
     await admin.settings.update({ meta: { ...meta, appName: 'after the backup' } });
     const path = '/api/collections/cl_after_backup/records';
-    for (const n of nodes) assert.equal((await guestGet(n.url, path)).status, 200, n.url);
+    // The other nodes learn of the new collection over the bus (the test above): wait until all have.
+    for (const n of nodes)
+      await until(async () => (await guestGet(n.url, path)).status === 200, `the new collection on ${n.url}`);
 
     assert.equal((await asAdmin(target, 'POST', '/api/backups/cluster.zip/restore')).status, 204);
     // A 404 (not a failed query) means the node's collections cache is the backup's, not only its tables.
