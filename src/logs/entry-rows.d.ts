@@ -1,20 +1,17 @@
 // The types of entry-rows.js (plain JavaScript: the SQLite writer thread imports it).
 
-/** Slots per entry in a batch. */
+/** Values per entry (entry-rows.js lists its slots). */
 export declare const FIELDS: number;
 /** One entry as written: time (ms), level, message, and its data as JSON text. */
 export type QueuedEntry = [time: number, level: number, message: string, data: string];
 /**
- * A maker of rows: the entry at `at` of a flat batch as a row's values. With `messageFromData`, a request
- * entry's message is null when its data's method and URL make it.
+ * A maker of rows: an entry's FIELDS values as a row's values. With `messageFromData`, a request entry's
+ * message is null when its data's method and URL make it.
  */
-export declare function entryRows(): (batch: readonly unknown[], at: number) => QueuedEntry;
+export declare function entryRows(): (slots: readonly unknown[]) => QueuedEntry;
 export declare function entryRows(options: {
   messageFromData: true;
-}): (
-  batch: readonly unknown[],
-  at: number,
-) => [time: number, level: number, message: string | null, data: string];
+}): (slots: readonly unknown[]) => [time: number, level: number, message: string | null, data: string];
 /** U+0000 (and its JSON escape) as U+FFFD. */
 export declare function noNul(value: string): string;
 /** A maker of the `created` column for entries made at `time`, in time order. */

@@ -4,11 +4,12 @@
 //
 // Why raw facts: on the get-by-id bench, building each entry's data object and JSON on the event loop,
 // and keeping those objects until the batch was written, cost more than the row itself (docs/benchmarks.md,
-// "Request logs"). The request path now only copies a few values it already has into a flat array;
-// everything made of them (message, data JSON, redaction, id, date) is made here, in the writer.
+// "Request logs"). The request path now only copies a few values it already has into a batch's bytes
+// (entry-pack.js); everything made of them (message, data JSON, redaction, id, date) is made here, in the
+// writer.
 import { randomBytes } from 'node:crypto';
 
-/** Slots per entry in a batch (a flat array, FIELDS values per entry). */
+/** Values per entry: its slots, below (entry-pack.js packs them; `entryRows` reads them from an array). */
 export const FIELDS = 12;
 // A request entry's slots: 0 time (ms), 1 status, 2 execTime (ms), 3 method, 4 url (as received),
 // 5 referer, 6 user agent, 7 auth collection name, 8 auth id ('' when not logged), 9 user IP and
@@ -56,7 +57,7 @@ function lastJson(max) {
 }
 
 /**
- * A maker of rows: each call turns the entry at `at` of a flat batch (a multiple of FIELDS) into
+ * A maker of rows: each call turns an entry's FIELDS values (the slots above) into
  * [time, level, message, data JSON], PocketBase's request entry (`type: "request"`, URL, method, status,
  * time, caller, addresses as the settings allowed). One per writer: it keeps the last entry's texts.
  * `messageFromData`: a request entry's message is null when it is its data's method, a space and its
@@ -69,20 +70,20 @@ export function entryRows({ messageFromData = false } = {}) {
   const authJson = lastJson(Number.POSITIVE_INFINITY);
   const userIPJson = lastJson(Number.POSITIVE_INFINITY);
   const remoteIPJson = lastJson(Number.POSITIVE_INFINITY);
-  return (batch, at) => {
-    const time = batch[at];
-    const status = batch[at + 1];
-    if (status === -1) return [time, batch[at + 2], batch[at + 3], batch[at + 4]];
-    const method = upper(text(batch[at + 3]));
-    const url = redacted(cut(text(batch[at + 4]), 3000));
-    const authId = batch[at + 8];
-    const userIP = batch[at + 9];
-    const error = batch[at + 11];
+  return (slots) => {
+    const time = slots[0];
+    const status = slots[1];
+    if (status === -1) return [time, slots[2], slots[3], slots[4]];
+    const method = upper(text(slots[3]));
+    const url = redacted(cut(text(slots[4]), 3000));
+    const authId = slots[8];
+    const userIP = slots[9];
+    const error = slots[11];
     const data =
-      `{"type":"request","execTime":${finite(batch[at + 2])},"url":${JSON.stringify(url)},"method":${methodJson(method)},"status":${status}` +
-      `,"referer":${refererJson(batch[at + 5])},"userAgent":${agentJson(batch[at + 6])},"auth":${authJson(batch[at + 7])}` +
+      `{"type":"request","execTime":${finite(slots[2])},"url":${JSON.stringify(url)},"method":${methodJson(method)},"status":${status}` +
+      `,"referer":${refererJson(slots[5])},"userAgent":${agentJson(slots[6])},"auth":${authJson(slots[7])}` +
       `${error === undefined ? '' : `,${error}`}${authId ? `,"authId":${JSON.stringify(authId)}` : ''}` +
-      `${userIP === undefined ? '' : `,"userIP":${userIPJson(userIP)},"remoteIP":${remoteIPJson(batch[at + 10])}`}}`;
+      `${userIP === undefined ? '' : `,"userIP":${userIPJson(userIP)},"remoteIP":${remoteIPJson(slots[10])}`}}`;
     const shown = decoded(url);
     const message = messageFromData && shown === url ? null : `${cut(method, 50)} ${shown}`;
     return [time, status >= 400 ? ERROR : INFO, message, data];

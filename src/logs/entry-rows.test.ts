@@ -27,7 +27,7 @@ describe('request log rows from raw facts', () => {
   const queuedEntry = entryRows();
 
   it("makes PocketBase's request entry: level, message with the URL decoded, data in PocketBase's keys", () => {
-    const [time, level, message, data] = queuedEntry(facts(), 0);
+    const [time, level, message, data] = queuedEntry(facts());
     assert.equal(time, 1_700_000_000_123);
     assert.equal(level, 0);
     assert.equal(message, 'GET /api/collections/notes/records?filter="a b"');
@@ -48,7 +48,7 @@ describe('request log rows from raw facts', () => {
   it('adds the error and the auth id when given, leaves the addresses out when not logged', () => {
     const error = `"error":"Missing \\"x\\".","details":{"x":{"code":"validation_required"}}`;
     const slots = facts({ 1: 400, 8: 'user0000000001', 9: undefined, 10: undefined, 11: error });
-    const [, level, , data] = queuedEntry(slots, 0);
+    const [, level, , data] = queuedEntry(slots);
     assert.equal(level, 8);
     const parsed = JSON.parse(data);
     assert.equal(parsed.error, 'Missing "x".');
@@ -64,7 +64,7 @@ describe('request log rows from raw facts', () => {
       5: undefined,
       6: 'u'.repeat(2500),
     });
-    const [, , message, data] = queuedEntry(slots, 0);
+    const [, , message, data] = queuedEntry(slots);
     const parsed = JSON.parse(data);
     assert.equal(parsed.url, '/api/files/a/b/c.png?token=***&thumb=1&x=%E0%A4%A');
     assert.equal(message, `GET ${parsed.url}`);
@@ -76,9 +76,9 @@ describe('request log rows from raw facts', () => {
 
   it("never lends an entry the last one's texts: each value is its own", () => {
     const rowOf = entryRows();
-    const first = JSON.parse(rowOf(facts({ 6: 'agent-a', 7: 'users' }), 0)[3]);
-    const second = JSON.parse(rowOf(facts({ 6: 'agent-b', 7: '' }), 0)[3]);
-    const third = JSON.parse(rowOf(facts({ 6: 'agent-b', 7: 'users', 9: undefined }), 0)[3]);
+    const first = JSON.parse(rowOf(facts({ 6: 'agent-a', 7: 'users' }))[3]);
+    const second = JSON.parse(rowOf(facts({ 6: 'agent-b', 7: '' }))[3]);
+    const third = JSON.parse(rowOf(facts({ 6: 'agent-b', 7: 'users', 9: undefined }))[3]);
     assert.deepEqual([first.userAgent, first.auth], ['agent-a', 'users']);
     assert.deepEqual([second.userAgent, second.auth, second.userIP], ['agent-b', '', '10.0.0.1']);
     assert.deepEqual([third.userAgent, third.auth, third.userIP], ['agent-b', 'users', undefined]);
@@ -86,17 +86,17 @@ describe('request log rows from raw facts', () => {
 
   it('leaves out a message its data makes (SQLite makes it when read), never a decoded one', () => {
     const rowOf = entryRows({ messageFromData: true });
-    const [, , plain, data] = rowOf(facts({ 4: '/api/x?a=1' }), 0);
+    const [, , plain, data] = rowOf(facts({ 4: '/api/x?a=1' }));
     assert.equal(plain, null);
     assert.equal(`${JSON.parse(data).method} ${JSON.parse(data).url}`, 'GET /api/x?a=1');
-    assert.equal(rowOf(facts(), 0)[2], 'GET /api/collections/notes/records?filter="a b"');
+    assert.equal(rowOf(facts())[2], 'GET /api/collections/notes/records?filter="a b"');
     const other = [5, -1, 4, 'a warning', '{"a":1}', ...new Array(FIELDS - 5)];
-    assert.equal(rowOf(other, 0)[2], 'a warning');
+    assert.equal(rowOf(other)[2], 'a warning');
   });
 
   it('passes other entries through: level, message and data as given', () => {
     const slots = [5, -1, 4, 'a warning', '{"a":1}', ...new Array(FIELDS - 5)];
-    assert.deepEqual(queuedEntry(slots, 0), [5, 4, 'a warning', '{"a":1}']);
+    assert.deepEqual(queuedEntry(slots), [5, 4, 'a warning', '{"a":1}']);
   });
 
   it('makes ids of 15 characters that sort as they were made, after every id made before idBefore(time)', () => {

@@ -3,7 +3,8 @@
 // event loop itself (sinks.ts `workerSink`). Plain JavaScript on purpose, like sqlite-reader-worker.js: a
 // worker loading TypeScript pays for its own copy of Node's type stripper. Its types: log-file-writer.d.ts.
 import { DatabaseSync } from 'node:sqlite';
-import { createdDates, entryRows, FIELDS, noNul } from './entry-rows.js';
+import { unpackEntries } from './entry-pack.js';
+import { createdDates, entryRows, noNul } from './entry-rows.js';
 
 /**
  * Rows per INSERT statement: one statement for many rows costs SQLite and node:sqlite less per row than
@@ -60,8 +61,8 @@ export function openLogFile(file, { wait = true } = {}) {
   }
 
   /** Appends one entry's five values to `params`; false (and nothing appended) for a late entry. */
-  function rowValues(params, batch, at) {
-    const [time, level, message, data] = rowOf(batch, at);
+  function rowValues(params, slots) {
+    const [time, level, message, data] = rowOf(slots);
     const seq = seqOf(time);
     if (seq < 0) {
       writeLate(time, level, message, data);
@@ -85,21 +86,21 @@ export function openLogFile(file, { wait = true } = {}) {
 
   function writeAll(batch) {
     let params = [];
-    for (let at = 0; at < batch.length; at += FIELDS) {
-      rowValues(params, batch, at);
+    unpackEntries(batch.bytes, (slots) => {
+      rowValues(params, slots);
       if (params.length === ROWS * 5) {
         insertMany.run(...params);
         params = [];
       }
-    }
+    });
     for (let i = 0; i < params.length; i += 5) insertOne.run(...params.slice(i, i + 5));
   }
 
-  function writeOne(batch, at) {
+  function writeOne(slots) {
     const params = [];
     db.exec('SAVEPOINT one');
     try {
-      if (rowValues(params, batch, at)) insertOne.run(...params);
+      if (rowValues(params, slots)) insertOne.run(...params);
       db.exec('RELEASE one');
     } catch (err) {
       db.exec('ROLLBACK TO one');
@@ -122,13 +123,13 @@ export function openLogFile(file, { wait = true } = {}) {
       last = first;
     }
     let failed = 0;
-    for (let at = 0; at < batch.length; at += FIELDS) {
+    unpackEntries(batch.bytes, (slots) => {
       try {
-        writeOne(batch, at);
+        writeOne(slots);
       } catch {
         failed++;
       }
-    }
+    });
     return failed;
   }
 

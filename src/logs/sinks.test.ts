@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDatabase, runMigrations } from '../db/index.ts';
 import { createLogger } from '../log/index.ts';
-import { FIELDS } from './entry-rows.js';
+import { createEntryPacker, type PackedBatch, unpackEntries } from './entry-pack.js';
 import { workerSink } from './sinks.ts';
 import { LOGS_MIGRATIONS } from './table.ts';
 
@@ -35,15 +35,27 @@ async function until(what: string, check: () => boolean): Promise<void> {
 }
 
 let made = 0;
-/** A flat batch of `n` request entries, with URLs /1, /2... in the order they were made. */
-function entries(n: number): unknown[] {
-  const batch: unknown[] = [];
-  for (let i = 0; i < n; i++) {
-    const entry = [Date.now(), 200, 1, 'GET', `/${++made}`, undefined, 'ua', '', '', undefined, undefined];
-    batch.push(...entry, undefined);
-  }
-  assert.equal(batch.length, n * FIELDS);
-  return batch;
+/** A batch of `n` request entries, with URLs /1, /2... in the order they were made. */
+function entries(n: number): PackedBatch {
+  const packer = createEntryPacker();
+  for (let i = 0; i < n; i++)
+    packer.push([
+      Date.now(),
+      200,
+      1,
+      'GET',
+      `/${++made}`,
+      undefined,
+      'ua',
+      '',
+      '',
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  const batch = packer.take();
+  assert.equal(batch?.entries, n);
+  return batch as PackedBatch;
 }
 
 describe('the SQLite request log sink', async () => {
@@ -71,8 +83,14 @@ describe('the SQLite request log sink', async () => {
     after(() => sink.close());
     assert.equal(await sink.write(entries(3)), 0);
     assert.equal(logThreads(), 0, 'a small batch starts no thread');
-    assert.equal(await sink.write(entries(10)), 0);
+    const big = entries(10);
+    assert.equal(await sink.write(big), 0);
     assert.equal(logThreads(), 1, 'a big batch starts the thread');
+    // Its buffer was moved to the thread and comes back with the answer, for the next batches.
+    assert.ok(big.bytes.byteLength > 0, 'the buffer is back');
+    const urls: unknown[] = [];
+    unpackEntries(big.bytes, (slots) => urls.push(slots[4]));
+    assert.deepEqual(urls, expected().slice(-10));
     assert.equal(await sink.write(entries(2)), 0, 'a small batch goes to the running thread');
     await until('ended when idle', () => logThreads() === 0);
     assert.equal(await sink.write(entries(3)), 0);

@@ -1,15 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import type { Database } from '../db/index.ts';
-import { createdDates, entryRows, FIELDS, noNul, orderedIds, type QueuedEntry } from './entry-rows.js';
+import { type PackedBatch, unpackEntries } from './entry-pack.js';
+import { createdDates, entryRows, noNul, orderedIds, type QueuedEntry } from './entry-rows.js';
 import { type LogFile, openLogFile } from './log-file-writer.js';
 import { LOGS_TABLE } from './table.ts';
 
 /**
- * Where batches of entries are written: each batch is flat, FIELDS slots an entry (entry-rows.js); `write`
- * answers how many could not be (a bad entry never costs its neighbours).
+ * Where batches of entries are written (entry-pack.js: each entry's raw facts as bytes); `write` answers how
+ * many could not be (a bad entry never costs its neighbours).
  */
 export interface LogSink {
-  write(batch: unknown[]): Promise<number>;
+  write(batch: PackedBatch): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -37,9 +38,9 @@ export function sqlSink(db: Database): LogSink {
       }
     });
   return {
-    async write(flat) {
+    async write(packed) {
       const batch: QueuedEntry[] = [];
-      for (let at = 0; at < flat.length; at += FIELDS) batch.push(rowOf(flat, at));
+      unpackEntries(packed.bytes, (slots) => batch.push(rowOf(slots)));
       try {
         await insert(batch);
         return 0;
@@ -101,7 +102,7 @@ export function workerSink(file: string, options: WorkerSinkOptions = {}): LogSi
   return {
     write(batch) {
       if (closed) return Promise.reject(new Error('the request log is closed'));
-      if (!thread && batch.length <= inlineEntries * FIELDS) {
+      if (!thread && batch.entries <= inlineEntries) {
         try {
           inline ??= openLogFile(file, { wait: false });
           const failed = inline.write(batch);
@@ -118,7 +119,7 @@ export function workerSink(file: string, options: WorkerSinkOptions = {}): LogSi
         });
         thread = started;
         stopWhenIdle();
-      } else if (batch.length > inlineEntries * FIELDS) stopWhenIdle();
+      } else if (batch.entries > inlineEntries) stopWhenIdle();
       return thread.write(batch);
     },
     async close() {
@@ -143,14 +144,21 @@ function startThread(file: string, onExit: () => void) {
   // the pending await unsettled).
   worker.unref();
   let seq = 0;
-  const waiting = new Map<number, { resolve(failed: number): void; reject(err: Error): void }>();
-  worker.on('message', (m: { seq: number; failed?: number; error?: string }) => {
-    const w = waiting.get(m.seq);
-    waiting.delete(m.seq);
-    if (waiting.size === 0) worker.unref();
-    if (m.error !== undefined) w?.reject(new Error(m.error));
-    else w?.resolve(m.failed ?? 0);
-  });
+  const waiting = new Map<
+    number,
+    { batch: PackedBatch; resolve(failed: number): void; reject(err: Error): void }
+  >();
+  worker.on(
+    'message',
+    (m: { seq: number; failed?: number; error?: string; bytes?: PackedBatch['bytes'] }) => {
+      const w = waiting.get(m.seq);
+      waiting.delete(m.seq);
+      if (waiting.size === 0) worker.unref();
+      if (w && m.bytes) w.batch.bytes = m.bytes;
+      if (m.error !== undefined) w?.reject(new Error(m.error));
+      else w?.resolve(m.failed ?? 0);
+    },
+  );
   const failAll = (err: Error) => {
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
@@ -164,12 +172,13 @@ function startThread(file: string, onExit: () => void) {
   });
   return {
     busy: () => waiting.size > 0,
-    write(batch: unknown[]): Promise<number> {
+    write(batch: PackedBatch): Promise<number> {
       const id = ++seq;
       return new Promise((resolve, reject) => {
         if (waiting.size === 0) worker.ref();
-        waiting.set(id, { resolve, reject });
-        worker.postMessage({ seq: id, batch });
+        waiting.set(id, { batch, resolve, reject });
+        // Moved, not copied; it comes back with the answer.
+        worker.postMessage({ seq: id, batch }, [batch.bytes.buffer]);
       });
     },
     terminate: () => worker.terminate(),

@@ -1,6 +1,7 @@
 import type { Database } from '../db/index.ts';
 import { formatDate, type JobStats, trackJob } from '../lib/index.ts';
 import type { Logger } from '../log/index.ts';
+import { createEntryPacker, type PackedBatch } from './entry-pack.js';
 import { FIELDS, idBefore } from './entry-rows.js';
 import type { LogSink } from './sinks.ts';
 import { LOGS_TABLE, SEQ_PER_MS } from './table.ts';
@@ -31,60 +32,50 @@ export interface LogWriterOptions {
   jobs?: JobStats;
 }
 
-/**
- * Entries per batch handed to the sink: a batch goes once it is full rather than at the next tick of the
- * timer, so under load what waits in memory stays small (entries leave the event loop's heap young).
- */
-const BATCH = 512;
 const SWEEP_EVERY_MS = 3600_000;
 const DAY_MS = 86_400_000;
 
 /**
- * Writes log entries off the request path: `addRequest` only copies the request's raw facts into a flat
- * array (entry-rows.js turns them into rows where they are written), and full batches, or what is queued
- * once a second, go to the sink. If the database is slow or down the queue is capped (what comes past the
- * cap is dropped and counted), so memory stays bounded; entries older than `maxDays` are swept every hour.
+ * Writes log entries off the request path: `addRequest` only copies the request's raw facts into a batch's
+ * bytes (entry-pack.js; entry-rows.js turns them into rows where they are written), and full batches, or
+ * what is queued once a second, go to the sink. If the database is slow or down the queue is capped (what
+ * comes past the cap is dropped and counted), so memory stays bounded; entries older than `maxDays` are
+ * swept every hour.
  */
 export function createLogWriter(options: LogWriterOptions) {
   const { db, log } = options;
   const q = db.dialect.quote;
   const maxPending = options.maxPending ?? 10_000;
-  let batch: unknown[] = new Array(BATCH * FIELDS);
-  let used = 0;
-  let ready: unknown[][] = [];
+  const packer = createEntryPacker();
+  /** One entry's slots on their way into the packer (reused: no array a request). */
+  const slots: unknown[] = new Array(FIELDS);
+  let ready: PackedBatch[] = [];
   let readyEntries = 0;
   let dropped = 0;
   let writing: Promise<void> | undefined;
   let closed = false;
 
-  /** Moves the batch being filled to the ready ones. */
-  function seal(): void {
-    if (used === 0) return;
-    ready.push(used === batch.length ? batch : batch.slice(0, used));
-    readyEntries += used / FIELDS;
-    batch = new Array(BATCH * FIELDS);
-    used = 0;
+  function queue(batch: PackedBatch | undefined): void {
+    if (!batch) return;
+    ready.push(batch);
+    readyEntries += batch.entries;
+    if (!writing) setImmediate(flush);
   }
 
-  /** Where the next entry's slots start, or -1 when it is dropped. */
-  function reserve(): number {
-    if (closed) return -1;
-    if (used === batch.length) {
-      seal();
-      if (!writing) setImmediate(flush);
-    }
-    if (readyEntries + used / FIELDS >= maxPending) {
+  /** Hands `slots` to the packer, unless the writer is closed or too much waits (then it is dropped). */
+  function push(): void {
+    if (closed) return;
+    if (readyEntries + packer.entries >= maxPending) {
       dropped++;
-      return -1;
+      return;
     }
-    const at = used;
-    used += FIELDS;
-    return at;
+    queue(packer.push(slots));
   }
 
-  async function write(batches: unknown[][]): Promise<void> {
+  async function write(batches: PackedBatch[]): Promise<void> {
     for (const b of batches) {
       const failed = await options.sink.write(b);
+      packer.recycle(b);
       if (failed) log.warn({ entries: failed }, 'request log entries could not be written');
     }
   }
@@ -92,7 +83,11 @@ export function createLogWriter(options: LogWriterOptions) {
   /** Writes what is queued now; resolves once it is in the database (or has failed, and been logged). */
   function flush(): Promise<void> {
     if (writing) return writing.then(flush);
-    seal();
+    const filling = packer.take();
+    if (filling) {
+      ready.push(filling);
+      readyEntries += filling.entries;
+    }
     if (ready.length === 0) return Promise.resolve();
     const batches = ready;
     const entries = readyEntries;
@@ -145,13 +140,13 @@ export function createLogWriter(options: LogWriterOptions) {
   return {
     /** Any entry (the request path uses `addRequest`). */
     add(entry: LogEntry): void {
-      const at = reserve();
-      if (at < 0) return;
-      batch[at] = entry.time;
-      batch[at + 1] = -1;
-      batch[at + 2] = entry.level;
-      batch[at + 3] = entry.message;
-      batch[at + 4] = JSON.stringify(entry.data);
+      slots.fill(undefined);
+      slots[0] = entry.time;
+      slots[1] = -1;
+      slots[2] = entry.level;
+      slots[3] = entry.message;
+      slots[4] = JSON.stringify(entry.data);
+      push();
     },
     /**
      * A completed request's entry, from values the request already holds (entry-rows.js lists the slots):
@@ -171,21 +166,20 @@ export function createLogWriter(options: LogWriterOptions) {
       remoteIP: string | undefined,
       error: string | undefined,
     ): void {
-      const at = reserve();
-      if (at < 0) return;
-      const b = batch;
-      b[at] = time;
-      b[at + 1] = status;
-      b[at + 2] = execTime;
-      b[at + 3] = method;
-      b[at + 4] = url;
-      b[at + 5] = referer;
-      b[at + 6] = userAgent;
-      b[at + 7] = auth;
-      b[at + 8] = authId;
-      b[at + 9] = userIP;
-      b[at + 10] = remoteIP;
-      b[at + 11] = error;
+      const s = slots;
+      s[0] = time;
+      s[1] = status;
+      s[2] = execTime;
+      s[3] = method;
+      s[4] = url;
+      s[5] = referer;
+      s[6] = userAgent;
+      s[7] = auth;
+      s[8] = authId;
+      s[9] = userIP;
+      s[10] = remoteIP;
+      s[11] = error;
+      push();
     },
     flush,
     sweep,
