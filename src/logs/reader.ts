@@ -6,6 +6,7 @@ import {
   compileFilter,
   compileSort,
   joinSql,
+  pageClause,
   parseFilter,
   parseSort,
   queryDialect,
@@ -97,7 +98,8 @@ export function createLogReader(db: Database) {
       const order = terms.length ? sql` ORDER BY ${joinSql(terms, ', ')}` : raw(` ORDER BY ${key} DESC`);
       const select = sql`SELECT ${raw(columns)} FROM ${raw(table)}${filter}${order}`;
       const count = sql`SELECT COUNT(*) AS total FROM ${raw(table)}${filter}`;
-      const pageSql = { sql: `${select.text} LIMIT ? OFFSET ?`, params: [...select.params, perPage, offset] };
+      const pageOf = pageClause(perPage, offset);
+      const pageSql = { sql: select.text + pageOf.text, params: [...select.params, ...pageOf.params] };
       let rows: Record<string, unknown>[];
       let total = -1;
       if (query.skipTotal) rows = await db.query(pageSql.sql, pageSql.params);

@@ -10,5 +10,5 @@ export { parseFilter, parsePath } from './parse.ts';
 export { checkRule, type RequestInfo, resolveRequestPath } from './request.ts';
 export { MAX_RELATION_DEPTH, type ResolveContext, resolvePath } from './resolve.ts';
 export { compileSort, parseSort, type SortKey } from './sort.ts';
-export { joinSql, param, raw, type Sql, sql } from './sql.ts';
+export { joinSql, pageClause, param, raw, type Sql, sql } from './sql.ts';
 export type { LiteralValue, Single, Value } from './values.ts';

@@ -14,7 +14,7 @@ export interface PreparedCollection {
   deleteById: string;
   /** The quoted table name. */
   table: string;
-  /** `LIMIT ? OFFSET ?` page query without filter or sort. */
+  /** The page query without filter or sort, its LIMIT and OFFSET still to add (read.ts `pageClause`). */
   listPage: string;
   /**
    * Lists compiled for a filter and sort of the collection's own fields, by caller kind and text (read.ts);
@@ -43,7 +43,7 @@ export function prepareCollection(db: Database, collection: Collection): Prepare
     },
     deleteById: `DELETE FROM ${table} WHERE ${q('id')} = ?`,
     table,
-    listPage: `SELECT * FROM ${table} LIMIT ? OFFSET ?`,
+    listPage: `SELECT * FROM ${table}`,
     lists: new Map(),
   };
 }

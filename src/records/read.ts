@@ -8,6 +8,7 @@ import {
   compileSort,
   type Expr,
   joinSql,
+  pageClause,
   param,
   parseFilter,
   parseSort,
@@ -66,12 +67,14 @@ export async function listRecords(
   let countSql: Sql;
   if (!query.filter?.trim() && !query.sort?.trim() && scope.kind === 'all' && !manages) {
     // The hot path: SQL prepared once per collection.
-    pageSql = { sql: p.listPage, params: [perPage, offset] };
+    const pageOf = pageClause(perPage, offset);
+    pageSql = { sql: p.listPage + pageOf.text, params: pageOf.params };
     countSql = sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`;
   } else {
     const { select, count, costs } = compiledList(ctx, collection, query, auth, scope, manages);
     await ctx.fanout.check(costs, auth.ticket);
-    pageSql = { sql: `${select.text} LIMIT ? OFFSET ?`, params: [...select.params, perPage, offset] };
+    const pageOf = pageClause(perPage, offset);
+    pageSql = { sql: select.text + pageOf.text, params: [...select.params, ...pageOf.params] };
     countSql = count;
   }
   if (query.skipTotal) {
