@@ -8,6 +8,7 @@
 // src/db/dialects/mysql.test.ts) is written FOLD(x) here; everything else is the exact text.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -198,25 +199,25 @@ const GOLDEN: Golden[] = [
   },
   {
     filter: "title ~ 'a_b'",
-    sqlite: ['LOWER("posts"."title") LIKE ? ESCAPE \'\\\'', ['%a\\_b%']],
+    sqlite: ['LOWER("posts"."title") LIKE +? ESCAPE \'\\\'', ['%a\\_b%']],
     postgres: ['LOWER("posts"."title" COLLATE "C") LIKE CAST(? AS TEXT) ESCAPE \'\\\'', ['%a\\_b%']],
     mysql: ['FOLD(`posts`.`title`) LIKE (? COLLATE utf8mb4_nopad_bin)', ['%a\\_b%']],
   },
   {
     filter: "title ~ 'ab%'",
-    sqlite: ['LOWER("posts"."title") LIKE ? ESCAPE \'\\\'', ['ab%']],
+    sqlite: ['LOWER("posts"."title") LIKE +? ESCAPE \'\\\'', ['ab%']],
     postgres: ['LOWER("posts"."title" COLLATE "C") LIKE CAST(? AS TEXT) ESCAPE \'\\\'', ['ab%']],
     mysql: ['FOLD(`posts`.`title`) LIKE (? COLLATE utf8mb4_nopad_bin)', ['ab%']],
   },
   {
     filter: "title !~ 'x\\y'",
-    sqlite: ['NOT (LOWER("posts"."title") LIKE ? ESCAPE \'\\\')', ['%x\\\\y%']],
+    sqlite: ['NOT (LOWER("posts"."title") LIKE +? ESCAPE \'\\\')', ['%x\\\\y%']],
     postgres: ['NOT (LOWER("posts"."title" COLLATE "C") LIKE CAST(? AS TEXT) ESCAPE \'\\\')', ['%x\\\\y%']],
     mysql: ['NOT (FOLD(`posts`.`title`) LIKE (? COLLATE utf8mb4_nopad_bin))', ['%x\\\\y%']],
   },
   {
     filter: "title ~ '%a\\%b\\_c'",
-    sqlite: ['LOWER("posts"."title") LIKE ? ESCAPE \'\\\'', ['%a\\%b\\_c']],
+    sqlite: ['LOWER("posts"."title") LIKE +? ESCAPE \'\\\'', ['%a\\%b\\_c']],
     postgres: ['LOWER("posts"."title" COLLATE "C") LIKE CAST(? AS TEXT) ESCAPE \'\\\'', ['%a\\%b\\_c']],
     mysql: ['FOLD(`posts`.`title`) LIKE (? COLLATE utf8mb4_nopad_bin)', ['%a\\%b\\_c']],
   },
@@ -499,7 +500,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "meta.s !~ 'x'",
     sqlite: [
-      "((CASE json_type(\"posts\".\"meta\", ?) WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' WHEN 'true' THEN 'bool' WHEN 'false' THEN 'bool' WHEN 'array' THEN 'array' WHEN 'object' THEN 'object' ELSE 'null' END) <> 'null' AND NOT (((CASE json_type(\"posts\".\"meta\", ?) WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' WHEN 'true' THEN 'bool' WHEN 'false' THEN 'bool' WHEN 'array' THEN 'array' WHEN 'object' THEN 'object' ELSE 'null' END) IN ('string', 'number', 'bool') AND LOWER(COALESCE((CASE json_type(\"posts\".\"meta\", ?) WHEN 'text' THEN json_extract(\"posts\".\"meta\", ?) END), CAST((CASE WHEN json_type(\"posts\".\"meta\", ?) IN ('integer', 'real') THEN json_extract(\"posts\".\"meta\", ?) END) AS TEXT), CAST((CASE json_type(\"posts\".\"meta\", ?) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END) AS TEXT))) LIKE ? ESCAPE '\\')))",
+      "((CASE json_type(\"posts\".\"meta\", ?) WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' WHEN 'true' THEN 'bool' WHEN 'false' THEN 'bool' WHEN 'array' THEN 'array' WHEN 'object' THEN 'object' ELSE 'null' END) <> 'null' AND NOT (((CASE json_type(\"posts\".\"meta\", ?) WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' WHEN 'text' THEN 'string' WHEN 'true' THEN 'bool' WHEN 'false' THEN 'bool' WHEN 'array' THEN 'array' WHEN 'object' THEN 'object' ELSE 'null' END) IN ('string', 'number', 'bool') AND LOWER(COALESCE((CASE json_type(\"posts\".\"meta\", ?) WHEN 'text' THEN json_extract(\"posts\".\"meta\", ?) END), CAST((CASE WHEN json_type(\"posts\".\"meta\", ?) IN ('integer', 'real') THEN json_extract(\"posts\".\"meta\", ?) END) AS TEXT), CAST((CASE json_type(\"posts\".\"meta\", ?) WHEN 'true' THEN 1 WHEN 'false' THEN 0 END) AS TEXT))) LIKE +? ESCAPE '\\')))",
       ['$."s"', '$."s"', '$."s"', '$."s"', '$."s"', '$."s"', '$."s"', '%x%'],
     ],
     postgres: [
@@ -582,7 +583,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "author.org.name ~ 'ac'",
     sqlite: [
-      '((SELECT _q2."name" FROM "users" _q1, "orgs" _q2 WHERE _q1."id" = "posts"."author" AND _q2."id" = _q1."org") IS NOT NULL AND LOWER((SELECT _q2."name" FROM "users" _q1, "orgs" _q2 WHERE _q1."id" = "posts"."author" AND _q2."id" = _q1."org")) LIKE ? ESCAPE \'\\\')',
+      '((SELECT _q2."name" FROM "users" _q1, "orgs" _q2 WHERE _q1."id" = "posts"."author" AND _q2."id" = _q1."org") IS NOT NULL AND LOWER((SELECT _q2."name" FROM "users" _q1, "orgs" _q2 WHERE _q1."id" = "posts"."author" AND _q2."id" = _q1."org")) LIKE +? ESCAPE \'\\\')',
       ['%ac%'],
     ],
     postgres: [
@@ -672,7 +673,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "comments_via_post.text ?~ 'hi'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON ((random() & 127) OR plinth_guard()) AND _q1."post" = "posts"."id" WHERE (_q1."text" IS NOT NULL AND LOWER(_q1."text") LIKE ? ESCAPE \'\\\'))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN "comments" _q1 ON ((random() & 127) OR plinth_guard()) AND _q1."post" = "posts"."id" WHERE (_q1."text" IS NOT NULL AND LOWER(_q1."text") LIKE +? ESCAPE \'\\\'))',
       ['%hi%'],
     ],
     postgres: [
@@ -723,7 +724,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "author.name:lower ?~ 'an'",
     sqlite: [
-      '((SELECT LOWER(_q1."name") FROM "users" _q1 WHERE _q1."id" = "posts"."author") IS NOT NULL AND LOWER((SELECT LOWER(_q1."name") FROM "users" _q1 WHERE _q1."id" = "posts"."author")) LIKE ? ESCAPE \'\\\')',
+      '((SELECT LOWER(_q1."name") FROM "users" _q1 WHERE _q1."id" = "posts"."author") IS NOT NULL AND LOWER((SELECT LOWER(_q1."name") FROM "users" _q1 WHERE _q1."id" = "posts"."author")) LIKE +? ESCAPE \'\\\')',
       ['%an%'],
     ],
     postgres: [
@@ -765,7 +766,7 @@ const GOLDEN: Golden[] = [
   {
     filter: "tags:each ?!~ 'a'",
     sqlite: [
-      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."tags") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 WHERE (_q1.value IS NOT NULL AND NOT ((_q1.value IS NOT NULL AND LOWER(_q1.value) LIKE ? ESCAPE \'\\\'))))',
+      'EXISTS (SELECT 1 FROM (SELECT 1 AS _one) _o LEFT JOIN json_each("posts"."tags") AS _q1 ON ((random() & 127) OR plinth_guard()) AND 1=1 WHERE (_q1.value IS NOT NULL AND NOT ((_q1.value IS NOT NULL AND LOWER(_q1.value) LIKE +? ESCAPE \'\\\'))))',
       ['%a%'],
     ],
     postgres: [
@@ -785,7 +786,7 @@ const GOLDEN: Golden[] = [
   },
   {
     filter: "tags ~ 'a'",
-    sqlite: ['LOWER(CAST("posts"."tags" AS TEXT)) LIKE ? ESCAPE \'\\\'', ['%a%']],
+    sqlite: ['LOWER(CAST("posts"."tags" AS TEXT)) LIKE +? ESCAPE \'\\\'', ['%a%']],
     postgres: [
       "LOWER((SELECT '[' || COALESCE(string_agg(to_json(_e.v)::text, ',' ORDER BY _e.n), '') || ']' FROM jsonb_array_elements_text(\"posts\".\"tags\") WITH ORDINALITY AS _e(v, n)) COLLATE \"C\") LIKE CAST(? AS TEXT) ESCAPE '\\'",
       ['%a%'],
@@ -1010,7 +1011,7 @@ const GOLDEN: Golden[] = [
   },
   {
     filter: "tags:lower ~ 'a'",
-    sqlite: ['LOWER(LOWER(CAST("posts"."tags" AS TEXT))) LIKE ? ESCAPE \'\\\'', ['%a%']],
+    sqlite: ['LOWER(LOWER(CAST("posts"."tags" AS TEXT))) LIKE +? ESCAPE \'\\\'', ['%a%']],
     postgres: [
       "LOWER(LOWER((SELECT '[' || COALESCE(string_agg(to_json(_e.v)::text, ',' ORDER BY _e.n), '') || ']' FROM jsonb_array_elements_text(\"posts\".\"tags\") WITH ORDINALITY AS _e(v, n)) COLLATE \"C\") COLLATE \"C\") LIKE CAST(? AS TEXT) ESCAPE '\\'",
       ['%a%'],
@@ -1190,7 +1191,7 @@ const GOLDEN: Golden[] = [
   },
   {
     filter: 'views ~ 1',
-    sqlite: ['CAST("posts"."views" AS TEXT) LIKE ? ESCAPE \'\\\'', ['%1%']],
+    sqlite: ['CAST("posts"."views" AS TEXT) LIKE +? ESCAPE \'\\\'', ['%1%']],
     postgres: [
       'regexp_replace(CAST(CAST("posts"."views" AS DOUBLE PRECISION) AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)) LIKE CAST(? AS TEXT) ESCAPE \'\\\'',
       ['^(-?[0-9]+)e', '\\1.0e', '%1%'],
@@ -1202,7 +1203,7 @@ const GOLDEN: Golden[] = [
   },
   {
     filter: "featured !~ 'x'",
-    sqlite: ['NOT (CAST("posts"."featured" AS TEXT) LIKE ? ESCAPE \'\\\')', ['%x%']],
+    sqlite: ['NOT (CAST("posts"."featured" AS TEXT) LIKE +? ESCAPE \'\\\')', ['%x%']],
     postgres: [
       'NOT (regexp_replace(CAST(CAST(CAST("posts"."featured" AS INTEGER) AS DOUBLE PRECISION) AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT)) LIKE CAST(? AS TEXT) ESCAPE \'\\\')',
       ['^(-?[0-9]+)e', '\\1.0e', '%x%'],
@@ -1519,5 +1520,29 @@ describe('client paths and list access', () => {
       assert.throws(() => compileFilter(expr, locked), /may not list/);
       assert.doesNotThrow(() => compileFilter(expr, { ...locked, isSuperuser: true }));
     }
+  });
+});
+
+describe('SQLite statements from filters', () => {
+  it('are compiled once, then run again without compiling (a contains filter too)', () => {
+    // SQLite asks the authorizer about a SELECT each time it compiles one: the asks count compilations. A
+    // LIKE whose pattern is a bare parameter would be compiled again at every run.
+    const db = new DatabaseSync(':memory:');
+    db.exec('CREATE TABLE "posts" ("id" TEXT, "title" TEXT); CREATE INDEX "t" ON "posts" ("title")');
+    db.exec(`INSERT INTO "posts" VALUES ('a', 'Hello'), ('b', 'world')`);
+    const SQLITE_SELECT = 21;
+    let compiled = 0;
+    db.setAuthorizer((action) => {
+      if (action === SQLITE_SELECT) compiled++;
+      return 0;
+    });
+    for (const filter of ['title ~ "ell"', 'title !~ "ell"', 'title ~ "wor%"', 'title = "Hello"']) {
+      const where = compile({ filter }, 'sqlite');
+      const stmt = db.prepare(`SELECT "id" FROM "posts" WHERE ${where.text}`);
+      compiled = 0;
+      for (let i = 0; i < 5; i++) assert.equal(stmt.all(...(where.params as string[])).length, 1, filter);
+      assert.equal(compiled, 0, `${filter} → ${where.text}`);
+    }
+    db.close();
   });
 });

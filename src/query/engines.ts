@@ -86,7 +86,10 @@ function sqliteDialect(base: SqlDialect): QueryDialect {
     ordered: (x) => x,
     exact: (x) => x,
     fold: (x) => ({ text: base.foldCaseSql(x.text), params: x.params }),
-    like: (x, p) => sql`${x} LIKE ${p} ESCAPE '\\'`,
+    // `+?`, not `?`: SQLite compiles a statement again at every run when a LIKE's pattern is a bare
+    // parameter (the pattern may allow an index; never here, the left side is folded). The unary plus
+    // changes no value.
+    like: (x, p) => sql`${x} LIKE +${p} ESCAPE '\\'`,
     contains: (h, n) => sql`instr(${h}, ${n}) > 0`,
     items: (column, alias) => ({
       from: sql`json_each(${column}) AS ${raw(alias)}`,
