@@ -177,4 +177,31 @@ describe('SQLite reader threads', () => {
       await db.close();
     }
   });
+
+  it('make row objects under any column name: quotes, backslashes, digits, other scripts, __proto__', async () => {
+    const db = await open(30_000);
+    try {
+      // '$' '{' 'x' '}': what a template literal would read as a placeholder.
+      const names = ['a"b', 'c\\d', '0', 'é 名', 'constructor', ['$', '{x}'].join(''), '`'];
+      const select = names.map((name, i) => `${i} AS "${name.replaceAll('"', '""')}"`).join(', ');
+      // Twice: once to make the row maker, once to use it.
+      for (let i = 0; i < 2; i++) {
+        const [row] = (await db.queryBatch([{ sql: `SELECT ${select}`, params: [] }]))[0] as Record<
+          string,
+          unknown
+        >[];
+        assert.deepEqual(Object.keys(row ?? {}).sort(), [...names].sort());
+        for (const [i, name] of names.entries()) assert.equal(row?.[name], i, name);
+      }
+      // A column named __proto__ is an own property, never the row's prototype.
+      const [row] = (
+        await db.queryBatch([{ sql: `SELECT 1 AS "__proto__", 2 AS "b"`, params: [] }])
+      )[0] as Record<string, unknown>[];
+      assert.equal(Object.getPrototypeOf(row), Object.prototype);
+      assert.equal(Object.getOwnPropertyDescriptor(row, '__proto__')?.value, 1);
+      assert.equal(row?.b, 2);
+    } finally {
+      await db.close();
+    }
+  });
 });
