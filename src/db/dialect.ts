@@ -92,6 +92,11 @@ export interface SqlDialect {
   randomSql(): string;
   /** SQL for the physical insertion order (`@rowid`); the engines issue maps it per engine. */
   rowidSql(): string;
+  /**
+   * A LIMIT whose count is the bound parameter (one `?`). SQLite compiles a statement again at every run
+   * when it is a bare `?`, since the value may change the plan; `+?` keeps the value and not that.
+   */
+  boundLimitSql(): string;
   /** A condition true when the JSON array in `column` holds the bound parameter (one `?`). */
   jsonArrayContainsSql(column: string): string;
   /** The number of items of the JSON array in `column` (a column of kind `jsonArray`). */

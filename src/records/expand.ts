@@ -183,7 +183,7 @@ async function expandBackRelation(
     // At most MAX_BACK_RELATED per parent (PocketBase's cap), counted by the database, and no more rows in
     // all than the answer may still carry: a back-relation with a million rows is not loaded to be cut.
     const rows = await ctx.db.query<Record<string, unknown>>(
-      `SELECT * FROM (SELECT ${table}.*, ${parent} AS _plinth_parent, ${table}.${rowid} AS _plinth_row, ROW_NUMBER() OVER (PARTITION BY ${parent} ORDER BY ${table}.${rowid}) AS _plinth_n FROM ${from} WHERE ${parent} IN (${chunk.map(() => '?').join(', ')})${rule ? ` AND (${rule.text})` : ''}) _w WHERE _plinth_n <= ${MAX_BACK_RELATED} ORDER BY _plinth_row LIMIT ?`,
+      `SELECT * FROM (SELECT ${table}.*, ${parent} AS _plinth_parent, ${table}.${rowid} AS _plinth_row, ROW_NUMBER() OVER (PARTITION BY ${parent} ORDER BY ${table}.${rowid}) AS _plinth_n FROM ${from} WHERE ${parent} IN (${chunk.map(() => '?').join(', ')})${rule ? ` AND (${rule.text})` : ''}) _w WHERE _plinth_n <= ${MAX_BACK_RELATED} ORDER BY _plinth_row ${d.boundLimitSql()}`,
       [...chunk, ...(rule?.params ?? []), limit],
       auth.ticket,
     );

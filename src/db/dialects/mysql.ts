@@ -111,6 +111,7 @@ export const mysqlDialect: SqlDialect = {
   foldCaseSql,
   randomSql: () => 'RAND()',
   rowidSql: () => quote('_rowid'),
+  boundLimitSql: () => 'LIMIT ?',
   jsonArrayLengthSql: (column) => `JSON_LENGTH(${quote(column)})`,
   jsonArrayContainsSql: (column) => `JSON_CONTAINS(${quote(column)}, JSON_QUOTE(?))`,
   // Index names are per table here; PRIMARY is every primary key's, not a name a collection could clash with.

@@ -84,6 +84,7 @@ export const postgresDialect: SqlDialect = {
   foldCaseSql: (expr) => `LOWER(${expr} COLLATE "C")`,
   randomSql: () => 'RANDOM()',
   rowidSql: () => quote('_rowid'),
+  boundLimitSql: () => 'LIMIT ?',
   jsonArrayLengthSql: (column) => `jsonb_array_length(${quote(column)})`,
   jsonArrayContainsSql: (column) => `${quote(column)} @> jsonb_build_array(CAST(? AS TEXT))`,
   listTablesSql: () =>

@@ -59,6 +59,7 @@ export const sqliteDialect: SqlDialect = {
   foldCaseSql: (expr) => `LOWER(${expr})`,
   randomSql: () => 'RANDOM()',
   rowidSql: () => '_rowid_',
+  boundLimitSql: () => 'LIMIT +?',
   jsonArrayLengthSql: (column) => `json_array_length(${quote(column)})`,
   jsonArrayContainsSql: (column) =>
     `EXISTS (SELECT 1 FROM json_each(${quote(column)}) WHERE json_each.value = ?)`,
