@@ -147,6 +147,18 @@ describe(`request logs on ${TEST_ENGINE}`, () => {
     const refused = await logs(filter('data.status = 400 && data.url ~ "/api/logs"'));
     assert.equal(refused.body.totalItems, 10);
     assert.ok(refused.body.items.some((e: Json) => e.message.includes('a\ufffd')));
+    // The page size is written into the SQL (pageClause): only whole numbers reach it, clamped.
+    for (const query of ['?perPage=1.5', '?perPage=1e300', '?perPage=2;DROP', '?page=1e300'])
+      assert.equal((await logs(query)).status, 400, query);
+    for (const [query, perPage] of [
+      ['?perPage=-5', 30],
+      ['?perPage=0', 30],
+      ['?perPage=7&page=99999999', 7],
+    ] as const) {
+      const res = await logs(query);
+      assert.equal(res.status, 200, query);
+      assert.equal(res.body.perPage, perPage, query);
+    }
   });
 
   it('counts entries per hour for the stats, filtered the same way', async () => {
