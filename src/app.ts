@@ -111,6 +111,7 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
     dataDir: config.dataDir,
     sqliteSynchronous: config.sqliteSynchronous,
     sqliteGroupCommit: config.sqliteGroupCommit,
+    sqliteInlineBudgetMs: config.sqliteInlineReads ? undefined : 0,
     sqliteWriteLock: options.writeLock,
     queryTimeoutMs: config.queryTimeout,
     log,

@@ -76,6 +76,18 @@ describe('loadConfig', () => {
     assert.deepEqual(c.origins, ['https://a.example', 'https://b.example']);
   });
 
+  it('runs cheap SQLite reads on the event loop unless told not to, and refuses anything but on or off', () => {
+    assert.equal(loadConfig({}, {}).sqliteInlineReads, true);
+    assert.equal(loadConfig({}, { PLINTH_SQLITE_INLINE_READS: '0' }).sqliteInlineReads, false);
+    assert.equal(loadConfig({ sqliteInlineReads: 'false' } as never, {}).sqliteInlineReads, false);
+    assert.throws(
+      () => loadConfig({}, { PLINTH_SQLITE_INLINE_READS: 'sometimes' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.includes('sqliteInlineReads must be true or false (1 or 0)'),
+    );
+  });
+
   it('lists every problem at once', () => {
     try {
       loadConfig({ http: 'x', sqliteSynchronous: 'OFF', bodyLimit: 'big', db: 'oracle://x' }, {});

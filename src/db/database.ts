@@ -7,6 +7,7 @@ import { mysqlDialect } from './dialects/mysql.ts';
 import { postgresDialect } from './dialects/postgres.ts';
 import { sqliteDialect } from './dialects/sqlite.ts';
 import { createGate, type Gate } from './gate.ts';
+import { inlineReads } from './inline-reads.ts';
 import { mysqlPool, POOL_MAX, type PoolLimits, postgresPool } from './pools.ts';
 import { namedStatements, type RunNow } from './postgres-statements.ts';
 import { type QueryOptions, queryLane, type Statement } from './query-lane.ts';
@@ -87,6 +88,11 @@ export interface DatabaseOptions {
   sqliteGroupCommit?: boolean;
   /** SQLite reader threads for `query` (default 4; 0 runs queries on the event loop, for tools). */
   sqliteReaders?: number;
+  /**
+   * SQLite: a `query` that took less than this many ms last time, with the same SQL and parameters, runs on
+   * the event loop instead of a reader (inline-reads.ts). Default 0.1; 0 sends every query to a reader.
+   */
+  sqliteInlineBudgetMs?: number;
   /** SQLite with group commit: the lock the processes writing the same file take in turn (sqlite-driver.ts). */
   sqliteWriteLock?: WriteLock;
 }
@@ -158,14 +164,34 @@ export function createDatabase(options: DatabaseOptions): Database {
   const size = file === ':memory:' ? 0 : (options.sqliteReaders ?? DEFAULT_READERS);
   // The readers open the file once the writer has created it (and set WAL mode): on first use.
   let readers: ReaderPool | undefined;
+  const inline = inlineReads({ budgetMs: options.sqliteInlineBudgetMs });
   const reader = (statements: readonly Statement[]) => {
-    readers ??= createReaderPool({ file, size, log: options.log });
     const jobs = statements.map((s) => ({ sql: s.sql, params: s.params.map(toSqliteValue) }));
+    const key = inline.key(jobs);
+    if (key !== undefined && inline.allows(key)) {
+      const rows = readInline(key, jobs);
+      if (rows) return Promise.resolve(rows);
+    }
+    readers ??= createReaderPool({ file, size, log: options.log });
     // A reader may have seen a group whose WAL sync is under way: answer once it is durable.
-    return readers.run(jobs, timeoutMs).then((rows) => {
+    return readers.run(jobs, timeoutMs).then(({ rows, ms }) => {
+      if (key !== undefined) inline.record(key, ms);
       const settled = dialect.driver?.settled();
       return settled ? settled.then(() => rows) : rows;
     });
+  };
+  /** A read seen cheap, on the event loop; undefined when the connection is busy or the read failed here. */
+  const readInline = (key: string, jobs: Statement[]) => {
+    const start = performance.now();
+    try {
+      const rows = dialect.driver?.readBatchNow(jobs);
+      if (rows) inline.record(key, performance.now() - start);
+      return rows;
+    } catch {
+      // A reader runs it again, and answers with its own error (a timeout is the client's 400 there).
+      inline.forget(key);
+      return undefined;
+    }
   };
   const db = wrap(
     kysely,

@@ -13,6 +13,7 @@ import {
 } from 'kysely';
 import { GROUP_MAX_MS, Group, type StatementKind, statementKind, type WalSync } from './sqlite-group.ts';
 import { type Deadline, installGuard } from './sqlite-guard.ts';
+import { toObjects } from './sqlite-rows.ts';
 
 /**
  * libuv's count of event-loop turns, raised just before each poll for I/O: a read transaction opened under
@@ -204,6 +205,11 @@ export class NodeSqliteDriver implements Driver {
    * connection, and by the next poll: no read in it can miss a write answered before its request was sent.
    */
   #readNow<R>(sql: string, params: readonly unknown[]): QueryResult<R> {
+    return this.#inTurnSnapshot(() => this.#connection!.executeSync<R>(sql, params));
+  }
+
+  /** Runs `read` in the turn's read transaction, opening it first when this turn has none. */
+  #inTurnSnapshot<T>(read: () => T): T {
     const connection = this.#connection!;
     const turn = loopCount();
     if (this.#snapshot !== turn) {
@@ -218,11 +224,25 @@ export class NodeSqliteDriver implements Driver {
       }
     }
     try {
-      return connection.executeSync<R>(sql, params);
+      return read();
     } catch (err) {
       this.#endSnapshot();
       throw err;
     }
+  }
+
+  /**
+   * Several SELECTs at once, in the turn's read transaction (one snapshot, as on a reader), when they can
+   * run now as a lookup by key does: the connection free and nothing waiting to be durable. Answers each
+   * one's rows, or undefined when they cannot run now.
+   */
+  readBatchNow(
+    statements: ReadonlyArray<{ sql: string; params: readonly unknown[] }>,
+  ): unknown[][] | undefined {
+    if (this.#users > 0 || !this.#connection || this.#group || this.#wal?.pending()) return undefined;
+    if (!statements.every((s) => statementKind(s.sql) === 'read')) return undefined;
+    const connection = this.#connection;
+    return statements.map((s) => this.#inTurnSnapshot(() => connection.readObjects(s.sql, s.params)));
   }
 
   /** Ends the turn's read transaction, if one is open. */
@@ -534,6 +554,8 @@ class NodeSqliteConnection {
   readonly #deadline: Deadline;
   readonly #limitMs: number;
   readonly #statements = new Map<string, Prepared>();
+  /** SELECTs that answer arrays (`readObjects`). */
+  readonly #arrayStatements = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync, deadline: Deadline, limitMs: number) {
     this.#db = db;
@@ -543,6 +565,7 @@ class NodeSqliteConnection {
 
   clear(): void {
     this.#statements.clear();
+    this.#arrayStatements.clear();
   }
 
   #prepare(sql: string): Prepared {
@@ -563,6 +586,26 @@ class NodeSqliteConnection {
     if (reader) return { rows: stmt.all(...params) as R[] };
     const { changes, lastInsertRowid } = stmt.run(...params);
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+  }
+
+  /**
+   * A SELECT's rows as plain objects made from arrays, as a reader thread's rows are (sqlite-rows.ts):
+   * node:sqlite's own row objects have no prototype and are dictionaries to V8, slower to read field by
+   * field, and the same query should answer the same kind of rows wherever it runs.
+   */
+  readObjects(sql: string, parameters: readonly unknown[]): Record<string, unknown>[] {
+    let stmt = this.#arrayStatements.get(sql);
+    if (!stmt) {
+      stmt = this.#db.prepare(sql);
+      stmt.setReturnArrays(true);
+      if (this.#arrayStatements.size >= STATEMENT_CACHE_LIMIT) this.#arrayStatements.clear();
+      this.#arrayStatements.set(sql, stmt);
+    }
+    const params = parameters.map(toSqliteValue);
+    this.#deadline.arm(this.#limitMs);
+    const values = stmt.all(...params) as unknown as unknown[][];
+    // Read after the run: a schema change since the last one has prepared the statement again by then.
+    return toObjects({ columns: stmt.columns().map((c) => c.name), values });
   }
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {

@@ -13,6 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'plinth-readers-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
+/** Every query on a reader: none runs on the event loop however cheap (inline-reads.test.ts tests those). */
 async function open(queryTimeoutMs: number) {
   const db = createDatabase({
     url: `sqlite:${join(dir, `r${++n}.db`)}`,
@@ -20,6 +21,7 @@ async function open(queryTimeoutMs: number) {
     sqliteSynchronous: 'NORMAL',
     log: createLogger('silent'),
     queryTimeoutMs,
+    sqliteInlineBudgetMs: 0,
   });
   await db.run(db.kysely, 'CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)', []);
   await db.transaction(async (trx) => {
@@ -63,7 +65,7 @@ describe('SQLite reader threads', () => {
       import { createReaderPool } from ${JSON.stringify(new URL('./sqlite-readers.ts', import.meta.url).href)};
       import { createLogger } from ${JSON.stringify(new URL('../log/index.ts', import.meta.url).href)};
       const pool = createReaderPool({ file: ${JSON.stringify(file)}, size: 1, log: createLogger('silent') });
-      const [rows] = await pool.run([{ sql: 'SELECT COUNT(*) AS n FROM t', params: [] }], 5000);
+      const { rows: [rows] } = await pool.run([{ sql: "SELECT COUNT(*) AS n FROM t", params: [] }], 5000);
       console.log(JSON.stringify(rows));
       process.exit(0);
     `;

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/index.ts';
 import { StatementTimeout } from './sqlite-guard.ts';
+import { type RowArrays, toObjects } from './sqlite-rows.ts';
 
 /** Queries for a reader thread: SQL, parameters (already SQLite values), and their time limit. */
 interface ReaderJob {
@@ -9,26 +10,26 @@ interface ReaderJob {
   timeoutMs: number;
 }
 
-/** One statement's rows as the reader sends them: arrays of values, under column names given once. */
-interface RowArrays {
-  columns: string[];
-  values: unknown[][];
-}
-
 /** A reader's answer: each statement's rows, or the error (`timeout`: stopped by the guard at its deadline). */
 type ReaderAnswer =
-  | { id: number; rows: RowArrays[] }
+  | { id: number; rows: RowArrays[]; ms: number }
   | { id: number; error: { message: string; code?: string; errcode?: number; timeout: boolean } };
 
 /** Threads, each with a read-only connection, that run data-dependent queries off the event loop. */
 export interface ReaderPool {
   readonly size: number;
   /**
-   * Runs SELECTs on one reader, in one read transaction (one snapshot), answering each one's rows; rejects
-   * with `StatementTimeout` past `timeoutMs`.
+   * Runs SELECTs on one reader, in one read transaction (one snapshot), answering each one's rows and how
+   * long they took there; rejects with `StatementTimeout` past `timeoutMs`.
    */
-  run(statements: ReadonlyArray<{ sql: string; params: unknown[] }>, timeoutMs: number): Promise<unknown[][]>;
+  run(statements: ReadonlyArray<{ sql: string; params: unknown[] }>, timeoutMs: number): Promise<ReaderRows>;
   close(): Promise<void>;
+}
+
+/** A reader's rows for each statement, and the milliseconds the statements took on the reader. */
+export interface ReaderRows {
+  rows: unknown[][];
+  ms: number;
 }
 
 export interface ReaderPoolOptions {
@@ -60,7 +61,7 @@ const IDLE_MS = 60_000;
 
 interface Pending {
   job: ReaderJob;
-  resolve(rows: unknown[][]): void;
+  resolve(answer: ReaderRows): void;
   reject(err: unknown): void;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -159,7 +160,7 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
     if (!pending || pending.job.id !== answer.id) return;
     clearTimeout(pending.timer);
     if ('rows' in answer) {
-      pending.resolve(answer.rows.map(toObjects));
+      pending.resolve({ rows: answer.rows.map(toObjects), ms: answer.ms });
       return;
     }
     const e = answer.error;
@@ -186,7 +187,7 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
     size,
     run(statements, timeoutMs) {
       if (closed) return Promise.reject(new Error('the database is closed'));
-      return new Promise<unknown[][]>((resolve, reject) => {
+      return new Promise<ReaderRows>((resolve, reject) => {
         queue.push({ job: { id: ++nextId, statements, timeoutMs }, resolve, reject });
         dispatch();
       });
@@ -205,36 +206,4 @@ export function createReaderPool({ file, size, log }: ReaderPoolOptions): Reader
       );
     },
   };
-}
-
-/** Rows as objects keyed by column name (a repeated name keeps its last value, as node:sqlite's objects do). */
-function toObjects({ columns, values }: RowArrays): Record<string, unknown>[] {
-  const make = rowMaker(columns);
-  const rows = new Array<Record<string, unknown>>(values.length);
-  for (let r = 0; r < values.length; r++) rows[r] = make(values[r] as unknown[]);
-  return rows;
-}
-
-type RowMaker = (values: unknown[]) => Record<string, unknown>;
-
-/** Row makers by column list, made once each; a schema change makes new lists, so the map is bounded. */
-const makers = new Map<string, RowMaker>();
-const MAKERS_LIMIT = 500;
-
-/**
- * A function that makes a row object from its values with an object literal of the column names. Setting
- * the names one by one (`row[name] = value`) went through V8's slowest property stores: several µs of a
- * list request (docs/benchmarks.md). The names go into the code as JSON strings; `__proto__` is written as
- * a computed key, which makes an own property as node:sqlite does, not the prototype.
- */
-function rowMaker(columns: readonly string[]): RowMaker {
-  const key = columns.join('\u0000');
-  let make = makers.get(key);
-  if (make) return make;
-  const keyOf = (name: string) => (name === '__proto__' ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
-  const body = columns.map((name, i) => `${keyOf(name)}: v[${i}]`).join(', ');
-  make = new Function('v', `return { ${body} };`) as RowMaker;
-  if (makers.size >= MAKERS_LIMIT) makers.clear();
-  makers.set(key, make);
-  return make;
 }

@@ -1,0 +1,40 @@
+// Rows as arrays of values under column names given once (what the reader threads send, and what the event
+// loop's inline reads ask node:sqlite for), made into objects here.
+
+/** One statement's rows as arrays of values, under column names given once. */
+export interface RowArrays {
+  columns: string[];
+  values: unknown[][];
+}
+
+/** Rows as objects keyed by column name (a repeated name keeps its last value, as node:sqlite's objects do). */
+export function toObjects({ columns, values }: RowArrays): Record<string, unknown>[] {
+  const make = rowMaker(columns);
+  const rows = new Array<Record<string, unknown>>(values.length);
+  for (let r = 0; r < values.length; r++) rows[r] = make(values[r] as unknown[]);
+  return rows;
+}
+
+type RowMaker = (values: unknown[]) => Record<string, unknown>;
+
+/** Row makers by column list, made once each; a schema change makes new lists, so the map is bounded. */
+const makers = new Map<string, RowMaker>();
+const MAKERS_LIMIT = 500;
+
+/**
+ * A function that makes a row object from its values with an object literal of the column names. Setting
+ * the names one by one (`row[name] = value`) went through V8's slowest property stores: several µs of a
+ * list request (docs/benchmarks.md). The names go into the code as JSON strings; `__proto__` is written as
+ * a computed key, which makes an own property as node:sqlite does, not the prototype.
+ */
+function rowMaker(columns: readonly string[]): RowMaker {
+  const key = columns.join('\u0000');
+  let make = makers.get(key);
+  if (make) return make;
+  const keyOf = (name: string) => (name === '__proto__' ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
+  const body = columns.map((name, i) => `${keyOf(name)}: v[${i}]`).join(', ');
+  make = new Function('v', `return { ${body} };`) as RowMaker;
+  if (makers.size >= MAKERS_LIMIT) makers.clear();
+  makers.set(key, make);
+  return make;
+}
