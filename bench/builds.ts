@@ -7,12 +7,13 @@
 // Flags: --a DIR --b DIR (checkouts holding bin/plinth.js; b defaults to this one) --rounds N (8)
 //        --duration S (5) --warmup S (3) --connections N (10) --engine sqlite|postgres (sqlite)
 //        --scenario get|list|create (get; create: durable creates, as bench/run.ts's) --threads (also CPU per request by thread name: MainThread,
-//        V8Worker, plinth-logs...) --json
+//        V8Worker, plinth-logs...) --pin (each server on core 0 with all its threads, the load on core 1, as
+//        issue 16's runs were made: work a server moves to another thread then shows in its req/s) --json
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
-import { cpuSeconds, loadInChild, threadCpuSeconds } from './proc.ts';
+import { cpuSeconds, loadInChild, pinTo, threadCpuSeconds } from './proc.ts';
 import { api, dropBenchDatabases, type RunningServer, seedPosts, startPlinthOn } from './servers.ts';
 import { median } from './stats.ts';
 
@@ -29,10 +30,13 @@ const { values: flags } = parseArgs({
     engine: { type: 'string', default: 'sqlite' },
     scenario: { type: 'string', default: 'get' },
     threads: { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
 const log = (msg: string) => console.error(`bench: ${msg}`);
+// The load processes are this one's children: they inherit its core. Servers are pinned once started.
+if (flags.pin) pinTo(process.pid, '1');
 const CREATE = [
   '--method',
   'POST',
@@ -64,6 +68,7 @@ async function start(label: string, dir: string): Promise<Build> {
     cli: join(dir, 'bin', 'plinth.js'),
   };
   const server = await startPlinthOn(flags.engine, TMP, variant);
+  if (flags.pin) pinTo(server.pid as number, '0');
   const id = await seedPosts(server);
   const path =
     flags.scenario === 'list'

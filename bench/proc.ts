@@ -1,10 +1,18 @@
 // What a bench reads about a server process from /proc (Linux), and the load process it starts.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadResult } from './load.ts';
 
 const TICKS = 100; // clock ticks per second of /proc/PID/stat (getconf CLK_TCK on Linux)
+
+/**
+ * Pins a process and all its threads to `cores` (taskset's list, e.g. '0'): a bench's `--pin` runs the
+ * server on core 0 and itself (with the load processes it starts, which inherit its core) on core 1.
+ */
+export function pinTo(pid: number, cores: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { stdio: 'ignore' });
+}
 
 /** CPU seconds (user + system) the process has used so far. */
 export function cpuSeconds(pid: number): number {

@@ -12,12 +12,11 @@
 //        --pin (the server on core 0 with all its threads, the load on core 1, as issue 16's runs were made:
 //        the log writer thread then takes its CPU from the server's one core, so the cost shows in req/s too)
 //        --json
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
-import { cpuSeconds, loadInChild, threadCpuSeconds } from './proc.ts';
+import { cpuSeconds, loadInChild, pinTo, threadCpuSeconds } from './proc.ts';
 import { api, dropBenchDatabases, type RunningServer, seedPosts, startPlinthOn } from './servers.ts';
 import { median } from './stats.ts';
 
@@ -36,9 +35,8 @@ const { values: flags } = parseArgs({
   },
 });
 /** Pins a process, every thread it has and every one it starts later, to these cores (`taskset`). */
-const pin = (pid: number, cores: string) => execFileSync('taskset', ['-a', '-p', '-c', cores, String(pid)]);
 // The load processes are this one's children: they inherit its core. Servers are pinned once started.
-if (flags.pin) pin(process.pid, '1');
+if (flags.pin) pinTo(process.pid, '1');
 const log = (msg: string) => console.error(`bench: ${msg}`);
 
 interface Mode {
@@ -101,7 +99,7 @@ async function start(dir: string, n: number): Promise<Subject> {
     cli: join(dir, 'bin', 'plinth.js'),
   };
   const server = await startPlinthOn(flags.engine, TMP, variant);
-  if (flags.pin) pin(server.pid as number, '0');
+  if (flags.pin) pinTo(server.pid as number, '0');
   const id = await seedPosts(server);
   const mode = (label: Mode['label'], maxDays: number): Mode => ({
     label,

@@ -205,29 +205,26 @@ export class NodeSqliteDriver implements Driver {
    * connection, and by the next poll: no read in it can miss a write answered before its request was sent.
    */
   #readNow<R>(sql: string, params: readonly unknown[]): QueryResult<R> {
-    return this.#inTurnSnapshot(() => this.#connection!.executeSync<R>(sql, params));
-  }
-
-  /** Runs `read` in the turn's read transaction, opening it first when this turn has none. */
-  #inTurnSnapshot<T>(read: () => T): T {
-    const connection = this.#connection!;
-    const turn = loopCount();
-    if (this.#snapshot !== turn) {
-      this.#endSnapshot();
-      if (!this.#db!.isTransaction) {
-        connection.executeSync('begin', []);
-        this.#snapshot = turn;
-        if (!this.#closerQueued) {
-          this.#closerQueued = true;
-          setImmediate(this.#closer);
-        }
-      }
-    }
+    this.#enterTurnSnapshot();
     try {
-      return read();
+      return this.#connection!.executeSync<R>(sql, params);
     } catch (err) {
       this.#endSnapshot();
       throw err;
+    }
+  }
+
+  /** Opens the turn's read transaction unless this turn has one (no closure: this is the hot path). */
+  #enterTurnSnapshot(): void {
+    const turn = loopCount();
+    if (this.#snapshot === turn) return;
+    this.#endSnapshot();
+    if (this.#db!.isTransaction) return;
+    this.#connection!.executeSync('begin', []);
+    this.#snapshot = turn;
+    if (!this.#closerQueued) {
+      this.#closerQueued = true;
+      setImmediate(this.#closer);
     }
   }
 
@@ -242,7 +239,13 @@ export class NodeSqliteDriver implements Driver {
     if (this.#users > 0 || !this.#connection || this.#group || this.#wal?.pending()) return undefined;
     if (!statements.every((s) => statementKind(s.sql) === 'read')) return undefined;
     const connection = this.#connection;
-    return statements.map((s) => this.#inTurnSnapshot(() => connection.readObjects(s.sql, s.params)));
+    this.#enterTurnSnapshot();
+    try {
+      return statements.map((s) => connection.readObjects(s.sql, s.params));
+    } catch (err) {
+      this.#endSnapshot();
+      throw err;
+    }
   }
 
   /** Ends the turn's read transaction, if one is open. */
