@@ -10,6 +10,9 @@
 //        --json (results JSON on stdout instead of the table)  --keep (keep data and databases)
 //        --group-commit both (SQLite: also run Plinth with group commit off, `plinth-nogroup`, in the same
 //        rounds: before and after against one baseline; default: Plinth's default, on)
+//        --pin (each server with all its threads on core 0, the load on core 1, as issue 16 measured: a
+//        server's work on other threads then counts against its own core; PostgreSQL's own processes are
+//        not pinned)
 // PostgreSQL: databases are created and dropped through PLINTH_BENCH_PG
 // (default postgres://postgres@127.0.0.1:5432/postgres).
 import { spawn } from 'node:child_process';
@@ -26,6 +29,7 @@ import {
   seedOwner,
   verifyOwner,
 } from './owner-scenario.ts';
+import { pinTo } from './proc.ts';
 import {
   generateDataset,
   type QueryDataset,
@@ -88,9 +92,12 @@ const { values: flags } = parseArgs({
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     'group-commit': { type: 'string', default: 'on' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const log = (msg: string) => console.error(`bench: ${msg}`);
+// The load processes are this one's children: they inherit its core. Servers are pinned once started.
+if (flags.pin) pinTo(process.pid, '1');
 let interrupted = false;
 
 // The query scenarios' rows, generated once (only when a query scenario runs) and seeded into every server.
@@ -149,6 +156,7 @@ async function benchEngine(pair: EnginePair, runDir: string, scenarios: Scenario
       const env = { PLINTH_SQLITE_GROUP_COMMIT: '0' };
       servers.push(await startPlinthSqlite(runDir, { name: 'plinth-nogroup', env }));
     }
+    if (flags.pin) for (const server of servers) if (server.pid) pinTo(server.pid, '0');
     // Each group is seeded and checked only when one of its scenarios runs: `posts` (get, list, create)
     // through the create endpoint, `books` (the query scenarios) straight into the tables.
     const postsWanted = scenarios.some((s) => SCENARIOS.includes(s));
