@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { blankCollection, type FieldDef } from '../schema/index.ts';
+import { blankCollection, field } from '../schema/index.ts';
 import { createShape } from './serialize.ts';
 import type { AuthContext } from './types.ts';
-
-const field = (type: string, name: string, options: Partial<FieldDef> = {}): FieldDef => ({
-  id: `f_${name}`,
-  name,
-  type,
-  system: false,
-  hidden: false,
-  presentable: false,
-  required: false,
-  ...options,
-});
 
 const guest = { isSuperuser: false } as AuthContext;
 const superuser = { isSuperuser: true } as AuthContext;

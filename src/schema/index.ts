@@ -8,7 +8,7 @@ export {
 export type { Collection, CollectionType, RuleName } from './collection.ts';
 export { AUTH_RULE_NAMES, collectionToJson, fieldToJson, findField, RULE_NAMES } from './collection.ts';
 export { TOKEN_OPTION_KEYS, tokenSecret } from './collection-secrets.ts';
-export { AUTH_SYSTEM_FIELD_NAMES, SUPERUSERS_ID, USERS_ID } from './defaults.ts';
+export { AUTH_SYSTEM_FIELD_NAMES, field, SUPERUSERS_ID, USERS_ID } from './defaults.ts';
 export { NAME_RE } from './field-settings.ts';
 export type { FieldDef, FieldType } from './fields/index.ts';
 export { FIELD_TYPES, fieldType } from './fields/index.ts';
