@@ -1,5 +1,6 @@
 // Rows as arrays of values under column names given once (what the reader threads send, and what the event
 // loop's inline reads ask node:sqlite for), made into objects here.
+import { literalMaker } from '../lib/index.ts';
 
 /** One statement's rows as arrays of values, under column names given once. */
 export interface RowArrays {
@@ -21,19 +22,15 @@ type RowMaker = (values: unknown[]) => Record<string, unknown>;
 const makers = new Map<string, RowMaker>();
 const MAKERS_LIMIT = 500;
 
-/**
- * A function that makes a row object from its values with an object literal of the column names. Setting
- * the names one by one (`row[name] = value`) went through V8's slowest property stores: several µs of a
- * list request (docs/benchmarks.md). The names go into the code as JSON strings; `__proto__` is written as
- * a computed key, which makes an own property as node:sqlite does, not the prototype.
- */
+/** A function that makes a row object from its values with one object literal of the column names. */
 function rowMaker(columns: readonly string[]): RowMaker {
   const key = columns.join('\u0000');
   let make = makers.get(key);
   if (make) return make;
-  const keyOf = (name: string) => (name === '__proto__' ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
-  const body = columns.map((name, i) => `${keyOf(name)}: v[${i}]`).join(', ');
-  make = new Function('v', `return { ${body} };`) as RowMaker;
+  make = literalMaker<RowMaker>(
+    ['v'],
+    columns.map((name, i) => [name, `v[${i}]`]),
+  );
   if (makers.size >= MAKERS_LIMIT) makers.clear();
   makers.set(key, make);
   return make;

@@ -1,3 +1,4 @@
+import { literalMaker } from '../lib/index.ts';
 import { type Collection, fieldType } from '../schema/index.ts';
 import type { AuthContext, RecordValues } from './types.ts';
 
@@ -64,19 +65,17 @@ export function createShape(collection: Collection): RecordShape {
 
 /**
  * Row → values and values → JSON run for every record read, so each collection version gets them as
- * functions that build one object literal: storing field after field by name, in a server with many
- * collections, went through V8's slowest (megamorphic) property stores, and objects built so are what
- * `JSON.stringify` serializes fastest (docs/benchmarks.md). Field names are `\w+` (field-settings.ts) and go
- * in as JSON strings all the same; `__proto__` (reserved anyway) would be an own property.
+ * functions that build one object literal (`literalMaker`): storing field after field by name went through
+ * V8's megamorphic property stores in a server with many collections (docs/benchmarks.md).
  */
-const key = (name: string) => (name === '__proto__' ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
-
 function valuesMaker(columns: Column[], passwordColumns: string[]): RecordShape['fromRow'] {
-  const parts = [
-    ...columns.map((c, i) => `${key(c.name)}: from[${i}](row[${JSON.stringify(c.name)}])`),
-    ...passwordColumns.map((name) => `${key(name)}: row[${JSON.stringify(name)}] ?? ''`),
-  ];
-  const make = new Function('from', 'row', `return { ${parts.join(', ')} };`);
+  const make = literalMaker<(from: Column['fromDb'][], row: Record<string, unknown>) => RecordValues>(
+    ['from', 'row'],
+    [
+      ...columns.map((c, i) => [c.name, `from[${i}](row[${JSON.stringify(c.name)}])`] as const),
+      ...passwordColumns.map((name) => [name, `row[${JSON.stringify(name)}] ?? ''`] as const),
+    ],
+  );
   const from = columns.map((c) => c.fromDb);
   return (row) => make(from, row);
 }
@@ -85,12 +84,14 @@ function jsonMaker(
   collection: Collection,
   columns: Column[],
 ): (values: RecordValues) => Record<string, unknown> {
-  const parts = [
-    'collectionId: head.collectionId',
-    'collectionName: head.collectionName',
-    ...columns.map((c) => `${key(c.name)}: values[${JSON.stringify(c.name)}]`),
-  ];
-  const make = new Function('head', 'values', `return { ${parts.join(', ')} };`);
+  const make = literalMaker<(head: Record<string, string>, values: RecordValues) => Record<string, unknown>>(
+    ['head', 'values'],
+    [
+      ['collectionId', 'head.collectionId'],
+      ['collectionName', 'head.collectionName'],
+      ...columns.map((c) => [c.name, `values[${JSON.stringify(c.name)}]`] as const),
+    ],
+  );
   const head = { collectionId: collection.id, collectionName: collection.name };
   return (values) => make(head, values);
 }
