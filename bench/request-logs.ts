@@ -12,12 +12,21 @@
 //        --pin (the server on core 0 with all its threads, the load on core 1, as issue 16's runs were made:
 //        the log writer thread then takes its CPU from the server's one core, so the cost shows in req/s too)
 //        --json
+// On PostgreSQL, where the entries go to the server database, its backends' CPU counts too: reported
+// beside the server's, and in the cost.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LoadResult } from './load.ts';
 import { cpuSeconds, loadInChild, pinTo, threadCpuSeconds } from './proc.ts';
-import { api, dropBenchDatabases, type RunningServer, seedPosts, startPlinthOn } from './servers.ts';
+import {
+  api,
+  databaseCpuSeconds,
+  dropBenchDatabases,
+  type RunningServer,
+  seedPosts,
+  startPlinthOn,
+} from './servers.ts';
 import { median } from './stats.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -43,6 +52,8 @@ interface Mode {
   label: 'off' | 'on';
   maxDays: number;
   total: number[];
+  /** PostgreSQL: its backends' CPU per request (µs), one entry per round. */
+  db: number[];
   rps: number[];
   threads: Map<string, number[]>;
 }
@@ -52,10 +63,13 @@ async function setMaxDays(server: RunningServer, maxDays: number): Promise<void>
   if (res.status !== 200) throw new Error(`settings answered ${res.status}: ${res.text}`);
 }
 
+const withDb = flags.engine === 'postgres';
+
 async function measure(server: RunningServer, url: string, mode: Mode): Promise<void> {
   await setMaxDays(server, mode.maxDays);
   const pid = server.pid as number;
   const threadsBefore = threadCpuSeconds(pid);
+  const dbBefore = await databaseCpuSeconds(server.db);
   const before = cpuSeconds(pid);
   const result: LoadResult = await loadInChild([
     '--url',
@@ -66,11 +80,13 @@ async function measure(server: RunningServer, url: string, mode: Mode): Promise<
     flags.connections,
   ]);
   const cpu = cpuSeconds(pid) - before;
+  const db = (await databaseCpuSeconds(server.db)) - dbBefore;
   // A saturated machine times a few requests out; a broken build fails them all.
   const failed = result.non2xx + result.errors + result.timeouts;
   if (failed > result.requests / 100) throw new Error(`${failed} of ${result.requests} requests failed`);
   const perRequest = (seconds: number) => (seconds / result.requests) * 1e6;
   mode.total.push(perRequest(cpu));
+  mode.db.push(perRequest(db));
   mode.rps.push(result.rps);
   for (const [name, seconds] of threadCpuSeconds(pid)) {
     const xs = mode.threads.get(name) ?? [];
@@ -78,7 +94,9 @@ async function measure(server: RunningServer, url: string, mode: Mode): Promise<
     mode.threads.set(name, xs);
   }
   log(
-    `${server.name} logs ${mode.label}: ${perRequest(cpu).toFixed(1)} µs CPU/req, ${Math.round(result.rps)} req/s`,
+    `${server.name} logs ${mode.label}: ${perRequest(cpu).toFixed(1)} µs CPU/req${
+      withDb ? ` (+ ${perRequest(db).toFixed(1)} µs in the database)` : ''
+    }, ${Math.round(result.rps)} req/s`,
   );
 }
 
@@ -105,6 +123,7 @@ async function start(dir: string, n: number): Promise<Subject> {
     label,
     maxDays,
     total: [],
+    db: [],
     rps: [],
     threads: new Map(),
   });
@@ -124,7 +143,9 @@ function spread(pcts: number[]) {
 }
 
 function summarize(s: Subject) {
-  const costs = s.on.total.map((x, i) => (x / (s.off.total[i] as number) - 1) * 100);
+  // The server's CPU and, on PostgreSQL, its backends': what a request costs the machine.
+  const whole = (m: Mode, i: number) => (m.total[i] as number) + (withDb ? (m.db[i] as number) : 0);
+  const costs = s.on.total.map((_, i) => (whole(s.on, i) / whole(s.off, i) - 1) * 100);
   // Requests a second lost with logs on, round by round: what SPEC's ratios measure. On a machine with a
   // core to spare for the log thread it reads lower than the CPU cost, which is the one that holds once
   // every core serves requests (`--workers N`).
@@ -140,6 +161,13 @@ function summarize(s: Subject) {
         { median: Number(median(m.total).toFixed(1)), rounds: m.total.map((x) => Number(x.toFixed(1))) },
       ]),
     ),
+    ...(withDb
+      ? {
+          databaseCpuPerRequestUs: Object.fromEntries(
+            modes.map((m) => [m.label, Number(median(m.db).toFixed(1))]),
+          ),
+        }
+      : {}),
     medianRps: Object.fromEntries(modes.map((m) => [m.label, Math.round(median(m.rps))])),
     byThreadMedianUs: Object.fromEntries(
       modes.map((m) => [
@@ -150,6 +178,11 @@ function summarize(s: Subject) {
     costPct: spread(costs),
     rpsLossPct: spread(rpsLoss),
   };
+}
+
+function inDb(summary: ReturnType<typeof summarize>, label: Mode['label']): string {
+  const us = summary.databaseCpuPerRequestUs?.[label];
+  return us === undefined ? '' : ` + ${us} µs in the database`;
 }
 
 process.env.PLINTH_MAX_IN_FLIGHT_PER_IP = '0';
@@ -177,10 +210,10 @@ try {
     for (const summary of summaries) {
       console.log(`${summary.dir}:`);
       console.log(
-        `  logs off: median ${summary.cpuPerRequestUs.off?.median} µs CPU/req, ${summary.medianRps.off} req/s`,
+        `  logs off: median ${summary.cpuPerRequestUs.off?.median} µs CPU/req${inDb(summary, 'off')}, ${summary.medianRps.off} req/s`,
       );
       console.log(
-        `  logs on:  median ${summary.cpuPerRequestUs.on?.median} µs CPU/req, ${summary.medianRps.on} req/s`,
+        `  logs on:  median ${summary.cpuPerRequestUs.on?.median} µs CPU/req${inDb(summary, 'on')}, ${summary.medianRps.on} req/s`,
       );
       console.log(`  by thread (µs/req): off ${JSON.stringify(summary.byThreadMedianUs.off)}`);
       console.log(`                      on  ${JSON.stringify(summary.byThreadMedianUs.on)}`);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { startHaproxy } from '../test/helpers/haproxy.ts';
+import { cpuSeconds, pinTo } from './proc.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 // process.execPath is the Node that runs this script (the project's Node 24 under `npm run bench`),
@@ -251,6 +252,54 @@ async function pgAdmin(sql: string): Promise<void> {
   await client.connect();
   try {
     await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * CPU seconds used so far by the PostgreSQL backends connected to `db` (its server's pool; read from
+ * /proc, so the server must run on this machine); 0 on other engines. A backend that ends between two
+ * reads takes its seconds with it: read across a run whose pool stays open.
+ */
+export async function databaseCpuSeconds(db: BenchDb): Promise<number> {
+  let seconds = 0;
+  for (const pid of await backendPids(db)) {
+    try {
+      seconds += cpuSeconds(pid);
+    } catch {
+      // The backend ended between the listing and the read.
+    }
+  }
+  return seconds;
+}
+
+/**
+ * Pins the PostgreSQL backends now connected to `db` to `cores` (nothing on other engines): with the
+ * server pinned too, a server and its database share one core, and a change that moves work between them
+ * shows in req/s. Backends opened later are not pinned: call it again before each measurement.
+ */
+export async function pinDatabase(db: BenchDb, cores: string): Promise<void> {
+  for (const pid of await backendPids(db)) {
+    try {
+      pinTo(pid, cores);
+    } catch {
+      // The backend ended between the listing and the pinning.
+    }
+  }
+}
+
+/** The PostgreSQL backends connected to `db`; none on other engines. */
+async function backendPids(db: BenchDb): Promise<number[]> {
+  if (db.engine !== 'postgres') return [];
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = $1',
+      [decodeURIComponent(new URL(db.url).pathname.slice(1))],
+    );
+    return rows.map((r) => r.pid);
   } finally {
     await client.end();
   }
