@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Database } from '../db/index.ts';
+import type { Database, Executor } from '../db/index.ts';
 import { type PackedBatch, unpackEntries } from './entry-pack.js';
 import { createdDates, entryRows, noNul, orderedIds, type QueuedEntry } from './entry-rows.js';
 import { type LogFile, openLogFile } from './log-file-writer.js';
@@ -17,42 +17,77 @@ export interface LogSink {
 /** Rows per INSERT statement (five parameters each). */
 const ROWS_PER_INSERT = 200;
 
-/** PostgreSQL and MariaDB: multi-row INSERTs through the app's pool, one transaction per batch. */
+/**
+ * PostgreSQL: a batch is one statement whose text never changes, its rows one JSON parameter. The statement
+ * is prepared once per connection (postgres-statements.ts), and one statement needs no transaction: a
+ * multi-row INSERT per 200 entries inside BEGIN … COMMIT was three round trips, and a text of its own for
+ * each batch size, parsed and planned by PostgreSQL every time (docs/benchmarks.md, "Request logs on
+ * PostgreSQL"). `data` travels as a JSON string, not spliced in as JSON: nothing in an entry can reach
+ * another entry's columns.
+ */
+const POSTGRES_INSERT = `INSERT INTO "${LOGS_TABLE}" ("id", "created", "level", "message", "data") SELECT r."i", r."c", r."l", r."m", CAST(r."d" AS JSONB) FROM json_to_recordset(CAST(? AS JSON)) AS r("i" TEXT, "c" TEXT, "l" DOUBLE PRECISION, "m" TEXT, "d" TEXT)`;
+
+/** PostgreSQL and MariaDB: through the app's pool, each batch all or nothing. */
 export function sqlSink(db: Database): LogSink {
-  const q = db.dialect.quote;
   const idOf = orderedIds();
   const createdOf = createdDates();
   const rowOf = entryRows();
-  const insert = (batch: QueuedEntry[]) =>
-    db.transaction(async (trx) => {
-      for (let i = 0; i < batch.length; i += ROWS_PER_INSERT) {
-        const rows = batch.slice(i, i + ROWS_PER_INSERT);
-        const params: unknown[] = [];
-        for (const [time, level, message, data] of rows)
-          params.push(idOf(time), createdOf(time), level, noNul(message), noNul(data));
-        await db.run(
-          trx,
-          `INSERT INTO ${q(LOGS_TABLE)} (${q('id')}, ${q('created')}, ${q('level')}, ${q('message')}, ${q('data')}) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
-          params,
-        );
-      }
-    });
+  const insert = db.dialect.name === 'postgres' ? postgresInsert(db) : multiRowInsert(db);
   return {
     async write(packed) {
       const batch: QueuedEntry[] = [];
       unpackEntries(packed.bytes, (slots) => batch.push(rowOf(slots)));
+      const rows = batch.map(
+        ([time, level, message, data]): LogRow => [
+          idOf(time),
+          createdOf(time),
+          level,
+          noNul(message),
+          noNul(data),
+        ],
+      );
       try {
-        await insert(batch);
+        await insert(rows);
         return 0;
       } catch (err) {
-        if (batch.length === 1) throw err;
+        if (rows.length === 1) throw err;
         let failed = 0;
-        for (const entry of batch) await insert([entry]).catch(() => failed++);
+        for (const row of rows) await insert([row]).catch(() => failed++);
         return failed;
       }
     },
     close: async () => {},
   };
+}
+
+/** A row of `_logs`: id, created, level, message, data (JSON text). */
+type LogRow = [id: string, created: string, level: number, message: string, data: string];
+
+function postgresInsert(db: Database) {
+  return (rows: LogRow[]) => {
+    let json = '';
+    for (const [id, created, level, message, data] of rows)
+      json += `,{"i":${JSON.stringify(id)},"c":${JSON.stringify(created)},"l":${JSON.stringify(level)},"m":${JSON.stringify(message)},"d":${JSON.stringify(data)}}`;
+    return db.run(db.kysely, POSTGRES_INSERT, [`[${json.slice(1)}]`]);
+  };
+}
+
+/** MariaDB: multi-row INSERTs; in a transaction only when the batch needs more than one. */
+function multiRowInsert(db: Database) {
+  const q = db.dialect.quote;
+  const statement = (executor: Executor, rows: LogRow[]) =>
+    db.run(
+      executor,
+      `INSERT INTO ${q(LOGS_TABLE)} (${q('id')}, ${q('created')}, ${q('level')}, ${q('message')}, ${q('data')}) VALUES ${rows.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+      rows.flat(),
+    );
+  return (rows: LogRow[]) =>
+    rows.length <= ROWS_PER_INSERT
+      ? statement(db.kysely, rows)
+      : db.transaction(async (trx) => {
+          for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+            await statement(trx, rows.slice(i, i + ROWS_PER_INSERT));
+        });
 }
 
 export interface WorkerSinkOptions {
