@@ -83,6 +83,30 @@ describe('the total of a list', () => {
     assert.doesNotMatch(sent[0] ?? '', /COUNT\(\*\)/i);
   });
 
+  test('comes with the page in one statement on server engines, and is right on the last page and past it', async () => {
+    sent = [];
+    const first = await list('counted', 'perPage=5&sort=-n');
+    assert.equal(first.totalItems, 25);
+    // Server engines: the total is a column of the page's statement; SQLite: a batch of two.
+    assert.equal(sent.length, srv.app.db.countsInPage ? 1 : 2, sent.join('\n'));
+    assert.match(sent.join('\n'), /COUNT\(\*\)/i);
+    assert.deepEqual(
+      first.items.map((r) => r.n),
+      [24, 23, 22, 21, 20],
+    );
+    // The last page is full: its total comes from the count, not from its length.
+    const last = await list('counted', 'page=5&perPage=5&sort=-n');
+    assert.deepEqual(
+      [last.totalItems, last.totalPages, last.items.map((r) => r.n)],
+      [25, 5, [4, 3, 2, 1, 0]],
+    );
+    // Past the last page no row carries the total: it is counted on its own.
+    for (const page of [6, 1000]) {
+      const past = await list('counted', `page=${page}&perPage=5&sort=-n&filter=n>=3`);
+      assert.deepEqual([past.totalItems, past.totalPages, past.items], [22, 5, []]);
+    }
+  });
+
   test('is not needed to page with a cursor past the last item (docs/query-language.md)', async () => {
     type Item = { id: string; created: string };
     const all = (await list('counted', 'perPage=100&sort=-created,-id')) as unknown as { items: Item[] };

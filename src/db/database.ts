@@ -45,6 +45,12 @@ export interface Database {
    * server engines side by side. Answers each statement's rows, in order.
    */
   queryBatch(statements: readonly Statement[], options?: QueryOptions): Promise<unknown[][]>;
+  /**
+   * Server engines: a list's page carries its total as a column (one statement, one round trip to the
+   * database, one connection of the pool). SQLite runs the page and its count as a batch instead: one trip
+   * to a reader, or none (a cheap read runs on the event loop).
+   */
+  readonly countsInPage: boolean;
   /** The time limit of one statement, in milliseconds. */
   readonly queryTimeoutMs: number;
   /**
@@ -281,6 +287,7 @@ function wrap(
     run,
     query: lane.query,
     queryBatch: lane.queryBatch,
+    countsInPage: dialect.name !== 'sqlite',
     close: () => kysely.destroy(),
   };
 }

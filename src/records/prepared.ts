@@ -1,6 +1,7 @@
 import type { Database } from '../db/index.ts';
+import { raw } from '../query/index.ts';
 import type { Collection } from '../schema/index.ts';
-import type { CompiledList } from './read.ts';
+import { type CompiledList, listStatements } from './read.ts';
 import { createShape, type RecordShape } from './serialize.ts';
 
 /** SQL for one collection, compiled once per collection version (Fastify's "prepare at start-up"). */
@@ -14,8 +15,8 @@ export interface PreparedCollection {
   deleteById: string;
   /** The quoted table name. */
   table: string;
-  /** The page query without filter or sort, its LIMIT and OFFSET still to add (read.ts `pageClause`). */
-  listPage: string;
+  /** The list without filter or sort, its LIMIT and OFFSET still to add (read.ts `pageClause`). */
+  list: CompiledList;
   /**
    * Lists compiled for a filter and sort of the collection's own fields, by caller kind and text (read.ts);
    * dropped with the rest on a schema change.
@@ -43,7 +44,7 @@ export function prepareCollection(db: Database, collection: Collection): Prepare
     },
     deleteById: `DELETE FROM ${table} WHERE ${q('id')} = ?`,
     table,
-    listPage: `SELECT * FROM ${table}`,
+    list: listStatements(db, raw(`${table}.*`), raw(table), raw(''), raw('')),
     lists: new Map(),
   };
 }

@@ -1,4 +1,4 @@
-import type { Executor, Statement } from '../db/index.ts';
+import type { Database, Executor, Statement } from '../db/index.ts';
 import { badRequest, forbidden, notFound } from '../errors/index.ts';
 import { containsNul } from '../lib/index.ts';
 import {
@@ -63,28 +63,36 @@ export async function listRecords(
   let rows: Record<string, unknown>[];
   let total: number;
   const manages = managesColumn(ctx, collection, auth);
-  let pageSql: Statement;
-  let countSql: Sql;
+  let list: CompiledList;
   if (!query.filter?.trim() && !query.sort?.trim() && scope.kind === 'all' && !manages) {
     // The hot path: SQL prepared once per collection.
-    const pageOf = pageClause(perPage, offset);
-    pageSql = { sql: p.listPage + pageOf.text, params: pageOf.params };
-    countSql = sql`SELECT COUNT(*) AS total FROM ${raw(p.table)}`;
+    list = p.list;
   } else {
-    const { select, count, costs } = compiledList(ctx, collection, query, auth, scope, manages);
-    await ctx.fanout.check(costs, auth.ticket);
-    const pageOf = pageClause(perPage, offset);
-    pageSql = { sql: select.text + pageOf.text, params: [...select.params, ...pageOf.params] };
-    countSql = count;
+    list = compiledList(ctx, collection, query, auth, scope, manages);
+    await ctx.fanout.check(list.costs, auth.ticket);
   }
+  const pageOf = pageClause(perPage, offset);
+  const pageOfList = (select: Sql): Statement => ({
+    sql: select.text + pageOf.text,
+    params: [...select.params, ...pageOf.params],
+  });
   if (query.skipTotal) {
+    const pageSql = pageOfList(list.select);
     rows = await ctx.db.query<Record<string, unknown>>(pageSql.sql, pageSql.params, auth.ticket);
     total = -1;
+  } else if (ctx.db.countsInPage) {
+    // Server engines: the total is a column of the page's own statement (one round trip, one snapshot).
+    const pageSql = pageOfList(list.selectWithTotal);
+    rows = await ctx.db.query<Record<string, unknown>>(pageSql.sql, pageSql.params, auth.ticket);
+    if (shortPage(rows.length)) total = offset + rows.length;
+    else if (rows.length > 0) total = Number(rows[0]?.[TOTAL]);
+    // Past the last page: no row to carry the total.
+    else total = await countOf(ctx, list.count, auth);
   } else {
-    // The page and its count together: one trip to a SQLite reader (one snapshot), side by side on a pool.
+    // SQLite: the page and its count in one trip to a reader, or on the event loop (one snapshot).
     // A short page tells the total without the count.
     const [page_, counted] = await ctx.db.queryBatch(
-      [pageSql, { sql: countSql.text, params: countSql.params }],
+      [pageOfList(list.select), { sql: list.count.text, params: list.count.params }],
       auth.ticket,
     );
     rows = page_ as Record<string, unknown>[];
@@ -106,11 +114,48 @@ export async function listRecords(
   };
 }
 
-/** A list's page query (without its LIMIT), its count, and the cost groups its filter's joins add up to. */
+/**
+ * A list's page query (without its LIMIT), the same with its total as one more column (`TOTAL`), its count,
+ * and the cost groups its filter's joins add up to.
+ */
 export interface CompiledList {
   select: Sql;
+  selectWithTotal: Sql;
   count: Sql;
   costs: CostGroup[];
+}
+
+/**
+ * The column a page's rows carry its list's total in, on server engines (`Database.countsInPage`). Never a
+ * field: names starting with `_` are reserved.
+ */
+const TOTAL = '_plinth_total';
+
+/** The whole list's count, on its own. */
+async function countOf(ctx: RecordsContext, count: Sql, auth: AuthContext): Promise<number> {
+  const [row] = await ctx.db.query<{ total?: unknown }>(count.text, count.params, auth.ticket);
+  return Number(row?.total ?? 0);
+}
+
+/**
+ * A list's statements from the columns it selects and what follows them (`FROM …`): the page, the page with
+ * its total (an uncorrelated subquery, which the engines run once per statement), and the count.
+ */
+export function listStatements(
+  db: Database,
+  columns: Sql,
+  table: Sql,
+  where: Sql,
+  order: Sql,
+  costs: CostGroup[] = [],
+): CompiledList {
+  const count = sql`SELECT COUNT(*) AS total FROM ${table}${where}`;
+  return {
+    select: sql`SELECT ${columns} FROM ${table}${where}${order}`,
+    selectWithTotal: sql`SELECT ${columns}, (${count}) AS ${raw(db.dialect.quote(TOTAL))} FROM ${table}${where}${order}`,
+    count,
+    costs,
+  };
 }
 
 /** What only superusers may use in a client's filter or sort (PocketBase's list, matched as it does). */
@@ -200,13 +245,10 @@ function compileList(
   if (filter) conditions.push(clientInput('filter', () => sql`(${compileFilter(filter, qctx)})`));
   const where = conditions.length ? sql` WHERE ${joinSql(conditions, ' AND ')}` : raw('');
   const order = sort.length ? clientInput('sort', () => sql` ORDER BY ${compileSort(sort, qctx)}`) : raw('');
-  return {
-    select: manages
-      ? sql`SELECT ${table}.*, (CASE WHEN ${manages} THEN 1 ELSE 0 END) AS ${raw(ctx.db.dialect.quote(MANAGES))} FROM ${table}${where}${order}`
-      : sql`SELECT ${table}.* FROM ${table}${where}${order}`,
-    count: sql`SELECT COUNT(*) AS total FROM ${table}${where}`,
-    costs,
-  };
+  const columns = manages
+    ? sql`${table}.*, (CASE WHEN ${manages} THEN 1 ELSE 0 END) AS ${raw(ctx.db.dialect.quote(MANAGES))}`
+    : sql`${table}.*`;
+  return listStatements(ctx.db, columns, table, where, order, costs);
 }
 
 /**
