@@ -4,7 +4,8 @@
 // so both baselines send the same bytes) it is deliberately minimal, but it does the same database work
 // as Plinth on PostgreSQL: a `posts` table of the same shape (TEXT id primary key, TEXT title,
 // DOUBLE PRECISION n, TEXT created/updated) with the same index on `created`, a pool of 10 connections
-// (Plinth's pool size), and the list runs its COUNT too, alongside the page query as Plinth does.
+// (Plinth's pool size), and the list runs its COUNT too, alongside the page query on a second connection
+// (Plinth sends it as a column of the page's statement: src/records/read.ts).
 // Every query is a named (prepared) statement: parsed and planned once per connection, then only bound
 // and executed.
 //
@@ -113,7 +114,7 @@ export async function startBaselinePostgres(opts: PostgresBaselineOptions): Prom
     if (path === '/api/health') return send(res, 200, { code: 200, message: 'API is healthy.', data: {} });
     if (path === RECORDS_PATH && req.method === 'GET') {
       // Fixed page shape (the benchmark always asks ?perPage=20&sort=-created). The page and the count
-      // run concurrently on two pooled connections, as Plinth's list does.
+      // run concurrently on two pooled connections.
       const [page, count] = await Promise.all([
         pool.query<PostRow>({ ...LIST_PAGE, values: [PER_PAGE, 0] }),
         pool.query<{ c: string }>({ ...COUNT_ALL, values: [] }),

@@ -145,7 +145,7 @@ function scenarios(): Scenario[] {
 // ---- the driver, straight from this process: seeding, the baseline, the expected answers ----
 
 interface Driver {
-  /** Runs the page (and the count, at the same time on the server engines, as Plinth does). */
+  /** Runs the page (and the count, at the same time on another connection on the server engines). */
   run(s: Scenario): Promise<{ ids: string[]; total: number }>;
   /** EXPLAIN of a scenario's page and count, for the report. */
   explain(s: Scenario): Promise<string[]>;
