@@ -119,6 +119,38 @@ describe(`request logs on ${TEST_ENGINE}`, () => {
     assert.equal(page.body.totalPages, 2);
     const skip = await logs(`${filter(mine)}&skipTotal=1`);
     assert.equal(skip.body.totalItems, -1);
+    // A full last page, and pages past it, still count every match (no row of theirs carries the total).
+    const paged = (n: number) => logs(`?filter=${encodeURIComponent(mine)}&perPage=2&page=${n}`);
+    for (const [n, length] of [
+      [2, 2],
+      [3, 0],
+      [50, 0],
+    ] as const) {
+      const res = await paged(n);
+      assert.deepEqual(
+        [res.body.items.length, res.body.totalItems, res.body.totalPages],
+        [length, 4, 2],
+        `page ${n}`,
+      );
+    }
+    // Server engines keep the logs in the main database: the page and its total are one statement.
+    if (srv.app.db.countsInPage) {
+      const sent: string[] = [];
+      const db = srv.app.db;
+      const original = db.query;
+      const query = db.query.bind(db);
+      db.query = (text, params, options) => {
+        sent.push(text);
+        return query(text, params, options);
+      };
+      try {
+        assert.equal((await paged(1)).body.totalItems, 4);
+      } finally {
+        db.query = original;
+      }
+      assert.equal(sent.length, 1, sent.join('\n'));
+      assert.match(sent[0] ?? '', /COUNT\(\*\)[\s\S]*LIMIT/);
+    }
     const errorsOnly = await logs(filter('level >= 8 && data.status >= 400'));
     assert.ok(errorsOnly.body.items.every((e: Json) => e.data.status >= 400));
   });

@@ -6,11 +6,12 @@ import {
   compileFilter,
   compileSort,
   joinSql,
-  pageClause,
+  listSql,
   parseFilter,
   parseSort,
   queryDialect,
   raw,
+  readPage,
   type Sql,
   sql,
   toBadRequest,
@@ -96,18 +97,8 @@ export function createLogReader(db: Database) {
           : clientInput('sort', () => compileSort([k], ctx)),
       );
       const order = terms.length ? sql` ORDER BY ${joinSql(terms, ', ')}` : raw(` ORDER BY ${key} DESC`);
-      const select = sql`SELECT ${raw(columns)} FROM ${raw(table)}${filter}${order}`;
-      const count = sql`SELECT COUNT(*) AS total FROM ${raw(table)}${filter}`;
-      const pageOf = pageClause(perPage, offset);
-      const pageSql = { sql: select.text + pageOf.text, params: [...select.params, ...pageOf.params] };
-      let rows: Record<string, unknown>[];
-      let total = -1;
-      if (query.skipTotal) rows = await db.query(pageSql.sql, pageSql.params);
-      else {
-        const [found, counted] = await db.queryBatch([pageSql, { sql: count.text, params: count.params }]);
-        rows = found as Record<string, unknown>[];
-        total = Number((counted?.[0] as { total?: unknown } | undefined)?.total ?? 0);
-      }
+      const list = listSql(db, raw(columns), raw(table), filter, order);
+      const { rows, total } = await readPage(db, list, { perPage, offset, skipTotal: query.skipTotal });
       return {
         page,
         perPage,

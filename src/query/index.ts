@@ -6,6 +6,7 @@ export { type JsonRef, type QueryDialect, queryDialect } from './engines.ts';
 export { FilterError, toBadRequest } from './errors.ts';
 export { type FieldsTree, parseFields, pickFields } from './fields.ts';
 export { compileMemoryFilter, type MemoryColumn } from './memory.ts';
+export { type ListSql, listSql, type PageRequest, readPage } from './page.ts';
 export { parseFilter, parsePath } from './parse.ts';
 export { checkRule, type RequestInfo, resolveRequestPath } from './request.ts';
 export { MAX_RELATION_DEPTH, type ResolveContext, resolvePath } from './resolve.ts';

@@ -1,4 +1,4 @@
-import type { Database, Executor, Statement } from '../db/index.ts';
+import type { Database, Executor } from '../db/index.ts';
 import { badRequest, forbidden, notFound } from '../errors/index.ts';
 import { containsNul } from '../lib/index.ts';
 import {
@@ -8,11 +8,13 @@ import {
   compileSort,
   type Expr,
   joinSql,
-  pageClause,
+  type ListSql,
+  listSql,
   param,
   parseFilter,
   parseSort,
   raw,
+  readPage,
   type SortKey,
   type Sql,
   sql,
@@ -56,12 +58,9 @@ export async function listRecords(
   const offset = (page - 1) * perPage;
   if (offset > Number.MAX_SAFE_INTEGER) throw badRequest('Invalid page value.');
   const p = ctx.prepared(collection);
-  const shortPage = (n: number) => n < perPage && (n > 0 || page === 1);
   // Managers see private emails: all records (manageRule "") or those a per-row column says (expression).
   const managesAll = collection.type === 'auth' && canManage(collection, auth);
 
-  let rows: Record<string, unknown>[];
-  let total: number;
   const manages = managesColumn(ctx, collection, auth);
   let list: CompiledList;
   if (!query.filter?.trim() && !query.sort?.trim() && scope.kind === 'all' && !manages) {
@@ -71,34 +70,12 @@ export async function listRecords(
     list = compiledList(ctx, collection, query, auth, scope, manages);
     await ctx.fanout.check(list.costs, auth.ticket);
   }
-  const pageOf = pageClause(perPage, offset);
-  const pageOfList = (select: Sql): Statement => ({
-    sql: select.text + pageOf.text,
-    params: [...select.params, ...pageOf.params],
+  const { rows, total } = await readPage(ctx.db, list, {
+    perPage,
+    offset,
+    skipTotal: query.skipTotal,
+    ticket: auth.ticket,
   });
-  if (query.skipTotal) {
-    const pageSql = pageOfList(list.select);
-    rows = await ctx.db.query<Record<string, unknown>>(pageSql.sql, pageSql.params, auth.ticket);
-    total = -1;
-  } else if (ctx.db.countsInPage) {
-    // Server engines: the total is a column of the page's own statement (one round trip, one snapshot).
-    const pageSql = pageOfList(list.selectWithTotal);
-    rows = await ctx.db.query<Record<string, unknown>>(pageSql.sql, pageSql.params, auth.ticket);
-    if (shortPage(rows.length)) total = offset + rows.length;
-    else if (rows.length > 0) total = Number(rows[0]?.[TOTAL]);
-    // Past the last page: no row to carry the total.
-    else total = await countOf(ctx, list.count, auth);
-  } else {
-    // SQLite: the page and its count in one trip to a reader, or on the event loop (one snapshot).
-    // A short page tells the total without the count.
-    const [page_, counted] = await ctx.db.queryBatch(
-      [pageOfList(list.select), { sql: list.count.text, params: list.count.params }],
-      auth.ticket,
-    );
-    rows = page_ as Record<string, unknown>[];
-    const t = Number((counted?.[0] as { total?: unknown } | undefined)?.total ?? 0);
-    total = shortPage(rows.length) ? offset + rows.length : t;
-  }
   return {
     page,
     perPage,
@@ -114,33 +91,12 @@ export async function listRecords(
   };
 }
 
-/**
- * A list's page query (without its LIMIT), the same with its total as one more column (`TOTAL`), its count,
- * and the cost groups its filter's joins add up to.
- */
-export interface CompiledList {
-  select: Sql;
-  selectWithTotal: Sql;
-  count: Sql;
+/** A list's statements (the page, with its total, the count) and the cost groups its filter's joins add up to. */
+export interface CompiledList extends ListSql {
   costs: CostGroup[];
 }
 
-/**
- * The column a page's rows carry its list's total in, on server engines (`Database.countsInPage`). Never a
- * field: names starting with `_` are reserved.
- */
-const TOTAL = '_plinth_total';
-
-/** The whole list's count, on its own. */
-async function countOf(ctx: RecordsContext, count: Sql, auth: AuthContext): Promise<number> {
-  const [row] = await ctx.db.query<{ total?: unknown }>(count.text, count.params, auth.ticket);
-  return Number(row?.total ?? 0);
-}
-
-/**
- * A list's statements from the columns it selects and what follows them (`FROM …`): the page, the page with
- * its total (an uncorrelated subquery, which the engines run once per statement), and the count.
- */
+/** A list's statements (query/page.ts) with the cost groups of its filter. */
 export function listStatements(
   db: Database,
   columns: Sql,
@@ -149,13 +105,7 @@ export function listStatements(
   order: Sql,
   costs: CostGroup[] = [],
 ): CompiledList {
-  const count = sql`SELECT COUNT(*) AS total FROM ${table}${where}`;
-  return {
-    select: sql`SELECT ${columns} FROM ${table}${where}${order}`,
-    selectWithTotal: sql`SELECT ${columns}, (${count}) AS ${raw(db.dialect.quote(TOTAL))} FROM ${table}${where}${order}`,
-    count,
-    costs,
-  };
+  return { ...listSql(db, columns, table, where, order), costs };
 }
 
 /** What only superusers may use in a client's filter or sort (PocketBase's list, matched as it does). */
