@@ -291,6 +291,36 @@ describe('realtime', () => {
       assert.equal(res.status, 404);
     });
 
+    it('a lone node sends a record event over its bus only while a stream is open', async (t) => {
+      const { bus, realtime } = server.app;
+      if (!bus.local) return t.skip('the test server is on a bus other processes hear');
+      const end = Date.now() + 5000;
+      while (realtime.broker.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(realtime.broker.size, 0, 'earlier tests closed their streams');
+      const sent: string[] = [];
+      const publish = bus.publish;
+      // A spy on the real bus: every call goes through.
+      Object.assign(bus, {
+        publish: (topic: string, message: unknown) => {
+          sent.push(String((message as { record?: { id?: unknown } })?.record?.id));
+          return publish.call(bus, topic, message);
+        },
+      });
+      try {
+        const unheard = await server.admin.collection('rt_public').create({ title: 'unheard' });
+        await server.admin.collection('rt_public').update(unheard.id, { title: 'still unheard' });
+        assert.ok(!sent.includes(unheard.id), sent.join());
+        const got = collector();
+        const off = await server.client().collection('rt_public').subscribe('*', got.cb);
+        const heard = await server.admin.collection('rt_public').create({ title: 'heard' });
+        assert.equal((await got.next('create')).record.id, heard.id);
+        assert.equal(sent.filter((id) => id === heard.id).length, 1);
+        await off();
+      } finally {
+        Object.assign(bus, { publish });
+      }
+    });
+
     it('the features route says realtime is served', async () => {
       const res = await server.request('GET', '/api/plinth/features');
       assert.equal(res.body.features.realtime, true);

@@ -13,6 +13,11 @@ export interface Bus {
    * right after this node subscribes, possibly one too many (never too few).
    */
   publish(topic: string, message: unknown): Promise<number>;
+  /**
+   * True when no other process hears this bus (one node, the memory bus): a message that no subscriber of
+   * this process wants can be left unsent. Buses between processes leave it unset.
+   */
+  readonly local?: boolean;
   /** Returns the function that unsubscribes. */
   subscribe(topic: string, handler: BusHandler): () => void;
   close(): Promise<void>;
@@ -49,6 +54,7 @@ export function createMemoryBus(onError: (err: unknown, topic: string) => void =
   const topics = new Map<string, Set<BusHandler>>();
   let closed = false;
   return {
+    local: true,
     async publish(topic, message) {
       if (closed) throw new Error('the bus is closed');
       const handlers = topics.get(topic);

@@ -138,6 +138,9 @@ export function createRealtime(deps: {
     }),
   ];
   const announce = (action: RecordAction) => (event: RecordEvent, next: () => Promise<void>) => {
+    // One node and no stream open: nobody to tell (and no signed-in client to refresh). This skips a copy of
+    // the record and its JSON round trip on every write of a server nobody listens to.
+    if (bus.local && broker.size === 0) return next();
     const message: RecordMessage = {
       action,
       collectionId: event.collection.id,
