@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import mysql from 'mysql2/promise';
-import pg from 'pg';
+import { lazyPackage } from '../../src/lib/lazy.ts';
+
+// Loaded on first use: most test processes need one driver or none, and mysql2 alone takes ~0.1 s of CPU
+// to load, in each of some 350 test processes.
+const pg = lazyPackage<typeof import('pg')>('pg');
+const mysql = lazyPackage<typeof import('mysql2/promise')>('mysql2/promise');
 
 /** The engine a test run targets: `PLINTH_TEST_DB` = sqlite (default), postgres or mysql. */
 export const TEST_ENGINE = (process.env.PLINTH_TEST_DB ?? 'sqlite') as 'sqlite' | 'postgres' | 'mysql';
@@ -34,7 +38,7 @@ export async function createTestDatabase(engine = TEST_ENGINE): Promise<TestData
 
 /** Runs one statement as PostgreSQL's administrator, on the maintenance database. */
 export async function pgAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN });
+  const client = new (pg().Client)({ connectionString: PG_ADMIN });
   await client.connect();
   try {
     await client.query(sql);
@@ -45,7 +49,7 @@ export async function pgAdmin(sql: string): Promise<void> {
 
 /** Runs one statement as MariaDB's administrator, on no database. */
 export async function mysqlAdmin(sql: string): Promise<void> {
-  const conn = await mysql.createConnection(MYSQL_ADMIN);
+  const conn = await mysql().createConnection(MYSQL_ADMIN);
   try {
     await conn.query(sql);
   } finally {
@@ -62,7 +66,7 @@ export async function scratchDatabases(url: string | undefined): Promise<string[
   const name = decodeURIComponent(new URL(url).pathname.slice(1));
   const like = `${name.slice(0, 40)}\\_%`;
   if (TEST_ENGINE === 'postgres') {
-    const client = new pg.Client({ connectionString: PG_ADMIN });
+    const client = new (pg().Client)({ connectionString: PG_ADMIN });
     await client.connect();
     try {
       const { rows } = await client.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [like]);
@@ -71,7 +75,7 @@ export async function scratchDatabases(url: string | undefined): Promise<string[
       await client.end();
     }
   }
-  const conn = await mysql.createConnection(MYSQL_ADMIN);
+  const conn = await mysql().createConnection(MYSQL_ADMIN);
   try {
     const [rows] = await conn.query(
       'SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?',
