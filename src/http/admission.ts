@@ -1,8 +1,9 @@
-import { ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdmissionConfig } from '../config/index.ts';
 import { ApiError } from '../errors/index.ts';
+import { http } from '../lib/index.ts';
 import { AdmissionGate, newWaiter, type Waiter } from './admission-gate.ts';
 import { isOverConnectionLimit, limitConnectionsPerIp } from './connections.ts';
 import { watchEventLoop } from './loop-watch.ts';
@@ -140,7 +141,7 @@ export function createAdmission(limits: AdmissionConfig): Admission {
     }
   };
 
-  class Response extends ServerResponse implements AdmittedResponse {
+  class Response extends http.ServerResponse implements AdmittedResponse {
     phase = 0;
     ip = '';
     waiter: Waiter | undefined = undefined;

@@ -5,6 +5,7 @@ export { compactHeapWhenIdle, type IdleHeapOptions } from './idle-heap.ts';
 export { type JobRecord, JobStats, trackJob } from './jobs.ts';
 export { containsNul, FORBIDDEN_KEYS, isPlainObject, parseJsonOr, stableJson } from './json.ts';
 export { lazyPackage } from './lazy.ts';
+export { http } from './node-http.ts';
 export { literalMaker } from './object-literal.ts';
 export { PatternError, randomStringMatching } from './pattern-string.ts';
 export {

@@ -1,11 +1,12 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP, isIPv4, type LookupFunction } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { ByteMeter } from './byte-meter.ts';
+import { http } from './node-http.ts';
 
 /**
  * Downloads a URL a third party gave us (an OAuth2 provider's avatar URL) without letting that party aim
@@ -146,7 +147,7 @@ function get(url: URL, allow: BlockList | undefined, signal: AbortSignal): Promi
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(host) && !mayConnect(host, allow))
     return Promise.reject(new DownloadError(`${host} is an address downloads may not reach`));
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  const send = url.protocol === 'https:' ? httpsRequest : http.request;
   return new Promise((resolve, reject) => {
     const req = send(url, { lookup: checkedLookup(allow), signal, headers: { accept: '*/*' } }, resolve);
     req.on('error', reject);
