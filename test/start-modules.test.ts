@@ -1,5 +1,5 @@
 // What a server process loads: what it needs only on demand (another engine's driver, Redis, S3, image
-// resizing, mail, the metrics registry) and Node's fetch must wait for that demand, since every
+// resizing, mail, the metrics registry, Fastify's schema compilers) and Node's fetch must wait for that demand, since every
 // module loaded at start costs each process memory and start time (docs/benchmarks.md, "Start and idle
 // memory"). Each process of `plinth serve` reports what it loaded when it exits, after a start, a few
 // requests and a graceful stop: one process alone (`--workers 1`), and a primary with two workers.
@@ -26,6 +26,11 @@ const ON_DEMAND = [
   'nodemailer',
   'file-type',
   'prom-client',
+  // Fastify's schema compilers: Plinth's routes declare no schema (src/http/schema-compilers.ts). Fastify
+  // itself loads two files of fast-json-stringify, the runtime of its error serializer.
+  'ajv',
+  '@fastify/ajv-compiler',
+  '@fastify/fast-json-stringify-compiler',
 ];
 const DRIVER: Record<string, string | undefined> = { postgres: 'pg', mysql: 'mysql2' };
 /** Node's fetch and WebSocket, which a server never uses (an ES import of `node:http` used to load it). */

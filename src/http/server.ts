@@ -30,6 +30,7 @@ import { recordRoutes } from './routes/records.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { viewDryRunRoutes } from './routes/view-dry-run.ts';
+import { lazySchemaCompilers } from './schema-compilers.ts';
 import { installSecurity } from './security.ts';
 import { installSuperuserIps } from './superuser-ips.ts';
 
@@ -62,6 +63,7 @@ export async function buildServer(
     connectionTimeout: 0,
     // Only listed proxies' X-Forwarded-For is believed; otherwise `request.ip` is the TCP peer.
     trustProxy: deps.config.trustProxy.length ? deps.config.trustProxy : false,
+    schemaController: { compilersFactory: lazySchemaCompilers() },
   }) as unknown as FastifyInstance;
   // First of the onRequest hooks: no work starts for a request that arrives during shutdown.
   installDrain(app, log);
