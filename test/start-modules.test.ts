@@ -42,19 +42,19 @@ interface Report {
   files: string[];
 }
 
-/** Starts `plinth serve` with `args`, sends it a few requests, stops it, and answers each process's report. */
-async function servedOnce(database: TestDatabase, args: string[]): Promise<Report[]> {
+/** Starts `plinth serve --workers N`, sends it a few requests, stops it, and answers each process's report. */
+async function servedOnce(database: TestDatabase, workers: number): Promise<Report[]> {
   const dir = mkdtempSync(join(tmpdir(), 'plinth-modules-'));
   const reports = mkdtempSync(join(tmpdir(), 'plinth-modules-report-'));
   try {
     const port = await freePort();
-    const server = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir, ...args], {
+    const args = ['--http', `127.0.0.1:${port}`, '--dir', dir, '--workers', String(workers)];
+    const server = await spawnServe(args, {
       PLINTH_DB: database.url,
       PLINTH_ENCRYPTION_KEY: KEY,
       PLINTH_TEST_LOADED_REPORT: reports,
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${PRELOAD}`,
     });
-    const workers = Number(args[args.indexOf('--workers') + 1]);
     if (workers > 1) assert.ok(await server.waitFor(/Workers: +\d+ processes/, 20_000), server.stdout());
     // What any request may need: routing, the installer's check, a refused sign-in, a 404. A connection
     // each, so that with workers both get some.
@@ -90,8 +90,8 @@ describe(`what a server process loads, on ${TEST_ENGINE}`, () => {
 
   before(async () => {
     database = await createTestDatabase();
-    alone = await servedOnce(database, ['--workers', '1']);
-    workers = await servedOnce(database, ['--workers', '2']);
+    alone = await servedOnce(database, 1);
+    workers = await servedOnce(database, 2);
   });
 
   after(async () => {
