@@ -290,7 +290,11 @@ export async function createApp(config: Config, log: Logger, options: AppOptions
         storage,
         logs,
         backups,
-        engine: { name: db.dialect.name, poolStats: db.poolStats },
+        engine: {
+          name: db.dialect.name,
+          poolStats: db.poolStats,
+          watchDurableWaits: db.watchDurableWaits,
+        },
         jobs,
         sharedMetrics: options.sharedMetrics,
       },

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TEST_ENGINE } from './helpers/databases.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 interface Answer {
@@ -126,6 +128,58 @@ describe('admission control', () => {
       'the queued requests ran once slots were free; the shed one never',
     );
     await until(() => s.gate.inFlight === 0, 'every slot freed');
+  });
+
+  it('lets writes that wait only for their sync to disk leave their slot (SQLite group commit), up to 4 × maxInFlight', {
+    skip:
+      TEST_ENGINE !== 'sqlite' &&
+      'group commit and its WAL sync are SQLite-only: a server engine commits each write itself',
+  }, async () => {
+    // The WAL's sync runs through fs.fsync (sqlite-group.ts). Held here, the first group's writes are
+    // committed but not durable, and nothing is answered until it is released.
+    const realFsync = fs.fsync;
+    const held: (() => void)[] = [];
+    let holding = false;
+    fs.fsync = ((fd: number, done: (err: NodeJS.ErrnoException | null) => void) => {
+      if (holding) held.push(() => realFsync(fd, done));
+      else realFsync(fd, done);
+    }) as typeof fs.fsync;
+    try {
+      server = await startServer({
+        flags: { maxInFlight: 2, maxQueue: 20, maxInFlightPerIp: 0, maxConnectionsPerIp: 0 },
+      });
+    } finally {
+      // The server took its sync function as it started.
+      fs.fsync = realFsync;
+    }
+    const s = server;
+    await s.admin.collections.create({
+      name: 'notes',
+      type: 'base',
+      createRule: '',
+      fields: [{ name: 'n', type: 'number' }],
+    });
+    const gate = s.app.server.admission;
+    holding = true;
+    const creates = Array.from({ length: 12 }, (_, n) =>
+      send(s, 'POST', '/api/collections/notes/records', { body: { n } }),
+    );
+    // Two run and commit; while their sync is held, they leave their slots to two more, and so on, up to
+    // 8 parked writes (4 × maxInFlight): 10 running, the last 2 queued. Without parking, 2 and 10.
+    await until(() => gate.inFlight === 10 && gate.queued === 2, '10 creates running, 2 queued');
+    assert.equal(held.length, 1, 'one sync under way; the groups after it wait for the next');
+    holding = false;
+    held.shift()!();
+    const answers = await Promise.all(creates);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(12).fill(200),
+    );
+    const list = await s.request('GET', '/api/collections/notes/records?perPage=50', {
+      token: s.adminToken,
+    });
+    assert.equal(list.body.totalItems, 12);
+    await until(() => gate.inFlight === 0 && gate.queued === 0, 'every slot freed');
   });
 
   it('answers 503 to a request that waited queueTimeoutMs, without running it', async () => {

@@ -58,6 +58,13 @@ export interface Database {
    * which has one connection and reader threads rather than a pool.
    */
   poolStats?(): PoolStats;
+  /**
+   * SQLite with group commit (synchronous=FULL): calls `watcher` with the number of committed writes
+   * waiting for their sync to disk, each time it changes. Admission lets that many requests wait outside
+   * their slot: they hold no connection and need no CPU until answered, and the next group gathers
+   * meanwhile (docs/decisions/0010-group-commit.md).
+   */
+  watchDurableWaits?(watcher: (writes: number) => void): void;
   close(): Promise<void>;
 }
 
@@ -207,7 +214,11 @@ export function createDatabase(options: DatabaseOptions): Database {
     laneGate(Math.max(size, 1), timeoutMs),
     size ? reader : undefined,
   );
-  return { ...db, close: () => Promise.all([readers?.close(), db.close()]).then(() => undefined) };
+  return {
+    ...db,
+    watchDurableWaits: wal && ((watcher) => wal.watch(watcher)),
+    close: () => Promise.all([readers?.close(), db.close()]).then(() => undefined),
+  };
 }
 
 /**

@@ -37,7 +37,7 @@ async function setup(groupCommit = true, fsync?: Fsync, writeLock?: WriteLock) {
     other.close();
     await kysely.destroy();
   };
-  return { kysely, driver, seen, run, insert, close };
+  return { kysely, driver, wal, seen, run, insert, close };
 }
 
 describe('SQLite group commit', () => {
@@ -241,6 +241,33 @@ describe('SQLite group commit', () => {
     assert.equal(ddlDone, false);
     held.shift()!();
     await ddl;
+    await close();
+  });
+
+  it('tells its watchers how many committed writes wait for a sync', async () => {
+    const held: (() => void)[] = [];
+    let holding = false;
+    const fsync: Fsync = (fd, done) => {
+      if (holding) held.push(() => fs.fsync(fd, done));
+      else fs.fsync(fd, done);
+    };
+    const { wal, run, close } = await setup(true, fsync);
+    holding = true;
+    const told: number[] = [];
+    wal!.watch((writes) => told.push(writes));
+    const first = [run("INSERT INTO t VALUES ('a', 1)"), run("INSERT INTO t VALUES ('b', 1)")];
+    await new Promise((resolve) => setImmediate(resolve));
+    // The second group commits while the first one's sync is held: it waits for the next sync.
+    const second = run("INSERT INTO t VALUES ('c', 1)");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(told, [2, 3]);
+    held.shift()!();
+    await Promise.all(first);
+    assert.deepEqual(told, [2, 3, 1]);
+    await new Promise((resolve) => setImmediate(resolve));
+    held.shift()!();
+    await second;
+    assert.deepEqual(told, [2, 3, 1, 0]);
     await close();
   });
 

@@ -78,16 +78,29 @@ export class WalSync {
   #waiting: Group[] = [];
   /** Covered by the sync under way. */
   #running: Group[] = [];
+  /** Writes of the groups in `#waiting` and `#running`, as last told to the watchers. */
+  #writes = 0;
+  readonly #watchers: ((writes: number) => void)[] = [];
 
   constructor(path: string, fsync: Fsync = fs.fsync) {
     this.#path = path;
     this.#fsync = fsync;
   }
 
+  /**
+   * Calls `watcher` with the number of committed writes waiting for a sync, each time it changes. Such a
+   * write's request holds no connection and needs no CPU until it is answered (admission lets it wait
+   * outside its slot, so that the next group can gather while this one syncs).
+   */
+  watch(watcher: (writes: number) => void): void {
+    this.#watchers.push(watcher);
+  }
+
   /** A group whose COMMIT returned: durable once a sync started after it completes. */
   add(group: Group): void {
     this.#waiting.push(group);
     this.#start();
+    this.#tell();
   }
 
   /** Settles once every group committed so far is durable (or failed); undefined if none waits. */
@@ -103,6 +116,7 @@ export class WalSync {
     const done = [...this.#running, ...this.#waiting];
     this.#waiting = [];
     for (const group of done) group.committed();
+    this.#tell();
   }
 
   close(): void {
@@ -122,6 +136,7 @@ export class WalSync {
         else group.committed();
       }
       this.#start();
+      this.#tell();
     };
     try {
       const fd = this.#open();
@@ -130,6 +145,16 @@ export class WalSync {
     } catch (err) {
       settle(err);
     }
+  }
+
+  #tell(): void {
+    if (this.#watchers.length === 0) return;
+    let writes = 0;
+    for (const group of this.#running) writes += group.size;
+    for (const group of this.#waiting) writes += group.size;
+    if (writes === this.#writes) return;
+    this.#writes = writes;
+    for (const watcher of this.#watchers) watcher(writes);
   }
 
   /**

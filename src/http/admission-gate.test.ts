@@ -56,6 +56,34 @@ describe('the admission gate', () => {
     gate.close();
   });
 
+  it('lets requests parked on the sync of their write leave their slots, up to 4 × maxInFlight', async () => {
+    const gate = new AdmissionGate(limits({ maxInFlight: 1, maxQueue: 10 }));
+    const log: string[] = [];
+    assert.equal(gate.enter('a'), 'run');
+    assert.equal(gate.enter('b'), 'queue');
+    gate.wait(waiter('b', log, 'b'));
+    // a's write is committed and waits for its sync: its slot goes to the queue, after this turn.
+    gate.parked(1);
+    assert.deepEqual(log, []);
+    await turn();
+    assert.deepEqual(log, ['run b']);
+    // Parked writes beyond four times maxInFlight keep their slots.
+    gate.parked(10);
+    for (const ip of ['c', 'd', 'e']) assert.equal(gate.enter(ip), 'run');
+    assert.equal(gate.enter('f'), 'queue');
+    gate.wait(waiter('f', log, 'f'));
+    assert.equal(gate.inFlight, 5);
+    // The sync is done: the parked requests hold their slots again until they answer.
+    gate.parked(0);
+    for (const ip of ['a', 'b', 'c', 'd']) gate.leave(ip);
+    await turn();
+    assert.deepEqual(log, ['run b'], 'e still runs: no slot is free');
+    gate.leave('e');
+    await turn();
+    assert.deepEqual(log, ['run b', 'run f']);
+    gate.close();
+  });
+
   it('goes round the waiting IPs, so a flood from one address does not hold back another', async () => {
     const gate = new AdmissionGate(limits({ maxInFlight: 1, maxQueue: 20 }));
     const log: string[] = [];

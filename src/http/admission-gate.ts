@@ -76,6 +76,8 @@ export class AdmissionGate {
   readonly #byIp = new Map<string, IpQueue>();
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #handOver = false;
+  /** Running requests that wait only for their write to reach the disk, up to 4 × maxInFlight (`parked`). */
+  #parked = 0;
 
   constructor(limits: GateLimits) {
     this.#limits = limits;
@@ -87,13 +89,13 @@ export class AdmissionGate {
     if (perIp > 0) {
       const n = this.#perIp.get(ip) ?? 0;
       if (n >= perIp) return 'ip';
-      if (this.inFlight >= this.#limits.maxInFlight || this.queued > 0) {
+      if (this.#full() || this.queued > 0) {
         if (this.queued >= this.#limits.maxQueue) return 'busy';
         this.#perIp.set(ip, n + 1);
         return 'queue';
       }
       this.#perIp.set(ip, n + 1);
-    } else if (this.inFlight >= this.#limits.maxInFlight || this.queued > 0) {
+    } else if (this.#full() || this.queued > 0) {
       // Waiters go first even if a slot has just been freed: a newcomer does not jump the queue.
       return this.queued >= this.#limits.maxQueue ? 'busy' : 'queue';
     }
@@ -142,6 +144,23 @@ export class AdmissionGate {
     }
   }
 
+  /**
+   * `writes` running requests now wait only for their write to be synced to disk (SQLite's group commit):
+   * they hold no connection and need no CPU until answered, so up to four times `maxInFlight` of them
+   * leave their slots to others. Without this, a write's slot stays held through its group's sync, and the
+   * next group can gather only as many writes as slots are left: durable writes would be capped at
+   * `maxInFlight` a sync, however many clients wait and however slow the disk.
+   */
+  parked(writes: number): void {
+    const parked = Math.min(writes, 4 * this.#limits.maxInFlight);
+    const more = parked > this.#parked;
+    this.#parked = parked;
+    if (more && this.queued > 0 && !this.#handOver) {
+      this.#handOver = true;
+      setImmediate(() => this.#admitWaiters());
+    }
+  }
+
   /** The client of running request `key` has left: its slot stays held until `finish(key)` or the grace ends. */
   orphan(key: object, ip: string): void {
     this.#orphans.set(key, { ip, at: Date.now() });
@@ -165,7 +184,7 @@ export class AdmissionGate {
 
   #admitWaiters(): void {
     this.#handOver = false;
-    while (this.#head && this.inFlight < this.#limits.maxInFlight) {
+    while (this.#head && !this.#full()) {
       const [ip, own] = this.#byIp.entries().next().value as [string, IpQueue];
       const w = own.head as Waiter;
       this.#unlink(w);
@@ -174,6 +193,11 @@ export class AdmissionGate {
       this.inFlight++;
       w.run();
     }
+  }
+
+  /** No slot is free: the running requests but the parked ones fill them all. */
+  #full(): boolean {
+    return this.inFlight - this.#parked >= this.#limits.maxInFlight;
   }
 
   #sweep(): void {

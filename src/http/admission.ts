@@ -124,6 +124,8 @@ export interface Admission {
   readonly Response: typeof ServerResponse;
   /** Installs the hooks on the Fastify instance whose server was created with `Response`. */
   install(app: FastifyInstance): void;
+  /** How many running requests wait only for their write's sync to disk (`AdmissionGate.parked`). */
+  parked(writes: number): void;
 }
 
 export function createAdmission(limits: AdmissionConfig): Admission {
@@ -158,6 +160,7 @@ export function createAdmission(limits: AdmissionConfig): Admission {
   return {
     Response: Response as typeof ServerResponse,
     install: (app) => install(app, limits, gate, answered),
+    parked: (writes) => gate.parked(writes),
   };
 }
 

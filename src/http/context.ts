@@ -32,8 +32,15 @@ export interface HttpDeps {
   logs: { reader: LogReader; addRequest: LogWriter['addRequest'] };
   /** Backups and restores (docs/backups.md); without it the features plugin stands in for the routes. */
   backups?: BackupService;
-  /** The database engine, and its pool's state where it has one: for `/metrics`. */
-  engine?: { name: string; poolStats?: () => PoolStats };
+  /**
+   * The database engine, and its pool's state where it has one: for `/metrics`; and, on SQLite with group
+   * commit, the writes waiting for their sync, for admission (`Database.watchDurableWaits`).
+   */
+  engine?: {
+    name: string;
+    poolStats?: () => PoolStats;
+    watchDurableWaits?: (watcher: (writes: number) => void) => void;
+  };
   /** The background jobs' runs (scheduled backups, sweeps), shown by `/metrics`. */
   jobs?: JobStats;
   /** With several workers: `/metrics` answers for all of them, not for the one that took the scrape. */

@@ -42,6 +42,7 @@ export async function buildServer(
 ): Promise<FastifyInstance> {
   // Admission control frees a request's slot as its response ends, through the server's response class.
   const admission = createAdmission(deps.config);
+  deps.engine?.watchDurableWaits?.(admission.parked);
   const requestLog = new RequestLogController(log);
   requestLog.entries = requestEntries(() => deps.settings.get().logs, deps.logs);
   const app = Fastify({
