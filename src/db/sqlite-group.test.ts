@@ -40,6 +40,17 @@ async function setup(groupCommit = true, fsync?: Fsync, writeLock?: WriteLock) {
   return { kysely, driver, wal, seen, run, insert, close };
 }
 
+/** A WAL sync that, once `hold()` is called, waits in `held` until the test runs it. */
+function holdableFsync() {
+  const held: (() => void)[] = [];
+  let holding = false;
+  const fsync: Fsync = (fd, done) => {
+    if (holding) held.push(() => fs.fsync(fd, done));
+    else fs.fsync(fd, done);
+  };
+  return { fsync, held, hold: () => (holding = true) };
+}
+
 describe('SQLite group commit', () => {
   it('with a write lock (other processes write the file), waits for it before a group and gives it back after', async () => {
     const events: string[] = [];
@@ -207,14 +218,9 @@ describe('SQLite group commit', () => {
   });
 
   it('syncing the WAL itself, answers writes and reads only after the sync', async () => {
-    const held: (() => void)[] = [];
-    let holding = false;
-    const fsync: Fsync = (fd, done) => {
-      if (holding) held.push(() => fs.fsync(fd, done));
-      else fs.fsync(fd, done);
-    };
+    const { fsync, held, hold } = holdableFsync();
     const { driver, seen, run, close } = await setup(true, fsync);
-    holding = true;
+    hold();
     const answered: string[] = [];
     const write = run("INSERT INTO t VALUES ('a', 1)").then(() => answered.push('write'));
     const read = run('SELECT id FROM t').then((rows) => answered.push(`read ${rows.length}`));
@@ -245,14 +251,9 @@ describe('SQLite group commit', () => {
   });
 
   it('tells its watchers how many committed writes wait for a sync', async () => {
-    const held: (() => void)[] = [];
-    let holding = false;
-    const fsync: Fsync = (fd, done) => {
-      if (holding) held.push(() => fs.fsync(fd, done));
-      else fs.fsync(fd, done);
-    };
+    const { fsync, held, hold } = holdableFsync();
     const { wal, run, close } = await setup(true, fsync);
-    holding = true;
+    hold();
     const told: number[] = [];
     wal!.watch((writes) => told.push(writes));
     const first = [run("INSERT INTO t VALUES ('a', 1)"), run("INSERT INTO t VALUES ('b', 1)")];
