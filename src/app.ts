@@ -361,6 +361,15 @@ function shareChanges(
   };
   const collectionsChanged = share('collections.changed', () => collections.reload());
   const settingsChanged = share('settings.changed', () => settings.reload());
+  const reloadBoth = () => {
+    collections.reload().catch(onError);
+    settings.reload().catch(onError);
+  };
+  // Read at start before the subscriptions were in force: a change another node made in between would be
+  // missed until the next one (a worker that came up late kept a rule another node had already changed
+  // back). So both are read again once the bus hears its topics.
+  const heard = () => bus.subscribed?.() ?? Promise.resolve();
+  if (!bus.local) void heard().then(reloadBoth);
   collections.changed.bind((_change, next) => {
     collectionsChanged();
     return next();
@@ -371,8 +380,7 @@ function shareChanges(
   });
   // Both ways: this node may have missed others' changes, and they may have missed this node's.
   return () => {
-    collections.reload().catch(onError);
-    settings.reload().catch(onError);
+    void heard().then(reloadBoth);
     collectionsChanged();
     settingsChanged();
   };

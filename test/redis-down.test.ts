@@ -56,13 +56,14 @@ describe(`Redis down and back, ${NODES} node(s)`, () => {
   const nodes: Node[] = [];
   const dirs: string[] = [];
   let token = '';
+  let env: Record<string, string> = {};
   /** SDK clients with streams, closed at the end (they would reconnect forever). */
   const streams: PocketBase[] = [];
 
   before(async () => {
     db = await createTestDatabase();
     redis = await startPrivateRedis(await freePort());
-    const env = {
+    env = {
       PLINTH_DB: db.url,
       PLINTH_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
       PLINTH_REDIS: redis.url,
@@ -221,5 +222,43 @@ describe(`Redis down and back, ${NODES} node(s)`, () => {
         async () => (await call(`${n.url}/api/collections/rd_posts/records`)).status === 403,
         `the locked rule on ${n.url}`,
       );
+  });
+
+  it('nodes that start while Redis is down read what changed meanwhile once it is up, with no change to carry it', {
+    skip: NODES < 2 && 'two nodes share one database on PostgreSQL and MariaDB only',
+  }, async () => {
+    // The nodes above would tell these of the change when they see Redis come back: stopped first (their
+    // streams closed before, or the SDK would try to reconnect them for ever).
+    for (const pb of streams.splice(0)) await pb.realtime.unsubscribe().catch(() => {});
+    for (const n of nodes.splice(0)) n.stop();
+    await redis.kill();
+    const late: Node[] = [];
+    for (let i = 0; i < 2; i++) {
+      const dir = mkdtempSync(join(tmpdir(), `plinth-rd-late${i}-`));
+      dirs.push(dir);
+      const port = await freePort();
+      const served = await spawnServe(['--http', `127.0.0.1:${port}`, '--dir', dir, '--workers', '1'], env);
+      const node = {
+        url: `http://127.0.0.1:${port}`,
+        stop: () => served.kill('SIGKILL'),
+        log: served.stdout,
+        waitFor: served.waitFor,
+      };
+      nodes.push(node);
+      late.push(node);
+    }
+    const [writer, reader] = late as [Node, Node];
+    // Read by both at start (locked); opened on one while the other cannot hear it.
+    assert.equal((await call(`${reader.url}/api/collections/rd_posts/records`)).status, 403);
+    const opened = await call(`${writer.url}/api/collections/rd_posts`, 'PATCH', { listRule: '' }, token);
+    assert.equal(opened.status, 200);
+    assert.equal((await call(`${reader.url}/api/collections/rd_posts/records`)).status, 403);
+    // Neither node was ever connected, so neither counts this as Redis coming back: before the reader
+    // read again once its subscriptions were in force, it kept the locked rule until the next change.
+    await redis.restart();
+    await until(
+      async () => (await call(`${reader.url}/api/collections/rd_posts/records`)).status === 200,
+      'the change made while Redis was down, on the node that could not hear it',
+    );
   });
 });

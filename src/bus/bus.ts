@@ -20,6 +20,12 @@ export interface Bus {
   readonly local?: boolean;
   /** Returns the function that unsubscribes. */
   subscribe(topic: string, handler: BusHandler): () => void;
+  /**
+   * Resolves once every subscription made so far hears what other nodes publish from then on (Redis: it
+   * has confirmed them). Whoever reads shared state at start reads it again after this, or a change
+   * published in between is missed. Unset where a subscription is in force as soon as it is made.
+   */
+  subscribed?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -10,7 +10,7 @@ import { withSiblings } from './siblings.ts';
  * Two ends of a channel that behave as Node's IPC does: each message arrives as a JSON copy, later,
  * in order; a closed channel refuses sends and tells both ends. (test/workers.test.ts runs the real one.)
  */
-function channelPair(): { worker: Channel; primary: Channel; close(): void } {
+function channelPair(lagMs = 0): { worker: Channel; primary: Channel; close(): void } {
   const listeners = { worker: [] as ((m: unknown) => void)[], primary: [] as ((m: unknown) => void)[] };
   const closers: (() => void)[] = [];
   let open = true;
@@ -18,9 +18,12 @@ function channelPair(): { worker: Channel; primary: Channel; close(): void } {
     send(message: HubMessage) {
       if (!open) return false;
       const copy = JSON.parse(JSON.stringify(message));
-      setImmediate(() => {
+      const deliver = () => {
         if (open) for (const l of listeners[other]) l(copy);
-      });
+      };
+      // `lagMs`: the worker's messages take that long to reach the primary (a worker busy starting up).
+      if (lagMs && self === 'worker') setTimeout(deliver, lagMs);
+      else setImmediate(deliver);
       return true;
     },
     onMessage: (handler) => listeners[self].push(handler),
@@ -40,16 +43,30 @@ const settle = async () => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 };
 
-function workersOnHub(n: number) {
+function workersOnHub(n: number, lagMs: number[] = []) {
   const hub = createBusHub();
-  return Array.from({ length: n }, () => {
-    const pair = channelPair();
+  return Array.from({ length: n }, (_, i) => {
+    const pair = channelPair(lagMs[i]);
     hub.attach(pair.primary);
     return { bus: createWorkerBus(pair.worker), lock: createWorkerLock(pair.worker), close: pair.close };
   });
 }
 
 describe('the bus between workers (through the primary)', () => {
+  it('says when the primary has its subscriptions: what a sibling publishes from then on reaches it', async () => {
+    // b's messages reach the primary 20 ms late: its subscribe would come after a's publish.
+    const [a, b] = workersOnHub(2, [0, 20]);
+    const got: unknown[] = [];
+    b!.bus.subscribe('t', (m) => got.push(m));
+    // No waiting but for subscribed(): the subscribe and the publish race to the primary otherwise.
+    await b!.bus.subscribed?.();
+    assert.equal(await a!.bus.publish('t', 'after'), 1);
+    await settle();
+    assert.deepEqual(got, ['after']);
+    a!.close();
+    b!.close();
+  });
+
   it('delivers to this worker and to the others with a subscriber, each once, and counts them', async () => {
     const [a, b, c] = workersOnHub(3);
     const got: string[] = [];

@@ -15,6 +15,7 @@ export interface Channel {
 /** What the workers' bus and the primary's hub say to each other (`plinth` names the kind). */
 export type HubMessage =
   | { plinth: 'bus.subscribe' | 'bus.unsubscribe'; topic: string }
+  | { plinth: 'bus.subscribed'; id: number }
   | { plinth: 'bus.publish'; id: number; topic: string; text: string }
   | { plinth: 'bus.count'; id: number; op: 'take'; limits: CounterLimit[] }
   | { plinth: 'bus.count'; id: number; op: 'forget' | 'giveBack'; keys: string[] }
@@ -115,6 +116,8 @@ export function createWorkerBus(
       deliverCopies(set, text, (err) => onError(err, topic));
       return (set?.size ?? 0) + (await relay(topic, text));
     },
+    // The primary handles a worker's messages in order: once it answers this, it has every earlier subscribe.
+    subscribed: () => ask({ plinth: 'bus.subscribed' }).then(() => {}),
     subscribe(topic, handler) {
       let set = handlers.get(topic);
       if (!set) {
@@ -197,6 +200,9 @@ export function createBusHub(counters: WindowCounters = createMemoryCounters()):
         return;
       case 'bus.unsubscribe':
         topics.delete(message.topic);
+        return;
+      case 'bus.subscribed':
+        from.send({ plinth: 'bus.reply', id: message.id, value: 0 });
         return;
       case 'bus.publish': {
         // Counted as Redis counts: each other worker with a subscriber is one.

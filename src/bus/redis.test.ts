@@ -85,6 +85,36 @@ describe('the Redis bus', () => {
     }
   });
 
+  it('says when Redis has confirmed its subscriptions: what another node publishes from then on is heard', async () => {
+    const prefix = `test:${randomUUID()}:`;
+    const a = createRedisBus({ url: SHARED, prefix });
+    const b = createRedisBus({ url: SHARED, prefix });
+    try {
+      const got: unknown[] = [];
+      b.subscribe('t', (m) => got.push(m));
+      let confirmed = false;
+      const first = b.subscribed().then(() => {
+        confirmed = true;
+      });
+      await new Promise((r) => setImmediate(r));
+      assert.equal(confirmed, false, 'not before the connection is up');
+      await first;
+      await until(() => a.connected, 'the publisher connected');
+      // No sleep: the subscription is in force once confirmed.
+      await a.publish('t', 'first');
+      await until(() => got.length === 1, 'the first message');
+      // A topic subscribed later, on the connection already up.
+      b.subscribe('u', (m) => got.push(m));
+      await b.subscribed();
+      await a.publish('u', 'second');
+      await until(() => got.length === 2, 'the second message');
+      assert.deepEqual(got, ['first', 'second']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('keeps working alone while Redis is down, and reconnects by itself', async () => {
     const port = await freePort();
     let redis = await privateRedis(port);

@@ -20,6 +20,8 @@ export interface RedisBusOptions {
 export interface RedisBus extends Bus {
   /** True while both connections to Redis are up. */
   readonly connected: boolean;
+  /** Resolves once Redis has confirmed every topic subscribed so far (after an outage: again). */
+  subscribed(): Promise<void>;
   /**
    * A round trip to Redis (`PING` on the publishing connection): resolves when Redis answers, rejects at
    * once while the connection is down (no offline queue) and after the command timeout (1 s) when it
@@ -81,11 +83,21 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
 
   /** The topics Redis has confirmed this node's subscription to (publish counts this node apart). */
   const subscribed = new Set<string>();
+  /** Callers of `subscribed()` waiting for every topic with handlers to be confirmed. */
+  let confirming: (() => void)[] = [];
+  const settleConfirming = () => {
+    if (confirming.length === 0) return;
+    for (const topic of handlers.keys()) if (!subscribed.has(topic)) return;
+    const done = confirming;
+    confirming = [];
+    for (const resolve of done) resolve();
+  };
   const subscribeTopics = (topics: string[]) =>
     sub
       .subscribe(...topics.map((topic) => prefix + topic))
       .then(() => {
         for (const topic of topics) if (handlers.has(topic)) subscribed.add(topic);
+        settleConfirming();
       })
       .catch((err) => options.onError?.(err, topics.join()));
   sub.on('ready', () => {
@@ -142,6 +154,12 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
       const { here, others } = await send(topic, message);
       return here + (others ?? 0);
     },
+    subscribed() {
+      return new Promise<void>((resolve) => {
+        confirming.push(resolve);
+        settleConfirming();
+      });
+    },
     subscribe(topic, handler) {
       let set = handlers.get(topic);
       if (!set) {
@@ -156,6 +174,7 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
         if (set.size === 0 && handlers.get(topic) === set) {
           handlers.delete(topic);
           subscribed.delete(topic);
+          settleConfirming();
           if (sub.status === 'ready') sub.unsubscribe(prefix + topic).catch(() => {});
         }
       };

@@ -24,6 +24,8 @@ export function withSiblings(
       if (others !== undefined) return here + others;
       return here + (await siblings.relay(topic, JSON.stringify(message ?? null)));
     },
+    // Both: while Redis is down, a change reaches this worker through the primary alone.
+    subscribed: () => Promise.all([redis.subscribed(), siblings.subscribed?.()]).then(() => {}),
     subscribe(topic, handler) {
       const fromRedis = redis.subscribe(topic, handler);
       const fromSiblings = siblings.subscribe(topic, handler);
