@@ -37,11 +37,15 @@ async function privateRedis(port: number): Promise<ChildProcess> {
   return child;
 }
 
+/** `n` buses on the shared Redis, on channels of their own (tests run side by side on it). */
+const nodesOnSharedRedis = (n: number): RedisBus[] => {
+  const prefix = `test:${randomUUID()}:`;
+  return Array.from({ length: n }, () => createRedisBus({ url: SHARED, prefix }));
+};
+
 describe('the Redis bus', () => {
   it('delivers each message once to every subscriber on every node, the publisher’s included', async () => {
-    const prefix = `test:${randomUUID()}:`;
-    const a = createRedisBus({ url: SHARED, prefix });
-    const b = createRedisBus({ url: SHARED, prefix });
+    const [a, b] = nodesOnSharedRedis(2) as [RedisBus, RedisBus];
     try {
       const got: string[] = [];
       a.subscribe('t', (m) => got.push(`a:${JSON.stringify(m)}`));
@@ -61,8 +65,7 @@ describe('the Redis bus', () => {
   });
 
   it('says how many subscribers a message reached: this node’s handlers, and one per other node', async () => {
-    const prefix = `test:${randomUUID()}:`;
-    const nodes = [0, 1, 2].map(() => createRedisBus({ url: SHARED, prefix }));
+    const nodes = nodesOnSharedRedis(3);
     try {
       await until(() => nodes.every((n) => n.connected), 'connected');
       const [a, b, c] = nodes as [RedisBus, RedisBus, RedisBus];
@@ -86,9 +89,7 @@ describe('the Redis bus', () => {
   });
 
   it('says when Redis has confirmed its subscriptions: what another node publishes from then on is heard', async () => {
-    const prefix = `test:${randomUUID()}:`;
-    const a = createRedisBus({ url: SHARED, prefix });
-    const b = createRedisBus({ url: SHARED, prefix });
+    const [a, b] = nodesOnSharedRedis(2) as [RedisBus, RedisBus];
     try {
       const got: unknown[] = [];
       b.subscribe('t', (m) => got.push(m));
