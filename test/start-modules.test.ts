@@ -42,8 +42,14 @@ interface Report {
   files: string[];
 }
 
+/** Each process's report, and what the server printed (for a failure's message). */
+interface Served {
+  reports: Report[];
+  output: string;
+}
+
 /** Starts `plinth serve --workers N`, sends it a few requests, stops it, and answers each process's report. */
-async function servedOnce(database: TestDatabase, workers: number): Promise<Report[]> {
+async function servedOnce(database: TestDatabase, workers: number): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), 'plinth-modules-'));
   const reports = mkdtempSync(join(tmpdir(), 'plinth-modules-report-'));
   try {
@@ -70,7 +76,8 @@ async function servedOnce(database: TestDatabase, workers: number): Promise<Repo
     }
     server.kill('SIGTERM');
     assert.equal(await server.exited, 0, server.stdout());
-    return readdirSync(reports).map((name) => JSON.parse(readFileSync(join(reports, name), 'utf8')));
+    const each = readdirSync(reports).map((name) => JSON.parse(readFileSync(join(reports, name), 'utf8')));
+    return { reports: each, output: server.stdout() };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(reports, { recursive: true, force: true });
@@ -85,8 +92,8 @@ function onDemandLoaded(report: Report): string[] {
 
 describe(`what a server process loads, on ${TEST_ENGINE}`, () => {
   let database: TestDatabase;
-  let alone: Report[] = [];
-  let workers: Report[] = [];
+  let alone: Served = { reports: [], output: '' };
+  let workers: Served = { reports: [], output: '' };
 
   before(async () => {
     database = await createTestDatabase();
@@ -100,25 +107,26 @@ describe(`what a server process loads, on ${TEST_ENGINE}`, () => {
 
   it('every process reported: one alone; a primary and two workers', () => {
     assert.deepEqual(
-      alone.map((r) => r.worker),
+      alone.reports.map((r) => r.worker),
       [false],
+      alone.output,
     );
-    assert.deepEqual(workers.map((r) => r.worker).sort(), [false, true, true]);
+    assert.deepEqual(workers.reports.map((r) => r.worker).sort(), [false, true, true], workers.output);
   });
 
   it('loads no package it needs only on demand', () => {
-    for (const report of [...alone, ...workers]) assert.deepEqual(onDemandLoaded(report), []);
+    for (const report of [...alone.reports, ...workers.reports]) assert.deepEqual(onDemandLoaded(report), []);
   });
 
   it("does not load Node's fetch and WebSocket", () => {
-    for (const report of [...alone, ...workers]) assert.ok(!report.builtins.includes(UNDICI));
+    for (const report of [...alone.reports, ...workers.reports]) assert.ok(!report.builtins.includes(UNDICI));
   });
 
   it('a server on a server engine loads its driver (so the check above can see a package)', {
     skip: TEST_ENGINE === 'sqlite' && 'SQLite needs no driver package',
   }, () => {
     const driver = DRIVER[TEST_ENGINE]!;
-    for (const served of [alone, workers])
+    for (const served of [alone.reports, workers.reports])
       assert.ok(served.some((r) => r.files.some((f) => f.includes(`/node_modules/${driver}/`))));
   });
 });

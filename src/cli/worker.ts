@@ -64,8 +64,9 @@ export async function serveWorker(config: Config): Promise<number> {
     }
     return await stopped;
   } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    // The signal handlers stay while the process ends: the primary passes on a stop's signal, which can
+    // come after this worker has closed (it got the same signal from the terminal or the process group), and
+    // Node's default for it would end the process there, before its exit handlers ran.
     // The channel to the primary keeps a worker alive: closing it lets the process end with its code.
     worker.disconnect();
   }
