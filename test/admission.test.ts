@@ -90,6 +90,8 @@ async function serverWithSlowCreates(flags: Record<string, number>) {
 const assertShed = (res: Answer, status: number) => {
   assert.equal(res.status, status, JSON.stringify(res.body));
   assert.equal(res.headers['retry-after'], '1');
+  // Answered before any other hook: with CORS all the same, so that a page on another origin can read it.
+  assert.equal(res.headers['access-control-allow-origin'], '*');
   assert.match(String(res.headers['content-type']), /^application\/json/);
   assert.equal(res.body.status, status);
   assert.equal(typeof res.body.message, 'string');

@@ -119,6 +119,24 @@ describe('HTTP basics', () => {
     assert.equal(simple.headers.get('access-control-allow-credentials'), null);
   });
 
+  it('opens a realtime stream with CORS and the security headers (its head is written by hand)', async () => {
+    const stop = new AbortController();
+    const res = await fetch(`${server.url}/api/realtime`, {
+      headers: { origin: 'http://localhost:5173' },
+      signal: stop.signal,
+    });
+    try {
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'text/event-stream');
+      assert.equal(res.headers.get('access-control-allow-origin'), '*');
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+      assert.ok(res.headers.get('x-request-id'));
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+    } finally {
+      stop.abort();
+    }
+  });
+
   it('answers an OPTIONS that is not a preflight with an empty 204, like PocketBase', async () => {
     const variants: Record<string, string>[] = [
       {},

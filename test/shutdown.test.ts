@@ -67,6 +67,7 @@ describe(`shutdown on ${TEST_ENGINE}`, () => {
     assert.equal(res.status, 503);
     assert.equal(res.headers.connection, 'close');
     assert.equal(res.headers['retry-after'], '5');
+    assert.equal(res.headers['access-control-allow-origin'], '*');
     const body = JSON.parse(res.body);
     assert.equal(body.status, 503);
     assert.match(body.message, /shutting down/);

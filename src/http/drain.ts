@@ -25,8 +25,8 @@ declare module 'fastify' {
 }
 
 /**
- * Installs graceful shutdown on a Fastify server; call before any other `onRequest` hook so that no work
- * starts for a request that arrives during the drain.
+ * Installs graceful shutdown on a Fastify server; call before any other `onRequest` hook that does work
+ * (only CORS's comes first), so that no work starts for a request that arrives during the drain.
  *
  * Node's own `server.close()` drops idle keep-alive connections at once, so a client that is sending
  * its next request at that moment gets a reset and cannot tell whether it was processed. Here idle

@@ -20,10 +20,11 @@ export function applySecurityHeaders(request: FastifyRequest, reply: FastifyRepl
 }
 
 /**
- * Headers every response carries. The API answers JSON only, so it may deny framing, sniffing and
- * caching; HTML pages set their own CSP.
+ * CORS, as the first `onRequest` hook (server.ts): whatever answers early (a shutdown's or an overload's
+ * 503, a rate limit's 429) is readable by a page on another origin, and a preflight is answered before
+ * admission, auth and rate limits, which PocketBase does not count preflights against either.
  */
-export async function installSecurity(app: FastifyInstance, origins: string[]): Promise<void> {
+export async function installCors(app: FastifyInstance, origins: string[]): Promise<void> {
   const anyOrigin = origins.includes('*');
   await app.register(cors, {
     // `*` allows any origin but never with credentials; otherwise only the listed origins.
@@ -36,6 +37,13 @@ export async function installSecurity(app: FastifyInstance, origins: string[]): 
     // An OPTIONS without Origin gets an empty 204, as in PocketBase, not a plain-text 400.
     strictPreflight: false,
   });
+}
+
+/**
+ * Headers every response carries. The API answers JSON only, so it may deny framing, sniffing and
+ * caching; HTML pages set their own CSP.
+ */
+export function installSecurityHeaders(app: FastifyInstance): void {
   app.addHook('onSend', (request, reply, payload, done) => {
     applySecurityHeaders(request, reply);
     // While shutting down, in-flight responses close their connection so that the drain ends with them.

@@ -31,7 +31,7 @@ import { settingsRoutes } from './routes/settings.ts';
 import { uploadRoutes } from './routes/uploads.ts';
 import { viewDryRunRoutes } from './routes/view-dry-run.ts';
 import { lazySchemaCompilers } from './schema-compilers.ts';
-import { installSecurity } from './security.ts';
+import { installCors, installSecurityHeaders } from './security.ts';
 import { installSuperuserIps } from './superuser-ips.ts';
 
 /** Builds the Fastify server with every plugin and route; does not listen. `readiness`: what /api/plinth/ready checks. */
@@ -66,7 +66,9 @@ export async function buildServer(
     trustProxy: deps.config.trustProxy.length ? deps.config.trustProxy : false,
     schemaController: { compilersFactory: lazySchemaCompilers() },
   }) as unknown as FastifyInstance;
-  // First of the onRequest hooks: no work starts for a request that arrives during shutdown.
+  // First of the onRequest hooks: CORS, so that early answers carry it (security.ts).
+  await installCors(app, deps.config.origins);
+  // Next: no work starts for a request that arrives during shutdown.
   installDrain(app, log);
   // Next, before any work (auth included): bounded in-flight requests and queue, per-IP limits.
   admission.install(app);
@@ -99,7 +101,7 @@ export async function buildServer(
 
   installErrorHandling(app, deps.outage, notFoundHooks);
   installJsonBodies(app);
-  await installSecurity(app, deps.config.origins);
+  installSecurityHeaders(app);
   const backups = deps.backups;
   await app.register(healthRoutes, {
     checks: readiness,

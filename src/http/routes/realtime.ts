@@ -1,7 +1,9 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, badRequest, type ErrorData, fieldError, forbidden, notFound } from '../../errors/index.ts';
 import { MAX_SUBSCRIPTION_LENGTH, type Realtime } from '../../realtime/index.ts';
 import type { AuthContext } from '../../records/index.ts';
+import { applySecurityHeaders } from '../security.ts';
 
 /**
  * PocketBase's realtime protocol. `GET /api/realtime` opens an SSE stream whose first message,
@@ -19,7 +21,11 @@ export async function realtimeRoutes(
     const client = broker.register(request.ip, reply.raw);
     if (!client) throw new ApiError(429, 'Too many realtime connections from this address.');
     reply.hijack();
+    // A hijacked reply writes its own head, and no onSend hook runs: it takes the headers every response
+    // carries from here (CORS above all: an app on another origin opens this stream with EventSource).
+    applySecurityHeaders(request, reply);
     reply.raw.writeHead(200, {
+      ...(reply.getHeaders() as OutgoingHttpHeaders),
       'content-type': 'text/event-stream',
       'cache-control': 'no-store',
       // Proxies such as nginx would otherwise hold messages back.
