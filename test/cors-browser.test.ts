@@ -1,7 +1,8 @@
 // An app served from another origin (a front-end's dev server, say) using Plinth through the unmodified
 // PocketBase SDK in Chromium: what the browser's CORS checks let through is the subject, so a real browser
-// runs it. A realtime stream's head is written by hand (routes/realtime.ts): without CORS headers on it the
-// browser's EventSource fails, and the SDK never subscribes.
+// runs it: realtime, requests with Authorization (preflighted), a multipart upload and a file download. A
+// realtime stream's head is written by hand (routes/realtime.ts): without CORS headers on it the browser's
+// EventSource fails, and the SDK never subscribes.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -19,7 +20,10 @@ const skip =
   (TEST_ENGINE !== 'sqlite' &&
     'what a browser lets through does not depend on the engine: run once, on SQLite');
 
-/** The page: subscribes to `notes`, creates one, and waits for its event (or says what failed). */
+/**
+ * The page: subscribes to `notes`, creates one and waits for its event; then signs in, uploads a file and
+ * reads it, and creates and lists where only a signed-in caller may (or says what failed).
+ */
 const PAGE = `<!doctype html><meta charset="utf-8"><script src="/sdk.js"></script><script>
 window.run = async (api) => {
   const pb = new PocketBase(api);
@@ -29,7 +33,17 @@ window.run = async (api) => {
   const listed = await pb.collection('notes').getList(1, 10);
   for (let i = 0; i < 100 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
   pb.realtime.unsubscribe();
-  return { events, created: created.title, listed: listed.totalItems };
+  // Signed in: every request then carries Authorization, which only a preflight lets through.
+  await pb.collection('users').authWithPassword('page@example.com', 'page-password-1');
+  await pb.collection('users').authRefresh();
+  const form = new FormData();
+  form.append('title', 'with a file');
+  form.append('doc', new File(['hello from the page'], 'hello.txt', { type: 'text/plain' }));
+  const withFile = await pb.collection('notes').create(form);
+  const file = await fetch(pb.files.getURL(withFile, withFile.doc)).then((r) => r.text());
+  await pb.collection('private').create({ title: 'mine' });
+  const mine = await pb.collection('private').getList(1, 10);
+  return { events, created: created.title, listed: listed.totalItems, file, mine: mine.totalItems };
 };
 </script>`;
 
@@ -47,8 +61,23 @@ describe('a page on another origin, through the SDK in Chromium', { skip }, () =
       listRule: '',
       viewRule: '',
       createRule: '',
+      fields: [
+        { name: 'title', type: 'text' },
+        { name: 'doc', type: 'file', maxSelect: 1 },
+      ],
+    });
+    // Signed-in callers only: a request that gets through carries Authorization.
+    const signedIn = '@request.auth.id != ""';
+    await server.admin.collections.create({
+      name: 'private',
+      type: 'base',
+      listRule: signedIn,
+      createRule: signedIn,
       fields: [{ name: 'title', type: 'text' }],
     });
+    await server.admin
+      .collection('users')
+      .create({ email: 'page@example.com', password: 'page-password-1', passwordConfirm: 'page-password-1' });
     const sdk = readFileSync(SDK);
     site = createServer((req, res) => {
       if (req.url === '/sdk.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(sdk);
@@ -74,7 +103,7 @@ describe('a page on another origin, through the SDK in Chromium', { skip }, () =
     await server?.close();
   });
 
-  it('subscribes to realtime, creates and lists, and gets the create event', async () => {
+  it('subscribes to realtime and gets the create event, signs in, uploads a file and reads it back', async () => {
     assert.notEqual(new URL(siteUrl).origin, new URL(server.url).origin);
     const page = await browser.newPage();
     try {
@@ -90,6 +119,8 @@ describe('a page on another origin, through the SDK in Chromium', { skip }, () =
         events: ['create:from another origin'],
         created: 'from another origin',
         listed: 1,
+        file: 'hello from the page',
+        mine: 1,
       });
     } finally {
       await page.close();
