@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, noChromium } from './helpers/browser.ts';
 import { TEST_ENGINE } from './helpers/databases.ts';
 import { freePort, spawnServe, superuserSignInStatus } from './helpers/process.ts';
 import { startServer, type TestServer, useSmtp } from './helpers/server.ts';
 import { linkIn, type SmtpCapture, startSmtp } from './helpers/smtp.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const noBrowser =
-  (!existsSync(CHROMIUM) && 'chromium is not installed (/usr/bin/chromium)') ||
+  noChromium ||
   // The pages are the server's own HTML and script: the engine under them is tested by the auth suites.
   (TEST_ENGINE !== 'sqlite' &&
     'browser pages run once, on SQLite; the confirm APIs run on every engine elsewhere');
@@ -34,7 +34,7 @@ describe('the confirmation links at /_/, in a real browser', { skip: noBrowser }
   before(async () => {
     [server, smtp] = await Promise.all([startServer(), startSmtp()]);
     await useSmtp(server, smtp);
-    browser = await chromium.launch({ executablePath: CHROMIUM });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -4,19 +4,19 @@
 // realtime stream's head is written by hand (routes/realtime.ts): without CORS headers on it the browser's
 // EventSource fails, and the SDK never subscribes.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, noChromium } from './helpers/browser.ts';
 import { TEST_ENGINE } from './helpers/databases.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SDK = join(import.meta.dirname, '..', 'node_modules', 'pocketbase', 'dist', 'pocketbase.umd.js');
 const skip =
-  (!existsSync(CHROMIUM) && 'chromium is not installed (/usr/bin/chromium)') ||
+  noChromium ||
   (TEST_ENGINE !== 'sqlite' &&
     'what a browser lets through does not depend on the engine: run once, on SQLite');
 
@@ -85,16 +85,7 @@ describe('a page on another origin, through the SDK in Chromium', { skip }, () =
     });
     await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
     siteUrl = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { EventSource } from 'eventsource';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type PocketBase from 'pocketbase';
+import { launchChromium, noChromium } from './helpers/browser.ts';
 import { TEST_ENGINE } from './helpers/databases.ts';
 import { type OidcServer, startOidc } from './helpers/oidc.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
@@ -16,9 +16,8 @@ import { startServer, type TestServer } from './helpers/server.ts';
 // The SDK's realtime service needs a global EventSource (browsers have one; Node's is behind a flag).
 (globalThis as { EventSource?: unknown }).EventSource ??= EventSource;
 
-const CHROMIUM = '/usr/bin/chromium';
 const noBrowser =
-  (!existsSync(CHROMIUM) && 'chromium is not installed (/usr/bin/chromium)') ||
+  noChromium ||
   // The popup and the SDK are the same on every engine; the redirect route's tests above run on each.
   (TEST_ENGINE !== 'sqlite' &&
     'the browser flow runs once, on SQLite; the routes it uses run on every engine');
@@ -282,19 +281,7 @@ describe('the OAuth2 popup flow (/api/oauth2-redirect and realtime @oauth2)', ()
           ],
         },
       });
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await launchChromium();
     });
     after(async () => {
       await browser?.close();
