@@ -1,6 +1,16 @@
 /** A message handler; it runs after `publish` returns, never inside it. */
 export type BusHandler = (message: unknown) => void;
 
+export interface PublishOptions {
+  /**
+   * This node's handlers hear the message in the one order in which every node hears every node's
+   * messages (Redis's, or the primary's between workers), a round trip later, rather than at once. Without
+   * it, a message published here after one from another node could reach this node's handlers first,
+   * though that one was sent before this one's write began. Should the round trip fail, they hear it then.
+   */
+  ordered?: boolean;
+}
+
 /**
  * Cross-node events: schema-cache invalidation, realtime fan-out, session revocation. One node uses the
  * in-memory bus; a cluster puts Redis (or PostgreSQL LISTEN/NOTIFY) behind the same interface.
@@ -12,7 +22,7 @@ export interface Bus {
    * counts nodes, not their handlers). While the other nodes cannot be reached, only this node's count;
    * right after this node subscribes, possibly one too many (never too few).
    */
-  publish(topic: string, message: unknown): Promise<number>;
+  publish(topic: string, message: unknown, options?: PublishOptions): Promise<number>;
   /**
    * True when no other process hears this bus (one node, the memory bus): a message that no subscriber of
    * this process wants can be left unsent. Buses between processes leave it unset.

@@ -10,7 +10,7 @@ import { withSiblings } from './siblings.ts';
  * Two ends of a channel that behave as Node's IPC does: each message arrives as a JSON copy, later,
  * in order; a closed channel refuses sends and tells both ends. (test/workers.test.ts runs the real one.)
  */
-function channelPair(lagMs = 0): { worker: Channel; primary: Channel; close(): void } {
+function channelPair(lagMs = 0, backMs = 0): { worker: Channel; primary: Channel; close(): void } {
   const listeners = { worker: [] as ((m: unknown) => void)[], primary: [] as ((m: unknown) => void)[] };
   const closers: (() => void)[] = [];
   let open = true;
@@ -22,7 +22,9 @@ function channelPair(lagMs = 0): { worker: Channel; primary: Channel; close(): v
         if (open) for (const l of listeners[other]) l(copy);
       };
       // `lagMs`: the worker's messages take that long to reach the primary (a worker busy starting up).
+      // `backMs`: the primary's messages take that long to reach the worker.
       if (lagMs && self === 'worker') setTimeout(deliver, lagMs);
+      else if (backMs && self === 'primary') setTimeout(deliver, backMs);
       else setImmediate(deliver);
       return true;
     },
@@ -43,10 +45,10 @@ const settle = async () => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 };
 
-function workersOnHub(n: number, lagMs: number[] = []) {
+function workersOnHub(n: number, lagMs: number[] = [], backMs: number[] = []) {
   const hub = createBusHub();
   return Array.from({ length: n }, (_, i) => {
-    const pair = channelPair(lagMs[i]);
+    const pair = channelPair(lagMs[i], backMs[i]);
     hub.attach(pair.primary);
     return { bus: createWorkerBus(pair.worker), lock: createWorkerLock(pair.worker), close: pair.close };
   });
@@ -65,6 +67,34 @@ describe('the bus between workers (through the primary)', () => {
     assert.deepEqual(got, ['after']);
     a!.close();
     b!.close();
+  });
+
+  it('ordered: a worker hears its own message after one the primary relayed to it before', async () => {
+    // The primary's messages take 20 ms to reach a: b's message is still on its way when a publishes.
+    const [a, b] = workersOnHub(2, [], [20, 0]);
+    const atA: unknown[] = [];
+    a!.bus.subscribe('t', (m) => atA.push(m));
+    await a!.bus.subscribed?.();
+    assert.equal(await b!.bus.publish('t', 'first'), 1);
+    assert.equal(
+      await a!.bus.publish('t', 'second', { ordered: true }),
+      1,
+      'its own handler, not counted twice',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(atA, ['first', 'second']);
+    a!.close();
+    b!.close();
+  });
+
+  it('ordered, once the primary is gone: the worker hears its own message all the same', async () => {
+    const [a] = workersOnHub(1);
+    const atA: unknown[] = [];
+    a!.bus.subscribe('t', (m) => atA.push(m));
+    a!.close();
+    assert.equal(await a!.bus.publish('t', 'alone', { ordered: true }), 1);
+    await settle();
+    assert.deepEqual(atA, ['alone']);
   });
 
   it('delivers to this worker and to the others with a subscriber, each once, and counts them', async () => {

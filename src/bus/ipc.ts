@@ -1,4 +1,4 @@
-import { type Bus, type BusHandler, deliverCopies } from './bus.ts';
+import { type Bus, type BusHandler, deliverCopies, type PublishOptions } from './bus.ts';
 import { type CounterLimit, createMemoryCounters, type WindowCounters } from './counters.ts';
 
 /**
@@ -16,7 +16,7 @@ export interface Channel {
 export type HubMessage =
   | { plinth: 'bus.subscribe' | 'bus.unsubscribe'; topic: string }
   | { plinth: 'bus.subscribed'; id: number }
-  | { plinth: 'bus.publish'; id: number; topic: string; text: string }
+  | { plinth: 'bus.publish'; id: number; topic: string; text: string; echo?: true }
   | { plinth: 'bus.count'; id: number; op: 'take'; limits: CounterLimit[] }
   | { plinth: 'bus.count'; id: number; op: 'forget' | 'giveBack'; keys: string[] }
   | { plinth: 'bus.lock'; id: number }
@@ -109,12 +109,19 @@ export function createWorkerBus(
   return {
     counters,
     relay,
-    async publish(topic, message) {
+    async publish(topic, message, options?: PublishOptions) {
       if (closed) throw new Error('the bus is closed');
       const text = JSON.stringify(message ?? null);
       const set = handlers.get(topic);
-      deliverCopies(set, text, (err) => onError(err, topic));
-      return (set?.size ?? 0) + (await relay(topic, text));
+      const here = set?.size ?? 0;
+      // Ordered: heard here when the primary sends it back, in the order it relays every worker's messages.
+      const echo = options?.ordered === true && here > 0 && !cut;
+      if (!echo) deliverCopies(set, text, (err) => onError(err, topic));
+      const reached = await ask({ plinth: 'bus.publish', topic, text, ...(echo ? { echo: true } : {}) });
+      // The primary is gone before it sent it back: heard here all the same.
+      if (echo && reached === undefined)
+        deliverCopies(handlers.get(topic), text, (err) => onError(err, topic));
+      return here + (reached ?? 0);
     },
     // The primary handles a worker's messages in order: once it answers this, it has every earlier subscribe.
     subscribed: () => ask({ plinth: 'bus.subscribed' }).then(() => {}),
@@ -208,8 +215,12 @@ export function createBusHub(counters: WindowCounters = createMemoryCounters()):
         // Counted as Redis counts: each other worker with a subscriber is one.
         let reached = 0;
         for (const [member, subscribed] of members) {
-          if (member === from || !subscribed.has(message.topic)) continue;
-          if (member.send({ plinth: 'bus.deliver', topic: message.topic, text: message.text })) reached++;
+          if (!subscribed.has(message.topic)) continue;
+          const deliver = { plinth: 'bus.deliver' as const, topic: message.topic, text: message.text };
+          // An ordered message goes back to its sender too (not counted), in this same order.
+          if (member === from) {
+            if (message.echo) member.send(deliver);
+          } else if (member.send(deliver)) reached++;
         }
         from.send({ plinth: 'bus.reply', id: message.id, value: reached });
         return;

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import { createRedisBus, type RedisBus } from './redis.ts';
 
 const SHARED = 'redis://127.0.0.1:6379';
@@ -148,6 +149,36 @@ describe('the Redis bus', () => {
     } finally {
       await a.close();
       await b.close();
+      redis.kill('SIGKILL');
+    }
+  });
+
+  it('ordered: a node hears its own message after one another node published before it', async () => {
+    // A Redis of its own: pausing the shared one would hold up every other test on it.
+    const port = await freePort();
+    const redis = await privateRedis(port);
+    const url = `redis://127.0.0.1:${port}`;
+    const [a, b] = [createRedisBus({ url, prefix: 'o:' }), createRedisBus({ url, prefix: 'o:' })];
+    const admin = new Redis(url);
+    try {
+      const atA: unknown[] = [];
+      const atB: unknown[] = [];
+      a.subscribe('t', (m) => atA.push(m));
+      b.subscribe('t', (m) => atB.push(m));
+      await Promise.all([a.subscribed(), b.subscribed()]);
+      // Redis holds every command for 300 ms: b's message is still on its way to a when a publishes its own.
+      await admin.call('CLIENT', 'PAUSE', '300', 'ALL');
+      const first = b.publish('t', 'first');
+      await new Promise((r) => setTimeout(r, 50));
+      const second = a.publish('t', 'second', { ordered: true });
+      assert.deepEqual(await Promise.all([first, second]), [2, 2]);
+      await until(() => atA.length === 2 && atB.length === 2, 'both messages on both nodes');
+      assert.deepEqual(atA, ['first', 'second'], 'the publisher, in the order Redis took them');
+      assert.deepEqual(atB, ['first', 'second']);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(atA.length, 2, 'heard once, not also at publish');
+    } finally {
+      await Promise.all([a.close(), b.close(), admin.quit()]);
       redis.kill('SIGKILL');
     }
   });

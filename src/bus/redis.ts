@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { lazyPackage } from '../lib/index.ts';
-import { type Bus, type BusHandler, deliverCopies } from './bus.ts';
+import { type Bus, type BusHandler, deliverCopies, type PublishOptions } from './bus.ts';
 import { createMemoryCounters, type WindowCounters } from './counters.ts';
 import { createRedisCounters } from './redis-counters.ts';
 
@@ -32,13 +32,22 @@ export interface RedisBus extends Bus {
   readonly counters: WindowCounters;
   /**
    * `publish`, telling apart the handlers of this node it reached (`here`) and the other nodes (`others`:
-   * undefined when Redis did not take the message, so that no other node has it).
+   * undefined when Redis did not take the message, so that no other node has it; this node's handlers
+   * have it all the same).
    */
-  send(topic: string, message: unknown): Promise<{ here: number; others: number | undefined }>;
+  send(
+    topic: string,
+    message: unknown,
+    options?: PublishOptions,
+  ): Promise<{ here: number; others: number | undefined }>;
 }
 
-/** Channel names carry the topic as it is (topics are Plinth's own fixed strings). */
-const envelope = (node: string, message: unknown) => JSON.stringify({ n: node, m: message ?? null });
+/**
+ * Channel names carry the topic as it is (topics are Plinth's own fixed strings). `e`: an ordered message,
+ * which its own node's handlers hear when Redis sends it back.
+ */
+const envelope = (node: string, message: unknown, echo: boolean) =>
+  JSON.stringify(echo ? { n: node, e: 1, m: message ?? null } : { n: node, m: message ?? null });
 
 /**
  * The bus of a cluster: every message goes to this node's handlers at once (as on the memory bus) and to
@@ -111,30 +120,33 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
 
   sub.on('message', (channel: string, text: string) => {
     if (!channel.startsWith(prefix)) return;
-    let parsed: { n?: unknown; m?: unknown };
+    let parsed: { n?: unknown; e?: unknown; m?: unknown };
     try {
       parsed = JSON.parse(text);
     } catch {
       return;
     }
-    // This node's own messages were delivered here when they were published.
-    if (parsed.n === node) return;
+    // This node's own messages were delivered here when they were published, unless ordered.
+    if (parsed.n === node && parsed.e !== 1) return;
     deliver(channel.slice(prefix.length), JSON.stringify(parsed.m ?? null));
   });
 
-  async function send(topic: string, message: unknown) {
+  async function send(topic: string, message: unknown, publishOptions?: PublishOptions) {
     if (closed) throw new Error('the bus is closed');
     const text = JSON.stringify(message ?? null);
     const here = handlers.get(topic)?.size ?? 0;
-    deliver(topic, text);
+    // Ordered: heard here when Redis sends it back, in Redis's order, if this node's subscription can hear it.
+    const echo = publishOptions?.ordered === true && here > 0 && subscribed.has(topic);
+    if (!echo) deliver(topic, text);
     try {
       // Redis counts the connections subscribed to the channel, one per node: this node's is replaced by
       // its handlers. Until Redis has confirmed this node's subscription it may or may not be in Redis's
       // count; it is taken as not, so the answer may be one too many then, never too few (an asker
       // waits for one answer more rather than giving up before the node that holds a stream answers).
-      const reached = await pub.publish(prefix + topic, envelope(node, message));
+      const reached = await pub.publish(prefix + topic, envelope(node, message, echo));
       return { here, others: reached - (subscribed.has(topic) ? 1 : 0) };
     } catch (err) {
+      if (echo) deliver(topic, text);
       options.onStatus?.('not-sent', `${topic}: ${(err as Error).message}`);
       return { here, others: undefined };
     }
@@ -150,8 +162,8 @@ export function createRedisBus(options: RedisBusOptions): RedisBus {
     },
     counters,
     send,
-    async publish(topic, message) {
-      const { here, others } = await send(topic, message);
+    async publish(topic, message, publishOptions) {
+      const { here, others } = await send(topic, message, publishOptions);
       return here + (others ?? 0);
     },
     subscribed() {

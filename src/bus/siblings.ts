@@ -19,8 +19,9 @@ export function withSiblings(
 ): Bus & { readonly counters: WindowCounters } {
   return {
     counters: redis.counters,
-    async publish(topic, message) {
-      const { here, others } = await redis.send(topic, message);
+    async publish(topic, message, options) {
+      // Ordered through Redis; while Redis is down this worker's handlers hear it once Redis has failed.
+      const { here, others } = await redis.send(topic, message, options);
       if (others !== undefined) return here + others;
       return here + (await siblings.relay(topic, JSON.stringify(message ?? null)));
     },

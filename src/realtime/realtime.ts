@@ -36,9 +36,7 @@ interface RecordMessage {
   action: RecordAction;
   collectionId: string;
   record: RecordValues;
-  /** The node that wrote it: that node has checked its own subscribers for a delete already. */
-  origin?: string;
-  /** A delete the other nodes were asked to check before it committed (their answers kept under this id). */
+  /** A delete every node checked before it committed (the node that wrote it too), kept under this id. */
   prepared?: string;
 }
 
@@ -75,7 +73,6 @@ export function createRealtime(deps: {
 }): Realtime {
   const { records, collections, bus } = deps;
   const broker = new Broker(deps.limits);
-  const nodeId = randomUUID();
   // Events are checked side by side but sent one after another, in the order they came.
   let sending: Promise<void> = Promise.resolve();
   const enqueue = (prepared: Promise<Outgoing[]>) => {
@@ -96,6 +93,11 @@ export function createRealtime(deps: {
   // Requests for streams held by other nodes (behind a load balancer), and theirs for ours.
   // Deletes another node is about to commit, checked here while the record can still be read (by id).
   const preparedDeletes = new Map<string, Promise<Outgoing[]>>();
+  /** Kept until the delete is announced; one that is rolled back is never announced. */
+  const keepPrepared = (id: string, prepared: Promise<Outgoing[]>) => {
+    preparedDeletes.set(id, prepared);
+    setTimeout(() => preparedDeletes.delete(id), PREPARED_DELETE_TTL_MS).unref();
+  };
   const forwarder = createForwarder({
     bus,
     onError: deps.onError,
@@ -103,9 +105,7 @@ export function createRealtime(deps: {
       if (kind === PREPARE_DELETE) {
         const { id, message } = payload as { id: string; message: RecordMessage };
         const prepared = prepare(message);
-        preparedDeletes.set(id, prepared);
-        // Kept until the delete is announced; one that is rolled back is never announced.
-        setTimeout(() => preparedDeletes.delete(id), PREPARED_DELETE_TTL_MS).unref();
+        keepPrepared(id, prepared);
         await prepared.catch(() => {});
         return true;
       }
@@ -125,8 +125,8 @@ export function createRealtime(deps: {
     bus.subscribe(RECORDS_TOPIC, (message) => {
       const m = message as RecordMessage;
       refreshAuth(m);
-      if (m.action === 'delete' && m.origin === nodeId) return;
-      // A delete this node checked before the commit is sent as checked; otherwise it is checked now.
+      // A delete checked before the commit (here, or on the node that deleted) is sent as checked;
+      // otherwise it is checked now.
       const prepared = m.prepared ? preparedDeletes.get(m.prepared) : undefined;
       if (m.prepared) preparedDeletes.delete(m.prepared);
       enqueue(prepared ?? prepare(m));
@@ -145,10 +145,11 @@ export function createRealtime(deps: {
       action,
       collectionId: event.collection.id,
       record: withoutSecrets(event),
-      origin: nodeId,
       prepared: deleteIds.get(event),
     };
-    bus.publish(RECORDS_TOPIC, message).catch(deps.onError);
+    // Ordered: this node's clients get it in the order every node's do, after the events of writes other
+    // nodes answered before this one (a create there, then an update here, arrive as create, update).
+    bus.publish(RECORDS_TOPIC, message, { ordered: true }).catch(deps.onError);
     return next();
   };
   const hookIds = [
@@ -157,7 +158,6 @@ export function createRealtime(deps: {
   ];
   // Deletes: checked inside the delete, before its statement runs, here and (asked over the bus) on every
   // other node; sent after the commit.
-  const deletes = new WeakMap<RecordEvent, Promise<Outgoing[]>>();
   const deleteIds = new WeakMap<RecordEvent, string>();
   // Last of the delete handlers (highest priority number), right before the statement runs.
   const deleteId = records.hooks.delete.bind(
@@ -178,20 +178,16 @@ export function createRealtime(deps: {
         const prepared = prepare({ ...message, record: event.record });
         // Awaited: the record must still be readable when the checks run.
         await prepared.catch(() => {});
-        deletes.set(event, prepared);
+        keepPrepared(id, prepared);
       }
       await elsewhere;
       await next();
     },
     { priority: 1000 },
   );
-  const announceDelete = announce('delete');
-  const afterDeleteId = records.hooks.afterDelete.bind((event, next) => {
-    const prepared = deletes.get(event);
-    if (prepared) enqueue(prepared);
-    // Other nodes send what they checked before the commit (or, if they could not, check it now).
-    return announceDelete(event, next);
-  });
+  // Every node, this one too, sends what it checked before the commit when the announce reaches it (or,
+  // if it could not check it then, checks it now).
+  const afterDeleteId = records.hooks.afterDelete.bind(announce('delete'));
 
   /** Clients signed in as a changed auth record see it as changed; a deleted one makes them guests. */
   function refreshAuth({ action, collectionId, record }: RecordMessage): void {
