@@ -46,8 +46,8 @@ export interface WorkerBus extends Bus {
 
 /**
  * The bus of one worker of `plinth serve --workers N` when no Redis is configured: every message goes to
- * this worker's handlers at once (as on the memory bus) and through the primary process to the other
- * workers. The primary also keeps the counters (throttling, rate limits), so that a client has one budget
+ * this worker's handlers at once (as on the memory bus; an ordered one when the primary sends it back) and
+ * through the primary process to the other workers. The primary also keeps the counters (throttling, rate limits), so that a client has one budget
  * whichever worker its connection landed on. Should the primary be gone, the worker goes on alone.
  */
 export function createWorkerBus(

@@ -50,8 +50,8 @@ const envelope = (node: string, message: unknown, echo: boolean) =>
   JSON.stringify(echo ? { n: node, e: 1, m: message ?? null } : { n: node, m: message ?? null });
 
 /**
- * The bus of a cluster: every message goes to this node's handlers at once (as on the memory bus) and to
- * every other node through Redis pub/sub. Handlers on this node never wait for Redis, so while Redis is
+ * The bus of a cluster: every message goes to this node's handlers at once (as on the memory bus; an
+ * ordered one when Redis sends it back) and to every other node through Redis pub/sub. Handlers on this node never wait for Redis, so while Redis is
  * down each node keeps working alone: what it publishes then reaches no other node (reported through
  * `onStatus`), and ioredis reconnects by itself and subscribes again. Publishing never waits for a
  * connection that is down (no offline queue), so nothing hangs on a lost Redis.
