@@ -94,6 +94,17 @@ describe(`request logs on ${TEST_ENGINE}`, () => {
     assert.ok(!JSON.stringify(file.body).includes('secret.token.value'));
   });
 
+  it('does not log CORS preflights (PocketBase answers them before its request logger)', async () => {
+    const res = await srv.request('OPTIONS', '/api/collections/notes/records?cors=preflight', {
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'PATCH' },
+    });
+    assert.equal(res.status, 204);
+    await srv.request('GET', '/api/collections/notes/records?cors=after');
+    await srv.app.logs.flush();
+    assert.equal((await logs(filter('data.url ~ "cors=after"'))).body.totalItems, 1);
+    assert.equal((await logs(filter('data.url ~ "cors=preflight"'))).body.totalItems, 0);
+  });
+
   it('filters, sorts and pages in the query language, newest first by default', async () => {
     for (let i = 0; i < 4; i++) await srv.request('GET', `/api/collections/notes/records?page=${i + 1}`);
     await srv.app.logs.flush();

@@ -10,8 +10,8 @@ const ERROR = 8;
 /**
  * Hands each completed request to the stored request logs: PocketBase's request entry (`type: "request"`,
  * URL, method, status, time, caller, addresses as the `logs` settings allow). A request answered with an
- * error is an error entry, with the error's message and details. The logs' own successful reads are not
- * logged (PocketBase skips them too).
+ * error is an error entry, with the error's message and details. The logs' own successful reads and CORS
+ * preflights are not logged (PocketBase skips them too).
  *
  * This runs on every request, so it only passes on values the request already holds: the entry's text
  * (message, data JSON, redaction, id) is made where it is written (logs/entry-rows.js).
@@ -19,7 +19,8 @@ const ERROR = 8;
 export function requestEntries(logs: () => Settings['logs'], writer: Pick<LogWriter, 'addRequest'>) {
   return (request: FastifyRequest, reply: FastifyReply): void => {
     const settings = logs();
-    if (settings.maxDays <= 0) return;
+    // CORS preflights are answered before anything else, and PocketBase does not log them either.
+    if (settings.maxDays <= 0 || request.method === 'OPTIONS') return;
     const status = reply.statusCode;
     let error: string | undefined;
     if (status >= 400) {
