@@ -20,7 +20,7 @@ export function withSiblings(
   return {
     counters: redis.counters,
     async publish(topic, message, options) {
-      // Ordered through Redis; while Redis is down this worker's handlers hear it once Redis has failed.
+      // Ordered through Redis while it is up; should Redis not take it, this worker's handlers hear it then.
       const { here, others } = await redis.send(topic, message, options);
       if (others !== undefined) return here + others;
       return here + (await siblings.relay(topic, JSON.stringify(message ?? null)));
